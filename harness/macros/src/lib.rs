@@ -1,0 +1,1 @@
+//! goweave-macros: the `#[conc_test]` attribute.

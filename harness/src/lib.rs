@@ -1,0 +1,1 @@
+//! goweave-harness: a libtest-mimic runner for long goweave exploration campaigns.

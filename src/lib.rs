@@ -1,0 +1,29 @@
+//! # goweave
+//!
+//! Go's concurrency model for Rust, and a deterministic tester for it.
+//!
+//! - **A goroutine runtime**: stackful goroutines ([`go`]) on a work-stealing executor
+//!   ([`run`], [`Runtime`]), with Go's exit semantics and [`recover`].
+//! - **A controlled executor** that runs the same code on one thread while a seeded, recorded
+//!   [`explore::Strategy`] chooses every interleaving.
+//!
+//! ```
+//! let total = goweave::run(|| {
+//!     let hs: Vec<_> = (0..10).map(|i| goweave::go(move || i * 2)).collect();
+//!     hs.into_iter().map(|h| h.join()).sum::<i32>()
+//! });
+//! assert_eq!(total, 90);
+//! ```
+#![warn(missing_docs)]
+
+pub mod check;
+pub mod explore;
+pub mod runtime;
+
+pub use check::{Checker, Failure, FailureKind, Stats};
+pub use runtime::join::{go, go_named, JoinHandle};
+pub use runtime::panic::{recover, Panic, PanicReport};
+pub use runtime::{run, BuildError, Builder, Runtime, StackError};
+
+#[doc(hidden)]
+pub use runtime::stack::{exhaust_probe as __exhaust_probe, overflow_probe as __overflow_probe};

@@ -1,0 +1,124 @@
+//! The coroutine that carries one goroutine, and the messages that cross its stack switch.
+//!
+//! A goroutine talks to its executor only by suspending with a [`Request`]; the executor, back
+//! on its own stack, acts on it. This is Go's `gopark`: the unlock step inside
+//! [`Request::Park`] runs on the scheduler's stack *after* the switch, so a waker can never
+//! resume a stack that is still running.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+
+use super::goroutine::{Body, GRef, G};
+use super::panic::{capture_panic, PanicReport};
+use super::stack::{self, GoStack};
+
+/// What a running goroutine asks of its executor when it suspends.
+pub(crate) enum Request {
+    /// Block. The executor marks the goroutine waiting, then runs the unlock step; from then on
+    /// anyone may `unpark` it. The pointer targets a closure on the parked goroutine's stack,
+    /// which stays alive (and untouched) while the goroutine is suspended.
+    Park(*mut (dyn FnMut() + 'static)),
+    /// Stay runnable but let others run first (`gosched`).
+    Yield,
+    /// Controlled executor only: the strategy chose another goroutine at a scheduling point.
+    Switch,
+}
+
+/// How a goroutine's body ended.
+pub(crate) enum Exit {
+    /// The body returned.
+    Returned,
+    /// The body panicked and nothing recovered it.
+    Panicked(PanicReport),
+}
+
+/// The coroutine type of every goroutine.
+pub(crate) type GoCoroutine = Coroutine<(), Request, Exit, GoStack>;
+
+/// Result of resuming a goroutine once.
+pub(crate) enum Step {
+    /// It suspended with a request.
+    Suspended(Request),
+    /// It finished; its stack is back in the pool.
+    Finished(Exit),
+}
+
+/// Resume `g` on the calling thread until it next suspends or finishes. The caller must be the
+/// goroutine's owning thread (its home worker, or the controlled executor's thread).
+pub(crate) fn resume(g: &GRef) -> Step {
+    // SAFETY: the executors only call `resume` from the goroutine's owning thread, and the
+    // reference does not outlive this function.
+    let body = unsafe { g.body_mut() };
+    if let Body::Unstarted(..) = body {
+        let Body::Unstarted(f, stack) = std::mem::replace(body, Body::Gone) else {
+            unreachable!()
+        };
+        *body = Body::Started(start(g.clone(), f, stack));
+    }
+    let Body::Started(co) = body else {
+        panic!("goweave: {} resumed after it finished", g.label());
+    };
+    match co.resume(()) {
+        CoroutineResult::Yield(req) => Step::Suspended(req),
+        CoroutineResult::Return(exit) => {
+            let Body::Started(co) = std::mem::replace(body, Body::Gone) else {
+                unreachable!()
+            };
+            stack::release(co.into_stack());
+            Step::Finished(exit)
+        }
+    }
+}
+
+/// Tear down a goroutine that has not finished: its stack is force-unwound so destructors run
+/// (Go semantics when main returns, and how the tester abandons a failed schedule).
+pub(crate) fn tear_down(g: &G) {
+    g.torn_down.store(true, Ordering::Release);
+    // SAFETY: the executors only tear a goroutine down from its owning thread, while it is
+    // suspended (never while it runs).
+    let body = unsafe { g.body_mut() };
+    match std::mem::replace(body, Body::Gone) {
+        Body::Started(mut co) => {
+            co.force_unwind();
+            if co.done() {
+                stack::release(co.into_stack());
+            }
+        }
+        Body::Unstarted(f, stack) => {
+            drop(f);
+            stack::release(stack);
+        }
+        Body::Gone => {}
+    }
+    g.clear_locals();
+}
+
+fn start(g: GRef, f: Box<dyn FnOnce() + Send>, stack: GoStack) -> GoCoroutine {
+    Coroutine::with_stack(stack, move |yielder: &Yielder<(), Request>, ()| {
+        g.set_yielder(yielder);
+        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        g.clear_locals();
+        match result {
+            Ok(()) => Exit::Returned,
+            Err(payload) => {
+                if g.torn_down.load(Ordering::Acquire) {
+                    // The executor's forced unwind: let it reach corosensei.
+                    panic::resume_unwind(payload);
+                }
+                Exit::Panicked(capture_panic(&g, payload))
+            }
+        }
+    })
+}
+
+/// Suspend the calling goroutine `g` with `req`. Must be called on `g`'s own stack.
+pub(crate) fn suspend(g: &G, req: Request) {
+    let y = g.yielder() as *const Yielder<(), Request>;
+    // SAFETY: the yielder pointer was stored by `start` from the reference corosensei passes
+    // to the coroutine body; it lives on this goroutine's stack for the body's whole life, and
+    // we are running on that stack now.
+    let yielder = unsafe { &*y };
+    yielder.suspend(req);
+}

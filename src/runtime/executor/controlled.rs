@@ -1,0 +1,526 @@
+//! The controlled executor: every goroutine on one OS thread, and a [`Strategy`] choosing who
+//! runs at every scheduling point.
+//!
+//! Invariants:
+//! - `runnable` holds exactly the goroutines whose status is Runnable or Running, sorted by id.
+//!   A goroutine leaves it *before* its unlock step runs, so a wake-up inside the unlock step
+//!   re-inserts it correctly.
+//! - The strategy is consulted only when there are two or more options, and every answer is
+//!   recorded in `schedule`; replaying the answers reproduces the run exactly, because nothing
+//!   else here is nondeterministic (ids are sequential, maps are ordered, time is virtual).
+//! - A `RefCell` borrow of `State` is never held across a goroutine switch or an unlock step.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::panic::Location;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::explore::{Decision, Strategy};
+use crate::runtime::context::{self, CurrentGuard, ExecPtr};
+use crate::runtime::coroutine::{self, Exit, Request, Step};
+use crate::runtime::dump::GoroutineDump;
+use crate::runtime::event::{Event, ObjId, Op};
+use crate::runtime::goroutine::{GRef, Status, G};
+use crate::runtime::panic::{install_hook, PanicReport};
+use crate::runtime::stack;
+use crate::runtime::timer::{TimerFn, TimerHeap, TimerId};
+
+use super::ExecKind;
+
+/// One recorded answer of the strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Choice {
+    /// The goroutine chosen to run.
+    Goroutine(u64),
+    /// A data choice (`select!` case or random number).
+    Value(u64),
+}
+
+/// One line of the trace: at `step`, goroutine `goroutine` did `event`.
+#[derive(Clone, Copy, Debug)]
+pub struct TraceEntry {
+    /// Scheduling-point number.
+    pub step: u64,
+    /// The goroutine.
+    pub goroutine: u64,
+    /// What it did.
+    pub event: Event,
+}
+
+/// Why a controlled run failed.
+#[derive(Clone, Debug)]
+pub enum Verdict {
+    /// A goroutine panicked and nothing recovered it.
+    Panic(PanicReport),
+    /// Nothing can run, no timer is pending, and main has not returned.
+    Deadlock(Vec<GoroutineDump>),
+    /// The step bound was exceeded; the goroutines still runnable are listed.
+    Livelock {
+        /// The bound that was exceeded.
+        max_steps: u64,
+        /// Every goroutine at the time, runnable ones first.
+        goroutines: Vec<GoroutineDump>,
+    },
+}
+
+/// Settings of one controlled run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Scheduling points allowed before the run is declared a livelock.
+    pub max_steps: u64,
+    /// Usable bytes of each goroutine stack.
+    pub stack_size: usize,
+    /// Keep the trace of events.
+    pub trace: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_steps: 100_000,
+            stack_size: stack::default_size(),
+            trace: true,
+        }
+    }
+}
+
+/// What a controlled run leaves behind.
+pub struct Outcome<T> {
+    /// The main body's value, or why the run failed.
+    pub result: Result<T, Verdict>,
+    /// Every answer the strategy gave.
+    pub schedule: Vec<Choice>,
+    /// Scheduling points passed.
+    pub steps: u64,
+    /// The events, in order (empty unless `Config::trace`).
+    pub trace: Vec<TraceEntry>,
+    /// Goroutines alive when main returned (before they were torn down).
+    pub survivors: Vec<GoroutineDump>,
+    /// The strategy, handed back for the next schedule.
+    pub strategy: Box<dyn Strategy>,
+}
+
+/// Progress published for a watchdog on another thread.
+#[derive(Default)]
+pub struct Monitor {
+    /// Bumped at every scheduling point and switch.
+    pub progress: AtomicU64,
+    /// Id of the goroutine running now (0: the scheduler).
+    pub current: AtomicU64,
+    /// Where that goroutine last passed a scheduling point.
+    pub site: AtomicPtr<Location<'static>>,
+}
+
+impl Monitor {
+    fn note(&self, g: &G, site: &'static Location<'static>) {
+        self.progress.fetch_add(1, Ordering::Relaxed);
+        self.current.store(g.id, Ordering::Relaxed);
+        self.site
+            .store(site as *const _ as *mut _, Ordering::Relaxed);
+    }
+
+    /// Where the running goroutine last yielded, if known.
+    pub fn last_site(&self) -> Option<&'static Location<'static>> {
+        let p = self.site.load(Ordering::Relaxed);
+        // SAFETY: only `&'static Location` values are stored in `site`.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+}
+
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+struct State {
+    /// Next goroutine id.
+    next_gid: u64,
+    /// Next object id.
+    next_obj: u64,
+    /// Every goroutine not yet finished, by id.
+    all: BTreeMap<u64, GRef>,
+    /// Runnable (or running) goroutines, sorted by id.
+    runnable: Vec<GRef>,
+    /// Scratch: ids of `runnable`, for `Decision`.
+    ids: Vec<u64>,
+    /// The goroutine to resume next, chosen at a scheduling point.
+    switch_to: Option<GRef>,
+    /// The goroutine that just yielded with `gosched`.
+    yielded: Option<u64>,
+    /// Virtual time since the epoch.
+    now: Duration,
+    timers: TimerHeap,
+    steps: u64,
+    schedule: Vec<Choice>,
+    trace: Vec<TraceEntry>,
+    verdict: Option<Verdict>,
+    main_done: bool,
+    strategy: Box<dyn Strategy>,
+}
+
+/// A controlled executor instance (one schedule).
+pub struct Controlled {
+    id: u64,
+    st: RefCell<State>,
+    cfg: Config,
+    monitor: Arc<Monitor>,
+}
+
+impl Controlled {
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn new(strategy: Box<dyn Strategy>, cfg: Config, monitor: Arc<Monitor>) -> Controlled {
+        Controlled {
+            id: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            st: RefCell::new(State {
+                next_gid: 1,
+                next_obj: 1,
+                all: BTreeMap::new(),
+                runnable: Vec::new(),
+                ids: Vec::new(),
+                switch_to: None,
+                yielded: None,
+                now: Duration::ZERO,
+                timers: TimerHeap::default(),
+                steps: 0,
+                schedule: Vec::new(),
+                trace: Vec::new(),
+                verdict: None,
+                main_done: false,
+                strategy,
+            }),
+            cfg,
+            monitor,
+        }
+    }
+
+    /// Ask the strategy to choose among `st.runnable` (two or more) and record the answer.
+    fn decide(st: &mut State, current: Option<u64>, yielded: bool) -> GRef {
+        st.ids.clear();
+        st.ids.extend(st.runnable.iter().map(|g| g.id));
+        let d = Decision {
+            runnable: &st.ids,
+            current,
+            step: st.steps,
+            yielded,
+        };
+        let i = st.strategy.pick_goroutine(&d);
+        assert!(
+            i < st.runnable.len(),
+            "goweave: strategy chose index {i} of {} runnable goroutines",
+            st.runnable.len()
+        );
+        let g = st.runnable[i].clone();
+        st.schedule.push(Choice::Goroutine(g.id));
+        g
+    }
+
+    /// Count a step; record the event; flag a livelock past the bound. True if the run must
+    /// stop.
+    fn step(&self, st: &mut State, g: &G, ev: Event) -> bool {
+        st.steps += 1;
+        self.monitor.note(g, ev.site);
+        if self.cfg.trace {
+            st.trace.push(TraceEntry {
+                step: st.steps,
+                goroutine: g.id,
+                event: ev,
+            });
+        }
+        if st.steps > self.cfg.max_steps && st.verdict.is_none() {
+            st.verdict = Some(Verdict::Livelock {
+                max_steps: self.cfg.max_steps,
+                goroutines: dump_all(st),
+            });
+        }
+        st.verdict.is_some()
+    }
+
+    pub(crate) fn sched_point(&self, ev: Event) {
+        let gp = context::current_ptr();
+        if gp.is_null() {
+            return;
+        }
+        // SAFETY: the running goroutine is kept alive by `State::all` while it runs.
+        let g = unsafe { &*gp };
+        if g.torn_down.load(Ordering::Acquire) {
+            return;
+        }
+        g.set_site(ev.site);
+        let switch = {
+            let mut st = self.st.borrow_mut();
+            if self.step(&mut st, g, ev) {
+                true
+            } else if st.runnable.len() > 1 {
+                let next = Self::decide(&mut st, Some(g.id), false);
+                let switch = next.id != g.id;
+                if switch {
+                    st.switch_to = Some(next);
+                }
+                switch
+            } else {
+                false
+            }
+        };
+        if switch {
+            coroutine::suspend(g, Request::Switch);
+        }
+    }
+
+    /// Called by `yield_now` before the goroutine suspends with `Request::Yield`.
+    pub(crate) fn note_yield(&self) {
+        let gp = context::current_ptr();
+        // SAFETY: as in `sched_point`.
+        let g = unsafe { &*gp };
+        let mut st = self.st.borrow_mut();
+        let ev = Event::new(Op::Yield, ObjId(0), g.site());
+        self.step(&mut st, g, ev);
+    }
+
+    pub(crate) fn unpark(&self, g: GRef) {
+        if !g.try_wake() {
+            return;
+        }
+        let mut st = self.st.borrow_mut();
+        let at = st.runnable.partition_point(|r| r.id < g.id);
+        st.runnable.insert(at, g);
+    }
+
+    pub(crate) fn spawn(
+        &self,
+        f: Box<dyn FnOnce() + Send>,
+        name: Option<Box<str>>,
+        site: &'static Location<'static>,
+    ) -> GRef {
+        let parent = context::with_current(|g| g.map_or(0, |g| g.id));
+        let mut st = self.st.borrow_mut();
+        let id = st.next_gid;
+        st.next_gid += 1;
+        let stack = stack::allocate(self.cfg.stack_size)
+            .unwrap_or_else(|e| panic!("goweave: cannot start goroutine {id}: {e}"));
+        let g = G::new(
+            id,
+            name,
+            site,
+            parent,
+            ExecKind::Controlled(self.id),
+            f,
+            stack,
+        );
+        st.all.insert(id, g.clone());
+        st.runnable.push(g.clone());
+        g
+    }
+
+    pub(crate) fn num_goroutine(&self) -> usize {
+        self.st.borrow().all.len()
+    }
+
+    pub(crate) fn now(&self) -> Duration {
+        self.st.borrow().now
+    }
+
+    pub(crate) fn add_timer(&self, deadline: Duration, f: TimerFn) -> TimerId {
+        self.st.borrow_mut().timers.add(deadline, f)
+    }
+
+    pub(crate) fn cancel_timer(&self, id: TimerId) -> bool {
+        self.st.borrow_mut().timers.cancel(id)
+    }
+
+    pub(crate) fn random_below(&self, n: u64) -> u64 {
+        let mut st = self.st.borrow_mut();
+        let v = st.strategy.pick_value(n);
+        assert!(v < n, "goweave: strategy chose value {v} of {n}");
+        st.schedule.push(Choice::Value(v));
+        v
+    }
+
+    pub(crate) fn new_object_id(&self) -> ObjId {
+        let mut st = self.st.borrow_mut();
+        st.next_obj += 1;
+        ObjId(st.next_obj - 1)
+    }
+
+    /// Move virtual time to the earliest timer and fire everything due then. False if no timer
+    /// is pending.
+    fn advance_time(&self) -> bool {
+        let due = {
+            let mut st = self.st.borrow_mut();
+            let Some(deadline) = st.timers.next_deadline() else {
+                return false;
+            };
+            st.now = st.now.max(deadline);
+            let now = st.now;
+            st.timers.pop_due(now)
+        };
+        for f in due {
+            f();
+        }
+        true
+    }
+
+    /// The scheduler loop: resume goroutines until main returns or the run fails.
+    fn drive(&self) {
+        loop {
+            let next = {
+                let mut st = self.st.borrow_mut();
+                if st.verdict.is_some() || st.main_done {
+                    return;
+                }
+                match st.switch_to.take() {
+                    Some(g) => Some(g),
+                    None => match st.runnable.len() {
+                        0 => None,
+                        1 => Some(st.runnable[0].clone()),
+                        _ => {
+                            let y = st.yielded;
+                            Some(Self::decide(&mut st, y, y.is_some()))
+                        }
+                    },
+                }
+            };
+            let Some(g) = next else {
+                if self.advance_time() {
+                    continue;
+                }
+                let mut st = self.st.borrow_mut();
+                let dump = dump_all(&st);
+                st.verdict = Some(Verdict::Deadlock(dump));
+                return;
+            };
+            self.st.borrow_mut().yielded = None;
+            g.set_status(Status::Running);
+            self.monitor.note(&g, g.site());
+            let step = {
+                let _running = CurrentGuard::enter(&g);
+                coroutine::resume(&g)
+            };
+            self.monitor.current.store(0, Ordering::Relaxed);
+            match step {
+                Step::Suspended(Request::Park(unlock)) => {
+                    {
+                        let mut st = self.st.borrow_mut();
+                        g.set_status(Status::Waiting);
+                        if let Some(i) = st.runnable.iter().position(|r| r.id == g.id) {
+                            st.runnable.remove(i);
+                        }
+                    }
+                    // SAFETY: the closure lives on the parked goroutine's stack, which stays
+                    // suspended (and so alive) until someone unparks it after this call.
+                    unsafe { (*unlock)() };
+                }
+                Step::Suspended(Request::Yield) => {
+                    g.set_status(Status::Runnable);
+                    self.st.borrow_mut().yielded = Some(g.id);
+                }
+                Step::Suspended(Request::Switch) => g.set_status(Status::Runnable),
+                Step::Finished(exit) => {
+                    g.set_status(Status::Dead);
+                    let mut st = self.st.borrow_mut();
+                    st.all.remove(&g.id);
+                    if let Some(i) = st.runnable.iter().position(|r| r.id == g.id) {
+                        st.runnable.remove(i);
+                    }
+                    if g.id == 1 {
+                        st.main_done = true;
+                    }
+                    if let Exit::Panicked(report) = exit {
+                        if st.verdict.is_none() {
+                            st.verdict = Some(Verdict::Panic(report));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Force-unwind every goroutine still alive, in id order.
+    fn tear_down_all(&self) {
+        loop {
+            let next = {
+                let mut st = self.st.borrow_mut();
+                st.runnable.clear();
+                st.switch_to = None;
+                st.all.pop_first()
+            };
+            let Some((_, g)) = next else { break };
+            {
+                let _running = CurrentGuard::enter(&g);
+                coroutine::tear_down(&g);
+            }
+            g.set_status(Status::Dead);
+        }
+        // Timers may hold channels that hold goroutines; drop them now.
+        let timers = std::mem::take(&mut self.st.borrow_mut().timers);
+        drop(timers);
+    }
+}
+
+fn dump_all(st: &State) -> Vec<GoroutineDump> {
+    let mut v: Vec<GoroutineDump> = st.all.values().map(|g| GoroutineDump::of(g)).collect();
+    v.sort_by_key(|d| {
+        (
+            d.status != Status::Runnable && d.status != Status::Running,
+            d.id,
+        )
+    });
+    v
+}
+
+/// Run `body` as goroutine 1 on a fresh controlled executor, on this thread.
+#[track_caller]
+pub fn run<T: Send + 'static>(
+    body: impl FnOnce() -> T + Send + 'static,
+    strategy: Box<dyn Strategy>,
+    cfg: Config,
+    monitor: Arc<Monitor>,
+) -> Outcome<T> {
+    let site = Location::caller();
+    install_hook();
+    stack::prepare_thread();
+    if context::exec() != ExecPtr::None {
+        panic!("goweave: a controlled run cannot start inside another goweave runtime");
+    }
+    let ex = Controlled::new(strategy, cfg, monitor);
+    context::set_exec(ExecPtr::Controlled(&ex));
+    let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
+    let out = slot.clone();
+    ex.spawn(
+        Box::new(move || {
+            let v = body();
+            *out.lock().unwrap() = Some(v);
+        }),
+        None,
+        site,
+    );
+    ex.drive();
+    let survivors = {
+        let st = ex.st.borrow();
+        if st.main_done && st.verdict.is_none() {
+            st.all.values().map(|g| GoroutineDump::of(g)).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    ex.tear_down_all();
+    context::set_exec(ExecPtr::None);
+    let st = ex.st.into_inner();
+    let result = match st.verdict {
+        Some(v) => Err(v),
+        None => Ok(slot
+            .lock()
+            .unwrap()
+            .take()
+            .expect("main finished without a value")),
+    };
+    Outcome {
+        result,
+        schedule: st.schedule,
+        steps: st.steps,
+        trace: st.trace,
+        survivors,
+        strategy: st.strategy,
+    }
+}

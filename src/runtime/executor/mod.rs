@@ -1,0 +1,206 @@
+//! The internal executor interface, modelled on Go's `gopark`/`goready`.
+//!
+//! Every primitive is written once against these functions; the work-stealing executor
+//! ([`steal`]) and the controlled executor ([`controlled`]) implement them. The executor is
+//! found through the thread's [`context`](super::context).
+//!
+//! - [`park`] suspends the running goroutine; its `unlock` step runs on the scheduler's stack
+//!   after the switch, and only then may anyone [`unpark`] the goroutine.
+//! - [`sched_point`] comes before every visible operation: the controlled executor may switch
+//!   goroutines there; the work-stealing executor does (almost) nothing.
+//! - [`spawn`], [`yield_now`], timers ([`now`], [`add_timer`], [`cancel_timer`]) and the
+//!   executor's random source ([`random_below`]).
+
+// Parts of the interface are only used by the primitives built on it.
+#![allow(dead_code)]
+
+pub(crate) mod controlled;
+pub(crate) mod steal;
+
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::context::{self, ExecPtr};
+use super::coroutine::{self, Request};
+use super::event::{Event, ObjId};
+use super::goroutine::{GRef, WaitReason};
+use super::timer::{TimerFn, TimerId};
+
+/// Which executor a goroutine belongs to.
+pub(crate) enum ExecKind {
+    /// A work-stealing runtime.
+    Steal(Arc<steal::Shared>),
+    /// A controlled executor, by instance id (it only ever runs on one thread).
+    Controlled(u64),
+}
+
+/// The message for blocking operations attempted outside any goroutine.
+pub(crate) const OUTSIDE_RUNTIME: &str = "must be called from a goroutine, but no goweave runtime is running on this thread: start one with goweave::run(|| ...) or Runtime::builder().build()?.block_on(..), or test the code with #[goweave::conc_test] / goweave::check";
+
+/// Suspend the running goroutine with `reason`, recording `site` as where it blocked. `unlock`
+/// runs after the switch, on the scheduler's stack; the goroutine continues once someone calls
+/// [`unpark`] on it.
+pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>, unlock: impl FnOnce()) {
+    let g = context::current_ptr();
+    if g.is_null() {
+        panic!("goweave: {} {}", reason, OUTSIDE_RUNTIME);
+    }
+    // SAFETY: the running goroutine is kept alive by its executor while it runs.
+    let g = unsafe { &*g };
+    if g.torn_down.load(std::sync::atomic::Ordering::Acquire) {
+        eprintln!(
+            "goweave: {} tried to block ({}) at {} while being torn down after main returned; blocking in a destructor during teardown is not supported",
+            g.label(),
+            reason,
+            site
+        );
+        std::process::abort();
+    }
+    g.set_wait(reason, site);
+    let mut unlock = Some(unlock);
+    let mut step = move || {
+        if let Some(u) = unlock.take() {
+            u()
+        }
+    };
+    let ptr: *mut (dyn FnMut() + '_) = &mut step;
+    // SAFETY: only the lifetime is erased. The closure lives in this frame, which stays alive
+    // (suspended) until the executor has called it and later resumed us.
+    let ptr: *mut (dyn FnMut() + 'static) = unsafe { std::mem::transmute(ptr) };
+    coroutine::suspend(g, Request::Park(ptr));
+    g.set_wait(WaitReason::None, site);
+}
+
+/// Make a parked goroutine runnable. A goroutine that is not parked (already woken, finished or
+/// torn down) is left alone.
+pub(crate) fn unpark(g: GRef) {
+    match &g.exec {
+        ExecKind::Steal(shared) => {
+            let shared = shared.clone();
+            shared.unpark(g)
+        }
+        ExecKind::Controlled(id) => {
+            let id = *id;
+            with_controlled(|c| {
+                assert_eq!(c.id(), id, "goweave: goroutine woken from another executor");
+                c.unpark(g)
+            })
+            .expect("goweave: a controlled goroutine was woken from another thread")
+        }
+    }
+}
+
+/// A scheduling point before a visible operation.
+#[inline]
+pub(crate) fn sched_point(ev: Event) {
+    if let ExecPtr::Controlled(c) = context::exec() {
+        // SAFETY: an installed controlled executor outlives its installation on this thread.
+        unsafe { &*c }.sched_point(ev);
+    }
+}
+
+/// Run `f` with the controlled executor driving this thread, if any.
+pub(crate) fn with_controlled<R>(f: impl FnOnce(&controlled::Controlled) -> R) -> Option<R> {
+    match context::exec() {
+        // SAFETY: an installed controlled executor outlives its installation on this thread.
+        ExecPtr::Controlled(c) => Some(f(unsafe { &*c })),
+        _ => None,
+    }
+}
+
+/// Start a goroutine on the current executor.
+pub(crate) fn spawn(
+    f: Box<dyn FnOnce() + Send>,
+    name: Option<Box<str>>,
+    site: &'static Location<'static>,
+) -> GRef {
+    match context::exec() {
+        // SAFETY: an installed controlled executor outlives its installation on this thread.
+        ExecPtr::Controlled(c) => unsafe { &*c }.spawn(f, name, site),
+        // SAFETY: an installed worker context outlives its installation on this thread.
+        ExecPtr::Steal(w) => unsafe { &*w }.shared().spawn(f, name, site),
+        ExecPtr::None => panic!("goweave::go {}", OUTSIDE_RUNTIME),
+    }
+}
+
+/// Let other goroutines run (Go's `runtime.Gosched`).
+pub(crate) fn yield_now(site: &'static Location<'static>) {
+    let g = context::current_ptr();
+    if g.is_null() {
+        std::thread::yield_now();
+        return;
+    }
+    // SAFETY: the running goroutine is kept alive by its executor while it runs.
+    let g = unsafe { &*g };
+    if g.torn_down.load(std::sync::atomic::Ordering::Acquire) {
+        return;
+    }
+    g.set_site(site);
+    if let ExecPtr::Controlled(c) = context::exec() {
+        // SAFETY: as in `sched_point`.
+        unsafe { &*c }.note_yield();
+    }
+    coroutine::suspend(g, Request::Yield);
+}
+
+/// The executor's clock: time since its epoch (virtual on the controlled executor).
+pub(crate) fn now() -> Duration {
+    match context::exec() {
+        // SAFETY: as in `sched_point`.
+        ExecPtr::Controlled(c) => unsafe { &*c }.now(),
+        // SAFETY: an installed worker context outlives its installation on this thread.
+        ExecPtr::Steal(w) => unsafe { &*w }.shared().now(),
+        ExecPtr::None => steal::real_now(),
+    }
+}
+
+/// Arm a timer that runs `f` (on a scheduler, not a goroutine) at `deadline`.
+pub(crate) fn add_timer(deadline: Duration, f: TimerFn) -> TimerId {
+    match context::exec() {
+        // SAFETY: as in `sched_point`.
+        ExecPtr::Controlled(c) => unsafe { &*c }.add_timer(deadline, f),
+        // SAFETY: as in `now`.
+        ExecPtr::Steal(w) => unsafe { &*w }.shared().add_timer(deadline, f),
+        ExecPtr::None => panic!("goweave timers {}", OUTSIDE_RUNTIME),
+    }
+}
+
+/// Disarm a timer; true if it had not fired yet.
+pub(crate) fn cancel_timer(id: TimerId) -> bool {
+    match context::exec() {
+        // SAFETY: as in `sched_point`.
+        ExecPtr::Controlled(c) => unsafe { &*c }.cancel_timer(id),
+        // SAFETY: as in `now`.
+        ExecPtr::Steal(w) => unsafe { &*w }.shared().cancel_timer(id),
+        ExecPtr::None => false,
+    }
+}
+
+/// A uniform choice in `0..n` (n ≥ 1) from the executor's random source. On the controlled
+/// executor it is a recorded, replayable schedule choice.
+pub(crate) fn random_below(n: u64) -> u64 {
+    assert!(n > 0, "random_below(0)");
+    if n == 1 {
+        return 0;
+    }
+    match context::exec() {
+        // SAFETY: as in `sched_point`.
+        ExecPtr::Controlled(c) => unsafe { &*c }.random_below(n),
+        _ => steal::fast_random_below(n),
+    }
+}
+
+/// A fresh object id (deterministic per run on the controlled executor).
+pub(crate) fn new_object_id() -> ObjId {
+    match context::exec() {
+        // SAFETY: as in `sched_point`.
+        ExecPtr::Controlled(c) => unsafe { &*c }.new_object_id(),
+        _ => steal::global_object_id(),
+    }
+}
+
+/// True on the controlled executor's thread.
+pub(crate) fn is_controlled() -> bool {
+    matches!(context::exec(), ExecPtr::Controlled(_))
+}

@@ -1,0 +1,257 @@
+//! The work-stealing executor: N worker threads running goroutines, for speed.
+//!
+//! - Every worker owns a crossbeam deque of goroutines that have not started yet; other workers
+//!   may steal from it. A global injector takes goroutines spawned from outside the runtime.
+//! - A goroutine that has started never changes OS thread (see DESIGN.md: LLVM caches
+//!   thread-local addresses across calls, so moving a suspended stack is undefined behaviour).
+//!   Wake-ups are routed to the goroutine's home worker: into its run-next slot when the waker
+//!   runs there, else into its inbox, waking it if it sleeps (`idle`).
+//! - Idle workers spin briefly, then sleep; an idle runtime burns no CPU.
+//! - When main (goroutine 1) returns or any goroutine panics, every worker tears down the
+//!   goroutines homed on it (force-unwinding their stacks, so destructors run) and exits.
+
+mod idle;
+mod timers;
+mod worker;
+
+use std::cell::Cell;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Stealer, Worker as Deque};
+use once_cell::sync::Lazy;
+
+use crate::runtime::context::{self, ExecPtr};
+use crate::runtime::event::ObjId;
+use crate::runtime::goroutine::{GRef, G};
+use crate::runtime::panic::{install_hook, PanicReport};
+use crate::runtime::stack::{self, StackError};
+use crate::runtime::timer::{TimerFn, TimerId};
+
+use super::ExecKind;
+use idle::Idle;
+use timers::TimerService;
+pub(crate) use worker::WorkerCtx;
+
+/// The process-wide epoch of the real clock.
+static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
+
+/// Real time since the process epoch.
+pub(crate) fn real_now() -> Duration {
+    EPOCH.elapsed()
+}
+
+static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) fn global_object_id() -> ObjId {
+    ObjId(NEXT_OBJECT.fetch_add(1, Ordering::Relaxed))
+}
+
+thread_local! {
+    /// A per-thread xorshift state for `random_below` off the controlled executor.
+    static FAST_RNG: Cell<u64> = Cell::new({
+        let mut x = Instant::now().elapsed().as_nanos() as u64 ^ 0x9E37_79B9_7F4A_7C15;
+        x ^= &x as *const u64 as u64;
+        x | 1
+    });
+}
+
+/// A uniform value in `0..n` from a fast per-thread generator.
+pub(crate) fn fast_random_below(n: u64) -> u64 {
+    FAST_RNG.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        ((x as u128 * n as u128) >> 64) as u64
+    })
+}
+
+/// One worker as the others see it.
+pub(crate) struct Remote {
+    /// Started goroutines woken onto this worker from elsewhere.
+    inbox: Injector<GRef>,
+    /// Steals unstarted goroutines from this worker's deque.
+    stealer: Stealer<GRef>,
+}
+
+/// State shared by all workers of one runtime run.
+pub(crate) struct Shared {
+    remotes: Box<[Remote]>,
+    /// Goroutines spawned from outside any worker.
+    injector: Injector<GRef>,
+    idle: Idle,
+    /// Set when main returned or a goroutine panicked: workers tear down and exit.
+    shutdown: AtomicBool,
+    /// Goroutines spawned and not finished.
+    live: AtomicUsize,
+    next_gid: AtomicU64,
+    stack_size: usize,
+    /// The first unrecovered panic.
+    panic: Mutex<Option<PanicReport>>,
+    timers: TimerService,
+}
+
+impl Shared {
+    pub(crate) fn workers(&self) -> usize {
+        self.remotes.len()
+    }
+
+    pub(crate) fn num_goroutine(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::Release);
+        self.idle.wake_all();
+    }
+
+    pub(crate) fn now(&self) -> Duration {
+        real_now()
+    }
+
+    pub(crate) fn add_timer(self: &Arc<Self>, deadline: Duration, f: TimerFn) -> TimerId {
+        self.timers.add(deadline, f)
+    }
+
+    pub(crate) fn cancel_timer(&self, id: TimerId) -> bool {
+        self.timers.cancel(id)
+    }
+
+    fn try_spawn(
+        self: &Arc<Self>,
+        f: Box<dyn FnOnce() + Send>,
+        name: Option<Box<str>>,
+        site: &'static Location<'static>,
+    ) -> Result<GRef, StackError> {
+        let stack = stack::allocate(self.stack_size)?;
+        let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
+        let parent = context::with_current(|g| g.map_or(0, |g| g.id));
+        let g = G::new(
+            id,
+            name,
+            site,
+            parent,
+            ExecKind::Steal(self.clone()),
+            f,
+            stack,
+        );
+        self.live.fetch_add(1, Ordering::Relaxed);
+        match context::exec() {
+            // SAFETY: an installed worker context outlives its installation on this thread.
+            ExecPtr::Steal(w) if Arc::ptr_eq(unsafe { &*w }.shared(), self) => {
+                // SAFETY: as above.
+                unsafe { &*w }.push_new(g.clone())
+            }
+            _ => self.injector.push(g.clone()),
+        }
+        self.idle.notify_one();
+        Ok(g)
+    }
+
+    pub(crate) fn spawn(
+        self: &Arc<Self>,
+        f: Box<dyn FnOnce() + Send>,
+        name: Option<Box<str>>,
+        site: &'static Location<'static>,
+    ) -> GRef {
+        self.try_spawn(f, name, site)
+            .unwrap_or_else(|e| panic!("goweave::go at {site}: {e}"))
+    }
+
+    pub(crate) fn unpark(self: &Arc<Self>, g: GRef) {
+        if !g.try_wake() || self.is_shutdown() {
+            return;
+        }
+        let home = g.home.load(Ordering::Acquire);
+        if let ExecPtr::Steal(w) = context::exec() {
+            // SAFETY: an installed worker context outlives its installation on this thread.
+            let w = unsafe { &*w };
+            if w.index() == home && Arc::ptr_eq(w.shared(), self) {
+                w.push_run_next(g);
+                return;
+            }
+        }
+        self.remotes[home].inbox.push(g);
+        self.idle.wake_worker(home);
+    }
+}
+
+/// Run `main` as goroutine 1 on `workers` worker threads; returns when main returns, after
+/// tearing down every other goroutine (Go's exit semantics). An unrecovered panic in any
+/// goroutine ends the run and is re-raised here as `goroutine N panicked at file:line: msg`.
+pub(crate) fn block_on<T: Send + 'static>(
+    workers: usize,
+    stack_size: usize,
+    site: &'static Location<'static>,
+    main: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StackError> {
+    install_hook();
+    if context::exec() != ExecPtr::None {
+        panic!(
+            "goweave: block_on called from inside a goweave runtime; use go(..) and join() instead"
+        );
+    }
+    let workers = workers.max(1);
+    let deques: Vec<Deque<GRef>> = (0..workers).map(|_| Deque::new_fifo()).collect();
+    let shared = Arc::new(Shared {
+        remotes: deques
+            .iter()
+            .map(|d| Remote {
+                inbox: Injector::new(),
+                stealer: d.stealer(),
+            })
+            .collect(),
+        injector: Injector::new(),
+        idle: Idle::new(workers),
+        shutdown: AtomicBool::new(false),
+        live: AtomicUsize::new(0),
+        next_gid: AtomicU64::new(1),
+        stack_size,
+        panic: Mutex::new(None),
+        timers: TimerService::new(),
+    });
+    let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
+    let out = slot.clone();
+    shared.try_spawn(
+        Box::new(move || {
+            let v = main();
+            *out.lock().unwrap() = Some(v);
+        }),
+        None,
+        site,
+    )?;
+    let threads: Vec<_> = deques
+        .into_iter()
+        .enumerate()
+        .map(|(i, deque)| {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("goweave-worker-{i}"))
+                .spawn(move || worker::run(i, shared, deque))
+                .expect("goweave: cannot start a worker thread")
+        })
+        .collect();
+    for t in threads {
+        if let Err(p) = t.join() {
+            std::panic::resume_unwind(p);
+        }
+    }
+    shared.timers.shut_down();
+    // Unstarted goroutines left in the injector: drop them without running.
+    while let Some(g) = worker::steal_one(&shared.injector) {
+        crate::runtime::coroutine::tear_down(&g);
+    }
+    if let Some(report) = shared.panic.lock().unwrap().take() {
+        panic!("{report}");
+    }
+    let v = slot.lock().unwrap().take();
+    Ok(v.expect("goweave: main goroutine ended without a value"))
+}

@@ -1,0 +1,270 @@
+//! One worker thread: its run queues and its scheduling loop.
+//!
+//! Queues, in the order the loop takes from them:
+//! 1. `run_next`: the goroutine most recently woken by code running on this worker (Go's
+//!    `runnext`), so a hand-off runs without a trip through the queue;
+//! 2. `ready`: started goroutines homed here and runnable (never stolen);
+//! 3. `inbox`: started goroutines woken from other threads, moved into `ready`;
+//! 4. the local deque of unstarted goroutines, then the global injector, then stealing.
+//!
+//! Every 61st tick the inbox and injector are checked first, so a busy worker cannot starve
+//! them (Go uses the same constant for the same reason).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Steal, Worker as Deque};
+
+use crate::runtime::context::{self, CurrentGuard, ExecPtr};
+use crate::runtime::coroutine::{self, Exit, Request, Step};
+use crate::runtime::goroutine::{GRef, Status};
+use crate::runtime::stack;
+
+use super::Shared;
+
+/// How long an idle worker keeps looking for work before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// A worker's own state; lives on the worker thread's stack.
+pub(crate) struct WorkerCtx {
+    index: usize,
+    shared: Arc<Shared>,
+    /// Unstarted goroutines; others steal from here.
+    local: Deque<GRef>,
+    /// Started, runnable goroutines homed here.
+    ready: RefCell<VecDeque<GRef>>,
+    /// The goroutine to run next.
+    run_next: RefCell<Option<GRef>>,
+    /// Every started, unfinished goroutine homed here (for teardown), by slot.
+    homed: RefCell<Vec<Option<GRef>>>,
+    /// Free slots of `homed`.
+    free_slots: RefCell<Vec<usize>>,
+    tick: Cell<u32>,
+}
+
+impl WorkerCtx {
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// A new goroutine spawned by code running on this worker.
+    pub(crate) fn push_new(&self, g: GRef) {
+        self.local.push(g);
+    }
+
+    /// A goroutine homed here, woken by code running here: it runs next (Go's `runnext`).
+    pub(crate) fn push_run_next(&self, g: GRef) {
+        if let Some(old) = self.run_next.borrow_mut().replace(g) {
+            self.ready.borrow_mut().push_back(old);
+        }
+    }
+
+    fn drain_inbox(&self) {
+        let me = &self.shared.remotes[self.index];
+        let mut ready = self.ready.borrow_mut();
+        while let Some(g) = steal_one(&me.inbox) {
+            ready.push_back(g);
+        }
+    }
+
+    fn steal_new(&self) -> Option<GRef> {
+        loop {
+            match self.shared.injector.steal_batch_and_pop(&self.local) {
+                Steal::Success(g) => return Some(g),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        let n = self.shared.remotes.len();
+        for k in 1..n {
+            let victim = &self.shared.remotes[(self.index + k) % n];
+            loop {
+                match victim.stealer.steal_batch_and_pop(&self.local) {
+                    Steal::Success(g) => return Some(g),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+        }
+        None
+    }
+
+    fn next_task(&self) -> Option<GRef> {
+        let t = self.tick.get().wrapping_add(1);
+        self.tick.set(t);
+        if t % 61 == 0 {
+            self.drain_inbox();
+            if let Some(g) = steal_one(&self.shared.injector) {
+                return Some(g);
+            }
+        }
+        if let Some(g) = self.run_next.borrow_mut().take() {
+            return Some(g);
+        }
+        if let Some(g) = self.ready.borrow_mut().pop_front() {
+            return Some(g);
+        }
+        self.drain_inbox();
+        if let Some(g) = self.ready.borrow_mut().pop_front() {
+            return Some(g);
+        }
+        self.local.pop().or_else(|| self.steal_new())
+    }
+
+    fn has_work(&self) -> bool {
+        let me = &self.shared.remotes[self.index];
+        !me.inbox.is_empty()
+            || !self.local.is_empty()
+            || !self.shared.injector.is_empty()
+            || self.shared.remotes.iter().any(|r| !r.stealer.is_empty())
+    }
+
+    /// Find work, spinning briefly and then sleeping. None means shut down.
+    fn find_work(&self) -> Option<GRef> {
+        let idle = &self.shared.idle;
+        idle.start_search();
+        let started = Instant::now();
+        loop {
+            if self.shared.is_shutdown() {
+                idle.end_search();
+                return None;
+            }
+            if let Some(g) = self.next_task() {
+                idle.end_search();
+                return Some(g);
+            }
+            if started.elapsed() < SPIN {
+                std::hint::spin_loop();
+                continue;
+            }
+            idle.prepare_sleep(self.index);
+            idle.end_search();
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if !self.has_work() && !self.shared.is_shutdown() {
+                idle.sleep(self.index);
+            }
+            idle.finish_sleep(self.index);
+            idle.start_search();
+        }
+    }
+
+    fn run(&self, g: GRef) {
+        if g.home.load(Ordering::Relaxed) == usize::MAX {
+            g.home.store(self.index, Ordering::Release);
+            let slot = match self.free_slots.borrow_mut().pop() {
+                Some(s) => {
+                    self.homed.borrow_mut()[s] = Some(g.clone());
+                    s
+                }
+                None => {
+                    let mut h = self.homed.borrow_mut();
+                    h.push(Some(g.clone()));
+                    h.len() - 1
+                }
+            };
+            g.slot.store(slot, Ordering::Relaxed);
+        }
+        g.set_status(Status::Running);
+        let step = {
+            let _running = CurrentGuard::enter(&g);
+            coroutine::resume(&g)
+        };
+        match step {
+            Step::Suspended(Request::Park(unlock)) => {
+                g.set_status(Status::Waiting);
+                // SAFETY: the closure lives on the parked goroutine's stack, which stays
+                // suspended (and so alive) until someone unparks it after this call.
+                unsafe { (*unlock)() };
+            }
+            Step::Suspended(Request::Yield) | Step::Suspended(Request::Switch) => {
+                g.set_status(Status::Runnable);
+                // Go's run queue is one FIFO of new and woken goroutines alike; ours is split
+                // (new ones must stay stealable), so a yield lets one new goroutine go first.
+                let mut ready = self.ready.borrow_mut();
+                if let Some(new) = self.local.pop() {
+                    ready.push_back(new);
+                }
+                ready.push_back(g);
+            }
+            Step::Finished(exit) => {
+                g.set_status(Status::Dead);
+                let slot = g.slot.load(Ordering::Relaxed);
+                self.homed.borrow_mut()[slot] = None;
+                self.free_slots.borrow_mut().push(slot);
+                self.shared.live.fetch_sub(1, Ordering::Relaxed);
+                match exit {
+                    Exit::Returned if g.id == 1 => self.shared.begin_shutdown(),
+                    Exit::Returned => {}
+                    Exit::Panicked(report) => {
+                        let mut p = self.shared.panic.lock().unwrap();
+                        if p.is_none() {
+                            *p = Some(report);
+                        }
+                        drop(p);
+                        self.shared.begin_shutdown();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Force-unwind every goroutine homed here, and drop the unstarted ones queued here.
+    fn tear_down(&self) {
+        self.run_next.borrow_mut().take();
+        self.ready.borrow_mut().clear();
+        self.drain_inbox();
+        self.ready.borrow_mut().clear();
+        let homed: Vec<GRef> = self.homed.borrow_mut().drain(..).flatten().collect();
+        for g in homed {
+            let _running = CurrentGuard::enter(&g);
+            coroutine::tear_down(&g);
+            g.set_status(Status::Dead);
+        }
+        while let Some(g) = self.local.pop() {
+            coroutine::tear_down(&g);
+            g.set_status(Status::Dead);
+        }
+    }
+}
+
+/// Take one item from an injector, retrying on contention.
+pub(crate) fn steal_one<T>(q: &Injector<T>) -> Option<T> {
+    loop {
+        match q.steal() {
+            Steal::Success(v) => return Some(v),
+            Steal::Retry => continue,
+            Steal::Empty => return None,
+        }
+    }
+}
+
+/// The body of worker thread `index`.
+pub(crate) fn run(index: usize, shared: Arc<Shared>, local: Deque<GRef>) {
+    stack::prepare_thread();
+    let ctx = WorkerCtx {
+        index,
+        shared,
+        local,
+        ready: RefCell::new(VecDeque::new()),
+        run_next: RefCell::new(None),
+        homed: RefCell::new(Vec::new()),
+        free_slots: RefCell::new(Vec::new()),
+        tick: Cell::new(0),
+    };
+    context::set_exec(ExecPtr::Steal(&ctx));
+    while let Some(g) = ctx.find_work() {
+        ctx.run(g);
+        if ctx.shared.is_shutdown() {
+            break;
+        }
+    }
+    ctx.tear_down();
+    context::set_exec(ExecPtr::None);
+}
