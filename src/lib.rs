@@ -19,6 +19,9 @@
 pub mod check;
 pub mod explore;
 pub mod runtime;
+pub mod sync;
+
+pub use sync::chan;
 
 pub use check::{Checker, Failure, FailureKind, Stats};
 pub use runtime::join::{go, go_named, JoinHandle};
