@@ -52,10 +52,25 @@ pub(crate) fn resume(g: &GRef) -> Step {
     // reference does not outlive this function.
     let body = unsafe { g.body_mut() };
     if let Body::Unstarted(..) = body {
-        let Body::Unstarted(f, stack) = std::mem::replace(body, Body::Gone) else {
+        let Body::Unstarted(f) = std::mem::replace(body, Body::Gone) else {
             unreachable!()
         };
-        *body = Body::Started(start(g.clone(), f, stack));
+        match stack::allocate(g.stack_size) {
+            Ok(stack) => {
+                stack.set_owner(g.id);
+                *body = Body::Started(start(g.clone(), f, stack));
+            }
+            Err(e) => {
+                drop(f);
+                return Step::Finished(Exit::Panicked(PanicReport {
+                    goroutine: g.id,
+                    name: g.name.as_deref().map(str::to_string),
+                    location: g.spawn_site.to_string(),
+                    message: format!("cannot allocate its stack: {e}"),
+                    spawned_at: g.spawn_site,
+                }));
+            }
+        }
     }
     let Body::Started(co) = body else {
         panic!("goweave: {} resumed after it finished", g.label());
@@ -86,10 +101,7 @@ pub(crate) fn tear_down(g: &G) {
                 stack::release(co.into_stack());
             }
         }
-        Body::Unstarted(f, stack) => {
-            drop(f);
-            stack::release(stack);
-        }
+        Body::Unstarted(f) => drop(f),
         Body::Gone => {}
     }
     g.clear_locals();

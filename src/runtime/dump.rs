@@ -1,9 +1,44 @@
 //! Snapshots of goroutines for reports (Go's goroutine dump).
+//!
+//! A primitive may attach a *wait detail* to a goroutine it parks (for example which goroutine
+//! holds the mutex, and where it locked it). Details live in a per-thread table keyed by
+//! goroutine id and are evaluated when a dump is taken, so they describe the state at report
+//! time. Dumps are taken on the thread that runs the goroutines (the controlled executor's),
+//! which is the only place primitives attach details.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::Location;
 
 use super::goroutine::{Status, WaitReason, G};
+
+/// Describes why a parked goroutine waits, when a dump is taken.
+pub(crate) type WaitDetail = Box<dyn Fn() -> String>;
+
+thread_local! {
+    /// Wait details of goroutines parked on this thread, by goroutine id.
+    static DETAILS: RefCell<BTreeMap<u64, WaitDetail>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Attach (`Some`) or remove (`None`) the wait detail of goroutine `id` on this thread. Whoever
+/// attaches a detail must remove it before the data it reads can go away (use a drop guard so
+/// that a torn-down goroutine removes it too).
+pub(crate) fn set_wait_detail(id: u64, detail: Option<WaitDetail>) {
+    // A detail is dropped outside the borrow: its captures may have destructors.
+    let old = DETAILS.with(|d| match detail {
+        Some(f) => d.borrow_mut().insert(id, f),
+        None => d.borrow_mut().remove(&id),
+    });
+    drop(old);
+}
+
+fn wait_detail(g: &G) -> Option<String> {
+    if g.status() != Status::Waiting {
+        return None;
+    }
+    DETAILS.with(|d| d.borrow().get(&g.id).map(|f| f()))
+}
 
 /// One goroutine as it was when a report was made.
 #[derive(Clone, Debug)]
@@ -22,6 +57,8 @@ pub struct GoroutineDump {
     pub spawn_site: &'static Location<'static>,
     /// The goroutine that spawned it (0 for main).
     pub parent: u64,
+    /// What the blocking primitive adds about the wait (e.g. who holds the mutex).
+    pub detail: Option<String>,
 }
 
 impl GoroutineDump {
@@ -34,6 +71,7 @@ impl GoroutineDump {
             site: g.site(),
             spawn_site: g.spawn_site,
             parent: g.parent,
+            detail: wait_detail(g),
         }
     }
 
@@ -52,6 +90,7 @@ impl fmt::Display for GoroutineDump {
     /// ```text
     /// goroutine 7 [chan receive]:
     ///     blocked at src/main.rs:12:9
+    ///     <wait detail, if any>
     /// created by goroutine 1 at src/main.rs:10:5
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -65,6 +104,11 @@ impl fmt::Display for GoroutineDump {
             "at"
         };
         writeln!(f, "    {} {}", verb, self.site)?;
+        if let Some(d) = &self.detail {
+            for line in d.lines() {
+                writeln!(f, "    {line}")?;
+            }
+        }
         if self.parent == 0 {
             write!(f, "created by the runtime (main) at {}", self.spawn_site)
         } else {

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::panic::Location;
+use std::sync::atomic::Ordering;
 
 /// Identity of a synchronisation object or cell, unique within one executor run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -115,11 +116,34 @@ pub struct Event {
     pub obj: ObjId,
     /// Where in user code it happens.
     pub site: &'static Location<'static>,
+    /// The memory ordering of an atomic operation (`None` for everything else). For a
+    /// compare-exchange it is the success ordering.
+    pub ordering: Option<Ordering>,
 }
 
 impl Event {
     /// An event for `op` on `obj` at `site`.
     pub fn new(op: Op, obj: ObjId, site: &'static Location<'static>) -> Event {
-        Event { op, obj, site }
+        Event {
+            op,
+            obj,
+            site,
+            ordering: None,
+        }
+    }
+
+    /// An event for the atomic operation `op` on `obj` with `ordering`, at `site`.
+    pub fn atomic(
+        op: Op,
+        obj: ObjId,
+        ordering: Ordering,
+        site: &'static Location<'static>,
+    ) -> Event {
+        Event {
+            op,
+            obj,
+            site,
+            ordering: Some(ordering),
+        }
     }
 }

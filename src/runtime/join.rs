@@ -18,7 +18,8 @@ enum Waiter {
 }
 
 enum State<T> {
-    Running(Vec<Waiter>),
+    /// Not finished; the joiner, if one waits (there is at most one: `join` takes the handle).
+    Running(Option<Waiter>),
     Done(T),
     Taken,
     /// The goroutine panicked or was torn down before returning.
@@ -41,7 +42,7 @@ impl<T> Slot<T> {
                 _ => unreachable!(),
             }
         };
-        for w in waiters {
+        if let Some(w) = waiters {
             match w {
                 Waiter::Goroutine(g) => executor::unpark(g),
                 Waiter::Thread(t) => t.unpark(),
@@ -104,13 +105,13 @@ impl<T> JoinHandle<T> {
                 }
                 State::Taken => unreachable!("join consumes the handle"),
                 State::Abandoned(why) => panic!("goweave: joined goroutine {}: {why}", self.id),
-                State::Running(waiters) => match context::current_gref() {
+                State::Running(waiter) => match context::current_gref() {
                     Some(g) => {
-                        waiters.push(Waiter::Goroutine(g));
+                        *waiter = Some(Waiter::Goroutine(g));
                         executor::park(WaitReason::Join, site, move || drop(st));
                     }
                     None => {
-                        waiters.push(Waiter::Thread(std::thread::current()));
+                        *waiter = Some(Waiter::Thread(std::thread::current()));
                         drop(st);
                         std::thread::park();
                     }
@@ -151,7 +152,7 @@ fn spawn_named<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> JoinHandle<T> {
     let slot = Arc::new(Slot {
-        state: Mutex::new(State::Running(Vec::new())),
+        state: Mutex::new(State::Running(None)),
     });
     let guard = CompletionGuard(slot.clone());
     let g = executor::spawn(

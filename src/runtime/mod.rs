@@ -146,7 +146,6 @@ impl Runtime {
     pub fn block_on<T: Send + 'static>(&self, main: impl FnOnce() -> T + Send + 'static) -> T {
         let site = Location::caller();
         executor::steal::block_on(self.workers, self.stack_size, site, main)
-            .unwrap_or_else(|e| panic!("goweave: cannot start main goroutine: {e}"))
     }
 }
 
@@ -162,5 +161,4 @@ pub fn run<T: Send + 'static>(main: impl FnOnce() -> T + Send + 'static) -> T {
     let site = Location::caller();
     let rt = Runtime::builder().build().unwrap_or_else(|e| panic!("{e}"));
     executor::steal::block_on(rt.workers, rt.stack_size, site, main)
-        .unwrap_or_else(|e| panic!("goweave: cannot start main goroutine: {e}"))
 }

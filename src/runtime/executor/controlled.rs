@@ -297,8 +297,6 @@ impl Controlled {
         let mut st = self.st.borrow_mut();
         let id = st.next_gid;
         st.next_gid += 1;
-        let stack = stack::allocate(self.cfg.stack_size)
-            .unwrap_or_else(|e| panic!("goweave: cannot start goroutine {id}: {e}"));
         let g = G::new(
             id,
             name,
@@ -306,7 +304,7 @@ impl Controlled {
             parent,
             ExecKind::Controlled(self.id),
             f,
-            stack,
+            self.cfg.stack_size,
         );
         st.all.insert(id, g.clone());
         st.runnable.push(g.clone());

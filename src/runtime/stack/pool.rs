@@ -18,8 +18,10 @@ const THREAD_CACHE_MAX: usize = 64;
 const FLUSH_BATCH: usize = 32;
 /// How many stacks an empty thread cache takes from the global pool at once.
 const REFILL_BATCH: usize = 16;
-/// Stacks per size class the global pool keeps without releasing their memory.
-const WARM_GLOBAL: usize = 256;
+/// Stacks per size class the global pool keeps without releasing their memory. Large on
+/// purpose: handing memory back costs a TLB shootdown on every core and a page fault on reuse,
+/// which made spawn+join 10x slower when this was 256; a shallow stack holds one or two pages.
+const WARM_GLOBAL: usize = 16 * 1024;
 
 struct ThreadCache {
     classes: Vec<CachedClass>,

@@ -27,7 +27,6 @@ use crate::runtime::context::{self, ExecPtr};
 use crate::runtime::event::ObjId;
 use crate::runtime::goroutine::{GRef, G};
 use crate::runtime::panic::{install_hook, PanicReport};
-use crate::runtime::stack::{self, StackError};
 use crate::runtime::timer::{TimerFn, TimerId};
 
 use super::ExecKind;
@@ -125,13 +124,12 @@ impl Shared {
         self.timers.cancel(id)
     }
 
-    fn try_spawn(
+    pub(crate) fn spawn(
         self: &Arc<Self>,
         f: Box<dyn FnOnce() + Send>,
         name: Option<Box<str>>,
         site: &'static Location<'static>,
-    ) -> Result<GRef, StackError> {
-        let stack = stack::allocate(self.stack_size)?;
+    ) -> GRef {
         let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
         let parent = context::with_current(|g| g.map_or(0, |g| g.id));
         let g = G::new(
@@ -141,7 +139,7 @@ impl Shared {
             parent,
             ExecKind::Steal(self.clone()),
             f,
-            stack,
+            self.stack_size,
         );
         self.live.fetch_add(1, Ordering::Relaxed);
         match context::exec() {
@@ -153,17 +151,7 @@ impl Shared {
             _ => self.injector.push(g.clone()),
         }
         self.idle.notify_one();
-        Ok(g)
-    }
-
-    pub(crate) fn spawn(
-        self: &Arc<Self>,
-        f: Box<dyn FnOnce() + Send>,
-        name: Option<Box<str>>,
-        site: &'static Location<'static>,
-    ) -> GRef {
-        self.try_spawn(f, name, site)
-            .unwrap_or_else(|e| panic!("goweave::go at {site}: {e}"))
+        g
     }
 
     pub(crate) fn unpark(self: &Arc<Self>, g: GRef) {
@@ -192,7 +180,7 @@ pub(crate) fn block_on<T: Send + 'static>(
     stack_size: usize,
     site: &'static Location<'static>,
     main: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, StackError> {
+) -> T {
     install_hook();
     if context::exec() != ExecPtr::None {
         panic!(
@@ -220,14 +208,14 @@ pub(crate) fn block_on<T: Send + 'static>(
     });
     let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
     let out = slot.clone();
-    shared.try_spawn(
+    shared.spawn(
         Box::new(move || {
             let v = main();
             *out.lock().unwrap() = Some(v);
         }),
         None,
         site,
-    )?;
+    );
     let threads: Vec<_> = deques
         .into_iter()
         .enumerate()
@@ -253,5 +241,5 @@ pub(crate) fn block_on<T: Send + 'static>(
         panic!("{report}");
     }
     let v = slot.lock().unwrap().take();
-    Ok(v.expect("goweave: main goroutine ended without a value"))
+    v.expect("goweave: main goroutine ended without a value")
 }

@@ -14,7 +14,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Worker as Deque};
 
@@ -25,8 +24,8 @@ use crate::runtime::stack;
 
 use super::Shared;
 
-/// How long an idle worker keeps looking for work before it sleeps.
-const SPIN: Duration = Duration::from_micros(50);
+/// How many rounds an idle worker looks for work before it sleeps (tens of microseconds).
+const SPIN_ROUNDS: u32 = 2_000;
 
 /// A worker's own state; lives on the worker thread's stack.
 pub(crate) struct WorkerCtx {
@@ -130,7 +129,7 @@ impl WorkerCtx {
     fn find_work(&self) -> Option<GRef> {
         let idle = &self.shared.idle;
         idle.start_search();
-        let started = Instant::now();
+        let mut rounds = 0u32;
         loop {
             if self.shared.is_shutdown() {
                 idle.end_search();
@@ -140,10 +139,12 @@ impl WorkerCtx {
                 idle.end_search();
                 return Some(g);
             }
-            if started.elapsed() < SPIN {
+            if rounds < SPIN_ROUNDS {
+                rounds += 1;
                 std::hint::spin_loop();
                 continue;
             }
+            rounds = 0;
             idle.prepare_sleep(self.index);
             idle.end_search();
             std::sync::atomic::fence(Ordering::SeqCst);
