@@ -260,3 +260,35 @@ fn deep(depth: u64) -> u64 {
     }
     deep(depth + 1).wrapping_add(u64::from(frame[(depth % 512) as usize]))
 }
+
+#[inline(never)]
+fn recurse_forever(depth: u64) -> u64 {
+    let pad = std::hint::black_box([depth; 64]);
+    recurse_forever(depth + 1) + pad[depth as usize % 64]
+}
+
+#[test]
+fn a_real_goroutine_overflowing_its_stack_is_named() {
+    if child_mode().is_some() {
+        no_core_dump();
+        goweave::Runtime::builder()
+            .workers(1)
+            .stack_size(64 * 1024)
+            .build()
+            .unwrap()
+            .block_on(|| goweave::go(|| recurse_forever(0)).join());
+        unreachable!("the overflowing goroutine returned");
+    }
+    let out = run_child(
+        "a_real_goroutine_overflowing_its_stack_is_named",
+        "goroutine",
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{}", describe(&out));
+    assert!(
+        stderr.contains("goroutine 2 overflowed its stack (size 65536 bytes)"),
+        "{}",
+        describe(&out)
+    );
+}
