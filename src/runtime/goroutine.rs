@@ -10,7 +10,6 @@
 
 use std::any::Any;
 use std::cell::{RefCell, UnsafeCell};
-use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
@@ -188,7 +187,7 @@ pub(crate) struct G {
     yielder: AtomicPtr<()>,
     /// Goroutine-local storage, keyed by the address of its `GoroutineLocal` key; only touched
     /// by the goroutine itself.
-    locals: RefCell<HashMap<usize, Rc<dyn Any>>>,
+    locals: RefCell<Vec<(usize, Rc<dyn Any>)>>,
 }
 
 // SAFETY: `body` and `locals` are only accessed by the single thread that currently owns the
@@ -222,7 +221,7 @@ impl G {
             slot: AtomicUsize::new(0),
             torn_down: AtomicBool::new(false),
             body: UnsafeCell::new(Body::Unstarted(body)),
-            locals: RefCell::new(HashMap::new()),
+            locals: RefCell::new(Vec::new()),
             yielder: AtomicPtr::new(std::ptr::null_mut()),
         })
     }
@@ -298,11 +297,14 @@ impl G {
     /// Must only be called by the goroutine itself (it is the current goroutine); the `Rc`
     /// never leaves that goroutine.
     pub(crate) fn local(&self, key: usize, init: impl FnOnce() -> Rc<dyn Any>) -> Rc<dyn Any> {
-        self.locals
-            .borrow_mut()
-            .entry(key)
-            .or_insert_with(init)
-            .clone()
+        // A goroutine has few locals; a vector beats a hash map (and costs nothing to create).
+        let mut locals = self.locals.borrow_mut();
+        if let Some((_, v)) = locals.iter().find(|(k, _)| *k == key) {
+            return v.clone();
+        }
+        let v = init();
+        locals.push((key, v.clone()));
+        v
     }
 
     /// Drop goroutine-local values (at exit, on the goroutine's own thread).
