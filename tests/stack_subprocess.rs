@@ -285,7 +285,12 @@ fn a_real_goroutine_overflowing_its_stack_is_named() {
         &[],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{}", describe(&out));
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{}",
+        describe(&out)
+    );
     assert!(
         stderr.contains("goroutine 2 overflowed its stack (size 65536 bytes)"),
         "{}",
