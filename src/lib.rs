@@ -17,10 +17,12 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod detect;
 pub mod explore;
 pub mod runtime;
 pub mod sync;
 
+pub use detect::leak;
 pub use sync::chan;
 
 pub use check::{Checker, Failure, FailureKind, Stats};

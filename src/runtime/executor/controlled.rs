@@ -311,6 +311,11 @@ impl Controlled {
         g
     }
 
+    /// Snapshots of every goroutine not finished, by id.
+    pub(crate) fn goroutines(&self) -> Vec<GoroutineDump> {
+        self.st.borrow().all.values().map(|g| GoroutineDump::of(g)).collect()
+    }
+
     pub(crate) fn num_goroutine(&self) -> usize {
         self.st.borrow().all.len()
     }

@@ -11,6 +11,7 @@
 //!   goroutines homed on it (force-unwinding their stacks, so destructors run) and exits.
 
 mod idle;
+mod registry;
 mod timers;
 mod worker;
 
@@ -31,6 +32,7 @@ use crate::runtime::timer::{TimerFn, TimerId};
 
 use super::ExecKind;
 use idle::Idle;
+use registry::Registry;
 use timers::TimerService;
 pub(crate) use worker::WorkerCtx;
 
@@ -87,6 +89,8 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     /// Goroutines spawned and not finished.
     live: AtomicUsize,
+    /// The same goroutines, listable.
+    registry: Registry,
     next_gid: AtomicU64,
     stack_size: usize,
     /// The first unrecovered panic.
@@ -101,6 +105,15 @@ impl Shared {
 
     pub(crate) fn num_goroutine(&self) -> usize {
         self.live.load(Ordering::Relaxed)
+    }
+
+    /// Snapshots of every goroutine not finished, by id.
+    pub(crate) fn goroutines(&self) -> Vec<crate::runtime::dump::GoroutineDump> {
+        self.registry
+            .snapshot()
+            .iter()
+            .map(|g| crate::runtime::dump::GoroutineDump::of(g))
+            .collect()
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -142,6 +155,7 @@ impl Shared {
             self.stack_size,
         );
         self.live.fetch_add(1, Ordering::Relaxed);
+        self.registry.insert(&g);
         match context::exec() {
             // SAFETY: an installed worker context outlives its installation on this thread.
             ExecPtr::Steal(w) if Arc::ptr_eq(unsafe { &*w }.shared(), self) => {
@@ -201,6 +215,7 @@ pub(crate) fn block_on<T: Send + 'static>(
         idle: Idle::new(workers),
         shutdown: AtomicBool::new(false),
         live: AtomicUsize::new(0),
+        registry: Registry::new(),
         next_gid: AtomicU64::new(1),
         stack_size,
         panic: Mutex::new(None),

@@ -37,10 +37,6 @@ pub(crate) struct WorkerCtx {
     ready: RefCell<VecDeque<GRef>>,
     /// The goroutine to run next.
     run_next: RefCell<Option<GRef>>,
-    /// Every started, unfinished goroutine homed here (for teardown), by slot.
-    homed: RefCell<Vec<Option<GRef>>>,
-    /// Free slots of `homed`.
-    free_slots: RefCell<Vec<usize>>,
     tick: Cell<u32>,
 }
 
@@ -159,18 +155,6 @@ impl WorkerCtx {
     fn run(&self, g: GRef) {
         if g.home.load(Ordering::Relaxed) == usize::MAX {
             g.home.store(self.index, Ordering::Release);
-            let slot = match self.free_slots.borrow_mut().pop() {
-                Some(s) => {
-                    self.homed.borrow_mut()[s] = Some(g.clone());
-                    s
-                }
-                None => {
-                    let mut h = self.homed.borrow_mut();
-                    h.push(Some(g.clone()));
-                    h.len() - 1
-                }
-            };
-            g.slot.store(slot, Ordering::Relaxed);
         }
         g.set_status(Status::Running);
         let step = {
@@ -196,9 +180,7 @@ impl WorkerCtx {
             }
             Step::Finished(exit) => {
                 g.set_status(Status::Dead);
-                let slot = g.slot.load(Ordering::Relaxed);
-                self.homed.borrow_mut()[slot] = None;
-                self.free_slots.borrow_mut().push(slot);
+                self.shared.registry.remove(&g);
                 self.shared.live.fetch_sub(1, Ordering::Relaxed);
                 match exit {
                     Exit::Returned if g.id == 1 => self.shared.begin_shutdown(),
@@ -222,7 +204,9 @@ impl WorkerCtx {
         self.ready.borrow_mut().clear();
         self.drain_inbox();
         self.ready.borrow_mut().clear();
-        let homed: Vec<GRef> = self.homed.borrow_mut().drain(..).flatten().collect();
+        let homed = self.shared.registry.snapshot().into_iter().filter(|g| {
+            g.home.load(Ordering::Acquire) == self.index && g.status() != Status::Dead
+        });
         for g in homed {
             let _running = CurrentGuard::enter(&g);
             coroutine::tear_down(&g);
@@ -255,8 +239,6 @@ pub(crate) fn run(index: usize, shared: Arc<Shared>, local: Deque<GRef>) {
         local,
         ready: RefCell::new(VecDeque::new()),
         run_next: RefCell::new(None),
-        homed: RefCell::new(Vec::new()),
-        free_slots: RefCell::new(Vec::new()),
         tick: Cell::new(0),
     };
     context::set_exec(ExecPtr::Steal(&ctx));

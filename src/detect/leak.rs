@@ -1,0 +1,186 @@
+//! Goroutine leak detection, after goleak's `VerifyNone`.
+//!
+//! A leak is a goroutine that is still alive when the code under test says everything should be
+//! finished. On the controlled executor the check runs by itself at the end of every schedule
+//! (after the system has quiesced); on the work-stealing executor call [`verify_none`] or [`find`]
+//! at the end of a test. They retry with backoff for a while first (goleak waits about 0.5 s),
+//! so goroutines that are about to exit are not blamed.
+//!
+//! Goroutines belong to the executor run that started them, so checks in parallel tests never
+//! see each other's goroutines (goleak issues #16 and #83).
+//!
+//! Filters match text goweave knows about each goroutine: its name, where it blocked (the "top"
+//! of its stack, as `file:line:col`) and where it was spawned (`created by`).
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::runtime::context::{self, ExecPtr};
+use crate::runtime::dump::GoroutineDump;
+
+/// What [`find`] and [`verify_none`] ignore, and how long they wait.
+#[derive(Clone, Debug)]
+pub struct Options {
+    top: Vec<String>,
+    any: Vec<String>,
+    created_by: Vec<String>,
+    ignored_ids: Vec<u64>,
+    retry_window: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            top: Vec::new(),
+            any: Vec::new(),
+            created_by: Vec::new(),
+            ignored_ids: Vec::new(),
+            retry_window: Duration::from_millis(500),
+        }
+    }
+}
+
+impl Options {
+    /// No filters; a 0.5 s retry window.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    /// Ignore goroutines blocked at a location (`file:line:col`) containing `s`.
+    pub fn ignore_top_function(mut self, s: impl Into<String>) -> Options {
+        self.top.push(s.into());
+        self
+    }
+
+    /// Ignore goroutines whose name, blocking location or spawn location contains `s`.
+    pub fn ignore_any_function(mut self, s: impl Into<String>) -> Options {
+        self.any.push(s.into());
+        self
+    }
+
+    /// Ignore goroutines spawned at a location containing `s`.
+    pub fn ignore_created_by(mut self, s: impl Into<String>) -> Options {
+        self.created_by.push(s.into());
+        self
+    }
+
+    /// Ignore every goroutine alive now (goleak's `IgnoreCurrent`): take this snapshot at the
+    /// start of a test.
+    pub fn ignore_current(mut self) -> Options {
+        self.ignored_ids
+            .extend(current_goroutines().into_iter().map(|d| d.id));
+        self
+    }
+
+    /// How long to keep retrying before declaring a leak (work-stealing executor).
+    pub fn retry_window(mut self, d: Duration) -> Options {
+        self.retry_window = d;
+        self
+    }
+
+    /// True if `d` is filtered out.
+    pub(crate) fn ignores(&self, d: &GoroutineDump) -> bool {
+        let site = d.site.to_string();
+        let spawn = d.spawn_site.to_string();
+        let name = d.name.as_deref().unwrap_or("");
+        self.ignored_ids.contains(&d.id)
+            || self.top.iter().any(|s| site.contains(s.as_str()))
+            || self.created_by.iter().any(|s| spawn.contains(s.as_str()))
+            || self.any.iter().any(|s| {
+                site.contains(s.as_str()) || spawn.contains(s.as_str()) || name.contains(s.as_str())
+            })
+    }
+}
+
+/// Goroutines found leaking.
+#[derive(Clone, Debug)]
+pub struct Leaks {
+    /// The leaked goroutines, by id.
+    pub goroutines: Vec<GoroutineDump>,
+}
+
+impl fmt::Display for Leaks {
+    /// `found unexpected goroutines:` then one Go-shaped block per goroutine.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "found unexpected goroutines:")?;
+        for d in &self.goroutines {
+            writeln!(f)?;
+            writeln!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Leaks {}
+
+/// Every goroutine of the current run except the caller.
+fn current_goroutines() -> Vec<GoroutineDump> {
+    let me = crate::runtime::id();
+    let all = match context::exec() {
+        // SAFETY: an installed worker context outlives its installation on this thread.
+        ExecPtr::Steal(w) => unsafe { &*w }.shared().goroutines(),
+        ExecPtr::Controlled(_) => {
+            crate::runtime::executor::with_controlled(|c| c.goroutines()).unwrap_or_default()
+        }
+        ExecPtr::None => Vec::new(),
+    };
+    all.into_iter().filter(|d| d.id != me).collect()
+}
+
+/// The goroutines of `all` that `opts` does not ignore.
+pub(crate) fn unexpected(all: Vec<GoroutineDump>, opts: &Options) -> Vec<GoroutineDump> {
+    all.into_iter().filter(|d| !opts.ignores(d)).collect()
+}
+
+/// Look for leaked goroutines: every goroutine of this run other than the caller, minus those
+/// `opts` ignores. Retries with backoff (up to the retry window) while any remain; on the
+/// controlled executor each retry yields to the other goroutines instead of sleeping.
+pub fn find(opts: Options) -> Result<(), Leaks> {
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(100);
+    loop {
+        let left = unexpected(current_goroutines(), &opts);
+        if left.is_empty() {
+            return Ok(());
+        }
+        if crate::runtime::executor::is_controlled() {
+            // Virtual time: let everyone else run until nothing changes.
+            let before = left.len();
+            for _ in 0..100 {
+                crate::runtime::gosched();
+            }
+            let after = unexpected(current_goroutines(), &opts);
+            if after.is_empty() {
+                return Ok(());
+            }
+            if after.len() >= before {
+                return Err(Leaks { goroutines: after });
+            }
+            continue;
+        }
+        if start.elapsed() >= opts.retry_window {
+            return Err(Leaks { goroutines: left });
+        }
+        // Sleeping a worker thread is fine here: the test is winding down, and the goroutines
+        // we wait for run on the other workers or after this one yields.
+        crate::runtime::gosched();
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Panic with goleak's report if [`find`] finds leaked goroutines.
+///
+/// ```
+/// goweave::run(|| {
+///     let h = goweave::go(|| 1);
+///     h.join();
+///     goweave::leak::verify_none(goweave::leak::Options::new());
+/// });
+/// ```
+#[track_caller]
+pub fn verify_none(opts: Options) {
+    if let Err(leaks) = find(opts) {
+        panic!("{leaks}");
+    }
+}
