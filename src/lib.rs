@@ -19,6 +19,7 @@
 pub mod check;
 pub mod detect;
 pub mod explore;
+pub mod rand;
 pub mod runtime;
 pub mod sync;
 

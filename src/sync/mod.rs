@@ -2,3 +2,19 @@
 //! runs unchanged on both executors.
 
 pub mod chan;
+
+pub mod atomic;
+mod cond;
+mod mutex;
+mod once;
+mod rwlock;
+mod sema;
+mod semaphore;
+mod waitgroup;
+
+pub use cond::Cond;
+pub use mutex::{Mutex, MutexGuard};
+pub use once::Once;
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::Semaphore;
+pub use waitgroup::WaitGroup;

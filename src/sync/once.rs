@@ -1,0 +1,131 @@
+//! `Once`: Go's `sync.Once`. Runs a function once; concurrent callers wait until it returned.
+//!
+//! The algorithm is Go's (`sync/once.go`): an atomic `done` flag for the fast path, and a
+//! [`RawMutex`] that the slow path holds while the function runs (so concurrent callers park,
+//! wait reason `sync.Once.Do`).
+//!
+//! Invariants:
+//! - `done` goes false → true once, after the function returned or panicked (Go: "if f
+//!   panics, Do considers it to have returned"), and while `m` is held.
+//! - Calling `call_once` again from inside the function deadlocks, as in Go; the tester reports
+//!   it with where the running call started.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::mutex::{describe_holder, RawMutex};
+use super::sema::current_id;
+use crate::runtime::dump::WaitDetail;
+use crate::runtime::event::Op;
+use crate::runtime::goroutine::WaitReason;
+
+/// Runs a function exactly once: Go's `sync.Once`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use goweave::sync::{Once, WaitGroup};
+///
+/// goweave::run(|| {
+///     let once = Arc::new(Once::new());
+///     let runs = Arc::new(AtomicU32::new(0));
+///     let wg = WaitGroup::new();
+///     for _ in 0..4 {
+///         let (once, runs) = (once.clone(), runs.clone());
+///         wg.go(move || once.call_once(|| {
+///             runs.fetch_add(1, Ordering::Relaxed);
+///         }));
+///     }
+///     wg.wait();
+///     assert_eq!(runs.load(Ordering::Relaxed), 1);
+/// });
+/// ```
+pub struct Once {
+    /// True once the function has run.
+    done: AtomicBool,
+    /// Held while the function runs.
+    m: RawMutex,
+}
+
+impl Default for Once {
+    fn default() -> Once {
+        Once::new()
+    }
+}
+
+impl Once {
+    /// A `Once` that has not run (usable in a `static`).
+    pub const fn new() -> Once {
+        Once {
+            done: AtomicBool::new(false),
+            m: RawMutex::new(),
+        }
+    }
+
+    /// Run `f` if no call has run yet (Go's `Do`). Concurrent callers wait (wait reason
+    /// `sync.Once.Do`) until that run returns; every call returns after `f` has completed.
+    #[track_caller]
+    pub fn call_once(&self, f: impl FnOnce()) {
+        let site = Location::caller();
+        let controlled = self.m.obj.point(Op::Once, site);
+        if !self.done.load(Ordering::Acquire) {
+            self.call_slow(f, site, controlled);
+        }
+    }
+
+    #[cold]
+    fn call_slow(&self, f: impl FnOnce(), site: &'static Location<'static>, controlled: bool) {
+        self.m
+            .acquire(WaitReason::OnceWait, site, controlled, &once_detail);
+        if controlled {
+            self.m.holder.set(site);
+        }
+        /// Marks the `Once` done and unlocks, also if `f` panics.
+        struct Finish<'a>(&'a Once, &'static Location<'static>, bool);
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                self.0.done.store(true, Ordering::Release);
+                if self.2 {
+                    self.0.m.holder.clear();
+                }
+                self.0.m.release(self.1);
+            }
+        }
+        let finish = Finish(self, site, controlled);
+        if !self.done.load(Ordering::Relaxed) {
+            f();
+        }
+        drop(finish);
+    }
+
+    /// True once a call has completed.
+    pub fn is_completed(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+}
+
+fn once_detail(m: &RawMutex) -> WaitDetail {
+    let m: *const RawMutex = m;
+    let waiter = current_id();
+    Box::new(move || {
+        // SAFETY: the detail is attached only while the waiter is parked inside
+        // `call_once(&self)` (a guard removes it on wake-up and on unwind), so the `Once` is
+        // borrowed, hence alive, whenever a dump on this thread evaluates it.
+        let m = unsafe { &*m };
+        describe_holder(
+            "sync.Once",
+            "running the function it passed at",
+            m.holder.get(),
+            waiter,
+        )
+    })
+}
+
+impl fmt::Debug for Once {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Once")
+            .field("done", &self.is_completed())
+            .finish()
+    }
+}

@@ -1,0 +1,192 @@
+//! `Semaphore`: a weighted semaphore, like Go's `golang.org/x/sync/semaphore.Weighted`.
+//!
+//! Invariants (all under `state`'s lock):
+//! - `cur <= size`: the weight currently held.
+//! - Waiters are served strictly first-in first-out: a large request at the head is not
+//!   overtaken by smaller ones behind it (so it cannot starve), and a newcomer never skips a
+//!   non-empty queue.
+//! - A waiter leaves the queue only by being granted its weight (`cur` already includes it when
+//!   it is woken), or by its goroutine being torn down.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::panic::Location;
+
+use super::sema::{lock_queue, Obj, Sleeper, Waiter};
+use crate::runtime::event::Op;
+use crate::runtime::goroutine::WaitReason;
+
+struct State {
+    /// Total weight.
+    size: u64,
+    /// Weight held now.
+    cur: u64,
+    /// Goroutines waiting, with the weight each asks for; head first.
+    waiters: VecDeque<(u64, Waiter)>,
+}
+
+impl State {
+    /// Grant waiters from the head while their weight fits (x/sync's `notifyWaiters`).
+    fn grant(&mut self) -> Vec<Waiter> {
+        let mut woken = Vec::new();
+        while let Some(&(n, _)) = self.waiters.front() {
+            if self.size - self.cur < n {
+                break;
+            }
+            self.cur += n;
+            woken.push(self.waiters.pop_front().expect("non-empty").1);
+        }
+        woken
+    }
+}
+
+/// A weighted semaphore: at most `size` units are held at once. Like Go's
+/// `x/sync/semaphore.Weighted`, waiters are served in FIFO order.
+///
+/// ```
+/// use std::sync::Arc;
+/// use goweave::sync::{Semaphore, WaitGroup};
+///
+/// goweave::run(|| {
+///     let sem = Arc::new(Semaphore::new(2)); // at most 2 workers at once
+///     let wg = WaitGroup::new();
+///     for _ in 0..6 {
+///         let sem = sem.clone();
+///         wg.go(move || {
+///             sem.acquire(1);
+///             // ... work ...
+///             sem.release(1);
+///         });
+///     }
+///     wg.wait();
+/// });
+/// ```
+pub struct Semaphore {
+    state: std::sync::Mutex<State>,
+    /// Identity in events.
+    obj: Obj,
+}
+
+impl Semaphore {
+    /// A semaphore with `size` units, none held.
+    pub const fn new(size: u64) -> Semaphore {
+        Semaphore {
+            state: std::sync::Mutex::new(State {
+                size,
+                cur: 0,
+                waiters: VecDeque::new(),
+            }),
+            obj: Obj::new(),
+        }
+    }
+
+    /// Acquire `n` units, waiting (wait reason `semacquire`) until they are available and
+    /// every earlier waiter is served. As in Go, asking for more than the size blocks forever
+    /// (the tester reports it as a deadlock).
+    #[track_caller]
+    pub fn acquire(&self, n: u64) {
+        let site = Location::caller();
+        self.obj.point(Op::Semaphore, site);
+        let mut st = lock_queue(&self.state);
+        if st.size - st.cur >= n && st.waiters.is_empty() {
+            st.cur += n;
+            return;
+        }
+        let (w, sleeper) = Waiter::current();
+        if n > st.size {
+            // Doomed: do not make everyone behind wait for it (x/sync does the same).
+            drop(w);
+            sleeper.sleep(WaitReason::SemaphoreAcquire, site, st);
+            unreachable!("a semaphore acquire larger than the size was woken");
+        }
+        st.waiters.push_back((n, w));
+        let queued = Queued {
+            sem: self,
+            sleeper: &sleeper,
+            n,
+        };
+        sleeper.sleep(WaitReason::SemaphoreAcquire, site, st);
+        // Woken by `grant`: the weight is ours.
+        std::mem::forget(queued);
+    }
+
+    /// Acquire `n` units if that needs no waiting (and nobody waits before us).
+    #[track_caller]
+    pub fn try_acquire(&self, n: u64) -> bool {
+        self.obj.point(Op::Semaphore, Location::caller());
+        let mut st = lock_queue(&self.state);
+        let ok = st.size - st.cur >= n && st.waiters.is_empty();
+        if ok {
+            st.cur += n;
+        }
+        ok
+    }
+
+    /// Release `n` units and wake the waiters that now fit, in order.
+    ///
+    /// Panics with `semaphore: released more than held` if `n` exceeds the weight held.
+    #[track_caller]
+    pub fn release(&self, n: u64) {
+        self.obj.point(Op::Semaphore, Location::caller());
+        let woken = {
+            let mut st = lock_queue(&self.state);
+            if n > st.cur {
+                drop(st);
+                panic!("semaphore: released more than held");
+            }
+            st.cur -= n;
+            st.grant()
+        };
+        for w in woken {
+            w.wake();
+        }
+    }
+
+    /// The total weight.
+    pub fn size(&self) -> u64 {
+        lock_queue(&self.state).size
+    }
+
+    /// The weight held right now (a snapshot).
+    pub fn held(&self) -> u64 {
+        lock_queue(&self.state).cur
+    }
+}
+
+/// Takes a waiter out of the queue if its goroutine is torn down while it waits; gives the
+/// weight back if it had been granted already.
+struct Queued<'a> {
+    sem: &'a Semaphore,
+    sleeper: &'a Sleeper,
+    n: u64,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        let woken = {
+            let mut st = lock_queue(&self.sem.state);
+            match st.waiters.iter().position(|(_, w)| w.is(self.sleeper)) {
+                Some(i) => {
+                    st.waiters.remove(i);
+                }
+                None => st.cur -= self.n,
+            }
+            // Leaving may unblock the waiters behind us.
+            st.grant()
+        };
+        for w in woken {
+            w.wake();
+        }
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = lock_queue(&self.state);
+        f.debug_struct("Semaphore")
+            .field("size", &st.size)
+            .field("held", &st.cur)
+            .field("waiters", &st.waiters.len())
+            .finish()
+    }
+}

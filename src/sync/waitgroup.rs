@@ -1,0 +1,208 @@
+//! `WaitGroup`: Go's `sync.WaitGroup`, as a cloneable handle (goroutines are `'static`, so
+//! every goroutine that calls `done` holds a clone, as Go code holds the pointer).
+//!
+//! The algorithm is Go's (`sync/waitgroup.go`): one 64-bit state word, the counter in the high
+//! half and the number of sleeping waiters in the low half, and a [`Sema`] they sleep on.
+//!
+//! Invariants:
+//! - The counter never goes below zero: `add` panics with `sync: negative WaitGroup counter`.
+//! - Waiters only register (CAS on `state`) while the counter is positive; the `add` that
+//!   brings the counter to zero resets the whole word to zero and releases exactly that many
+//!   permits, so every registered waiter wakes.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::sema::{Obj, Sema};
+use crate::runtime::dump::WaitDetail;
+use crate::runtime::event::Op;
+use crate::runtime::goroutine::WaitReason;
+
+struct Inner {
+    /// Counter (high 32 bits, signed) and waiters (low 32 bits).
+    state: AtomicU64,
+    /// Waiters sleep here.
+    sema: Sema,
+    /// Identity in events.
+    obj: Obj,
+}
+
+/// Waits for a collection of goroutines to finish: Go's `sync.WaitGroup`.
+///
+/// It is a handle: clones share one counter. [`add`](WaitGroup::add) before starting work,
+/// [`done`](WaitGroup::done) when a piece finishes, [`wait`](WaitGroup::wait) for zero; or
+/// let [`go`](WaitGroup::go) do the bookkeeping (Go 1.25's `wg.Go`).
+///
+/// ```
+/// use goweave::sync::WaitGroup;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+///
+/// goweave::run(|| {
+///     let wg = WaitGroup::new();
+///     let hits = Arc::new(AtomicUsize::new(0));
+///     for _ in 0..8 {
+///         let hits = hits.clone();
+///         wg.go(move || {
+///             hits.fetch_add(1, Ordering::Relaxed);
+///         });
+///     }
+///     wg.wait();
+///     assert_eq!(hits.load(Ordering::Relaxed), 8);
+/// });
+/// ```
+#[derive(Clone)]
+pub struct WaitGroup {
+    inner: Arc<Inner>,
+}
+
+impl Default for WaitGroup {
+    fn default() -> WaitGroup {
+        WaitGroup::new()
+    }
+}
+
+impl WaitGroup {
+    /// A wait group with a zero counter.
+    pub fn new() -> WaitGroup {
+        WaitGroup {
+            inner: Arc::new(Inner {
+                state: AtomicU64::new(0),
+                sema: Sema::new(),
+                obj: Obj::new(),
+            }),
+        }
+    }
+
+    /// Add `delta` (possibly negative) to the counter; at zero, every waiter is released.
+    ///
+    /// Panics with `sync: negative WaitGroup counter` if the counter would go below zero.
+    /// As in Go, calls with a positive delta that start from zero must happen before `wait`.
+    #[track_caller]
+    pub fn add(&self, delta: i64) {
+        self.add_at(delta, Location::caller());
+    }
+
+    fn add_at(&self, delta: i64, site: &'static Location<'static>) {
+        let inner = &*self.inner;
+        inner.obj.point(Op::WaitGroupAdd, site);
+        let delta32 = i32::try_from(delta).unwrap_or_else(|_| {
+            panic!("sync: WaitGroup delta {delta} does not fit the 32-bit counter")
+        });
+        let state = inner
+            .state
+            .fetch_add((delta32 as i64 as u64) << 32, Ordering::SeqCst)
+            .wrapping_add((delta32 as i64 as u64) << 32);
+        let v = (state >> 32) as i32;
+        let w = state as u32;
+        if v < 0 {
+            panic!("sync: negative WaitGroup counter");
+        }
+        if w != 0 && delta32 > 0 && v == delta32 {
+            panic!("sync: WaitGroup misuse: Add called concurrently with Wait");
+        }
+        if v > 0 || w == 0 {
+            return;
+        }
+        // The counter reached zero with waiters registered: nobody can change the state now
+        // except by misuse. Reset it and wake them all.
+        if inner.state.load(Ordering::SeqCst) != state {
+            panic!("sync: WaitGroup misuse: Add called concurrently with Wait");
+        }
+        inner.state.store(0, Ordering::SeqCst);
+        for _ in 0..w {
+            inner.sema.release();
+        }
+    }
+
+    /// Decrement the counter by one (Go's `Done`).
+    #[track_caller]
+    pub fn done(&self) {
+        self.add_at(-1, Location::caller());
+    }
+
+    /// Block (wait reason `sync.WaitGroup.Wait`) until the counter is zero.
+    #[track_caller]
+    pub fn wait(&self) {
+        let site = Location::caller();
+        let inner = &*self.inner;
+        let controlled = inner.obj.point(Op::WaitGroupWait, site);
+        let mut state = inner.state.load(Ordering::SeqCst);
+        loop {
+            if (state >> 32) as i32 == 0 {
+                return;
+            }
+            // Register as a waiter.
+            match inner.state.compare_exchange_weak(
+                state,
+                state + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => {
+                    let detail = controlled.then(|| self.detail());
+                    inner
+                        .sema
+                        .acquire(WaitReason::WaitGroupWait, site, false, detail);
+                    if inner.state.load(Ordering::SeqCst) != 0 {
+                        panic!("sync: WaitGroup is reused before previous Wait has returned");
+                    }
+                    return;
+                }
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Run `f` in a new goroutine counted by the group (Go 1.25's `wg.Go`): `add(1)` now,
+    /// `done()` when `f` returns.
+    #[track_caller]
+    pub fn go<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let site = Location::caller();
+        self.add_at(1, site);
+        let done = Done(self.clone(), site);
+        crate::go(move || {
+            let done = done;
+            f();
+            drop(done);
+        });
+    }
+
+    /// The report line of a goroutine waiting in `wait`.
+    fn detail(&self) -> WaitDetail {
+        let inner = self.inner.clone();
+        Box::new(move || {
+            let v = (inner.state.load(Ordering::SeqCst) >> 32) as i32;
+            format!("sync.WaitGroup counter is {v}: it waits for {v} more done()")
+        })
+    }
+
+    /// The counter now (a snapshot, for tests and debugging).
+    pub fn count(&self) -> i64 {
+        (self.inner.state.load(Ordering::SeqCst) >> 32) as i32 as i64
+    }
+}
+
+/// Calls `done` when the goroutine started by [`WaitGroup::go`] ends (even by panicking).
+struct Done(WaitGroup, &'static Location<'static>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.add_at(-1, self.1);
+    }
+}
+
+impl fmt::Debug for WaitGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.inner.state.load(Ordering::Relaxed);
+        f.debug_struct("WaitGroup")
+            .field("count", &((s >> 32) as i32))
+            .field("waiters", &(s as u32))
+            .finish()
+    }
+}
