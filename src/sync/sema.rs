@@ -56,7 +56,7 @@ impl Obj {
     /// (where callers also keep the bookkeeping that reports need).
     #[inline]
     pub(crate) fn point(&self, op: Op, site: &'static Location<'static>) -> bool {
-        if !executor::is_controlled() {
+        if !is_controlled() {
             return false;
         }
         self.point_controlled(Event::new(op, self.id(), site));
@@ -96,6 +96,13 @@ impl Obj {
             Err(won) => ObjId(won),
         }
     }
+}
+
+/// True on the controlled executor's thread: one thread-local load, inlined into every fast
+/// path (the work-stealing executor pays nothing else for scheduling points).
+#[inline(always)]
+pub(crate) fn is_controlled() -> bool {
+    matches!(context::exec(), context::ExecPtr::Controlled(_))
 }
 
 /// The id of the running goroutine (0 outside one).
