@@ -20,16 +20,19 @@ pub mod check;
 pub mod detect;
 pub mod explore;
 pub mod rand;
+pub mod report;
 pub mod runtime;
+pub mod schedule;
 pub mod sync;
 
 pub use detect::leak;
 pub use sync::chan;
 
-pub use check::{Checker, Failure, FailureKind, Stats};
+pub use check::{check, replay, Checker, ConfigError, Failure, FailureKind, Stats, Strategy};
 pub use runtime::join::{go, go_named, JoinHandle};
 pub use runtime::panic::{recover, Panic, PanicReport};
 pub use runtime::{run, BuildError, Builder, Runtime, StackError};
+pub use schedule::{Schedule, TokenError};
 
 #[doc(hidden)]
 pub use runtime::stack::{exhaust_probe as __exhaust_probe, overflow_probe as __overflow_probe};

@@ -1,105 +1,104 @@
-//! The exploration runner: run a body under many schedules of the controlled executor and
-//! report the first failure.
+//! The exploration runner: run a body under many schedules of the controlled executor, and
+//! turn the first failure into a report with a shrunk, replayable schedule.
 //!
 //! Each schedule runs on a fresh controlled executor. All schedules of one `run` execute on a
 //! dedicated thread, watched by the calling thread: if the running goroutine stops reaching
 //! scheduling points for longer than the watchdog allows (it is blocked on a std lock, I/O or a
 //! thread join, which goweave cannot see), the run fails with a message naming the goroutine and
 //! where it last yielded, instead of hanging.
+//!
+//! Exploration runs without a trace (it is the hot path). When a schedule fails, it is shrunk
+//! (`schedule::shrink`), and the shrunk schedule is replayed once more with the trace on, to
+//! produce the report; both the shrunk and the original schedule become tokens.
+//!
+//! A replay (`Strategy::Replay`, `GOWEAVE_REPLAY`, [`replay`]) also checks that the program
+//! is the one the token was recorded from: its first events must match the token's
+//! fingerprint, the schedule must fit every decision, and the run must use all of it.
 
+mod config;
+mod failure;
+
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::explore::{Random, Strategy};
-use crate::runtime::executor::controlled::{self, Choice, Config, Monitor, TraceEntry, Verdict};
+pub use config::{ConfigError, Strategy};
+pub use failure::{Failure, FailureKind};
 
-/// The kind of a failure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FailureKind {
-    /// A goroutine panicked.
-    Panic,
-    /// Every goroutine is blocked.
-    Deadlock,
-    /// Goroutines were left blocked when main returned.
-    Leak,
-    /// A data race.
-    Race,
-    /// The step bound was exceeded.
-    Livelock,
-    /// A replayed schedule diverged from the program.
-    Nondeterminism,
-    /// A goroutine blocked outside goweave's control (watchdog).
-    Blocked,
-}
+use crate::explore;
+use crate::report;
+use crate::runtime::executor::controlled::{self, Config, Monitor, Outcome, Verdict};
+use crate::schedule::shrink::{self, Probe};
+use crate::schedule::{hash_choices, Schedule, FINGERPRINT_EVENTS};
+use config::{env, env_parse, parse_count, parse_duration, parse_seed};
+use failure::{ShrinkSummary, Signature};
 
-/// A failing schedule and its report.
-#[derive(Clone)]
-pub struct Failure {
-    kind: FailureKind,
-    report: String,
-    schedule: Vec<Choice>,
-    trace: Vec<TraceEntry>,
-    iteration: u64,
-}
-
-impl Failure {
-    /// What went wrong.
-    pub fn kind(&self) -> FailureKind {
-        self.kind
-    }
-
-    /// The Go-shaped report (without the replay line).
-    pub fn report(&self) -> &str {
-        &self.report
-    }
-
-    /// The recorded choices of the failing schedule.
-    pub fn schedule(&self) -> &[Choice] {
-        &self.schedule
-    }
-
-    /// The events of the failing schedule.
-    pub fn trace(&self) -> &[TraceEntry] {
-        &self.trace
-    }
-
-    /// Which schedule (from 0) failed.
-    pub fn iteration(&self) -> u64 {
-        self.iteration
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.report)
-    }
-}
-
-impl fmt::Debug for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} failure:\n{}", self.kind, self.report)
-    }
-}
-
-impl std::error::Error for Failure {}
-
-/// What a successful exploration did.
+/// What an exploration did.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
     /// Schedules run.
     pub schedules: u64,
     /// Scheduling points passed, over all schedules.
     pub steps: u64,
+    /// Schedules that differed from every other (by their recorded choices).
+    pub distinct: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// True if the strategy explored everything there was (`Dfs` finished).
+    pub exhausted: bool,
+    /// The strategy, e.g. `pct(depth=3, seed=0)`.
+    pub strategy: String,
+}
+
+impl Stats {
+    /// Schedules per second.
+    pub fn schedules_per_sec(&self) -> f64 {
+        self.schedules as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl fmt::Display for Stats {
+    /// `explored all 20 schedules (dfs) ...` when exhaustive, else
+    /// `ran 1000 schedules (998 distinct) of random(seed=0) ...`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.exhausted {
+            write!(
+                f,
+                "explored all {} schedules ({})",
+                self.schedules, self.strategy
+            )?;
+        } else {
+            write!(
+                f,
+                "ran {} schedules ({} distinct) of {}",
+                self.schedules, self.distinct, self.strategy
+            )?;
+        }
+        write!(
+            f,
+            ", {} steps in {:.2?} ({:.0} schedules/s)",
+            self.steps,
+            self.elapsed,
+            self.schedules_per_sec()
+        )
+    }
+}
+
+/// Where the checker's strategy comes from.
+enum Source {
+    Builtin(Strategy),
+    Custom(Box<dyn explore::Strategy>),
 }
 
 /// Explores schedules of a concurrent body on the controlled executor.
 ///
 /// ```
-/// let stats = goweave::Checker::new()
+/// use goweave::{Checker, Strategy};
+///
+/// let stats = Checker::new()
+///     .strategy(Strategy::Pct { depth: 3 })
 ///     .iterations(50)
 ///     .run(|| {
 ///         let h = goweave::go(|| 1);
@@ -109,11 +108,14 @@ pub struct Stats {
 /// assert_eq!(stats.schedules, 50);
 /// ```
 pub struct Checker {
-    strategy: Option<Box<dyn Strategy>>,
-    iterations: u64,
+    source: Source,
+    iterations: Option<u64>,
     seed: u64,
+    time_budget: Option<Duration>,
     max_steps: u64,
     watchdog: Duration,
+    shrink_budget: Duration,
+    test_name: Option<String>,
 }
 
 impl Default for Checker {
@@ -123,32 +125,82 @@ impl Default for Checker {
 }
 
 impl Checker {
-    /// A checker with the defaults: `Random` strategy, 100 iterations, seed 0.
+    /// A checker with the defaults: `Random`, 100 schedules, seed 0, no time budget, 100,000
+    /// steps per schedule, a 5 s watchdog and a 5 s shrinking budget.
     pub fn new() -> Checker {
         Checker {
-            strategy: None,
-            iterations: 100,
+            source: Source::Builtin(Strategy::Random),
+            iterations: None,
             seed: 0,
+            time_budget: None,
             max_steps: 100_000,
             watchdog: Duration::from_secs(5),
+            shrink_budget: Duration::from_secs(5),
+            test_name: None,
         }
     }
 
-    /// Use this strategy (default: a seeded random walk).
-    pub fn strategy(mut self, s: impl Strategy + 'static) -> Checker {
-        self.strategy = Some(Box::new(s));
+    /// Apply the `GOWEAVE_*` environment variables over these settings: `GOWEAVE_STRATEGY`,
+    /// `GOWEAVE_ITERATIONS`, `GOWEAVE_SEED`, `GOWEAVE_REPLAY` (a token: replay it instead of
+    /// exploring), `GOWEAVE_TIME_BUDGET`, `GOWEAVE_MAX_STEPS` and `GOWEAVE_SHRINK_BUDGET`.
+    /// A value that cannot be used is an error naming the variable.
+    pub fn with_env(mut self) -> Result<Checker, ConfigError> {
+        if let Some(s) = env_parse("GOWEAVE_STRATEGY", |v| v.parse::<Strategy>())? {
+            self.source = Source::Builtin(s);
+        }
+        if let Some(n) = env_parse("GOWEAVE_ITERATIONS", parse_count)? {
+            self.iterations = Some(n);
+        }
+        if let Some(s) = env_parse("GOWEAVE_SEED", parse_seed)? {
+            self.seed = s;
+        }
+        if let Some(d) = env_parse("GOWEAVE_TIME_BUDGET", parse_duration)? {
+            self.time_budget = Some(d);
+        }
+        if let Some(n) = env_parse("GOWEAVE_MAX_STEPS", parse_count)? {
+            self.max_steps = n;
+        }
+        if let Some(d) = env_parse("GOWEAVE_SHRINK_BUDGET", parse_duration)? {
+            self.shrink_budget = d;
+        }
+        if let Some(s) = env_parse("GOWEAVE_REPLAY", |v| {
+            Schedule::from_token(v).map_err(|e| e.to_string())
+        })? {
+            self.source = Source::Builtin(Strategy::Replay(s));
+            self.iterations = None;
+        }
+        Ok(self)
+    }
+
+    /// Use this built-in strategy (default: `Strategy::Random`).
+    pub fn strategy(mut self, s: Strategy) -> Checker {
+        self.source = Source::Builtin(s);
         self
     }
 
-    /// Number of schedules to run.
+    /// Use a strategy of your own. (`seed` does not reach it: seed it yourself.)
+    pub fn custom_strategy(mut self, s: impl explore::Strategy + 'static) -> Checker {
+        self.source = Source::Custom(Box::new(s));
+        self
+    }
+
+    /// Number of schedules to run (default: 100 for the random strategies, until exhausted
+    /// for `Dfs`, 1 for `Replay` and `RoundRobin`).
     pub fn iterations(mut self, n: u64) -> Checker {
-        self.iterations = n;
+        self.iterations = Some(n);
         self
     }
 
-    /// The seed of the default random strategy.
+    /// The seed of the randomised strategies.
     pub fn seed(mut self, s: u64) -> Checker {
         self.seed = s;
+        self
+    }
+
+    /// Stop starting new schedules after this much time (the run then passes with what it
+    /// explored).
+    pub fn time_budget(mut self, d: Duration) -> Checker {
+        self.time_budget = Some(d);
         self
     }
 
@@ -165,6 +217,19 @@ impl Checker {
         self
     }
 
+    /// Time allowed for shrinking a failing schedule (default 5 s; zero turns shrinking off).
+    pub fn shrink_budget(mut self, d: Duration) -> Checker {
+        self.shrink_budget = d;
+        self
+    }
+
+    /// The test name for the replay line (default: the current thread's name, when it looks
+    /// like a libtest test name).
+    pub fn test_name(mut self, name: impl Into<String>) -> Checker {
+        self.test_name = Some(name.into());
+        self
+    }
+
     /// Explore `f`; the first failing schedule is returned as `Err`.
     pub fn run<F>(self, f: F) -> Result<Stats, Failure>
     where
@@ -172,42 +237,27 @@ impl Checker {
     {
         let monitor = Arc::new(Monitor::default());
         let (tx, rx) = mpsc::channel();
-        let m = monitor.clone();
-        let Checker {
-            strategy,
-            iterations,
-            seed,
-            max_steps,
-            watchdog,
-        } = self;
-        let f = Arc::new(f);
+        let watchdog = self.watchdog;
+        let test_name = self.test_name.clone().or_else(current_test_name);
+        let replay_max_steps = match &self.source {
+            Source::Builtin(Strategy::Replay(s)) if s.max_steps() > 0 => Some(s.max_steps()),
+            _ => None,
+        };
+        let explorer = Explorer {
+            f: Arc::new(f),
+            monitor: monitor.clone(),
+            cfg: Config {
+                max_steps: self.max_steps,
+                trace: false,
+                ..Config::default()
+            },
+            replay_max_steps,
+        };
         std::thread::Builder::new()
             .name("goweave-controlled".into())
             .spawn(move || {
-                let start = Instant::now();
-                let mut strategy = strategy.unwrap_or_else(|| Box::new(Random::new(seed)));
-                let mut stats = Stats::default();
-                for i in 0..iterations {
-                    if !strategy.begin(i) {
-                        break;
-                    }
-                    let body = f.clone();
-                    let cfg = Config {
-                        max_steps,
-                        ..Config::default()
-                    };
-                    let out = controlled::run(move || body(), strategy, cfg, m.clone());
-                    strategy = out.strategy;
-                    strategy.end();
-                    stats.schedules += 1;
-                    stats.steps += out.steps;
-                    if let Err(v) = out.result {
-                        let _ = tx.send(Err(failure_of(v, out.schedule, out.trace, i)));
-                        return;
-                    }
-                }
-                stats.elapsed = start.elapsed();
-                let _ = tx.send(Ok(stats));
+                let r = explorer.explore(self, test_name);
+                let _ = tx.send(r);
             })
             .expect("goweave: cannot start the checker thread");
         let mut last = (monitor.progress.load(Ordering::Relaxed), Instant::now());
@@ -230,6 +280,291 @@ impl Checker {
     }
 }
 
+/// Explore `f` with the configuration from the environment (see [`Checker::with_env`]), and
+/// panic with the full report if a schedule fails. For use in tests.
+///
+/// ```
+/// goweave::check(|| {
+///     let h = goweave::go(|| 2 + 2);
+///     assert_eq!(h.join(), 4);
+/// });
+/// ```
+#[track_caller]
+pub fn check<F>(f: F) -> Stats
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let checker = Checker::new().with_env().unwrap_or_else(|e| panic!("{e}"));
+    match checker.run(f) {
+        Ok(stats) => stats,
+        Err(failure) => panic!("{failure}"),
+    }
+}
+
+/// Replay the schedule of a token once. A token that cannot be read panics with the reason
+/// (malformed, truncated, or of another version); a token from a program that has changed
+/// fails with [`FailureKind::Nondeterminism`].
+pub fn replay<F>(token: &str, f: F) -> Result<Stats, Failure>
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let schedule = Schedule::from_token(token).unwrap_or_else(|e| panic!("goweave: {e}"));
+    Checker::new().strategy(Strategy::Replay(schedule)).run(f)
+}
+
+/// The calling thread's name if it looks like a libtest test name (`path::to::test`).
+fn current_test_name() -> Option<String> {
+    let t = std::thread::current();
+    let name = t.name()?;
+    let plausible = !name.is_empty()
+        && name != "main"
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+    plausible.then(|| name.to_string())
+}
+
+/// Runs schedules of one body on the checker thread.
+struct Explorer<F> {
+    f: Arc<F>,
+    monitor: Arc<Monitor>,
+    cfg: Config,
+    /// A replayed token's own step bound, which replaces `cfg.max_steps`.
+    replay_max_steps: Option<u64>,
+}
+
+impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
+    /// The step bound schedules run under.
+    fn max_steps(&self) -> u64 {
+        self.replay_max_steps.unwrap_or(self.cfg.max_steps)
+    }
+
+    /// One schedule on a fresh controlled executor.
+    fn once(&self, strategy: Box<dyn explore::Strategy>, trace: bool) -> Outcome<()> {
+        let body = self.f.clone();
+        let mut cfg = self.cfg.clone();
+        cfg.trace = trace;
+        if let Some(m) = self.replay_max_steps {
+            cfg.max_steps = m;
+        }
+        controlled::run(move || body(), strategy, cfg, self.monitor.clone())
+    }
+
+    fn explore(&self, c: Checker, test_name: Option<String>) -> Result<Stats, Failure> {
+        let start = Instant::now();
+        let (mut strategy, replaying, default_iterations) = match c.source {
+            Source::Builtin(s) => {
+                let replaying = match &s {
+                    Strategy::Replay(r) => Some(r.clone()),
+                    _ => None,
+                };
+                (s.build(c.seed), replaying, s.default_iterations())
+            }
+            Source::Custom(b) => (b, None, 100),
+        };
+        let iterations = c.iterations.unwrap_or(default_iterations);
+        let mut stats = Stats {
+            strategy: strategy.describe(),
+            ..Stats::default()
+        };
+        let mut distinct = HashSet::new();
+        let mut i = 0;
+        while i < iterations {
+            if c.time_budget.is_some_and(|b| i > 0 && start.elapsed() >= b) {
+                break;
+            }
+            if !strategy.begin(i) {
+                stats.exhausted = true;
+                break;
+            }
+            let out = self.once(strategy, false);
+            strategy = out.strategy;
+            strategy.end();
+            stats.schedules += 1;
+            stats.steps += out.steps;
+            distinct.insert(hash_choices(&out.schedule));
+            let recorded = Schedule::new(out.schedule, out.events, out.fingerprint)
+                .with_max_steps(self.max_steps());
+            if let Some(expected) = &replaying {
+                if let Some(f) = self.check_replay(expected, &recorded, &out.result, &test_name) {
+                    return Err(f);
+                }
+            }
+            if let Err(v) = out.result {
+                let found = Found {
+                    verdict: v,
+                    schedule: recorded,
+                    preemptions: out.preemptions,
+                    steps: out.events,
+                    iteration: i,
+                    found_by: stats.strategy.clone(),
+                };
+                let shrink_budget = if replaying.is_some() {
+                    Duration::ZERO
+                } else {
+                    c.shrink_budget
+                };
+                return Err(self.failure(found, shrink_budget, test_name));
+            }
+            i += 1;
+        }
+        if !stats.exhausted && i == iterations && iterations > 0 {
+            // Did the last schedule finish the exploration?
+            stats.exhausted = !strategy.begin(iterations);
+        }
+        stats.distinct = distinct.len() as u64;
+        stats.elapsed = start.elapsed();
+        Ok(stats)
+    }
+
+    /// A replay that did not follow its token: the report for it, if so.
+    fn check_replay(
+        &self,
+        expected: &Schedule,
+        got: &Schedule,
+        result: &Result<(), Verdict>,
+        test_name: &Option<String>,
+    ) -> Option<Failure> {
+        let covered = |s: &Schedule| s.steps().min(FINGERPRINT_EVENTS);
+        let comparable = covered(expected) == covered(got);
+        let changed = comparable && expected.fingerprint() != got.fingerprint();
+        let diverged = match result {
+            Err(Verdict::Nondeterminism { step, reason }) => {
+                Some(format!("at step {step} {reason}"))
+            }
+            Ok(()) if got.choices().len() < expected.choices().len() => Some(format!(
+                "the program finished after {} of the schedule's {} choices",
+                got.choices().len(),
+                expected.choices().len()
+            )),
+            _ => None,
+        };
+        let report = if changed {
+            let mut s = String::from(
+                "replay: this token was recorded from a different program: the first events of the run do not match the token's fingerprint; the code under test (or goweave) has changed since the failure was found\n",
+            );
+            if let Some(d) = &diverged {
+                s.push_str(&format!("the schedule then diverged: {d}\n"));
+            }
+            s
+        } else if let Some(d) = diverged {
+            if expected.steps() >= FINGERPRINT_EVENTS && got.steps() >= FINGERPRINT_EVENTS {
+                format!(
+                    "nondeterminism: the replay diverged from its token {d}; the first {FINGERPRINT_EVENTS} events matched the recording, so the program is probably nondeterministic (real time, I/O, std threads, a HashMap's order or state kept between runs)\n"
+                )
+            } else {
+                format!(
+                    "nondeterminism: the replay diverged from its token {d}; the program has changed since the token was recorded, or it is nondeterministic (real time, I/O, std threads, a HashMap's order or state kept between runs)\n"
+                )
+            }
+        } else {
+            return None;
+        };
+        let mut f = Failure::new(FailureKind::Nondeterminism, report);
+        f.0.schedule = expected.clone();
+        f.0.original = expected.clone();
+        f.0.found_by = "replay".into();
+        f.0.test_name = test_name.clone();
+        Some(f)
+    }
+
+    /// Shrink a failing schedule, replay it with the trace on and build the report.
+    fn failure(&self, found: Found, budget: Duration, test_name: Option<String>) -> Failure {
+        let sig = Signature::of(&found.verdict);
+        let mut shrink_summary = None;
+        let mut shrunk_choices = found.schedule.choices().to_vec();
+        let mut preemptions = found.preemptions;
+        if !budget.is_zero() && !matches!(sig, Signature::Other(FailureKind::Nondeterminism)) {
+            let mut run = |s: Box<dyn explore::Strategy>| {
+                let out = self.once(s, false);
+                let probe = Probe {
+                    sig: out.result.as_ref().err().map(Signature::of),
+                    choices: out.schedule,
+                    preemptions: out.preemptions,
+                    steps: out.events,
+                };
+                (probe, out.strategy)
+            };
+            if let Some(s) = shrink::shrink(&sig, found.schedule.choices(), budget, &mut run) {
+                shrink_summary = Some(ShrinkSummary {
+                    before: (found.preemptions, found.steps),
+                    after: (s.preemptions, s.steps),
+                    runs: s.runs,
+                    elapsed: s.elapsed,
+                    minimal: s.minimal,
+                    timed_out: s.timed_out,
+                });
+                shrunk_choices = s.choices;
+                preemptions = s.preemptions;
+            }
+        }
+        // Replay the shrunk schedule with the trace on, for the report.
+        let mut notes = Vec::new();
+        let shrunk = Schedule::new(shrunk_choices, 0, 0);
+        let attempt = |s: &Schedule| {
+            let out = self.once(Box::new(explore::Replay::new(s)), true);
+            match &out.result {
+                Err(v) if Signature::of(v) == sig => Some(out),
+                _ => None,
+            }
+        };
+        let (verdict, trace, schedule) = match attempt(&shrunk).or_else(|| {
+            notes.push(
+                "note: the shrunk schedule did not fail again on replay; showing the original (is the program nondeterministic?)"
+                    .to_string(),
+            );
+            shrink_summary = None;
+            preemptions = found.preemptions;
+            attempt(&found.schedule)
+        }) {
+            Some(out) => {
+                let v = out.result.expect_err("checked by attempt");
+                let s = Schedule::new(out.schedule, out.events, out.fingerprint).with_max_steps(self.max_steps());
+                (v, out.trace, s)
+            }
+            None => {
+                notes.push(
+                    "note: the failing schedule did not fail again on replay, so there is no trace: the program is nondeterministic (real time, I/O, std threads, a HashMap's order or state kept between runs)"
+                        .to_string(),
+                );
+                (found.verdict, Vec::new(), found.schedule.clone())
+            }
+        };
+        let (kind, text) = report::verdict_report(&verdict);
+        let mut f = Failure::new(kind, text);
+        f.0.full_trace = env("GOWEAVE_TRACE").is_some_and(|v| v.trim() == "full");
+        f.0.trace = trace;
+        if let Some(path) = env("GOWEAVE_TRACE_FILE") {
+            match std::fs::write(&path, report::chrome_trace(&f.0.trace)) {
+                Ok(()) => notes.push(format!(
+                    "trace written to {path} (Chrome trace-event JSON: open it in Perfetto or chrome://tracing)"
+                )),
+                Err(e) => notes.push(format!("note: cannot write GOWEAVE_TRACE_FILE={path}: {e}")),
+            }
+        }
+        f.0.notes = notes;
+        f.0.schedule = schedule;
+        f.0.original = found.schedule;
+        f.0.preemptions = preemptions;
+        f.0.original_preemptions = found.preemptions;
+        f.0.iteration = found.iteration;
+        f.0.found_by = found.found_by;
+        f.0.shrink = shrink_summary;
+        f.0.test_name = test_name;
+        f
+    }
+}
+
+/// A failing schedule as exploration found it.
+struct Found {
+    verdict: Verdict,
+    schedule: Schedule,
+    preemptions: u64,
+    steps: u64,
+    iteration: u64,
+    found_by: String,
+}
+
 fn blocked_failure(m: &Monitor, after: Duration) -> Failure {
     let g = m.current.load(Ordering::Relaxed);
     let site = m
@@ -240,54 +575,12 @@ fn blocked_failure(m: &Monitor, after: Duration) -> Failure {
     } else {
         format!("goroutine {g}")
     };
-    Failure {
-        kind: FailureKind::Blocked,
-        report: format!(
+    let mut f = Failure::new(
+        FailureKind::Blocked,
+        format!(
             "goweave: {who} has not reached a scheduling point for {after:?}: it is blocked outside goweave's control (a std lock, I/O, a std thread join or sleep) or computing without yielding; it last yielded at {site}"
         ),
-        schedule: Vec::new(),
-        trace: Vec::new(),
-        iteration: 0,
-    }
-}
-
-fn failure_of(
-    v: Verdict,
-    schedule: Vec<Choice>,
-    trace: Vec<TraceEntry>,
-    iteration: u64,
-) -> Failure {
-    let (kind, report) = match v {
-        Verdict::Panic(p) => (FailureKind::Panic, format!("{p}\n")),
-        Verdict::Deadlock(dump) => {
-            let mut s = String::from("all goroutines are asleep - deadlock!\n");
-            for d in dump {
-                s.push('\n');
-                s.push_str(&d.to_string());
-                s.push('\n');
-            }
-            (FailureKind::Deadlock, s)
-        }
-        Verdict::Livelock {
-            max_steps,
-            goroutines,
-        } => {
-            let mut s = format!(
-                "livelock: the schedule exceeded {max_steps} scheduling points; goroutines still running:\n"
-            );
-            for d in goroutines {
-                s.push('\n');
-                s.push_str(&d.to_string());
-                s.push('\n');
-            }
-            (FailureKind::Livelock, s)
-        }
-    };
-    Failure {
-        kind,
-        report,
-        schedule,
-        trace,
-        iteration,
-    }
+    );
+    f.0.replayable = false;
+    f
 }

@@ -1,34 +1,217 @@
 //! Exploration strategies: who runs next at every scheduling point of the controlled executor.
 //!
-//! A [`Strategy`] sees each decision as a [`Decision`] (the runnable goroutines, sorted by id,
-//! and the one that reached the point) and returns the index of the goroutine to run. It also
-//! answers data choices (`select!` cases, `goweave::rand`). The executor consults it only where
-//! there is a real choice (two or more options), and records every answer, so a schedule
-//! replays exactly.
+//! A [`Strategy`] sees each decision as a [`Decision`]: the runnable goroutines (sorted by id),
+//! the one that reached the point, and what each of them is about to do ([`Pending`]). It
+//! returns the index of the goroutine to run. It also answers data choices (`select!` cases,
+//! `goweave::rand`) through [`ValueDecision`]. The executor consults it only where there is a
+//! real choice (two or more options), and records every answer, so a schedule replays exactly.
+//!
+//! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Replay`] and [`RoundRobin`]. The checker
+//! names them with the [`crate::Strategy`] enum; a strategy of your own goes to
+//! [`Checker::custom_strategy`](crate::Checker::custom_strategy).
+//!
+//! Vocabulary (from the literature):
+//! - a **preemption** is a decision that switches away from a goroutine that could have
+//!   continued (it is runnable and did not yield);
+//! - two events **conflict** when they touch the same object and are not both reads.
+//!
+//! Goroutines that yield (`gosched`) give way: [`Pct`] and [`Pos`] drop them to the lowest
+//! priority and [`Dfs`] does not run them again while another goroutine can run, so a polling
+//! loop cannot starve the goroutine it waits for.
 
+mod dfs;
+mod pct;
+mod pos;
 mod random;
+mod replay;
 mod round_robin;
 
+use std::cell::Cell;
+
+pub use dfs::Dfs;
+pub use pct::Pct;
+pub use pos::Pos;
 pub use random::Random;
+pub use replay::Replay;
 pub use round_robin::RoundRobin;
+
+pub use crate::runtime::event::{Event, ObjId, Op};
 
 /// A goroutine's id (main is 1).
 pub type GoroutineId = u64;
 
+/// What a runnable goroutine will do when it next runs, as far as the executor knows.
+#[derive(Clone, Copy, Debug)]
+pub struct Pending {
+    /// The event it announced at its latest scheduling point (for a goroutine that has not
+    /// started: an [`Op::Spawn`] event at its spawn site).
+    pub event: Event,
+    /// The step at which it was announced: a new value means a new event.
+    pub since: u64,
+}
+
 /// One scheduling decision, as a strategy sees it.
-#[derive(Debug)]
+#[non_exhaustive]
 pub struct Decision<'a> {
     /// The goroutines that may run, sorted by id; at least two.
     pub runnable: &'a [GoroutineId],
-    /// The goroutine that reached the scheduling point, if it can continue.
+    /// The goroutine that reached the scheduling point, if it can continue (or yielded).
     pub current: Option<GoroutineId>,
     /// Scheduling points so far in this schedule.
     pub step: u64,
     /// True if `current` yielded without blocking (`gosched`), and so would rather not continue.
     pub yielded: bool,
+    /// Choices (goroutine and data) made so far in this schedule: the index of this one.
+    pub index: u64,
+    /// What each goroutine will do next, indexed by goroutine id.
+    pending: &'a [Pending],
+    /// Set by [`Decision::abort`].
+    abort: Cell<Option<String>>,
 }
 
-/// Chooses interleavings. Implement it to plug a strategy of your own into the checker.
+impl std::fmt::Debug for Decision<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decision")
+            .field("runnable", &self.runnable)
+            .field("current", &self.current)
+            .field("step", &self.step)
+            .field("yielded", &self.yielded)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Decision<'a> {
+    /// A decision (the executor builds these; public for testing strategies).
+    pub fn new(
+        runnable: &'a [GoroutineId],
+        current: Option<GoroutineId>,
+        step: u64,
+        yielded: bool,
+        index: u64,
+        pending: &'a [Pending],
+    ) -> Decision<'a> {
+        Decision {
+            runnable,
+            current,
+            step,
+            yielded,
+            index,
+            pending,
+            abort: Cell::new(None),
+        }
+    }
+
+    /// What `runnable[i]` will do when it runs, if known.
+    pub fn pending(&self, i: usize) -> Option<&Pending> {
+        self.pending.get(self.runnable[i] as usize)
+    }
+
+    /// The index of `current` in `runnable` if it can continue without a preemption (it is
+    /// runnable and did not yield).
+    pub fn can_continue(&self) -> Option<usize> {
+        if self.yielded {
+            return None;
+        }
+        self.runnable.binary_search(&self.current?).ok()
+    }
+
+    /// True if choosing `runnable[i]` is a preemption.
+    pub fn is_preemption(&self, i: usize) -> bool {
+        matches!(self.can_continue(), Some(c) if c != i)
+    }
+
+    /// The index of `id` in `runnable`.
+    pub fn index_of(&self, id: GoroutineId) -> Option<usize> {
+        self.runnable.binary_search(&id).ok()
+    }
+
+    /// End this schedule now: the run fails as nondeterministic with `why` (a replay that
+    /// diverged from its recording). The index returned alongside is ignored.
+    pub fn abort(&self, why: impl Into<String>) {
+        self.abort.set(Some(why.into()));
+    }
+
+    pub(crate) fn take_abort(&self) -> Option<String> {
+        self.abort.take()
+    }
+}
+
+/// A data choice (`select!` case or random number), as a strategy sees it.
+#[non_exhaustive]
+pub struct ValueDecision {
+    /// The number of options; the answer must be in `0..n` (n ≥ 2).
+    pub n: u64,
+    /// The goroutine asking.
+    pub goroutine: GoroutineId,
+    /// Scheduling points so far in this schedule.
+    pub step: u64,
+    /// Choices made so far in this schedule: the index of this one.
+    pub index: u64,
+    abort: Cell<Option<String>>,
+}
+
+impl std::fmt::Debug for ValueDecision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValueDecision")
+            .field("n", &self.n)
+            .field("goroutine", &self.goroutine)
+            .field("step", &self.step)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ValueDecision {
+    /// A data decision (the executor builds these; public for testing strategies).
+    pub fn new(n: u64, goroutine: GoroutineId, step: u64, index: u64) -> ValueDecision {
+        ValueDecision {
+            n,
+            goroutine,
+            step,
+            index,
+            abort: Cell::new(None),
+        }
+    }
+
+    /// End this schedule now, as in [`Decision::abort`].
+    pub fn abort(&self, why: impl Into<String>) {
+        self.abort.set(Some(why.into()));
+    }
+
+    pub(crate) fn take_abort(&self) -> Option<String> {
+        self.abort.take()
+    }
+}
+
+/// Chooses interleavings. Implement it to plug a strategy of your own into the checker
+/// ([`Checker::custom_strategy`](crate::Checker::custom_strategy)).
+///
+/// A strategy runs inside the scheduler, between two goroutine steps: it must not use goweave's
+/// own primitives (its atomics, locks or channels are scheduling points); use std's.
+///
+/// ```
+/// use goweave::explore::{Decision, Strategy, ValueDecision};
+///
+/// /// Always runs the goroutine with the highest id.
+/// struct Youngest;
+///
+/// impl Strategy for Youngest {
+///     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
+///         d.runnable.len() - 1
+///     }
+///     fn pick_value(&mut self, _d: &ValueDecision) -> u64 {
+///         0
+///     }
+/// }
+///
+/// let stats = goweave::Checker::new()
+///     .custom_strategy(Youngest)
+///     .iterations(3)
+///     .run(|| goweave::go(|| ()).join())
+///     .unwrap();
+/// assert_eq!(stats.schedules, 3);
+/// ```
 pub trait Strategy: Send {
     /// Prepare the next schedule (`iteration` counts from 0). Return `false` when there is
     /// nothing left to explore (exhaustive strategies).
@@ -40,11 +223,16 @@ pub trait Strategy: Send {
     /// The index into `d.runnable` of the goroutine to run next.
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize;
 
-    /// A value in `0..n` (n ≥ 2) for a data choice: a `select!` case or a random number.
-    fn pick_value(&mut self, n: u64) -> u64;
+    /// A value in `0..d.n` for a data choice: a `select!` case or a random number.
+    fn pick_value(&mut self, d: &ValueDecision) -> u64;
 
     /// The schedule is over.
     fn end(&mut self) {}
+
+    /// A short description for reports, such as `pct(depth=3, seed=0)`.
+    fn describe(&self) -> String {
+        "custom strategy".into()
+    }
 }
 
 impl<S: Strategy + ?Sized> Strategy for Box<S> {
@@ -54,10 +242,43 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
         (**self).pick_goroutine(d)
     }
-    fn pick_value(&mut self, n: u64) -> u64 {
-        (**self).pick_value(n)
+    fn pick_value(&mut self, d: &ValueDecision) -> u64 {
+        (**self).pick_value(d)
     }
     fn end(&mut self) {
         (**self).end()
     }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
+/// True if two events conflict: same object, and not both reads. Goroutine operations (spawn,
+/// join) name goroutines, not objects, and only conflict with each other.
+pub fn conflicts(a: &Event, b: &Event) -> bool {
+    fn on_goroutine(op: Op) -> bool {
+        matches!(op, Op::Spawn | Op::Join)
+    }
+    fn is_read(op: Op) -> bool {
+        matches!(op, Op::AtomicLoad | Op::Read | Op::RLock | Op::RUnlock)
+    }
+    a.obj != ObjId(0)
+        && a.obj == b.obj
+        && on_goroutine(a.op) == on_goroutine(b.op)
+        && !(is_read(a.op) && is_read(b.op))
+}
+
+/// The goroutine to run when nothing else guides the choice: `current` if it can continue,
+/// otherwise the lowest id that did not just yield.
+pub(crate) fn default_pick(d: &Decision<'_>) -> usize {
+    if let Some(i) = d.can_continue() {
+        return i;
+    }
+    if d.yielded {
+        if let Some(c) = d.current {
+            // The next goroutine after the one that yielded, wrapping.
+            return d.runnable.partition_point(|&id| id <= c) % d.runnable.len();
+        }
+    }
+    0
 }

@@ -3,7 +3,7 @@
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Decision, Strategy};
+use super::{Decision, Strategy, ValueDecision};
 
 /// Uniform random choice at every scheduling point. Schedule `i` of seed `s` always makes the
 /// same choices.
@@ -54,7 +54,11 @@ impl Strategy for Random {
         below(&mut self.rng, d.runnable.len() as u64) as usize
     }
 
-    fn pick_value(&mut self, n: u64) -> u64 {
-        below(&mut self.rng, n)
+    fn pick_value(&mut self, d: &ValueDecision) -> u64 {
+        below(&mut self.rng, d.n)
+    }
+
+    fn describe(&self) -> String {
+        format!("random(seed={})", self.seed)
     }
 }

@@ -1,6 +1,6 @@
 //! `RoundRobin`: run the current goroutine until it blocks or yields, then the next by id.
 
-use super::{Decision, Strategy};
+use super::{Decision, Strategy, ValueDecision};
 
 /// Deterministic round robin: keeps the current goroutine while it can run and has not
 /// yielded, otherwise moves to the next id after it (wrapping). Data choices take case 0.
@@ -37,7 +37,11 @@ impl Strategy for RoundRobin {
         i
     }
 
-    fn pick_value(&mut self, _n: u64) -> u64 {
+    fn pick_value(&mut self, _d: &ValueDecision) -> u64 {
         0
+    }
+
+    fn describe(&self) -> String {
+        "round_robin".into()
     }
 }

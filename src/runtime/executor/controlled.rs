@@ -2,12 +2,22 @@
 //! runs at every scheduling point.
 //!
 //! Invariants:
-//! - `runnable` holds exactly the goroutines whose status is Runnable or Running, sorted by id.
-//!   A goroutine leaves it *before* its unlock step runs, so a wake-up inside the unlock step
-//!   re-inserts it correctly.
+//! - `runnable` holds exactly the goroutines whose status is Runnable or Running, sorted by id,
+//!   and `ids[i] == runnable[i].id` always. A goroutine leaves them *before* its unlock step
+//!   runs, so a wake-up inside the unlock step re-inserts it correctly.
 //! - The strategy is consulted only when there are two or more options, and every answer is
 //!   recorded in `schedule`; replaying the answers reproduces the run exactly, because nothing
 //!   else here is nondeterministic (ids are sequential, maps are ordered, time is virtual).
+//! - A strategy that calls `Decision::abort` ends the run with `Verdict::Nondeterminism`; its
+//!   answer is then neither used nor recorded.
+//! - An event is *announced* at its scheduling point (`steps` counts these, for the livelock
+//!   bound) and *committed* when its goroutine actually goes on to perform it: at once if the
+//!   strategy keeps it running, or when it is resumed after a switch. The trace and the
+//!   fingerprint see committed events, so the trace is the order in which things happened.
+//! - `pending[g]` is the latest event goroutine `g` announced (its spawn site before it ran):
+//!   what it will do when it next runs.
+//! - A preemption is counted when the strategy switches away from a goroutine that reached a
+//!   scheduling point and could continue (it did not block, finish or yield).
 //! - A `RefCell` borrow of `State` is never held across a goroutine switch or an unlock step.
 
 use std::cell::RefCell;
@@ -17,7 +27,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::explore::{Decision, Strategy};
+use crate::explore::{Decision, Pending, Strategy, ValueDecision};
 use crate::runtime::context::{self, CurrentGuard, ExecPtr};
 use crate::runtime::coroutine::{self, Exit, Request, Step};
 use crate::runtime::dump::GoroutineDump;
@@ -26,27 +36,22 @@ use crate::runtime::goroutine::{GRef, Status, G};
 use crate::runtime::panic::{install_hook, PanicReport};
 use crate::runtime::stack;
 use crate::runtime::timer::{TimerFn, TimerHeap, TimerId};
+pub use crate::schedule::Choice;
+use crate::schedule::{fingerprint_step, FINGERPRINT_EVENTS, FINGERPRINT_SEED};
 
 use super::ExecKind;
 
-/// One recorded answer of the strategy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Choice {
-    /// The goroutine chosen to run.
-    Goroutine(u64),
-    /// A data choice (`select!` case or random number).
-    Value(u64),
-}
-
-/// One line of the trace: at `step`, goroutine `goroutine` did `event`.
+/// One line of the trace: the `step`th event that happened was `event`, by `goroutine`.
 #[derive(Clone, Copy, Debug)]
 pub struct TraceEntry {
-    /// Scheduling-point number.
+    /// Position in the order of events (from 1).
     pub step: u64,
     /// The goroutine.
     pub goroutine: u64,
     /// What it did.
     pub event: Event,
+    /// Set when this event ran because the strategy preempted that goroutine just before.
+    pub preempted: Option<u64>,
 }
 
 /// Why a controlled run failed.
@@ -62,6 +67,13 @@ pub enum Verdict {
         max_steps: u64,
         /// Every goroutine at the time, runnable ones first.
         goroutines: Vec<GoroutineDump>,
+    },
+    /// The strategy ended the run: a replayed schedule diverged from the program.
+    Nondeterminism {
+        /// Scheduling points passed when it happened.
+        step: u64,
+        /// The strategy's explanation.
+        reason: String,
     },
 }
 
@@ -94,6 +106,12 @@ pub struct Outcome<T> {
     pub schedule: Vec<Choice>,
     /// Scheduling points passed.
     pub steps: u64,
+    /// Events committed (performed).
+    pub events: u64,
+    /// Preemptions the strategy made.
+    pub preemptions: u64,
+    /// Fingerprint of the (operation, goroutine) of the first committed events.
+    pub fingerprint: u64,
     /// The events, in order (empty unless `Config::trace`).
     pub trace: Vec<TraceEntry>,
     /// Goroutines alive when main returned (before they were torn down).
@@ -114,8 +132,11 @@ pub struct Monitor {
 }
 
 impl Monitor {
+    #[inline]
     fn note(&self, g: &G, site: &'static Location<'static>) {
-        self.progress.fetch_add(1, Ordering::Relaxed);
+        // One writer (the executor's thread): a plain increment, no locked instruction.
+        let p = self.progress.load(Ordering::Relaxed);
+        self.progress.store(p.wrapping_add(1), Ordering::Relaxed);
         self.current.store(g.id, Ordering::Relaxed);
         self.site
             .store(site as *const _ as *mut _, Ordering::Relaxed);
@@ -140,8 +161,10 @@ struct State {
     all: BTreeMap<u64, GRef>,
     /// Runnable (or running) goroutines, sorted by id.
     runnable: Vec<GRef>,
-    /// Scratch: ids of `runnable`, for `Decision`.
+    /// Ids of `runnable`, position for position (what a `Decision` shows).
     ids: Vec<u64>,
+    /// The next event of each goroutine, by id (index 0 unused).
+    pending: Vec<Pending>,
     /// The goroutine to resume next, chosen at a scheduling point.
     switch_to: Option<GRef>,
     /// The goroutine that just yielded with `gosched`.
@@ -149,7 +172,15 @@ struct State {
     /// Virtual time since the epoch.
     now: Duration,
     timers: TimerHeap,
+    /// Scheduling points announced.
     steps: u64,
+    /// Events committed.
+    commits: u64,
+    /// Fingerprint of the first `FINGERPRINT_EVENTS` commits.
+    fingerprint: u64,
+    preemptions: u64,
+    /// The goroutine preempted by the latest decision, until the next commit notes it.
+    preempted: Option<u64>,
     schedule: Vec<Choice>,
     trace: Vec<TraceEntry>,
     verdict: Option<Verdict>,
@@ -179,11 +210,19 @@ impl Controlled {
                 all: BTreeMap::new(),
                 runnable: Vec::new(),
                 ids: Vec::new(),
+                pending: vec![Pending {
+                    event: Event::new(Op::Other, ObjId(0), Location::caller()),
+                    since: 0,
+                }],
                 switch_to: None,
                 yielded: None,
                 now: Duration::ZERO,
                 timers: TimerHeap::default(),
                 steps: 0,
+                commits: 0,
+                fingerprint: FINGERPRINT_SEED,
+                preemptions: 0,
+                preempted: None,
                 schedule: Vec::new(),
                 trace: Vec::new(),
                 verdict: None,
@@ -196,38 +235,44 @@ impl Controlled {
     }
 
     /// Ask the strategy to choose among `st.runnable` (two or more) and record the answer.
-    fn decide(st: &mut State, current: Option<u64>, yielded: bool) -> GRef {
-        st.ids.clear();
-        st.ids.extend(st.runnable.iter().map(|g| g.id));
-        let d = Decision {
-            runnable: &st.ids,
+    /// `None` if the strategy aborted the run (the verdict is then set).
+    fn decide(st: &mut State, current: Option<u64>, yielded: bool) -> Option<usize> {
+        let d = Decision::new(
+            &st.ids,
             current,
-            step: st.steps,
+            st.steps,
             yielded,
-        };
-        let i = st.strategy.pick_goroutine(&d);
-        assert!(
-            i < st.runnable.len(),
-            "goweave: strategy chose index {i} of {} runnable goroutines",
-            st.runnable.len()
+            st.schedule.len() as u64,
+            &st.pending,
         );
-        let g = st.runnable[i].clone();
-        st.schedule.push(Choice::Goroutine(g.id));
-        g
+        let i = st.strategy.pick_goroutine(&d);
+        let preempted = d.is_preemption(i);
+        if let Some(reason) = d.take_abort() {
+            st.verdict.get_or_insert(Verdict::Nondeterminism {
+                step: st.steps,
+                reason,
+            });
+            return None;
+        }
+        assert!(
+            i < st.ids.len(),
+            "goweave: strategy chose index {i} of {} runnable goroutines",
+            st.ids.len()
+        );
+        if preempted {
+            st.preemptions += 1;
+            st.preempted = current;
+        }
+        st.schedule.push(Choice::Goroutine(st.ids[i]));
+        Some(i)
     }
 
-    /// Count a step; record the event; flag a livelock past the bound. True if the run must
-    /// stop.
+    /// Count an announced scheduling point; flag a livelock past the bound. True if the run
+    /// must stop.
+    #[inline]
     fn step(&self, st: &mut State, g: &G, ev: Event) -> bool {
         st.steps += 1;
         self.monitor.note(g, ev.site);
-        if self.cfg.trace {
-            st.trace.push(TraceEntry {
-                step: st.steps,
-                goroutine: g.id,
-                event: ev,
-            });
-        }
         if st.steps > self.cfg.max_steps && st.verdict.is_none() {
             st.verdict = Some(Verdict::Livelock {
                 max_steps: self.cfg.max_steps,
@@ -235,6 +280,24 @@ impl Controlled {
             });
         }
         st.verdict.is_some()
+    }
+
+    /// `g` goes on to perform `ev` now: fingerprint it and trace it.
+    #[inline]
+    fn commit(&self, st: &mut State, g: &G, ev: Event) {
+        st.commits += 1;
+        if st.commits <= FINGERPRINT_EVENTS {
+            st.fingerprint = fingerprint_step(st.fingerprint, ev.op as u8, g.id);
+        }
+        let preempted = st.preempted.take();
+        if self.cfg.trace {
+            st.trace.push(TraceEntry {
+                step: st.commits,
+                goroutine: g.id,
+                event: ev,
+                preempted,
+            });
+        }
     }
 
     pub(crate) fn sched_point(&self, ev: Event) {
@@ -252,19 +315,31 @@ impl Controlled {
             let mut st = self.st.borrow_mut();
             if self.step(&mut st, g, ev) {
                 true
-            } else if st.runnable.len() > 1 {
-                let next = Self::decide(&mut st, Some(g.id), false);
-                let switch = next.id != g.id;
-                if switch {
-                    st.switch_to = Some(next);
+            } else if st.ids.len() > 1 {
+                let since = st.steps;
+                st.pending[g.id as usize] = Pending { event: ev, since };
+                match Self::decide(&mut st, Some(g.id), false) {
+                    None => true,
+                    Some(i) if st.ids[i] != g.id => {
+                        let next = st.runnable[i].clone();
+                        st.switch_to = Some(next);
+                        true
+                    }
+                    Some(_) => {
+                        self.commit(&mut st, g, ev);
+                        false
+                    }
                 }
-                switch
             } else {
+                self.commit(&mut st, g, ev);
                 false
             }
         };
         if switch {
             coroutine::suspend(g, Request::Switch);
+            // Resumed by the strategy's choice: the announced event happens now.
+            let mut st = self.st.borrow_mut();
+            self.commit(&mut st, g, ev);
         }
     }
 
@@ -275,7 +350,11 @@ impl Controlled {
         let g = unsafe { &*gp };
         let mut st = self.st.borrow_mut();
         let ev = Event::new(Op::Yield, ObjId(0), g.site());
-        self.step(&mut st, g, ev);
+        if !self.step(&mut st, g, ev) {
+            let since = st.steps;
+            st.pending[g.id as usize] = Pending { event: ev, since };
+            self.commit(&mut st, g, ev);
+        }
     }
 
     pub(crate) fn unpark(&self, g: GRef) {
@@ -283,8 +362,17 @@ impl Controlled {
             return;
         }
         let mut st = self.st.borrow_mut();
-        let at = st.runnable.partition_point(|r| r.id < g.id);
+        let at = st.ids.partition_point(|&id| id < g.id);
+        st.ids.insert(at, g.id);
         st.runnable.insert(at, g);
+    }
+
+    /// Take `id` out of the runnable set, if it is there.
+    fn remove_runnable(st: &mut State, id: u64) {
+        if let Ok(i) = st.ids.binary_search(&id) {
+            st.ids.remove(i);
+            st.runnable.remove(i);
+        }
     }
 
     pub(crate) fn spawn(
@@ -307,13 +395,26 @@ impl Controlled {
             self.cfg.stack_size,
         );
         st.all.insert(id, g.clone());
+        // Ids grow, so pushing keeps `runnable` sorted; `pending` is indexed by id.
+        st.ids.push(id);
         st.runnable.push(g.clone());
+        debug_assert_eq!(st.pending.len() as u64, id);
+        let since = st.steps;
+        st.pending.push(Pending {
+            event: Event::new(Op::Spawn, ObjId(id), site),
+            since,
+        });
         g
     }
 
     /// Snapshots of every goroutine not finished, by id.
     pub(crate) fn goroutines(&self) -> Vec<GoroutineDump> {
-        self.st.borrow().all.values().map(|g| GoroutineDump::of(g)).collect()
+        self.st
+            .borrow()
+            .all
+            .values()
+            .map(|g| GoroutineDump::of(g))
+            .collect()
     }
 
     pub(crate) fn num_goroutine(&self) -> usize {
@@ -333,11 +434,31 @@ impl Controlled {
     }
 
     pub(crate) fn random_below(&self, n: u64) -> u64 {
-        let mut st = self.st.borrow_mut();
-        let v = st.strategy.pick_value(n);
-        assert!(v < n, "goweave: strategy chose value {v} of {n}");
-        st.schedule.push(Choice::Value(v));
-        v
+        let gid = context::with_current(|g| g.map_or(0, |g| g.id));
+        let aborted = {
+            let mut st = self.st.borrow_mut();
+            let d = ValueDecision::new(n, gid, st.steps, st.schedule.len() as u64);
+            let v = st.strategy.pick_value(&d);
+            match d.take_abort() {
+                None => {
+                    assert!(v < n, "goweave: strategy chose value {v} of {n}");
+                    st.schedule.push(Choice::Value(v));
+                    return v;
+                }
+                Some(reason) => {
+                    let step = st.steps;
+                    st.verdict
+                        .get_or_insert(Verdict::Nondeterminism { step, reason });
+                    true
+                }
+            }
+        };
+        let gp = context::current_ptr();
+        if aborted && !gp.is_null() {
+            // SAFETY: as in `sched_point`. The run is over: the scheduler tears us down.
+            coroutine::suspend(unsafe { &*gp }, Request::Switch);
+        }
+        0
     }
 
     pub(crate) fn new_object_id(&self) -> ObjId {
@@ -379,7 +500,10 @@ impl Controlled {
                         1 => Some(st.runnable[0].clone()),
                         _ => {
                             let y = st.yielded;
-                            Some(Self::decide(&mut st, y, y.is_some()))
+                            match Self::decide(&mut st, y, y.is_some()) {
+                                Some(i) => Some(st.runnable[i].clone()),
+                                None => return,
+                            }
                         }
                     },
                 }
@@ -406,9 +530,7 @@ impl Controlled {
                     {
                         let mut st = self.st.borrow_mut();
                         g.set_status(Status::Waiting);
-                        if let Some(i) = st.runnable.iter().position(|r| r.id == g.id) {
-                            st.runnable.remove(i);
-                        }
+                        Self::remove_runnable(&mut st, g.id);
                     }
                     // SAFETY: the closure lives on the parked goroutine's stack, which stays
                     // suspended (and so alive) until someone unparks it after this call.
@@ -423,9 +545,7 @@ impl Controlled {
                     g.set_status(Status::Dead);
                     let mut st = self.st.borrow_mut();
                     st.all.remove(&g.id);
-                    if let Some(i) = st.runnable.iter().position(|r| r.id == g.id) {
-                        st.runnable.remove(i);
-                    }
+                    Self::remove_runnable(&mut st, g.id);
                     if g.id == 1 {
                         st.main_done = true;
                     }
@@ -445,6 +565,7 @@ impl Controlled {
             let next = {
                 let mut st = self.st.borrow_mut();
                 st.runnable.clear();
+                st.ids.clear();
                 st.switch_to = None;
                 st.all.pop_first()
             };
@@ -522,6 +643,9 @@ pub fn run<T: Send + 'static>(
         result,
         schedule: st.schedule,
         steps: st.steps,
+        events: st.commits,
+        preemptions: st.preemptions,
+        fingerprint: st.fingerprint,
         trace: st.trace,
         survivors,
         strategy: st.strategy,

@@ -1,0 +1,250 @@
+//! A failing schedule and everything a person needs to understand and replay it.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::report;
+use crate::runtime::executor::controlled::{TraceEntry, Verdict};
+use crate::schedule::Schedule;
+
+/// The kind of a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// A goroutine panicked.
+    Panic,
+    /// Every goroutine is blocked.
+    Deadlock,
+    /// Goroutines were left blocked when main returned.
+    Leak,
+    /// A data race.
+    Race,
+    /// The step bound was exceeded.
+    Livelock,
+    /// A replayed schedule diverged from the program (it changed since the schedule was
+    /// recorded, or it is nondeterministic).
+    Nondeterminism,
+    /// A goroutine blocked outside goweave's control (watchdog).
+    Blocked,
+}
+
+/// What makes two failing runs "the same failure" for shrinking: the kind, and for a panic
+/// also where it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Signature {
+    Panic(String),
+    Other(FailureKind),
+}
+
+impl Signature {
+    pub(crate) fn of(v: &Verdict) -> Signature {
+        match v {
+            Verdict::Panic(p) => Signature::Panic(p.location.clone()),
+            Verdict::Deadlock(_) => Signature::Other(FailureKind::Deadlock),
+            Verdict::Livelock { .. } => Signature::Other(FailureKind::Livelock),
+            Verdict::Nondeterminism { .. } => Signature::Other(FailureKind::Nondeterminism),
+        }
+    }
+}
+
+/// How shrinking went.
+#[derive(Clone, Debug)]
+pub(crate) struct ShrinkSummary {
+    /// (preemptions, steps) before and after.
+    pub(crate) before: (u64, u64),
+    pub(crate) after: (u64, u64),
+    /// Candidate schedules run.
+    pub(crate) runs: u64,
+    pub(crate) elapsed: Duration,
+    /// True if no schedule with fewer preemptions fails this way (the bounded search
+    /// finished).
+    pub(crate) minimal: bool,
+    /// True if the budget ran out.
+    pub(crate) timed_out: bool,
+}
+
+/// A failing schedule: the report, the replay tokens (shrunk and original) and the trace.
+///
+/// `Display` prints the whole report: the Go-shaped description, the interleaving, how it was
+/// found and shrunk, and last the line that replays it.
+#[derive(Clone)]
+pub struct Failure(pub(crate) Box<Data>);
+
+/// Everything in a [`Failure`] (boxed, so that `Result<Stats, Failure>` stays small).
+#[derive(Clone)]
+pub(crate) struct Data {
+    pub(crate) kind: FailureKind,
+    pub(crate) report: String,
+    pub(crate) trace: Vec<TraceEntry>,
+    pub(crate) full_trace: bool,
+    pub(crate) schedule: Schedule,
+    pub(crate) original: Schedule,
+    pub(crate) preemptions: u64,
+    pub(crate) original_preemptions: u64,
+    pub(crate) iteration: u64,
+    pub(crate) found_by: String,
+    pub(crate) shrink: Option<ShrinkSummary>,
+    pub(crate) test_name: Option<String>,
+    /// Extra lines (a trace file written, a replay that did not reproduce).
+    pub(crate) notes: Vec<String>,
+    /// No schedule can be replayed (a watchdog failure).
+    pub(crate) replayable: bool,
+}
+
+impl Failure {
+    pub(crate) fn new(kind: FailureKind, report: String) -> Failure {
+        Failure(Box::new(Data {
+            kind,
+            report,
+            trace: Vec::new(),
+            full_trace: false,
+            schedule: Schedule::default(),
+            original: Schedule::default(),
+            preemptions: 0,
+            original_preemptions: 0,
+            iteration: 0,
+            found_by: String::new(),
+            shrink: None,
+            test_name: None,
+            notes: Vec::new(),
+            replayable: true,
+        }))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> FailureKind {
+        self.0.kind
+    }
+
+    /// The Go-shaped report alone (no trace, no replay line).
+    pub fn report(&self) -> &str {
+        &self.0.report
+    }
+
+    /// The token that replays the shrunk schedule (empty for a watchdog failure).
+    pub fn token(&self) -> String {
+        if self.0.replayable {
+            self.0.schedule.token()
+        } else {
+            String::new()
+        }
+    }
+
+    /// The token that replays the schedule as it was first found.
+    pub fn original_token(&self) -> String {
+        if self.0.replayable {
+            self.0.original.token()
+        } else {
+            String::new()
+        }
+    }
+
+    /// The shrunk schedule.
+    pub fn schedule(&self) -> &Schedule {
+        &self.0.schedule
+    }
+
+    /// The schedule as first found.
+    pub fn original_schedule(&self) -> &Schedule {
+        &self.0.original
+    }
+
+    /// Preemptions in the shrunk schedule.
+    pub fn preemptions(&self) -> u64 {
+        self.0.preemptions
+    }
+
+    /// Preemptions in the schedule as first found.
+    pub fn original_preemptions(&self) -> u64 {
+        self.0.original_preemptions
+    }
+
+    /// True if shrinking proved that no schedule with fewer preemptions fails this way.
+    pub fn minimal(&self) -> bool {
+        self.0.shrink.as_ref().is_some_and(|s| s.minimal)
+    }
+
+    /// The events of the shrunk schedule, in the order they happened.
+    pub fn trace(&self) -> &[TraceEntry] {
+        &self.0.trace
+    }
+
+    /// The trace as Chrome trace-event JSON (one track per goroutine), for Perfetto or
+    /// `chrome://tracing`. `GOWEAVE_TRACE_FILE=path` writes it when the failure is found.
+    pub fn chrome_trace(&self) -> String {
+        report::chrome_trace(&self.0.trace)
+    }
+
+    /// Which schedule (from 0) failed.
+    pub fn iteration(&self) -> u64 {
+        self.0.iteration
+    }
+
+    /// The line that replays the failure, e.g.
+    /// `replay: GOWEAVE_REPLAY=gw1:... cargo test -- name --exact`.
+    pub fn replay_line(&self) -> String {
+        if !self.0.replayable {
+            return "replay: not available (the schedule is stuck in the blocked goroutine)".into();
+        }
+        match &self.0.test_name {
+            Some(name) => format!(
+                "replay: GOWEAVE_REPLAY={} cargo test -- {name} --exact",
+                self.token()
+            ),
+            None => format!("replay: GOWEAVE_REPLAY={}", self.token()),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.report.trim_end())?;
+        f.write_str("\n\n")?;
+        if !self.0.trace.is_empty() {
+            f.write_str(&report::render_trace(&self.0.trace, self.0.full_trace))?;
+            f.write_str("\n")?;
+        }
+        for n in &self.0.notes {
+            writeln!(f, "{n}")?;
+        }
+        if !self.0.found_by.is_empty() {
+            write!(
+                f,
+                "found by {} at schedule {}",
+                self.0.found_by,
+                self.0.iteration + 1
+            )?;
+            match &self.0.shrink {
+                Some(s) => writeln!(
+                    f,
+                    "; shrunk from {} preemptions / {} steps to {} / {} in {} runs, {:.2?}{}",
+                    s.before.0,
+                    s.before.1,
+                    s.after.0,
+                    s.after.1,
+                    s.runs,
+                    s.elapsed,
+                    if s.minimal {
+                        " (fewest possible preemptions)"
+                    } else if s.timed_out {
+                        " (budget ran out)"
+                    } else {
+                        ""
+                    }
+                )?,
+                None => writeln!(f)?,
+            }
+        }
+        if self.0.replayable && self.0.shrink.is_some() {
+            writeln!(f, "original: GOWEAVE_REPLAY={}", self.original_token())?;
+        }
+        f.write_str(&self.replay_line())
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} failure:\n{self}", self.0.kind)
+    }
+}
+
+impl std::error::Error for Failure {}

@@ -1,0 +1,171 @@
+//! `Dfs`: exhaustive, stateless depth-first search over schedules, with preemption bounding
+//! (Musuvathi and Qadeer, "Iterative Context Bounding for Systematic Testing of Multithreaded
+//! Programs", PLDI 2007).
+//!
+//! Each schedule replays the choices of the previous one up to the deepest decision that has
+//! an untried alternative, takes that alternative, and from there on takes the first option
+//! of every new decision: the running goroutine if it can continue, else the lowest id. With
+//! `max_preemptions = Some(c)` only schedules with at most `c` preemptions are explored;
+//! switches where the running goroutine blocked, finished or yielded are free. A goroutine that
+//! yielded is not run again while another can run, so polling loops stay finite. Data choices
+//! (`select!`, `rand`) branch over every value.
+//!
+//! Invariant: `frames[..depth]` are the decisions of the schedule running now; each frame's
+//! `chosen` option is the one taken, and every option before it has been explored.
+
+use super::{Decision, Strategy, ValueDecision};
+
+/// One decision of the current schedule.
+struct Frame {
+    /// The goroutine options in exploration order (empty for a data choice).
+    options: Vec<u64>,
+    /// Number of options.
+    n: u64,
+    /// The option taken.
+    chosen: u64,
+    /// `options[0]` could have continued: every other option is a preemption.
+    cont: bool,
+    /// Preemptions before this decision.
+    preemptions_before: u32,
+}
+
+/// Exhaustive depth-first search, optionally preemption-bounded.
+pub struct Dfs {
+    max_preemptions: Option<u32>,
+    frames: Vec<Frame>,
+    /// Decisions taken so far in the current schedule.
+    depth: usize,
+    /// Preemptions so far in the current schedule.
+    preemptions: u32,
+    /// Scratch: the options of the current decision.
+    scratch: Vec<u64>,
+    exhausted: bool,
+}
+
+impl Dfs {
+    /// Explore every schedule with at most `max_preemptions` preemptions (all if `None`).
+    pub fn new(max_preemptions: Option<u32>) -> Dfs {
+        Dfs {
+            max_preemptions,
+            frames: Vec::new(),
+            depth: 0,
+            preemptions: 0,
+            scratch: Vec::new(),
+            exhausted: false,
+        }
+    }
+
+    /// True once every schedule within the bound has been explored.
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    fn allowed(&self, f: &Frame, j: u64) -> bool {
+        !f.cont
+            || j == 0
+            || self
+                .max_preemptions
+                .is_none_or(|m| f.preemptions_before < m)
+    }
+
+    /// Take the decision at `depth` with options `scratch`; returns the option index.
+    fn take(&mut self, cont: bool, n: u64) -> Result<u64, String> {
+        let chosen = if let Some(f) = self.frames.get(self.depth) {
+            if f.n != n || f.options != self.scratch || f.cont != cont {
+                return Err(format!(
+                    "the program did not repeat itself under Dfs: decision {} offered {:?} before and {:?} now (is it nondeterministic?)",
+                    self.depth, f.options, self.scratch
+                ));
+            }
+            f.chosen
+        } else {
+            self.frames.push(Frame {
+                options: self.scratch.clone(),
+                n,
+                chosen: 0,
+                cont,
+                preemptions_before: self.preemptions,
+            });
+            0
+        };
+        self.depth += 1;
+        if cont && chosen != 0 {
+            self.preemptions += 1;
+        }
+        Ok(chosen)
+    }
+}
+
+impl Strategy for Dfs {
+    fn begin(&mut self, iteration: u64) -> bool {
+        if iteration == 0 {
+            self.frames.clear();
+            self.exhausted = false;
+        } else {
+            self.frames.truncate(self.depth);
+            loop {
+                let Some(f) = self.frames.last() else {
+                    self.exhausted = true;
+                    return false;
+                };
+                match (f.chosen + 1..f.n).find(|&j| self.allowed(f, j)) {
+                    Some(j) => {
+                        self.frames.last_mut().expect("checked above").chosen = j;
+                        break;
+                    }
+                    None => {
+                        self.frames.pop();
+                    }
+                }
+            }
+        }
+        self.depth = 0;
+        self.preemptions = 0;
+        true
+    }
+
+    fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
+        self.scratch.clear();
+        let cont = d.can_continue();
+        if let Some(c) = cont {
+            self.scratch.push(d.runnable[c]);
+            self.scratch
+                .extend(d.runnable.iter().filter(|&&g| g != d.runnable[c]));
+        } else if let (true, Some(y)) = (d.yielded, d.current) {
+            let at = d.runnable.partition_point(|&g| g <= y);
+            self.scratch.extend(d.runnable[at..].iter().copied());
+            self.scratch
+                .extend(d.runnable[..at].iter().copied().filter(|&g| g != y));
+        } else {
+            self.scratch.extend_from_slice(d.runnable);
+        }
+        let n = self.scratch.len() as u64;
+        match self.take(cont.is_some(), n) {
+            Ok(j) => d
+                .index_of(self.scratch[j as usize])
+                .expect("options are runnable"),
+            Err(why) => {
+                d.abort(why);
+                0
+            }
+        }
+    }
+
+    fn pick_value(&mut self, d: &ValueDecision) -> u64 {
+        self.scratch.clear();
+        match self.take(false, d.n) {
+            Ok(j) => j,
+            Err(why) => {
+                d.abort(why);
+                0
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self.max_preemptions {
+            Some(m) => format!("dfs(max_preemptions={m})"),
+            None => "dfs".into(),
+        }
+    }
+}

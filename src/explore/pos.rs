@@ -1,0 +1,113 @@
+//! `Pos`: partial order sampling (Yuan, Yang and Gu, "Partial Order Aware Concurrency
+//! Sampling", CAV 2018).
+//!
+//! Every pending event gets a random priority, and the runnable goroutine whose next event has
+//! the highest priority runs. After it runs, every other pending event that conflicts with the
+//! one just executed (same object, not both reads) gets a fresh random priority. Resetting the
+//! racing events is what makes the sampling close to uniform over partial orders rather than
+//! over interleavings. A goroutine that yields drops below everything until it moves on.
+
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::random::{below, schedule_seed};
+use super::{conflicts, Decision, Strategy, ValueDecision};
+
+/// The priority of one goroutine's pending event.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    /// Higher runs first; yields give ≤ 0.
+    prio: i64,
+    /// `Pending::since` of the event the priority belongs to.
+    since: u64,
+    /// False until the goroutine is first seen in this schedule.
+    assigned: bool,
+}
+
+/// Partial order sampling.
+pub struct Pos {
+    seed: u64,
+    rng: ChaCha8Rng,
+    /// By goroutine id.
+    slots: Vec<Slot>,
+    /// The priority the next yielding goroutine gets (decreasing).
+    next_low: i64,
+}
+
+impl Pos {
+    /// POS seeded with `seed`.
+    pub fn new(seed: u64) -> Pos {
+        Pos {
+            seed,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            slots: Vec::new(),
+            next_low: 0,
+        }
+    }
+
+    fn fresh(&mut self) -> i64 {
+        1 + (self.rng.next_u64() >> 2) as i64
+    }
+}
+
+impl Strategy for Pos {
+    fn begin(&mut self, iteration: u64) -> bool {
+        self.rng = ChaCha8Rng::seed_from_u64(schedule_seed(self.seed, iteration));
+        self.slots.clear();
+        self.next_low = 0;
+        true
+    }
+
+    fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
+        let top = *d
+            .runnable
+            .last()
+            .expect("a decision has runnable goroutines") as usize;
+        if self.slots.len() <= top {
+            self.slots.resize(top + 1, Slot::default());
+        }
+        for (i, &g) in d.runnable.iter().enumerate() {
+            let since = d.pending(i).map_or(u64::MAX, |p| p.since);
+            let s = self.slots[g as usize];
+            if !s.assigned || s.since != since {
+                let prio = self.fresh();
+                self.slots[g as usize] = Slot {
+                    prio,
+                    since,
+                    assigned: true,
+                };
+            }
+        }
+        if d.yielded {
+            if let Some(c) = d.current {
+                self.slots[c as usize].prio = self.next_low;
+                self.next_low -= 1;
+            }
+        }
+        let mut best = 0;
+        for (i, &g) in d.runnable.iter().enumerate().skip(1) {
+            if self.slots[g as usize].prio > self.slots[d.runnable[best] as usize].prio {
+                best = i;
+            }
+        }
+        if let Some(e) = d.pending(best).map(|p| p.event) {
+            for (i, &g) in d.runnable.iter().enumerate() {
+                if i == best || self.slots[g as usize].prio <= 0 {
+                    continue;
+                }
+                if d.pending(i).is_some_and(|p| conflicts(&e, &p.event)) {
+                    self.slots[g as usize].prio = self.fresh();
+                }
+            }
+        }
+        best
+    }
+
+    fn pick_value(&mut self, d: &ValueDecision) -> u64 {
+        below(&mut self.rng, d.n)
+    }
+
+    fn describe(&self) -> String {
+        format!("pos(seed={})", self.seed)
+    }
+}

@@ -1,0 +1,432 @@
+//! Recorded schedules and their replay tokens; shrinking lives in [`shrink`](self::shrink).
+//!
+//! A [`Schedule`] is the list of every answer the strategy gave during one run of the
+//! controlled executor ([`Choice`]s), plus two facts used to recognise the program again on
+//! replay: how many events the run performed, and a fingerprint of its first events. It also
+//! keeps the step bound the run had, so that a livelock replays as a livelock.
+//!
+//! # The token
+//!
+//! `gw1:` followed by unpadded base64url of these bytes:
+//!
+//! ```text
+//! varint  payload length L, in bytes
+//! u32 LE  FNV-1a checksum of the payload
+//! payload (L bytes):
+//!   varint  steps              events the recorded run performed
+//!   varint  fingerprint        of the (operation, goroutine) of its first 64 events
+//!   varint  max steps          the livelock bound it ran under (0: unknown)
+//!   varint  choice count
+//!   items, each starting with varint x, kind in the low 2 bits:
+//!     0  Goroutine(x >> 2)
+//!     1  Goroutine(x >> 2) repeated (next varint + 2) times (run-length: most decisions keep
+//!        the goroutine that is running)
+//!     2  Value(next varint)
+//!     3  reserved (a later version: timers as choices)
+//! ```
+//!
+//! Invariants: decoding an encoded schedule gives it back exactly; a token that was cut short
+//! is reported as truncated (the length comes first), anything else that does not check out as
+//! malformed, and a `gwN:` prefix other than `gw1:` as a version mismatch.
+
+pub(crate) mod shrink;
+
+use std::fmt;
+
+/// Version written into, and accepted from, tokens.
+const VERSION: u32 = 1;
+
+/// Scheduling points covered by the fingerprint.
+pub(crate) const FINGERPRINT_EVENTS: u64 = 64;
+
+/// One recorded answer of the strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Choice {
+    /// The goroutine chosen to run (by id; main is 1).
+    Goroutine(u64),
+    /// A data choice: a `select!` case or a random number.
+    Value(u64),
+}
+
+/// A recorded schedule: enough to replay a run of the controlled executor exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Schedule {
+    choices: Vec<Choice>,
+    steps: u64,
+    fingerprint: u64,
+    max_steps: u64,
+}
+
+impl Schedule {
+    /// A schedule from its parts (as recorded by the controlled executor).
+    pub fn new(choices: Vec<Choice>, steps: u64, fingerprint: u64) -> Schedule {
+        Schedule {
+            choices,
+            steps,
+            fingerprint: fingerprint & 0xFFFF_FFFF,
+            max_steps: 0,
+        }
+    }
+
+    /// The same schedule, noting the step bound (`max_steps`) it was recorded under.
+    pub fn with_max_steps(mut self, max_steps: u64) -> Schedule {
+        self.max_steps = max_steps;
+        self
+    }
+
+    /// The step bound the schedule was recorded under (0: unknown).
+    pub fn max_steps(&self) -> u64 {
+        self.max_steps
+    }
+
+    /// Every answer the strategy gave, in order.
+    pub fn choices(&self) -> &[Choice] {
+        &self.choices
+    }
+
+    /// Number of choices.
+    pub fn len(&self) -> usize {
+        self.choices.len()
+    }
+
+    /// True if the schedule holds no choice (the run never had two options).
+    pub fn is_empty(&self) -> bool {
+        self.choices.is_empty()
+    }
+
+    /// Events the recorded run performed.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The fingerprint of the recorded run's first events (32 bits).
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    /// The replay token: `gw1:` and base64url.
+    pub fn token(&self) -> String {
+        let mut payload = Vec::with_capacity(16 + self.choices.len() / 2);
+        put_varint(&mut payload, self.steps);
+        put_varint(&mut payload, self.fingerprint);
+        put_varint(&mut payload, self.max_steps);
+        put_varint(&mut payload, self.choices.len() as u64);
+        let mut i = 0;
+        while i < self.choices.len() {
+            match self.choices[i] {
+                Choice::Goroutine(g) => {
+                    let run = self.choices[i..]
+                        .iter()
+                        .take_while(|c| **c == Choice::Goroutine(g))
+                        .count();
+                    if run >= 2 {
+                        put_varint(&mut payload, (g << 2) | 1);
+                        put_varint(&mut payload, run as u64 - 2);
+                    } else {
+                        put_varint(&mut payload, g << 2);
+                    }
+                    i += run;
+                }
+                Choice::Value(v) => {
+                    put_varint(&mut payload, 2);
+                    put_varint(&mut payload, v);
+                    i += 1;
+                }
+            }
+        }
+        let mut bytes = Vec::with_capacity(payload.len() + 9);
+        put_varint(&mut bytes, payload.len() as u64);
+        bytes.extend_from_slice(&fnv1a32(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        format!("gw{VERSION}:{}", base64url_encode(&bytes))
+    }
+
+    /// Parse a token made by [`token`](Schedule::token). A leading `GOWEAVE_REPLAY=` and
+    /// surrounding whitespace are ignored.
+    pub fn from_token(token: &str) -> Result<Schedule, TokenError> {
+        let t = token.trim();
+        let t = t.strip_prefix("GOWEAVE_REPLAY=").unwrap_or(t);
+        let Some(rest) = t.strip_prefix("gw") else {
+            return Err(TokenError::Malformed(
+                "a goweave replay token starts with `gw1:`".into(),
+            ));
+        };
+        let Some((version, body)) = rest.split_once(':') else {
+            return Err(TokenError::Malformed(
+                "a goweave replay token starts with `gw1:`".into(),
+            ));
+        };
+        if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(TokenError::Malformed(
+                "a goweave replay token starts with `gw1:`".into(),
+            ));
+        }
+        if version != VERSION.to_string() {
+            return Err(TokenError::UnsupportedVersion {
+                found: version.to_string(),
+            });
+        }
+        let bytes = base64url_decode(body)?;
+        let mut r = Reader {
+            bytes: &bytes,
+            pos: 0,
+        };
+        let len = r.varint().map_err(|_| TokenError::Truncated {
+            detail: "it ends inside its header".into(),
+        })?;
+        if bytes.len() < r.pos + 4 {
+            return Err(TokenError::Truncated {
+                detail: "it ends inside its header".into(),
+            });
+        }
+        let mut sum = [0u8; 4];
+        sum.copy_from_slice(&bytes[r.pos..r.pos + 4]);
+        let sum = u32::from_le_bytes(sum);
+        let payload = &bytes[r.pos + 4..];
+        if (payload.len() as u64) < len {
+            return Err(TokenError::Truncated {
+                detail: format!("it holds {} of its {len} bytes of schedule", payload.len()),
+            });
+        }
+        if payload.len() as u64 > len {
+            return Err(TokenError::Malformed(format!(
+                "{} unexpected bytes after the schedule",
+                payload.len() as u64 - len
+            )));
+        }
+        if fnv1a32(payload) != sum {
+            return Err(TokenError::Malformed(
+                "its checksum does not match: the token was altered".into(),
+            ));
+        }
+        let bad = |what: &str| TokenError::Malformed(format!("bad schedule data: {what}"));
+        let mut r = Reader {
+            bytes: payload,
+            pos: 0,
+        };
+        let steps = r.varint().map_err(|_| bad("steps"))?;
+        let fingerprint = r.varint().map_err(|_| bad("fingerprint"))?;
+        let max_steps = r.varint().map_err(|_| bad("max steps"))?;
+        let count = r.varint().map_err(|_| bad("choice count"))?;
+        if count > payload.len() as u64 * 1_000_000 {
+            return Err(bad("choice count"));
+        }
+        let mut choices = Vec::with_capacity(count.min(1 << 20) as usize);
+        while r.pos < payload.len() {
+            let x = r.varint().map_err(|_| bad("item"))?;
+            match x & 3 {
+                0 => choices.push(Choice::Goroutine(x >> 2)),
+                1 => {
+                    let n = r.varint().map_err(|_| bad("run length"))?;
+                    if n > count.saturating_sub(choices.len() as u64) {
+                        return Err(bad("run length"));
+                    }
+                    choices.extend(std::iter::repeat_n(
+                        Choice::Goroutine(x >> 2),
+                        n as usize + 2,
+                    ));
+                }
+                2 => choices.push(Choice::Value(r.varint().map_err(|_| bad("value"))?)),
+                _ => return Err(bad("unknown item kind")),
+            }
+        }
+        if choices.len() as u64 != count {
+            return Err(bad("choice count"));
+        }
+        Ok(Schedule {
+            choices,
+            steps,
+            fingerprint,
+            max_steps,
+        })
+    }
+}
+
+impl fmt::Display for Schedule {
+    /// The token.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.token())
+    }
+}
+
+impl std::str::FromStr for Schedule {
+    type Err = TokenError;
+    fn from_str(s: &str) -> Result<Schedule, TokenError> {
+        Schedule::from_token(s)
+    }
+}
+
+/// Why a replay token was refused. (A token from a changed program parses, and is caught when
+/// it is replayed: the run then fails with `FailureKind::Nondeterminism`.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenError {
+    /// Not a token at all, or damaged.
+    Malformed(String),
+    /// A token cut short, usually by copy and paste.
+    Truncated {
+        /// What is missing.
+        detail: String,
+    },
+    /// A token of another format version.
+    UnsupportedVersion {
+        /// The version it claims.
+        found: String,
+    },
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenError::Malformed(why) => write!(f, "malformed replay token: {why}"),
+            TokenError::Truncated { detail } => write!(
+                f,
+                "truncated replay token: {detail}; copy the whole token from the failure report"
+            ),
+            TokenError::UnsupportedVersion { found } => write!(
+                f,
+                "replay token version gw{found} is not supported: this goweave reads gw{VERSION} tokens; replay it with the goweave version that recorded it"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+/// Folds the (operation, goroutine) of the first events of a run into a fingerprint.
+#[inline]
+pub(crate) fn fingerprint_step(fp: u64, op: u8, goroutine: u64) -> u64 {
+    let mut h = fp ^ (op as u64) ^ (goroutine << 8);
+    h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    h ^ (h >> 29)
+}
+
+/// The starting value of a fingerprint.
+pub(crate) const FINGERPRINT_SEED: u64 = 0xCBF2_9CE4_8422_2325;
+
+/// A 64-bit hash of a choice list (for counting distinct schedules).
+pub(crate) fn hash_choices(choices: &[Choice]) -> u64 {
+    let mut h: u64 = FINGERPRINT_SEED;
+    for c in choices {
+        let x = match *c {
+            Choice::Goroutine(g) => g << 1,
+            Choice::Value(v) => (v << 1) | 1,
+        };
+        h = (h ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^= h >> 32;
+    }
+    h
+}
+
+fn fnv1a32(bytes: &[u8]) -> u32 {
+    let mut h: u32 = 0x811C_9DC5;
+    for &b in bytes {
+        h ^= b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn varint(&mut self) -> Result<u64, ()> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = *self.bytes.get(self.pos).ok_or(())?;
+            self.pos += 1;
+            if shift == 63 && b > 1 {
+                return Err(());
+            }
+            v |= ((b & 0x7F) as u64) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(())
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fn base64url_encode(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 4 / 3 + 3);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.len();
+        let v = (chunk[0] as u32) << 16
+            | (chunk.get(1).copied().unwrap_or(0) as u32) << 8
+            | chunk.get(2).copied().unwrap_or(0) as u32;
+        for i in 0..=n {
+            s.push(B64[((v >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    s
+}
+
+fn base64url_decode(s: &str) -> Result<Vec<u8>, TokenError> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for (i, c) in s.bytes().enumerate() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => {
+                return Err(TokenError::Malformed(format!(
+                    "character {:?} at position {} is not base64url",
+                    c as char,
+                    i + 4
+                )))
+            }
+        };
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    if bits >= 6 {
+        return Err(TokenError::Truncated {
+            detail: "its last character is incomplete".into(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips() {
+        for n in 0..20 {
+            let v: Vec<u8> = (0..n).map(|i| (i * 37 + 5) as u8).collect();
+            assert_eq!(base64url_decode(&base64url_encode(&v)).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn varint_round_trips_extremes() {
+        for v in [0, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            let mut r = Reader { bytes: &b, pos: 0 };
+            assert_eq!(r.varint(), Ok(v));
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! Shrinking a failing schedule: first the fewest preemptions, then the fewest steps, keeping
+//! the same failure.
+//!
+//! A schedule is seen as *blocks*: a goroutine runs for `n` consecutive decisions, then another
+//! takes over. A block that starts by switching away from a goroutine that could have continued
+//! starts with a preemption. Shrinking proceeds in three phases, each bounded by the budget:
+//!
+//! 1. **Hill climbing** (in the spirit of Jalbert and Sen's Tinertia, FSE 2010). Candidate edits
+//!    remove a preemption (let the preempted goroutine run on until it blocks, drop the
+//!    preempting block, swap it with the one before, or merge the preempted goroutine's two
+//!    halves) or remove steps (drop a block, halve it). A candidate is replayed leniently (a
+//!    block whose goroutine cannot run is skipped; once the plan runs out, the running goroutine
+//!    continues) and kept if it fails the same way with fewer (preemptions, steps).
+//! 2. **Bounded search.** Preemption-bounded depth-first search with bounds 0, 1, ... below the
+//!    best count so far. If a bound is searched to the end without the failure, no schedule with
+//!    that few preemptions fails this way; the first failure found at the next bound is minimal.
+//! 3. Hill climbing again on what the search found, for steps.
+//!
+//! Invariant: `Best` always describes a run that was actually executed and failed with the
+//! target signature, so the result replays exactly.
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::explore::{default_pick, Decision, Dfs, Strategy, ValueDecision};
+use crate::schedule::Choice;
+
+/// A block length meaning "until it blocks, finishes or yields".
+const UNTIL_BLOCKED: u32 = u32::MAX;
+
+/// The result of running one candidate.
+pub(crate) struct Probe<S> {
+    /// The failure signature, `None` if the run passed.
+    pub(crate) sig: Option<S>,
+    /// The choices actually made.
+    pub(crate) choices: Vec<Choice>,
+    pub(crate) preemptions: u64,
+    pub(crate) steps: u64,
+}
+
+/// Runs the program once under a strategy, handing the strategy back.
+pub(crate) type Runner<'a, S> = dyn FnMut(Box<dyn Strategy>) -> (Probe<S>, Box<dyn Strategy>) + 'a;
+
+/// What shrinking produced.
+pub(crate) struct Shrunk {
+    pub(crate) choices: Vec<Choice>,
+    pub(crate) preemptions: u64,
+    pub(crate) steps: u64,
+    /// Candidate runs.
+    pub(crate) runs: u64,
+    pub(crate) elapsed: Duration,
+    /// No schedule with fewer preemptions fails this way.
+    pub(crate) minimal: bool,
+    pub(crate) timed_out: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Block {
+    g: u64,
+    n: u32,
+}
+
+/// What a guided run follows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Plan {
+    blocks: Vec<Block>,
+    values: Vec<u64>,
+}
+
+/// One goroutine decision of a guided run.
+#[derive(Clone, Copy)]
+struct Logged {
+    chosen: u64,
+    preemption: bool,
+}
+
+/// Follows a plan leniently and logs what it did.
+struct Guided {
+    plan: Arc<Plan>,
+    block: usize,
+    used: u32,
+    value: usize,
+    log: Arc<Mutex<Vec<Logged>>>,
+}
+
+impl Strategy for Guided {
+    fn begin(&mut self, _iteration: u64) -> bool {
+        self.block = 0;
+        self.used = 0;
+        self.value = 0;
+        self.log.lock().unwrap().clear();
+        true
+    }
+
+    fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
+        let i = loop {
+            let Some(b) = self.plan.blocks.get(self.block) else {
+                break default_pick(d);
+            };
+            let yielded_out = b.n == UNTIL_BLOCKED && d.yielded && d.current == Some(b.g);
+            match d.index_of(b.g) {
+                Some(i) if self.used < b.n && !yielded_out => {
+                    self.used += 1;
+                    break i;
+                }
+                _ => {
+                    self.block += 1;
+                    self.used = 0;
+                }
+            }
+        };
+        self.log.lock().unwrap().push(Logged {
+            chosen: d.runnable[i],
+            preemption: d.is_preemption(i),
+        });
+        i
+    }
+
+    fn pick_value(&mut self, d: &ValueDecision) -> u64 {
+        let v = self.plan.values.get(self.value).copied().unwrap_or(0);
+        self.value += 1;
+        v.min(d.n - 1)
+    }
+
+    fn describe(&self) -> String {
+        "shrink".into()
+    }
+}
+
+/// The best failing run so far.
+#[derive(Clone)]
+struct Best {
+    /// The exact plan of that run (blocks as executed).
+    plan: Plan,
+    /// Whether each block starts with a preemption.
+    preemptive: Vec<bool>,
+    choices: Vec<Choice>,
+    preemptions: u64,
+    steps: u64,
+}
+
+impl Best {
+    fn key(&self) -> (u64, u64) {
+        (self.preemptions, self.steps)
+    }
+}
+
+struct Shrinker<'r, 'a, S> {
+    target: &'r S,
+    run: &'r mut Runner<'a, S>,
+    deadline: Instant,
+    runs: u64,
+    timed_out: bool,
+    seen: HashSet<u64>,
+}
+
+impl<S: PartialEq> Shrinker<'_, '_, S> {
+    fn out_of_time(&mut self) -> bool {
+        if Instant::now() >= self.deadline {
+            self.timed_out = true;
+        }
+        self.timed_out
+    }
+
+    /// Run `plan` leniently; the run as a `Best` if it failed the target way.
+    fn try_plan(&mut self, plan: Plan) -> Option<Best> {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut g: Box<dyn Strategy> = Box::new(Guided {
+            plan: Arc::new(plan),
+            block: 0,
+            used: 0,
+            value: 0,
+            log: log.clone(),
+        });
+        g.begin(0);
+        let (probe, mut g) = (self.run)(g);
+        g.end();
+        self.runs += 1;
+        if probe.sig.as_ref() != Some(self.target) {
+            return None;
+        }
+        let log = std::mem::take(&mut *log.lock().unwrap());
+        let mut plan = Plan {
+            blocks: Vec::new(),
+            values: probe
+                .choices
+                .iter()
+                .filter_map(|c| match c {
+                    Choice::Value(v) => Some(*v),
+                    _ => None,
+                })
+                .collect(),
+        };
+        let mut preemptive = Vec::new();
+        for l in log {
+            match plan.blocks.last_mut() {
+                Some(b) if b.g == l.chosen => b.n += 1,
+                _ => {
+                    plan.blocks.push(Block { g: l.chosen, n: 1 });
+                    preemptive.push(l.preemption);
+                }
+            }
+        }
+        Some(Best {
+            plan,
+            preemptive,
+            choices: probe.choices,
+            preemptions: probe.preemptions,
+            steps: probe.steps,
+        })
+    }
+
+    /// Edits of `best` worth trying, preemption removals first.
+    fn candidates(best: &Best) -> Vec<Plan> {
+        let blocks = &best.plan.blocks;
+        let with = |bs: Vec<Block>| Plan {
+            blocks: bs,
+            values: best.plan.values.clone(),
+        };
+        let mut out = Vec::new();
+        for j in (1..blocks.len()).filter(|&j| best.preemptive[j]) {
+            // Let the preempted goroutine run on until it blocks.
+            let mut b = blocks.clone();
+            b[j - 1].n = UNTIL_BLOCKED;
+            out.push(with(b));
+            // Drop the preempting block.
+            let mut b = blocks.clone();
+            b.remove(j);
+            out.push(with(b));
+            // Run the preempting block first.
+            let mut b = blocks.clone();
+            b.swap(j - 1, j);
+            out.push(with(b));
+            // Merge the preempted goroutine's halves around the preempting block.
+            if j + 1 < blocks.len() && blocks[j + 1].g == blocks[j - 1].g {
+                let mut b = blocks.clone();
+                let tail = b.remove(j + 1);
+                b[j - 1].n = b[j - 1].n.saturating_add(tail.n);
+                out.push(with(b));
+            }
+        }
+        for j in 0..blocks.len() {
+            let mut b = blocks.clone();
+            b.remove(j);
+            out.push(with(b));
+            if blocks[j].n >= 2 {
+                let mut b = blocks.clone();
+                b[j].n /= 2;
+                out.push(with(b));
+            }
+        }
+        out
+    }
+
+    /// First-improvement hill climbing from `best`.
+    fn climb(&mut self, best: &mut Best) {
+        'outer: loop {
+            for plan in Self::candidates(best) {
+                if self.out_of_time() {
+                    return;
+                }
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                plan.hash(&mut h);
+                if !self.seen.insert(h.finish()) {
+                    continue;
+                }
+                if let Some(b) = self.try_plan(plan) {
+                    if b.key() < best.key() {
+                        *best = b;
+                        continue 'outer;
+                    }
+                }
+            }
+            return;
+        }
+    }
+
+    /// Preemption-bounded search for the target failure with fewer preemptions than `best`.
+    /// Returns the failing choices found, and whether every smaller bound was searched fully.
+    fn deepen(&mut self, best: &Best) -> (Option<Vec<Choice>>, bool) {
+        for bound in 0..best.preemptions.min(u32::MAX as u64) as u32 {
+            let mut s: Box<dyn Strategy> = Box::new(Dfs::new(Some(bound)));
+            let mut i = 0;
+            loop {
+                if self.out_of_time() {
+                    return (None, false);
+                }
+                if !s.begin(i) {
+                    break;
+                }
+                let (probe, back) = (self.run)(s);
+                s = back;
+                s.end();
+                self.runs += 1;
+                i += 1;
+                if probe.sig.as_ref() == Some(self.target) && probe.preemptions < best.preemptions {
+                    return (Some(probe.choices), true);
+                }
+            }
+        }
+        (None, true)
+    }
+}
+
+/// Shrink `original` (which failed with `target`) within `budget`. `run` executes the
+/// program once under a strategy.
+pub(crate) fn shrink<S: PartialEq>(
+    target: &S,
+    original: &[Choice],
+    budget: Duration,
+    run: &mut Runner<'_, S>,
+) -> Option<Shrunk> {
+    let start = Instant::now();
+    let mut sh = Shrinker {
+        target,
+        run,
+        deadline: start + budget,
+        runs: 0,
+        timed_out: false,
+        seen: HashSet::new(),
+    };
+    let exact = plan_of(original);
+    let mut best = sh.try_plan(exact)?;
+    sh.climb(&mut best);
+    let mut minimal = best.preemptions == 0;
+    if !minimal && !sh.out_of_time() {
+        let (found, complete) = sh.deepen(&best);
+        if let Some(choices) = found {
+            if let Some(mut b) = sh.try_plan(plan_of(&choices)) {
+                sh.climb(&mut b);
+                if b.key() < best.key() {
+                    best = b;
+                }
+            }
+        }
+        minimal = complete;
+    }
+    Some(Shrunk {
+        choices: best.choices,
+        preemptions: best.preemptions,
+        steps: best.steps,
+        runs: sh.runs,
+        elapsed: start.elapsed(),
+        minimal,
+        timed_out: sh.timed_out,
+    })
+}
+
+/// The plan that replays `choices` exactly.
+fn plan_of(choices: &[Choice]) -> Plan {
+    let mut plan = Plan::default();
+    for c in choices {
+        match *c {
+            Choice::Goroutine(g) => match plan.blocks.last_mut() {
+                Some(b) if b.g == g => b.n += 1,
+                _ => plan.blocks.push(Block { g, n: 1 }),
+            },
+            Choice::Value(v) => plan.values.push(v),
+        }
+    }
+    plan
+}
