@@ -33,6 +33,64 @@ fn spawn_join_1m() {
     });
 }
 
+/// Go's shape (benches/go/main.go): 1M goroutines each store into a slot and call `done` on
+/// one WaitGroup; main waits.
+fn spawn_waitgroup_1m() {
+    let rt = rt();
+    median_ns_per_op("spawn_waitgroup_1m", 5, || {
+        rt.block_on(|| {
+            const N: u64 = 1_000_000;
+            let wg = goweave::sync::WaitGroup::new();
+            let out: Arc<Vec<AtomicU64>> = Arc::new((0..N).map(|_| AtomicU64::new(0)).collect());
+            wg.add(N as i64);
+            for i in 0..N {
+                let wg = wg.clone();
+                let out = out.clone();
+                go(move || {
+                    out[i as usize].store(i + 1, Ordering::Relaxed);
+                    wg.done();
+                });
+            }
+            wg.wait();
+            N
+        })
+    });
+}
+
+/// 1M goroutines parked (each waits on one WaitGroup that only main can release), at the
+/// default stack size and `vm.max_map_count`: resident memory and page tables per goroutine.
+fn parked_1m() {
+    const N: u64 = 1_000_000;
+    rt().block_on(|| {
+        let started = goweave::sync::WaitGroup::new();
+        let gate = goweave::sync::WaitGroup::new();
+        gate.add(1);
+        started.add(N as i64);
+        let rss0 = util::proc_status_bytes("VmRSS");
+        let pte0 = util::proc_status_bytes("VmPTE");
+        for _ in 0..N {
+            let (started, gate) = (started.clone(), gate.clone());
+            go(move || {
+                started.done();
+                gate.wait();
+            });
+        }
+        started.wait();
+        // Let the last ones reach their park.
+        for _ in 0..100 {
+            gosched();
+        }
+        let rss = util::proc_status_bytes("VmRSS") - rss0;
+        let pte = util::proc_status_bytes("VmPTE") - pte0;
+        println!(
+            "bench=parked_1m bytes_per_goroutine={:.0} bytes_per_goroutine_with_pte={:.0} goroutines={N}",
+            rss as f64 / N as f64,
+            (rss + pte) as f64 / N as f64
+        );
+        gate.done();
+    });
+}
+
 /// Two goroutines each pass `steps` scheduling points (gosched); the random strategy decides
 /// at every one. Reports ns per scheduling point, switch and decision included.
 fn controlled_sched_point() {
@@ -62,6 +120,12 @@ fn controlled_sched_point() {
 fn main() {
     if selected("spawn_join_1m") {
         spawn_join_1m();
+    }
+    if selected("spawn_waitgroup_1m") {
+        spawn_waitgroup_1m();
+    }
+    if selected("parked_1m") {
+        parked_1m();
     }
     if selected("controlled_sched_point") {
         controlled_sched_point();

@@ -16,6 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod cell;
 pub mod check;
 pub mod detect;
 pub mod explore;

@@ -64,6 +64,7 @@ pub(crate) fn verdict_report(v: &Verdict) -> (FailureKind, String) {
             push_dumps(&mut s, goroutines);
             (FailureKind::Livelock, s)
         }
+        Verdict::Race(r) => (FailureKind::Race, r.to_string()),
         Verdict::Nondeterminism { step, reason } => (
             FailureKind::Nondeterminism,
             format!(

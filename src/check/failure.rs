@@ -42,6 +42,7 @@ impl Signature {
             Verdict::Deadlock(_) => Signature::Other(FailureKind::Deadlock),
             Verdict::Livelock { .. } => Signature::Other(FailureKind::Livelock),
             Verdict::Nondeterminism { .. } => Signature::Other(FailureKind::Nondeterminism),
+            Verdict::Race(_) => Signature::Other(FailureKind::Race),
         }
     }
 }

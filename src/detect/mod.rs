@@ -1,3 +1,4 @@
-//! Bug detectors that look at a run from outside: goroutine leaks (more to come: races).
+//! Bug detectors: goroutine leaks and data races.
 
 pub mod leak;
+pub mod race;

@@ -11,6 +11,7 @@ use super::context;
 use super::event::{Event, ObjId, Op};
 use super::executor;
 use super::goroutine::{GRef, WaitReason};
+use super::hb::{self, Key};
 
 enum Waiter {
     Goroutine(GRef),
@@ -101,6 +102,8 @@ impl<T> JoinHandle<T> {
                     let State::Done(v) = std::mem::replace(&mut *st, State::Taken) else {
                         unreachable!()
                     };
+                    drop(st);
+                    hb::acquire(Key::Exit(self.id));
                     return v;
                 }
                 State::Taken => unreachable!("join consumes the handle"),

@@ -68,6 +68,8 @@ pub enum Verdict {
         /// Every goroutine at the time, runnable ones first.
         goroutines: Vec<GoroutineDump>,
     },
+    /// Two accesses to a watched cell were not ordered by happens-before.
+    Race(crate::detect::race::RaceReport),
     /// The strategy ended the run: a replayed schedule diverged from the program.
     Nondeterminism {
         /// Scheduling points passed when it happened.
@@ -192,6 +194,8 @@ struct State {
 pub struct Controlled {
     id: u64,
     st: RefCell<State>,
+    /// The race detector (always on here); never borrowed across a switch.
+    race: RefCell<crate::detect::race::Detector>,
     cfg: Config,
     monitor: Arc<Monitor>,
 }
@@ -201,9 +205,22 @@ impl Controlled {
         self.id
     }
 
+    pub(crate) fn race_detector(&self) -> &RefCell<crate::detect::race::Detector> {
+        &self.race
+    }
+
+    /// The first race ends the schedule (at the racing goroutine's next scheduling point).
+    pub(crate) fn report_race(&self, r: crate::detect::race::RaceReport) {
+        let mut st = self.st.borrow_mut();
+        if st.verdict.is_none() {
+            st.verdict = Some(Verdict::Race(r));
+        }
+    }
+
     fn new(strategy: Box<dyn Strategy>, cfg: Config, monitor: Arc<Monitor>) -> Controlled {
         Controlled {
             id: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            race: RefCell::new(Default::default()),
             st: RefCell::new(State {
                 next_gid: 1,
                 next_obj: 1,
@@ -404,6 +421,8 @@ impl Controlled {
             event: Event::new(Op::Spawn, ObjId(id), site),
             since,
         });
+        drop(st);
+        crate::runtime::hb::spawned(parent, id, site);
         g
     }
 
@@ -543,6 +562,7 @@ impl Controlled {
                 Step::Suspended(Request::Switch) => g.set_status(Status::Runnable),
                 Step::Finished(exit) => {
                     g.set_status(Status::Dead);
+                    crate::runtime::hb::exited(g.id);
                     let mut st = self.st.borrow_mut();
                     st.all.remove(&g.id);
                     Self::remove_runnable(&mut st, g.id);

@@ -96,9 +96,34 @@ pub(crate) struct Shared {
     /// The first unrecovered panic.
     panic: Mutex<Option<PanicReport>>,
     timers: TimerService,
+    /// The race detector of this run (`race` feature).
+    #[cfg(feature = "race")]
+    race: Mutex<crate::detect::race::Detector>,
+    /// Races found so far, one per pair of locations.
+    #[cfg(feature = "race")]
+    races: Mutex<Vec<crate::detect::race::RaceReport>>,
 }
 
 impl Shared {
+    #[cfg(feature = "race")]
+    pub(crate) fn race_detector(&self) -> &Mutex<crate::detect::race::Detector> {
+        &self.race
+    }
+
+    /// Print a race as `go test -race` does, once per pair of locations; the run fails at the
+    /// end.
+    #[cfg(feature = "race")]
+    pub(crate) fn report_race(&self, r: crate::detect::race::RaceReport) {
+        let mut races = self.races.lock().unwrap();
+        let same = |o: &crate::detect::race::RaceReport| {
+            (o.site, o.previous_site) == (r.site, r.previous_site)
+        };
+        if !races.iter().any(same) {
+            eprintln!("==================\n{r}==================");
+            races.push(r);
+        }
+    }
+
     pub(crate) fn workers(&self) -> usize {
         self.remotes.len()
     }
@@ -156,6 +181,7 @@ impl Shared {
         );
         self.live.fetch_add(1, Ordering::Relaxed);
         self.registry.insert(&g);
+        crate::runtime::hb::spawned(parent, id, site);
         match context::exec() {
             // SAFETY: an installed worker context outlives its installation on this thread.
             ExecPtr::Steal(w) if Arc::ptr_eq(unsafe { &*w }.shared(), self) => {
@@ -220,6 +246,10 @@ pub(crate) fn block_on<T: Send + 'static>(
         stack_size,
         panic: Mutex::new(None),
         timers: TimerService::new(),
+        #[cfg(feature = "race")]
+        race: Mutex::new(Default::default()),
+        #[cfg(feature = "race")]
+        races: Mutex::new(Vec::new()),
     });
     let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
     let out = slot.clone();
@@ -254,6 +284,18 @@ pub(crate) fn block_on<T: Send + 'static>(
     }
     if let Some(report) = shared.panic.lock().unwrap().take() {
         panic!("{report}");
+    }
+    #[cfg(feature = "race")]
+    {
+        let races = shared.races.lock().unwrap();
+        if !races.is_empty() {
+            let all: Vec<String> = races.iter().map(|r| r.to_string()).collect();
+            panic!(
+                "goweave: found {} data race(s)\n{}",
+                races.len(),
+                all.join("\n")
+            );
+        }
     }
     let v = slot.lock().unwrap().take();
     v.expect("goweave: main goroutine ended without a value")

@@ -53,7 +53,11 @@ impl Registry {
     pub(crate) fn remove(&self, g: &GRef) {
         let mut s = self.shard(g.id).lock().unwrap();
         let i = g.slot.load(Ordering::Relaxed);
-        if s.slots.get(i).and_then(|x| x.as_ref()).is_some_and(|x| x.id == g.id) {
+        if s.slots
+            .get(i)
+            .and_then(|x| x.as_ref())
+            .is_some_and(|x| x.id == g.id)
+        {
             s.slots[i] = None;
             s.free.push(i);
         }

@@ -180,6 +180,7 @@ impl WorkerCtx {
             }
             Step::Finished(exit) => {
                 g.set_status(Status::Dead);
+                crate::runtime::hb::exited(g.id);
                 self.shared.registry.remove(&g);
                 self.shared.live.fetch_sub(1, Ordering::Relaxed);
                 match exit {
@@ -204,9 +205,10 @@ impl WorkerCtx {
         self.ready.borrow_mut().clear();
         self.drain_inbox();
         self.ready.borrow_mut().clear();
-        let homed = self.shared.registry.snapshot().into_iter().filter(|g| {
-            g.home.load(Ordering::Acquire) == self.index && g.status() != Status::Dead
-        });
+        let homed =
+            self.shared.registry.snapshot().into_iter().filter(|g| {
+                g.home.load(Ordering::Acquire) == self.index && g.status() != Status::Dead
+            });
         for g in homed {
             let _running = CurrentGuard::enter(&g);
             coroutine::tear_down(&g);
