@@ -119,9 +119,16 @@ impl RawRwLock {
     #[inline]
     fn read_unlock(&self, site: &'static Location<'static>) {
         if self.obj.point(Op::RUnlock, site) {
+            // Forget this guard's entry: same goroutine and site, else any of the goroutine's
+            // (the guard moved), else any (unlocked from another goroutine, as Go allows).
             let me = current_id();
             let mut t = lock_queue(&self.track);
-            let i = t.readers.iter().position(|r| r.0 == me).unwrap_or(0);
+            let r = &t.readers;
+            let i = r
+                .iter()
+                .rposition(|&(g, s)| g == me && std::ptr::eq(s, site))
+                .or_else(|| r.iter().rposition(|&(g, _)| g == me))
+                .unwrap_or(0);
             if i < t.readers.len() {
                 t.readers.remove(i);
             }
