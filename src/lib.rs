@@ -16,8 +16,9 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod cell;
 pub mod check;
+#[doc(hidden)]
+pub mod conc_test;
 pub mod detect;
 pub mod explore;
 pub mod rand;
@@ -27,6 +28,7 @@ pub mod schedule;
 pub mod sync;
 
 pub use detect::leak;
+pub use goweave_macros::conc_test;
 pub use sync::chan;
 
 pub use check::{check, replay, Checker, ConfigError, Failure, FailureKind, Stats, Strategy};

@@ -1,1 +1,274 @@
 //! goweave-harness: a libtest-mimic runner for long goweave exploration campaigns.
+//!
+//! Put `#[goweave::conc_test]` functions in a test target with `harness = false` and call
+//! [`main`]:
+//!
+//! ```toml
+//! [[test]]
+//! name = "campaign"
+//! harness = false
+//! ```
+//!
+//! ```ignore
+//! #[goweave::conc_test(strategy = "pct", iterations = 100_000)]
+//! fn transfer_keeps_the_total() { /* ... */ }
+//!
+//! fn main() {
+//!     goweave_harness::main()
+//! }
+//! ```
+//!
+//! Every `#[conc_test]` linked into the binary registers itself (see `goweave::conc_test`), so
+//! there is no list to keep. The harness takes what people type at libtest (a filter,
+//! `--exact`, `--list`, `--ignored`, `--nocapture`, `--test-threads`, ...) and goweave's own
+//! flags ([`args::HELP`]): `--strategy`, `--iterations`, `--seed`, `--replay`,
+//! `--time-budget`, `--shard i/n`, `--jobs N` and `--format json`. It ends with a summary
+//! table: tests, schedules, schedules per second, and failures with their replay lines.
+
+pub mod args;
+pub mod campaign;
+mod progress;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use goweave::conc_test::{ConcTest, Config, Overrides};
+use libtest_mimic::{Arguments, Failed, FormatSetting, Trial};
+
+pub use args::{Args, Shard};
+pub use campaign::{explore_test, Outcome, Record};
+
+use progress::{thousands, Progress};
+
+/// Run every registered `#[conc_test]` with the process's arguments, and exit.
+pub fn main() -> ! {
+    let code = run(std::env::args_os(), &ConcTest::all());
+    std::process::exit(code)
+}
+
+/// Run `tests` with the command line `argv` (program name first); returns the exit code
+/// (0 if every test passed, 101 if one failed, 2 for a bad command line).
+pub fn run<I, T>(argv: I, tests: &[&'static ConcTest]) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let args = match Args::parse(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}\n\n{}", args::HELP);
+            return 2;
+        }
+    };
+    if args.help {
+        println!("{}", args::HELP);
+    }
+    let lt = Arguments::from_iter(args.libtest.clone());
+    let env = Overrides::from_env();
+    let records: Arc<Mutex<Vec<Record>>> = Arc::default();
+    // Set once the trials exist (the line's layout depends on their names).
+    let progress_slot: Arc<OnceLock<Progress>> = Arc::default();
+    let started = Instant::now();
+    let trials: Vec<Trial> = tests
+        .iter()
+        .map(|&t| {
+            let (args, env, records, progress) = (
+                args.clone(),
+                env.clone(),
+                records.clone(),
+                progress_slot.clone(),
+            );
+            Trial::test(t.path(), move || {
+                let progress = progress.get().expect("set before the trials run");
+                run_one(t, &args, &env, &records, progress)
+            })
+            .with_ignored_flag(t.ignored)
+        })
+        .collect();
+    let sequential = lt
+        .test_threads
+        .or_else(|| std::thread::available_parallelism().ok().map(Into::into))
+        == Some(1);
+    let pretty = !lt.quiet && matches!(lt.format, None | Some(FormatSetting::Pretty));
+    let name_width = trials
+        .iter()
+        .filter(|t| !lt.is_filtered_out(t))
+        .map(|t| t.name().chars().count())
+        .max()
+        .unwrap_or(0);
+    progress_slot
+        .set(Progress::start(
+            !args.json && !lt.list,
+            (sequential && pretty).then_some(name_width),
+        ))
+        .unwrap_or_else(|_| unreachable!("set once"));
+    let conclusion = libtest_mimic::run(&lt, trials);
+    if let Some(p) = progress_slot.get() {
+        p.finish();
+    }
+    if !lt.list {
+        let records = records.lock().expect("records lock");
+        let summary = summary(&records, started.elapsed());
+        if args.json {
+            println!("{}", summary_json(&records, started.elapsed()));
+            eprint!("{summary}");
+        } else {
+            print!("{summary}");
+        }
+    }
+    let _ = std::io::stdout().flush();
+    if conclusion.has_failed() {
+        101
+    } else {
+        0
+    }
+}
+
+/// One trial: configure, explore, record, judge.
+fn run_one(
+    t: &'static ConcTest,
+    args: &Args,
+    env: &Overrides,
+    records: &Mutex<Vec<Record>>,
+    progress: &Progress,
+) -> Result<(), Failed> {
+    let name = t.path();
+    let record = match Config::resolve(&t.spec, &[env, &args.overrides]) {
+        Err(e) => Record::error(name, args.shard, args.jobs, e.to_string()),
+        Ok(cfg) => {
+            let planned = if cfg.splittable() {
+                goweave::conc_test::Part::nth(args.shard.index, args.shard.count)
+                    .count(cfg.iterations)
+            } else {
+                cfg.iterations
+            };
+            let ticket = progress.begin(planned, cfg.time_budget);
+            let r = explore_test(t, &cfg, args.shard, args.jobs, Some(ticket.counter.clone()));
+            progress.end(ticket);
+            match r {
+                Ok(ex) => Record::of(name, &cfg, args.shard, args.jobs, &ex),
+                Err(e) => Record::error(name, args.shard, args.jobs, e.to_string()),
+            }
+        }
+    };
+    if args.json {
+        let line = format!("{}\n", record.to_json());
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(line.as_bytes());
+        let _ = out.flush();
+    }
+    let result = match record.outcome {
+        Outcome::Passed => Ok(()),
+        Outcome::Failed => {
+            let mut msg = String::new();
+            if let Some(m) = &record.message {
+                msg.push_str(m);
+                msg.push('\n');
+            }
+            for f in &record.failures {
+                msg.push_str(&f.report);
+                msg.push('\n');
+            }
+            Err(Failed::from(msg.trim_end()))
+        }
+    };
+    records.lock().expect("records lock").push(record);
+    result
+}
+
+/// The closing table.
+pub fn summary(records: &[Record], wall: Duration) -> String {
+    let mut records: Vec<&Record> = records.iter().collect();
+    records.sort_by(|a, b| a.name.cmp(&b.name));
+    let total: u64 = records.iter().map(|r| r.schedules).sum();
+    let failed: Vec<&&Record> = records
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed)
+        .collect();
+    let width = records
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut s = String::new();
+    s.push_str(&format!(
+        "\ngoweave summary: {} test{}, {} schedules in {:.2}s, {} schedules/s, {} failed\n",
+        records.len(),
+        if records.len() == 1 { "" } else { "s" },
+        thousands(total),
+        wall.as_secs_f64(),
+        thousands((total as f64 / wall.as_secs_f64().max(1e-9)) as u64),
+        failed.len()
+    ));
+    if records.is_empty() {
+        return s;
+    }
+    s.push_str(&format!(
+        "  {:<width$}  {:>12}  {:>12}  {:<20}  result\n",
+        "test", "schedules", "schedules/s", "strategy"
+    ));
+    for r in &records {
+        let result = match (r.outcome, r.failures.first()) {
+            (Outcome::Passed, Some(f)) => {
+                format!("ok (expected {} at schedule {})", f.kind, f.schedule + 1)
+            }
+            (Outcome::Passed, None) if r.message.is_some() => {
+                format!("ok (no {} in this shard)", r.expect.unwrap_or("failure"))
+            }
+            (Outcome::Passed, None) => "ok".into(),
+            (Outcome::Failed, Some(f)) => {
+                format!("FAILED: {} at schedule {}", f.kind, f.schedule + 1)
+            }
+            (Outcome::Failed, None) => "FAILED".into(),
+        };
+        s.push_str(&format!(
+            "  {:<width$}  {:>12}  {:>12}  {:<20}  {result}\n",
+            r.name,
+            thousands(r.schedules),
+            thousands(r.rate() as u64),
+            r.strategy,
+        ));
+    }
+    if !failed.is_empty() {
+        s.push_str("failures:\n");
+        for r in failed {
+            match (r.failures.first(), &r.message) {
+                (Some(f), m) => {
+                    if let Some(m) = m {
+                        s.push_str(&format!("  {}: {m}\n", r.name));
+                    } else {
+                        s.push_str(&format!("  {}: {}\n", r.name, f.kind));
+                    }
+                    s.push_str(&format!("    {}\n", f.replay));
+                }
+                (None, Some(m)) => s.push_str(&format!("  {}: {m}\n", r.name)),
+                (None, None) => s.push_str(&format!("  {}\n", r.name)),
+            }
+        }
+    }
+    s
+}
+
+/// The closing JSON record.
+fn summary_json(records: &[Record], wall: Duration) -> String {
+    let total: u64 = records.iter().map(|r| r.schedules).sum();
+    let failed = records
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed)
+        .count() as u64;
+    let mut o = campaign::Obj::new();
+    o.str("type", "goweave");
+    o.str("event", "summary");
+    o.num("tests", records.len() as u64);
+    o.num("failed", failed);
+    o.num("schedules", total);
+    o.raw("elapsed_secs", &format!("{:.6}", wall.as_secs_f64()));
+    o.raw(
+        "rate",
+        &format!("{:.1}", total as f64 / wall.as_secs_f64().max(1e-9)),
+    );
+    o.finish()
+}

@@ -1,0 +1,257 @@
+//! The harness command line: goweave's own flags are taken out here, everything else (filter,
+//! `--exact`, `--list`, `--ignored`, `--nocapture`, `--test-threads`, ...) goes on to
+//! libtest-mimic untouched.
+
+use std::ffi::OsString;
+use std::fmt;
+
+use goweave::conc_test::{Overrides, Source};
+
+/// `--shard i/n`: this process explores schedules `k` with `k % n == i - 1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// From 0 (`i - 1`).
+    pub index: u64,
+    /// `n`, at least 1.
+    pub count: u64,
+}
+
+impl Shard {
+    /// The whole run (`1/1`).
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index + 1, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard {s:?}: expected i/n with 1 <= i <= n, such as 2/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let i: u64 = i.trim().parse().map_err(|_| bad())?;
+        let n: u64 = n.trim().parse().map_err(|_| bad())?;
+        if n == 0 || i == 0 || i > n {
+            return Err(bad());
+        }
+        Ok(Shard {
+            index: i - 1,
+            count: n,
+        })
+    }
+}
+
+/// The parsed command line.
+#[derive(Clone, Debug)]
+pub struct Args {
+    /// `--strategy`, `--iterations`, `--seed`, `--replay`, `--time-budget`, `--depth`,
+    /// `--max-preemptions`, `--max-steps`, `--leak-check`, `--expect`.
+    pub overrides: Overrides,
+    /// `--shard i/n` (default `1/1`).
+    pub shard: Shard,
+    /// `--jobs N`: threads exploring each test (default 1).
+    pub jobs: u64,
+    /// `--format json`.
+    pub json: bool,
+    /// `--help`: print goweave's flags before libtest-mimic's help.
+    pub help: bool,
+    /// Everything else, with the program name first, for libtest-mimic.
+    pub libtest: Vec<OsString>,
+}
+
+/// goweave's flags that take a value, and the [`Overrides`] field each sets.
+const VALUE_FLAGS: &[(&str, &str)] = &[
+    ("--strategy", "strategy"),
+    ("--iterations", "iterations"),
+    ("--seed", "seed"),
+    ("--replay", "replay"),
+    ("--time-budget", "time_budget"),
+    ("--depth", "depth"),
+    ("--max-preemptions", "max_preemptions"),
+    ("--max-steps", "max_steps"),
+    ("--leak-check", "leak_check"),
+    ("--expect", "expect"),
+    ("--shard", ""),
+    ("--jobs", ""),
+];
+
+/// The help text of goweave's flags.
+pub const HELP: &str = "\
+goweave flags (each overrides the test's #[conc_test] options and the GOWEAVE_* variables):
+      --strategy <S>         random | pct | pct:<depth> | pos | dfs | dfs:<max preemptions> |
+                             round_robin | fuzz
+      --iterations <N>       schedules per test
+      --seed <N>             campaign seed (decimal or 0x hex)
+      --replay <TOKEN>       replay one recorded schedule (use with a filter and --exact)
+      --time-budget <D>      wall-clock budget per test: 500ms, 10s, 2m, 1m30s
+      --depth <N>            PCT bug depth
+      --max-preemptions <N>  DFS preemption bound
+      --max-steps <N>        scheduling points per schedule before a livelock is reported
+      --leak-check <BOOL>    report goroutines left behind
+      --expect <KIND>        deadlock | leak | race | panic | livelock | none
+      --shard <i/n>          explore only schedules k with k % n == i - 1 (disjoint shards;
+                             together they are the unsharded run)
+      --jobs <N>             explore each test on N threads (same failures as one thread)
+      --format json          one JSON record per test on stdout (see harness/README.md)
+";
+
+impl Args {
+    /// Parse `argv` (program name first).
+    pub fn parse<I, T>(argv: I) -> Result<Args, String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        let mut it = argv.into_iter().map(Into::into);
+        let mut args = Args {
+            overrides: Overrides::none(Source::Flag),
+            shard: Shard::WHOLE,
+            jobs: 1,
+            json: false,
+            help: false,
+            libtest: vec![it.next().unwrap_or_else(|| "goweave-harness".into())],
+        };
+        let mut after_dashes = false;
+        while let Some(arg) = it.next() {
+            let Some(s) = arg.to_str().filter(|_| !after_dashes) else {
+                args.libtest.push(arg);
+                continue;
+            };
+            if s == "--" {
+                after_dashes = true;
+                args.libtest.push(arg);
+                continue;
+            }
+            if s == "-h" || s == "--help" {
+                args.help = true;
+                args.libtest.push(arg);
+                continue;
+            }
+            let (flag, inline) = match s.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+                _ => (s, None),
+            };
+            if flag == "--format" {
+                let v = match inline {
+                    Some(v) => v,
+                    None => value_of(&mut it, flag)?,
+                };
+                if v == "json" {
+                    args.json = true;
+                }
+                args.libtest.push("--format".into());
+                args.libtest.push(v.into());
+                continue;
+            }
+            let Some(&(_, field)) = VALUE_FLAGS.iter().find(|(f, _)| *f == flag) else {
+                args.libtest.push(arg);
+                continue;
+            };
+            let v = match inline {
+                Some(v) => v,
+                None => value_of(&mut it, flag)?,
+            };
+            let o = &mut args.overrides;
+            match flag {
+                "--shard" => args.shard = v.parse()?,
+                "--jobs" => {
+                    args.jobs = match v.trim().parse::<u64>() {
+                        Ok(n) if n >= 1 => n,
+                        _ => {
+                            return Err(format!("--jobs {v:?}: expected a number of threads >= 1"))
+                        }
+                    }
+                }
+                _ => {
+                    let slot = match field {
+                        "strategy" => &mut o.strategy,
+                        "iterations" => &mut o.iterations,
+                        "seed" => &mut o.seed,
+                        "replay" => &mut o.replay,
+                        "time_budget" => &mut o.time_budget,
+                        "depth" => &mut o.depth,
+                        "max_preemptions" => &mut o.max_preemptions,
+                        "max_steps" => &mut o.max_steps,
+                        "leak_check" => &mut o.leak_check,
+                        "expect" => &mut o.expect,
+                        _ => unreachable!("every value flag has a field"),
+                    };
+                    *slot = Some(v);
+                }
+            }
+        }
+        Ok(args)
+    }
+}
+
+fn value_of(it: &mut impl Iterator<Item = OsString>, flag: &str) -> Result<String, String> {
+    match it.next() {
+        Some(v) => v
+            .into_string()
+            .map_err(|v| format!("{flag} {v:?}: not valid UTF-8")),
+        None => Err(format!("{flag} needs a value")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(a: &[&str]) -> Args {
+        Args::parse(std::iter::once("prog").chain(a.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn goweave_flags_are_taken_and_the_rest_forwarded() {
+        let a = parse(&[
+            "--strategy",
+            "pct:2",
+            "--iterations=500",
+            "lost_update",
+            "--exact",
+            "--shard",
+            "2/4",
+            "--jobs",
+            "3",
+            "--test-threads",
+            "1",
+            "--format",
+            "json",
+            "--time-budget",
+            "2s",
+        ]);
+        assert_eq!(a.overrides.strategy.as_deref(), Some("pct:2"));
+        assert_eq!(a.overrides.iterations.as_deref(), Some("500"));
+        assert_eq!(a.overrides.time_budget.as_deref(), Some("2s"));
+        assert_eq!(a.shard, Shard { index: 1, count: 4 });
+        assert_eq!(a.jobs, 3);
+        assert!(a.json);
+        let rest: Vec<_> = a.libtest.iter().map(|s| s.to_str().unwrap()).collect();
+        assert_eq!(
+            rest,
+            [
+                "prog",
+                "lost_update",
+                "--exact",
+                "--test-threads",
+                "1",
+                "--format",
+                "json"
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_flags_are_errors() {
+        let p = |a: &[&str]| Args::parse(std::iter::once("prog").chain(a.iter().copied()));
+        assert!(p(&["--shard", "0/4"]).unwrap_err().contains("--shard"));
+        assert!(p(&["--shard", "5/4"]).is_err());
+        assert!(p(&["--shard", "x"]).is_err());
+        assert!(p(&["--jobs", "0"]).unwrap_err().contains("--jobs"));
+        assert!(p(&["--seed"]).unwrap_err().contains("needs a value"));
+    }
+}

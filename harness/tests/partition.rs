@@ -1,0 +1,210 @@
+//! `--shard` and `--jobs`: shards 1/n..n/n explore disjoint schedules whose union is the
+//! unsharded run, and `--jobs 2` finds the same failure as `--jobs 1`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use goweave::conc_test::{ConcTest, Config, Overrides, Source, Spec, StrategyName};
+use goweave::runtime::gosched;
+use goweave_harness::{explore_test, Args, Shard};
+
+/// Signatures observed, one string per schedule (e.g. `"1720311528..."`).
+static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Tests that use `LOG` take this first.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Three goroutines each note their number and a random digit (a data choice the strategy
+/// makes) three times, yielding in between; the notes are the schedule's signature.
+fn interleaving() {
+    let seen = Arc::new(Mutex::new(String::new()));
+    let hs: Vec<_> = (1..=3)
+        .map(|g| {
+            let seen = seen.clone();
+            goweave::go(move || {
+                for _ in 0..3 {
+                    let r = goweave::rand::below(10) as u8;
+                    let mut s = seen.lock().unwrap();
+                    s.push(char::from(b'0' + g));
+                    s.push(char::from(b'0' + r));
+                    drop(s);
+                    gosched();
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join();
+    }
+    let s = seen.lock().unwrap().clone();
+    LOG.lock().unwrap().push(s);
+}
+
+fn lost_update() {
+    let n = Arc::new(AtomicU64::new(0));
+    let hs: Vec<_> = (0..3)
+        .map(|_| {
+            let n = n.clone();
+            goweave::go(move || {
+                let v = n.load(Ordering::SeqCst);
+                gosched();
+                n.store(v + 1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join();
+    }
+    assert_eq!(n.load(Ordering::SeqCst), 3, "an increment was lost");
+}
+
+fn test(name: &'static str, body: fn()) -> &'static ConcTest {
+    Box::leak(Box::new(ConcTest {
+        name,
+        module_path: "partition",
+        file: file!(),
+        line: line!(),
+        ignored: false,
+        spec: Spec::default(),
+        body,
+    }))
+}
+
+fn config(strategy: StrategyName, iterations: u64, seed: u64) -> Config {
+    Config::resolve(
+        &Spec {
+            strategy: Some(strategy),
+            iterations: Some(iterations),
+            seed: Some(seed),
+            ..Spec::default()
+        },
+        &[],
+    )
+    .unwrap()
+}
+
+/// The multiset of signatures of the schedules explored by `shard`, and how many there were.
+fn signatures(t: &ConcTest, cfg: &Config, shard: Shard, jobs: u64) -> (BTreeMap<String, u64>, u64) {
+    LOG.lock().unwrap().clear();
+    let ex = explore_test(t, cfg, shard, jobs, None).unwrap();
+    assert!(ex.failure.is_none());
+    let mut m = BTreeMap::new();
+    for s in LOG.lock().unwrap().drain(..) {
+        *m.entry(s).or_insert(0) += 1;
+    }
+    assert_eq!(m.values().sum::<u64>(), ex.schedules);
+    (m, ex.schedules)
+}
+
+#[test]
+fn shards_are_disjoint_and_together_the_unsharded_run() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let t = test("interleaving", interleaving);
+    for strategy in [StrategyName::Random, StrategyName::Pos] {
+        let cfg = config(strategy, 203, 11);
+        let (whole, n) = signatures(t, &cfg, Shard::WHOLE, 1);
+        assert_eq!(n, 203);
+        assert!(
+            whole.len() > 20,
+            "the kernel has many interleavings: {}",
+            whole.len()
+        );
+        for count in 1..=4 {
+            let mut union: BTreeMap<String, u64> = BTreeMap::new();
+            let mut total = 0;
+            for index in 0..count {
+                let shard = Shard { index, count };
+                let (part, n) = signatures(t, &cfg, shard, 1);
+                // Shard i/n runs the schedules k = i-1, i-1+n, ... of 0..203.
+                assert_eq!(
+                    n,
+                    (203 - index).div_ceil(count),
+                    "{strategy:?} shard {shard}"
+                );
+                total += n;
+                for (s, c) in part {
+                    *union.entry(s).or_insert(0) += c;
+                }
+            }
+            assert_eq!(total, 203, "{strategy:?}: {count} shards");
+            assert_eq!(union, whole, "{strategy:?}: the union of {count} shards");
+        }
+        // Jobs split a shard the same way.
+        let (jobs, _) = signatures(t, &cfg, Shard::WHOLE, 3);
+        assert_eq!(jobs, whole, "{strategy:?}: 3 jobs");
+    }
+}
+
+#[test]
+fn sequential_strategies_run_whole_in_the_first_shard() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let t = test("interleaving", interleaving);
+    let cfg = config(StrategyName::Dfs, 300, 0);
+    let (whole, n) = signatures(t, &cfg, Shard::WHOLE, 1);
+    assert!(n > 1);
+    let (first, _) = signatures(t, &cfg, Shard { index: 0, count: 3 }, 2);
+    assert_eq!(first, whole);
+    for index in 1..3 {
+        let (rest, n) = signatures(t, &cfg, Shard { index, count: 3 }, 1);
+        assert_eq!((rest.len(), n), (0, 0));
+    }
+}
+
+#[test]
+fn two_jobs_find_the_same_failure_as_one() {
+    let t = test("lost_update", lost_update);
+    for (strategy, seed) in [
+        (StrategyName::Random, 0),
+        (StrategyName::Random, 5),
+        (StrategyName::Pos, 3),
+    ] {
+        let cfg = config(strategy, 2_000, seed);
+        let one = explore_test(t, &cfg, Shard::WHOLE, 1, None).unwrap();
+        let (k1, f1) = one.failure.expect("one job finds the lost update");
+        for jobs in [2, 3] {
+            let many = explore_test(t, &cfg, Shard::WHOLE, jobs, None).unwrap();
+            let (k, f) = many.failure.expect("several jobs find it too");
+            assert_eq!(
+                k, k1,
+                "{strategy:?} seed {seed}: same schedule with {jobs} jobs"
+            );
+            assert_eq!(f.original_token(), f1.original_token());
+            assert_eq!(f.token(), f1.token());
+            assert_eq!(f.kind(), f1.kind());
+        }
+        // And the shard that owns schedule k1 finds it as well.
+        let shard = Shard {
+            index: k1 % 4,
+            count: 4,
+        };
+        let sharded = explore_test(t, &cfg, shard, 2, None).unwrap();
+        assert_eq!(sharded.failure.map(|(k, _)| k), Some(k1));
+    }
+}
+
+#[test]
+fn flags_reach_the_configuration() {
+    let a = Args::parse([
+        "campaign",
+        "--strategy",
+        "pct:4",
+        "--iterations",
+        "77",
+        "--seed",
+        "3",
+        "--max-steps",
+        "999",
+        "--time-budget",
+        "1s",
+    ])
+    .unwrap();
+    let mut env = Overrides::none(Source::Env);
+    env.iterations = Some("5".into());
+    let cfg = Config::resolve(&Spec::default(), &[&env, &a.overrides]).unwrap();
+    assert_eq!(cfg.strategy, Some(goweave::Strategy::Pct { depth: 4 }));
+    assert_eq!(
+        (cfg.iterations, cfg.seed, cfg.max_steps),
+        (77, 3, Some(999))
+    );
+    assert_eq!(cfg.time_budget, Some(std::time::Duration::from_secs(1)));
+}

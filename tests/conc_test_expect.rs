@@ -1,0 +1,209 @@
+//! `expect` and configuration errors, through the runtime side of `#[conc_test]`: what a test
+//! reports when the expected failure is missing, when another kind is found, and when a
+//! setting cannot be used.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use goweave::conc_test::{
+    explore, judge, run_test, ConcTest, Config, Overrides, Part, Source, Spec, StrategyName,
+};
+use goweave::runtime::gosched;
+use goweave::FailureKind;
+
+fn correct() {
+    let h = goweave::go(|| 1);
+    assert_eq!(h.join(), 1);
+}
+
+fn lost_update() {
+    let n = Arc::new(AtomicU64::new(0));
+    let m = n.clone();
+    let h = goweave::go(move || {
+        let v = m.load(Ordering::SeqCst);
+        gosched();
+        m.store(v + 1, Ordering::SeqCst);
+    });
+    let v = n.load(Ordering::SeqCst);
+    gosched();
+    n.store(v + 1, Ordering::SeqCst);
+    h.join();
+    assert_eq!(n.load(Ordering::SeqCst), 2, "an increment was lost");
+}
+
+fn descriptor(name: &'static str, spec: Spec, body: fn()) -> &'static ConcTest {
+    Box::leak(Box::new(ConcTest {
+        name,
+        module_path: "conc_test_expect",
+        file: file!(),
+        line: line!(),
+        ignored: false,
+        spec,
+        body,
+    }))
+}
+
+fn panic_text(f: impl FnOnce()) -> String {
+    let p = catch_unwind(AssertUnwindSafe(f)).expect_err("the test should fail");
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_missing_expected_failure_fails_with_a_clear_message() {
+    let t = descriptor(
+        "never_deadlocks",
+        Spec {
+            expect: Some(FailureKind::Deadlock),
+            iterations: Some(20),
+            ..Spec::default()
+        },
+        correct,
+    );
+    let msg = panic_text(|| run_test(t));
+    assert!(
+        msg.contains(
+            "expected a deadlock, but none of the 20 schedules explored (random, seed 0) found one"
+        ),
+        "{msg}"
+    );
+}
+
+#[test]
+fn another_kind_of_failure_fails_and_shows_its_report() {
+    let t = descriptor(
+        "panics_instead",
+        Spec {
+            expect: Some(FailureKind::Deadlock),
+            iterations: Some(1_000),
+            ..Spec::default()
+        },
+        lost_update,
+    );
+    let msg = panic_text(|| run_test(t));
+    assert!(
+        msg.starts_with("expected a deadlock, but the checker found a panic:"),
+        "{msg}"
+    );
+    assert!(msg.contains("an increment was lost"), "{msg}");
+    assert!(msg.contains("GOWEAVE_REPLAY=gw1:"), "{msg}");
+}
+
+#[test]
+fn an_unexpected_failure_fails_with_the_report_and_replay_line() {
+    let t = descriptor(
+        "plain_bug",
+        Spec {
+            iterations: Some(1_000),
+            ..Spec::default()
+        },
+        lost_update,
+    );
+    let msg = panic_text(|| run_test(t));
+    assert!(msg.contains("an increment was lost"), "{msg}");
+    assert!(
+        msg.contains("cargo test -- plain_bug --exact"),
+        "the replay line names the test: {msg}"
+    );
+}
+
+#[test]
+fn the_expected_failure_passes() {
+    let cfg = Config::resolve(
+        &Spec {
+            expect: Some(FailureKind::Panic),
+            iterations: Some(1_000),
+            ..Spec::default()
+        },
+        &[],
+    )
+    .unwrap();
+    let ex = explore(lost_update, &cfg, &Part::whole(), "t").unwrap();
+    let note = judge(&cfg, &ex)
+        .unwrap()
+        .expect("a note about the failure found");
+    assert!(
+        note.starts_with("found the expected panic at schedule "),
+        "{note}"
+    );
+}
+
+#[test]
+fn fuzz_is_not_available_yet() {
+    let t = descriptor(
+        "fuzzed",
+        Spec {
+            strategy: Some(StrategyName::Fuzz),
+            ..Spec::default()
+        },
+        correct,
+    );
+    let msg = panic_text(|| run_test(t));
+    assert_eq!(msg, "goweave: strategy fuzz is not available yet");
+}
+
+#[test]
+fn variables_override_options_and_bad_values_name_the_variable() {
+    let spec = Spec {
+        strategy: Some(StrategyName::Pct),
+        iterations: Some(10),
+        seed: Some(1),
+        ..Spec::default()
+    };
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        Overrides::from_lookup(move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+    };
+    let e = env(&[
+        ("GOWEAVE_STRATEGY", "pos"),
+        ("GOWEAVE_ITERATIONS", "30"),
+        ("GOWEAVE_SEED", "9"),
+        ("GOWEAVE_MAX_STEPS", "500"),
+        ("GOWEAVE_TIME_BUDGET", "1m30s"),
+        ("GOWEAVE_EXPECT", "race"),
+        ("GOWEAVE_LEAK_CHECK", "false"),
+    ]);
+    let cfg = Config::resolve(&spec, &[&e]).unwrap();
+    assert_eq!(cfg.strategy, Some(goweave::Strategy::Pos));
+    assert_eq!((cfg.iterations, cfg.seed), (30, 9));
+    assert_eq!(cfg.max_steps, Some(500));
+    assert_eq!(cfg.time_budget, Some(std::time::Duration::from_secs(90)));
+    assert_eq!(cfg.expect, Some(FailureKind::Race));
+    assert!(!cfg.leak_check);
+
+    let e = env(&[("GOWEAVE_DEPTH", "5")]);
+    let cfg = Config::resolve(&spec, &[&e]).unwrap();
+    assert_eq!(cfg.strategy, Some(goweave::Strategy::Pct { depth: 5 }));
+
+    for (var, value, why) in [
+        ("GOWEAVE_ITERATIONS", "many", "whole number"),
+        ("GOWEAVE_ITERATIONS", "0", "at least 1"),
+        ("GOWEAVE_STRATEGY", "bfs", "unknown strategy"),
+        ("GOWEAVE_SEED", "x", "expected a number"),
+        ("GOWEAVE_TIME_BUDGET", "soon", "not a duration"),
+        ("GOWEAVE_EXPECT", "crash", "expected deadlock"),
+        ("GOWEAVE_LEAK_CHECK", "maybe", "true or false"),
+        ("GOWEAVE_REPLAY", "gw1:!!", "goweave"),
+    ] {
+        let pairs: &'static [(&'static str, &'static str)] =
+            Box::leak(vec![(var, value)].into_boxed_slice());
+        let err = Config::resolve(&spec, &[&env(pairs)]).unwrap_err().0;
+        assert!(err.contains(why), "{var}={value}: {err}");
+        if var != "GOWEAVE_REPLAY" {
+            assert!(err.contains(&format!("{var}={value:?}")), "{err}");
+        }
+    }
+
+    // Harness flags come last and win.
+    let mut flags = Overrides::none(Source::Flag);
+    flags.iterations = Some("7".into());
+    let cfg = Config::resolve(&spec, &[&env(&[("GOWEAVE_ITERATIONS", "30")]), &flags]).unwrap();
+    assert_eq!(cfg.iterations, 7);
+}
