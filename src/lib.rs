@@ -16,6 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod cell;
 pub mod check;
 #[doc(hidden)]
 pub mod conc_test;
