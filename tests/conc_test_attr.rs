@@ -145,6 +145,15 @@ fn expect_livelock_on_a_spin() {
     }
 }
 
+#[conc_test(expect = "race", iterations = 10)]
+fn expect_race_on_an_unsynchronised_cell() {
+    let c = Arc::new(goweave::cell::RaceCell::new(0));
+    let c2 = c.clone();
+    let h = goweave::go(move || c2.set(1));
+    c.set(2);
+    h.join();
+}
+
 #[conc_test]
 #[ignore = "a known bug, kept to show that #[ignore] passes through"]
 fn ignored_known_bug() {

@@ -95,7 +95,8 @@ goweave flags (each overrides the test's #[conc_test] options and the GOWEAVE_* 
       --expect <KIND>        deadlock | leak | race | panic | livelock | none
       --shard <i/n>          explore only schedules k with k % n == i - 1 (disjoint shards;
                              together they are the unsharded run)
-      --jobs <N>             explore each test on N threads (same failures as one thread)
+      --jobs <N>             explore each test on N threads (with random and pos, the same
+                             failure as one thread)
       --format json          one JSON record per test on stdout (see harness/README.md)
 ";
 

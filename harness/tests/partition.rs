@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use goweave::conc_test::{ConcTest, Config, Overrides, Source, Spec, StrategyName};
 use goweave::runtime::gosched;
-use goweave_harness::{explore_test, Args, Shard};
+use goweave::FailureKind;
+use goweave_harness::{explore_test, Args, Outcome, Record, Shard};
 
 /// Signatures observed, one string per schedule (e.g. `"1720311528..."`).
 static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -207,4 +208,66 @@ fn flags_reach_the_configuration() {
         (77, 3, Some(999))
     );
     assert_eq!(cfg.time_budget, Some(std::time::Duration::from_secs(1)));
+}
+
+#[test]
+fn expected_failures_in_records_and_shards() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let t = test("lost_update", lost_update);
+    let cfg = Config::resolve(
+        &Spec {
+            strategy: Some(StrategyName::Dfs),
+            expect: Some(FailureKind::Panic),
+            ..Spec::default()
+        },
+        &[],
+    )
+    .unwrap();
+    let ex = explore_test(t, &cfg, Shard::WHOLE, 1, None).unwrap();
+    let r = Record::of("lost_update".into(), &cfg, Shard::WHOLE, 1, &ex);
+    assert_eq!(r.outcome, Outcome::Passed);
+    assert!(r.failures[0].expected);
+    assert!(r.failures[0].token.starts_with("gw1:"));
+    let j = r.to_json();
+    for field in [
+        r#""type":"goweave","event":"test","name":"lost_update","outcome":"passed""#,
+        r#""shard":"1/1","jobs":1"#,
+        r#""expect":"panic","failures":[{"kind":"panic","expected":true,"schedule":"#,
+        r#""token":"gw1:"#,
+        r#""message":null}"#,
+    ] {
+        assert!(j.contains(field), "{field} in {j}");
+    }
+
+    // dfs is sequential: shard 2/4 runs nothing, and passes with a message.
+    let shard = Shard { index: 1, count: 4 };
+    let ex = explore_test(t, &cfg, shard, 1, None).unwrap();
+    let r = Record::of("lost_update".into(), &cfg, shard, 1, &ex);
+    assert_eq!((r.outcome, r.schedules), (Outcome::Passed, 0));
+    let m = r.message.expect("says the shard did not find it");
+    assert!(m.contains("none of the 0 schedules of shard 2/4"), "{m}");
+
+    // Unsharded, a missing expected failure fails.
+    let cfg = Config::resolve(
+        &Spec {
+            expect: Some(FailureKind::Deadlock),
+            iterations: Some(50),
+            ..Spec::default()
+        },
+        &[],
+    )
+    .unwrap();
+    let ex = explore_test(
+        test("interleaving", interleaving),
+        &cfg,
+        Shard::WHOLE,
+        2,
+        None,
+    );
+    let r = Record::of("x".into(), &cfg, Shard::WHOLE, 2, &ex.unwrap());
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert!(r
+        .message
+        .unwrap()
+        .starts_with("expected a deadlock, but none of the 50"));
 }
