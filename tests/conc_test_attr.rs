@@ -160,6 +160,15 @@ fn ignored_known_bug() {
     lost_update();
 }
 
+/// A regression test pinned to one recorded schedule. Ignored: a token records the event
+/// stream of the runtime it was found on, so it is tied to this version of goweave
+/// (tests/conc_test_expect.rs replays a freshly found token through the same option).
+#[conc_test(replay = "gw1:Edr0hKsG0MqjkgygjQYIBQEIDAgFAA", expect = "panic")]
+#[ignore = "pinned to a token recorded by an earlier runtime"]
+fn replay_option_pins_a_schedule() {
+    lost_update();
+}
+
 mod nested {
     #[goweave::conc_test(iterations = 10)]
     fn in_a_module() {
@@ -201,6 +210,15 @@ fn every_attribute_registers_itself() {
         .find(|t| t.name == "ignored_known_bug")
         .unwrap();
     assert!(ig.ignored);
+    let pinned = goweave::conc_test::ConcTest::all()
+        .into_iter()
+        .find(|t| t.name == "replay_option_pins_a_schedule")
+        .unwrap();
+    assert_eq!(
+        pinned.spec.replay,
+        Some("gw1:Edr0hKsG0MqjkgygjQYIBQEIDAgFAA")
+    );
+    assert!(pinned.ignored);
     let tb = goweave::conc_test::ConcTest::all()
         .into_iter()
         .find(|t| t.name == "time_budget_ends_the_run")

@@ -207,3 +207,31 @@ fn variables_override_options_and_bad_values_name_the_variable() {
     let cfg = Config::resolve(&spec, &[&env(&[("GOWEAVE_ITERATIONS", "30")]), &flags]).unwrap();
     assert_eq!(cfg.iterations, 7);
 }
+
+#[test]
+fn the_replay_option_runs_exactly_the_recorded_schedule() {
+    let token = goweave::Checker::new()
+        .iterations(1_000)
+        .run(lost_update)
+        .expect_err("the lost update is found")
+        .token();
+    let pinned: &'static str = Box::leak(token.clone().into_boxed_str());
+    let spec = Spec {
+        replay: Some(pinned),
+        expect: Some(FailureKind::Panic),
+        ..Spec::default()
+    };
+    let cfg = Config::resolve(&spec, &[]).unwrap();
+    assert_eq!(cfg.describe(), "replay");
+    let ex = explore(lost_update, &cfg, &Part::whole(), "pinned").unwrap();
+    assert_eq!(ex.schedules, 1);
+    let (k, f) = ex.failure.as_ref().expect("the pinned schedule fails");
+    assert_eq!((*k, f.token()), (0, token));
+    assert!(judge(&cfg, &ex).is_ok());
+
+    // A strategy given later (here by a variable) explores instead of replaying.
+    let mut env = Overrides::none(Source::Env);
+    env.strategy = Some("random".into());
+    let cfg = Config::resolve(&spec, &[&env]).unwrap();
+    assert_eq!(cfg.strategy, Some(goweave::Strategy::Random));
+}
