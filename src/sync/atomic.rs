@@ -18,8 +18,49 @@ use std::sync::atomic as std_atomic;
 
 pub use std::sync::atomic::Ordering;
 
-use super::sema::Obj;
+use super::sema::{watched, Obj};
 use crate::runtime::event::Op;
+use crate::runtime::hb;
+
+/// Race-detector edges of atomics (each object is one key): an acquiring load joins every
+/// earlier releasing store or read-modify-write (merged, which models release sequences
+/// conservatively: it can hide a race, never invent one). Relaxed operations add no edge.
+fn acquires(o: Ordering) -> bool {
+    matches!(o, Ordering::Acquire | Ordering::AcqRel | Ordering::SeqCst)
+}
+
+fn releases(o: Ordering) -> bool {
+    matches!(o, Ordering::Release | Ordering::AcqRel | Ordering::SeqCst)
+}
+
+/// Before an operation with `o`: its release edge.
+#[cold]
+fn hb_release(obj: &Obj, o: Ordering) {
+    if releases(o) {
+        hb::release_merge(obj.key());
+    }
+}
+
+/// After an operation with `o`: its acquire edge.
+#[cold]
+fn hb_acquire(obj: &Obj, o: Ordering) {
+    if acquires(o) {
+        hb::acquire(obj.key());
+    }
+}
+
+/// After a compare-exchange: a success is a read-modify-write with `success`, a failure a load
+/// with `failure`.
+#[cold]
+fn hb_cas<T>(obj: &Obj, r: &Result<T, T>, success: Ordering, failure: Ordering) {
+    match r {
+        Ok(_) => {
+            hb_acquire(obj, success);
+            hb_release(obj, success);
+        }
+        Err(_) => hb_acquire(obj, failure),
+    }
+}
 
 macro_rules! common_methods {
     ($std:ident, $t:ty) => {
@@ -45,17 +86,26 @@ macro_rules! common_methods {
         #[track_caller]
         #[inline]
         pub fn load(&self, order: Ordering) -> $t {
-            self.obj
+            let c = self
+                .obj
                 .atomic_point(Op::AtomicLoad, order, Location::caller());
-            self.v.load(order)
+            let v = self.v.load(order);
+            if watched(c) {
+                hb_acquire(&self.obj, order);
+            }
+            v
         }
 
         /// Store a value.
         #[track_caller]
         #[inline]
         pub fn store(&self, val: $t, order: Ordering) {
-            self.obj
+            let c = self
+                .obj
                 .atomic_point(Op::AtomicStore, order, Location::caller());
+            if watched(c) {
+                hb_release(&self.obj, order);
+            }
             self.v.store(val, order)
         }
 
@@ -63,9 +113,17 @@ macro_rules! common_methods {
         #[track_caller]
         #[inline]
         pub fn swap(&self, val: $t, order: Ordering) -> $t {
-            self.obj
+            let c = self
+                .obj
                 .atomic_point(Op::AtomicRmw, order, Location::caller());
-            self.v.swap(val, order)
+            if watched(c) {
+                hb_release(&self.obj, order);
+            }
+            let v = self.v.swap(val, order);
+            if watched(c) {
+                hb_acquire(&self.obj, order);
+            }
+            v
         }
 
         /// Store `new` if the value is `current`; `Ok(previous)` on success, `Err(actual)`
@@ -79,9 +137,14 @@ macro_rules! common_methods {
             success: Ordering,
             failure: Ordering,
         ) -> Result<$t, $t> {
-            self.obj
+            let c = self
+                .obj
                 .atomic_point(Op::AtomicRmw, success, Location::caller());
-            self.v.compare_exchange(current, new, success, failure)
+            let r = self.v.compare_exchange(current, new, success, failure);
+            if watched(c) {
+                hb_cas(&self.obj, &r, success, failure);
+            }
+            r
         }
 
         /// Like [`compare_exchange`](Self::compare_exchange), but may fail spuriously.
@@ -94,9 +157,14 @@ macro_rules! common_methods {
             success: Ordering,
             failure: Ordering,
         ) -> Result<$t, $t> {
-            self.obj
+            let c = self
+                .obj
                 .atomic_point(Op::AtomicRmw, success, Location::caller());
-            self.v.compare_exchange_weak(current, new, success, failure)
+            let r = self.v.compare_exchange_weak(current, new, success, failure);
+            if watched(c) {
+                hb_cas(&self.obj, &r, success, failure);
+            }
+            r
         }
 
         /// Apply `f` until it returns `None` or the update sticks; one scheduling point.
@@ -111,9 +179,14 @@ macro_rules! common_methods {
         where
             F: FnMut($t) -> Option<$t>,
         {
-            self.obj
+            let c = self
+                .obj
                 .atomic_point(Op::AtomicRmw, set_order, Location::caller());
-            self.v.fetch_update(set_order, fetch_order, f)
+            let r = self.v.fetch_update(set_order, fetch_order, f);
+            if watched(c) {
+                hb_cas(&self.obj, &r, set_order, fetch_order);
+            }
+            r
         }
 
         /// A raw pointer to the value (accesses through it are not scheduling points).
@@ -130,9 +203,17 @@ macro_rules! rmw {
             #[track_caller]
             #[inline]
             pub fn $op(&self, val: $t, order: Ordering) -> $t {
-                self.obj
+                let c = self
+                    .obj
                     .atomic_point(Op::AtomicRmw, order, Location::caller());
-                self.v.$op(val, order)
+                if watched(c) {
+                    hb_release(&self.obj, order);
+                }
+                let v = self.v.$op(val, order);
+                if watched(c) {
+                    hb_acquire(&self.obj, order);
+                }
+                v
             }
         )*
     };
@@ -255,9 +336,7 @@ impl AtomicBool {
     #[track_caller]
     #[inline]
     pub fn fetch_not(&self, order: Ordering) -> bool {
-        self.obj
-            .atomic_point(Op::AtomicRmw, order, Location::caller());
-        self.v.fetch_xor(true, order)
+        self.fetch_xor(true, order)
     }
 }
 

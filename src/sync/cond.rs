@@ -15,9 +15,10 @@ use std::fmt;
 use std::panic::Location;
 
 use super::mutex::MutexGuard;
-use super::sema::{lock_queue, Obj, Sleeper, Waiter};
+use super::sema::{lock_queue, watched, Obj, Sleeper, Waiter};
 use crate::runtime::event::Op;
 use crate::runtime::goroutine::WaitReason;
+use crate::runtime::hb;
 
 #[derive(Default)]
 struct NotifyList {
@@ -94,7 +95,7 @@ impl Cond {
         guard: MutexGuard<'a, T>,
         site: &'static Location<'static>,
     ) -> MutexGuard<'a, T> {
-        self.obj.point(Op::Cond, site);
+        let controlled = self.obj.point(Op::Cond, site);
         let ticket = {
             let mut l = lock_queue(&self.list);
             l.wait += 1;
@@ -103,6 +104,10 @@ impl Cond {
         let mutex = guard.mutex();
         guard.unlock_at(site);
         self.sleep(ticket, site);
+        if watched(controlled) {
+            // A signal happens before the wait it ends.
+            hb::acquire(self.obj.key());
+        }
         mutex.lock_at(site)
     }
 
@@ -139,7 +144,9 @@ impl Cond {
     /// Wake one waiting goroutine, if any (Go's `Signal`).
     #[track_caller]
     pub fn signal(&self) {
-        self.obj.point(Op::Cond, Location::caller());
+        if watched(self.obj.point(Op::Cond, Location::caller())) {
+            hb::release_merge(self.obj.key());
+        }
         let woken = {
             let mut l = lock_queue(&self.list);
             if l.wait == l.notify {
@@ -159,7 +166,9 @@ impl Cond {
     /// Wake every waiting goroutine (Go's `Broadcast`).
     #[track_caller]
     pub fn broadcast(&self) {
-        self.obj.point(Op::Cond, Location::caller());
+        if watched(self.obj.point(Op::Cond, Location::caller())) {
+            hb::release_merge(self.obj.key());
+        }
         let woken = {
             let mut l = lock_queue(&self.list);
             l.notify = l.wait;

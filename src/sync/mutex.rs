@@ -31,11 +31,12 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::sema::{current_id, Obj, Sema};
+use super::sema::{current_id, watched, Obj, Sema};
 use crate::runtime::dump::WaitDetail;
 use crate::runtime::event::Op;
 use crate::runtime::executor;
 use crate::runtime::goroutine::WaitReason;
+use crate::runtime::hb;
 
 const LOCKED: u32 = 1;
 const WOKEN: u32 = 1 << 1;
@@ -133,6 +134,10 @@ impl RawMutex {
         if controlled {
             self.holder.set(site);
         }
+        if watched(controlled) {
+            // Go's raceAcquire: everything before the previous unlock happens before us.
+            hb::acquire(self.obj.key());
+        }
     }
 
     /// Take the lock without an event of its own (for primitives built on this one). `reason`
@@ -162,6 +167,9 @@ impl RawMutex {
         let ok = self.try_acquire();
         if ok && controlled {
             self.holder.set(site);
+        }
+        if ok && watched(controlled) {
+            hb::acquire(self.obj.key());
         }
         ok
     }
@@ -278,8 +286,13 @@ impl RawMutex {
     /// [`release`](Self::release).
     #[inline]
     pub(crate) fn unlock(&self, site: &'static Location<'static>) {
-        if self.obj.point(Op::Unlock, site) {
+        let controlled = self.obj.point(Op::Unlock, site);
+        if controlled {
             self.holder.clear();
+        }
+        if watched(controlled) {
+            // Go's raceRelease, before the lock can change hands.
+            hb::release(self.obj.key());
         }
         self.release(site);
     }

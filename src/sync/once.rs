@@ -15,10 +15,11 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::mutex::{describe_holder, RawMutex};
-use super::sema::current_id;
+use super::sema::{current_id, watched};
 use crate::runtime::dump::WaitDetail;
 use crate::runtime::event::Op;
 use crate::runtime::goroutine::WaitReason;
+use crate::runtime::hb;
 
 /// Runs a function exactly once: Go's `sync.Once`.
 ///
@@ -72,6 +73,10 @@ impl Once {
         if !self.done.load(Ordering::Acquire) {
             self.call_slow(f, site, controlled);
         }
+        if watched(controlled) {
+            // The function's run happens before every call returns.
+            hb::acquire(self.m.obj.key());
+        }
     }
 
     #[cold]
@@ -81,19 +86,37 @@ impl Once {
         if controlled {
             self.m.holder.set(site);
         }
-        /// Marks the `Once` done and unlocks, also if `f` panics.
-        struct Finish<'a>(&'a Once, &'static Location<'static>, bool);
+        /// Unlocks, also if `f` panics; marks the `Once` done (and publishes the run to the
+        /// race detector) if this call ran the function.
+        struct Finish<'a> {
+            once: &'a Once,
+            site: &'static Location<'static>,
+            controlled: bool,
+            ran: bool,
+        }
         impl Drop for Finish<'_> {
             fn drop(&mut self) {
-                self.0.done.store(true, Ordering::Release);
-                if self.2 {
-                    self.0.m.holder.clear();
+                let once = self.once;
+                if self.ran {
+                    if watched(self.controlled) {
+                        hb::release(once.m.obj.key());
+                    }
+                    once.done.store(true, Ordering::Release);
                 }
-                self.0.m.release(self.1);
+                if self.controlled {
+                    once.m.holder.clear();
+                }
+                once.m.release(self.site);
             }
         }
-        let finish = Finish(self, site, controlled);
+        let mut finish = Finish {
+            once: self,
+            site,
+            controlled,
+            ran: false,
+        };
         if !self.done.load(Ordering::Relaxed) {
+            finish.ran = true;
             f();
         }
         drop(finish);

@@ -26,10 +26,17 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::mutex::RawMutex;
-use super::sema::{current_id, lock_queue, Obj, Sema};
+use super::sema::{current_id, lock_queue, watched, Obj, Sema};
 use crate::runtime::dump::WaitDetail;
 use crate::runtime::event::Op;
 use crate::runtime::goroutine::WaitReason;
+use crate::runtime::hb;
+
+/// Race-detector key parts (Go's annotations on `readerSem` and `writerSem`): writers release
+/// to `READERS`, which readers and the next writer acquire; readers release-merge to
+/// `WRITERS`, which a writer acquires.
+const READERS: u64 = 0;
+const WRITERS: u64 = 1;
 
 /// Most readers a lock can have at once (Go's `rwmutexMaxReaders`).
 const MAX_READERS: i32 = 1 << 30;
@@ -90,6 +97,9 @@ impl RawRwLock {
         if controlled {
             lock_queue(&self.track).readers.push((current_id(), site));
         }
+        if watched(controlled) {
+            hb::acquire(self.obj.part(READERS));
+        }
     }
 
     #[inline]
@@ -113,12 +123,19 @@ impl RawRwLock {
         if controlled {
             lock_queue(&self.track).readers.push((current_id(), site));
         }
+        if watched(controlled) {
+            hb::acquire(self.obj.part(READERS));
+        }
         true
     }
 
     #[inline]
     fn read_unlock(&self, site: &'static Location<'static>) {
-        if self.obj.point(Op::RUnlock, site) {
+        let controlled = self.obj.point(Op::RUnlock, site);
+        if watched(controlled) {
+            hb::release_merge(self.obj.part(WRITERS));
+        }
+        if controlled {
             // Forget this guard's entry: same goroutine and site, else any of the goroutine's
             // (the guard moved), else any (unlocked from another goroutine, as Go allows).
             let me = current_id();
@@ -171,6 +188,10 @@ impl RawRwLock {
         if controlled {
             lock_queue(&self.track).writer = Some((current_id(), site, true));
         }
+        if watched(controlled) {
+            hb::acquire(self.obj.part(READERS));
+            hb::acquire(self.obj.part(WRITERS));
+        }
     }
 
     #[inline]
@@ -190,13 +211,21 @@ impl RawRwLock {
         if controlled {
             lock_queue(&self.track).writer = Some((current_id(), site, true));
         }
+        if watched(controlled) {
+            hb::acquire(self.obj.part(READERS));
+            hb::acquire(self.obj.part(WRITERS));
+        }
         true
     }
 
     #[inline]
     fn write_unlock(&self, site: &'static Location<'static>) {
-        if self.obj.point(Op::Unlock, site) {
+        let controlled = self.obj.point(Op::Unlock, site);
+        if controlled {
             lock_queue(&self.track).writer = None;
+        }
+        if watched(controlled) {
+            hb::release(self.obj.part(READERS));
         }
         // Tell readers there is no writer any more, and wake those that queued meanwhile.
         let r = self.reader_count.fetch_add(MAX_READERS, Ordering::SeqCst) + MAX_READERS;

@@ -27,6 +27,7 @@ use crate::runtime::dump::{self, WaitDetail};
 use crate::runtime::event::{Event, ObjId, Op};
 use crate::runtime::executor;
 use crate::runtime::goroutine::{GRef, WaitReason};
+use crate::runtime::hb::Key;
 
 /// Lock a std mutex that guards a wait queue. Those locks are never held while user code runs,
 /// so poisoning cannot leave them inconsistent: it is ignored.
@@ -70,15 +71,27 @@ impl Obj {
         op: Op,
         ordering: Ordering,
         site: &'static Location<'static>,
-    ) {
-        if executor::is_controlled() {
-            self.point_controlled(Event::atomic(op, self.id(), ordering, site));
+    ) -> bool {
+        if !is_controlled() {
+            return false;
         }
+        self.point_controlled(Event::atomic(op, self.id(), ordering, site));
+        true
     }
 
     #[cold]
     fn point_controlled(&self, ev: Event) {
         executor::sched_point(ev);
+    }
+
+    /// The race detector's key for the whole object.
+    pub(crate) fn key(&self) -> Key {
+        Key::Object(self.id().0)
+    }
+
+    /// The race detector's key for part `n` of the object (a lock's reader or writer side).
+    pub(crate) fn part(&self, n: u64) -> Key {
+        Key::Part(self.id().0, n)
     }
 
     /// The object id (assigning one if needed).
@@ -103,6 +116,15 @@ impl Obj {
 #[inline(always)]
 pub(crate) fn is_controlled() -> bool {
     matches!(context::exec(), context::ExecPtr::Controlled(_))
+}
+
+/// True where the race detector may be watching, so happens-before edges must be reported:
+/// the controlled executor (`controlled`, as returned by [`Obj::point`]), and the
+/// work-stealing executor built with the `race` feature. Elsewhere the edge hooks are skipped
+/// before they cost anything.
+#[inline(always)]
+pub(crate) fn watched(controlled: bool) -> bool {
+    controlled || cfg!(feature = "race")
 }
 
 /// The id of the running goroutine (0 outside one).

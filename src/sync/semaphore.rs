@@ -12,9 +12,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 
-use super::sema::{lock_queue, Obj, Sleeper, Waiter};
+use super::sema::{lock_queue, watched, Obj, Sleeper, Waiter};
 use crate::runtime::event::Op;
 use crate::runtime::goroutine::WaitReason;
+use crate::runtime::hb;
 
 struct State {
     /// Total weight.
@@ -86,10 +87,12 @@ impl Semaphore {
     #[track_caller]
     pub fn acquire(&self, n: u64) {
         let site = Location::caller();
-        self.obj.point(Op::Semaphore, site);
+        let controlled = self.obj.point(Op::Semaphore, site);
         let mut st = lock_queue(&self.state);
         if st.size - st.cur >= n && st.waiters.is_empty() {
             st.cur += n;
+            drop(st);
+            self.acquired(controlled);
             return;
         }
         let (w, sleeper) = Waiter::current();
@@ -108,16 +111,28 @@ impl Semaphore {
         sleeper.sleep(WaitReason::SemaphoreAcquire, site, st);
         // Woken by `grant`: the weight is ours.
         std::mem::forget(queued);
+        self.acquired(controlled);
+    }
+
+    /// The race detector's edge: every release happens before a later acquire.
+    fn acquired(&self, controlled: bool) {
+        if watched(controlled) {
+            hb::acquire(self.obj.key());
+        }
     }
 
     /// Acquire `n` units if that needs no waiting (and nobody waits before us).
     #[track_caller]
     pub fn try_acquire(&self, n: u64) -> bool {
-        self.obj.point(Op::Semaphore, Location::caller());
+        let controlled = self.obj.point(Op::Semaphore, Location::caller());
         let mut st = lock_queue(&self.state);
         let ok = st.size - st.cur >= n && st.waiters.is_empty();
         if ok {
             st.cur += n;
+        }
+        drop(st);
+        if ok {
+            self.acquired(controlled);
         }
         ok
     }
@@ -127,7 +142,9 @@ impl Semaphore {
     /// Panics with `semaphore: released more than held` if `n` exceeds the weight held.
     #[track_caller]
     pub fn release(&self, n: u64) {
-        self.obj.point(Op::Semaphore, Location::caller());
+        if watched(self.obj.point(Op::Semaphore, Location::caller())) {
+            hb::release_merge(self.obj.key());
+        }
         let woken = {
             let mut st = lock_queue(&self.state);
             if n > st.cur {

@@ -15,10 +15,11 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::sema::{Obj, Sema};
+use super::sema::{watched, Obj, Sema};
 use crate::runtime::dump::WaitDetail;
 use crate::runtime::event::Op;
 use crate::runtime::goroutine::WaitReason;
+use crate::runtime::hb;
 
 struct Inner {
     /// Counter (high 32 bits, signed) and waiters (low 32 bits).
@@ -87,7 +88,11 @@ impl WaitGroup {
 
     fn add_at(&self, delta: i64, site: &'static Location<'static>) {
         let inner = &*self.inner;
-        inner.obj.point(Op::WaitGroupAdd, site);
+        let controlled = inner.obj.point(Op::WaitGroupAdd, site);
+        if delta < 0 && watched(controlled) {
+            // Go's raceReleaseMerge: every done happens before the wait it releases.
+            hb::release_merge(inner.obj.key());
+        }
         let delta32 = i32::try_from(delta).unwrap_or_else(|_| {
             panic!("sync: WaitGroup delta {delta} does not fit the 32-bit counter")
         });
@@ -132,6 +137,9 @@ impl WaitGroup {
         let mut state = inner.state.load(Ordering::SeqCst);
         loop {
             if (state >> 32) as i32 == 0 {
+                if watched(controlled) {
+                    hb::acquire(inner.obj.key());
+                }
                 return;
             }
             // Register as a waiter.
@@ -148,6 +156,9 @@ impl WaitGroup {
                         .acquire(WaitReason::WaitGroupWait, site, false, detail);
                     if inner.state.load(Ordering::SeqCst) != 0 {
                         panic!("sync: WaitGroup is reused before previous Wait has returned");
+                    }
+                    if watched(controlled) {
+                        hb::acquire(inner.obj.key());
                     }
                     return;
                 }
