@@ -77,6 +77,17 @@ pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>, unlock:
 pub(crate) fn unpark(g: GRef) {
     match &g.exec {
         ExecKind::Steal(shared) => {
+            if let ExecPtr::Steal(w) = context::exec() {
+                // SAFETY: an installed worker context outlives its installation on this thread.
+                let w = unsafe { &*w };
+                if Arc::ptr_eq(w.shared(), shared) {
+                    // The common case, a waker on a worker of the same runtime: use the
+                    // worker's own handle. Cloning `shared` costs two atomic operations on a
+                    // cache line every worker touches (measured: ~1/3 of an unbuffered
+                    // ping-pong round trip).
+                    return w.shared().unpark(g);
+                }
+            }
             let shared = shared.clone();
             shared.unpark(g)
         }
