@@ -87,6 +87,35 @@ pub(crate) fn release_acquire(key: SyncKey) {
     })
 }
 
+/// `acquire`, `release` and `release_acquire` on behalf of goroutine `g`, which is parked: a
+/// channel operation completing a blocked goroutine's send or receive does its half of the
+/// edge for it (Go's `raceacquireg`, `racereleaseg`, `racereleaseacquireg` in `chan.go`).
+#[inline]
+pub(crate) fn acquire_as(g: u64, key: SyncKey) {
+    with_detector_as(g, |d, g| {
+        d.acquire(g, key);
+        Ok(())
+    })
+}
+
+/// See [`acquire_as`].
+#[inline]
+pub(crate) fn release_as(g: u64, key: SyncKey) {
+    with_detector_as(g, |d, g| {
+        d.release(g, key);
+        Ok(())
+    })
+}
+
+/// See [`acquire_as`].
+#[inline]
+pub(crate) fn release_acquire_as(g: u64, key: SyncKey) {
+    with_detector_as(g, |d, g| {
+        d.release_acquire(g, key);
+        Ok(())
+    })
+}
+
 /// A watched read of `cell` (named `name` in reports).
 #[inline]
 pub(crate) fn read(cell: ObjId, name: Option<&str>, site: &'static Location<'static>) {

@@ -1,0 +1,402 @@
+//! `select!`: wait on several channel operations and complete exactly one (Go's `selectgo`).
+//!
+//! The algorithm knows nothing about channels. Each case is a [`SelectHandle`]: a lock, a
+//! readiness test, a non-blocking attempt, and a waiter it can queue and unqueue. Channels
+//! implement it in `case.rs`; anything else that can do those four things (a timer channel is
+//! just a channel) works the same way.
+//!
+//! The three passes are Go's:
+//! 1. Lock every enabled case's channel, in address order (so two selects never deadlock on each
+//!    other's locks), each channel once. Collect the ready cases; if there are any, pick one
+//!    uniformly with the executor's random source, complete it, unlock, done. (The pick is a
+//!    recorded choice on the controlled executor, so a replay makes the same one.) If there are
+//!    none and there is a `default`, unlock and take it.
+//! 2. Queue a waiter on every case, all sharing one [`Sleeper`], and park; the unlock step
+//!    releases the locks after the switch.
+//! 3. Woken: the waker claimed exactly one waiter (the `selectDone` compare-and-swap in
+//!    `waitq.rs`). Lock every channel again, unqueue the other waiters, unlock, and finish the
+//!    winning case.
+//!
+//! Invariants:
+//! - Every hook except `lock_key`, `lock`, `finish` and `nil_reason` runs with the case's lock
+//!   held by `select`.
+//! - Between `enqueue` and the end of pass 3 the cases do not move and the select's frame stays
+//!   alive; if the goroutine is torn down while parked, pass 3 runs from a drop guard.
+//! - A case that is not ready is never completed: a pick that loses a race (another channel
+//!   claimed the waiter it counted on) completes nothing, and the select looks again.
+
+use std::panic::Location;
+use std::sync::MutexGuard;
+
+use super::hchan::{check_claimed, SEND_ON_CLOSED};
+use super::waitq::Sleeper;
+use crate::runtime::context;
+use crate::runtime::event::{Event, ObjId, Op};
+use crate::runtime::executor::{self, OUTSIDE_RUNTIME};
+use crate::runtime::goroutine::{GRef, WaitReason};
+
+/// One case of a `select!`, as the select algorithm sees it.
+///
+/// Implemented for channel cases; not meant to be implemented outside goweave (the `unsafe`
+/// hooks rely on goweave's parking protocol).
+#[doc(hidden)]
+pub trait SelectHandle {
+    /// Identity of the case's lock (its address), or `None` if the case is disabled (a nil
+    /// channel). Cases with equal keys share one lock.
+    fn lock_key(&self) -> Option<usize>;
+
+    /// Take the case's lock.
+    fn lock(&self) -> MutexGuard<'_, ()>;
+
+    /// True if the case can complete now without blocking (a send on a closed channel counts:
+    /// it completes by panicking).
+    ///
+    /// # Safety
+    /// The lock is held.
+    unsafe fn is_ready(&self) -> bool;
+
+    /// Complete the case now if it can; false if it cannot (then nothing happened). A
+    /// goroutine to unpark once every lock is released goes into `wake`.
+    ///
+    /// # Safety
+    /// The lock is held.
+    unsafe fn try_complete(&self, wake: &mut Wake) -> bool;
+
+    /// Queue this case's waiter, bound to `sleeper` as case `index`.
+    ///
+    /// # Safety
+    /// The lock is held; `self` and `sleeper` stay at their addresses until `unqueue`.
+    unsafe fn enqueue(&self, sleeper: &Sleeper, index: usize);
+
+    /// Unqueue this case's waiter if it is still queued.
+    ///
+    /// # Safety
+    /// The lock is held.
+    unsafe fn unqueue(&self);
+
+    /// Called, with no lock held, on the case the select completed. False for a send that
+    /// found the channel closed: the select then panics.
+    fn finish(&self) -> bool;
+
+    /// The wait reason when this is a select's only case and it is disabled (Go compiles a
+    /// one-case select to a plain channel operation: `chan receive (nil chan)`).
+    fn nil_reason(&self) -> WaitReason;
+}
+
+/// A goroutine that a completed case must unpark once every lock is released.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct Wake(pub(crate) Option<GRef>);
+
+/// Run one `select!` over `cases`: complete one ready case (chosen uniformly among the ready
+/// ones), else take the default (return false) if `has_default`, else block until a case
+/// completes. The completed case is marked through [`SelectHandle::finish`]; returns true.
+#[doc(hidden)]
+#[track_caller]
+pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) -> bool {
+    let site = Location::caller();
+    executor::sched_point(Event::new(Op::Select, ObjId(0), site));
+
+    // The enabled cases, in lock order (address, then case index).
+    let mut order = [(0usize, 0usize); N];
+    let mut enabled = [false; N];
+    let mut n = 0;
+    for (i, c) in cases.iter().enumerate() {
+        if let Some(key) = c.lock_key() {
+            order[n] = (key, i);
+            enabled[i] = true;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        if has_default {
+            return false;
+        }
+        let reason = if N == 1 {
+            cases[0].nil_reason()
+        } else {
+            WaitReason::SelectNoCases
+        };
+        block_forever(reason, site);
+    }
+    let order = &mut order[..n];
+    order.sort_unstable();
+
+    loop {
+        // Pass 1: look for a ready case under all the locks.
+        let guards = lock_all(&cases, order);
+        let mut ready = [0usize; N];
+        let mut r = 0;
+        for (i, c) in cases.iter().enumerate() {
+            // SAFETY: we hold every enabled case's lock.
+            if enabled[i] && unsafe { c.is_ready() } {
+                ready[r] = i;
+                r += 1;
+            }
+        }
+        if r > 0 {
+            let pick = ready[executor::random_below(r as u64) as usize];
+            let mut wake = Wake(None);
+            // SAFETY: we hold the lock of `pick`.
+            let done = unsafe { cases[pick].try_complete(&mut wake) };
+            drop(guards);
+            if !done {
+                // Lost a race (see the invariants): look again.
+                continue;
+            }
+            if let Some(g) = wake.0 {
+                executor::unpark(g);
+            }
+            finish(cases[pick]);
+            return true;
+        }
+        if has_default {
+            return false;
+        }
+
+        // Pass 2: queue on every case and park.
+        let Some(me) = context::current_gref() else {
+            drop(guards);
+            panic!("goweave: {} {}", WaitReason::Select, OUTSIDE_RUNTIME);
+        };
+        let sleeper = Sleeper::new(me, true);
+        for &(_, i) in order.iter() {
+            // SAFETY: we hold the lock; the cases live in the caller's frame and `sleeper` in
+            // ours until `pass3` has unqueued every waiter.
+            unsafe { cases[i].enqueue(&sleeper, i) };
+        }
+        let pass3 = UnqueueAll {
+            cases: &cases,
+            order,
+        };
+        executor::park(WaitReason::Select, site, move || drop(guards));
+
+        // Pass 3: unqueue the losers (the winner was unqueued by whoever claimed it).
+        drop(pass3);
+        check_claimed(&sleeper);
+        finish(cases[sleeper.winner()]);
+        return true;
+    }
+}
+
+/// Finish the completed case; a send that found its channel closed panics here, so that the
+/// panic names the user's `select!` line.
+#[track_caller]
+fn finish(case: &dyn SelectHandle) {
+    if !case.finish() {
+        panic!("{SEND_ON_CLOSED}");
+    }
+}
+
+/// Lock the cases in `order` (sorted by key), each distinct lock once.
+fn lock_all<'a, const N: usize>(
+    cases: &[&'a dyn SelectHandle; N],
+    order: &[(usize, usize)],
+) -> [Option<MutexGuard<'a, ()>>; N] {
+    let mut guards = [const { None }; N];
+    let mut last = None;
+    for (j, &(key, i)) in order.iter().enumerate() {
+        if last != Some(key) {
+            guards[j] = Some(cases[i].lock());
+            last = Some(key);
+        }
+    }
+    guards
+}
+
+/// Pass 3 of a parked select, also run if the goroutine is torn down while parked: lock every
+/// case again and unqueue its waiter.
+struct UnqueueAll<'s, 'a, const N: usize> {
+    cases: &'s [&'a dyn SelectHandle; N],
+    order: &'s [(usize, usize)],
+}
+
+impl<const N: usize> Drop for UnqueueAll<'_, '_, N> {
+    fn drop(&mut self) {
+        let guards = lock_all(self.cases, self.order);
+        for &(_, i) in self.order {
+            // SAFETY: we hold every case's lock.
+            unsafe { self.cases[i].unqueue() };
+        }
+        drop(guards);
+    }
+}
+
+/// Park forever (a select with nothing to wait for, as Go's `block()`).
+fn block_forever(reason: WaitReason, site: &'static Location<'static>) -> ! {
+    if context::current_ptr().is_null() {
+        panic!("goweave: {} {}", reason, OUTSIDE_RUNTIME);
+    }
+    loop {
+        executor::park(reason, site, || {});
+    }
+}
+
+/// Wait on several channel operations and complete exactly one, as Go's `select` statement.
+///
+/// ```
+/// use goweave::{chan, select};
+/// goweave::run(|| {
+///     let (a, b) = (chan::make::<i32>(1), chan::make::<&str>(1));
+///     b.send("hi");
+///     let got = select! {
+///         recv(a) -> v => format!("a: {v:?}"),
+///         recv(b) -> v => format!("b: {v:?}"),
+///     };
+///     assert_eq!(got, "b: Some(\"hi\")");
+/// });
+/// ```
+///
+/// Cases, separated by commas (a block body needs no comma):
+/// - `recv(ch) -> v => body`: receive from `ch`; `v` (any irrefutable pattern) is an
+///   `Option<T>`, `None` if the channel is closed. `recv(ch) => body` ignores the value.
+/// - `send(ch, value) => body`: send `value` on `ch`. Like Go, a send case that finds the
+///   channel closed panics with `send on closed channel`.
+/// - `default => body`: taken when no case is ready.
+///
+/// `ch` is anything implementing [`AsRecv`](crate::chan::AsRecv) /
+/// [`AsSend`](crate::chan::AsSend): a `Chan`, a `Receiver`/`Sender`, a reference to one, or an
+/// `Option` of one, where `None` is Go's nil channel: that case is never ready. The channel
+/// expressions and the values to send are evaluated once, in source order, before anything
+/// else happens, and a value whose case is not chosen is dropped.
+///
+/// When several cases are ready, one is chosen uniformly at random (from the executor's
+/// random source: the controlled executor explores the choice and a replay repeats it).
+/// With no case ready and no `default`, the goroutine blocks (wait reason `select`) until one
+/// can complete. A select with no enabled case and no `default` blocks forever, with wait
+/// reason `select (no cases)` (or `chan receive (nil chan)` / `chan send (nil chan)` when it
+/// has exactly one case, like Go's one-case select).
+///
+/// `select!` is an expression; bodies may `break`, `continue` or `return` as in any block.
+#[macro_export]
+macro_rules! select {
+    ($($tokens:tt)*) => {
+        $crate::__select_parse!(
+            @cases []
+            @default []
+            @ids [
+                __gw_c0 __gw_c1 __gw_c2 __gw_c3 __gw_c4 __gw_c5 __gw_c6 __gw_c7
+                __gw_c8 __gw_c9 __gw_c10 __gw_c11 __gw_c12 __gw_c13 __gw_c14 __gw_c15
+                __gw_c16 __gw_c17 __gw_c18 __gw_c19 __gw_c20 __gw_c21 __gw_c22 __gw_c23
+                __gw_c24 __gw_c25 __gw_c26 __gw_c27 __gw_c28 __gw_c29 __gw_c30 __gw_c31
+                __gw_c32 __gw_c33 __gw_c34 __gw_c35 __gw_c36 __gw_c37 __gw_c38 __gw_c39
+                __gw_c40 __gw_c41 __gw_c42 __gw_c43 __gw_c44 __gw_c45 __gw_c46 __gw_c47
+                __gw_c48 __gw_c49 __gw_c50 __gw_c51 __gw_c52 __gw_c53 __gw_c54 __gw_c55
+                __gw_c56 __gw_c57 __gw_c58 __gw_c59 __gw_c60 __gw_c61 __gw_c62 __gw_c63
+            ]
+            $($tokens)*
+        )
+    };
+}
+
+/// The muncher behind [`select!`]: parses one case at a time into `@cases`, then generates.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_parse {
+    // All parsed: generate.
+    (@cases [$($cases:tt)*] @default [$($default:tt)*] @ids [$($ids:ident)*]) => {
+        $crate::__select_gen!([$($cases)*] [$($default)*])
+    };
+    // Case heads; the body is parsed by the `@body` rules.
+    (@cases $cases:tt @default $default:tt @ids [$id:ident $($ids:ident)*]
+        recv($ch:expr) -> $p:pat => $($rest:tt)*) => {
+        $crate::__select_parse!(@body [$id recv_case ($ch) () ($p)]
+            @cases $cases @default $default @ids [$($ids)*] $($rest)*)
+    };
+    (@cases $cases:tt @default $default:tt @ids [$id:ident $($ids:ident)*]
+        recv($ch:expr) => $($rest:tt)*) => {
+        $crate::__select_parse!(@body [$id recv_case ($ch) () (_)]
+            @cases $cases @default $default @ids [$($ids)*] $($rest)*)
+    };
+    (@cases $cases:tt @default $default:tt @ids [$id:ident $($ids:ident)*]
+        send($ch:expr, $v:expr) => $($rest:tt)*) => {
+        $crate::__select_parse!(@body [$id send_case ($ch) (, $v) (_)]
+            @cases $cases @default $default @ids [$($ids)*] $($rest)*)
+    };
+    (@cases $cases:tt @default [] @ids $ids:tt default => $($rest:tt)*) => {
+        $crate::__select_parse!(@body [default] @cases $cases @default [] @ids $ids $($rest)*)
+    };
+    (@cases $cases:tt @default [$($d:tt)+] @ids $ids:tt default => $($rest:tt)*) => {
+        ::core::compile_error!("select! has more than one `default` case")
+    };
+    (@cases $cases:tt @default $default:tt @ids [] $($rest:tt)+) => {
+        ::core::compile_error!("select! supports at most 64 cases")
+    };
+    // Bodies: a block (comma optional) or an expression followed by a comma or the end.
+    (@body $head:tt @cases $cases:tt @default $default:tt @ids $ids:tt
+        $body:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@push $head {$body} @cases $cases @default $default @ids $ids $($rest)*)
+    };
+    (@body $head:tt @cases $cases:tt @default $default:tt @ids $ids:tt
+        $body:block $($rest:tt)*) => {
+        $crate::__select_parse!(@push $head {$body} @cases $cases @default $default @ids $ids $($rest)*)
+    };
+    (@body $head:tt @cases $cases:tt @default $default:tt @ids $ids:tt
+        $body:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@push $head {$body} @cases $cases @default $default @ids $ids $($rest)*)
+    };
+    (@body $head:tt @cases $cases:tt @default $default:tt @ids $ids:tt $body:expr) => {
+        $crate::__select_parse!(@push $head {$body} @cases $cases @default $default @ids $ids)
+    };
+    (@push [default] $body:tt @cases $cases:tt @default [] @ids $ids:tt $($rest:tt)*) => {
+        $crate::__select_parse!(@cases $cases @default [$body] @ids $ids $($rest)*)
+    };
+    (@push [$($head:tt)*] $body:tt @cases [$($cases:tt)*] @default $default:tt @ids $ids:tt
+        $($rest:tt)*) => {
+        $crate::__select_parse!(@cases [$($cases)* ($($head)* $body)] @default $default
+            @ids $ids $($rest)*)
+    };
+    // Anything else is a syntax error in a case.
+    (@cases $cases:tt @default $default:tt @ids $ids:tt $($rest:tt)+) => {
+        ::core::compile_error!(::core::concat!(
+            "select!: expected `recv(ch) -> v => ..`, `send(ch, value) => ..` or `default => ..`, found: ",
+            ::core::stringify!($($rest)+)
+        ))
+    };
+}
+
+/// Code generation for [`select!`]: build the cases in source order, run the select, then run
+/// the body of the case it completed.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_gen {
+    ([$(($id:ident $ctor:ident ($ch:expr) ($($v:tt)*) ($p:pat) $body:tt))*] []) => {{
+        $(
+            let $id = &$ch;
+            let $id = $crate::chan::__private::$ctor($id $($v)*);
+        )*
+        $crate::chan::__private::select(
+            [$(&$id as &dyn $crate::chan::__private::SelectHandle),*],
+            false,
+        );
+        $(
+            if $id.fired() {
+                let $p = $id.take();
+                $body
+            } else
+        )* {
+            ::core::unreachable!("select! returned without completing a case")
+        }
+    }};
+    ([$(($id:ident $ctor:ident ($ch:expr) ($($v:tt)*) ($p:pat) $body:tt))*] [$default:tt]) => {{
+        $(
+            let $id = &$ch;
+            let $id = $crate::chan::__private::$ctor($id $($v)*);
+        )*
+        if $crate::chan::__private::select(
+            [$(&$id as &dyn $crate::chan::__private::SelectHandle),*],
+            true,
+        ) {
+            $(
+                if $id.fired() {
+                    let $p = $id.take();
+                    $body
+                } else
+            )* {
+                ::core::unreachable!("select! returned without completing a case")
+            }
+        } else {
+            $default
+        }
+    }};
+}
