@@ -27,6 +27,7 @@ pub mod report;
 pub mod runtime;
 pub mod schedule;
 pub mod sync;
+pub mod time;
 
 pub use detect::leak;
 pub use goweave_macros::conc_test;

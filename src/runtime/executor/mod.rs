@@ -188,6 +188,57 @@ pub(crate) fn cancel_timer(id: TimerId) -> bool {
     }
 }
 
+/// The current executor's timers, as a handle that works from any thread. A timer callback runs
+/// outside every goroutine (on the timer thread, or the controlled executor's scheduler stack),
+/// where [`add_timer`] cannot find its executor; a periodic timer (`time::Ticker`) re-arms
+/// itself through this handle.
+#[derive(Clone)]
+pub(crate) enum Timers {
+    /// A work-stealing runtime's shared timer heap.
+    Steal(Arc<steal::Shared>),
+    /// A controlled executor, by instance id (its callbacks run on its own thread).
+    Controlled(u64),
+}
+
+/// The [`Timers`] of the executor driving this thread. Panics outside a runtime.
+pub(crate) fn timers() -> Timers {
+    match context::exec() {
+        // SAFETY: as in `sched_point`.
+        ExecPtr::Controlled(c) => Timers::Controlled(unsafe { &*c }.id()),
+        // SAFETY: as in `now`.
+        ExecPtr::Steal(w) => Timers::Steal(unsafe { &*w }.shared().clone()),
+        ExecPtr::None => panic!("goweave timers {}", OUTSIDE_RUNTIME),
+    }
+}
+
+impl Timers {
+    /// Arm a timer that runs `f` at `deadline` (see [`add_timer`]).
+    pub(crate) fn add(&self, deadline: Duration, f: TimerFn) -> TimerId {
+        match self {
+            Timers::Steal(s) => s.add_timer(deadline, f),
+            Timers::Controlled(id) => with_controlled(|c| {
+                assert_eq!(
+                    c.id(),
+                    *id,
+                    "goweave: a timer armed on another controlled run"
+                );
+                c.add_timer(deadline, f)
+            })
+            .expect("goweave: a controlled executor's timer was armed from another thread"),
+        }
+    }
+
+    /// Disarm a timer; true if it had not fired yet. False if its executor is gone.
+    pub(crate) fn cancel(&self, id: TimerId) -> bool {
+        match self {
+            Timers::Steal(s) => s.cancel_timer(id),
+            Timers::Controlled(cid) => {
+                with_controlled(|c| c.id() == *cid && c.cancel_timer(id)).unwrap_or(false)
+            }
+        }
+    }
+}
+
 /// A uniform choice in `0..n` (n ≥ 1) from the executor's random source. On the controlled
 /// executor it is a recorded, replayable schedule choice.
 pub(crate) fn random_below(n: u64) -> u64 {

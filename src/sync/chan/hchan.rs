@@ -491,6 +491,17 @@ impl<T> HChan<T> {
         }
     }
 
+    /// Drop every buffered value without a scheduling point (for `Timer::stop`/`reset`);
+    /// true if there was one.
+    pub(crate) fn drain_nonblocking(&self) -> bool {
+        let drained: VecDeque<T> = {
+            let mut st = self.lock();
+            st.recvx = st.sendx;
+            std::mem::take(&mut st.buf)
+        };
+        !drained.is_empty()
+    }
+
     /// `close(ch)`: Go's `closechan`.
     #[track_caller]
     pub(crate) fn close(&self, site: &'static Location<'static>) {

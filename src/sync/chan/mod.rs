@@ -39,7 +39,7 @@ mod waitq;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::panic::Location;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 pub use case::{AsRecv, AsSend};
 pub(crate) use hchan::HChan;
@@ -159,6 +159,18 @@ impl<T> Chan<T> {
     /// `for v := range ch`).
     pub fn iter(&self) -> Iter<'_, T> {
         Iter { chan: self }
+    }
+
+    /// A handle that does not keep the channel alive (for timer callbacks).
+    pub(crate) fn downgrade(&self) -> Weak<HChan<T>> {
+        Arc::downgrade(&self.inner)
+    }
+}
+
+/// A non-blocking send with no scheduling point, through a weak handle; for timer callbacks.
+pub(crate) fn send_from_timer<T>(chan: &Weak<HChan<T>>, v: T) {
+    if let Some(c) = chan.upgrade() {
+        let _ = c.send_nonblocking(v);
     }
 }
 

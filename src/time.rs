@@ -1,0 +1,432 @@
+//! Time, as Go's `time` package: [`sleep`], [`after`], [`tick`], [`Timer`], [`Ticker`], and
+//! [`now`] / [`Instant`] on the executor's clock.
+//!
+//! ```
+//! use goweave::time::{self, Duration};
+//! use goweave::{chan, select};
+//! goweave::run(|| {
+//!     let never = chan::make::<()>(0);
+//!     let start = time::now();
+//!     let timed_out = select! {
+//!         recv(never) => false,
+//!         recv(time::after(Duration::from_millis(5))) => true,
+//!     };
+//!     assert!(timed_out && start.elapsed() >= Duration::from_millis(5));
+//! });
+//! ```
+//!
+//! On the work-stealing executor the clock is the real (monotonic) clock, and every timer lives
+//! in one shared heap driven by one timer thread. On the controlled executor the clock is
+//! **virtual**, as in Go's `testing/synctest`: it starts at zero and jumps to the next timer
+//! only when every goroutine is blocked, so a test that sleeps for an hour finishes at once,
+//! and timing is part of the replayable schedule.
+//!
+//! Timer channels follow Go 1.23: once [`Timer::stop`] or [`Timer::reset`] returns, no value
+//! prepared before the call is received (a value already buffered is discarded).
+//!
+//! Invariants:
+//! - A timer callback runs on the timer thread or a scheduler stack, never in a goroutine, so it
+//!   never blocks: it sends with a non-blocking send and drops the value if the one-slot buffer
+//!   is full (a ticker drops ticks for a slow receiver, as in Go).
+//! - `TimerShared::state` guards the armed timer and its generation. A callback delivers only
+//!   if its generation is still current, checked under that lock; `stop` and `reset` bump the
+//!   generation under it, so a callback that was already running cannot deliver a stale value.
+//! - Lock order: a timer's `state`, then the executor's timer heap or the channel's lock.
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub, SubAssign};
+use std::panic::Location;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+pub use std::time::Duration;
+
+use crate::chan::{self, Chan, Receiver};
+use crate::runtime::context;
+use crate::runtime::event::{Event, ObjId, Op};
+use crate::runtime::executor::{self, Timers, OUTSIDE_RUNTIME};
+use crate::runtime::goroutine::WaitReason;
+use crate::runtime::timer::TimerId;
+
+/// A point on the executor's clock (virtual on the controlled executor). Instants from
+/// different runtimes are not comparable.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(Duration);
+
+/// The executor's current time (Go's `time.Now`).
+pub fn now() -> Instant {
+    Instant(executor::now())
+}
+
+/// The time elapsed since `t` (Go's `time.Since`).
+pub fn since(t: Instant) -> Duration {
+    t.elapsed()
+}
+
+/// The time until `t`, zero if it has passed (Go's `time.Until`).
+pub fn until(t: Instant) -> Duration {
+    t.duration_since(now())
+}
+
+impl Instant {
+    /// Time since this instant (zero if it is in the future).
+    pub fn elapsed(&self) -> Duration {
+        now().duration_since(*self)
+    }
+
+    /// `self - earlier`, or zero if `earlier` is later.
+    pub fn duration_since(&self, earlier: Instant) -> Duration {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// `self - earlier`, or `None` if `earlier` is later.
+    pub fn checked_duration_since(&self, earlier: Instant) -> Option<Duration> {
+        self.0.checked_sub(earlier.0)
+    }
+
+    /// `self + d`, or `None` on overflow.
+    pub fn checked_add(&self, d: Duration) -> Option<Instant> {
+        self.0.checked_add(d).map(Instant)
+    }
+
+    /// `self - d`, or `None` if that is before the clock's epoch.
+    pub fn checked_sub(&self, d: Duration) -> Option<Instant> {
+        self.0.checked_sub(d).map(Instant)
+    }
+
+    /// Time since the clock's epoch (the start of the runtime's process clock, or zero
+    /// virtual time on the controlled executor).
+    pub fn since_epoch(&self) -> Duration {
+        self.0
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    fn add(self, d: Duration) -> Instant {
+        Instant(self.0 + d)
+    }
+}
+
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, d: Duration) {
+        self.0 += d;
+    }
+}
+
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    fn sub(self, d: Duration) -> Instant {
+        Instant(self.0 - d)
+    }
+}
+
+impl SubAssign<Duration> for Instant {
+    fn sub_assign(&mut self, d: Duration) {
+        self.0 -= d;
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+    /// `self - other`, saturating at zero (as `std::time::Instant`).
+    fn sub(self, other: Instant) -> Duration {
+        self.duration_since(other)
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Instant(+{:?})", self.0)
+    }
+}
+
+/// Pause the current goroutine for at least `d` (Go's `time.Sleep`); wait reason `sleep`.
+/// A zero duration returns at once.
+#[track_caller]
+pub fn sleep(d: Duration) {
+    let site = Location::caller();
+    executor::sched_point(Event::new(Op::Timer, ObjId(0), site));
+    if d.is_zero() {
+        return;
+    }
+    let Some(me) = context::current_gref() else {
+        panic!("goweave: {} {}", WaitReason::Sleep, OUTSIDE_RUNTIME);
+    };
+    let deadline = executor::now().saturating_add(d);
+    // Arm the timer in the unlock step, after the switch: it cannot fire (and unpark us)
+    // before we are parked.
+    executor::park(WaitReason::Sleep, site, move || {
+        executor::add_timer(deadline, Box::new(move || executor::unpark(me)));
+    });
+}
+
+/// A channel that receives the time once, after `d` (Go's `time.After`). Use it in
+/// [`select!`](crate::select) for a timeout. If the channel is dropped first, nothing is sent.
+#[track_caller]
+pub fn after(d: Duration) -> Chan<Instant> {
+    executor::sched_point(Event::new(Op::Timer, ObjId(0), Location::caller()));
+    let ch = chan::make(1);
+    let weak = ch.downgrade();
+    executor::add_timer(
+        executor::now().saturating_add(d),
+        Box::new(move || chan::send_from_timer(&weak, Instant(executor::now()))),
+    );
+    ch
+}
+
+/// A channel that receives the time every `d` (Go's `time.Tick`); ticks are dropped while the
+/// receiver lags. The ticker runs until the channel is dropped. A zero `d` gives a channel
+/// that never receives (Go returns a nil channel).
+#[track_caller]
+pub fn tick(d: Duration) -> Chan<Instant> {
+    executor::sched_point(Event::new(Op::Timer, ObjId(0), Location::caller()));
+    let ch = chan::make(1);
+    if !d.is_zero() {
+        let shared = TimerShared::new(&ch, Some(d));
+        let mut st = shared.lock();
+        arm(&shared, &mut st, executor::now().saturating_add(d));
+    }
+    ch
+}
+
+/// A single event in the future (Go's `time.Timer`): after the duration, the time is sent on
+/// [`c`](Timer::c). Dropping the timer stops it.
+pub struct Timer {
+    shared: Arc<TimerShared>,
+    c: Receiver<Instant>,
+}
+
+/// Sends the time on [`c`](Ticker::c) every period (Go's `time.Ticker`), dropping ticks while
+/// the receiver lags. Dropping the ticker stops it.
+pub struct Ticker {
+    shared: Arc<TimerShared>,
+    c: Receiver<Instant>,
+}
+
+/// What a timer callback needs; shared by the handle and its armed callback.
+struct TimerShared {
+    /// The armed timer and its generation (see the module invariants).
+    state: Mutex<TimerState>,
+    /// Where the time is sent; weak, so a callback never keeps the channel alive.
+    chan: Weak<chan::HChan<Instant>>,
+    /// The executor's timers, reachable from the callback (which runs outside any goroutine).
+    timers: Timers,
+    /// The timer's identity in events.
+    id: ObjId,
+}
+
+/// The fields guarded by `TimerShared::state`.
+struct TimerState {
+    /// The armed executor timer, if any. `None` once it fired or was stopped.
+    armed: Option<TimerId>,
+    /// Bumped by every stop and reset; a callback of an older generation does nothing.
+    gen: u64,
+    /// The period of a ticker; `None` for a one-shot timer.
+    period: Option<Duration>,
+}
+
+impl TimerShared {
+    fn new(ch: &Chan<Instant>, period: Option<Duration>) -> Arc<TimerShared> {
+        Arc::new(TimerShared {
+            state: Mutex::new(TimerState {
+                armed: None,
+                gen: 0,
+                period,
+            }),
+            chan: ch.downgrade(),
+            timers: executor::timers(),
+            id: executor::new_object_id(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, TimerState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Disarm, and discard a value delivered but not yet received; true if the timer had not
+    /// yet been received from (Go 1.23's `Stop`/`Reset` result).
+    fn disarm(&self, st: &mut TimerState) -> bool {
+        st.gen += 1;
+        let armed = match st.armed.take() {
+            Some(id) => {
+                // Even if the callback is already running, it sees the new generation and
+                // delivers nothing: the timer counts as stopped in time.
+                self.timers.cancel(id);
+                true
+            }
+            None => false,
+        };
+        let drained = match self.chan.upgrade() {
+            Some(c) => c.drain_nonblocking(),
+            None => false,
+        };
+        armed || drained
+    }
+}
+
+/// Arm `shared` to fire at `deadline` (with `st` its locked state).
+fn arm(shared: &Arc<TimerShared>, st: &mut TimerState, deadline: Duration) {
+    let gen = st.gen;
+    let s = shared.clone();
+    st.armed = Some(
+        shared
+            .timers
+            .add(deadline, Box::new(move || fire(&s, gen, deadline))),
+    );
+}
+
+/// A timer callback: deliver the time unless stopped or reset since; re-arm a ticker.
+fn fire(shared: &Arc<TimerShared>, gen: u64, deadline: Duration) {
+    let mut st = shared.lock();
+    if st.gen != gen {
+        return;
+    }
+    st.armed = None;
+    let Some(c) = shared.chan.upgrade() else {
+        // Nobody can receive any more: stop for good.
+        return;
+    };
+    let now = executor::now();
+    // Drops the value if the buffer is full (the previous tick was not received yet).
+    let _ = c.send_nonblocking(Instant(now));
+    drop(c);
+    if let Some(p) = st.period {
+        // The next multiple of the period after now (a late ticker skips the ticks it missed,
+        // as Go's does).
+        let late = now.saturating_sub(deadline).as_nanos();
+        let periods = (late / p.as_nanos().max(1) + 1) as u32;
+        let next = deadline.saturating_add(p.saturating_mul(periods));
+        arm(shared, &mut st, next);
+    }
+}
+
+impl Timer {
+    /// A timer that sends the time on [`c`](Timer::c) after `d` (Go's `time.NewTimer`).
+    #[track_caller]
+    pub fn new(d: Duration) -> Timer {
+        let ch = chan::make(1);
+        let shared = TimerShared::new(&ch, None);
+        executor::sched_point(Event::new(Op::Timer, shared.id, Location::caller()));
+        {
+            let mut st = shared.lock();
+            arm(&shared, &mut st, executor::now().saturating_add(d));
+        }
+        Timer {
+            shared,
+            c: ch.receiver(),
+        }
+    }
+
+    /// The channel on which the time is delivered.
+    pub fn c(&self) -> &Receiver<Instant> {
+        &self.c
+    }
+
+    /// Stop the timer. True if this call stopped it before its value was received; false if
+    /// it had already been stopped, or its value received. Afterwards nothing is received
+    /// from [`c`](Timer::c) until a [`reset`](Timer::reset) (Go 1.23).
+    #[track_caller]
+    pub fn stop(&self) -> bool {
+        executor::sched_point(Event::new(Op::Timer, self.shared.id, Location::caller()));
+        let mut st = self.shared.lock();
+        self.shared.disarm(&mut st)
+    }
+
+    /// Restart the timer to fire after `d`, discarding any unreceived value. True if the
+    /// timer was still active (as [`stop`](Timer::stop) would have reported).
+    #[track_caller]
+    pub fn reset(&self, d: Duration) -> bool {
+        executor::sched_point(Event::new(Op::Timer, self.shared.id, Location::caller()));
+        let mut st = self.shared.lock();
+        let active = self.shared.disarm(&mut st);
+        arm(&self.shared, &mut st, executor::now().saturating_add(d));
+        active
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.gen += 1;
+        if let Some(id) = st.armed.take() {
+            self.shared.timers.cancel(id);
+        }
+    }
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timer")
+            .field("id", &self.shared.id)
+            .finish()
+    }
+}
+
+impl Ticker {
+    /// A ticker that sends the time on [`c`](Ticker::c) every `d` (Go's `time.NewTicker`).
+    ///
+    /// Panics with `non-positive interval for NewTicker` if `d` is zero.
+    #[track_caller]
+    pub fn new(d: Duration) -> Ticker {
+        if d.is_zero() {
+            panic!("non-positive interval for NewTicker");
+        }
+        let ch = chan::make(1);
+        let shared = TimerShared::new(&ch, Some(d));
+        executor::sched_point(Event::new(Op::Timer, shared.id, Location::caller()));
+        {
+            let mut st = shared.lock();
+            arm(&shared, &mut st, executor::now().saturating_add(d));
+        }
+        Ticker {
+            shared,
+            c: ch.receiver(),
+        }
+    }
+
+    /// The channel on which the ticks are delivered.
+    pub fn c(&self) -> &Receiver<Instant> {
+        &self.c
+    }
+
+    /// Stop the ticker; no tick prepared before the call is received afterwards.
+    #[track_caller]
+    pub fn stop(&self) {
+        executor::sched_point(Event::new(Op::Timer, self.shared.id, Location::caller()));
+        let mut st = self.shared.lock();
+        self.shared.disarm(&mut st);
+    }
+
+    /// Stop the ticker and restart it with period `d`; the next tick comes after `d`.
+    ///
+    /// Panics with `non-positive interval for Ticker.Reset` if `d` is zero.
+    #[track_caller]
+    pub fn reset(&self, d: Duration) {
+        if d.is_zero() {
+            panic!("non-positive interval for Ticker.Reset");
+        }
+        executor::sched_point(Event::new(Op::Timer, self.shared.id, Location::caller()));
+        let mut st = self.shared.lock();
+        self.shared.disarm(&mut st);
+        st.period = Some(d);
+        arm(&self.shared, &mut st, executor::now().saturating_add(d));
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.gen += 1;
+        if let Some(id) = st.armed.take() {
+            self.shared.timers.cancel(id);
+        }
+    }
+}
+
+impl fmt::Debug for Ticker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ticker")
+            .field("id", &self.shared.id)
+            .finish()
+    }
+}
