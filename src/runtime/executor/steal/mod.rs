@@ -132,7 +132,7 @@ impl Shared {
         self.live.load(Ordering::Relaxed)
     }
 
-    /// Snapshots of every goroutine not finished, by id.
+    /// Snapshots of every started goroutine not finished, by id.
     pub(crate) fn goroutines(&self) -> Vec<crate::runtime::dump::GoroutineDump> {
         self.registry
             .snapshot()
@@ -180,7 +180,6 @@ impl Shared {
             self.stack_size,
         );
         self.live.fetch_add(1, Ordering::Relaxed);
-        self.registry.insert(&g);
         crate::runtime::hb::spawned(parent, id, site);
         match context::exec() {
             // SAFETY: an installed worker context outlives its installation on this thread.
@@ -241,7 +240,7 @@ pub(crate) fn block_on<T: Send + 'static>(
         idle: Idle::new(workers),
         shutdown: AtomicBool::new(false),
         live: AtomicUsize::new(0),
-        registry: Registry::new(),
+        registry: Registry::new(workers),
         next_gid: AtomicU64::new(1),
         stack_size,
         panic: Mutex::new(None),

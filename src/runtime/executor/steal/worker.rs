@@ -155,6 +155,7 @@ impl WorkerCtx {
     fn run(&self, g: GRef) {
         if g.home.load(Ordering::Relaxed) == usize::MAX {
             g.home.store(self.index, Ordering::Release);
+            self.shared.registry.insert(&g);
         }
         g.set_status(Status::Running);
         let step = {
