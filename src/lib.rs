@@ -20,7 +20,9 @@ pub mod cell;
 pub mod check;
 #[doc(hidden)]
 pub mod conc_test;
+pub mod context;
 pub mod detect;
+pub mod errgroup;
 pub mod explore;
 pub mod rand;
 pub mod report;

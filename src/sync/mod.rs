@@ -8,7 +8,7 @@ mod cond;
 mod mutex;
 mod once;
 mod rwlock;
-mod sema;
+pub(crate) mod sema;
 mod semaphore;
 mod waitgroup;
 

@@ -1,0 +1,411 @@
+//! Go's `context`: cancellation, deadlines and request-scoped values, as a tree of contexts.
+//!
+//! ```
+//! use goweave::context;
+//! use goweave::time::Duration;
+//! use goweave::{go, select};
+//!
+//! goweave::run(|| {
+//!     let (ctx, cancel) = context::with_timeout(&context::background(), Duration::from_secs(5));
+//!     let c = ctx.clone();
+//!     let worker = go(move || {
+//!         select! {
+//!             recv(c.done()) => c.err(),
+//!         }
+//!     });
+//!     cancel.cancel(); // long before the 5 s deadline
+//!     assert_eq!(worker.join(), Some(context::ContextError::Canceled));
+//! });
+//! ```
+//!
+//! - [`background`] is the root: never cancelled, no deadline, no values.
+//! - [`with_cancel`], [`with_deadline`] and [`with_timeout`] derive a cancellable child. It is
+//!   cancelled when its [`CancelFn`] is called, its deadline passes (executor clock: virtual on
+//!   the controlled executor, so a one-hour timeout costs nothing in the tester), or its parent
+//!   is cancelled, whichever comes first. Cancelling is idempotent: the first reason sticks.
+//! - [`Context::done`] is a receive-only channel that is closed on cancellation, for
+//!   [`select!`](crate::select); [`Context::err`] says why (`Canceled` or
+//!   `DeadlineExceeded`).
+//! - [`with_value`] attaches a value; [`Context::value`] finds the nearest one for a key.
+//!
+//! Structure. A context is a node holding its parent. Cancellable nodes own a [`Canceler`];
+//! value nodes use their parent's. A canceler holds its children's cancelers (strongly, so
+//! that cancelling a parent reaches children whose handles were dropped while their `done`
+//! channel is still watched) and its parent's weakly (to unregister itself); there are no
+//! reference cycles.
+//!
+//! Invariants (under `Canceler::state`):
+//! - `err` goes `None → Some` once; after that `children` is empty and `timer` is `None`.
+//! - `done`, once created, is closed exactly once: by the canceller that set `err` if it
+//!   existed then, else by the `done` call that created it after cancellation.
+//! - No `std` lock is held across a channel operation or any other scheduling point (on the
+//!   controlled executor another goroutine could run there and block the thread on the lock).
+//! - Children are kept in a `BTreeMap` keyed by object id, so they are cancelled in creation
+//!   order: the schedule does not depend on addresses.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::Location;
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::chan::{self, Chan, Receiver};
+use crate::runtime::event::Op;
+use crate::runtime::executor::{self, Timers};
+use crate::runtime::hb;
+use crate::runtime::timer::TimerId;
+use crate::sync::sema::{is_controlled, lock_queue, watched, Obj};
+use crate::time::{self, Duration, Instant};
+
+/// Why a context was cancelled (Go's `context.Canceled` and `context.DeadlineExceeded`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ContextError {
+    /// Its cancel function (or an ancestor's) was called.
+    Canceled,
+    /// Its deadline (or an ancestor's) passed.
+    DeadlineExceeded,
+}
+
+impl fmt::Display for ContextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ContextError::Canceled => "context canceled",
+            ContextError::DeadlineExceeded => "context deadline exceeded",
+        })
+    }
+}
+
+impl std::error::Error for ContextError {}
+
+/// A cancellation scope: Go's `context.Context`. Cheap to clone; clones are the same context.
+#[derive(Clone)]
+pub struct Context {
+    node: Arc<Node>,
+}
+
+struct Node {
+    /// The context this one was derived from (`None` for the background).
+    parent: Option<Context>,
+    /// Own cancellation state, for contexts made by `with_cancel`/`with_deadline`.
+    canceler: Option<Arc<Canceler>>,
+    /// The effective deadline: its own or an ancestor's, whichever is earlier.
+    deadline: Option<Instant>,
+    /// `(key, value)` for contexts made by `with_value`.
+    value: Option<(Box<dyn Any + Send + Sync>, Box<dyn Any + Send + Sync>)>,
+}
+
+/// The cancellation state of one cancellable context.
+struct Canceler {
+    state: Mutex<CancelState>,
+    /// The parent's canceler, to unregister from when cancelled on our own.
+    parent: Weak<Canceler>,
+    /// Identity in events; also the key in the parent's `children`.
+    obj: Obj,
+}
+
+#[derive(Default)]
+struct CancelState {
+    /// Why it was cancelled; `None` while live.
+    err: Option<ContextError>,
+    /// The done channel, created on first use.
+    done: Option<Chan<()>>,
+    /// Cancelers of the live cancellable descendants that registered here, by object id.
+    children: BTreeMap<u64, Arc<Canceler>>,
+    /// The deadline timer, while armed.
+    timer: Option<(Timers, TimerId)>,
+}
+
+impl Canceler {
+    fn new(parent: Weak<Canceler>) -> Arc<Canceler> {
+        Arc::new(Canceler {
+            state: Mutex::new(CancelState::default()),
+            parent,
+            obj: Obj::new(),
+        })
+    }
+
+    /// Cancel with `err` (if not cancelled yet), then every registered descendant; with
+    /// `unregister`, also leave the parent's list (Go's `cancelCtx.cancel`).
+    fn cancel(self: &Arc<Self>, err: ContextError, unregister: bool) {
+        if watched(is_controlled()) {
+            // What the canceller did happens before an `err()` that observes it.
+            hb::release_merge(self.obj.key());
+        }
+        let (done, children, timer) = {
+            let mut st = lock_queue(&self.state);
+            if st.err.is_some() {
+                return;
+            }
+            st.err = Some(err);
+            (
+                st.done.clone(),
+                std::mem::take(&mut st.children),
+                st.timer.take(),
+            )
+        };
+        if let Some((timers, id)) = timer {
+            timers.cancel(id);
+        }
+        if let Some(done) = done {
+            done.close();
+        }
+        for child in children.values() {
+            child.cancel(err, false);
+        }
+        if unregister {
+            if let Some(p) = self.parent.upgrade() {
+                let id = self.obj.id().0;
+                lock_queue(&p.state).children.remove(&id);
+            }
+        }
+    }
+
+    fn err(&self) -> Option<ContextError> {
+        lock_queue(&self.state).err
+    }
+
+    fn done(&self) -> Receiver<()> {
+        let (ch, close_now) = {
+            let mut st = lock_queue(&self.state);
+            match &st.done {
+                Some(ch) => (ch.clone(), false),
+                None => {
+                    let ch = chan::make(0);
+                    st.done = Some(ch.clone());
+                    (ch, st.err.is_some())
+                }
+            }
+        };
+        if close_now {
+            ch.close();
+        }
+        ch.receiver()
+    }
+
+    /// Register `child` to be cancelled with us; if we already are, cancel it now.
+    fn adopt(&self, child: &Arc<Canceler>) {
+        let id = child.obj.id().0;
+        let err = {
+            let mut st = lock_queue(&self.state);
+            match st.err {
+                Some(e) => Some(e),
+                None => {
+                    st.children.insert(id, child.clone());
+                    None
+                }
+            }
+        };
+        if let Some(e) = err {
+            child.cancel(e, false);
+        }
+    }
+}
+
+/// The root context: never cancelled, no deadline, no values (Go's `context.Background`).
+pub fn background() -> Context {
+    Context {
+        node: Arc::new(Node {
+            parent: None,
+            canceler: None,
+            deadline: None,
+            value: None,
+        }),
+    }
+}
+
+/// Same as [`background`], for code that has not decided which context to use yet (Go's
+/// `context.TODO`).
+pub fn todo() -> Context {
+    background()
+}
+
+/// Cancels a context made by [`with_cancel`], [`with_deadline`] or [`with_timeout`] (Go's
+/// `context.CancelFunc`). Calling it again does nothing. Dropping it does **not** cancel, as
+/// in Go: call [`cancel`](CancelFn::cancel) when the work is done, to release the context
+/// (and its timer) early.
+#[derive(Clone)]
+pub struct CancelFn {
+    canceler: Arc<Canceler>,
+}
+
+impl CancelFn {
+    /// Cancel the context (and its descendants) with [`ContextError::Canceled`], unless it is
+    /// cancelled already.
+    #[track_caller]
+    pub fn cancel(&self) {
+        self.canceler.obj.point(Op::Context, Location::caller());
+        self.canceler.cancel(ContextError::Canceled, true);
+    }
+}
+
+impl fmt::Debug for CancelFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelFn")
+            .field("canceled", &self.canceler.err().is_some())
+            .finish()
+    }
+}
+
+/// A child of `parent` that is cancelled when the returned [`CancelFn`] is called or `parent`
+/// is (Go's `context.WithCancel`).
+pub fn with_cancel(parent: &Context) -> (Context, CancelFn) {
+    derive(parent, parent.node.deadline)
+}
+
+/// A child of `parent` that is also cancelled, with [`ContextError::DeadlineExceeded`], at
+/// `deadline` on the executor's clock (Go's `context.WithDeadline`). A deadline already in the
+/// past cancels it at once; a parent deadline that is earlier wins.
+///
+/// Must be called from a goroutine (it arms a timer on the current executor) unless the parent
+/// deadline is earlier.
+pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFn) {
+    if let Some(d) = parent.node.deadline {
+        if d <= deadline {
+            // The parent's deadline comes first and will cancel us.
+            return with_cancel(parent);
+        }
+    }
+    let (ctx, cancel) = derive(parent, Some(deadline));
+    let c = &cancel.canceler;
+    let now = time::now();
+    if deadline <= now {
+        c.cancel(ContextError::DeadlineExceeded, true);
+        return (ctx, cancel);
+    }
+    let timers = executor::timers();
+    let weak = Arc::downgrade(c);
+    let mut st = lock_queue(&c.state);
+    if st.err.is_none() {
+        let id = timers.add(
+            deadline.since_epoch(),
+            Box::new(move || {
+                if let Some(c) = weak.upgrade() {
+                    c.cancel(ContextError::DeadlineExceeded, true);
+                }
+            }),
+        );
+        st.timer = Some((timers, id));
+    }
+    drop(st);
+    (ctx, cancel)
+}
+
+/// [`with_deadline`] at `now + timeout` (Go's `context.WithTimeout`).
+pub fn with_timeout(parent: &Context, timeout: Duration) -> (Context, CancelFn) {
+    with_deadline(parent, time::now() + timeout)
+}
+
+/// A child of `parent` that carries `value` under `key` (Go's `context.WithValue`). Keys are
+/// compared by type and value; use a private key type to avoid collisions.
+///
+/// ```
+/// use goweave::context;
+///
+/// #[derive(PartialEq)]
+/// struct RequestId;
+///
+/// let ctx = context::with_value(&context::background(), RequestId, 42u64);
+/// let (child, _cancel) = context::with_cancel(&ctx);
+/// assert_eq!(child.value::<RequestId, u64>(&RequestId), Some(&42));
+/// ```
+pub fn with_value<K, V>(parent: &Context, key: K, value: V) -> Context
+where
+    K: Any + PartialEq + Send + Sync,
+    V: Any + Send + Sync,
+{
+    Context {
+        node: Arc::new(Node {
+            parent: Some(parent.clone()),
+            canceler: None,
+            deadline: parent.node.deadline,
+            value: Some((Box::new(key), Box::new(value))),
+        }),
+    }
+}
+
+/// A cancellable child of `parent` with the effective `deadline`.
+fn derive(parent: &Context, deadline: Option<Instant>) -> (Context, CancelFn) {
+    let up = parent.canceler();
+    let canceler = Canceler::new(up.map_or_else(Weak::new, Arc::downgrade));
+    if let Some(up) = up {
+        up.adopt(&canceler);
+    }
+    let ctx = Context {
+        node: Arc::new(Node {
+            parent: Some(parent.clone()),
+            canceler: Some(canceler.clone()),
+            deadline,
+            value: None,
+        }),
+    };
+    (ctx, CancelFn { canceler })
+}
+
+impl Context {
+    /// The nearest cancellable context on the path to the root (this one included).
+    fn canceler(&self) -> Option<&Arc<Canceler>> {
+        let mut n = &*self.node;
+        loop {
+            if let Some(c) = &n.canceler {
+                return Some(c);
+            }
+            n = &*n.parent.as_ref()?.node;
+        }
+    }
+
+    /// A channel that is closed when this context is cancelled (Go's `Done`): receive from it
+    /// in [`select!`](crate::select). For the background context it is never closed.
+    pub fn done(&self) -> Receiver<()> {
+        match self.canceler() {
+            Some(c) => c.done(),
+            None => chan::make(0).receiver(),
+        }
+    }
+
+    /// Why this context was cancelled, or `None` while it is not (Go's `Err`).
+    #[track_caller]
+    pub fn err(&self) -> Option<ContextError> {
+        let c = self.canceler()?;
+        let controlled = c.obj.point(Op::Context, Location::caller());
+        let err = c.err();
+        if err.is_some() && watched(controlled) {
+            hb::acquire(c.obj.key());
+        }
+        err
+    }
+
+    /// The deadline, if this context or an ancestor has one (Go's `Deadline`).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.node.deadline
+    }
+
+    /// The value of the nearest [`with_value`] ancestor (this one included) whose key equals
+    /// `key` and whose value is a `V` (Go's `Value`).
+    pub fn value<K, V>(&self, key: &K) -> Option<&V>
+    where
+        K: Any + PartialEq,
+        V: Any,
+    {
+        let mut n = &*self.node;
+        loop {
+            if let Some((k, v)) = &n.value {
+                if k.downcast_ref::<K>() == Some(key) {
+                    if let Some(v) = v.downcast_ref::<V>() {
+                        return Some(v);
+                    }
+                }
+            }
+            n = &*n.parent.as_ref()?.node;
+        }
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let err = self.canceler().and_then(|c| c.err());
+        f.debug_struct("Context")
+            .field("err", &err)
+            .field("deadline", &self.node.deadline)
+            .finish_non_exhaustive()
+    }
+}
