@@ -68,7 +68,7 @@ impl Options {
     /// start of a test.
     pub fn ignore_current(mut self) -> Options {
         self.ignored_ids
-            .extend(current_goroutines().into_iter().map(|d| d.id));
+            .extend(settled_goroutines().into_iter().map(|d| d.id));
         self
     }
 
@@ -125,6 +125,21 @@ fn current_goroutines() -> Vec<GoroutineDump> {
         ExecPtr::None => Vec::new(),
     };
     all.into_iter().filter(|d| d.id != me).collect()
+}
+
+/// Every goroutine of the current run except the caller, once those still waiting in a run
+/// queue have started (the work-stealing executor lists goroutines from their first run). Gives
+/// up waiting after a second.
+fn settled_goroutines() -> Vec<GoroutineDump> {
+    let start = Instant::now();
+    loop {
+        let all = current_goroutines();
+        let unstarted = crate::runtime::num_goroutine().saturating_sub(all.len() + 1);
+        if unstarted == 0 || start.elapsed() > Duration::from_secs(1) {
+            return all;
+        }
+        crate::runtime::gosched();
+    }
 }
 
 /// The goroutines of `all` that `opts` does not ignore.

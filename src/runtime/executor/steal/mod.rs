@@ -17,11 +17,12 @@ mod worker;
 
 use std::cell::Cell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Stealer, Worker as Deque};
+use crossbeam_utils::CachePadded;
 use once_cell::sync::Lazy;
 
 use crate::runtime::context::{self, ExecPtr};
@@ -88,7 +89,10 @@ pub(crate) struct Shared {
     /// Set when main returned or a goroutine panicked: workers tear down and exit.
     shutdown: AtomicBool,
     /// Goroutines spawned and not finished.
-    live: AtomicUsize,
+    /// One counter per worker (a spawn counts on the spawner's, an exit on the home worker's),
+    /// so spawning and finishing workers do not bounce one cache line; only the sum means
+    /// anything.
+    live: Box<[CachePadded<AtomicIsize>]>,
     /// The same goroutines, listable.
     registry: Registry,
     next_gid: AtomicU64,
@@ -129,7 +133,8 @@ impl Shared {
     }
 
     pub(crate) fn num_goroutine(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        let n: isize = self.live.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+        n.max(0) as usize
     }
 
     /// Snapshots of every started goroutine not finished, by id.
@@ -179,15 +184,19 @@ impl Shared {
             f,
             self.stack_size,
         );
-        self.live.fetch_add(1, Ordering::Relaxed);
         crate::runtime::hb::spawned(parent, id, site);
         match context::exec() {
             // SAFETY: an installed worker context outlives its installation on this thread.
             ExecPtr::Steal(w) if Arc::ptr_eq(unsafe { &*w }.shared(), self) => {
                 // SAFETY: as above.
-                unsafe { &*w }.push_new(g.clone())
+                let w = unsafe { &*w };
+                self.live[w.index()].fetch_add(1, Ordering::Relaxed);
+                w.push_new(g.clone())
             }
-            _ => self.injector.push(g.clone()),
+            _ => {
+                self.live[0].fetch_add(1, Ordering::Relaxed);
+                self.injector.push(g.clone())
+            }
         }
         self.idle.notify_one();
         g
@@ -239,7 +248,9 @@ pub(crate) fn block_on<T: Send + 'static>(
         injector: Injector::new(),
         idle: Idle::new(workers),
         shutdown: AtomicBool::new(false),
-        live: AtomicUsize::new(0),
+        live: (0..workers)
+            .map(|_| CachePadded::new(AtomicIsize::new(0)))
+            .collect(),
         registry: Registry::new(workers),
         next_gid: AtomicU64::new(1),
         stack_size,

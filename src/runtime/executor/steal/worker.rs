@@ -183,7 +183,7 @@ impl WorkerCtx {
                 g.set_status(Status::Dead);
                 crate::runtime::hb::exited(g.id);
                 self.shared.registry.remove(&g);
-                self.shared.live.fetch_sub(1, Ordering::Relaxed);
+                self.shared.live[self.index].fetch_sub(1, Ordering::Relaxed);
                 match exit {
                     Exit::Returned if g.id == 1 => self.shared.begin_shutdown(),
                     Exit::Returned => {}
