@@ -234,9 +234,7 @@ impl Detector {
 
     fn name_cell(&mut self, cell: u64, name: Option<&str>) {
         if let Some(n) = name {
-            if !self.names.contains_key(&cell) {
-                self.names.insert(cell, n.to_string());
-            }
+            self.names.entry(cell).or_insert_with(|| n.to_string());
         }
     }
 

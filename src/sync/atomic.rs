@@ -33,19 +33,27 @@ fn releases(o: Ordering) -> bool {
     matches!(o, Ordering::Release | Ordering::AcqRel | Ordering::SeqCst)
 }
 
-/// Before an operation with `o`: its release edge.
+/// Before an operation with `o`: its release edge. SeqCst operations also join one total order
+/// (a single key shared by every SeqCst operation of the run), so a SeqCst store on one atomic
+/// orders a later SeqCst load of another, as the C++/Rust model's single total order S does.
 #[cold]
 fn hb_release(obj: &Obj, o: Ordering) {
     if releases(o) {
         hb::release_merge(obj.key());
     }
+    if o == Ordering::SeqCst {
+        hb::release_merge(hb::Key::SeqCst);
+    }
 }
 
-/// After an operation with `o`: its acquire edge.
+/// After an operation with `o`: its acquire edge (and the SeqCst total order's).
 #[cold]
 fn hb_acquire(obj: &Obj, o: Ordering) {
     if acquires(o) {
         hb::acquire(obj.key());
+    }
+    if o == Ordering::SeqCst {
+        hb::acquire(hb::Key::SeqCst);
     }
 }
 
