@@ -262,6 +262,7 @@ fn deep(depth: u64) -> u64 {
 }
 
 #[inline(never)]
+#[allow(unconditional_recursion)] // the point: it ends on the guard page
 fn recurse_forever(depth: u64) -> u64 {
     let pad = std::hint::black_box([depth; 64]);
     recurse_forever(depth + 1) + pad[depth as usize % 64]
