@@ -39,7 +39,9 @@ fn verify_none_catches_a_real_leak_and_names_it() {
     assert!(text.starts_with("found unexpected goroutines:"), "{text}");
     assert!(text.contains("goroutine 2 ["), "{text}");
     assert!(
-        text.contains(&format!("created by goroutine 1 at tests/leak_steal.rs:{line}")),
+        text.contains(&format!(
+            "created by goroutine 1 at tests/leak_steal.rs:{line}"
+        )),
         "{text}"
     );
 }
