@@ -250,7 +250,7 @@ impl std::error::Error for ConfigError {}
 /// The resolved configuration of one test run.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The strategy (a replay is `check::Strategy::Replay`); `None` for `fuzz`.
+    /// The strategy (a replay is `check::Strategy::Replay`); always set.
     pub strategy: Option<check::Strategy>,
     /// Schedules to explore (all for an exhaustive search).
     pub iterations: u64,
@@ -290,6 +290,7 @@ impl Config {
         let mut max_preemptions: Option<u32> =
             spec.max_preemptions.map(|d| d.min(u32::MAX as u64) as u32);
         let mut replay: Option<String> = spec.replay.map(str::to_string);
+        let mut corpus: Option<std::path::PathBuf> = None;
         let mut iterations = spec.iterations;
         let mut seed = spec.seed;
         let mut time_budget = spec.time_budget;
@@ -303,28 +304,28 @@ impl Config {
             };
             if let Some(s) = &o.strategy {
                 replay = None;
-                if s.eq_ignore_ascii_case("fuzz") {
-                    kind = Kind::Fuzz;
-                } else {
-                    let st = check::Strategy::from_str(s).map_err(|why| err("strategy", s, why))?;
-                    match st {
-                        check::Strategy::Random => kind = Kind::Random,
-                        check::Strategy::Pct { depth: d } => {
-                            kind = Kind::Pct;
-                            if s.contains(':') {
-                                depth = Some(d);
-                            }
+                let st = check::Strategy::from_str(s).map_err(|why| err("strategy", s, why))?;
+                match st {
+                    check::Strategy::Random => kind = Kind::Random,
+                    check::Strategy::Pct { depth: d } => {
+                        kind = Kind::Pct;
+                        if s.contains(':') {
+                            depth = Some(d);
                         }
-                        check::Strategy::Pos => kind = Kind::Pos,
-                        check::Strategy::Dfs { max_preemptions: m } => {
-                            kind = Kind::Dfs;
-                            if m.is_some() {
-                                max_preemptions = m;
-                            }
-                        }
-                        check::Strategy::RoundRobin => kind = Kind::RoundRobin,
-                        check::Strategy::Replay(_) => replay = Some(s.clone()),
                     }
+                    check::Strategy::Pos => kind = Kind::Pos,
+                    check::Strategy::Dfs { max_preemptions: m } => {
+                        kind = Kind::Dfs;
+                        if m.is_some() {
+                            max_preemptions = m;
+                        }
+                    }
+                    check::Strategy::RoundRobin => kind = Kind::RoundRobin,
+                    check::Strategy::Fuzz { corpus: c } => {
+                        kind = Kind::Fuzz;
+                        corpus = c;
+                    }
+                    check::Strategy::Replay(_) => replay = Some(s.clone()),
                 }
             }
             if let Some(v) = &o.replay {
@@ -392,7 +393,7 @@ impl Config {
                 Kind::Pos => Some(check::Strategy::Pos),
                 Kind::Dfs => Some(check::Strategy::Dfs { max_preemptions }),
                 Kind::RoundRobin => Some(check::Strategy::RoundRobin),
-                Kind::Fuzz => None,
+                Kind::Fuzz => Some(check::Strategy::Fuzz { corpus }),
             }
         };
         let iterations = match &strategy {
@@ -630,6 +631,14 @@ impl explore::Strategy for Sliced {
         self.inner.end()
     }
 
+    fn wants_trace(&self) -> bool {
+        self.inner.wants_trace()
+    }
+
+    fn observe(&mut self, run: &explore::Observation<'_>) {
+        self.inner.observe(run)
+    }
+
     fn describe(&self) -> String {
         self.inner.describe()
     }
@@ -646,9 +655,25 @@ pub fn explore(
     name: &str,
 ) -> Result<Exploration, ConfigError> {
     let Some(strategy) = &cfg.strategy else {
-        return Err(ConfigError(
-            "goweave: strategy fuzz is not available yet".into(),
-        ));
+        return Err(ConfigError("goweave: no strategy configured".into()));
+    };
+    // A fuzzing campaign learns from its own past, so its schedules cannot be dealt out by
+    // index: each part runs its share of the schedules as a campaign of its own, with its own
+    // seed, and parts that name a corpus directory share it (one subdirectory per test), so
+    // that their corpora merge.
+    let fuzz = matches!(strategy, check::Strategy::Fuzz { .. });
+    let fuzz_seed = cfg
+        .seed
+        .wrapping_add(part.offset.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let per_test;
+    let strategy = match strategy {
+        check::Strategy::Fuzz { corpus: Some(root) } => {
+            per_test = check::Strategy::Fuzz {
+                corpus: Some(root.join(corpus_dir_name(name))),
+            };
+            &per_test
+        }
+        s => s,
     };
     let shrink_budget =
         match std::env::var("GOWEAVE_SHRINK_BUDGET") {
@@ -657,7 +682,7 @@ pub fn explore(
             })?),
             _ => None,
         };
-    let (offset, stride) = if cfg.splittable() {
+    let (offset, stride) = if cfg.splittable() || fuzz {
         (part.offset, part.stride)
     } else if part.offset == 0 {
         (0, 1)
@@ -683,7 +708,7 @@ pub fn explore(
     } else {
         checker
             .custom_strategy(Sliced {
-                inner: strategy.build(cfg.seed),
+                inner: strategy.build(if fuzz { fuzz_seed } else { cfg.seed }),
                 offset,
                 stride,
                 stop: part.stop.clone(),
@@ -718,6 +743,20 @@ pub fn explore(
             failure: Some((offset + f.iteration() * stride, f)),
         },
     })
+}
+
+/// A test's corpus subdirectory: its path with `::` as `.` and anything unusual as `_`.
+fn corpus_dir_name(test: &str) -> String {
+    test.replace("::", ".")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Whether `leak_check` changes anything yet: false while the checker has no leak option.
@@ -844,13 +883,25 @@ mod tests {
     }
 
     #[test]
-    fn fuzz_is_refused_at_run_time() {
+    fn fuzz_runs_and_names_a_corpus_per_test() {
         let spec = Spec {
             strategy: Some(StrategyName::Fuzz),
+            iterations: Some(20),
             ..Spec::default()
         };
         let cfg = Config::resolve(&spec, &[]).unwrap();
-        let e = explore(|| {}, &cfg, &Part::whole(), "t").unwrap_err();
-        assert!(e.0.contains("strategy fuzz is not available yet"), "{e}");
+        assert_eq!(cfg.strategy, Some(check::Strategy::Fuzz { corpus: None }));
+        let ex = explore(|| {}, &cfg, &Part::whole(), "t").unwrap();
+        assert_eq!(ex.schedules, 20);
+        let mut flags = Overrides::none(Source::Flag);
+        flags.strategy = Some("fuzz:target/corpus".into());
+        let cfg = Config::resolve(&Spec::default(), &[&flags]).unwrap();
+        assert_eq!(
+            cfg.strategy,
+            Some(check::Strategy::Fuzz {
+                corpus: Some("target/corpus".into())
+            })
+        );
+        assert_eq!(corpus_dir_name("my_crate::a::b<1>"), "my_crate.a.b_1_");
     }
 }

@@ -132,17 +132,27 @@ fn the_expected_failure_passes() {
 }
 
 #[test]
-fn fuzz_is_not_available_yet() {
+fn fuzz_finds_the_expected_failure() {
     let t = descriptor(
         "fuzzed",
         Spec {
             strategy: Some(StrategyName::Fuzz),
+            expect: Some(FailureKind::Panic),
+            ..Spec::default()
+        },
+        lost_update,
+    );
+    run_test(t);
+    let t = descriptor(
+        "fuzzed_correct",
+        Spec {
+            strategy: Some(StrategyName::Fuzz),
+            iterations: Some(50),
             ..Spec::default()
         },
         correct,
     );
-    let msg = panic_text(|| run_test(t));
-    assert_eq!(msg, "goweave: strategy fuzz is not available yet");
+    run_test(t);
 }
 
 #[test]

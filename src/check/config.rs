@@ -2,6 +2,7 @@
 //! `GOWEAVE_*` environment variables.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use crate::schedule::Schedule;
 /// the trait for writing your own, are in [`explore`].)
 ///
 /// From text (`GOWEAVE_STRATEGY`, `--strategy`): `random`, `pct` (depth 3), `pct:2`, `pos`,
-/// `dfs`, `dfs:2` (at most 2 preemptions), `round_robin`, or a replay token.
+/// `dfs`, `dfs:2` (at most 2 preemptions), `round_robin`, `fuzz`, `fuzz:<corpus directory>`, or
+/// a replay token.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Strategy {
     /// A uniform random walk ([`explore::Random`]).
@@ -32,6 +34,11 @@ pub enum Strategy {
     },
     /// Run the goroutine that is running until it blocks or yields, then the next by id.
     RoundRobin,
+    /// Coverage-guided schedule fuzzing ([`explore::Fuzz`]).
+    Fuzz {
+        /// Keep the corpus here: resume from the inputs found there, write new ones to it.
+        corpus: Option<PathBuf>,
+    },
     /// Replay one recorded schedule exactly ([`explore::Replay`]).
     Replay(Schedule),
 }
@@ -45,6 +52,10 @@ impl Strategy {
             Strategy::Pos => Box::new(explore::Pos::new(seed)),
             Strategy::Dfs { max_preemptions } => Box::new(explore::Dfs::new(*max_preemptions)),
             Strategy::RoundRobin => Box::new(explore::RoundRobin::new()),
+            Strategy::Fuzz { corpus: None } => Box::new(explore::Fuzz::new(seed)),
+            Strategy::Fuzz { corpus: Some(d) } => {
+                Box::new(explore::Fuzz::new(seed).with_corpus(d.clone()))
+            }
             Strategy::Replay(s) => Box::new(explore::Replay::new(s)),
         }
     }
@@ -54,6 +65,7 @@ impl Strategy {
     pub fn default_iterations(&self) -> u64 {
         match self {
             Strategy::Random | Strategy::Pct { .. } | Strategy::Pos => 100,
+            Strategy::Fuzz { .. } => 1_000,
             Strategy::Dfs { .. } => u64::MAX,
             Strategy::RoundRobin | Strategy::Replay(_) => 1,
         }
@@ -73,6 +85,8 @@ impl fmt::Display for Strategy {
                 max_preemptions: Some(m),
             } => write!(f, "dfs:{m}"),
             Strategy::RoundRobin => f.write_str("round_robin"),
+            Strategy::Fuzz { corpus: None } => f.write_str("fuzz"),
+            Strategy::Fuzz { corpus: Some(d) } => write!(f, "fuzz:{}", d.display()),
             Strategy::Replay(s) => write!(f, "{}", s.token()),
         }
     }
@@ -111,9 +125,13 @@ impl FromStr for Strategy {
                 max_preemptions: Some(num("preemption bound")?),
             },
             ("round_robin" | "roundrobin" | "rr", None) => Strategy::RoundRobin,
+            ("fuzz", None) => Strategy::Fuzz { corpus: None },
+            ("fuzz", Some(d)) if !d.trim().is_empty() => Strategy::Fuzz {
+                corpus: Some(PathBuf::from(d.trim())),
+            },
             _ => {
                 return Err(format!(
-                    "unknown strategy {s:?}: expected random, pct, pct:<depth>, pos, dfs, dfs:<max preemptions>, round_robin or a gw1: replay token"
+                    "unknown strategy {s:?}: expected random, pct, pct:<depth>, pos, dfs, dfs:<max preemptions>, round_robin, fuzz, fuzz:<corpus directory> or a gw1: replay token"
                 ))
             }
         };
@@ -210,7 +228,16 @@ mod tests {
 
     #[test]
     fn strategies_parse_and_print() {
-        for s in ["random", "pct:3", "pos", "dfs", "dfs:2", "round_robin"] {
+        for s in [
+            "random",
+            "pct:3",
+            "pos",
+            "dfs",
+            "dfs:2",
+            "round_robin",
+            "fuzz",
+            "fuzz:target/corpus",
+        ] {
             assert_eq!(s.parse::<Strategy>().unwrap().to_string(), s);
         }
         assert_eq!("pct".parse::<Strategy>(), Ok(Strategy::Pct { depth: 3 }));

@@ -377,8 +377,12 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 stats.exhausted = true;
                 break;
             }
-            let out = self.once(strategy, false);
+            let learn = strategy.wants_trace();
+            let out = self.once(strategy, learn);
             strategy = out.strategy;
+            if learn {
+                strategy.observe(&explore::Observation::new(&out.trace, out.result.is_err()));
+            }
             strategy.end();
             stats.schedules += 1;
             stats.steps += out.steps;

@@ -6,9 +6,9 @@
 //! `goweave::rand`) through [`ValueDecision`]. The executor consults it only where there is a
 //! real choice (two or more options), and records every answer, so a schedule replays exactly.
 //!
-//! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Replay`] and [`RoundRobin`]. The checker
-//! names them with the [`crate::Strategy`] enum; a strategy of your own goes to
-//! [`Checker::custom_strategy`](crate::Checker::custom_strategy).
+//! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Replay`], [`RoundRobin`] and the
+//! coverage-guided [`Fuzz`]. The checker names them with the [`crate::Strategy`] enum; a
+//! strategy of your own goes to [`Checker::custom_strategy`](crate::Checker::custom_strategy).
 //!
 //! Vocabulary (from the literature):
 //! - a **preemption** is a decision that switches away from a goroutine that could have
@@ -20,6 +20,7 @@
 //! loop cannot starve the goroutine it waits for.
 
 mod dfs;
+mod fuzz;
 mod pct;
 mod pos;
 mod random;
@@ -29,6 +30,7 @@ mod round_robin;
 use std::cell::Cell;
 
 pub use dfs::Dfs;
+pub use fuzz::Fuzz;
 pub use pct::Pct;
 pub use pos::Pos;
 pub use random::Random;
@@ -36,6 +38,7 @@ pub use replay::Replay;
 pub use round_robin::RoundRobin;
 
 pub use crate::runtime::event::{Event, ObjId, Op};
+pub use crate::runtime::executor::controlled::TraceEntry;
 
 /// A goroutine's id (main is 1).
 pub type GoroutineId = u64;
@@ -229,6 +232,19 @@ pub trait Strategy: Send {
     /// The schedule is over.
     fn end(&mut self) {}
 
+    /// True if this strategy learns from what each schedule did (as [`Fuzz`] does): the checker
+    /// then records every schedule's events and hands them to [`observe`](Strategy::observe).
+    /// Default: false (recording costs time).
+    fn wants_trace(&self) -> bool {
+        false
+    }
+
+    /// What the schedule just run did; called before [`end`](Strategy::end), and only if
+    /// [`wants_trace`](Strategy::wants_trace).
+    fn observe(&mut self, run: &Observation<'_>) {
+        let _ = run;
+    }
+
     /// A short description for reports, such as `pct(depth=3, seed=0)`.
     fn describe(&self) -> String {
         "custom strategy".into()
@@ -248,8 +264,31 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     fn end(&mut self) {
         (**self).end()
     }
+    fn wants_trace(&self) -> bool {
+        (**self).wants_trace()
+    }
+    fn observe(&mut self, run: &Observation<'_>) {
+        (**self).observe(run)
+    }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+}
+
+/// What one schedule did, as [`Strategy::observe`] sees it.
+#[non_exhaustive]
+#[derive(Debug)]
+pub struct Observation<'a> {
+    /// Every event, in the order the goroutines performed them.
+    pub trace: &'a [TraceEntry],
+    /// The schedule failed (panic, deadlock, leak, race, livelock).
+    pub failed: bool,
+}
+
+impl<'a> Observation<'a> {
+    /// An observation (the checker builds these; public for testing strategies).
+    pub fn new(trace: &'a [TraceEntry], failed: bool) -> Observation<'a> {
+        Observation { trace, failed }
     }
 }
 
