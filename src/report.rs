@@ -112,15 +112,16 @@ pub(crate) fn render_trace(trace: &[TraceEntry], full: bool) -> String {
             trace.len()
         );
     }
+    let w = trace.last().map_or(4, |e| e.step.to_string().len()).max(5);
     let _ = writeln!(
         s,
-        "  {:>5}  {:<9}  {:<12}  {:<6}  location",
+        "  {:>w$}  {:<9}  {:<12}  {:<6}  location",
         "step", "goroutine", "operation", "object"
     );
     for e in &trace[from..] {
         let _ = write!(
             s,
-            "  {:>5}  {:<9}  {:<12}  {:<6}  {}",
+            "  {:>w$}  {:<9}  {:<12}  {:<6}  {}",
             e.step,
             format!("g{}", e.goroutine),
             e.event.op.name(),

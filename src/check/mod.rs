@@ -14,12 +14,20 @@
 //! A replay (`Strategy::Replay`, `GOWEAVE_REPLAY`, [`replay`]) also checks that the program
 //! is the one the token was recorded from: its first events must match the token's
 //! fingerprint, the schedule must fit every decision, and the run must use all of it.
+//!
+//! Strategies have two faces: [`Strategy`] (this module, re-exported as `goweave::Strategy`)
+//! *names* a built-in one, as DESIGN's `Checker::new().strategy(Strategy::Pct { depth: 3 })`
+//! does; it parses from text (`GOWEAVE_STRATEGY`, `--strategy`), prints, clones, and builds a
+//! fresh, seeded [`explore::Strategy`] object whenever one is needed (per run, per job, per
+//! shard). The trait [`explore::Strategy`] is the pluggable interface; a strategy of your own
+//! goes in with [`Checker::custom_strategy`].
 
 mod config;
 mod failure;
 
 use std::collections::HashSet;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -367,7 +375,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
             strategy: strategy.describe(),
             ..Stats::default()
         };
-        let mut distinct = HashSet::new();
+        let mut distinct: HashSet<u64, BuildHasherDefault<Prehashed>> = HashSet::default();
         let mut i = 0;
         while i < iterations {
             if c.time_budget.is_some_and(|b| i > 0 && start.elapsed() >= b) {
@@ -387,6 +395,11 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
             stats.schedules += 1;
             stats.steps += out.steps;
             distinct.insert(hash_choices(&out.schedule));
+            if replaying.is_none() && out.result.is_ok() {
+                controlled::recycle(out.schedule);
+                i += 1;
+                continue;
+            }
             let recorded = Schedule::new(out.schedule, out.events, out.fingerprint)
                 .with_max_steps(self.max_steps());
             if let Some(expected) = &replaying {
@@ -556,6 +569,24 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         f.0.shrink = shrink_summary;
         f.0.test_name = test_name;
         f
+    }
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
 }
 

@@ -21,7 +21,6 @@
 //! - A `RefCell` borrow of `State` is never held across a goroutine switch or an unlock step.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::panic::Location;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -154,21 +153,50 @@ impl Monitor {
 
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
+/// Buffers kept between runs on one thread, so that a schedule does not begin by allocating.
+#[derive(Default)]
+struct Spare {
+    all: Vec<Option<GRef>>,
+    runnable: Vec<GRef>,
+    ids: Vec<u64>,
+    pending: Vec<Pending>,
+    schedule: Vec<Choice>,
+}
+
+thread_local! {
+    static SPARE: RefCell<Spare> = RefCell::new(Spare::default());
+}
+
+/// Give a schedule's buffer back for the next run on this thread (the checker does this for
+/// schedules it does not keep).
+pub fn recycle(mut schedule: Vec<Choice>) {
+    schedule.clear();
+    SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.schedule.capacity() < schedule.capacity() {
+            s.schedule = schedule;
+        }
+    });
+}
+
 struct State {
     /// Next goroutine id.
     next_gid: u64,
     /// Next object id.
     next_obj: u64,
-    /// Every goroutine not yet finished, by id.
-    all: BTreeMap<u64, GRef>,
+    /// Every goroutine not yet finished, indexed by id (ids are sequential from 1; index 0
+    /// and finished goroutines are `None`).
+    all: Vec<Option<GRef>>,
+    /// Number of `Some` in `all`.
+    live: usize,
     /// Runnable (or running) goroutines, sorted by id.
     runnable: Vec<GRef>,
     /// Ids of `runnable`, position for position (what a `Decision` shows).
     ids: Vec<u64>,
     /// The next event of each goroutine, by id (index 0 unused).
     pending: Vec<Pending>,
-    /// The goroutine to resume next, chosen at a scheduling point.
-    switch_to: Option<GRef>,
+    /// The goroutine to resume next, chosen at a scheduling point (it is in `all`).
+    switch_to: Option<*const G>,
     /// The goroutine that just yielded with `gosched`.
     yielded: Option<u64>,
     /// Virtual time since the epoch.
@@ -218,19 +246,28 @@ impl Controlled {
     }
 
     fn new(strategy: Box<dyn Strategy>, cfg: Config, monitor: Arc<Monitor>) -> Controlled {
+        let mut spare = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        spare.all.clear();
+        spare.all.push(None);
+        spare.runnable.clear();
+        spare.ids.clear();
+        spare.pending.clear();
+        spare.pending.push(Pending {
+            event: Event::new(Op::Other, ObjId(0), Location::caller()),
+            since: 0,
+        });
+        spare.schedule.clear();
         Controlled {
             id: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             race: RefCell::new(Default::default()),
             st: RefCell::new(State {
                 next_gid: 1,
                 next_obj: 1,
-                all: BTreeMap::new(),
-                runnable: Vec::new(),
-                ids: Vec::new(),
-                pending: vec![Pending {
-                    event: Event::new(Op::Other, ObjId(0), Location::caller()),
-                    since: 0,
-                }],
+                all: spare.all,
+                live: 0,
+                runnable: spare.runnable,
+                ids: spare.ids,
+                pending: spare.pending,
                 switch_to: None,
                 yielded: None,
                 now: Duration::ZERO,
@@ -240,7 +277,7 @@ impl Controlled {
                 fingerprint: FINGERPRINT_SEED,
                 preemptions: 0,
                 preempted: None,
-                schedule: Vec::new(),
+                schedule: spare.schedule,
                 trace: Vec::new(),
                 verdict: None,
                 main_done: false,
@@ -263,25 +300,32 @@ impl Controlled {
             &st.pending,
         );
         let i = st.strategy.pick_goroutine(&d);
-        let preempted = d.is_preemption(i);
         if let Some(reason) = d.take_abort() {
-            st.verdict.get_or_insert(Verdict::Nondeterminism {
-                step: st.steps,
-                reason,
-            });
+            Self::abort(st, reason);
             return None;
         }
-        assert!(
-            i < st.ids.len(),
-            "goweave: strategy chose index {i} of {} runnable goroutines",
-            st.ids.len()
-        );
-        if preempted {
-            st.preemptions += 1;
-            st.preempted = current;
+        if i >= st.ids.len() {
+            bad_index(i, st.ids.len());
         }
-        st.schedule.push(Choice::Goroutine(st.ids[i]));
+        let chosen = st.ids[i];
+        // A preemption: the goroutine at the scheduling point could have gone on.
+        if let (Some(c), false) = (current, yielded) {
+            if c != chosen && st.ids.binary_search(&c).is_ok() {
+                st.preemptions += 1;
+                st.preempted = current;
+            }
+        }
+        st.schedule.push(Choice::Goroutine(chosen));
         Some(i)
+    }
+
+    /// The strategy ended the run (kept out of line: the decision path stays small).
+    #[cold]
+    #[inline(never)]
+    fn abort(st: &mut State, reason: String) {
+        let step = st.steps;
+        st.verdict
+            .get_or_insert(Verdict::Nondeterminism { step, reason });
     }
 
     /// Count an announced scheduling point; flag a livelock past the bound. True if the run
@@ -338,8 +382,7 @@ impl Controlled {
                 match Self::decide(&mut st, Some(g.id), false) {
                     None => true,
                     Some(i) if st.ids[i] != g.id => {
-                        let next = st.runnable[i].clone();
-                        st.switch_to = Some(next);
+                        st.switch_to = Some(Arc::as_ptr(&st.runnable[i]));
                         true
                     }
                     Some(_) => {
@@ -411,7 +454,9 @@ impl Controlled {
             f,
             self.cfg.stack_size,
         );
-        st.all.insert(id, g.clone());
+        debug_assert_eq!(st.all.len() as u64, id);
+        st.all.push(Some(g.clone()));
+        st.live += 1;
         // Ids grow, so pushing keeps `runnable` sorted; `pending` is indexed by id.
         st.ids.push(id);
         st.runnable.push(g.clone());
@@ -428,16 +473,16 @@ impl Controlled {
 
     /// Snapshots of every goroutine not finished, by id.
     pub(crate) fn goroutines(&self) -> Vec<GoroutineDump> {
-        self.st
-            .borrow()
-            .all
-            .values()
+        let st = self.st.borrow();
+        st.all
+            .iter()
+            .flatten()
             .map(|g| GoroutineDump::of(g))
             .collect()
     }
 
     pub(crate) fn num_goroutine(&self) -> usize {
-        self.st.borrow().all.len()
+        self.st.borrow().live
     }
 
     pub(crate) fn now(&self) -> Duration {
@@ -507,27 +552,31 @@ impl Controlled {
     /// The scheduler loop: resume goroutines until main returns or the run fails.
     fn drive(&self) {
         loop {
-            let next = {
+            // A pointer, not a new `GRef`: `all` keeps the goroutine alive until it finishes,
+            // which saves two atomic reference-count updates per switch.
+            let next: Option<*const G> = {
                 let mut st = self.st.borrow_mut();
                 if st.verdict.is_some() || st.main_done {
                     return;
                 }
-                match st.switch_to.take() {
+                let next = match st.switch_to.take() {
                     Some(g) => Some(g),
                     None => match st.runnable.len() {
                         0 => None,
-                        1 => Some(st.runnable[0].clone()),
+                        1 => Some(Arc::as_ptr(&st.runnable[0])),
                         _ => {
                             let y = st.yielded;
                             match Self::decide(&mut st, y, y.is_some()) {
-                                Some(i) => Some(st.runnable[i].clone()),
+                                Some(i) => Some(Arc::as_ptr(&st.runnable[i])),
                                 None => return,
                             }
                         }
                     },
-                }
+                };
+                st.yielded = None;
+                next
             };
-            let Some(g) = next else {
+            let Some(gp) = next else {
                 if self.advance_time() {
                     continue;
                 }
@@ -536,7 +585,11 @@ impl Controlled {
                 st.verdict = Some(Verdict::Deadlock(dump));
                 return;
             };
-            self.st.borrow_mut().yielded = None;
+            // SAFETY: `gp` points at a goroutine in `all` (it is runnable), and the `Arc` made
+            // here never drops its count; the goroutine leaves `all` only below, after which
+            // `_finished` keeps it alive to the end of this iteration.
+            let g = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(gp) });
+            let mut _finished = None;
             g.set_status(Status::Running);
             self.monitor.note(&g, g.site());
             let step = {
@@ -564,7 +617,8 @@ impl Controlled {
                     g.set_status(Status::Dead);
                     crate::runtime::hb::exited(g.id);
                     let mut st = self.st.borrow_mut();
-                    st.all.remove(&g.id);
+                    _finished = st.all[g.id as usize].take();
+                    st.live -= 1;
                     Self::remove_runnable(&mut st, g.id);
                     if g.id == 1 {
                         st.main_done = true;
@@ -587,9 +641,10 @@ impl Controlled {
                 st.runnable.clear();
                 st.ids.clear();
                 st.switch_to = None;
-                st.all.pop_first()
+                let first = st.all.iter().position(Option::is_some);
+                first.and_then(|i| st.all[i].take())
             };
-            let Some((_, g)) = next else { break };
+            let Some(g) = next else { break };
             {
                 let _running = CurrentGuard::enter(&g);
                 coroutine::tear_down(&g);
@@ -602,8 +657,19 @@ impl Controlled {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn bad_index(i: usize, n: usize) -> ! {
+    panic!("goweave: strategy chose index {i} of {n} runnable goroutines")
+}
+
 fn dump_all(st: &State) -> Vec<GoroutineDump> {
-    let mut v: Vec<GoroutineDump> = st.all.values().map(|g| GoroutineDump::of(g)).collect();
+    let mut v: Vec<GoroutineDump> = st
+        .all
+        .iter()
+        .flatten()
+        .map(|g| GoroutineDump::of(g))
+        .collect();
     v.sort_by_key(|d| {
         (
             d.status != Status::Runnable && d.status != Status::Running,
@@ -643,14 +709,26 @@ pub fn run<T: Send + 'static>(
     let survivors = {
         let st = ex.st.borrow();
         if st.main_done && st.verdict.is_none() {
-            st.all.values().map(|g| GoroutineDump::of(g)).collect()
+            st.all
+                .iter()
+                .flatten()
+                .map(|g| GoroutineDump::of(g))
+                .collect()
         } else {
             Vec::new()
         }
     };
     ex.tear_down_all();
     context::set_exec(ExecPtr::None);
-    let st = ex.st.into_inner();
+    let mut st = ex.st.into_inner();
+    SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        st.all.clear();
+        s.all = std::mem::take(&mut st.all);
+        s.runnable = std::mem::take(&mut st.runnable);
+        s.ids = std::mem::take(&mut st.ids);
+        s.pending = std::mem::take(&mut st.pending);
+    });
     let result = match st.verdict {
         Some(v) => Err(v),
         None => Ok(slot
