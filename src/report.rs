@@ -3,7 +3,7 @@
 //! Perfetto or `chrome://tracing`.
 //!
 //! Everything here is a pure function from what the controlled executor left behind (a
-//! [`Verdict`], a list of [`TraceEntry`]s) to text.
+//! verdict, a list of [`TraceEntry`]s) to text.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -1,4 +1,4 @@
-//! Recorded schedules and their replay tokens; shrinking lives in [`shrink`](self::shrink).
+//! Recorded schedules and their replay tokens; shrinking lives in `schedule/shrink.rs`.
 //!
 //! A [`Schedule`] is the list of every answer the strategy gave during one run of the
 //! controlled executor ([`Choice`]s), plus two facts used to recognise the program again on
