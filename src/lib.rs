@@ -24,6 +24,9 @@ pub mod context;
 pub mod detect;
 pub mod errgroup;
 pub mod explore;
+pub mod fuzz;
+#[cfg(feature = "proptest")]
+pub mod proptest;
 pub mod rand;
 pub mod report;
 pub mod runtime;

@@ -40,7 +40,7 @@ pub fn bank_transfer() {
 
 /// A pipeline that leaks a goroutine: two workers send their results on an unbuffered channel,
 /// and the collector stops at the first error. When the error arrives first, the other worker
-/// blocks in its send forever.
+/// blocks in its send forever, which the goleak-style check at the end reports.
 pub fn pipeline_leak() {
     let results: chan::Chan<Result<u32, String>> = chan::make(0);
     for job in 0..2u32 {
@@ -54,15 +54,20 @@ pub fn pipeline_leak() {
             results.send(r);
         });
     }
-    let mut sum = 0;
-    for _ in 0..2 {
-        match results.recv() {
-            Some(Ok(v)) => sum += v,
-            // The bug: returning here abandons the worker still sending.
-            Some(Err(_)) | None => return,
+    let collect = || {
+        let mut sum = 0;
+        for _ in 0..2 {
+            match results.recv() {
+                Some(Ok(v)) => sum += v,
+                // The bug: returning here abandons the worker still sending.
+                Some(Err(e)) => return Err(e),
+                None => break,
+            }
         }
-    }
-    let _ = sum;
+        Ok(sum)
+    };
+    let _ = collect();
+    goweave::leak::verify_none(goweave::leak::Options::new());
 }
 
 /// A racy lazy initialisation: "if not initialised, initialise" with the flag checked and set
