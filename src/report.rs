@@ -65,6 +65,11 @@ pub(crate) fn verdict_report(v: &Verdict) -> (FailureKind, String) {
             (FailureKind::Livelock, s)
         }
         Verdict::Race(r) => (FailureKind::Race, r.to_string()),
+        Verdict::Leak(dump) => {
+            let mut s = String::from("found unexpected goroutines:\n");
+            push_dumps(&mut s, dump);
+            (FailureKind::Leak, s)
+        }
         Verdict::Nondeterminism { step, reason } => (
             FailureKind::Nondeterminism,
             format!(

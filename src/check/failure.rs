@@ -43,6 +43,7 @@ impl Signature {
             Verdict::Livelock { .. } => Signature::Other(FailureKind::Livelock),
             Verdict::Nondeterminism { .. } => Signature::Other(FailureKind::Nondeterminism),
             Verdict::Race(_) => Signature::Other(FailureKind::Race),
+            Verdict::Leak(_) => Signature::Other(FailureKind::Leak),
         }
     }
 }

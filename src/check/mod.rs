@@ -124,6 +124,7 @@ pub struct Checker {
     watchdog: Duration,
     shrink_budget: Duration,
     test_name: Option<String>,
+    leak_check: bool,
 }
 
 impl Default for Checker {
@@ -145,6 +146,7 @@ impl Checker {
             watchdog: Duration::from_secs(5),
             shrink_budget: Duration::from_secs(5),
             test_name: None,
+            leak_check: true,
         }
     }
 
@@ -170,6 +172,13 @@ impl Checker {
         }
         if let Some(d) = env_parse("GOWEAVE_SHRINK_BUDGET", parse_duration)? {
             self.shrink_budget = d;
+        }
+        if let Some(b) = env_parse("GOWEAVE_LEAK_CHECK", |v| match v {
+            "1" | "true" | "on" => Ok(true),
+            "0" | "false" | "off" => Ok(false),
+            _ => Err("expected 1/true/on or 0/false/off".to_string()),
+        })? {
+            self.leak_check = b;
         }
         if let Some(s) = env_parse("GOWEAVE_REPLAY", |v| {
             Schedule::from_token(v).map_err(|e| e.to_string())
@@ -231,6 +240,13 @@ impl Checker {
         self
     }
 
+    /// Report goroutines still alive after main returns (and the others have wound down) as
+    /// leaks (default: on). `GOWEAVE_LEAK_CHECK=0` turns it off from the environment.
+    pub fn leak_check(mut self, on: bool) -> Checker {
+        self.leak_check = on;
+        self
+    }
+
     /// The test name for the replay line (default: the current thread's name, when it looks
     /// like a libtest test name).
     pub fn test_name(mut self, name: impl Into<String>) -> Checker {
@@ -257,6 +273,7 @@ impl Checker {
             cfg: Config {
                 max_steps: self.max_steps,
                 trace: false,
+                leak_check: self.leak_check,
                 ..Config::default()
             },
             replay_max_steps,

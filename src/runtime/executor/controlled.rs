@@ -67,6 +67,8 @@ pub enum Verdict {
         /// Every goroutine at the time, runnable ones first.
         goroutines: Vec<GoroutineDump>,
     },
+    /// Goroutines were still alive after main returned and the system quiesced.
+    Leak(Vec<GoroutineDump>),
     /// Two accesses to a watched cell were not ordered by happens-before.
     Race(crate::detect::race::RaceReport),
     /// The strategy ended the run: a replayed schedule diverged from the program.
@@ -87,7 +89,17 @@ pub struct Config {
     pub stack_size: usize,
     /// Keep the trace of events.
     pub trace: bool,
+    /// After main returns, let the others finish and report those that cannot as leaks.
+    pub leak_check: bool,
 }
+
+/// How far virtual time may advance after main returns while the others wind down: a goroutine
+/// still waiting on a timer beyond this has leaked (goleak gives up after about 0.5 s).
+pub const QUIESCE_WINDOW: Duration = Duration::from_secs(10);
+
+/// Scheduling points the others may take after main returns before those still running count
+/// as leaked (spinning forever).
+pub const QUIESCE_STEPS: u64 = 10_000;
 
 impl Default for Config {
     fn default() -> Config {
@@ -95,6 +107,7 @@ impl Default for Config {
             max_steps: 100_000,
             stack_size: stack::default_size(),
             trace: true,
+            leak_check: true,
         }
     }
 }
@@ -215,6 +228,9 @@ struct State {
     trace: Vec<TraceEntry>,
     verdict: Option<Verdict>,
     main_done: bool,
+    /// Once main has returned (leak check on): the step count then, and the virtual time
+    /// beyond which timers no longer fire.
+    quiesce: Option<(u64, Duration)>,
     strategy: Box<dyn Strategy>,
 }
 
@@ -281,6 +297,7 @@ impl Controlled {
                 trace: Vec::new(),
                 verdict: None,
                 main_done: false,
+                quiesce: None,
                 strategy,
             }),
             cfg,
@@ -334,11 +351,17 @@ impl Controlled {
     fn step(&self, st: &mut State, g: &G, ev: Event) -> bool {
         st.steps += 1;
         self.monitor.note(g, ev.site);
-        if st.steps > self.cfg.max_steps && st.verdict.is_none() {
-            st.verdict = Some(Verdict::Livelock {
-                max_steps: self.cfg.max_steps,
-                goroutines: dump_all(st),
-            });
+        if st.verdict.is_none() {
+            if let Some((since, _)) = st.quiesce {
+                if st.steps - since > QUIESCE_STEPS {
+                    st.verdict = Some(Verdict::Leak(dump_all(st)));
+                }
+            } else if st.steps > self.cfg.max_steps {
+                st.verdict = Some(Verdict::Livelock {
+                    max_steps: self.cfg.max_steps,
+                    goroutines: dump_all(st),
+                });
+            }
         }
         st.verdict.is_some()
     }
@@ -532,13 +555,16 @@ impl Controlled {
     }
 
     /// Move virtual time to the earliest timer and fire everything due then. False if no timer
-    /// is pending.
+    /// is pending (while quiescing: none within the window).
     fn advance_time(&self) -> bool {
         let due = {
             let mut st = self.st.borrow_mut();
             let Some(deadline) = st.timers.next_deadline() else {
                 return false;
             };
+            if st.quiesce.is_some_and(|(_, until)| deadline > until) {
+                return false;
+            }
             st.now = st.now.max(deadline);
             let now = st.now;
             st.timers.pop_due(now)
@@ -556,7 +582,7 @@ impl Controlled {
             // which saves two atomic reference-count updates per switch.
             let next: Option<*const G> = {
                 let mut st = self.st.borrow_mut();
-                if st.verdict.is_some() || st.main_done {
+                if st.verdict.is_some() || (st.main_done && st.quiesce.is_none()) {
                     return;
                 }
                 let next = match st.switch_to.take() {
@@ -582,7 +608,16 @@ impl Controlled {
                 }
                 let mut st = self.st.borrow_mut();
                 let dump = dump_all(&st);
-                st.verdict = Some(Verdict::Deadlock(dump));
+                st.verdict = Some(if st.main_done {
+                    // Everything left is blocked for good: leaked (a partial deadlock, or a
+                    // goroutine nobody will ever wake).
+                    if dump.is_empty() {
+                        return;
+                    }
+                    Verdict::Leak(dump)
+                } else {
+                    Verdict::Deadlock(dump)
+                });
                 return;
             };
             // SAFETY: `gp` points at a goroutine in `all` (it is runnable), and the `Arc` made
@@ -622,6 +657,9 @@ impl Controlled {
                     Self::remove_runnable(&mut st, g.id);
                     if g.id == 1 {
                         st.main_done = true;
+                        if self.cfg.leak_check {
+                            st.quiesce = Some((st.steps, st.now + QUIESCE_WINDOW));
+                        }
                     }
                     if let Exit::Panicked(report) = exit {
                         if st.verdict.is_none() {
