@@ -720,6 +720,7 @@ pub fn explore(
     if let Some(m) = cfg.max_steps {
         checker = checker.max_steps(m);
     }
+    checker = checker.leak_check(cfg.leak_check);
     if let Some(b) = cfg.time_budget {
         checker = checker.time_budget(b);
     }
@@ -757,11 +758,6 @@ fn corpus_dir_name(test: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Whether `leak_check` changes anything yet: false while the checker has no leak option.
-pub const fn leak_check_supported() -> bool {
-    false
 }
 
 /// Decide a test's outcome from what its exploration found: `Ok` with a note (the expected

@@ -245,3 +245,17 @@ fn the_replay_option_runs_exactly_the_recorded_schedule() {
     let cfg = Config::resolve(&spec, &[&env]).unwrap();
     assert_eq!(cfg.strategy, Some(goweave::Strategy::Random));
 }
+
+/// A goroutine left blocked when the body returns is a leak; `expect = "leak"` keeps the kernel.
+#[goweave::conc_test(iterations = 20, expect = "leak")]
+fn expect_leak_finds_a_blocked_goroutine() {
+    let c = goweave::chan::make::<u8>(0);
+    goweave::go(move || c.send(1));
+}
+
+/// `leak_check = false`: Go's exit semantics, the goroutine is torn down silently.
+#[goweave::conc_test(iterations = 20, leak_check = false)]
+fn leak_check_false_ignores_the_blocked_goroutine() {
+    let c = goweave::chan::make::<u8>(0);
+    goweave::go(move || c.send(1));
+}
