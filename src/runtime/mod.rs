@@ -59,6 +59,17 @@ pub fn id() -> u64 {
     context::with_current(|g| g.map_or(0, |g| g.id))
 }
 
+/// The index of the worker thread running the caller (work-stealing executor), for tests and
+/// stress programs that need goroutines on different workers.
+#[doc(hidden)]
+pub fn __worker_index() -> Option<usize> {
+    match context::exec() {
+        // SAFETY: an installed worker context outlives its installation on this thread.
+        ExecPtr::Steal(w) => Some(unsafe { &*w }.index()),
+        _ => None,
+    }
+}
+
 /// Workers from `GOMAXPROCS`, else the available parallelism.
 pub(crate) fn default_workers() -> usize {
     match std::env::var("GOMAXPROCS") {
