@@ -18,7 +18,8 @@ mod worker;
 use std::cell::Cell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Stealer, Worker as Deque};
@@ -72,6 +73,15 @@ pub(crate) fn fast_random_below(n: u64) -> u64 {
     })
 }
 
+/// Every running work-stealing runtime, by id, for wakers that are not on one of its workers.
+static RUNTIMES: Lazy<Mutex<HashMap<u64, Weak<Shared>>>> = Lazy::new(Default::default);
+static NEXT_RUNTIME: AtomicU64 = AtomicU64::new(1);
+
+/// The running runtime with this id, if it has not ended.
+pub(crate) fn lookup(id: u64) -> Option<Arc<Shared>> {
+    RUNTIMES.lock().unwrap().get(&id).and_then(Weak::upgrade)
+}
+
 /// One worker as the others see it.
 pub(crate) struct Remote {
     /// Started goroutines woken onto this worker from elsewhere.
@@ -82,6 +92,8 @@ pub(crate) struct Remote {
 
 /// State shared by all workers of one runtime run.
 pub(crate) struct Shared {
+    /// Identity in `RUNTIMES` and in each goroutine's `ExecKind`.
+    id: u64,
     remotes: Box<[Remote]>,
     /// Goroutines spawned from outside any worker.
     injector: Injector<GRef>,
@@ -109,6 +121,10 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     #[cfg(feature = "race")]
     pub(crate) fn race_detector(&self) -> &Mutex<crate::detect::race::Detector> {
         &self.race
@@ -180,7 +196,7 @@ impl Shared {
             name,
             site,
             parent,
-            ExecKind::Steal(self.clone()),
+            ExecKind::Steal(self.id),
             f,
             self.stack_size,
         );
@@ -238,6 +254,7 @@ pub(crate) fn block_on<T: Send + 'static>(
     let workers = workers.max(1);
     let deques: Vec<Deque<GRef>> = (0..workers).map(|_| Deque::new_fifo()).collect();
     let shared = Arc::new(Shared {
+        id: NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed),
         remotes: deques
             .iter()
             .map(|d| Remote {
@@ -261,6 +278,10 @@ pub(crate) fn block_on<T: Send + 'static>(
         #[cfg(feature = "race")]
         races: Mutex::new(Vec::new()),
     });
+    RUNTIMES
+        .lock()
+        .unwrap()
+        .insert(shared.id, Arc::downgrade(&shared));
     let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
     let out = slot.clone();
     shared.spawn(
@@ -287,6 +308,7 @@ pub(crate) fn block_on<T: Send + 'static>(
             std::panic::resume_unwind(p);
         }
     }
+    RUNTIMES.lock().unwrap().remove(&shared.id);
     shared.timers.shut_down();
     // Unstarted goroutines left in the injector: drop them without running.
     while let Some(g) = worker::steal_one(&shared.injector) {
