@@ -113,7 +113,9 @@ fn controlled_sched_point() {
                 s.fetch_add(1, Ordering::Relaxed);
             })
             .unwrap();
-        stats.steps
+        // Every gosched is a scheduling point with a decision between the two goroutines.
+        assert_eq!(stats.schedules, 200);
+        200 * 1_000
     });
 }
 
