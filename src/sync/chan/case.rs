@@ -9,9 +9,9 @@
 //!   calls none of the other hooks except `nil_reason`.
 
 use std::cell::Cell;
-use std::sync::MutexGuard;
 
 use super::hchan::{HChan, RecvNow, SendNow};
+use super::lock::ChanGuard;
 use super::select::{SelectHandle, Wake};
 use super::waitq::{Sleeper, Waiter};
 use super::{Chan, Receiver, Sender};
@@ -177,7 +177,7 @@ impl<T> SelectHandle for RecvCase<'_, T> {
         self.chan.map(HChan::lock_addr)
     }
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
+    fn lock(&self) -> ChanGuard<'_> {
         self.chan().raw_lock()
     }
 
@@ -232,7 +232,7 @@ impl<T> SelectHandle for SendCase<'_, T> {
         self.chan.map(HChan::lock_addr)
     }
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
+    fn lock(&self) -> ChanGuard<'_> {
         self.chan().raw_lock()
     }
 

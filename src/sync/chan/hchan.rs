@@ -34,8 +34,8 @@
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use super::lock::{ChanGuard, ChanLock};
 use super::waitq::{Sleeper, WaitQ, Waiter};
 use super::{TryRecvError, TrySendError};
 use crate::runtime::context;
@@ -51,9 +51,8 @@ pub(crate) const CLOSE_OF_CLOSED: &str = "close of closed channel";
 
 /// A channel. Shared by every `Chan`, `Sender` and `Receiver` handle through an `Arc`.
 pub(crate) struct HChan<T> {
-    /// Guards `state`. A std mutex: futex-based, spins briefly, and its guard is what a parked
-    /// goroutine hands to its unlock step.
-    lock: Mutex<()>,
+    /// Guards `state`; its guard is what a parked goroutine hands to its unlock step.
+    lock: ChanLock,
     /// Everything that changes; guarded by `lock`.
     state: std::cell::UnsafeCell<State<T>>,
     /// Capacity of the buffer; 0 for an unbuffered (rendezvous) channel.
@@ -113,7 +112,7 @@ pub(crate) enum RecvNow<T> {
 /// The locked channel: the guard plus access to the guarded state.
 pub(crate) struct Locked<'a, T> {
     chan: &'a HChan<T>,
-    _guard: MutexGuard<'a, ()>,
+    _guard: ChanGuard<'a>,
 }
 
 impl<T> Deref for Locked<'_, T> {
@@ -286,7 +285,7 @@ impl<T> HChan<T> {
     pub(crate) fn new(cap: usize) -> HChan<T> {
         let id = executor::new_object_id();
         HChan {
-            lock: Mutex::new(()),
+            lock: ChanLock::default(),
             state: std::cell::UnsafeCell::new(State {
                 // Preallocate up to a bound; a huge buffer grows as it fills.
                 buf: VecDeque::with_capacity(cap.min(4096)),
@@ -311,8 +310,7 @@ impl<T> HChan<T> {
         self.id
     }
 
-    /// Take the lock. A poisoned lock is taken anyway: no user code runs under it, and every
-    /// step leaves `State` consistent before anything can panic.
+    /// Take the lock.
     pub(crate) fn lock(&self) -> Locked<'_, T> {
         Locked {
             chan: self,
@@ -321,8 +319,8 @@ impl<T> HChan<T> {
     }
 
     /// The bare guard, for `select!` (which holds several channels' locks at once).
-    pub(crate) fn raw_lock(&self) -> MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn raw_lock(&self) -> ChanGuard<'_> {
+        self.lock.lock()
     }
 
     /// The guarded state, for a caller that holds the lock through [`raw_lock`](Self::raw_lock).
@@ -337,7 +335,7 @@ impl<T> HChan<T> {
 
     /// The lock's address: the order in which `select!` takes several locks.
     pub(crate) fn lock_addr(&self) -> usize {
-        &self.lock as *const Mutex<()> as usize
+        &self.lock as *const ChanLock as usize
     }
 
     /// Number of buffered values (Go's `len(ch)`).

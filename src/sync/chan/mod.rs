@@ -33,6 +33,7 @@
 
 mod case;
 mod hchan;
+mod lock;
 mod select;
 mod waitq;
 
@@ -48,6 +49,7 @@ pub(crate) use hchan::HChan;
 #[doc(hidden)]
 pub mod __private {
     pub use super::case::{recv_case, send_case, RecvCase, SendCase};
+    pub use super::lock::ChanGuard;
     pub use super::select::{select, SelectHandle, Wake};
     pub use super::waitq::Sleeper;
 }

@@ -26,9 +26,9 @@
 //!   claimed the waiter it counted on) completes nothing, and the select looks again.
 
 use std::panic::Location;
-use std::sync::MutexGuard;
 
 use super::hchan::{check_claimed, SEND_ON_CLOSED};
+use super::lock::ChanGuard;
 use super::waitq::Sleeper;
 use crate::runtime::context;
 use crate::runtime::event::{Event, ObjId, Op};
@@ -46,7 +46,7 @@ pub trait SelectHandle {
     fn lock_key(&self) -> Option<usize>;
 
     /// Take the case's lock.
-    fn lock(&self) -> MutexGuard<'_, ()>;
+    fn lock(&self) -> ChanGuard<'_>;
 
     /// True if the case can complete now without blocking (a send on a closed channel counts:
     /// it completes by panicking).
@@ -192,7 +192,7 @@ fn finish(case: &dyn SelectHandle) {
 fn lock_all<'a, const N: usize>(
     cases: &[&'a dyn SelectHandle; N],
     order: &[(usize, usize)],
-) -> [Option<MutexGuard<'a, ()>>; N] {
+) -> [Option<ChanGuard<'a>>; N] {
     let mut guards = [const { None }; N];
     let mut last = None;
     for (j, &(key, i)) in order.iter().enumerate() {
