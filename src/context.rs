@@ -28,7 +28,7 @@
 //!   `DeadlineExceeded`).
 //! - [`with_value`] attaches a value; [`Context::value`] finds the nearest one for a key.
 //!
-//! Structure. A context is a node holding its parent. Cancellable nodes own a [`Canceler`];
+//! Structure. A context is a node holding its parent. Cancellable nodes own a `Canceler`;
 //! value nodes use their parent's. A canceler holds its children's cancelers (strongly, so
 //! that cancelling a parent reaches children whose handles were dropped while their `done`
 //! channel is still watched) and its parent's weakly (to unregister itself); there are no
@@ -177,6 +177,11 @@ impl Canceler {
             }
         };
         if close_now {
+            // Cancelled before anyone asked for the channel: we close it ourselves, so the
+            // close carries no edge from the canceller; take it from the cancel.
+            if watched(is_controlled()) {
+                hb::acquire(self.obj.key());
+            }
             ch.close();
         }
         ch.receiver()
@@ -196,6 +201,10 @@ impl Canceler {
             }
         };
         if let Some(e) = err {
+            // We observed our cancel: it happens before the child's.
+            if watched(is_controlled()) {
+                hb::acquire(self.obj.key());
+            }
             child.cancel(e, false);
         }
     }
