@@ -3,7 +3,8 @@
 //! A [`Schedule`] is the list of every answer the strategy gave during one run of the
 //! controlled executor ([`Choice`]s), plus two facts used to recognise the program again on
 //! replay: how many events the run performed, and a fingerprint of its first events. It also
-//! keeps the step bound the run had, so that a livelock replays as a livelock.
+//! keeps the step bound the run had, so that a livelock replays as a livelock, and the timer
+//! mode, because it decides where the strategy was asked.
 //!
 //! # The token
 //!
@@ -22,8 +23,12 @@
 //!     1  Goroutine(x >> 2) repeated (next varint + 2) times (run-length: most decisions keep
 //!        the goroutine that is running)
 //!     2  Value(next varint)
-//!     3  reserved (a later version: timers as choices)
+//!     3  by x >> 2: 0 Time (time passed to the earliest pending timer);
+//!                   1 the timer mode is any_time (only as the first item; not a choice)
 //! ```
+//!
+//! A token without the timer-mode item was recorded with time passing only when every
+//! goroutine was blocked (`when_blocked`), as every token was before timers became choices.
 //!
 //! Invariants: decoding an encoded schedule gives it back exactly; a token that was cut short
 //! is reported as truncated (the length comes first), anything else that does not check out as
@@ -32,6 +37,8 @@
 pub(crate) mod shrink;
 
 use std::fmt;
+
+use crate::explore::TimerMode;
 
 /// Version written into, and accepted from, tokens.
 const VERSION: u32 = 1;
@@ -47,26 +54,64 @@ pub enum Choice {
     Goroutine(u64),
     /// A data choice: a `select!` case or a random number.
     Value(u64),
+    /// Time passed: the virtual clock moved to the earliest pending timer, and every timer due
+    /// then fired (with `TimerMode::AnyTime`, while some goroutine could still run).
+    Time,
 }
 
+/// Token item for `Choice::Time`.
+const ITEM_TIME: u64 = 3;
+/// Token item (first only): the schedule was recorded with `TimerMode::AnyTime`.
+const ITEM_ANY_TIME: u64 = (1 << 2) | 3;
+
 /// A recorded schedule: enough to replay a run of the controlled executor exactly.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Schedule {
     choices: Vec<Choice>,
     steps: u64,
     fingerprint: u64,
     max_steps: u64,
+    /// When time could pass in the recorded run.
+    timers: TimerMode,
+}
+
+impl Default for Schedule {
+    /// An empty schedule, recorded with `TimerMode::WhenBlocked` (as a token without a mode).
+    fn default() -> Schedule {
+        Schedule {
+            choices: Vec::new(),
+            steps: 0,
+            fingerprint: 0,
+            max_steps: 0,
+            timers: TimerMode::WhenBlocked,
+        }
+    }
 }
 
 impl Schedule {
-    /// A schedule from its parts (as recorded by the controlled executor).
+    /// A schedule from its parts (as recorded by the controlled executor), with the timer mode
+    /// of a token that names none (`TimerMode::WhenBlocked`); see
+    /// [`with_timers`](Schedule::with_timers).
     pub fn new(choices: Vec<Choice>, steps: u64, fingerprint: u64) -> Schedule {
         Schedule {
             choices,
             steps,
             fingerprint: fingerprint & 0xFFFF_FFFF,
             max_steps: 0,
+            timers: TimerMode::WhenBlocked,
         }
+    }
+
+    /// The same schedule, noting the timer mode it was recorded under. A replay runs under that
+    /// mode, whatever the checker's own setting.
+    pub fn with_timers(mut self, timers: TimerMode) -> Schedule {
+        self.timers = timers;
+        self
+    }
+
+    /// The timer mode the schedule was recorded under.
+    pub fn timers(&self) -> TimerMode {
+        self.timers
     }
 
     /// The same schedule, noting the step bound (`max_steps`) it was recorded under.
@@ -112,6 +157,9 @@ impl Schedule {
         put_varint(&mut payload, self.fingerprint);
         put_varint(&mut payload, self.max_steps);
         put_varint(&mut payload, self.choices.len() as u64);
+        if self.timers == TimerMode::AnyTime {
+            put_varint(&mut payload, ITEM_ANY_TIME);
+        }
         let mut i = 0;
         while i < self.choices.len() {
             match self.choices[i] {
@@ -131,6 +179,10 @@ impl Schedule {
                 Choice::Value(v) => {
                     put_varint(&mut payload, 2);
                     put_varint(&mut payload, v);
+                    i += 1;
+                }
+                Choice::Time => {
+                    put_varint(&mut payload, ITEM_TIME);
                     i += 1;
                 }
             }
@@ -213,6 +265,8 @@ impl Schedule {
             return Err(bad("choice count"));
         }
         let mut choices = Vec::with_capacity(count.min(1 << 20) as usize);
+        let mut timers = TimerMode::WhenBlocked;
+        let items = r.pos;
         while r.pos < payload.len() {
             let x = r.varint().map_err(|_| bad("item"))?;
             match x & 3 {
@@ -228,6 +282,8 @@ impl Schedule {
                     ));
                 }
                 2 => choices.push(Choice::Value(r.varint().map_err(|_| bad("value"))?)),
+                _ if x == ITEM_TIME => choices.push(Choice::Time),
+                _ if x == ITEM_ANY_TIME && r.pos == items + 1 => timers = TimerMode::AnyTime,
                 _ => return Err(bad("unknown item kind")),
             }
         }
@@ -239,6 +295,7 @@ impl Schedule {
             steps,
             fingerprint,
             max_steps,
+            timers,
         })
     }
 }
@@ -311,6 +368,7 @@ pub(crate) fn hash_choices(choices: &[Choice]) -> u64 {
         let x = match *c {
             Choice::Goroutine(g) => g << 1,
             Choice::Value(v) => (v << 1) | 1,
+            Choice::Time => u64::MAX,
         };
         h = (h ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         h ^= h >> 32;

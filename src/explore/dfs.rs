@@ -8,16 +8,23 @@
 //! `max_preemptions = Some(c)` only schedules with at most `c` preemptions are explored;
 //! switches where the running goroutine blocked, finished or yielded are free. A goroutine that
 //! yielded is not run again while another can run, so polling loops stay finite. Data choices
-//! (`select!`, `rand`) branch over every value.
+//! (`select!`, `rand`) branch over every value. Where a timer is pending, letting time pass is
+//! one more branch, the last one; it is not a preemption, so a preemption bound does not limit
+//! where timeouts fire. A goroutine that yielded with nobody else to run has only that branch,
+//! after which it may run again.
 //!
 //! Invariant: `frames[..depth]` are the decisions of the schedule running now; each frame's
 //! `chosen` option is the one taken, and every option before it has been explored.
 
 use super::{Decision, Strategy, ValueDecision};
 
+/// The option that lets time pass, among a frame's goroutine options.
+const TIME: u64 = u64::MAX;
+
 /// One decision of the current schedule.
 struct Frame {
-    /// The goroutine options in exploration order (empty for a data choice).
+    /// The goroutine options in exploration order, [`TIME`] last where time may pass (empty for
+    /// a data choice).
     options: Vec<u64>,
     /// Number of options.
     n: u64,
@@ -63,6 +70,7 @@ impl Dfs {
     fn allowed(&self, f: &Frame, j: u64) -> bool {
         !f.cont
             || j == 0
+            || f.options.get(j as usize) == Some(&TIME)
             || self
                 .max_preemptions
                 .is_none_or(|m| f.preemptions_before < m)
@@ -89,7 +97,7 @@ impl Dfs {
             0
         };
         self.depth += 1;
-        if cont && chosen != 0 {
+        if cont && chosen != 0 && self.scratch.get(chosen as usize) != Some(&TIME) {
             self.preemptions += 1;
         }
         Ok(chosen)
@@ -139,11 +147,15 @@ impl Strategy for Dfs {
         } else {
             self.scratch.extend_from_slice(d.runnable);
         }
+        if d.time.is_some() {
+            self.scratch.push(TIME);
+        }
         let n = self.scratch.len() as u64;
         match self.take(cont.is_some(), n) {
-            Ok(j) => d
-                .index_of(self.scratch[j as usize])
-                .expect("options are runnable"),
+            Ok(j) => match self.scratch[j as usize] {
+                TIME => d.time_index().expect("time is an option"),
+                g => d.index_of(g).expect("options are runnable"),
+            },
             Err(why) => {
                 d.abort(why);
                 0

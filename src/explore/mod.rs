@@ -1,10 +1,22 @@
 //! Exploration strategies: who runs next at every scheduling point of the controlled executor.
 //!
 //! A [`Strategy`] sees each decision as a [`Decision`]: the runnable goroutines (sorted by id),
-//! the one that reached the point, and what each of them is about to do ([`Pending`]). It
-//! returns the index of the goroutine to run. It also answers data choices (`select!` cases,
+//! the one that reached the point, what each of them is about to do ([`Pending`]), and whether
+//! virtual time may pass here ([`Decision::time`]). It returns the index of the goroutine to run,
+//! or [`Decision::time_index`] to let time pass. It also answers data choices (`select!` cases,
 //! `goweave::rand`) through [`ValueDecision`]. The executor consults it only where there is a
 //! real choice (two or more options), and records every answer, so a schedule replays exactly.
+//!
+//! # Time as a choice
+//!
+//! The controlled executor's clock is virtual. With [`TimerMode::AnyTime`] (the default), at
+//! every decision where a timer is pending, "let time pass to the earliest pending timer" is one
+//! more option, after the goroutines: a timeout may fire while the other side is still working,
+//! which is how a `select!` against `time::after` leaks its sender. When every goroutine is
+//! blocked, time passes without asking (Go's `testing/synctest` rule); with
+//! [`TimerMode::WhenBlocked`] that is the only way it passes. Each built-in strategy weighs the
+//! option in its own way (see each one's docs); a strategy that never answers
+//! [`Decision::time_index`] gets synctest semantics.
 //!
 //! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Replay`], [`RoundRobin`] and the
 //! coverage-guided [`Fuzz`]. The checker names them with the [`crate::Strategy`] enum; a
@@ -15,9 +27,16 @@
 //!   continued (it is runnable and did not yield);
 //! - two events **conflict** when they touch the same object and are not both reads.
 //!
-//! Goroutines that yield (`gosched`) give way: [`Pct`] and [`Pos`] drop them to the lowest
-//! priority and [`Dfs`] does not run them again while another goroutine can run, so a polling
-//! loop cannot starve the goroutine it waits for.
+//! # Yields
+//!
+//! A goroutine that yields without blocking gives way: `gosched`, a `try_send` or `try_recv`
+//! that failed, a `select!` that took its `default`, a compare-exchange that failed, and an
+//! atomic load repeated at the same place with nothing in between (a spin). The executor marks
+//! its next decision [`Decision::yielded`]; [`Pct`] and [`Pos`] then drop it to the lowest
+//! priority, and [`Dfs`], [`RoundRobin`] and [`Fuzz`] move on to another goroutine (or let time
+//! pass), so a polling loop cannot starve the goroutine it waits for. A program that can never
+//! make progress still spins until `max_steps`, and is reported as a livelock that names the
+//! goroutines still running.
 
 mod dfs;
 mod fuzz;
@@ -28,6 +47,9 @@ mod replay;
 mod round_robin;
 
 use std::cell::Cell;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
 
 pub use dfs::Dfs;
 pub use fuzz::Fuzz;
@@ -53,16 +75,72 @@ pub struct Pending {
     pub since: u64,
 }
 
+/// When the controlled executor's virtual clock may move.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TimerMode {
+    /// At any decision where a timer is pending, letting time pass to it is one more option for
+    /// the strategy; when every goroutine is blocked, time passes without asking. Explores
+    /// timeouts that fire while another goroutine is still working. (`"any_time"`)
+    #[default]
+    AnyTime,
+    /// Time passes only when every goroutine is blocked, as in Go's `testing/synctest`: a
+    /// goroutine that was woken runs before the clock moves again. (`"when_blocked"`)
+    WhenBlocked,
+}
+
+impl TimerMode {
+    /// The name used by `GOWEAVE_TIMERS`, `--timers` and `#[conc_test(timers = "...")]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimerMode::AnyTime => "any_time",
+            TimerMode::WhenBlocked => "when_blocked",
+        }
+    }
+}
+
+impl fmt::Display for TimerMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for TimerMode {
+    type Err = String;
+
+    /// `any_time` or `when_blocked` (`-` for `_` and any case accepted).
+    fn from_str(s: &str) -> Result<TimerMode, String> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "any_time" | "anytime" => Ok(TimerMode::AnyTime),
+            "when_blocked" => Ok(TimerMode::WhenBlocked),
+            _ => Err(format!(
+                "unknown timer mode {s:?}: expected any_time (timers fire at any scheduling point) or when_blocked (only when every goroutine is blocked, as synctest)"
+            )),
+        }
+    }
+}
+
 /// One scheduling decision, as a strategy sees it.
+///
+/// The options are the goroutines of `runnable`, by index, and, if [`time`](Decision::time) is
+/// set, letting time pass, as index `runnable.len()` ([`time_index`](Decision::time_index)).
+/// There are always at least two options; `runnable` may then hold a single goroutine.
 #[non_exhaustive]
 pub struct Decision<'a> {
-    /// The goroutines that may run, sorted by id; at least two.
+    /// The goroutines that may run, sorted by id; at least one, and at least two unless time
+    /// may pass.
     pub runnable: &'a [GoroutineId],
+    /// If letting time pass is an option here: the virtual time the clock would move to (the
+    /// deadline of the earliest pending timer, measured from the start of the run). Every timer
+    /// due then fires, in the order they were armed.
+    pub time: Option<Duration>,
     /// The goroutine that reached the scheduling point, if it can continue (or yielded).
     pub current: Option<GoroutineId>,
     /// Scheduling points so far in this schedule.
     pub step: u64,
-    /// True if `current` yielded without blocking (`gosched`), and so would rather not continue.
+    /// True if `current` yielded without blocking, and so would rather not continue: it called
+    /// `gosched`, or it is spinning (its previous operation was a `try_send`/`try_recv` that
+    /// failed, a `select!` that took `default` or a compare-exchange that failed, or it loads
+    /// the same atomic at the same place again).
     pub yielded: bool,
     /// Choices (goroutine and data) made so far in this schedule: the index of this one.
     pub index: u64,
@@ -76,6 +154,7 @@ impl std::fmt::Debug for Decision<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Decision")
             .field("runnable", &self.runnable)
+            .field("time", &self.time)
             .field("current", &self.current)
             .field("step", &self.step)
             .field("yielded", &self.yielded)
@@ -96,6 +175,7 @@ impl<'a> Decision<'a> {
     ) -> Decision<'a> {
         Decision {
             runnable,
+            time: None,
             current,
             step,
             yielded,
@@ -105,9 +185,30 @@ impl<'a> Decision<'a> {
         }
     }
 
-    /// What `runnable[i]` will do when it runs, if known.
+    /// The same decision with letting time pass (to `deadline`) as one more option.
+    pub fn with_time(mut self, deadline: Duration) -> Decision<'a> {
+        self.time = Some(deadline);
+        self
+    }
+
+    /// The number of options: the runnable goroutines, plus one if time may pass.
+    pub fn options(&self) -> usize {
+        self.runnable.len() + self.time.is_some() as usize
+    }
+
+    /// The answer that lets time pass (`runnable.len()`), if that is an option here.
+    pub fn time_index(&self) -> Option<usize> {
+        self.time.map(|_| self.runnable.len())
+    }
+
+    /// True if option `i` lets time pass.
+    pub fn is_time(&self, i: usize) -> bool {
+        self.time.is_some() && i == self.runnable.len()
+    }
+
+    /// What `runnable[i]` will do when it runs, if known (`None` for the time option).
     pub fn pending(&self, i: usize) -> Option<&Pending> {
-        self.pending.get(self.runnable[i] as usize)
+        self.pending.get(*self.runnable.get(i)? as usize)
     }
 
     /// The index of `current` in `runnable` if it can continue without a preemption (it is
@@ -119,9 +220,10 @@ impl<'a> Decision<'a> {
         self.runnable.binary_search(&self.current?).ok()
     }
 
-    /// True if choosing `runnable[i]` is a preemption.
+    /// True if choosing `runnable[i]` is a preemption. Letting time pass is not one (the
+    /// goroutine at the scheduling point may still continue after it).
     pub fn is_preemption(&self, i: usize) -> bool {
-        matches!(self.can_continue(), Some(c) if c != i)
+        !self.is_time(i) && matches!(self.can_continue(), Some(c) if c != i)
     }
 
     /// The index of `id` in `runnable`.
@@ -223,7 +325,8 @@ pub trait Strategy: Send {
         true
     }
 
-    /// The index into `d.runnable` of the goroutine to run next.
+    /// The index into `d.runnable` of the goroutine to run next, or
+    /// [`d.time_index()`](Decision::time_index) to let time pass first.
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize;
 
     /// A value in `0..d.n` for a data choice: a `select!` case or a random number.
@@ -307,14 +410,21 @@ pub fn conflicts(a: &Event, b: &Event) -> bool {
         && !(is_read(a.op) && is_read(b.op))
 }
 
-/// The goroutine to run when nothing else guides the choice: `current` if it can continue,
-/// otherwise the lowest id that did not just yield.
+/// The option to take when nothing else guides the choice: `current` if it can continue,
+/// otherwise the next goroutine after the one that yielded (wrapping), or the lowest id. Time
+/// passes only for a goroutine that yielded with nobody else to run (so that a polling loop
+/// waiting for a timer gets there); otherwise it passes when everything is blocked.
 pub(crate) fn default_pick(d: &Decision<'_>) -> usize {
     if let Some(i) = d.can_continue() {
         return i;
     }
     if d.yielded {
         if let Some(c) = d.current {
+            if let (Some(t), [only]) = (d.time_index(), d.runnable) {
+                if *only == c {
+                    return t;
+                }
+            }
             // The next goroutine after the one that yielded, wrapping.
             return d.runnable.partition_point(|&id| id <= c) % d.runnable.len();
         }

@@ -17,6 +17,21 @@
 //!
 //! A goroutine that yields drops below everything, so a polling loop cannot starve the
 //! goroutine it waits for.
+//!
+//! # Time
+//!
+//! Letting time pass is a pseudo-goroutine with a priority of its own:
+//! - its *event* is the earliest pending deadline. A new one (a goroutine armed an earlier
+//!   timer, or a first one) gets a fresh random priority drawn like a goroutine's initial one,
+//!   so a timeout fires as soon as it is armed in about one schedule in `n + 1`, only once
+//!   everything else is blocked in others, and change points move it in between (letting time
+//!   pass is a step that may hold a change point: it touches the timers' channels);
+//! - once time has passed, it yields: it drops below everything, like a goroutine that called
+//!   `gosched`, and the deadline it moves on to (a ticker's next tick) keeps that low priority.
+//!   So time cannot run away from the goroutines (a ticker nobody reads would otherwise fire
+//!   forever), and a goroutine polling for a timer's effect alternates with time.
+
+use std::time::Duration;
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -45,8 +60,15 @@ pub struct Pct {
     steps: u64,
     /// The estimate of k: the most steps any schedule so far took.
     k: u64,
-    /// The priority the next yielding goroutine gets (decreasing).
+    /// The priority the next yielding goroutine (or time, once it has passed) gets
+    /// (decreasing).
     next_low: i64,
+    /// The priority of letting time pass (meaningful while `time_deadline` is set).
+    time_prio: i64,
+    /// The earliest deadline `time_prio` belongs to.
+    time_deadline: Option<Duration>,
+    /// Time passed at the latest decision: the deadline it moves on to keeps its priority.
+    time_passed: bool,
 }
 
 impl Pct {
@@ -62,17 +84,39 @@ impl Pct {
             steps: 0,
             k: 0,
             next_low: 0,
+            time_prio: 0,
+            time_deadline: None,
+            time_passed: false,
         }
     }
 
-    fn best(&self, runnable: &[u64]) -> usize {
+    /// A goroutine's initial priority (above every change point's).
+    fn initial(&mut self) -> i64 {
+        let r = (self.rng.next_u64() >> 24) as i64;
+        self.depth as i64 + 1 + r
+    }
+
+    /// The option with the highest priority (time's index if it wins).
+    fn best(&self, d: &Decision<'_>) -> usize {
+        let runnable = d.runnable;
         let mut best = 0;
         for (i, &g) in runnable.iter().enumerate().skip(1) {
             if self.prio[g as usize] > self.prio[runnable[best] as usize] {
                 best = i;
             }
         }
-        best
+        match d.time_index() {
+            Some(t) if self.time_prio > self.prio[runnable[best] as usize] => t,
+            _ => best,
+        }
+    }
+
+    /// The priority of option `i`.
+    fn prio_mut(&mut self, d: &Decision<'_>, i: usize) -> &mut i64 {
+        match d.runnable.get(i) {
+            Some(&g) => &mut self.prio[g as usize],
+            None => &mut self.time_prio,
+        }
     }
 }
 
@@ -91,6 +135,9 @@ impl Strategy for Pct {
         self.next_change = 0;
         self.steps = 0;
         self.next_low = 0;
+        self.time_prio = 0;
+        self.time_deadline = None;
+        self.time_passed = false;
         true
     }
 
@@ -104,8 +151,7 @@ impl Strategy for Pct {
         }
         for &g in d.runnable {
             if self.prio[g as usize] == 0 {
-                let r = (self.rng.next_u64() >> 24) as i64;
-                self.prio[g as usize] = self.depth as i64 + 1 + r;
+                self.prio[g as usize] = self.initial();
             }
         }
         if d.yielded {
@@ -114,22 +160,36 @@ impl Strategy for Pct {
                 self.next_low -= 1;
             }
         }
-        let mut best = self.best(d.runnable);
-        if !d
-            .pending(best)
-            .is_some_and(|p| touches_shared_object(&p.event))
-        {
-            return best;
-        }
-        while let Some(&(at, p)) = self.changes.get(self.next_change) {
-            if at > self.steps {
-                break;
+        let passed = std::mem::take(&mut self.time_passed);
+        if let Some(deadline) = d.time {
+            if self.time_deadline != Some(deadline) {
+                if !passed {
+                    self.time_prio = self.initial();
+                }
+                self.time_deadline = Some(deadline);
             }
-            self.prio[d.runnable[best] as usize] = p;
-            self.next_change += 1;
-            best = self.best(d.runnable);
         }
-        self.steps += 1;
+        let mut best = self.best(d);
+        let shared = d.is_time(best)
+            || d.pending(best)
+                .is_some_and(|p| touches_shared_object(&p.event));
+        if shared {
+            while let Some(&(at, p)) = self.changes.get(self.next_change) {
+                if at > self.steps {
+                    break;
+                }
+                *self.prio_mut(d, best) = p;
+                self.next_change += 1;
+                best = self.best(d);
+            }
+            self.steps += 1;
+        }
+        if d.is_time(best) {
+            // Time yields once it has passed.
+            self.time_prio = self.next_low;
+            self.next_low -= 1;
+            self.time_passed = true;
+        }
         best
     }
 

@@ -6,6 +6,15 @@
 //! one just executed (same object, not both reads) gets a fresh random priority. Resetting the
 //! racing events is what makes the sampling close to uniform over partial orders rather than
 //! over interleavings. A goroutine that yields drops below everything until it moves on.
+//!
+//! Letting time pass is a pending event too, of a pseudo-goroutine: the earliest pending
+//! deadline. A new deadline (a goroutine armed an earlier timer, or a first one) gets a fresh
+//! random priority like any new event, so the timeout races every pending event on equal terms.
+//! Once time has passed it yields: it drops below everything, and the deadline it moves on to
+//! (a ticker's next tick) keeps that low priority, so time cannot run away from the goroutines
+//! and a goroutine polling for a timer's effect alternates with time.
+
+use std::time::Duration;
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -30,8 +39,15 @@ pub struct Pos {
     rng: ChaCha8Rng,
     /// By goroutine id.
     slots: Vec<Slot>,
-    /// The priority the next yielding goroutine gets (decreasing).
+    /// The priority the next yielding goroutine (or time, once it has passed) gets
+    /// (decreasing).
     next_low: i64,
+    /// The priority of letting time pass (meaningful while `time_deadline` is set).
+    time_prio: i64,
+    /// The earliest deadline `time_prio` belongs to: time's pending event.
+    time_deadline: Option<Duration>,
+    /// Time passed at the latest decision: the deadline it moves on to keeps its priority.
+    time_passed: bool,
 }
 
 impl Pos {
@@ -42,6 +58,9 @@ impl Pos {
             rng: ChaCha8Rng::seed_from_u64(seed),
             slots: Vec::new(),
             next_low: 0,
+            time_prio: 0,
+            time_deadline: None,
+            time_passed: false,
         }
     }
 
@@ -55,6 +74,9 @@ impl Strategy for Pos {
         self.rng = ChaCha8Rng::seed_from_u64(schedule_seed(self.seed, iteration));
         self.slots.clear();
         self.next_low = 0;
+        self.time_prio = 0;
+        self.time_deadline = None;
+        self.time_passed = false;
         true
     }
 
@@ -84,10 +106,28 @@ impl Strategy for Pos {
                 self.next_low -= 1;
             }
         }
+        let passed = std::mem::take(&mut self.time_passed);
+        if let Some(deadline) = d.time {
+            if self.time_deadline != Some(deadline) {
+                if !passed {
+                    self.time_prio = self.fresh();
+                }
+                self.time_deadline = Some(deadline);
+            }
+        }
         let mut best = 0;
         for (i, &g) in d.runnable.iter().enumerate().skip(1) {
             if self.slots[g as usize].prio > self.slots[d.runnable[best] as usize].prio {
                 best = i;
+            }
+        }
+        if let Some(t) = d.time_index() {
+            if self.time_prio > self.slots[d.runnable[best] as usize].prio {
+                // Time yields once it has passed.
+                self.time_prio = self.next_low;
+                self.next_low -= 1;
+                self.time_passed = true;
+                return t;
             }
         }
         if let Some(e) = d.pending(best).map(|p| p.event) {

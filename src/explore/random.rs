@@ -5,8 +5,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{Decision, Strategy, ValueDecision};
 
-/// Uniform random choice at every scheduling point. Schedule `i` of seed `s` always makes the
-/// same choices.
+/// Uniform random choice at every scheduling point, among the runnable goroutines and, where a
+/// timer is pending, letting time pass (one option like the others). Schedule `i` of seed `s`
+/// always makes the same choices.
 pub struct Random {
     seed: u64,
     rng: ChaCha8Rng,
@@ -51,7 +52,8 @@ impl Strategy for Random {
     }
 
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
-        below(&mut self.rng, d.runnable.len() as u64) as usize
+        // Letting time pass, when it may, is one option among the goroutines.
+        below(&mut self.rng, d.options() as u64) as usize
     }
 
     fn pick_value(&mut self, d: &ValueDecision) -> u64 {

@@ -7,8 +7,9 @@ use super::{Decision, Strategy, ValueDecision};
 use crate::schedule::{Choice, Schedule};
 
 /// Replays the choices of a [`Schedule`]. A goroutine that is not runnable where the schedule
-/// names it, a data choice where a goroutine choice was recorded (or the reverse), or running
-/// out of choices ends the run as nondeterministic.
+/// names it, time passing where no timer is pending, a data choice where a goroutine choice was
+/// recorded (or the reverse), or running out of choices ends the run as nondeterministic.
+/// (The checker also runs the replay under the schedule's own timer mode.)
 pub struct Replay {
     choices: Arc<[Choice]>,
     pos: usize,
@@ -49,6 +50,16 @@ impl Strategy for Replay {
                     0
                 }
             },
+            Some(Choice::Time) => match d.time_index() {
+                Some(i) => i,
+                None => {
+                    d.abort(format!(
+                        "at choice {at} (step {}) the schedule lets time pass, but no timer is pending (runnable: {:?})",
+                        d.step, d.runnable
+                    ));
+                    0
+                }
+            },
             Some(Choice::Value(_)) => {
                 d.abort(format!(
                     "at choice {at} (step {}) the schedule holds a data choice (a select! case or random value), but the program asks which goroutine runs next (runnable: {:?})",
@@ -83,6 +94,13 @@ impl Strategy for Replay {
             Some(Choice::Goroutine(g)) => {
                 d.abort(format!(
                     "at choice {at} (step {}) the schedule runs goroutine {g}, but goroutine {} asks for a data choice (a select! case or random value) among {}",
+                    d.step, d.goroutine, d.n
+                ));
+                0
+            }
+            Some(Choice::Time) => {
+                d.abort(format!(
+                    "at choice {at} (step {}) the schedule lets time pass, but goroutine {} asks for a data choice (a select! case or random value) among {}",
                     d.step, d.goroutine, d.n
                 ));
                 0

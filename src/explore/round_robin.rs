@@ -3,7 +3,8 @@
 use super::{Decision, Strategy, ValueDecision};
 
 /// Deterministic round robin: keeps the current goroutine while it can run and has not
-/// yielded, otherwise moves to the next id after it (wrapping). Data choices take case 0.
+/// yielded, otherwise moves to the next id after it (wrapping). Where a timer is pending, time
+/// passes once per round, when the turn wraps past the highest id. Data choices take case 0.
 #[derive(Default)]
 pub struct RoundRobin {
     last: u64,
@@ -32,7 +33,12 @@ impl Strategy for RoundRobin {
             }
             self.last = cur;
         }
-        let i = d.runnable.partition_point(|&id| id <= self.last) % d.runnable.len();
+        let i = d.runnable.partition_point(|&id| id <= self.last);
+        if let (true, Some(t)) = (i == d.runnable.len(), d.time_index()) {
+            self.last = 0;
+            return t;
+        }
+        let i = i % d.runnable.len();
         self.last = d.runnable[i];
         i
     }

@@ -16,6 +16,11 @@
 //!    that few preemptions fails this way; the first failure found at the next bound is minimal.
 //! 3. Hill climbing again on what the search found, for steps.
 //!
+//! Letting time pass (`Choice::Time`) is a block of its own, of the pseudo-goroutine [`TIME`]:
+//! the edits treat it like any other block, so dropping it means "time passes later, when
+//! everything is blocked", and swapping it moves the timeout earlier or later. It is never a
+//! preemption.
+//!
 //! Invariant: `Best` always describes a run that was actually executed and failed with the
 //! target signature, so the result replays exactly.
 
@@ -29,6 +34,9 @@ use crate::schedule::Choice;
 
 /// A block length meaning "until it blocks, finishes or yields".
 const UNTIL_BLOCKED: u32 = u32::MAX;
+
+/// The pseudo-goroutine of blocks that let time pass.
+const TIME: u64 = u64::MAX;
 
 /// The result of running one candidate.
 pub(crate) struct Probe<S> {
@@ -100,7 +108,12 @@ impl Strategy for Guided {
                 break default_pick(d);
             };
             let yielded_out = b.n == UNTIL_BLOCKED && d.yielded && d.current == Some(b.g);
-            match d.index_of(b.g) {
+            let option = if b.g == TIME {
+                d.time_index()
+            } else {
+                d.index_of(b.g)
+            };
+            match option {
                 Some(i) if self.used < b.n && !yielded_out => {
                     self.used += 1;
                     break i;
@@ -112,7 +125,7 @@ impl Strategy for Guided {
             }
         };
         self.log.lock().unwrap().push(Logged {
-            chosen: d.runnable[i],
+            chosen: d.runnable.get(i).copied().unwrap_or(TIME),
             preemption: d.is_preemption(i),
         });
         i
@@ -222,9 +235,11 @@ impl<S: PartialEq> Shrinker<'_, '_, S> {
         let mut out = Vec::new();
         for j in (1..blocks.len()).filter(|&j| best.preemptive[j]) {
             // Let the preempted goroutine run on until it blocks.
-            let mut b = blocks.clone();
-            b[j - 1].n = UNTIL_BLOCKED;
-            out.push(with(b));
+            if blocks[j - 1].g != TIME {
+                let mut b = blocks.clone();
+                b[j - 1].n = UNTIL_BLOCKED;
+                out.push(with(b));
+            }
             // Drop the preempting block.
             let mut b = blocks.clone();
             b.remove(j);
@@ -352,12 +367,17 @@ pub(crate) fn shrink<S: PartialEq>(
 fn plan_of(choices: &[Choice]) -> Plan {
     let mut plan = Plan::default();
     for c in choices {
-        match *c {
-            Choice::Goroutine(g) => match plan.blocks.last_mut() {
-                Some(b) if b.g == g => b.n += 1,
-                _ => plan.blocks.push(Block { g, n: 1 }),
-            },
-            Choice::Value(v) => plan.values.push(v),
+        let g = match *c {
+            Choice::Goroutine(g) => g,
+            Choice::Time => TIME,
+            Choice::Value(v) => {
+                plan.values.push(v);
+                continue;
+            }
+        };
+        match plan.blocks.last_mut() {
+            Some(b) if b.g == g => b.n += 1,
+            _ => plan.blocks.push(Block { g, n: 1 }),
         }
     }
     plan

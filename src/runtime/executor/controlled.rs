@@ -19,6 +19,24 @@
 //! - A preemption is counted when the strategy switches away from a goroutine that reached a
 //!   scheduling point and could continue (it did not block, finish or yield).
 //! - A `RefCell` borrow of `State` is never held across a goroutine switch or an unlock step.
+//!
+//! Time (see `explore`'s "Time as a choice"):
+//! - Virtual time `now` never goes backwards: it only ever moves to the earliest pending
+//!   deadline, and only when it is later. Timers due at the same time fire in the order they
+//!   were armed (`TimerHeap` orders by deadline, then sequence).
+//! - With `TimerMode::AnyTime`, every decision where a timer is pending within reach (before
+//!   the quiesce window ends, once main has returned) offers "let time pass" after the
+//!   goroutines; the answer is recorded as `Choice::Time`. With nothing runnable, time passes
+//!   without a decision, in both modes.
+//! - Timer callbacks run only on the scheduler's stack (in `advance_time`), never on a
+//!   goroutine's: a goroutine that lets time pass at its scheduling point switches to the
+//!   scheduler first (`pass_time`), and stays the goroutine at that point (`interrupted`) for
+//!   the decision that follows, so choosing another goroutine then is a preemption.
+//! - Every move of the clock counts as a step, so a strategy (or a ticker nobody reads) cannot
+//!   move it forever without reaching `max_steps`.
+//! - A yield hint (`yield_hint`: a non-blocking operation that failed) marks the running
+//!   goroutine's next decision `yielded`, as does an atomic load repeated at the site of its
+//!   previous scheduling point (a spin). The hint is dropped when the goroutine switches out.
 
 use std::cell::RefCell;
 use std::panic::Location;
@@ -26,7 +44,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::explore::{Decision, Pending, Strategy, ValueDecision};
+use crate::explore::{Decision, Pending, Strategy, TimerMode, ValueDecision};
 use crate::runtime::context::{self, CurrentGuard, ExecPtr};
 use crate::runtime::coroutine::{self, Exit, Request, Step};
 use crate::runtime::dump::GoroutineDump;
@@ -91,6 +109,8 @@ pub struct Config {
     pub trace: bool,
     /// After main returns, let the others finish and report those that cannot as leaks.
     pub leak_check: bool,
+    /// When virtual time may pass: at any decision (a choice), or only when all are blocked.
+    pub timers: TimerMode,
 }
 
 /// How far virtual time may advance after main returns while the others wind down: a goroutine
@@ -108,6 +128,7 @@ impl Default for Config {
             stack_size: stack::default_size(),
             trace: true,
             leak_check: true,
+            timers: TimerMode::WhenBlocked,
         }
     }
 }
@@ -212,6 +233,15 @@ struct State {
     switch_to: Option<*const G>,
     /// The goroutine that just yielded with `gosched`.
     yielded: Option<u64>,
+    /// The strategy let time pass at a goroutine's scheduling point: the scheduler moves the
+    /// clock before anything else runs.
+    pass_time: bool,
+    /// The goroutine whose scheduling point time passed at (it can continue), until the next
+    /// goroutine is chosen.
+    interrupted: Option<u64>,
+    /// The running goroutine's last non-blocking operation failed (`yield_hint`): its next
+    /// decision counts as a yield.
+    hint: Option<u64>,
     /// Virtual time since the epoch.
     now: Duration,
     timers: TimerHeap,
@@ -286,6 +316,9 @@ impl Controlled {
                 pending: spare.pending,
                 switch_to: None,
                 yielded: None,
+                pass_time: false,
+                interrupted: None,
+                hint: None,
                 now: Duration::ZERO,
                 timers: TimerHeap::default(),
                 steps: 0,
@@ -305,10 +338,32 @@ impl Controlled {
         }
     }
 
-    /// Ask the strategy to choose among `st.runnable` (two or more) and record the answer.
-    /// `None` if the strategy aborted the run (the verdict is then set).
-    fn decide(st: &mut State, current: Option<u64>, yielded: bool) -> Option<usize> {
-        let d = Decision::new(
+    /// The deadline time may pass to at a decision now, if letting it pass is an option: a
+    /// timer is pending (within the quiesce window, once main has returned) and the mode is
+    /// `AnyTime`.
+    #[inline]
+    fn time_option(&self, st: &mut State) -> Option<Duration> {
+        if self.cfg.timers != TimerMode::AnyTime {
+            return None;
+        }
+        let deadline = st.timers.next_deadline()?;
+        match st.quiesce {
+            Some((_, until)) if deadline > until => None,
+            _ => Some(deadline),
+        }
+    }
+
+    /// Ask the strategy to choose among `st.runnable` and, if `time` is set, letting time pass
+    /// (two or more options), and record the answer: an index into `runnable`, or
+    /// `runnable.len()` for time. `None` if the strategy aborted the run (the verdict is then
+    /// set).
+    fn decide(
+        st: &mut State,
+        current: Option<u64>,
+        yielded: bool,
+        time: Option<Duration>,
+    ) -> Option<usize> {
+        let mut d = Decision::new(
             &st.ids,
             current,
             st.steps,
@@ -316,13 +371,20 @@ impl Controlled {
             st.schedule.len() as u64,
             &st.pending,
         );
+        if let Some(t) = time {
+            d = d.with_time(t);
+        }
         let i = st.strategy.pick_goroutine(&d);
         if let Some(reason) = d.take_abort() {
             Self::abort(st, reason);
             return None;
         }
+        if i == st.ids.len() && time.is_some() {
+            st.schedule.push(Choice::Time);
+            return Some(i);
+        }
         if i >= st.ids.len() {
-            bad_index(i, st.ids.len());
+            bad_index(i, st.ids.len() + time.is_some() as usize);
         }
         let chosen = st.ids[i];
         // A preemption: the goroutine at the scheduling point could have gone on.
@@ -394,28 +456,41 @@ impl Controlled {
         if g.torn_down.load(Ordering::Acquire) {
             return;
         }
+        // Loading the same atomic where the previous scheduling point was: a spin.
+        let spin = ev.op == Op::AtomicLoad && std::ptr::eq(g.site(), ev.site);
         g.set_site(ev.site);
         let switch = {
             let mut st = self.st.borrow_mut();
+            let hinted = st.hint.take().is_some();
+            let yielded = spin || hinted;
             if self.step(&mut st, g, ev) {
                 true
-            } else if st.ids.len() > 1 {
-                let since = st.steps;
-                st.pending[g.id as usize] = Pending { event: ev, since };
-                match Self::decide(&mut st, Some(g.id), false) {
-                    None => true,
-                    Some(i) if st.ids[i] != g.id => {
-                        st.switch_to = Some(Arc::as_ptr(&st.runnable[i]));
-                        true
-                    }
-                    Some(_) => {
-                        self.commit(&mut st, g, ev);
-                        false
-                    }
-                }
             } else {
-                self.commit(&mut st, g, ev);
-                false
+                let time = self.time_option(&mut st);
+                if st.ids.len() > 1 || time.is_some() {
+                    let since = st.steps;
+                    st.pending[g.id as usize] = Pending { event: ev, since };
+                    match Self::decide(&mut st, Some(g.id), yielded, time) {
+                        None => true,
+                        Some(i) if i == st.ids.len() => {
+                            // Timers fire on the scheduler's stack: switch there first.
+                            st.pass_time = true;
+                            st.interrupted = (!yielded).then_some(g.id);
+                            true
+                        }
+                        Some(i) if st.ids[i] != g.id => {
+                            st.switch_to = Some(Arc::as_ptr(&st.runnable[i]));
+                            true
+                        }
+                        Some(_) => {
+                            self.commit(&mut st, g, ev);
+                            false
+                        }
+                    }
+                } else {
+                    self.commit(&mut st, g, ev);
+                    false
+                }
             }
         };
         if switch {
@@ -432,11 +507,20 @@ impl Controlled {
         // SAFETY: as in `sched_point`.
         let g = unsafe { &*gp };
         let mut st = self.st.borrow_mut();
+        st.hint = None;
         let ev = Event::new(Op::Yield, ObjId(0), g.site());
         if !self.step(&mut st, g, ev) {
             let since = st.steps;
             st.pending[g.id as usize] = Pending { event: ev, since };
             self.commit(&mut st, g, ev);
+        }
+    }
+
+    /// The running goroutine's non-blocking operation failed: it is polling, so its next
+    /// decision counts as a yield.
+    pub(crate) fn yield_hint(&self) {
+        if let Some(id) = context::with_current(|g| g.map(|g| g.id)) {
+            self.st.borrow_mut().hint = Some(id);
         }
     }
 
@@ -554,8 +638,9 @@ impl Controlled {
         ObjId(st.next_obj - 1)
     }
 
-    /// Move virtual time to the earliest timer and fire everything due then. False if no timer
-    /// is pending (while quiescing: none within the window).
+    /// Move virtual time to the earliest timer and fire everything due then (on the scheduler's
+    /// stack). False if no timer is pending (while quiescing: none within the window). Counts
+    /// as a step: the run may end as a livelock here.
     fn advance_time(&self) -> bool {
         let due = {
             let mut st = self.st.borrow_mut();
@@ -565,6 +650,7 @@ impl Controlled {
             if st.quiesce.is_some_and(|(_, until)| deadline > until) {
                 return false;
             }
+            self.time_step(&mut st);
             st.now = st.now.max(deadline);
             let now = st.now;
             st.timers.pop_due(now)
@@ -573,6 +659,29 @@ impl Controlled {
             f();
         }
         true
+    }
+
+    /// Count a move of the clock as a step; flag a livelock (or, while quiescing, a leak) past
+    /// the bound.
+    fn time_step(&self, st: &mut State) {
+        st.steps += 1;
+        let p = self.monitor.progress.load(Ordering::Relaxed);
+        self.monitor
+            .progress
+            .store(p.wrapping_add(1), Ordering::Relaxed);
+        if st.verdict.is_some() {
+            return;
+        }
+        if let Some((since, _)) = st.quiesce {
+            if st.steps - since > QUIESCE_STEPS {
+                st.verdict = Some(Verdict::Leak(dump_all(st)));
+            }
+        } else if st.steps > self.cfg.max_steps {
+            st.verdict = Some(Verdict::Livelock {
+                max_steps: self.cfg.max_steps,
+                goroutines: dump_all(st),
+            });
+        }
     }
 
     /// The scheduler loop: resume goroutines until main returns or the run fails.
@@ -585,21 +694,40 @@ impl Controlled {
                 if st.verdict.is_some() || (st.main_done && st.quiesce.is_none()) {
                     return;
                 }
+                if std::mem::take(&mut st.pass_time) {
+                    drop(st);
+                    self.advance_time();
+                    continue;
+                }
                 let next = match st.switch_to.take() {
                     Some(g) => Some(g),
-                    None => match st.runnable.len() {
-                        0 => None,
-                        1 => Some(Arc::as_ptr(&st.runnable[0])),
-                        _ => {
-                            let y = st.yielded;
-                            match Self::decide(&mut st, y, y.is_some()) {
-                                Some(i) => Some(Arc::as_ptr(&st.runnable[i])),
-                                None => return,
+                    None => {
+                        let time = self.time_option(&mut st);
+                        match (st.runnable.len(), time) {
+                            (0, _) => None,
+                            (1, None) => Some(Arc::as_ptr(&st.runnable[0])),
+                            _ => {
+                                let (current, yielded) = match st.yielded {
+                                    Some(y) => (Some(y), true),
+                                    None => (st.interrupted, false),
+                                };
+                                match Self::decide(&mut st, current, yielded, time) {
+                                    None => return,
+                                    Some(i) if i == st.ids.len() => {
+                                        // The yield has been honoured: time went first.
+                                        st.yielded = None;
+                                        drop(st);
+                                        self.advance_time();
+                                        continue;
+                                    }
+                                    Some(i) => Some(Arc::as_ptr(&st.runnable[i])),
+                                }
                             }
                         }
-                    },
+                    }
                 };
                 st.yielded = None;
+                st.interrupted = None;
                 next
             };
             let Some(gp) = next else {
@@ -637,6 +765,7 @@ impl Controlled {
                     {
                         let mut st = self.st.borrow_mut();
                         g.set_status(Status::Waiting);
+                        st.hint = None;
                         Self::remove_runnable(&mut st, g.id);
                     }
                     // SAFETY: the closure lives on the parked goroutine's stack, which stays
@@ -652,6 +781,7 @@ impl Controlled {
                     g.set_status(Status::Dead);
                     crate::runtime::hb::exited(g.id);
                     let mut st = self.st.borrow_mut();
+                    st.hint = None;
                     _finished = st.all[g.id as usize].take();
                     st.live -= 1;
                     Self::remove_runnable(&mut st, g.id);

@@ -8,6 +8,8 @@
 //!   after the switch, and only then may anyone [`unpark`] the goroutine.
 //! - [`sched_point`] comes before every visible operation: the controlled executor may switch
 //!   goroutines there; the work-stealing executor does (almost) nothing.
+//! - [`yield_hint`] tells the controlled executor that a non-blocking operation failed (the
+//!   goroutine is polling), so that its strategy deprioritises the goroutine.
 //! - [`spawn`], [`yield_now`], timers ([`now`], [`add_timer`], [`cancel_timer`]) and the
 //!   executor's random source ([`random_below`]).
 
@@ -157,6 +159,18 @@ pub(crate) fn yield_now(site: &'static Location<'static>) {
         unsafe { &*c }.note_yield();
     }
     coroutine::suspend(g, Request::Yield);
+}
+
+/// A non-blocking operation of the running goroutine failed (a `try_send` or `try_recv` that
+/// would have blocked, a `select!` that took `default`, a compare-exchange that failed): it is
+/// probably polling. On the controlled executor its next decision then counts as a yield, so
+/// the strategy lets the goroutine it waits for (or time) go first. Costs nothing elsewhere.
+#[inline]
+pub(crate) fn yield_hint() {
+    if let ExecPtr::Controlled(c) = context::exec() {
+        // SAFETY: as in `sched_point`.
+        unsafe { &*c }.yield_hint();
+    }
 }
 
 /// The executor's clock: time since its epoch (virtual on the controlled executor).
