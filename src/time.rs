@@ -31,7 +31,14 @@
 //! - `TimerShared::state` guards the armed timer and its generation. A callback delivers only
 //!   if its generation is still current, checked under that lock; `stop` and `reset` bump the
 //!   generation under it, so a callback that was already running cannot deliver a stale value.
-//! - Lock order: a timer's `state`, then the executor's timer heap or the channel's lock.
+//! - A ticker is armed in the executor's heap unless it is stopped, or dormant: a tick found
+//!   the previous one still unreceived (so it was dropped), and the ticker waits for a receive
+//!   from its channel (the channel's receive hook) before it re-arms, at the next multiple of
+//!   its period. Seen from the receiver this is Go's behaviour (ticks are dropped while nobody
+//!   receives); it also means a ticker nobody listens to does not keep the controlled
+//!   executor's virtual clock running, so a deadlock next to it is still reported.
+//! - Lock order: a timer's `state`, then the executor's timer heap or the channel's lock. The
+//!   receive hook runs with no channel lock held.
 
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub, SubAssign};
@@ -183,6 +190,7 @@ pub fn tick(d: Duration) -> Chan<Instant> {
     let ch = chan::make(1);
     if !d.is_zero() {
         let shared = TimerShared::new(&ch, Some(d));
+        wake_on_receive(&ch, &shared);
         let mut st = shared.lock();
         arm(&shared, &mut st, executor::now().saturating_add(d));
     }
@@ -223,6 +231,11 @@ struct TimerState {
     gen: u64,
     /// The period of a ticker; `None` for a one-shot timer.
     period: Option<Duration>,
+    /// A ticker that found its last tick still unreceived stops re-arming (nobody listens, so
+    /// ticks would only be dropped), and keeps here the deadline of the tick it skipped; the
+    /// next receive from its channel re-arms it. So an unattended ticker does not keep the
+    /// controlled executor's virtual clock running forever.
+    dormant: Option<Duration>,
 }
 
 impl TimerShared {
@@ -232,6 +245,7 @@ impl TimerShared {
                 armed: None,
                 gen: 0,
                 period,
+                dormant: None,
             }),
             chan: ch.downgrade(),
             timers: executor::timers(),
@@ -247,6 +261,7 @@ impl TimerShared {
     /// yet been received from (Go 1.23's `Stop`/`Reset` result).
     fn disarm(&self, st: &mut TimerState) -> bool {
         st.gen += 1;
+        st.dormant = None;
         let armed = match st.armed.take() {
             Some(id) => {
                 // Even if the callback is already running, it sees the new generation and
@@ -287,17 +302,43 @@ fn fire(shared: &Arc<TimerShared>, gen: u64, deadline: Duration) {
         return;
     };
     let now = executor::now();
-    // Drops the value if the buffer is full (the previous tick was not received yet).
-    let _ = c.send_nonblocking(Instant(now));
+    // Fails (the tick is dropped) if the buffer is full: the previous tick is unreceived.
+    let delivered = c.send_nonblocking(Instant(now)).is_ok();
     drop(c);
     if let Some(p) = st.period {
-        // The next multiple of the period after now (a late ticker skips the ticks it missed,
-        // as Go's does).
-        let late = now.saturating_sub(deadline).as_nanos();
-        let periods = (late / p.as_nanos().max(1) + 1) as u32;
-        let next = deadline.saturating_add(p.saturating_mul(periods));
-        arm(shared, &mut st, next);
+        let next = next_tick(deadline, now, p);
+        if delivered {
+            arm(shared, &mut st, next);
+        } else {
+            st.dormant = Some(next);
+        }
     }
+}
+
+/// The first tick of a ticker with period `p` and a tick due at `deadline` that is later than
+/// `now` (a late ticker skips the ticks it missed, as Go's does).
+fn next_tick(deadline: Duration, now: Duration, p: Duration) -> Duration {
+    let late = now.saturating_sub(deadline).as_nanos();
+    let periods = (late / p.as_nanos().max(1) + 1).min(u32::MAX as u128) as u32;
+    deadline.saturating_add(p.saturating_mul(periods))
+}
+
+/// Install the hook that wakes a dormant ticker when its channel is received from.
+fn wake_on_receive(ch: &Chan<Instant>, shared: &Arc<TimerShared>) {
+    let weak = Arc::downgrade(shared);
+    ch.set_recv_hook(Box::new(move || {
+        let Some(shared) = weak.upgrade() else { return };
+        let mut st = shared.lock();
+        if let (Some(next), Some(p)) = (st.dormant.take(), st.period) {
+            let now = executor::now();
+            let at = if next > now {
+                next
+            } else {
+                next_tick(next, now, p)
+            };
+            arm(&shared, &mut st, at);
+        }
+    }));
 }
 
 impl Timer {
@@ -373,6 +414,7 @@ impl Ticker {
         }
         let ch = chan::make(1);
         let shared = TimerShared::new(&ch, Some(d));
+        wake_on_receive(&ch, &shared);
         executor::sched_point(Event::new(Op::Timer, shared.id, Location::caller()));
         {
             let mut st = shared.lock();

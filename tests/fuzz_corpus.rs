@@ -129,3 +129,23 @@ fn the_checker_takes_a_corpus_directory_by_name() {
     assert!(!files(&dir).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn harness_shards_run_their_own_campaigns_into_one_corpus_per_test() {
+    use goweave::conc_test::{explore, Config, Overrides, Part, Source, Spec};
+    let root = temp_dir("shards");
+    let mut flags = Overrides::none(Source::Flag);
+    flags.strategy = Some(format!("fuzz:{}", root.display()));
+    flags.iterations = Some("200".into());
+    let cfg = Config::resolve(&Spec::default(), &[&flags]).unwrap();
+    let mut total = 0;
+    for i in 0..2 {
+        let ex = explore(program, &cfg, &Part::nth(i, 2), "suite::program").unwrap();
+        assert!(ex.failure.is_none());
+        total += ex.schedules;
+    }
+    assert_eq!(total, 200, "the shards share the iterations out");
+    let per_test = root.join("suite.program");
+    assert!(!files(&per_test).is_empty());
+    let _ = std::fs::remove_dir_all(&root);
+}

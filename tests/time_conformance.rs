@@ -252,3 +252,48 @@ fn sleeping_forever_behind_a_deadlock_is_still_a_deadlock() {
     assert!(e.report().contains("goroutine 1 [chan receive]:"), "{e}");
     assert!(e.report().contains("goroutine 2 [chan receive]:"), "{e}");
 }
+
+#[test]
+fn an_unattended_ticker_does_not_hide_a_deadlock() {
+    // The ticker's buffer fills and nobody receives: it goes dormant instead of advancing
+    // virtual time forever, so the deadlock is found (and quickly).
+    let wall = std::time::Instant::now();
+    let e = Checker::new()
+        .iterations(1)
+        .run(|| {
+            let _tk = Ticker::new(MS);
+            let _tick = time::tick(MS);
+            chan::make::<()>(0).recv();
+        })
+        .unwrap_err();
+    assert_eq!(e.kind(), FailureKind::Deadlock, "{e}");
+    assert!(e.report().contains("goroutine 1 [chan receive]:"), "{e}");
+    assert!(
+        wall.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        wall.elapsed()
+    );
+}
+
+#[test]
+fn a_dormant_ticker_resumes_on_the_next_period_after_a_receive() {
+    on_both(|| {
+        let start = time::now();
+        let tk = Ticker::new(10 * MS);
+        time::sleep(35 * MS); // tick at 10 buffered, 20 dropped: dormant
+        let first = tk.c().recv().unwrap();
+        assert!(first >= start + 10 * MS);
+        let t = tk.c().recv().unwrap();
+        assert!(t >= start + 40 * MS, "{:?}", t - start);
+        if virtual_clock() {
+            assert_eq!(first, start + 10 * MS);
+            assert_eq!(t, start + 40 * MS);
+        }
+        // Through select! and try_recv as well.
+        time::sleep(25 * MS);
+        let v = select! { recv(tk.c()) -> v => v.unwrap() };
+        assert!(v >= t + 10 * MS);
+        let next = tk.c().recv().unwrap();
+        assert!(next > v);
+    });
+}

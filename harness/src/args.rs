@@ -83,7 +83,7 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
 pub const HELP: &str = "\
 goweave flags (each overrides the test's #[conc_test] options and the GOWEAVE_* variables):
       --strategy <S>         random | pct | pct:<depth> | pos | dfs | dfs:<max preemptions> |
-                             round_robin | fuzz
+                             round_robin | fuzz | fuzz:<corpus dir> (one subdirectory per test)
       --iterations <N>       schedules per test
       --seed <N>             campaign seed (decimal or 0x hex)
       --replay <TOKEN>       replay one recorded schedule (use with a filter and --exact)
@@ -94,7 +94,8 @@ goweave flags (each overrides the test's #[conc_test] options and the GOWEAVE_* 
       --leak-check <BOOL>    report goroutines left behind
       --expect <KIND>        deadlock | leak | race | panic | livelock | none
       --shard <i/n>          explore only schedules k with k % n == i - 1 (disjoint shards;
-                             together they are the unsharded run)
+                             together they are the unsharded run); with fuzz, a campaign of
+                             its own with 1/n of the iterations (share the corpus dir to merge)
       --jobs <N>             explore each test on N threads (with random and pos, the same
                              failure as one thread)
       --format json          one JSON record per test on stdout (see harness/README.md)

@@ -219,6 +219,9 @@ impl<T> SelectHandle for RecvCase<'_, T> {
 
     fn finish(&self) -> bool {
         self.fired.set(true);
+        if self.w.success() {
+            self.chan().received();
+        }
         true
     }
 

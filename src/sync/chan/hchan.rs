@@ -34,6 +34,7 @@
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
+use std::sync::OnceLock;
 
 use super::lock::{ChanGuard, ChanLock};
 use super::waitq::{Sleeper, WaitQ, Waiter};
@@ -59,7 +60,14 @@ pub(crate) struct HChan<T> {
     cap: usize,
     /// The channel's identity in events.
     id: ObjId,
+    /// Called (with no lock held) after each receive that took a value. Only a ticker's
+    /// channel has one: a ticker whose last tick is still unreceived stops re-arming, and
+    /// resumes here (see `time.rs`).
+    recv_hook: OnceLock<RecvHook>,
 }
+
+/// See [`HChan::recv_hook`].
+pub(crate) type RecvHook = Box<dyn Fn() + Send + Sync>;
 
 // SAFETY: every access to `state` holds `lock` (module invariants); the waiters it links are
 // only touched under the lock too, and a value of `T` crosses goroutines, hence `T: Send`.
@@ -299,6 +307,22 @@ impl<T> HChan<T> {
             }),
             cap,
             id,
+            recv_hook: OnceLock::new(),
+        }
+    }
+
+    /// Install the receive hook (once).
+    pub(crate) fn set_recv_hook(&self, hook: RecvHook) {
+        if self.recv_hook.set(hook).is_err() {
+            panic!("goweave: a channel's receive hook was set twice");
+        }
+    }
+
+    /// Run the receive hook, if any, after a receive took a value (no lock held).
+    #[inline]
+    pub(crate) fn received(&self) {
+        if let Some(h) = self.recv_hook.get() {
+            h();
         }
     }
 
@@ -435,6 +459,7 @@ impl<T> HChan<T> {
                 if let Some(g) = wake {
                     executor::unpark(g);
                 }
+                self.received();
                 Some(v)
             }
             RecvNow::Closed => None,
@@ -463,6 +488,7 @@ impl<T> HChan<T> {
         unqueue.disarm();
         check_claimed(&sleeper);
         if w.success() {
+            self.received();
             // SAFETY: `w` is no longer queued and this goroutine owns it.
             Some(unsafe { w.take() }.expect("goweave: woken receiver without a value"))
         } else {
@@ -482,6 +508,7 @@ impl<T> HChan<T> {
                 if let Some(g) = wake {
                     executor::unpark(g);
                 }
+                self.received();
                 Ok(v)
             }
             RecvNow::Closed => Err(TryRecvError::Closed),

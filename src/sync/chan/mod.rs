@@ -163,6 +163,11 @@ impl<T> Chan<T> {
         Iter { chan: self }
     }
 
+    /// Install the receive hook (for tickers; see `time.rs`).
+    pub(crate) fn set_recv_hook(&self, hook: hchan::RecvHook) {
+        self.inner.set_recv_hook(hook)
+    }
+
     /// A handle that does not keep the channel alive (for timer callbacks).
     pub(crate) fn downgrade(&self) -> Weak<HChan<T>> {
         Arc::downgrade(&self.inner)

@@ -1,0 +1,8 @@
+//! A bank transfer with a lost update (a panic: money was lost).
+//! The input bytes choose every scheduling decision (goweave::fuzz::run); a failing
+//! schedule panics with its report and its replay token.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| goweave::fuzz::run(data, goweave_fuzz::kernels::bank_transfer));
