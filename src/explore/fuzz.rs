@@ -48,7 +48,8 @@
 //!
 //! One schedule in ten is a fresh input (a new seed, no points, some noise), so the campaign
 //! never does worse than a random walk for long. Parents are drawn with a weight of
-//! (features they added + 1) / (times drawn + 1).
+//! (features they added + 1) / (times drawn + 1). Only the latest 256 run logs stay in memory;
+//! a parent drawn without its log is run once more to get it back.
 //!
 //! # Corpus directory
 //!
@@ -58,7 +59,7 @@
 //! the inputs already there are loaded (in file-name order) and run once each before any
 //! mutation: a campaign resumes, and directories copied together from several machines merge.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 use std::panic::Location;
@@ -79,6 +80,9 @@ const MAX_LOGGED: usize = 16_384;
 const MAX_TOUCHES: usize = 512;
 /// Inputs kept in memory.
 const MAX_CORPUS: usize = 8_192;
+/// Run logs kept in memory (the most recent ones); an input drawn without its log is run once
+/// more to get it back.
+const MAX_LOGS: usize = 256;
 /// Consecutive decisions a goroutine may keep running before a random switch, so that a spin
 /// loop without `gosched` cannot stall a schedule.
 const MAX_RUN: u32 = 1_000;
@@ -294,8 +298,10 @@ pub struct Fuzz {
     coverage: FxSet,
     dir: Option<PathBuf>,
     loaded: bool,
-    /// Loaded entries still to run once.
+    /// Entries still to run once (loaded, or whose log was dropped), run before any mutation.
     calibrate: Vec<usize>,
+    /// Entries holding a log, oldest first (at most `MAX_LOGS`).
+    logged: VecDeque<usize>,
     /// Files that could not be written (reported once).
     write_failed: bool,
 
@@ -324,6 +330,7 @@ impl Fuzz {
             dir: None,
             loaded: false,
             calibrate: Vec::new(),
+            logged: VecDeque::new(),
             write_failed: false,
             cur: Input::plain(seed),
             origin: Origin::Fresh,
@@ -416,13 +423,7 @@ impl Fuzz {
         let weights: Vec<f64> = self
             .corpus
             .iter()
-            .map(|e| {
-                if e.log.is_none() {
-                    0.0
-                } else {
-                    (e.added as f64 + 1.0) / (e.drawn as f64 + 1.0)
-                }
-            })
+            .map(|e| (e.added as f64 + 1.0) / (e.drawn as f64 + 1.0))
             .collect();
         let total: f64 = weights.iter().sum();
         let mut x = unit(&mut self.rng) * total;
@@ -695,13 +696,17 @@ impl Strategy for Fuzz {
         }
         let (input, origin) = if let Some(i) = self.calibrate.pop() {
             (self.corpus[i].input.clone(), Origin::Calibrate(i))
-        } else if iteration == 0 || self.corpus.iter().all(|e| e.log.is_none()) {
+        } else if iteration == 0 || self.corpus.is_empty() {
             (Input::plain(self.seed), Origin::Fresh)
         } else if below(&mut self.rng, 10) == 0 {
             (self.fresh(), Origin::Fresh)
         } else {
-            let p = self.draw_parent();
-            (self.mutate(p), Origin::Child)
+            match self.draw_parent() {
+                p if self.corpus[p].log.is_none() => {
+                    (self.corpus[p].input.clone(), Origin::Calibrate(p))
+                }
+                p => (self.mutate(p), Origin::Child),
+            }
         };
         self.srng = ChaCha8Rng::seed_from_u64(input.seed);
         self.cur = input;
@@ -776,22 +781,31 @@ impl Strategy for Fuzz {
         let before = self.coverage.len();
         self.coverage.extend(features);
         let added = (self.coverage.len() - before) as u32;
-        match self.origin {
+        let keep = match self.origin {
             Origin::Calibrate(i) => {
-                self.corpus[i].log = Some(Arc::new(log));
-                self.corpus[i].added = added;
+                self.corpus[i].added = self.corpus[i].added.max(added);
+                Some(i)
             }
-            Origin::Fresh | Origin::Child => {
-                if added > 0 && self.corpus.len() < MAX_CORPUS {
-                    let input = self.cur.clone();
-                    self.save(&input);
-                    self.corpus.push(Entry {
-                        input,
-                        log: Some(Arc::new(log)),
-                        added,
-                        drawn: 0,
-                    });
-                }
+            Origin::Fresh | Origin::Child if added > 0 && self.corpus.len() < MAX_CORPUS => {
+                let input = self.cur.clone();
+                self.save(&input);
+                self.corpus.push(Entry {
+                    input,
+                    log: None,
+                    added,
+                    drawn: 0,
+                });
+                Some(self.corpus.len() - 1)
+            }
+            Origin::Fresh | Origin::Child => None,
+        };
+        if let Some(i) = keep {
+            self.corpus[i].log = Some(Arc::new(log));
+            self.logged.retain(|&j| j != i);
+            self.logged.push_back(i);
+            while self.logged.len() > MAX_LOGS {
+                let old = self.logged.pop_front().expect("not empty");
+                self.corpus[old].log = None;
             }
         }
     }
