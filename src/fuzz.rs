@@ -16,9 +16,10 @@
 //!
 //! # How bytes become a schedule
 //!
-//! At each decision among `n` runnable goroutines the options are ordered with the *default*
-//! first (the goroutine that is running, if it can go on; after a `gosched`, the next one; else
-//! the lowest id), then the others by id, and the next byte `b` picks option `b·n / 256` (two
+//! At each decision among `n` options (the runnable goroutines, and letting virtual time pass
+//! when a timer is pending) the options are ordered with the *default* first (the goroutine
+//! that is running, if it can go on; after a `gosched`, the next one; else the lowest id), then
+//! the others by id, then time, and the next byte `b` picks option `b·n / 256` (two
 //! bytes, little-endian, scaled from 65,536, when `n > 256`). A data choice among `n` values (a
 //! `select!` case, a `goweave::rand` number) takes as many bytes as `n` needs, scaled the same
 //! way. So small bytes never preempt: inputs full of zeros are the quiet schedules, a larger
@@ -117,7 +118,8 @@ impl Strategy for Bytes {
     }
 
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
-        let n = d.runnable.len() as u64;
+        // The goroutines, and letting time pass when that is an option (index `runnable.len()`).
+        let n = d.options() as u64;
         let def = crate::explore::default_pick(d);
         let option = match self.take(n) {
             Some(v) => v as usize,
@@ -126,7 +128,7 @@ impl Strategy for Bytes {
                 Tail::Seeded => return uniform(&mut self.rng, n) as usize,
             },
         };
-        // Option 0 is the default; options 1.. are the others, by id.
+        // Option 0 is the default; options 1.. are the others, by id, then letting time pass.
         match option {
             0 => def,
             o if o - 1 < def => o - 1,

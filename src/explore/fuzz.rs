@@ -741,10 +741,12 @@ impl Strategy for Fuzz {
         while self.next_point < points.len() && points[self.next_point].at < k {
             self.next_point += 1;
         }
-        let n = d.runnable.len();
+        // Random choices may also let time pass (option `runnable.len()`, when a timer is
+        // pending); points name goroutines.
+        let n = d.options();
         let pick = if self.next_point < points.len() && points[self.next_point].at == k {
             let t = points[self.next_point].target as u64;
-            d.index_of(t).unwrap_or(t as usize % n)
+            d.index_of(t).unwrap_or(t as usize % d.runnable.len())
         } else {
             match cont {
                 Some(i)
@@ -759,7 +761,7 @@ impl Strategy for Fuzz {
                 None => below(&mut self.srng, n as u64) as usize,
             }
         };
-        let g = d.runnable[pick];
+        let g = d.runnable.get(pick).copied().unwrap_or(0);
         self.last = if g == self.last.0 {
             (g, self.last.1 + 1)
         } else {
