@@ -35,47 +35,51 @@ fn main() {
     });
     let start = Instant::now();
     let d = done.clone();
-    Runtime::builder().workers(2).build().unwrap().block_on(move || {
-        // Start a ping goroutine and a pong goroutine; keep the pair only if they landed on
-        // different workers (a started goroutine never moves).
-        loop {
-            let (ping, pong) = (chan::make::<u64>(0), chan::make::<u64>(0));
-            let (p1, q1) = (ping.clone(), pong.clone());
-            let where_a = chan::make::<usize>(1);
-            let wa = where_a.clone();
-            let d2 = d.clone();
-            let a = go(move || {
-                wa.send(__worker_index().unwrap());
-                let mut n = 0;
-                while n < total {
-                    p1.send(n);
-                    n = q1.recv().unwrap() + 1;
-                    d2.fetch_add(2, Ordering::Relaxed);
+    Runtime::builder()
+        .workers(2)
+        .build()
+        .unwrap()
+        .block_on(move || {
+            // Start a ping goroutine and a pong goroutine; keep the pair only if they landed on
+            // different workers (a started goroutine never moves).
+            loop {
+                let (ping, pong) = (chan::make::<u64>(0), chan::make::<u64>(0));
+                let (p1, q1) = (ping.clone(), pong.clone());
+                let where_a = chan::make::<usize>(1);
+                let wa = where_a.clone();
+                let d2 = d.clone();
+                let a = go(move || {
+                    wa.send(__worker_index().unwrap());
+                    let mut n = 0;
+                    while n < total {
+                        p1.send(n);
+                        n = q1.recv().unwrap() + 1;
+                        d2.fetch_add(2, Ordering::Relaxed);
+                    }
+                    p1.close();
+                });
+                let where_b = chan::make::<usize>(1);
+                let wb = where_b.clone();
+                let b = go(move || {
+                    wb.send(__worker_index().unwrap());
+                    for v in &ping {
+                        pong.send(v);
+                    }
+                });
+                let (wa, wb) = (where_a.recv().unwrap(), where_b.recv().unwrap());
+                if wa != wb {
+                    a.join();
+                    b.join();
+                    return;
                 }
-                p1.close();
-            });
-            let where_b = chan::make::<usize>(1);
-            let wb = where_b.clone();
-            let b = go(move || {
-                wb.send(__worker_index().unwrap());
-                for v in &ping {
-                    pong.send(v);
-                }
-            });
-            let (wa, wb) = (where_a.recv().unwrap(), where_b.recv().unwrap());
-            if wa != wb {
+                // Same worker: stop this pair (a `total` of 0 would be simpler, but the pair is
+                // already running) by draining it to the end.
                 a.join();
                 b.join();
-                return;
+                d.store(0, Ordering::Relaxed);
+                eprintln!("pair landed on one worker; retrying");
             }
-            // Same worker: stop this pair (a `total` of 0 would be simpler, but the pair is
-            // already running) by draining it to the end.
-            a.join();
-            b.join();
-            d.store(0, Ordering::Relaxed);
-            eprintln!("pair landed on one worker; retrying");
-        }
-    });
+        });
     let n = done.load(Ordering::Relaxed);
     let el = start.elapsed();
     println!(
