@@ -323,11 +323,12 @@ fn next_tick(deadline: Duration, now: Duration, p: Duration) -> Duration {
     deadline.saturating_add(p.saturating_mul(periods))
 }
 
-/// Install the hook that wakes a dormant ticker when its channel is received from.
+/// Install the hook that wakes a dormant ticker when its channel is received from. The hook
+/// (owned by the channel) keeps the ticker's state alive: a dormant `tick()` ticker has no
+/// other owner. (No cycle: the state holds the channel weakly.)
 fn wake_on_receive(ch: &Chan<Instant>, shared: &Arc<TimerShared>) {
-    let weak = Arc::downgrade(shared);
+    let shared = shared.clone();
     ch.set_recv_hook(Box::new(move || {
-        let Some(shared) = weak.upgrade() else { return };
         let mut st = shared.lock();
         if let (Some(next), Some(p)) = (st.dormant.take(), st.period) {
             let now = executor::now();
@@ -459,6 +460,8 @@ impl Drop for Ticker {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
         st.gen += 1;
+        // A receive through a clone of `c` must not wake a dropped ticker.
+        st.dormant = None;
         if let Some(id) = st.armed.take() {
             self.shared.timers.cancel(id);
         }

@@ -36,15 +36,29 @@ fn block_every_way() {
         "select",
     );
     want.insert(go(|| select! {}).id(), "select (no cases)");
-    want.insert(go(|| time::sleep(Duration::from_secs(3600))).id(), "sleep");
-    time::sleep(Duration::from_millis(5));
-    let leaks = leak::find(Options::new().retry_window(Duration::from_millis(1))).unwrap_err();
-    let got: BTreeMap<u64, &str> = leaks.goroutines.iter().map(|d| (d.id, d.state())).collect();
-    assert_eq!(got, want, "{leaks}");
-    assert!(
-        leaks.to_string().contains("chan_wait_reasons.rs"),
-        "{leaks}"
+    // Sleeps again if virtual time passes an hour (the controlled executor may let it).
+    want.insert(
+        go(|| loop {
+            time::sleep(Duration::from_secs(3600))
+        })
+        .id(),
+        "sleep",
     );
+    // Poll until every goroutine has reached its block (no timing assumption).
+    let wall = std::time::Instant::now();
+    loop {
+        let leaks = leak::find(Options::new().retry_window(Duration::from_millis(1))).unwrap_err();
+        let got: BTreeMap<u64, &str> = leaks.goroutines.iter().map(|d| (d.id, d.state())).collect();
+        if got == want || wall.elapsed() > Duration::from_secs(10) {
+            assert_eq!(got, want, "{leaks}");
+            assert!(
+                leaks.to_string().contains("chan_wait_reasons.rs"),
+                "{leaks}"
+            );
+            return;
+        }
+        goweave::runtime::gosched();
+    }
 }
 
 #[test]

@@ -427,7 +427,12 @@ impl<T> HChan<T> {
         site: &'static Location<'static>,
     ) -> Result<(), TrySendError<T>> {
         executor::sched_point(Event::new(Op::ChanSend, self.id, site));
-        self.send_nonblocking(v)
+        let r = self.send_nonblocking(v);
+        if matches!(r, Err(TrySendError::Full(_))) {
+            // Probably polling: let the controlled executor's strategy run someone else first.
+            executor::yield_hint();
+        }
+        r
     }
 
     /// A non-blocking send with no scheduling point, for timer callbacks (which run outside
@@ -512,7 +517,12 @@ impl<T> HChan<T> {
                 Ok(v)
             }
             RecvNow::Closed => Err(TryRecvError::Closed),
-            RecvNow::WouldBlock => Err(TryRecvError::Empty),
+            RecvNow::WouldBlock => {
+                drop(st);
+                // Probably polling (see `try_send`).
+                executor::yield_hint();
+                Err(TryRecvError::Empty)
+            }
         }
     }
 

@@ -110,6 +110,7 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
     }
     if n == 0 {
         if has_default {
+            executor::yield_hint();
             return false;
         }
         let reason = if N == 1 {
@@ -151,6 +152,9 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
             return true;
         }
         if has_default {
+            drop(guards);
+            // Probably polling: let the controlled executor's strategy run someone else first.
+            executor::yield_hint();
             return false;
         }
 
