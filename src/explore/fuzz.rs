@@ -6,7 +6,8 @@
 //! An input is a small genome, not a list of choices, so that every input is a complete, valid
 //! schedule of any program:
 //! - a list of **points** `(at, target)`: at the `at`-th goroutine decision of the schedule, run
-//!   goroutine `target` (or, if it is not runnable there, `runnable[target % n]`);
+//!   goroutine `target` (or, if it is not runnable there, `runnable[target % n]`); target 0
+//!   lets virtual time pass there (a timeout fires now), if a timer is pending;
 //! - everywhere else the goroutine that is running **keeps running** (no preemption), and when
 //!   it blocks, yields or finishes, the next one is drawn from a generator seeded with the
 //!   input's **seed**. `select!` cases and `goweave::rand` values come from the same generator;
@@ -44,7 +45,9 @@
 //!   choosing by location rather than by goroutine shrinks the search from
 //!   (decisions × goroutines) to (locations × locations);
 //! - random insertion, deletion, moving a point a few decisions, retargeting a point, splicing
-//!   the points of two inputs, a new seed, a new noise level.
+//!   the points of two inputs, a new seed, a new noise level. A quarter of the insertions at a
+//!   decision where a timer was pending let time pass instead (a timeout that fires right
+//!   there).
 //!
 //! One schedule in ten is a fresh input (a new seed, no points, some noise), so the campaign
 //! never does worse than a random walk for long. Parents are drawn with a weight of
@@ -88,6 +91,8 @@ const MAX_LOGS: usize = 256;
 const MAX_RUN: u32 = 1_000;
 /// First line of a corpus file.
 const MAGIC: &str = "gwfuzz1";
+/// The target of a point that lets time pass (goroutine ids start at 1).
+const TIME_TARGET: u32 = 0;
 
 /// A point of an input: at goroutine decision `at`, run goroutine `target`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -196,6 +201,8 @@ struct DecisionRec {
     gid: u32,
     site: SiteKey,
     obj: u64,
+    /// A timer was pending: time could have passed here.
+    time: bool,
 }
 
 /// What a run did, kept with its input for mutation.
@@ -515,6 +522,7 @@ impl Fuzz {
     fn insert_random(&mut self, input: &mut Input, log: &RunLog) {
         let at = below(&mut self.rng, log.total.max(1) as u64) as u32;
         let target = match log.decisions.get(at as usize) {
+            Some(d) if self.time_instead(d) => TIME_TARGET,
             Some(d) => self.random_target(log, d.gid),
             None => self.random_target(log, 0),
         };
@@ -530,8 +538,33 @@ impl Fuzz {
         let i = self.early_index(occ.len());
         let at = occ[i];
         let d = log.decisions[at as usize];
-        let target = self.target_for(log, &d);
+        let target = if self.time_instead(&d) {
+            TIME_TARGET
+        } else {
+            self.target_for(log, &d)
+        };
         input.points.push(Point { at, target });
+    }
+
+    /// True for a quarter of the insertions at a decision where time could have passed.
+    fn time_instead(&mut self, d: &DecisionRec) -> bool {
+        d.time && below(&mut self.rng, 4) == 0
+    }
+
+    /// An option other than the goroutine that yielded (`d.current`), drawn from the
+    /// schedule's generator: another goroutine, or letting time pass. The one that yielded
+    /// runs again only if there is nothing else.
+    fn give_way(&mut self, d: &Decision<'_>) -> usize {
+        let me = d.current.and_then(|c| d.index_of(c));
+        let others = d.options() - me.is_some() as usize;
+        if others == 0 {
+            return default_pick(d);
+        }
+        let j = below(&mut self.srng, others as u64) as usize;
+        match me {
+            Some(m) if j >= m => j + 1,
+            _ => j,
+        }
     }
 
     /// A goroutine to preempt `d.gid` for: one that touched the same object from a location
@@ -728,11 +761,13 @@ impl Strategy for Fuzz {
                     gid: d.runnable[i] as u32,
                     site: site_key(p.event.site),
                     obj: obj_key(p.event.op, p.event.obj.0),
+                    time: d.time.is_some(),
                 },
                 None => DecisionRec {
                     gid: 0,
                     site: 0,
                     obj: 0,
+                    time: d.time.is_some(),
                 },
             };
             self.decisions.push(rec);
@@ -742,11 +777,16 @@ impl Strategy for Fuzz {
             self.next_point += 1;
         }
         // Random choices may also let time pass (option `runnable.len()`, when a timer is
-        // pending); points name goroutines.
+        // pending); points name goroutines, or time (`TIME_TARGET`).
         let n = d.options();
         let pick = if self.next_point < points.len() && points[self.next_point].at == k {
-            let t = points[self.next_point].target as u64;
-            d.index_of(t).unwrap_or(t as usize % d.runnable.len())
+            let t = points[self.next_point].target;
+            match d.time_index() {
+                Some(time) if t == TIME_TARGET => time,
+                _ => d
+                    .index_of(t as u64)
+                    .unwrap_or(t as usize % d.runnable.len()),
+            }
         } else {
             match cont {
                 Some(i)
@@ -757,7 +797,7 @@ impl Strategy for Fuzz {
                     i
                 }
                 Some(_) => below(&mut self.srng, n as u64) as usize,
-                None if d.yielded => default_pick(d),
+                None if d.yielded => self.give_way(d),
                 None => below(&mut self.srng, n as u64) as usize,
             }
         };

@@ -58,7 +58,7 @@ fn hb_acquire(obj: &Obj, o: Ordering) {
 }
 
 /// After a compare-exchange: a success is a read-modify-write with `success`, a failure a load
-/// with `failure`.
+/// with `failure`, and a hint that the goroutine is spinning (`executor::yield_hint`).
 #[cold]
 fn hb_cas<T>(obj: &Obj, r: &Result<T, T>, success: Ordering, failure: Ordering) {
     match r {
@@ -66,7 +66,10 @@ fn hb_cas<T>(obj: &Obj, r: &Result<T, T>, success: Ordering, failure: Ordering) 
             hb_acquire(obj, success);
             hb_release(obj, success);
         }
-        Err(_) => hb_acquire(obj, failure),
+        Err(_) => {
+            hb_acquire(obj, failure);
+            crate::runtime::executor::yield_hint();
+        }
     }
 }
 

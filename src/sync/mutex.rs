@@ -435,11 +435,16 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         let site = Location::caller();
-        self.raw.try_lock(site).then(|| MutexGuard {
+        let g = self.raw.try_lock(site).then(|| MutexGuard {
             mutex: self,
             site,
             _not_send: PhantomData,
-        })
+        });
+        if g.is_none() {
+            // Polling: give way (see `executor::yield_hint`).
+            crate::runtime::executor::yield_hint();
+        }
+        g
     }
 
     /// Mutable access without locking: `&mut self` proves nobody else can hold it.

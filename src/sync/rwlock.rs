@@ -340,11 +340,16 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
         let site = Location::caller();
-        self.raw.try_read(site).then(|| RwLockReadGuard {
+        let g = self.raw.try_read(site).then(|| RwLockReadGuard {
             lock: self,
             site,
             _not_send: PhantomData,
-        })
+        });
+        if g.is_none() {
+            // Polling: give way (see `executor::yield_hint`).
+            crate::runtime::executor::yield_hint();
+        }
+        g
     }
 
     /// Write-lock (Go's `Lock`), parking (wait reason `sync.RWMutex.Lock`) while another
@@ -365,11 +370,16 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
         let site = Location::caller();
-        self.raw.try_write(site).then(|| RwLockWriteGuard {
+        let g = self.raw.try_write(site).then(|| RwLockWriteGuard {
             lock: self,
             site,
             _not_send: PhantomData,
-        })
+        });
+        if g.is_none() {
+            // Polling: give way (see `executor::yield_hint`).
+            crate::runtime::executor::yield_hint();
+        }
+        g
     }
 
     /// Mutable access without locking: `&mut self` proves nobody else can hold it.

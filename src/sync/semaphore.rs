@@ -133,6 +133,9 @@ impl Semaphore {
         drop(st);
         if ok {
             self.acquired(controlled);
+        } else {
+            // Polling: give way (see `executor::yield_hint`).
+            crate::runtime::executor::yield_hint();
         }
         ok
     }
