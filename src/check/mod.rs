@@ -125,6 +125,7 @@ pub struct Checker {
     shrink_budget: Duration,
     test_name: Option<String>,
     leak_check: bool,
+    race_detection: bool,
 }
 
 impl Default for Checker {
@@ -147,6 +148,7 @@ impl Checker {
             shrink_budget: Duration::from_secs(5),
             test_name: None,
             leak_check: true,
+            race_detection: true,
         }
     }
 
@@ -247,6 +249,14 @@ impl Checker {
         self
     }
 
+    /// Detect data races (default: on). Off, the happens-before hooks return at once: for
+    /// measuring what detection costs, or for a program whose races are known and beside the
+    /// point of the test.
+    pub fn race_detection(mut self, on: bool) -> Checker {
+        self.race_detection = on;
+        self
+    }
+
     /// The test name for the replay line (default: the current thread's name, when it looks
     /// like a libtest test name).
     pub fn test_name(mut self, name: impl Into<String>) -> Checker {
@@ -281,6 +291,8 @@ impl Checker {
         std::thread::Builder::new()
             .name("goweave-controlled".into())
             .spawn(move || {
+                // Every schedule of this run executes on this thread.
+                crate::detect::race::set_enabled_on_this_thread(self.race_detection);
                 let r = explorer.explore(self, test_name);
                 let _ = tx.send(r);
             })

@@ -2,17 +2,35 @@
 //! operation they describe (Go's `racerelease`/`raceacquire` in `chan.go`), so the edge and the
 //! operation can be checked against each other by reading one function.
 //!
-//! The detector is always on in the controlled executor, and on the work-stealing executor with
-//! the cargo feature `race` (like `go test -race`). Without the feature these hooks compile to a
-//! thread-local check on the work-stealing executor and nothing else.
+//! The detector is always on in the controlled executor (unless the checker turned it off with
+//! `Checker::race_detection(false)`), and on the work-stealing executor with the cargo feature
+//! `race` (like `go test -race`). Without the feature these hooks compile to a thread-local
+//! check on the work-stealing executor and nothing else.
+//!
+//! Timer callbacks run outside every goroutine, as goroutine 0: on the controlled executor's
+//! scheduler stack, or on the work-stealing executor's timer thread, which has no runtime
+//! context. [`timer`] wraps each callback when it is armed: the callback starts from the arming
+//! goroutine's clock, and on the timer thread it carries its runtime's handle, so the hooks the
+//! callback reaches (a send on a timer channel, a context's cancel) find their detector.
 
 use std::panic::Location;
 
 use super::context::{self, ExecPtr};
 use super::event::ObjId;
+use super::timer::TimerFn;
 use crate::detect::race::{Detector, RaceReport, SyncKey};
 
 pub(crate) use crate::detect::race::SyncKey as Key;
+
+#[cfg(feature = "race")]
+use super::executor::steal::Shared;
+
+#[cfg(feature = "race")]
+thread_local! {
+    /// The runtime whose timer callback runs on this thread right now (the timer thread has
+    /// no worker context).
+    static TIMER_RUNTIME: std::cell::Cell<*const Shared> = const { std::cell::Cell::new(std::ptr::null()) };
+}
 
 /// Run `f` on the current run's detector as the current goroutine (0 outside goroutines).
 #[inline]
@@ -20,18 +38,25 @@ fn with_detector(f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
     match context::exec() {
         ExecPtr::Controlled(_) => with_detector_as(super::id(), f),
         #[cfg(feature = "race")]
-        ExecPtr::Steal(_) => with_detector_as(super::id(), f),
+        _ => with_detector_as(super::id(), f),
+        #[cfg(not(feature = "race"))]
         _ => {}
     }
 }
 
 /// Run `f` on the current run's detector as goroutine `g`.
+#[inline]
 fn with_detector_as(g: u64, f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
     match context::exec() {
         ExecPtr::Controlled(c) => {
             // SAFETY: an installed controlled executor outlives its installation on this thread.
             let c = unsafe { &*c };
-            let r = f(&mut c.race_detector().borrow_mut(), g);
+            let mut d = c.race_detector().borrow_mut();
+            if !d.enabled() {
+                return;
+            }
+            let r = f(&mut d, g);
+            drop(d);
             if let Err(report) = r {
                 c.report_race(report);
             }
@@ -39,13 +64,27 @@ fn with_detector_as(g: u64, f: impl FnOnce(&mut Detector, u64) -> Result<(), Rac
         #[cfg(feature = "race")]
         ExecPtr::Steal(w) => {
             // SAFETY: an installed worker context outlives its installation on this thread.
-            let shared = unsafe { &*w }.shared();
-            let r = f(&mut shared.race_detector().lock().unwrap(), g);
-            if let Err(report) = r {
-                shared.report_race(report);
+            on_steal(unsafe { &*w }.shared(), g, f)
+        }
+        #[cfg(feature = "race")]
+        ExecPtr::None => {
+            let s = TIMER_RUNTIME.with(|t| t.get());
+            if !s.is_null() {
+                // SAFETY: set only while the timer callback that holds this runtime runs.
+                on_steal(unsafe { &*s }, g, f)
             }
         }
+        #[allow(unreachable_patterns)]
         _ => {}
+    }
+}
+
+/// Run `f` on a work-stealing runtime's detector as goroutine `g`.
+#[cfg(feature = "race")]
+fn on_steal(shared: &Shared, g: u64, f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
+    let r = f(&mut shared.race_detector().lock(), g);
+    if let Err(report) = r {
+        shared.report_race(report);
     }
 }
 
@@ -136,10 +175,98 @@ pub(crate) fn spawned(parent: u64, child: u64, site: &'static Location<'static>)
     })
 }
 
+/// ...the same on a given work-stealing runtime, which need not be this thread's (`block_on`
+/// spawns main from outside the runtime)...
+#[cfg(feature = "race")]
+pub(crate) fn spawned_on(
+    shared: &Shared,
+    parent: u64,
+    child: u64,
+    site: &'static Location<'static>,
+) {
+    on_steal(shared, parent, |d, _| {
+        d.spawn(parent, child, site);
+        Ok(())
+    })
+}
+
 /// ...and exit (the goroutine's last step → whoever joins it).
 pub(crate) fn exited(g: u64) {
     with_detector_as(g, |d, _| {
         d.exit(g);
         Ok(())
+    })
+}
+
+/// Wrap a timer callback as it is armed: what the arming goroutine did so far happens before
+/// what the callback does (Go's `racerelease` in `time.go`'s `modify`, `raceacquire` when the
+/// timer runs). Outside a watched run the callback is returned as it is.
+pub(crate) fn timer(f: TimerFn) -> TimerFn {
+    match context::exec() {
+        ExecPtr::Controlled(c) => {
+            // SAFETY: an installed controlled executor outlives its installation on this thread.
+            let c = unsafe { &*c };
+            let mut d = c.race_detector().borrow_mut();
+            if !d.enabled() {
+                return f;
+            }
+            let armed = d.timer_armed(super::id());
+            drop(d);
+            Box::new(move || {
+                // The callback runs on the same controlled executor (its timers never leave it).
+                if let ExecPtr::Controlled(c) = context::exec() {
+                    // SAFETY: as above.
+                    unsafe { &*c }
+                        .race_detector()
+                        .borrow_mut()
+                        .timer_fired(armed);
+                }
+                f()
+            })
+        }
+        #[cfg(feature = "race")]
+        ExecPtr::Steal(w) => {
+            // SAFETY: an installed worker context outlives its installation on this thread.
+            timer_on(unsafe { &*w }.shared(), super::id(), f)
+        }
+        #[cfg(feature = "race")]
+        ExecPtr::None => {
+            // A callback re-arming its own timer (a ticker) on the timer thread.
+            let s = TIMER_RUNTIME.with(|t| t.get());
+            if s.is_null() {
+                return f;
+            }
+            // SAFETY: the callback that set it holds a strong reference while it runs.
+            unsafe {
+                std::sync::Arc::increment_strong_count(s);
+                let shared = std::sync::Arc::from_raw(s);
+                timer_on(&shared, 0, f)
+            }
+        }
+        #[allow(unreachable_patterns)]
+        _ => f,
+    }
+}
+
+/// [`timer`] on a work-stealing runtime: the callback holds a weak handle to the runtime and
+/// installs it for the hooks it reaches on the timer thread.
+#[cfg(feature = "race")]
+fn timer_on(shared: &std::sync::Arc<Shared>, g: u64, f: TimerFn) -> TimerFn {
+    let armed = shared.race_detector().lock().timer_armed(g);
+    let weak = std::sync::Arc::downgrade(shared);
+    Box::new(move || {
+        let Some(shared) = weak.upgrade() else {
+            return f();
+        };
+        shared.race_detector().lock().timer_fired(armed);
+        /// Uninstalls the runtime, also if the callback panics.
+        struct Restore(*const Shared);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                TIMER_RUNTIME.with(|t| t.set(self.0));
+            }
+        }
+        let _restore = Restore(TIMER_RUNTIME.with(|t| t.replace(std::sync::Arc::as_ptr(&shared))));
+        f()
     })
 }

@@ -28,11 +28,13 @@ pub(crate) struct TimerHeap {
 }
 
 impl TimerHeap {
+    /// Arm a timer. Arming happens before the callback runs, for the race detector (Go's
+    /// `racerelease` in `modtimer`): the callback starts from the arming goroutine's clock.
     pub(crate) fn add(&mut self, deadline: Duration, f: TimerFn) -> TimerId {
         let seq = self.next;
         self.next += 1;
         self.heap.push(Reverse((deadline, seq)));
-        self.armed.insert(seq, f);
+        self.armed.insert(seq, super::hb::timer(f));
         TimerId(seq)
     }
 

@@ -16,9 +16,9 @@ mod timers;
 mod worker;
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -114,7 +114,7 @@ pub(crate) struct Shared {
     timers: TimerService,
     /// The race detector of this run (`race` feature).
     #[cfg(feature = "race")]
-    race: Mutex<crate::detect::race::Detector>,
+    race: crate::detect::race::SharedDetector,
     /// Races found so far, one per pair of locations.
     #[cfg(feature = "race")]
     races: Mutex<Vec<crate::detect::race::RaceReport>>,
@@ -126,7 +126,7 @@ impl Shared {
     }
 
     #[cfg(feature = "race")]
-    pub(crate) fn race_detector(&self) -> &Mutex<crate::detect::race::Detector> {
+    pub(crate) fn race_detector(&self) -> &crate::detect::race::SharedDetector {
         &self.race
     }
 
@@ -200,7 +200,9 @@ impl Shared {
             f,
             self.stack_size,
         );
-        crate::runtime::hb::spawned(parent, id, site);
+        // On this runtime's detector: main is spawned from outside the runtime.
+        #[cfg(feature = "race")]
+        crate::runtime::hb::spawned_on(self, parent, id, site);
         match context::exec() {
             // SAFETY: an installed worker context outlives its installation on this thread.
             ExecPtr::Steal(w) if Arc::ptr_eq(unsafe { &*w }.shared(), self) => {
@@ -274,7 +276,7 @@ pub(crate) fn block_on<T: Send + 'static>(
         panic: Mutex::new(None),
         timers: TimerService::new(),
         #[cfg(feature = "race")]
-        race: Mutex::new(Default::default()),
+        race: Default::default(),
         #[cfg(feature = "race")]
         races: Mutex::new(Vec::new()),
     });
