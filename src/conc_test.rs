@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::check::{self, Checker, Failure, FailureKind};
-use crate::explore::{self, Decision, ValueDecision};
+use crate::explore::{self, Decision, TimerMode, ValueDecision};
 
 #[doc(hidden)]
 pub use linkme as __linkme;
@@ -107,6 +107,8 @@ pub struct Spec {
     pub leak_check: Option<bool>,
     /// `expect = "..."`
     pub expect: Option<FailureKind>,
+    /// `timers = "any_time" | "when_blocked"`
+    pub timers: Option<TimerMode>,
 }
 
 /// What a `#[conc_test]` function may return: `()` or `Result<(), E>` with `E: Debug`.
@@ -174,6 +176,8 @@ pub struct Overrides {
     pub leak_check: Option<String>,
     /// A failure kind, or `none`.
     pub expect: Option<String>,
+    /// `any_time` or `when_blocked`.
+    pub timers: Option<String>,
 }
 
 impl Overrides {
@@ -191,6 +195,7 @@ impl Overrides {
             replay: None,
             leak_check: None,
             expect: None,
+            timers: None,
         }
     }
 
@@ -218,6 +223,7 @@ impl Overrides {
             replay: get("replay"),
             leak_check: get("leak_check"),
             expect: get("expect"),
+            timers: get("timers"),
         }
     }
 
@@ -264,6 +270,8 @@ pub struct Config {
     pub leak_check: bool,
     /// The failure kind the test must find.
     pub expect: Option<FailureKind>,
+    /// When virtual time may pass (a replay uses its token's mode instead).
+    pub timers: TimerMode,
 }
 
 impl Config {
@@ -297,6 +305,7 @@ impl Config {
         let mut max_steps = spec.max_steps;
         let mut leak_check = spec.leak_check.unwrap_or(true);
         let mut expect = spec.expect;
+        let mut timers = spec.timers.unwrap_or_default();
 
         for o in layers {
             let err = |field: &str, value: &str, why: String| {
@@ -372,6 +381,9 @@ impl Config {
             if let Some(v) = &o.expect {
                 expect = parse_expect(v).map_err(|why| err("expect", v, why))?;
             }
+            if let Some(v) = &o.timers {
+                timers = v.parse().map_err(|why| err("timers", v, why))?;
+            }
         }
 
         let strategy = if let Some(t) = &replay {
@@ -409,6 +421,7 @@ impl Config {
             max_steps,
             leak_check,
             expect,
+            timers,
         })
     }
 
@@ -720,7 +733,7 @@ pub fn explore(
     if let Some(m) = cfg.max_steps {
         checker = checker.max_steps(m);
     }
-    checker = checker.leak_check(cfg.leak_check);
+    checker = checker.leak_check(cfg.leak_check).timers(cfg.timers);
     if let Some(b) = cfg.time_budget {
         checker = checker.time_budget(b);
     }

@@ -39,6 +39,7 @@ pub use goweave_macros::conc_test;
 pub use sync::chan;
 
 pub use check::{check, replay, Checker, ConfigError, Failure, FailureKind, Stats, Strategy};
+pub use explore::TimerMode;
 pub use runtime::join::{go, go_named, JoinHandle};
 pub use runtime::panic::{recover, Panic, PanicReport};
 pub use runtime::{run, BuildError, Builder, Runtime, StackError};

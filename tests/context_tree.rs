@@ -53,10 +53,14 @@ fn cancel_is_idempotent_and_the_first_reason_sticks() {
     on_both(|| {
         let (ctx, cancel) = context::with_timeout(&context::background(), Duration::from_millis(1));
         cancel.cancel();
+        // Virtual time may pass at any decision, so the deadline may have won the race.
+        let first = ctx.err().expect("cancelled");
         cancel.clone().cancel();
         time::sleep(Duration::from_millis(5));
-        assert_eq!(ctx.err(), Some(ContextError::Canceled));
-        assert_eq!(ctx.err().unwrap().to_string(), "context canceled");
+        assert_eq!(ctx.err(), Some(first));
+        if first == ContextError::Canceled {
+            assert_eq!(ctx.err().unwrap().to_string(), "context canceled");
+        }
     });
 }
 

@@ -49,7 +49,7 @@ impl std::str::FromStr for Shard {
 #[derive(Clone, Debug)]
 pub struct Args {
     /// `--strategy`, `--iterations`, `--seed`, `--replay`, `--time-budget`, `--depth`,
-    /// `--max-preemptions`, `--max-steps`, `--leak-check`, `--expect`.
+    /// `--max-preemptions`, `--max-steps`, `--leak-check`, `--expect`, `--timers`.
     pub overrides: Overrides,
     /// `--shard i/n` (default `1/1`).
     pub shard: Shard,
@@ -75,6 +75,7 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
     ("--max-steps", "max_steps"),
     ("--leak-check", "leak_check"),
     ("--expect", "expect"),
+    ("--timers", "timers"),
     ("--shard", ""),
     ("--jobs", ""),
 ];
@@ -93,6 +94,8 @@ goweave flags (each overrides the test's #[conc_test] options and the GOWEAVE_* 
       --max-steps <N>        scheduling points per schedule before a livelock is reported
       --leak-check <BOOL>    report goroutines left behind
       --expect <KIND>        deadlock | leak | race | panic | livelock | none
+      --timers <MODE>        any_time (timers may fire at any scheduling point; the default) |
+                             when_blocked (only once every goroutine is blocked, as synctest)
       --shard <i/n>          explore only schedules k with k % n == i - 1 (disjoint shards;
                              together they are the unsharded run); with fuzz, a campaign of
                              its own with 1/n of the iterations (share the corpus dir to merge)
@@ -180,6 +183,7 @@ impl Args {
                         "max_steps" => &mut o.max_steps,
                         "leak_check" => &mut o.leak_check,
                         "expect" => &mut o.expect,
+                        "timers" => &mut o.timers,
                         _ => unreachable!("every value flag has a field"),
                     };
                     *slot = Some(v);
@@ -245,6 +249,17 @@ mod tests {
                 "json"
             ]
         );
+    }
+
+    #[test]
+    fn the_timer_mode_is_a_flag() {
+        let a = parse(&["--timers", "when_blocked", "x"]);
+        assert_eq!(a.overrides.timers.as_deref(), Some("when_blocked"));
+        assert_eq!(
+            parse(&["--timers=any_time"]).overrides.timers.as_deref(),
+            Some("any_time")
+        );
+        assert!(HELP.contains("--timers"));
     }
 
     #[test]

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 pub use config::{ConfigError, Strategy};
 pub use failure::{Failure, FailureKind};
 
-use crate::explore;
+use crate::explore::{self, TimerMode};
 use crate::report;
 use crate::runtime::executor::controlled::{self, Config, Monitor, Outcome, Verdict};
 use crate::schedule::shrink::{self, Probe};
@@ -126,6 +126,7 @@ pub struct Checker {
     test_name: Option<String>,
     leak_check: bool,
     race_detection: bool,
+    timers: TimerMode,
 }
 
 impl Default for Checker {
@@ -149,12 +150,14 @@ impl Checker {
             test_name: None,
             leak_check: true,
             race_detection: true,
+            timers: TimerMode::AnyTime,
         }
     }
 
     /// Apply the `GOWEAVE_*` environment variables over these settings: `GOWEAVE_STRATEGY`,
     /// `GOWEAVE_ITERATIONS`, `GOWEAVE_SEED`, `GOWEAVE_REPLAY` (a token: replay it instead of
-    /// exploring), `GOWEAVE_TIME_BUDGET`, `GOWEAVE_MAX_STEPS` and `GOWEAVE_SHRINK_BUDGET`.
+    /// exploring), `GOWEAVE_TIME_BUDGET`, `GOWEAVE_MAX_STEPS`, `GOWEAVE_SHRINK_BUDGET`,
+    /// `GOWEAVE_LEAK_CHECK` and `GOWEAVE_TIMERS` (`any_time` or `when_blocked`).
     /// A value that cannot be used is an error naming the variable.
     pub fn with_env(mut self) -> Result<Checker, ConfigError> {
         if let Some(s) = env_parse("GOWEAVE_STRATEGY", |v| v.parse::<Strategy>())? {
@@ -181,6 +184,9 @@ impl Checker {
             _ => Err("expected 1/true/on or 0/false/off".to_string()),
         })? {
             self.leak_check = b;
+        }
+        if let Some(t) = env_parse("GOWEAVE_TIMERS", |v| v.parse::<TimerMode>())? {
+            self.timers = t;
         }
         if let Some(s) = env_parse("GOWEAVE_REPLAY", |v| {
             Schedule::from_token(v).map_err(|e| e.to_string())
@@ -257,6 +263,37 @@ impl Checker {
         self
     }
 
+    /// When the virtual clock may move (default: `TimerMode::AnyTime`): at any decision where a
+    /// timer is pending, as a choice of the strategy, so that a timeout can fire while another
+    /// goroutine is still working; or, with `TimerMode::WhenBlocked`, only once every goroutine
+    /// is blocked, as in Go's `testing/synctest` (tests that sleep to let others reach a
+    /// blocking point need this). `GOWEAVE_TIMERS` sets it from the environment. A replay runs
+    /// under the mode its token was recorded with.
+    ///
+    /// ```
+    /// use goweave::time::{self, Duration};
+    /// use goweave::{chan, select, Checker, FailureKind, TimerMode};
+    ///
+    /// // The timeout may win while the worker is still working: its send then blocks forever.
+    /// let leaky = || {
+    ///     let result = chan::make::<u32>(0);
+    ///     let r = result.clone();
+    ///     goweave::go(move || r.send(42));
+    ///     select! {
+    ///         recv(result) -> _ => {},
+    ///         recv(time::after(Duration::from_secs(1))) -> _ => {},
+    ///     }
+    /// };
+    /// let found = Checker::new().iterations(100).run(leaky).unwrap_err();
+    /// assert_eq!(found.kind(), FailureKind::Leak);
+    /// // Under synctest's rule the worker always sends first.
+    /// Checker::new().timers(TimerMode::WhenBlocked).iterations(100).run(leaky).unwrap();
+    /// ```
+    pub fn timers(mut self, mode: TimerMode) -> Checker {
+        self.timers = mode;
+        self
+    }
+
     /// The test name for the replay line (default: the current thread's name, when it looks
     /// like a libtest test name).
     pub fn test_name(mut self, name: impl Into<String>) -> Checker {
@@ -277,6 +314,10 @@ impl Checker {
             Source::Builtin(Strategy::Replay(s)) if s.max_steps() > 0 => Some(s.max_steps()),
             _ => None,
         };
+        let timers = match &self.source {
+            Source::Builtin(Strategy::Replay(s)) => s.timers(),
+            _ => self.timers,
+        };
         let explorer = Explorer {
             f: Arc::new(f),
             monitor: monitor.clone(),
@@ -284,6 +325,7 @@ impl Checker {
                 max_steps: self.max_steps,
                 trace: false,
                 leak_check: self.leak_check,
+                timers,
                 ..Config::default()
             },
             replay_max_steps,
@@ -366,7 +408,8 @@ struct Explorer<F> {
     f: Arc<F>,
     monitor: Arc<Monitor>,
     cfg: Config,
-    /// A replayed token's own step bound, which replaces `cfg.max_steps`.
+    /// A replayed token's own step bound, which replaces `cfg.max_steps`. (Its timer mode
+    /// replaces `cfg.timers` from the start.)
     replay_max_steps: Option<u64>,
 }
 
@@ -430,7 +473,8 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 continue;
             }
             let recorded = Schedule::new(out.schedule, out.events, out.fingerprint)
-                .with_max_steps(self.max_steps());
+                .with_max_steps(self.max_steps())
+                .with_timers(self.cfg.timers);
             if let Some(expected) = &replaying {
                 if let Some(f) = self.check_replay(expected, &recorded, &out.result, &test_name) {
                     return Err(f);
@@ -565,7 +609,9 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         }) {
             Some(out) => {
                 let v = out.result.expect_err("checked by attempt");
-                let s = Schedule::new(out.schedule, out.events, out.fingerprint).with_max_steps(self.max_steps());
+                let s = Schedule::new(out.schedule, out.events, out.fingerprint)
+                    .with_max_steps(self.max_steps())
+                    .with_timers(self.cfg.timers);
                 (v, out.trace, s)
             }
             None => {

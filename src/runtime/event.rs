@@ -72,6 +72,9 @@ pub enum Op {
     Rand,
     /// Anything else.
     Other,
+    /// Virtual time passed and a timer fired: a trace entry of the controlled executor's
+    /// pseudo-goroutine 0, at the place the timer was armed (never a scheduling point).
+    TimerFire,
 }
 
 impl Op {
@@ -103,6 +106,7 @@ impl Op {
             Op::Context => "context",
             Op::Rand => "rand",
             Op::Other => "op",
+            Op::TimerFire => "timer fires",
         }
     }
 }

@@ -42,4 +42,7 @@ fn unknown_expectation() {}
 #[conc_test(replay = "not a token")]
 fn bad_token() {}
 
+#[conc_test(timers = "sometimes")]
+fn unknown_timer_mode() {}
+
 fn main() {}

@@ -42,7 +42,9 @@ use options::Options;
 /// `strategy = "random" | "pct" | "pos" | "dfs" | "fuzz"`, `iterations = N`, `seed = N`,
 /// `depth = N` (pct), `max_preemptions = N` (dfs), `time_budget = "5s"`, `max_steps = N`,
 /// `replay = "gw1:..."`, `leak_check = false`,
-/// `expect = "deadlock" | "leak" | "race" | "panic" | "livelock"`.
+/// `expect = "deadlock" | "leak" | "race" | "panic" | "livelock"`,
+/// `timers = "any_time" | "when_blocked"` (when virtual time may pass: at any scheduling point,
+/// as a choice, or only once every goroutine is blocked, as in Go's synctest).
 ///
 /// The function takes no arguments and returns `()` or `Result<(), E>` with `E: Debug`; an
 /// `Err` fails the schedule like a panic.
@@ -222,6 +224,17 @@ fn spec_tokens(o: &Options) -> TokenStream2 {
         let v = format_ident!("{}", variant(s));
         quote!(::goweave::FailureKind::#v)
     });
+    let timers = opt(&o.timers, |s| {
+        let v = format_ident!(
+            "{}",
+            if s == "when_blocked" {
+                "WhenBlocked"
+            } else {
+                "AnyTime"
+            }
+        );
+        quote!(::goweave::TimerMode::#v)
+    });
     quote! {
         ::goweave::conc_test::Spec {
             strategy: #strategy,
@@ -234,6 +247,7 @@ fn spec_tokens(o: &Options) -> TokenStream2 {
             replay: #replay,
             leak_check: #leak_check,
             expect: #expect,
+            timers: #timers,
         }
     }
 }

@@ -20,6 +20,9 @@ pub const STRATEGIES: &[&str] = &["random", "pct", "pos", "dfs", "fuzz"];
 /// The failure kinds `expect` may name.
 pub const EXPECTS: &[&str] = &["deadlock", "leak", "race", "panic", "livelock"];
 
+/// The timer modes `timers` may name.
+pub const TIMERS: &[&str] = &["any_time", "when_blocked"];
+
 /// Every option, in the order the documentation lists them.
 const OPTIONS: &[&str] = &[
     "strategy",
@@ -32,6 +35,7 @@ const OPTIONS: &[&str] = &[
     "replay",
     "leak_check",
     "expect",
+    "timers",
 ];
 
 /// One option's value, with the span of the whole `name = value` pair.
@@ -65,6 +69,8 @@ pub struct Options {
     pub leak_check: Option<Spanned<bool>>,
     /// One of [`EXPECTS`].
     pub expect: Option<Spanned<String>>,
+    /// One of [`TIMERS`].
+    pub timers: Option<Spanned<String>>,
 }
 
 impl Parse for Options {
@@ -184,6 +190,20 @@ impl Parse for Options {
                     }
                     set!(expect, s.value())
                 }
+                "timers" => {
+                    let s = string(value, &name)?;
+                    if !TIMERS.contains(&s.value().as_str()) {
+                        return Err(syn::Error::new(
+                            s.span(),
+                            format!(
+                                "unknown timer mode \"{}\" for `timers`; expected one of: {}",
+                                s.value(),
+                                quoted(TIMERS)
+                            ),
+                        ));
+                    }
+                    set!(timers, s.value())
+                }
                 _ => unreachable!("every name in OPTIONS is handled"),
             }
         }
@@ -293,6 +313,7 @@ fn example(name: &str) -> &'static str {
         "replay" => "\"gw1:...\"",
         "leak_check" => "false",
         "expect" => "\"deadlock\"",
+        "timers" => "\"when_blocked\"",
         _ => "...",
     }
 }

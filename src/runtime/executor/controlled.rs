@@ -39,6 +39,7 @@
 //!   previous scheduling point (a spin). The hint is dropped when the goroutine switches out.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::panic::Location;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,7 +64,8 @@ use super::ExecKind;
 pub struct TraceEntry {
     /// Position in the order of events (from 1).
     pub step: u64,
-    /// The goroutine.
+    /// The goroutine; 0 for virtual time passing (`Op::TimerFire`: a timer fired, armed at the
+    /// event's location).
     pub goroutine: u64,
     /// What it did.
     pub event: Event,
@@ -128,7 +130,7 @@ impl Default for Config {
             stack_size: stack::default_size(),
             trace: true,
             leak_check: true,
-            timers: TimerMode::WhenBlocked,
+            timers: TimerMode::AnyTime,
         }
     }
 }
@@ -245,6 +247,12 @@ struct State {
     /// Virtual time since the epoch.
     now: Duration,
     timers: TimerHeap,
+    /// With the trace on: where each armed timer was armed, by (deadline, sequence), the order
+    /// in which they fire.
+    timer_sites: BTreeMap<(Duration, u64), &'static Location<'static>>,
+    /// With the trace on: where the timer whose callback runs now was armed (a ticker re-arms
+    /// itself from there).
+    firing: Option<&'static Location<'static>>,
     /// Scheduling points announced.
     steps: u64,
     /// Events committed.
@@ -321,6 +329,8 @@ impl Controlled {
                 hint: None,
                 now: Duration::ZERO,
                 timers: TimerHeap::default(),
+                timer_sites: BTreeMap::new(),
+                firing: None,
                 steps: 0,
                 commits: 0,
                 fingerprint: FINGERPRINT_SEED,
@@ -438,7 +448,7 @@ impl Controlled {
         let preempted = st.preempted.take();
         if self.cfg.trace {
             st.trace.push(TraceEntry {
-                step: st.commits,
+                step: st.trace.len() as u64 + 1,
                 goroutine: g.id,
                 event: ev,
                 preempted,
@@ -597,11 +607,25 @@ impl Controlled {
     }
 
     pub(crate) fn add_timer(&self, deadline: Duration, f: TimerFn) -> TimerId {
-        self.st.borrow_mut().timers.add(deadline, f)
+        let mut st = self.st.borrow_mut();
+        let id = st.timers.add(deadline, f);
+        if self.cfg.trace {
+            // The arming goroutine's latest scheduling point is the timer operation itself.
+            let site = context::with_current(|g| g.map(|g| g.site())).or(st.firing);
+            if let Some(site) = site {
+                st.timer_sites.insert((deadline, id.0), site);
+            }
+        }
+        id
     }
 
     pub(crate) fn cancel_timer(&self, id: TimerId) -> bool {
-        self.st.borrow_mut().timers.cancel(id)
+        let mut st = self.st.borrow_mut();
+        let armed = st.timers.cancel(id);
+        if armed && self.cfg.trace {
+            st.timer_sites.retain(|&(_, seq), _| seq != id.0);
+        }
+        armed
     }
 
     pub(crate) fn random_below(&self, n: u64) -> u64 {
@@ -653,11 +677,35 @@ impl Controlled {
             self.time_step(&mut st);
             st.now = st.now.max(deadline);
             let now = st.now;
-            st.timers.pop_due(now)
+            let due = st.timers.pop_due(now);
+            let sites = if self.cfg.trace {
+                let later = st.timer_sites.split_off(&(now, u64::MAX));
+                let fired = std::mem::replace(&mut st.timer_sites, later);
+                for &site in fired.values() {
+                    let step = st.trace.len() as u64 + 1;
+                    st.trace.push(TraceEntry {
+                        step,
+                        goroutine: 0,
+                        event: Event::new(Op::TimerFire, ObjId(0), site),
+                        preempted: None,
+                    });
+                }
+                fired.into_values().collect()
+            } else {
+                Vec::new()
+            };
+            (due, sites)
         };
-        for f in due {
+        let (due, sites) = due;
+        if sites.is_empty() || sites.len() != due.len() {
+            due.into_iter().for_each(|f| f());
+            return true;
+        }
+        for (f, site) in due.into_iter().zip(sites) {
+            self.st.borrow_mut().firing = Some(site);
             f();
         }
+        self.st.borrow_mut().firing = None;
         true
     }
 
