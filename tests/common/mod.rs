@@ -12,11 +12,7 @@ pub fn on_both<F: Fn() + Send + Sync + Clone + 'static>(f: F) {
 
 /// Run `f` on a 2-worker work-stealing runtime.
 pub fn on_steal<F: Fn() + Send + Sync + 'static>(f: F) {
-    Runtime::builder()
-        .workers(2)
-        .build()
-        .unwrap()
-        .block_on(f);
+    Runtime::builder().workers(2).build().unwrap().block_on(f);
 }
 
 /// Run `f` under `n` random schedules; panic with the report on failure.
