@@ -478,6 +478,57 @@ mod tests {
         }
     }
 
+    /// A token around `payload`, as `Schedule::token` frames it.
+    fn framed(payload: &[u8]) -> String {
+        let mut bytes = Vec::new();
+        put_varint(&mut bytes, payload.len() as u64);
+        bytes.extend_from_slice(&fnv1a32(payload).to_le_bytes());
+        bytes.extend_from_slice(payload);
+        format!("gw{VERSION}:{}", base64url_encode(&bytes))
+    }
+
+    #[test]
+    fn time_choices_and_the_timer_mode_round_trip() {
+        let choices = vec![
+            Choice::Time,
+            Choice::Goroutine(2),
+            Choice::Time,
+            Choice::Time,
+            Choice::Value(1),
+        ];
+        for mode in [TimerMode::AnyTime, TimerMode::WhenBlocked] {
+            let s = Schedule::new(choices.clone(), 9, 7).with_timers(mode);
+            assert_eq!(Schedule::from_token(&s.token()), Ok(s));
+        }
+        // The mode item costs one byte, and only with any_time.
+        let any = Schedule::new(choices.clone(), 9, 7).with_timers(TimerMode::AnyTime);
+        let blocked = Schedule::new(choices, 9, 7);
+        assert!(any.token().len() > blocked.token().len());
+    }
+
+    #[test]
+    fn tokens_without_a_mode_are_when_blocked_and_the_mode_item_comes_first() {
+        // steps, fingerprint, max steps, count, then the items.
+        let old = [3, 5, 0, 2, 1 << 2, 2 << 2];
+        let s = Schedule::from_token(&framed(&old)).unwrap();
+        assert_eq!(s.timers(), TimerMode::WhenBlocked);
+        assert_eq!(s.choices(), [Choice::Goroutine(1), Choice::Goroutine(2)]);
+        let any_first = [3, 5, 0, 2, ITEM_ANY_TIME as u8, 1 << 2, ITEM_TIME as u8];
+        let s = Schedule::from_token(&framed(&any_first)).unwrap();
+        assert_eq!(s.timers(), TimerMode::AnyTime);
+        assert_eq!(s.choices(), [Choice::Goroutine(1), Choice::Time]);
+        let any_later = [3, 5, 0, 1, 1 << 2, ITEM_ANY_TIME as u8];
+        assert!(matches!(
+            Schedule::from_token(&framed(&any_later)),
+            Err(TokenError::Malformed(_))
+        ));
+        let unknown = [3, 5, 0, 1, (2 << 2) | 3];
+        assert!(matches!(
+            Schedule::from_token(&framed(&unknown)),
+            Err(TokenError::Malformed(_))
+        ));
+    }
+
     #[test]
     fn varint_round_trips_extremes() {
         for v in [0, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
