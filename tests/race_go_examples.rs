@@ -54,6 +54,12 @@ fn sleep_used_as_synchronisation_is_reported_in_every_schedule() {
         assert_eq!(e.kind(), FailureKind::Race, "schedule {i}:\n{e}");
         let report = e.to_string();
         assert!(report.contains(" at x by goroutine "), "{report}");
+        // Both goroutines named: main as such, the writer by where it was created.
+        assert!(report.contains(") is the main goroutine\n"), "{report}");
+        assert!(
+            report.contains(") created at:\n  tests/race_go_examples.rs:"),
+            "{report}"
+        );
         read_right += (right.load(StdOrdering::SeqCst) == 1) as u64;
     }
     // Main read 42 in (nearly) every schedule: the result was right, and still a race.

@@ -222,7 +222,8 @@ pub struct RaceReport {
     pub previous_goroutine: u64,
     /// Where the earlier access happened.
     pub previous_site: &'static Location<'static>,
-    /// Where each of the two goroutines was created, and whether it had finished.
+    /// Where each of the two goroutines was created (`None`: the main goroutine of a checked
+    /// body, or goroutine 0, the runtime), and whether it had finished.
     pub creation: [(Option<&'static Location<'static>>, bool); 2],
 }
 
@@ -256,7 +257,11 @@ impl fmt::Display for RaceReport {
             };
             match site {
                 Some(s) => writeln!(f, "\nGoroutine {g} ({state}) created at:\n  {s}")?,
-                None => writeln!(f, "\nGoroutine {g} ({state}): the runtime (timers)")?,
+                None if *g == 0 => writeln!(
+                    f,
+                    "\nGoroutine 0 ({state}) is the runtime (a timer callback)"
+                )?,
+                None => writeln!(f, "\nGoroutine {g} ({state}) is the main goroutine")?,
             }
         }
         Ok(())
@@ -620,9 +625,15 @@ impl Detector {
         self.spawned <= 1
     }
 
-    /// `parent` spawned `child` at `site`: everything the parent did so far happens before the
+    /// `parent` spawned `child` at `site` (`None` for the checker's main goroutine, whose
+    /// creation site is inside goweave): everything the parent did so far happens before the
     /// child's first step.
-    pub(crate) fn spawn(&mut self, parent: u64, child: u64, site: &'static Location<'static>) {
+    pub(crate) fn spawn(
+        &mut self,
+        parent: u64,
+        child: u64,
+        site: Option<&'static Location<'static>>,
+    ) {
         self.spawned += 1;
         let Detector { threads, spare, .. } = self;
         let (p, c) = (parent as usize, child as usize);
@@ -646,7 +657,7 @@ impl Detector {
         if self.goroutines.len() <= c {
             self.goroutines.resize(c + 1, (None, false));
         }
-        self.goroutines[c] = (Some(site), false);
+        self.goroutines[c] = (site, false);
     }
 
     /// `g` finished: its last step happens before a `join` of it.
@@ -859,14 +870,14 @@ mod tests {
     /// A detector past its solo phase: goroutine 1 runs main, as on the executors.
     fn detector() -> Detector {
         let mut d = Detector::default();
-        d.spawn(0, 1, here());
+        d.spawn(0, 1, Some(here()));
         d
     }
 
     #[test]
     fn unsynchronised_write_then_read_races() {
         let mut d = detector();
-        d.spawn(1, 2, here());
+        d.spawn(1, 2, Some(here()));
         d.write(2, 10, None, here()).unwrap();
         let r = d.read(1, 10, None, here()).unwrap_err();
         assert_eq!((r.goroutine, r.previous_goroutine), (1, 2));
@@ -876,7 +887,7 @@ mod tests {
     #[test]
     fn release_acquire_orders_accesses() {
         let mut d = detector();
-        d.spawn(1, 2, here());
+        d.spawn(1, 2, Some(here()));
         d.write(2, 10, None, here()).unwrap();
         d.release(2, SyncKey::Object(5));
         d.acquire(1, SyncKey::Object(5));
@@ -888,7 +899,7 @@ mod tests {
     fn spawn_and_join_order_accesses() {
         let mut d = detector();
         d.write(1, 10, None, here()).unwrap();
-        d.spawn(1, 2, here());
+        d.spawn(1, 2, Some(here()));
         d.write(2, 10, None, here()).unwrap();
         d.exit(2);
         d.acquire(1, SyncKey::Exit(2));
@@ -898,11 +909,11 @@ mod tests {
     #[test]
     fn a_child_spawned_by_a_later_goroutine_inherits_its_clock() {
         let mut d = detector();
-        d.spawn(1, 2, here());
-        d.spawn(1, 3, here());
+        d.spawn(1, 2, Some(here()));
+        d.spawn(1, 3, Some(here()));
         d.write(3, 10, None, here()).unwrap();
         // Goroutine 3 spawns goroutine 4 (a higher id from a lower slot and back).
-        d.spawn(3, 4, here());
+        d.spawn(3, 4, Some(here()));
         d.read(4, 10, None, here()).unwrap();
         assert!(d.read(2, 10, None, here()).is_err());
     }
@@ -911,8 +922,8 @@ mod tests {
     fn concurrent_reads_are_fine_but_a_later_unordered_write_races_with_them() {
         let mut d = detector();
         d.write(1, 10, None, here()).unwrap();
-        d.spawn(1, 2, here());
-        d.spawn(1, 3, here());
+        d.spawn(1, 2, Some(here()));
+        d.spawn(1, 3, Some(here()));
         d.read(2, 10, None, here()).unwrap();
         d.read(3, 10, None, here()).unwrap();
         // Goroutine 3's read is ordered before the write, goroutine 2's is not.
@@ -926,7 +937,7 @@ mod tests {
     #[test]
     fn a_release_does_not_order_what_comes_after_it() {
         let mut d = detector();
-        d.spawn(1, 2, here());
+        d.spawn(1, 2, Some(here()));
         d.release(2, SyncKey::Object(5));
         d.write(2, 10, None, here()).unwrap();
         d.acquire(1, SyncKey::Object(5));
@@ -936,8 +947,8 @@ mod tests {
     #[test]
     fn release_merge_keeps_every_releaser_and_release_acquire_chains() {
         let mut d = detector();
-        d.spawn(1, 2, here());
-        d.spawn(1, 3, here());
+        d.spawn(1, 2, Some(here()));
+        d.spawn(1, 3, Some(here()));
         d.write(2, 10, None, here()).unwrap();
         d.write(3, 11, None, here()).unwrap();
         d.release_merge(2, SyncKey::Object(7));
@@ -958,8 +969,8 @@ mod tests {
         // releases to K again: K must now carry 2's write, although 1's own entry is all
         // that changed in the meantime... apart from what it learnt.
         let mut d = detector();
-        d.spawn(1, 2, here());
-        d.spawn(1, 3, here());
+        d.spawn(1, 2, Some(here()));
+        d.spawn(1, 3, Some(here()));
         d.write(2, 10, None, here()).unwrap();
         d.release(2, SyncKey::Object(1));
         d.release(1, SyncKey::Object(2));
@@ -972,8 +983,8 @@ mod tests {
     #[test]
     fn an_acquire_skips_only_what_it_knows_already() {
         let mut d = detector();
-        d.spawn(1, 2, here());
-        d.spawn(1, 3, here());
+        d.spawn(1, 2, Some(here()));
+        d.spawn(1, 3, Some(here()));
         // 2 releases to K twice; 3 knows the first release (through K) but not the second.
         d.release(2, SyncKey::Object(1));
         d.acquire(3, SyncKey::Object(1));
@@ -1002,14 +1013,14 @@ mod tests {
         d.write(1, 10, None, here()).unwrap();
         d.release(1, SyncKey::Object(1));
         assert!(d.sync.is_empty() && d.cells.is_empty());
-        d.spawn(1, 2, here());
+        d.spawn(1, 2, Some(here()));
         d.read(2, 10, None, here()).unwrap();
     }
 
     #[test]
     fn a_timer_callback_runs_from_the_clock_it_was_armed_with() {
         let mut d = detector();
-        d.spawn(1, 2, here());
+        d.spawn(1, 2, Some(here()));
         d.write(1, 10, None, here()).unwrap();
         let armed = d.timer_armed(1);
         d.write(1, 11, None, here()).unwrap();
@@ -1021,7 +1032,7 @@ mod tests {
         assert!(d.read(2, 10, None, here()).is_err());
         // Goroutine 1's timer: what 1 did before arming it is ordered, what it did after is not.
         let mut d2 = detector();
-        d2.spawn(1, 2, here());
+        d2.spawn(1, 2, Some(here()));
         d2.write(1, 10, None, here()).unwrap();
         let armed2 = d2.timer_armed(1);
         d2.write(1, 11, None, here()).unwrap();
@@ -1036,15 +1047,15 @@ mod tests {
     #[test]
     fn a_recycled_detector_starts_empty() {
         let mut d = detector();
-        d.spawn(1, 2, here());
+        d.spawn(1, 2, Some(here()));
         d.write(2, 10, None, here()).unwrap();
         d.release(2, SyncKey::Object(1));
         drop(d);
         let mut d = Detector::default();
         assert!(d.threads.is_empty() && d.sync.is_empty() && d.cells.is_empty());
         assert!(!d.spare.is_empty());
-        d.spawn(0, 1, here());
-        d.spawn(1, 2, here());
+        d.spawn(0, 1, Some(here()));
+        d.spawn(1, 2, Some(here()));
         d.write(1, 10, None, here()).unwrap();
         assert!(d.write(2, 10, None, here()).is_err());
     }
@@ -1052,7 +1063,7 @@ mod tests {
     #[test]
     fn report_has_go_shape() {
         let mut d = detector();
-        d.spawn(1, 2, here());
+        d.spawn(1, 2, Some(here()));
         d.read(2, 10, Some("balance"), here()).unwrap();
         d.exit(2);
         let text = d

@@ -167,10 +167,12 @@ pub(crate) fn write(cell: ObjId, name: Option<&str>, site: &'static Location<'st
     with_detector(|d, g| d.write(g, cell.0, name, site))
 }
 
-/// The executors' own edges: spawn (parent → child's first step)...
+/// The executors' own edges: spawn (parent → child's first step)... (The controlled
+/// executor's root goroutine is the checked body, whose spawn site is inside goweave: reports
+/// call it the main goroutine.)
 pub(crate) fn spawned(parent: u64, child: u64, site: &'static Location<'static>) {
     with_detector_as(parent, |d, _| {
-        d.spawn(parent, child, site);
+        d.spawn(parent, child, (parent != 0).then_some(site));
         Ok(())
     })
 }
@@ -185,7 +187,7 @@ pub(crate) fn spawned_on(
     site: &'static Location<'static>,
 ) {
     on_steal(shared, parent, |d, _| {
-        d.spawn(parent, child, site);
+        d.spawn(parent, child, Some(site));
         Ok(())
     })
 }
