@@ -17,9 +17,12 @@
 //!
 //! On the work-stealing executor the clock is the real (monotonic) clock, and every timer lives
 //! in one shared heap driven by one timer thread. On the controlled executor the clock is
-//! **virtual**, as in Go's `testing/synctest`: it starts at zero and jumps to the next timer
-//! only when every goroutine is blocked, so a test that sleeps for an hour finishes at once,
-//! and timing is part of the replayable schedule.
+//! **virtual**: it starts at zero and jumps to the next timer's deadline, so a test that sleeps
+//! for an hour finishes at once, and timing is part of the replayable schedule. By default
+//! (`TimerMode::AnyTime`) the strategy may let time pass at any scheduling point where a timer
+//! is pending, so a timeout can fire while another goroutine is still working; when every
+//! goroutine is blocked it must. With `Checker::timers(TimerMode::WhenBlocked)` time passes
+//! only then, as in Go's `testing/synctest`.
 //!
 //! Timer channels follow Go 1.23: once [`Timer::stop`] or [`Timer::reset`] returns, no value
 //! prepared before the call is received (a value already buffered is discarded).
