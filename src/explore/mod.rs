@@ -37,6 +37,13 @@
 //! pass), so a polling loop cannot starve the goroutine it waits for. A program that can never
 //! make progress still spins until `max_steps`, and is reported as a livelock that names the
 //! goroutines still running.
+//!
+//! This takes a yield to mean "I am not making progress" (the *good samaritan* assumption of
+//! Musuvathi and Qadeer's fair stateless model checking, PLDI 2008). [`Random`] ignores it;
+//! [`Pct`] and [`Pos`] only reorder priorities; but [`Dfs`] prunes the schedules where the
+//! goroutine runs on at once, which is exact for a retried poll and for a spin, and can hide
+//! interleavings of a loop that is not one: a loop whose only operation on goweave objects is a
+//! load of the same atomic, say, is taken for a spin.
 
 mod dfs;
 mod fuzz;
