@@ -6,7 +6,7 @@
 //!
 //! `GOWEAVE_REPLAY=<token>` replays that one schedule of the buggy program instead of exploring
 //! (the fixed program is still checked), which is what the `to replay:` line printed under every
-//! report says.
+//! report says. A token of another program (its fingerprint does not match) is ignored.
 #![allow(dead_code)]
 
 use goweave::{Checker, Failure, FailureKind, Stats};
@@ -36,15 +36,25 @@ where
     F: Fn() + Send + Sync + Clone + 'static,
 {
     println!("== {title} ==");
-    let failure = match std::env::var("GOWEAVE_REPLAY") {
-        Ok(token) if !token.is_empty() => {
-            println!("(replaying GOWEAVE_REPLAY={token})");
-            match goweave::replay(&token, body.clone()) {
-                Ok(stats) => return Err(format!("the replayed schedule passed: {stats}")),
-                Err(f) => f,
+    let replayed = match std::env::var("GOWEAVE_REPLAY") {
+        Ok(token) if !token.is_empty() => match goweave::replay(&token, body.clone()) {
+            Ok(stats) => return Err(format!("the replayed schedule passed: {stats}")),
+            // A token recorded from another program (the tour has two buggy programs) does not
+            // fit this one: its fingerprint says so. Explore as usual.
+            Err(f) if f.kind() == FailureKind::Nondeterminism => {
+                println!("(GOWEAVE_REPLAY is a schedule of another program: exploring)");
+                None
             }
-        }
-        _ => match checker.run(body.clone()) {
+            Err(f) => {
+                println!("(replaying GOWEAVE_REPLAY={token})");
+                Some(f)
+            }
+        },
+        _ => None,
+    };
+    let failure = match replayed {
+        Some(f) => f,
+        None => match checker.run(body.clone()) {
             Ok(stats) => return Err(format!("goweave did not find the bug: {stats}")),
             Err(f) => f,
         },
