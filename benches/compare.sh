@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole comparison table in one command (see benches/README.md):
+#   benches/compare.sh            measure everything, print one Markdown table
+#   benches/compare.sh --quick    fewer repetitions for the anchors
+#   benches/compare.sh --from target/compare/<time>.log    re-print a saved run
+# It runs goweave's benches, the Go anchor (skipped if `go` is missing), the tokio/may/threads
+# anchors (benches/anchors) and the loom anchor (benches/loom); benches/compare.py does the work.
+set -euo pipefail
+exec python3 "$(dirname "$0")/compare.py" "$@"
