@@ -9,8 +9,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use goweave::chan::Chan;
 use goweave::runtime::__worker_index;
 use goweave::{chan, go, Runtime};
+
+/// Goroutines started per attempt to find two on different workers.
+const CANDIDATES: usize = 8;
+
+enum Role {
+    Dismissed,
+    Ping(Chan<u64>, Chan<u64>),
+    Pong(Chan<u64>, Chan<u64>),
+}
 
 fn main() {
     let total: u64 = std::env::args()
@@ -40,45 +50,64 @@ fn main() {
         .build()
         .unwrap()
         .block_on(move || {
-            // Start a ping goroutine and a pong goroutine; keep the pair only if they landed on
-            // different workers (a started goroutine never moves).
-            loop {
+            // Started goroutines never move, so pick the pair by where candidates first ran:
+            // spawn a batch, let each report its worker and wait for a role, keep one from each
+            // of two workers and dismiss the rest.
+            let (a, b) = loop {
+                let reports = chan::make::<(usize, usize)>(CANDIDATES);
+                let roles: Vec<_> = (0..CANDIDATES).map(|_| chan::make::<Role>(1)).collect();
+                let handles: Vec<_> = (0..CANDIDATES)
+                    .map(|i| {
+                        let (reports, role) = (reports.clone(), roles[i].clone());
+                        let d = d.clone();
+                        go(move || {
+                            reports.send((i, __worker_index().unwrap()));
+                            match role.recv().unwrap() {
+                                Role::Dismissed => {}
+                                Role::Ping(ping, pong) => {
+                                    let mut n = 0;
+                                    while n < total {
+                                        ping.send(n);
+                                        n = pong.recv().unwrap() + 1;
+                                        d.fetch_add(2, Ordering::Relaxed);
+                                    }
+                                    ping.close();
+                                }
+                                Role::Pong(ping, pong) => {
+                                    for v in &ping {
+                                        pong.send(v);
+                                    }
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                let mut by_worker: Vec<(usize, usize)> =
+                    (0..CANDIDATES).map(|_| reports.recv().unwrap()).collect();
+                by_worker.sort_by_key(|&(_, w)| w);
+                let (first, last) = (by_worker[0], by_worker[CANDIDATES - 1]);
+                let pair = (first.1 != last.1).then_some((first.0, last.0));
                 let (ping, pong) = (chan::make::<u64>(0), chan::make::<u64>(0));
-                let (p1, q1) = (ping.clone(), pong.clone());
-                let where_a = chan::make::<usize>(1);
-                let wa = where_a.clone();
-                let d2 = d.clone();
-                let a = go(move || {
-                    wa.send(__worker_index().unwrap());
-                    let mut n = 0;
-                    while n < total {
-                        p1.send(n);
-                        n = q1.recv().unwrap() + 1;
-                        d2.fetch_add(2, Ordering::Relaxed);
-                    }
-                    p1.close();
-                });
-                let where_b = chan::make::<usize>(1);
-                let wb = where_b.clone();
-                let b = go(move || {
-                    wb.send(__worker_index().unwrap());
-                    for v in &ping {
-                        pong.send(v);
-                    }
-                });
-                let (wa, wb) = (where_a.recv().unwrap(), where_b.recv().unwrap());
-                if wa != wb {
-                    a.join();
-                    b.join();
-                    return;
+                let mut handles: Vec<_> = handles.into_iter().map(Some).collect();
+                for (i, role) in roles.iter().enumerate() {
+                    role.send(match pair {
+                        Some((p, _)) if p == i => Role::Ping(ping.clone(), pong.clone()),
+                        Some((_, q)) if q == i => Role::Pong(ping.clone(), pong.clone()),
+                        _ => Role::Dismissed,
+                    });
                 }
-                // Same worker: stop this pair (a `total` of 0 would be simpler, but the pair is
-                // already running) by draining it to the end.
-                a.join();
-                b.join();
-                d.store(0, Ordering::Relaxed);
-                eprintln!("pair landed on one worker; retrying");
-            }
+                match pair {
+                    Some((p, q)) => break (handles[p].take().unwrap(), handles[q].take().unwrap()),
+                    None => {
+                        for h in handles.into_iter().flatten() {
+                            h.join();
+                        }
+                        eprintln!("all {CANDIDATES} candidates landed on one worker; retrying");
+                    }
+                }
+            };
+            a.join();
+            b.join();
         });
     let n = done.load(Ordering::Relaxed);
     let el = start.elapsed();
