@@ -1,43 +1,57 @@
 //! Snapshots of goroutines for reports (Go's goroutine dump).
 //!
 //! A primitive may attach a *wait detail* to a goroutine it parks (for example which goroutine
-//! holds the mutex, and where it locked it). Details live in a per-thread table keyed by
-//! goroutine id and are evaluated when a dump is taken, so they describe the state at report
-//! time. Dumps are taken on the thread that runs the goroutines (the controlled executor's),
-//! which is the only place primitives attach details.
+//! holds the mutex, and where it locked it). The detail is kept in the goroutine record and
+//! evaluated when a dump is taken, so it describes the state at report time. Dumps are taken on
+//! the thread that runs the goroutines (the controlled executor's), which is the only place
+//! primitives attach details. A detail is a function pointer and an object pointer, not a
+//! closure: attaching one happens at every contended park on the controlled executor, and must
+//! not allocate.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::Location;
 
 use super::goroutine::{Status, WaitReason, G};
 
-/// Describes why a parked goroutine waits, when a dump is taken.
-pub(crate) type WaitDetail = Box<dyn Fn() -> String>;
-
-thread_local! {
-    /// Wait details of goroutines parked on this thread, by goroutine id.
-    static DETAILS: RefCell<BTreeMap<u64, WaitDetail>> = const { RefCell::new(BTreeMap::new()) };
+/// Describes why a parked goroutine waits, when a dump is taken: `describe(obj, waiter)`.
+#[derive(Clone, Copy)]
+pub(crate) struct WaitDetail {
+    describe: unsafe fn(*const (), u64) -> String,
+    obj: *const (),
+    waiter: u64,
 }
 
-/// Attach (`Some`) or remove (`None`) the wait detail of goroutine `id` on this thread. Whoever
-/// attaches a detail must remove it before the data it reads can go away (use a drop guard so
-/// that a torn-down goroutine removes it too).
-pub(crate) fn set_wait_detail(id: u64, detail: Option<WaitDetail>) {
-    // A detail is dropped outside the borrow: its captures may have destructors.
-    let old = DETAILS.with(|d| match detail {
-        Some(f) => d.borrow_mut().insert(id, f),
-        None => d.borrow_mut().remove(&id),
-    });
-    drop(old);
+impl WaitDetail {
+    /// A detail of goroutine `waiter`, blocked on `obj`.
+    ///
+    /// # Safety
+    /// `obj` must stay alive, and `describe` must be sound to call with it, for as long as the
+    /// detail is attached to the goroutine (attach it with a guard that removes it on wake-up
+    /// and on unwind, while `obj` is borrowed by the blocked call).
+    pub(crate) unsafe fn new<T>(
+        obj: &T,
+        waiter: u64,
+        describe: unsafe fn(*const (), u64) -> String,
+    ) -> WaitDetail {
+        WaitDetail {
+            describe,
+            obj: obj as *const T as *const (),
+            waiter,
+        }
+    }
+
+    fn evaluate(&self) -> String {
+        // SAFETY: `new`'s contract: the object is alive while the detail is attached, and a
+        // detail is only evaluated while attached.
+        unsafe { (self.describe)(self.obj, self.waiter) }
+    }
 }
 
 fn wait_detail(g: &G) -> Option<String> {
     if g.status() != Status::Waiting {
         return None;
     }
-    DETAILS.with(|d| d.borrow().get(&g.id).map(|f| f()))
+    g.wait_detail().map(|d| d.evaluate())
 }
 
 /// One goroutine as it was when a report was made.

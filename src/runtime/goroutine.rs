@@ -9,7 +9,7 @@
 //!   only move Waiting → Runnable, and exactly one waker wins that transition.
 
 use std::any::Any;
-use std::cell::{RefCell, UnsafeCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::coroutine::GoCoroutine;
+use super::dump::WaitDetail;
 use super::executor::ExecKind;
 
 /// A shared reference to a goroutine record.
@@ -188,9 +189,12 @@ pub(crate) struct G {
     /// Goroutine-local storage, keyed by the address of its `GoroutineLocal` key; only touched
     /// by the goroutine itself.
     locals: RefCell<Vec<(usize, Rc<dyn Any>)>>,
+    /// What the primitive it is parked on adds to a dump. Only ever set on the controlled
+    /// executor, by the goroutine itself, and read by dumps on that executor's single thread.
+    detail: Cell<Option<WaitDetail>>,
 }
 
-// SAFETY: `body` and `locals` are only accessed by the single thread that currently owns the
+// SAFETY: `body`, `locals` and `detail` are only accessed by the single thread that currently owns the
 // goroutine (see the module invariants); every other field is atomic or immutable.
 unsafe impl Sync for G {}
 // SAFETY: as above; the `!Send` coroutine inside `body` is never touched from another thread
@@ -223,6 +227,7 @@ impl G {
             body: UnsafeCell::new(Body::Unstarted(body)),
             locals: RefCell::new(Vec::new()),
             yielder: AtomicPtr::new(std::ptr::null_mut()),
+            detail: Cell::new(None),
         })
     }
 
@@ -305,6 +310,16 @@ impl G {
         let v = init();
         locals.push((key, v.clone()));
         v
+    }
+
+    /// Attach (`Some`) or remove (`None`) the wait detail; only by the goroutine itself.
+    pub(crate) fn set_wait_detail(&self, d: Option<WaitDetail>) {
+        self.detail.set(d);
+    }
+
+    /// The attached wait detail (read on the thread that runs the goroutine).
+    pub(crate) fn wait_detail(&self) -> Option<WaitDetail> {
+        self.detail.get()
     }
 
     /// Drop goroutine-local values (at exit, on the goroutine's own thread).

@@ -351,15 +351,17 @@ impl RawMutex {
 
 /// The report line of a goroutine waiting for a `sync::Mutex`.
 fn mutex_detail(m: &RawMutex) -> WaitDetail {
-    let m: *const RawMutex = m;
-    let waiter = current_id();
-    Box::new(move || {
-        // SAFETY: the detail is attached only while the waiter is parked inside `lock(&self)`
-        // (a guard removes it on wake-up and on unwind), so the mutex is borrowed, hence alive,
-        // whenever a dump on this thread evaluates it.
-        let m = unsafe { &*m };
+    /// # Safety
+    /// `m` points at a live `RawMutex` (`WaitDetail::new`'s contract).
+    unsafe fn describe(m: *const (), waiter: u64) -> String {
+        // SAFETY: the caller's contract.
+        let m = unsafe { &*(m as *const RawMutex) };
         describe_holder("sync.Mutex", "locked at", m.holder.get(), waiter)
-    })
+    }
+    // SAFETY: the detail is attached only while the waiter is parked inside `lock(&self)` (a
+    // guard removes it on wake-up and on unwind), so the mutex is borrowed, hence alive,
+    // whenever a dump evaluates it.
+    unsafe { WaitDetail::new(m, current_id(), describe) }
 }
 
 /// A mutual-exclusion lock protecting a `T`: Go's `sync.Mutex`, with a guard.

@@ -129,20 +129,22 @@ impl Once {
 }
 
 fn once_detail(m: &RawMutex) -> WaitDetail {
-    let m: *const RawMutex = m;
-    let waiter = current_id();
-    Box::new(move || {
-        // SAFETY: the detail is attached only while the waiter is parked inside
-        // `call_once(&self)` (a guard removes it on wake-up and on unwind), so the `Once` is
-        // borrowed, hence alive, whenever a dump on this thread evaluates it.
-        let m = unsafe { &*m };
+    /// # Safety
+    /// `m` points at a live `RawMutex` (`WaitDetail::new`'s contract).
+    unsafe fn describe(m: *const (), waiter: u64) -> String {
+        // SAFETY: the caller's contract.
+        let m = unsafe { &*(m as *const RawMutex) };
         describe_holder(
             "sync.Once",
             "running the function it passed at",
             m.holder.get(),
             waiter,
         )
-    })
+    }
+    // SAFETY: the detail is attached only while the waiter is parked inside
+    // `call_once(&self)` (a guard removes it on wake-up and on unwind), so the `Once` is
+    // borrowed, hence alive, whenever a dump evaluates it.
+    unsafe { WaitDetail::new(m, current_id(), describe) }
 }
 
 impl fmt::Debug for Once {

@@ -241,13 +241,11 @@ impl RawRwLock {
 
     /// The report lines of a goroutine waiting for this lock.
     fn detail(&self) -> WaitDetail {
-        let rw: *const RawRwLock = self;
-        let waiter = current_id();
-        Box::new(move || {
-            // SAFETY: the detail is attached only while the waiter is parked inside a method
-            // of this lock (a guard removes it on wake-up and on unwind), so the lock is
-            // borrowed, hence alive, whenever a dump on this thread evaluates it.
-            let rw = unsafe { &*rw };
+        /// # Safety
+        /// `rw` points at a live `RawRwLock` (`WaitDetail::new`'s contract).
+        unsafe fn describe(rw: *const (), waiter: u64) -> String {
+            // SAFETY: the caller's contract.
+            let rw = unsafe { &*(rw as *const RawRwLock) };
             let t = lock_queue(&rw.track);
             let who = |g: u64| {
                 if g == waiter {
@@ -274,7 +272,11 @@ impl RawRwLock {
                 lines.push("sync.RWMutex is not held (a wake-up is in flight)".into());
             }
             lines.join("\n")
-        })
+        }
+        // SAFETY: the detail is attached only while the waiter is parked inside a method of
+        // this lock (a guard removes it on wake-up and on unwind), so the lock is borrowed,
+        // hence alive, whenever a dump evaluates it.
+        unsafe { WaitDetail::new(self, current_id(), describe) }
     }
 }
 

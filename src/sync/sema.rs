@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::runtime::context;
-use crate::runtime::dump::{self, WaitDetail};
+use crate::runtime::dump::WaitDetail;
 use crate::runtime::event::{Event, ObjId, Op};
 use crate::runtime::executor;
 use crate::runtime::goroutine::{GRef, WaitReason};
@@ -220,23 +220,27 @@ impl Sleeper {
 
 /// Keeps a wait detail attached to the current goroutine until dropped (also when the goroutine
 /// is torn down while parked). Details only exist on the controlled executor.
-pub(crate) struct DetailGuard(u64);
+/// Keeps a wait detail attached to the current goroutine while it is parked; removes it on
+/// wake-up and on unwind.
+pub(crate) struct DetailGuard(*const crate::runtime::goroutine::G);
 
 impl DetailGuard {
-    /// Attach `detail` to the running goroutine.
     pub(crate) fn attach(detail: WaitDetail) -> Option<DetailGuard> {
-        let id = current_id();
-        if id == 0 {
+        let g = context::current_ptr();
+        if g.is_null() {
             return None;
         }
-        dump::set_wait_detail(id, Some(detail));
-        Some(DetailGuard(id))
+        // SAFETY: the running goroutine's record outlives the call it is running, which
+        // outlives this guard (the guard lives on its stack).
+        unsafe { &*g }.set_wait_detail(Some(detail));
+        Some(DetailGuard(g))
     }
 }
 
 impl Drop for DetailGuard {
     fn drop(&mut self) {
-        dump::set_wait_detail(self.0, None);
+        // SAFETY: as in `attach`: dropped on the same goroutine's stack, before it finishes.
+        unsafe { &*self.0 }.set_wait_detail(None);
     }
 }
 

@@ -186,11 +186,17 @@ impl WaitGroup {
 
     /// The report line of a goroutine waiting in `wait`.
     fn detail(&self) -> WaitDetail {
-        let inner = self.inner.clone();
-        Box::new(move || {
+        /// # Safety
+        /// `inner` points at a live `Inner` (`WaitDetail::new`'s contract).
+        unsafe fn describe(inner: *const (), _waiter: u64) -> String {
+            // SAFETY: the caller's contract.
+            let inner = unsafe { &*(inner as *const Inner) };
             let v = (inner.state.load(Ordering::SeqCst) >> 32) as i32;
             format!("sync.WaitGroup counter is {v}: it waits for {v} more done()")
-        })
+        }
+        // SAFETY: the detail is attached only while the waiter is parked inside `wait(&self)`
+        // (a guard removes it on wake-up and on unwind); `self` holds `inner` alive meanwhile.
+        unsafe { WaitDetail::new(&*self.inner, 0, describe) }
     }
 
     /// The counter now (a snapshot, for tests and debugging).
