@@ -53,16 +53,25 @@ fn install_for(sig: libc::c_int, prev: &OnceLock<libc::sigaction>) {
 
 /// Installs the handler and makes sure the calling thread has a signal stack.
 pub(super) fn prepare_thread() {
+    // Checked once per thread: the checker prepares its thread for every schedule, and the
+    // check is a system call (a thread's signal stack is only replaced by code that owns it).
+    if PREPARED.with(|p| p.get()) {
+        return;
+    }
     install_handler();
     ALT_STACK.with(|alt| {
         let Ok(mut alt) = alt.try_borrow_mut() else {
             return;
         };
         if alt.is_some() || has_alt_stack() {
+            PREPARED.with(|p| p.set(true));
             return;
         }
         match AltStack::new() {
-            Ok(stack) => *alt = Some(stack),
+            Ok(stack) => {
+                *alt = Some(stack);
+                PREPARED.with(|p| p.set(true));
+            }
             Err(e) => eprintln!(
                 "goweave: cannot give this thread a signal stack ({e}); a goroutine stack \
                  overflow on it will end the process with a bare SIGSEGV"
@@ -81,6 +90,7 @@ fn has_alt_stack() -> bool {
 }
 
 thread_local! {
+    static PREPARED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static ALT_STACK: RefCell<Option<AltStack>> = const { RefCell::new(None) };
 }
 
