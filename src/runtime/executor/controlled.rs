@@ -233,8 +233,6 @@ struct State {
     pending: Vec<Pending>,
     /// The goroutine to resume next, chosen at a scheduling point (it is in `all`).
     switch_to: Option<*const G>,
-    /// The goroutine that just yielded with `gosched`.
-    yielded: Option<u64>,
     /// The strategy let time pass at a goroutine's scheduling point: the scheduler moves the
     /// clock before anything else runs.
     pass_time: bool,
@@ -323,7 +321,6 @@ impl Controlled {
                 ids: spare.ids,
                 pending: spare.pending,
                 switch_to: None,
-                yielded: None,
                 pass_time: false,
                 interrupted: None,
                 hint: None,
@@ -511,18 +508,36 @@ impl Controlled {
         }
     }
 
-    /// Called by `yield_now` before the goroutine suspends with `Request::Yield`.
-    pub(crate) fn note_yield(&self) {
-        let gp = context::current_ptr();
-        // SAFETY: as in `sched_point`.
-        let g = unsafe { &*gp };
+    /// `gosched` by the running goroutine `g`: the strategy decides right here, on `g`'s
+    /// stack, with the decision marked as a yield. True if `g` must suspend (another goroutine,
+    /// or time, goes next, or the run is over); when the strategy lets `g` go on, it does so
+    /// without a switch. (Deciding in the scheduler loop instead gives the same decision and
+    /// record, but costs two stack switches per `gosched`.)
+    pub(crate) fn yield_point(&self, g: &G) -> bool {
         let mut st = self.st.borrow_mut();
         st.hint = None;
         let ev = Event::new(Op::Yield, ObjId(0), g.site());
-        if !self.step(&mut st, g, ev) {
-            let since = st.steps;
-            st.pending[g.id as usize] = Pending { event: ev, since };
-            self.commit(&mut st, g, ev);
+        if self.step(&mut st, g, ev) {
+            return true;
+        }
+        let since = st.steps;
+        st.pending[g.id as usize] = Pending { event: ev, since };
+        self.commit(&mut st, g, ev);
+        let time = self.time_option(&mut st);
+        if st.ids.len() <= 1 && time.is_none() {
+            return false;
+        }
+        match Self::decide(&mut st, Some(g.id), true, time) {
+            None => true,
+            Some(i) if i == st.ids.len() => {
+                st.pass_time = true;
+                true
+            }
+            Some(i) if st.ids[i] != g.id => {
+                st.switch_to = Some(Arc::as_ptr(&st.runnable[i]));
+                true
+            }
+            Some(_) => false,
         }
     }
 
@@ -755,15 +770,10 @@ impl Controlled {
                             (0, _) => None,
                             (1, None) => Some(Arc::as_ptr(&st.runnable[0])),
                             _ => {
-                                let (current, yielded) = match st.yielded {
-                                    Some(y) => (Some(y), true),
-                                    None => (st.interrupted, false),
-                                };
-                                match Self::decide(&mut st, current, yielded, time) {
+                                let current = st.interrupted;
+                                match Self::decide(&mut st, current, false, time) {
                                     None => return,
                                     Some(i) if i == st.ids.len() => {
-                                        // The yield has been honoured: time went first.
-                                        st.yielded = None;
                                         drop(st);
                                         self.advance_time();
                                         continue;
@@ -774,7 +784,6 @@ impl Controlled {
                         }
                     }
                 };
-                st.yielded = None;
                 st.interrupted = None;
                 next
             };
@@ -820,11 +829,8 @@ impl Controlled {
                     // suspended (and so alive) until someone unparks it after this call.
                     unsafe { (*unlock)() };
                 }
-                Step::Suspended(Request::Yield) => {
-                    g.set_status(Status::Runnable);
-                    self.st.borrow_mut().yielded = Some(g.id);
-                }
-                Step::Suspended(Request::Switch) => g.set_status(Status::Runnable),
+                // `gosched` decides in place (`yield_point`) and suspends with `Switch`.
+                Step::Suspended(Request::Yield | Request::Switch) => g.set_status(Status::Runnable),
                 Step::Finished(exit) => {
                     g.set_status(Status::Dead);
                     crate::runtime::hb::exited(g.id);

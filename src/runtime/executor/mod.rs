@@ -156,7 +156,10 @@ pub(crate) fn yield_now(site: &'static Location<'static>) {
     g.set_site(site);
     if let ExecPtr::Controlled(c) = context::exec() {
         // SAFETY: as in `sched_point`.
-        unsafe { &*c }.note_yield();
+        if unsafe { &*c }.yield_point(g) {
+            coroutine::suspend(g, Request::Switch);
+        }
+        return;
     }
     coroutine::suspend(g, Request::Yield);
 }
