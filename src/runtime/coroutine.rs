@@ -10,7 +10,8 @@ use std::sync::atomic::Ordering;
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
-use super::goroutine::{Body, GRef, G};
+use super::goroutine::{Body, GRef, InlineEntry, G};
+use super::join;
 use super::panic::{capture_panic, PanicReport};
 use super::stack::{self, GoStack};
 
@@ -51,17 +52,19 @@ pub(crate) fn resume(g: &GRef) -> Step {
     // SAFETY: the executors only call `resume` from the goroutine's owning thread, and the
     // reference does not outlive this function.
     let body = unsafe { g.body_mut() };
-    if let Body::Unstarted(..) = body {
-        let Body::Unstarted(f) = std::mem::replace(body, Body::Gone) else {
-            unreachable!()
+    if let Body::Unstarted(..) | Body::Inline(..) = body {
+        let launch = match std::mem::replace(body, Body::Gone) {
+            Body::Unstarted(f) => Launch::Boxed(f),
+            Body::Inline(e) => Launch::Inline(e),
+            _ => unreachable!(),
         };
         match stack::allocate(g.stack_size) {
             Ok(stack) => {
                 stack.set_owner(g.id);
-                *body = Body::Started(start(g.clone(), f, stack));
+                *body = Body::Started(start(g.clone(), launch, stack));
             }
             Err(e) => {
-                drop(f);
+                launch.discard(g);
                 return Step::Finished(Exit::Panicked(PanicReport {
                     goroutine: g.id,
                     name: g.name.as_deref().map(str::to_string),
@@ -102,15 +105,42 @@ pub(crate) fn tear_down(g: &G) {
             }
         }
         Body::Unstarted(f) => drop(f),
+        Body::Inline(e) => Launch::Inline(e).discard(g),
         Body::Gone => {}
     }
     g.clear_locals();
 }
 
-fn start(g: GRef, f: Box<dyn FnOnce() + Send>, stack: GoStack) -> GoCoroutine {
+/// What a goroutine runs, taken out of its body when it starts.
+enum Launch {
+    Boxed(Box<dyn FnOnce() + Send>),
+    Inline(InlineEntry),
+}
+
+impl Launch {
+    /// Drop it without running it; a `go`'s joiner learns that the goroutine never ran.
+    fn discard(self, g: &G) {
+        match self {
+            Launch::Boxed(f) => drop(f),
+            Launch::Inline(e) => {
+                // SAFETY: an `Inline` body means the payload holds its closure, and the caller
+                // owns the goroutine (it is not running).
+                unsafe { (e.discard)(&g.payload) };
+                join::abandon(g, "it was torn down (main returned) before it started");
+            }
+        }
+    }
+}
+
+fn start(g: GRef, launch: Launch, stack: GoStack) -> GoCoroutine {
     Coroutine::with_stack(stack, move |yielder: &Yielder<(), Request>, ()| {
         g.set_yielder(yielder);
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        let result = panic::catch_unwind(AssertUnwindSafe(|| match launch {
+            Launch::Boxed(f) => f(),
+            // SAFETY: the payload holds the closure `e` describes (the body said so), and this
+            // is the goroutine, running.
+            Launch::Inline(e) => unsafe { (e.run)(&g) },
+        }));
         g.clear_locals();
         match result {
             Ok(()) => Exit::Returned,

@@ -11,14 +11,16 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
+use std::mem::{align_of, size_of, MaybeUninit};
 use std::panic::Location;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::coroutine::GoCoroutine;
 use super::dump::WaitDetail;
 use super::executor::ExecKind;
+use super::join::JoinState;
 
 /// A shared reference to a goroutine record.
 pub(crate) type GRef = Arc<G>;
@@ -146,14 +148,98 @@ impl Status {
 
 /// What a goroutine will run, or is running.
 pub(crate) enum Body {
-    /// Created, never run. The stack is only taken from the pool when the goroutine first runs:
-    /// goroutines that run to completion one after another then share a few warm stacks,
-    /// instead of each faulting in a page of its own (that was 4x the cost of spawn+join).
+    /// Created, never run, with a boxed closure (main, and goroutines the runtime starts).
+    /// The stack is only taken from the pool when the goroutine first runs: goroutines that run
+    /// to completion one after another then share a few warm stacks, instead of each faulting
+    /// in a page of its own (that was 4x the cost of spawn+join).
     Unstarted(Box<dyn FnOnce() + Send>),
+    /// Created, never run, with the closure of a `go` in the record's payload.
+    Inline(InlineEntry),
     /// Started: the coroutine, only ever touched on its home thread.
     Started(GoCoroutine),
     /// Finished or torn down.
     Gone,
+}
+
+/// How to run, or drop unrun, the closure a `go` left in a record's payload (monomorphised for
+/// the closure's type by `join.rs`).
+#[derive(Clone, Copy)]
+pub(crate) struct InlineEntry {
+    /// Takes the closure out of the payload, runs it and completes the join state.
+    pub(crate) run: unsafe fn(&G),
+    /// Drops the closure in the payload without running it.
+    pub(crate) discard: unsafe fn(&Payload),
+}
+
+/// Bytes of closure (before the goroutine runs) or of result (after) that a goroutine record
+/// holds in place; larger ones are boxed, and the box pointer is held in place.
+const PAYLOAD_BYTES: usize = 48;
+
+/// A goroutine's closure, then its result, without an allocation of their own: `go` costs
+/// one record, and records are recycled. Which value the bytes hold is tracked by `body`
+/// (the closure) and the join state (the result), never by the payload itself.
+#[repr(C, align(16))]
+pub(crate) struct Payload(UnsafeCell<[MaybeUninit<u8>; PAYLOAD_BYTES]>);
+
+impl Payload {
+    const fn empty() -> Payload {
+        Payload(UnsafeCell::new([MaybeUninit::uninit(); PAYLOAD_BYTES]))
+    }
+
+    const fn fits<X>() -> bool {
+        size_of::<X>() <= PAYLOAD_BYTES && align_of::<X>() <= 16
+    }
+
+    /// Move `x` in.
+    ///
+    /// # Safety
+    /// The payload holds nothing, and the caller has exclusive access to it.
+    pub(crate) unsafe fn put<X>(&self, x: X) {
+        let p = self.0.get().cast::<u8>();
+        if Self::fits::<X>() {
+            // SAFETY: the buffer is large and aligned enough for `X` (checked just above),
+            // holds nothing, and nobody else touches it (the caller's contract).
+            unsafe { p.cast::<X>().write(x) }
+        } else {
+            // SAFETY: a box pointer always fits; otherwise as above.
+            unsafe { p.cast::<Box<X>>().write(Box::new(x)) }
+        }
+    }
+
+    /// Move the `X` out.
+    ///
+    /// # Safety
+    /// The payload holds an `X` (put there with `put::<X>`), and the caller has exclusive
+    /// access to it. Afterwards it holds nothing.
+    pub(crate) unsafe fn take<X>(&self) -> X {
+        let p = self.0.get().cast::<u8>();
+        if Self::fits::<X>() {
+            // SAFETY: an `X` was written in place by `put::<X>` (the caller's contract).
+            unsafe { p.cast::<X>().read() }
+        } else {
+            // SAFETY: a `Box<X>` was written in place by `put::<X>`.
+            *unsafe { p.cast::<Box<X>>().read() }
+        }
+    }
+
+    /// Drop the `X` in place.
+    ///
+    /// # Safety
+    /// As for [`take`](Self::take).
+    pub(crate) unsafe fn discard<X>(&self) {
+        // SAFETY: the caller's contract is `take`'s.
+        drop(unsafe { self.take::<X>() })
+    }
+}
+
+/// Builds a new record's body, moving its closure into the payload if it goes there. Called
+/// once, while the record is not shared yet.
+pub(crate) type Install<'a> = &'a mut dyn FnMut(&Payload) -> Body;
+
+/// An `Install` for a boxed closure.
+pub(crate) fn boxed(f: Box<dyn FnOnce() + Send>) -> impl FnMut(&Payload) -> Body {
+    let mut f = Some(f);
+    move |_| Body::Unstarted(f.take().expect("installed once"))
 }
 
 /// One goroutine.
@@ -192,9 +278,15 @@ pub(crate) struct G {
     /// What the primitive it is parked on adds to a dump. Only ever set on the controlled
     /// executor, by the goroutine itself, and read by dumps on that executor's single thread.
     detail: Cell<Option<WaitDetail>>,
+    /// The closure of a `go` before it runs, then its result until joined.
+    pub(crate) payload: Payload,
+    /// Result hand-over to the `JoinHandle` (see `join.rs`).
+    pub(crate) join: Mutex<JoinState>,
 }
 
-// SAFETY: `body`, `locals` and `detail` are only accessed by the single thread that currently owns the
+// SAFETY: `payload` is written by the spawner before the record is shared, read by the
+// goroutine's own thread when it starts, and afterwards only touched under the `join` lock.
+// `body`, `locals` and `detail` are only accessed by the single thread that currently owns the
 // goroutine (see the module invariants); every other field is atomic or immutable.
 unsafe impl Sync for G {}
 // SAFETY: as above; the `!Send` coroutine inside `body` is never touched from another thread
@@ -202,33 +294,82 @@ unsafe impl Sync for G {}
 unsafe impl Send for G {}
 
 impl G {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         id: u64,
         name: Option<Box<str>>,
         spawn_site: &'static Location<'static>,
         parent: u64,
         exec: ExecKind,
-        body: Box<dyn FnOnce() + Send>,
+        install: Install<'_>,
         stack_size: usize,
+        handle: bool,
     ) -> GRef {
-        Arc::new(G {
-            stack_size,
-            id,
-            name,
-            spawn_site,
-            parent,
-            exec,
-            status: AtomicU8::new(Status::Runnable as u8),
+        let mut g = free_list::take().unwrap_or_else(|| Arc::new(G::blank()));
+        let r = Arc::get_mut(&mut g).expect("a fresh or recycled record is not shared");
+        r.id = id;
+        r.name = name;
+        r.spawn_site = spawn_site;
+        r.parent = parent;
+        r.exec = exec;
+        r.stack_size = stack_size;
+        *r.status.get_mut() = Status::Runnable as u8;
+        *r.wait_reason.get_mut() = WaitReason::None as u8;
+        *r.wait_site.get_mut() = spawn_site as *const _ as *mut _;
+        *r.home.get_mut() = usize::MAX;
+        *r.slot.get_mut() = 0;
+        *r.torn_down.get_mut() = false;
+        *r.yielder.get_mut() = std::ptr::null_mut();
+        r.detail.set(None);
+        *r.join.get_mut().unwrap_or_else(|p| p.into_inner()) = JoinState::Running {
+            waiter: None,
+            handle,
+        };
+        *r.body.get_mut() = install(&r.payload);
+        g
+    }
+
+    /// A record with nothing in it, to be filled by `new`.
+    fn blank() -> G {
+        let nowhere = Location::caller();
+        G {
+            stack_size: 0,
+            id: 0,
+            name: None,
+            spawn_site: nowhere,
+            parent: 0,
+            exec: ExecKind::Controlled(0),
+            status: AtomicU8::new(Status::Dead as u8),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
-            wait_site: AtomicPtr::new(spawn_site as *const _ as *mut _),
+            wait_site: AtomicPtr::new(nowhere as *const _ as *mut _),
             home: AtomicUsize::new(usize::MAX),
             slot: AtomicUsize::new(0),
             torn_down: AtomicBool::new(false),
-            body: UnsafeCell::new(Body::Unstarted(body)),
+            body: UnsafeCell::new(Body::Gone),
             locals: RefCell::new(Vec::new()),
             yielder: AtomicPtr::new(std::ptr::null_mut()),
             detail: Cell::new(None),
-        })
+            payload: Payload::empty(),
+            join: Mutex::new(JoinState::Empty),
+        }
+    }
+
+    /// Drop whatever the record still holds (an unrun closure, an unjoined result), leaving
+    /// it reusable.
+    fn clear(&mut self) {
+        match std::mem::replace(self.body.get_mut(), Body::Gone) {
+            // SAFETY: an `Inline` body means the payload holds its closure; `&mut self` is
+            // exclusive access.
+            Body::Inline(e) => unsafe { (e.discard)(&self.payload) },
+            other => drop(other),
+        }
+        let join = self.join.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let JoinState::Done { discard } = std::mem::replace(join, JoinState::Empty) {
+            // SAFETY: `Done` means the payload holds the result; exclusive as above.
+            unsafe { discard(&self.payload) };
+        }
+        self.name = None;
+        self.locals.get_mut().clear();
     }
 
     /// Current status.
@@ -343,5 +484,86 @@ impl fmt::Debug for G {
             .field("id", &self.id)
             .field("status", &self.status())
             .finish()
+    }
+}
+
+impl Drop for G {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// Give a finished goroutine's record back for reuse, if `g` is its last reference; otherwise
+/// just drop the reference (whoever holds the last one recycles or frees it). Go keeps dead
+/// Gs on free lists for the same reason: `go` then allocates nothing, and glibc's allocator,
+/// with records freed on another worker than the one that allocated them, cost more than
+/// everything else in spawn+join.
+pub(crate) fn recycle(mut g: GRef) {
+    let Some(r) = Arc::get_mut(&mut g) else {
+        return;
+    };
+    if r.status() != Status::Dead {
+        return;
+    }
+    r.clear();
+    free_list::put(g);
+}
+
+/// Recycled records: a short list per thread, and batches moved through a global list when
+/// one thread frees what another allocates (the spawner and the finisher are often different
+/// workers). Bounded, so a burst of a million goroutines does not stay allocated.
+mod free_list {
+    use std::cell::RefCell;
+    use std::sync::Mutex;
+
+    use super::GRef;
+
+    /// Records a thread keeps before moving a batch to the global list.
+    const LOCAL_MAX: usize = 128;
+    /// Records moved at a time.
+    const BATCH: usize = 64;
+    /// Batches the global list keeps (beyond that, records are freed).
+    const GLOBAL_MAX: usize = 256;
+
+    thread_local! {
+        static LOCAL: RefCell<Vec<GRef>> = const { RefCell::new(Vec::new()) };
+    }
+
+    static GLOBAL: Mutex<Vec<Vec<GRef>>> = Mutex::new(Vec::new());
+
+    pub(super) fn take() -> Option<GRef> {
+        LOCAL
+            .try_with(|l| {
+                let mut l = l.try_borrow_mut().ok()?;
+                if l.is_empty() {
+                    let batch = GLOBAL.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
+                    *l = batch;
+                }
+                l.pop()
+            })
+            .ok()
+            .flatten()
+    }
+
+    pub(super) fn put(g: GRef) {
+        let overflow = LOCAL.try_with(|l| {
+            let Ok(mut l) = l.try_borrow_mut() else {
+                return None;
+            };
+            l.push(g);
+            (l.len() > LOCAL_MAX).then(|| {
+                let at = l.len() - BATCH;
+                l.split_off(at)
+            })
+        });
+        if let Ok(Some(batch)) = overflow {
+            let mut global = GLOBAL.lock().unwrap_or_else(|p| p.into_inner());
+            if global.len() < GLOBAL_MAX {
+                global.push(batch);
+                return;
+            }
+            drop(global);
+            drop(batch);
+        }
     }
 }

@@ -1,73 +1,135 @@
 //! `go` and `JoinHandle`: starting a goroutine and waiting for its result.
 //!
-//! Invariant: a join slot moves Running → Done(value) | Abandoned exactly once, under its lock,
-//! and whoever waits registers itself under the same lock, so a completion never misses a
-//! waiter.
+//! A `go` costs one goroutine record and no other allocation: the closure waits in the
+//! record's payload until the goroutine runs, and the result waits there until it is joined
+//! (values too large for the payload are boxed). The `JoinHandle` holds the record.
+//!
+//! Invariants (of `G::join`, always under its lock):
+//! - the state moves `Running` → `Done` | `Empty` | `Abandoned` exactly once, and whoever waits
+//!   registers itself under the same lock, so a completion never misses a waiter;
+//! - `Done` means the payload holds the result; it leaves `Done` only by the handle taking the
+//!   result (`join`) or dropping it (the handle's drop), both under the lock;
+//! - `handle` is true while a `JoinHandle` exists: a goroutine that finishes without one drops
+//!   its result at once (`Empty`).
 
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
-use std::sync::{Arc, Mutex};
 
 use super::context;
 use super::event::{Event, ObjId, Op};
 use super::executor;
-use super::goroutine::{GRef, WaitReason};
+use super::goroutine::{self, Body, GRef, InlineEntry, Payload, WaitReason, G};
 use super::hb::{self, Key};
 
-enum Waiter {
+/// Who waits in `JoinHandle::join`.
+pub(crate) enum Waiter {
     Goroutine(GRef),
     Thread(std::thread::Thread),
 }
 
-enum State<T> {
-    /// Not finished; the joiner, if one waits (there is at most one: `join` takes the handle).
-    Running(Option<Waiter>),
-    Done(T),
-    Taken,
-    /// The goroutine panicked or was torn down before returning.
-    Abandoned(&'static str),
-}
-
-struct Slot<T> {
-    state: Mutex<State<T>>,
-}
-
-impl<T> Slot<T> {
-    fn finish(&self, next: State<T>) {
-        let waiters = {
-            let mut st = self.state.lock().unwrap();
-            if !matches!(*st, State::Running(_)) {
-                return;
-            }
-            match std::mem::replace(&mut *st, next) {
-                State::Running(w) => w,
-                _ => unreachable!(),
-            }
-        };
-        if let Some(w) = waiters {
-            match w {
-                Waiter::Goroutine(g) => executor::unpark(g),
-                Waiter::Thread(t) => t.unpark(),
-            }
+impl Waiter {
+    fn wake(self) {
+        match self {
+            Waiter::Goroutine(g) => executor::unpark(g),
+            Waiter::Thread(t) => t.unpark(),
         }
     }
 }
 
-/// Marks the slot abandoned if the goroutine unwinds before storing its value.
-struct CompletionGuard<T>(Arc<Slot<T>>);
+/// A goroutine's result hand-over; see the module invariants.
+pub(crate) enum JoinState {
+    /// Not finished. `waiter`: the joiner, if one waits (at most one: `join` takes the
+    /// handle). `handle`: a `JoinHandle` exists.
+    Running {
+        waiter: Option<Waiter>,
+        handle: bool,
+    },
+    /// Finished; the result is in the payload, and `discard` drops it.
+    Done { discard: unsafe fn(&Payload) },
+    /// Finished and the result was taken, dropped or never wanted (or nobody ever joins).
+    Empty,
+    /// The goroutine panicked or was torn down before returning.
+    Abandoned(&'static str),
+}
 
-impl<T> Drop for CompletionGuard<T> {
-    fn drop(&mut self) {
-        self.0.finish(State::Abandoned(
-            "it panicked or was torn down (main returned) before returning",
-        ));
+fn lock(g: &G) -> std::sync::MutexGuard<'_, JoinState> {
+    g.join.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The goroutine ended without a result: wake the joiner, who will panic with `why`.
+pub(crate) fn abandon(g: &G, why: &'static str) {
+    let waiter = {
+        let mut st = lock(g);
+        match std::mem::replace(&mut *st, JoinState::Abandoned(why)) {
+            JoinState::Running { waiter, .. } => waiter,
+            other => {
+                *st = other;
+                None
+            }
+        }
+    };
+    if let Some(w) = waiter {
+        w.wake();
+    }
+}
+
+/// The body of a goroutine started by `go` with closure `F` (see `InlineEntry::run`).
+///
+/// # Safety
+/// `g`'s payload holds an `F` (put there by `spawn_named`), and `g` is the current goroutine.
+unsafe fn run<F, T>(g: &G)
+where
+    F: FnOnce() -> T,
+{
+    /// Marks the goroutine abandoned if `f` unwinds.
+    struct Unwound<'a>(&'a G);
+    impl Drop for Unwound<'_> {
+        fn drop(&mut self) {
+            abandon(
+                self.0,
+                "it panicked or was torn down (main returned) before returning",
+            );
+        }
+    }
+    // SAFETY: the caller's contract; the goroutine's own thread owns the payload until the
+    // closure is out.
+    let f = unsafe { g.payload.take::<F>() };
+    let unwound = Unwound(g);
+    let v = f();
+    std::mem::forget(unwound);
+    let (waiter, unwanted) = {
+        let mut st = lock(g);
+        match std::mem::replace(&mut *st, JoinState::Empty) {
+            JoinState::Running {
+                waiter,
+                handle: true,
+            } => {
+                // SAFETY: the closure was taken out, so the payload is empty; the join lock
+                // is held.
+                unsafe { g.payload.put(v) };
+                *st = JoinState::Done {
+                    discard: Payload::discard::<T>,
+                };
+                (waiter, None)
+            }
+            JoinState::Running { waiter, .. } => (waiter, Some(v)),
+            _ => unreachable!("a goroutine finishes once"),
+        }
+    };
+    // Dropped outside the lock: its destructor may do anything.
+    drop(unwanted);
+    if let Some(w) = waiter {
+        w.wake();
     }
 }
 
 /// A handle to a goroutine started with [`go`]: [`join`](JoinHandle::join) waits for its
 /// value. Dropping the handle detaches the goroutine, as in Go.
 pub struct JoinHandle<T> {
-    slot: Arc<Slot<T>>,
+    g: ManuallyDrop<GRef>,
     id: u64,
+    _value: PhantomData<fn() -> T>,
 }
 
 impl<T> std::fmt::Debug for JoinHandle<T> {
@@ -84,7 +146,7 @@ impl<T> JoinHandle<T> {
 
     /// True once the goroutine has finished.
     pub fn is_finished(&self) -> bool {
-        !matches!(*self.slot.state.lock().unwrap(), State::Running(_))
+        !matches!(*lock(&self.g), JoinState::Running { .. })
     }
 
     /// Wait for the goroutine's value. Works from a goroutine (it parks with wait reason
@@ -96,19 +158,28 @@ impl<T> JoinHandle<T> {
         let site = Location::caller();
         executor::sched_point(Event::new(Op::Join, ObjId(self.id), site));
         loop {
-            let mut st = self.slot.state.lock().unwrap();
+            let mut st = lock(&self.g);
             match &mut *st {
-                State::Done(_) => {
-                    let State::Done(v) = std::mem::replace(&mut *st, State::Taken) else {
-                        unreachable!()
-                    };
+                JoinState::Done { .. } => {
+                    *st = JoinState::Empty;
+                    // SAFETY: `Done` means the payload holds the result, a `T` (`run::<F, T>`
+                    // put it there); the join lock is held.
+                    let v = unsafe { self.g.payload.take::<T>() };
                     drop(st);
                     hb::acquire(Key::Exit(self.id));
+                    // Nothing left for the handle's drop to do but recycling.
+                    let mut this = ManuallyDrop::new(self);
+                    // SAFETY: `this` is never used or dropped again.
+                    goroutine::recycle(unsafe { ManuallyDrop::take(&mut this.g) });
                     return v;
                 }
-                State::Taken => unreachable!("join consumes the handle"),
-                State::Abandoned(why) => panic!("goweave: joined goroutine {}: {why}", self.id),
-                State::Running(waiter) => match context::current_gref() {
+                JoinState::Empty => unreachable!("join consumes the handle"),
+                JoinState::Abandoned(why) => {
+                    let why = *why;
+                    drop(st);
+                    panic!("goweave: joined goroutine {}: {why}", self.id)
+                }
+                JoinState::Running { waiter, .. } => match context::current_gref() {
                     Some(g) => {
                         *waiter = Some(Waiter::Goroutine(g));
                         executor::park(WaitReason::Join, site, move || drop(st));
@@ -121,6 +192,26 @@ impl<T> JoinHandle<T> {
                 },
             }
         }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        {
+            let mut st = lock(&self.g);
+            match &mut *st {
+                JoinState::Running { handle, .. } => *handle = false,
+                JoinState::Done { discard } => {
+                    let discard = *discard;
+                    *st = JoinState::Empty;
+                    // SAFETY: `Done` means the payload holds the result; the lock is held.
+                    unsafe { discard(&self.g.payload) };
+                }
+                JoinState::Empty | JoinState::Abandoned(_) => {}
+            }
+        }
+        // SAFETY: `g` is not used again after this.
+        goroutine::recycle(unsafe { ManuallyDrop::take(&mut self.g) });
     }
 }
 
@@ -149,26 +240,30 @@ pub fn go_named<T: Send + 'static>(
     spawn_named(Some(name.into().into_boxed_str()), Location::caller(), f)
 }
 
-fn spawn_named<T: Send + 'static>(
+fn spawn_named<F, T>(
     name: Option<Box<str>>,
     site: &'static Location<'static>,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> JoinHandle<T> {
-    let slot = Arc::new(Slot {
-        state: Mutex::new(State::Running(None)),
-    });
-    let guard = CompletionGuard(slot.clone());
-    let g = executor::spawn(
-        Box::new(move || {
-            let v = f();
-            let guard = guard;
-            guard.0.finish(State::Done(v));
-        }),
-        name,
-        site,
-    );
+    f: F,
+) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let mut f = Some(f);
+    let mut install = |p: &Payload| {
+        // SAFETY: the payload of a record being created is empty and not shared yet.
+        unsafe { p.put(f.take().expect("installed once")) };
+        Body::Inline(InlineEntry {
+            run: run::<F, T>,
+            discard: Payload::discard::<F>,
+        })
+    };
+    let g = executor::spawn(&mut install, name, site, true);
     let id = g.id;
-    drop(g);
     executor::sched_point(Event::new(Op::Spawn, ObjId(id), site));
-    JoinHandle { slot, id }
+    JoinHandle {
+        g: ManuallyDrop::new(g),
+        id,
+        _value: PhantomData,
+    }
 }

@@ -50,7 +50,7 @@ use crate::runtime::context::{self, CurrentGuard, ExecPtr};
 use crate::runtime::coroutine::{self, Exit, Request, Step};
 use crate::runtime::dump::GoroutineDump;
 use crate::runtime::event::{Event, ObjId, Op};
-use crate::runtime::goroutine::{GRef, Status, G};
+use crate::runtime::goroutine::{self, GRef, Install, Status, G};
 use crate::runtime::panic::{install_hook, PanicReport};
 use crate::runtime::stack;
 use crate::runtime::timer::{TimerFn, TimerHeap, TimerId};
@@ -569,9 +569,10 @@ impl Controlled {
 
     pub(crate) fn spawn(
         &self,
-        f: Box<dyn FnOnce() + Send>,
+        install: Install<'_>,
         name: Option<Box<str>>,
         site: &'static Location<'static>,
+        handle: bool,
     ) -> GRef {
         let parent = context::with_current(|g| g.map_or(0, |g| g.id));
         let mut st = self.st.borrow_mut();
@@ -583,8 +584,9 @@ impl Controlled {
             site,
             parent,
             ExecKind::Controlled(self.id),
-            f,
+            install,
             self.cfg.stack_size,
+            handle,
         );
         debug_assert_eq!(st.all.len() as u64, id);
         st.all.push(Some(g.clone()));
@@ -807,9 +809,9 @@ impl Controlled {
             };
             // SAFETY: `gp` points at a goroutine in `all` (it is runnable), and the `Arc` made
             // here never drops its count; the goroutine leaves `all` only below, after which
-            // `_finished` keeps it alive to the end of this iteration.
+            // `finished` keeps it alive to the end of this iteration.
             let g = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(gp) });
-            let mut _finished = None;
+            let mut finished = None;
             g.set_status(Status::Running);
             self.monitor.note(&g, g.site());
             let step = {
@@ -836,7 +838,7 @@ impl Controlled {
                     crate::runtime::hb::exited(g.id);
                     let mut st = self.st.borrow_mut();
                     st.hint = None;
-                    _finished = st.all[g.id as usize].take();
+                    finished = st.all[g.id as usize].take();
                     st.live -= 1;
                     Self::remove_runnable(&mut st, g.id);
                     if g.id == 1 {
@@ -851,6 +853,10 @@ impl Controlled {
                         }
                     }
                 }
+            }
+            // Last use of `g`'s record in this iteration.
+            if let Some(done) = finished {
+                goroutine::recycle(done);
             }
         }
     }
@@ -872,6 +878,7 @@ impl Controlled {
                 coroutine::tear_down(&g);
             }
             g.set_status(Status::Dead);
+            goroutine::recycle(g);
         }
         // Timers may hold channels that hold goroutines; drop them now.
         let timers = std::mem::take(&mut self.st.borrow_mut().timers);
@@ -920,12 +927,13 @@ pub fn run<T: Send + 'static>(
     let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
     let out = slot.clone();
     ex.spawn(
-        Box::new(move || {
+        &mut goroutine::boxed(Box::new(move || {
             let v = body();
             *out.lock().unwrap() = Some(v);
-        }),
+        })),
         None,
         site,
+        false,
     );
     ex.drive();
     let survivors = {

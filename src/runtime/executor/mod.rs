@@ -26,7 +26,7 @@ use std::time::Duration;
 use super::context::{self, ExecPtr};
 use super::coroutine::{self, Request};
 use super::event::{Event, ObjId};
-use super::goroutine::{GRef, WaitReason};
+use super::goroutine::{GRef, Install, WaitReason};
 use super::timer::{TimerFn, TimerId};
 
 /// Which executor a goroutine belongs to.
@@ -128,15 +128,16 @@ pub(crate) fn with_controlled<R>(f: impl FnOnce(&controlled::Controlled) -> R) -
 
 /// Start a goroutine on the current executor.
 pub(crate) fn spawn(
-    f: Box<dyn FnOnce() + Send>,
+    install: Install<'_>,
     name: Option<Box<str>>,
     site: &'static Location<'static>,
+    handle: bool,
 ) -> GRef {
     match context::exec() {
         // SAFETY: an installed controlled executor outlives its installation on this thread.
-        ExecPtr::Controlled(c) => unsafe { &*c }.spawn(f, name, site),
+        ExecPtr::Controlled(c) => unsafe { &*c }.spawn(install, name, site, handle),
         // SAFETY: an installed worker context outlives its installation on this thread.
-        ExecPtr::Steal(w) => unsafe { &*w }.shared().spawn(f, name, site),
+        ExecPtr::Steal(w) => unsafe { &*w }.shared().spawn(install, name, site, handle),
         ExecPtr::None => panic!("goweave::go {}", OUTSIDE_RUNTIME),
     }
 }

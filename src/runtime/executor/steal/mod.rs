@@ -28,7 +28,7 @@ use once_cell::sync::Lazy;
 
 use crate::runtime::context::{self, ExecPtr};
 use crate::runtime::event::ObjId;
-use crate::runtime::goroutine::{GRef, G};
+use crate::runtime::goroutine::{self, GRef, Install, G};
 use crate::runtime::panic::{install_hook, PanicReport};
 use crate::runtime::timer::{TimerFn, TimerId};
 
@@ -185,9 +185,10 @@ impl Shared {
 
     pub(crate) fn spawn(
         self: &Arc<Self>,
-        f: Box<dyn FnOnce() + Send>,
+        install: Install<'_>,
         name: Option<Box<str>>,
         site: &'static Location<'static>,
+        handle: bool,
     ) -> GRef {
         let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
         let parent = context::with_current(|g| g.map_or(0, |g| g.id));
@@ -197,8 +198,9 @@ impl Shared {
             site,
             parent,
             ExecKind::Steal(self.id),
-            f,
+            install,
             self.stack_size,
+            handle,
         );
         // On this runtime's detector: main is spawned from outside the runtime.
         #[cfg(feature = "race")]
@@ -287,12 +289,13 @@ pub(crate) fn block_on<T: Send + 'static>(
     let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
     let out = slot.clone();
     shared.spawn(
-        Box::new(move || {
+        &mut goroutine::boxed(Box::new(move || {
             let v = main();
             *out.lock().unwrap() = Some(v);
-        }),
+        })),
         None,
         site,
+        false,
     );
     let threads: Vec<_> = deques
         .into_iter()

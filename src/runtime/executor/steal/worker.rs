@@ -19,7 +19,7 @@ use crossbeam_deque::{Injector, Steal, Worker as Deque};
 
 use crate::runtime::context::{self, CurrentGuard, ExecPtr};
 use crate::runtime::coroutine::{self, Exit, Request, Step};
-use crate::runtime::goroutine::{GRef, Status};
+use crate::runtime::goroutine::{self, GRef, Status};
 use crate::runtime::stack;
 
 use super::Shared;
@@ -196,6 +196,7 @@ impl WorkerCtx {
                         self.shared.begin_shutdown();
                     }
                 }
+                goroutine::recycle(g);
             }
         }
     }
