@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::check::FailureKind;
-use crate::runtime::dump::GoroutineDump;
+use crate::runtime::dump::{backtraces, GoroutineDump};
 use crate::runtime::event::{ObjId, Op};
 pub use crate::runtime::executor::controlled::TraceEntry;
 use crate::runtime::executor::controlled::Verdict;
@@ -36,6 +36,14 @@ pub(crate) fn verdict_report(v: &Verdict) -> (FailureKind, String) {
                 s.push_str("created by the checker (main: the body under test)\n");
             } else {
                 let _ = writeln!(s, "created at {}", p.spawned_at);
+            }
+            // With `GOWEAVE_BACKTRACE`, the replay that produced this verdict left behind where
+            // the goroutine was created.
+            if let Some(st) = backtraces::created_stacks(p.goroutine) {
+                let frames = st.render();
+                if !frames.is_empty() {
+                    let _ = writeln!(s, "{frames}");
+                }
             }
             (FailureKind::Panic, s)
         }
@@ -77,6 +85,35 @@ pub(crate) fn verdict_report(v: &Verdict) -> (FailureKind, String) {
             ),
         ),
     }
+}
+
+/// Resolve the backtraces that `v`'s report will print (`GOWEAVE_BACKTRACE`) on a helper
+/// thread, calling `alive` every few milliseconds meanwhile: symbolizing a large debug binary
+/// takes a while the first time, and the checker's watchdog must not take that for a hang.
+pub(crate) fn resolve_backtraces(v: &Verdict, alive: impl Fn()) {
+    let dumps: &[GoroutineDump] = match v {
+        Verdict::Deadlock(d) | Verdict::Leak(d) => d,
+        Verdict::Livelock { goroutines, .. } => goroutines,
+        _ => &[],
+    };
+    let mut stacks: Vec<_> = dumps.iter().filter_map(|d| d.stacks.clone()).collect();
+    if let Verdict::Panic(p) = v {
+        stacks.extend(backtraces::created_stacks(p.goroutine));
+    }
+    if stacks.is_empty() {
+        return;
+    }
+    std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            for st in &stacks {
+                st.render();
+            }
+        });
+        while !h.is_finished() {
+            alive();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
 }
 
 fn push_dumps(s: &mut String, dump: &[GoroutineDump]) {

@@ -7,6 +7,10 @@ use crate::report;
 use crate::runtime::executor::controlled::{TraceEntry, Verdict};
 use crate::schedule::Schedule;
 
+/// The footer line that offers full backtraces, in reports of goroutine dumps made without them.
+pub(crate) const BACKTRACE_HINT: &str =
+    "full backtraces: add GOWEAVE_BACKTRACE=1 to the replay command";
+
 /// The kind of a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FailureKind {
@@ -90,6 +94,8 @@ pub(crate) struct Data {
     pub(crate) notes: Vec<String>,
     /// No schedule can be replayed (a watchdog failure).
     pub(crate) replayable: bool,
+    /// The report was made with full backtraces on (`GOWEAVE_BACKTRACE`).
+    pub(crate) backtraces: bool,
 }
 
 impl Failure {
@@ -109,6 +115,7 @@ impl Failure {
             test_name: None,
             notes: Vec::new(),
             replayable: true,
+            backtraces: false,
         }))
     }
 
@@ -238,6 +245,15 @@ impl fmt::Display for Failure {
         }
         if self.0.replayable && self.0.shrink.is_some() {
             writeln!(f, "original: GOWEAVE_REPLAY={}", self.original_token())?;
+        }
+        if self.0.replayable
+            && !self.0.backtraces
+            && matches!(
+                self.0.kind,
+                FailureKind::Deadlock | FailureKind::Leak | FailureKind::Livelock
+            )
+        {
+            writeln!(f, "{BACKTRACE_HINT}")?;
         }
         f.write_str(&self.replay_line())
     }

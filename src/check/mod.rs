@@ -37,6 +37,7 @@ pub use failure::{Failure, FailureKind};
 
 use crate::explore::{self, TimerMode};
 use crate::report;
+use crate::runtime::dump::backtraces;
 use crate::runtime::executor::controlled::{self, Config, Monitor, Outcome, Verdict};
 use crate::schedule::shrink::{self, Probe};
 use crate::schedule::{hash_choices, Schedule, FINGERPRINT_EVENTS};
@@ -127,6 +128,7 @@ pub struct Checker {
     leak_check: bool,
     race_detection: bool,
     timers: TimerMode,
+    backtraces: bool,
 }
 
 impl Default for Checker {
@@ -137,7 +139,9 @@ impl Default for Checker {
 
 impl Checker {
     /// A checker with the defaults: `Random`, 100 schedules, seed 0, no time budget, 100,000
-    /// steps per schedule, a 5 s watchdog and a 5 s shrinking budget.
+    /// steps per schedule, a 5 s watchdog and a 5 s shrinking budget. Full backtraces in
+    /// reports follow `GOWEAVE_BACKTRACE` (read once per process) even here, as `GOWEAVE_TRACE`
+    /// does, since they change only what a report shows: see [`Checker::backtraces`].
     pub fn new() -> Checker {
         Checker {
             source: Source::Builtin(Strategy::Random),
@@ -151,13 +155,15 @@ impl Checker {
             leak_check: true,
             race_detection: true,
             timers: TimerMode::AnyTime,
+            backtraces: backtraces::env_enabled(),
         }
     }
 
     /// Apply the `GOWEAVE_*` environment variables over these settings: `GOWEAVE_STRATEGY`,
     /// `GOWEAVE_ITERATIONS`, `GOWEAVE_SEED`, `GOWEAVE_REPLAY` (a token: replay it instead of
     /// exploring), `GOWEAVE_TIME_BUDGET`, `GOWEAVE_MAX_STEPS`, `GOWEAVE_SHRINK_BUDGET`,
-    /// `GOWEAVE_LEAK_CHECK` and `GOWEAVE_TIMERS` (`any_time` or `when_blocked`).
+    /// `GOWEAVE_LEAK_CHECK`, `GOWEAVE_TIMERS` (`any_time` or `when_blocked`) and
+    /// `GOWEAVE_BACKTRACE` (`1` or `full`: see [`Checker::backtraces`]).
     /// A value that cannot be used is an error naming the variable.
     pub fn with_env(mut self) -> Result<Checker, ConfigError> {
         if let Some(s) = env_parse("GOWEAVE_STRATEGY", |v| v.parse::<Strategy>())? {
@@ -187,6 +193,13 @@ impl Checker {
         }
         if let Some(t) = env_parse("GOWEAVE_TIMERS", |v| v.parse::<TimerMode>())? {
             self.timers = t;
+        }
+        if let Some((value, on)) = backtraces::env_setting() {
+            self.backtraces = on.map_err(|why| ConfigError {
+                var: backtraces::ENV_VAR.into(),
+                value,
+                why,
+            })?;
         }
         if let Some(s) = env_parse("GOWEAVE_REPLAY", |v| {
             Schedule::from_token(v).map_err(|e| e.to_string())
@@ -294,6 +307,17 @@ impl Checker {
         self
     }
 
+    /// Print full backtraces in reports (default: on when `GOWEAVE_BACKTRACE` is `1` or `full`):
+    /// under each goroutine of a deadlock, leak or livelock, where it blocked and where it was
+    /// created, as the program's frames with the goweave call on top (a panicking goroutine
+    /// gets where it was created). They are captured only while the failing schedule, once
+    /// found and shrunk, is replayed for its report, so exploring costs the same either way.
+    /// The natural use: `GOWEAVE_BACKTRACE=1 GOWEAVE_REPLAY=<token> cargo test ...`.
+    pub fn backtraces(mut self, on: bool) -> Checker {
+        self.backtraces = on;
+        self
+    }
+
     /// The test name for the replay line (default: the current thread's name, when it looks
     /// like a libtest test name).
     pub fn test_name(mut self, name: impl Into<String>) -> Checker {
@@ -329,6 +353,7 @@ impl Checker {
                 ..Config::default()
             },
             replay_max_steps,
+            backtraces: self.backtraces,
         };
         std::thread::Builder::new()
             .name("goweave-controlled".into())
@@ -411,6 +436,8 @@ struct Explorer<F> {
     /// A replayed token's own step bound, which replaces `cfg.max_steps`. (Its timer mode
     /// replaces `cfg.timers` from the start.)
     replay_max_steps: Option<u64>,
+    /// Capture backtraces in the replay that builds a failure's report.
+    backtraces: bool,
 }
 
 impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
@@ -419,11 +446,17 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         self.replay_max_steps.unwrap_or(self.cfg.max_steps)
     }
 
-    /// One schedule on a fresh controlled executor.
-    fn once(&self, strategy: Box<dyn explore::Strategy>, trace: bool) -> Outcome<()> {
+    /// One schedule on a fresh controlled executor (with `backtraces`: capturing them).
+    fn once(
+        &self,
+        strategy: Box<dyn explore::Strategy>,
+        trace: bool,
+        backtraces: bool,
+    ) -> Outcome<()> {
         let body = self.f.clone();
         let mut cfg = self.cfg.clone();
         cfg.trace = trace;
+        cfg.backtraces = backtraces;
         if let Some(m) = self.replay_max_steps {
             cfg.max_steps = m;
         }
@@ -458,7 +491,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 break;
             }
             let learn = strategy.wants_trace();
-            let out = self.once(strategy, learn);
+            let out = self.once(strategy, learn, false);
             strategy = out.strategy;
             if learn {
                 strategy.observe(&explore::Observation::new(&out.trace, out.result.is_err()));
@@ -566,7 +599,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         let mut preemptions = found.preemptions;
         if !budget.is_zero() && !matches!(sig, Signature::Other(FailureKind::Nondeterminism)) {
             let mut run = |s: Box<dyn explore::Strategy>| {
-                let out = self.once(s, false);
+                let out = self.once(s, false, false);
                 let probe = Probe {
                     sig: out.result.as_ref().err().map(Signature::of),
                     choices: out.schedule,
@@ -588,11 +621,12 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 preemptions = s.preemptions;
             }
         }
-        // Replay the shrunk schedule with the trace on, for the report.
+        // Replay the shrunk schedule with the trace (and, if asked for, backtraces) on, for
+        // the report.
         let mut notes = Vec::new();
         let shrunk = Schedule::new(shrunk_choices, 0, 0);
         let attempt = |s: &Schedule| {
-            let out = self.once(Box::new(explore::Replay::new(s)), true);
+            let out = self.once(Box::new(explore::Replay::new(s)), true, self.backtraces);
             match &out.result {
                 Err(v) if Signature::of(v) == sig => Some(out),
                 _ => None,
@@ -615,6 +649,8 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 (v, out.trace, s)
             }
             None => {
+                // The backtraces left from the replay are not this verdict's.
+                backtraces::forget();
                 notes.push(
                     "note: the failing schedule did not fail again on replay, so there is no trace: the program is nondeterministic (real time, I/O, std threads, a HashMap's order or state kept between runs)"
                         .to_string(),
@@ -622,8 +658,14 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 (found.verdict, Vec::new(), found.schedule.clone())
             }
         };
+        if self.backtraces {
+            report::resolve_backtraces(&verdict, || {
+                self.monitor.progress.fetch_add(1, Ordering::Relaxed);
+            });
+        }
         let (kind, text) = report::verdict_report(&verdict);
         let mut f = Failure::new(kind, text);
+        f.0.backtraces = self.backtraces;
         f.0.full_trace = env("GOWEAVE_TRACE").is_some_and(|v| v.trim() == "full");
         f.0.trace = trace;
         if let Some(path) = env("GOWEAVE_TRACE_FILE") {

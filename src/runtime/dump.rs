@@ -8,8 +8,11 @@
 //! closure: attaching one happens at every contended park on the controlled executor, and must
 //! not allocate.
 
+pub(crate) mod backtraces;
+
 use std::fmt;
 use std::panic::Location;
+use std::sync::Arc;
 
 use super::goroutine::{Status, WaitReason, G};
 
@@ -73,6 +76,9 @@ pub struct GoroutineDump {
     pub parent: u64,
     /// What the blocking primitive adds about the wait (e.g. who holds the mutex).
     pub detail: Option<String>,
+    /// With `GOWEAVE_BACKTRACE=1`, on the checker's replay of a failure: where it blocked (or
+    /// runs) and where it was created, as full backtraces (see [`GoroutineDump::backtrace`]).
+    pub(crate) stacks: Option<Arc<backtraces::Stacks>>,
 }
 
 impl GoroutineDump {
@@ -86,7 +92,19 @@ impl GoroutineDump {
             spawn_site: g.spawn_site,
             parent: g.parent,
             detail: wait_detail(g),
+            stacks: backtraces::stacks_of(g),
         }
+    }
+
+    /// The full backtraces of this goroutine, as printed under its block: where it blocked (or
+    /// runs) and where it was created, one function line and one indented `file:line:column`
+    /// line per frame, trimmed to the program's frames. Only dumps made by the checker's replay
+    /// of a failure with backtraces on (`GOWEAVE_BACKTRACE=1`, `Checker::backtraces`) have them.
+    pub fn backtrace(&self) -> Option<&str> {
+        self.stacks
+            .as_deref()
+            .map(backtraces::Stacks::render)
+            .filter(|s| !s.is_empty())
     }
 
     /// The bracketed state Go prints: `chan receive`, `runnable`, `running`.
@@ -107,6 +125,8 @@ impl fmt::Display for GoroutineDump {
     ///     <wait detail, if any>
     /// created by goroutine 1 at src/main.rs:10:5
     /// ```
+    ///
+    /// followed, when the dump has them, by the [backtraces](GoroutineDump::backtrace).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.name {
             Some(n) => writeln!(f, "goroutine {} \"{}\" [{}]:", self.id, n, self.state())?,
@@ -124,13 +144,17 @@ impl fmt::Display for GoroutineDump {
             }
         }
         if self.parent == 0 {
-            write!(f, "created by the runtime (main) at {}", self.spawn_site)
+            write!(f, "created by the runtime (main) at {}", self.spawn_site)?;
         } else {
             write!(
                 f,
                 "created by goroutine {} at {}",
                 self.parent, self.spawn_site
-            )
+            )?;
         }
+        if let Some(frames) = self.backtrace() {
+            write!(f, "\n{frames}")?;
+        }
+        Ok(())
     }
 }

@@ -48,7 +48,7 @@ use std::time::Duration;
 use crate::explore::{Decision, Pending, Strategy, TimerMode, ValueDecision};
 use crate::runtime::context::{self, CurrentGuard, ExecPtr};
 use crate::runtime::coroutine::{self, Exit, Request, Step};
-use crate::runtime::dump::GoroutineDump;
+use crate::runtime::dump::{backtraces, GoroutineDump};
 use crate::runtime::event::{Event, ObjId, Op};
 use crate::runtime::goroutine::{self, GRef, Install, Status, G};
 use crate::runtime::panic::{install_hook, PanicReport};
@@ -113,6 +113,9 @@ pub struct Config {
     pub leak_check: bool,
     /// When virtual time may pass: at any decision (a choice), or only when all are blocked.
     pub timers: TimerMode,
+    /// Capture full backtraces for reports (spawn and park sites; the checker sets it only for
+    /// the replay of a failure's shrunk schedule, see `runtime::dump::backtraces`).
+    pub backtraces: bool,
 }
 
 /// How far virtual time may advance after main returns while the others wind down: a goroutine
@@ -131,6 +134,7 @@ impl Default for Config {
             trace: true,
             leak_check: true,
             timers: TimerMode::AnyTime,
+            backtraces: false,
         }
     }
 }
@@ -602,6 +606,7 @@ impl Controlled {
         });
         drop(st);
         crate::runtime::hb::spawned(parent, id, site);
+        backtraces::spawned(id, parent);
         g
     }
 
@@ -922,6 +927,7 @@ pub fn run<T: Send + 'static>(
     if context::exec() != ExecPtr::None {
         panic!("goweave: a controlled run cannot start inside another goweave runtime");
     }
+    backtraces::begin(cfg.backtraces);
     let ex = Controlled::new(strategy, cfg, monitor);
     context::set_exec(ExecPtr::Controlled(&ex));
     let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
@@ -948,6 +954,7 @@ pub fn run<T: Send + 'static>(
             Vec::new()
         }
     };
+    backtraces::end();
     ex.tear_down_all();
     context::set_exec(ExecPtr::None);
     let mut st = ex.st.into_inner();

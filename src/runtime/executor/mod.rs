@@ -73,6 +73,8 @@ pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>, unlock:
     // SAFETY: only the lifetime is erased. The closure lives in this frame, which stays alive
     // (suspended) until the executor has called it and later resumed us.
     let ptr: *mut (dyn FnMut() + 'static) = unsafe { std::mem::transmute(ptr) };
+    // `GOWEAVE_BACKTRACE`: where it blocks, captured on its own stack (one branch when off).
+    super::dump::backtraces::parking(g.id);
     coroutine::suspend(g, Request::Park(ptr));
     g.set_wait(WaitReason::None, site);
 }
