@@ -567,3 +567,119 @@ mod free_list {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The payload and the record free list, without running goroutines (so Miri can check
+    //! them: `cargo +nightly miri test --lib goroutine::tests`).
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Counts its drops; carries some bytes so that its size can be chosen.
+    struct Tally<const N: usize>(Arc<AtomicUsize>, [u8; N]);
+
+    impl<const N: usize> Drop for Tally<N> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[repr(align(64))]
+    struct Wide(u64);
+
+    #[test]
+    fn payload_moves_values_in_and_out_inline_and_boxed() {
+        let p = Payload::empty();
+        // SAFETY (all below): each `take`/`discard` matches the `put` before it, and `p` is
+        // only used by this thread.
+        unsafe {
+            p.put(7u8);
+            assert_eq!(p.take::<u8>(), 7);
+            p.put([9u64; 64]); // larger than the payload: boxed
+            assert_eq!(p.take::<[u64; 64]>(), [9u64; 64]);
+            p.put(Wide(5)); // over-aligned: boxed
+            assert_eq!(p.take::<Wide>().0, 5);
+            p.put(());
+            p.take::<()>();
+        }
+        assert!(Payload::fits::<[u8; PAYLOAD_BYTES]>());
+        assert!(!Payload::fits::<[u8; PAYLOAD_BYTES + 1]>());
+        assert!(!Payload::fits::<Wide>());
+    }
+
+    #[test]
+    fn payload_discard_drops_exactly_once() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let p = Payload::empty();
+        // SAFETY: as above.
+        unsafe {
+            p.put(Tally::<8>(n.clone(), [0; 8]));
+            p.discard::<Tally<8>>();
+            p.put(Tally::<200>(n.clone(), [0; 200]));
+            p.discard::<Tally<200>>();
+        }
+        assert_eq!(n.load(Ordering::SeqCst), 2);
+    }
+
+    fn record(install: Install<'_>) -> GRef {
+        G::new(
+            7,
+            Some("worker".into()),
+            Location::caller(),
+            1,
+            ExecKind::Controlled(0),
+            install,
+            4096,
+            true,
+        )
+    }
+
+    #[test]
+    fn a_dropped_record_drops_its_unrun_closure_and_unjoined_result() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let held = Tally::<16>(n.clone(), [0; 16]);
+        let mut held = Some(held);
+        let g = record(&mut |p: &Payload| {
+            // SAFETY: a new record's payload is empty and not shared.
+            unsafe { p.put(held.take().unwrap()) };
+            Body::Inline(InlineEntry {
+                run: |_| unreachable!("never run"),
+                discard: Payload::discard::<Tally<16>>,
+            })
+        });
+        drop(g);
+        assert_eq!(n.load(Ordering::SeqCst), 1, "the unrun closure");
+
+        let g = record(&mut boxed(Box::new(|| {})));
+        // SAFETY: nothing else uses the payload of this record.
+        unsafe { g.payload.put(Tally::<16>(n.clone(), [0; 16])) };
+        *g.join.lock().unwrap() = JoinState::Done {
+            discard: Payload::discard::<Tally<16>>,
+        };
+        drop(g);
+        assert_eq!(n.load(Ordering::SeqCst), 2, "the unjoined result");
+    }
+
+    #[test]
+    fn records_are_recycled_only_when_dead_and_unshared() {
+        let g = record(&mut boxed(Box::new(|| {})));
+        let addr = Arc::as_ptr(&g);
+        // Alive: not recycled (dropped normally).
+        let other = g.clone();
+        recycle(g);
+        assert_eq!(Arc::strong_count(&other), 1);
+        other.set_status(Status::Dead);
+        recycle(other);
+        // The next record reuses it, with fresh identity.
+        let h = record(&mut boxed(Box::new(|| {})));
+        assert_eq!(Arc::as_ptr(&h), addr);
+        assert_eq!(h.status(), Status::Runnable);
+        assert_eq!(h.wait_reason(), WaitReason::None);
+        assert!(matches!(
+            *h.join.lock().unwrap(),
+            JoinState::Running { handle: true, .. }
+        ));
+        h.set_status(Status::Dead);
+        recycle(h);
+    }
+}
