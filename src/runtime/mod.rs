@@ -91,6 +91,7 @@ pub(crate) fn default_workers() -> usize {
 pub struct Builder {
     workers: Option<usize>,
     stack_size: Option<usize>,
+    deadlock_check: Option<bool>,
 }
 
 impl Builder {
@@ -103,6 +104,39 @@ impl Builder {
     /// Usable bytes per goroutine stack (default: `GOWEAVE_STACK_SIZE`, else 256 KiB).
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Whether a run whose goroutines are all blocked for good ends with a panic
+    /// `all goroutines are asleep - deadlock!` and a dump of every goroutine (where it blocked,
+    /// why, and who created it), as Go's runtime does, instead of hanging (default: true).
+    ///
+    /// The run is declared deadlocked once every worker has been asleep for a grace period of
+    /// one second with no goroutine runnable and no timer pending. A goroutine woken by a
+    /// thread outside the runtime (a `std::thread` sending on a goweave channel or unlocking a
+    /// goweave mutex, another runtime) turns the check off for the rest of the run, since such
+    /// a program may wait on outside threads for any time. But the runtime cannot foresee the
+    /// *first* such wake-up: if every goroutine waits for an outside thread that wakes one of
+    /// them only after more than the grace period, that run is reported as deadlocked. Turn
+    /// the check off for such programs.
+    ///
+    /// ```
+    /// let rt = goweave::Runtime::builder().deadlock_check(false).build().unwrap();
+    /// let ch = goweave::chan::make::<u32>(0);
+    /// let v = rt.block_on(move || {
+    ///     let tx = ch.clone();
+    ///     std::thread::spawn(move || {
+    ///         std::thread::sleep(std::time::Duration::from_millis(10)); // say, slow I/O
+    ///         while tx.try_send(7).is_err() {
+    ///             std::thread::yield_now();
+    ///         }
+    ///     });
+    ///     ch.recv()
+    /// });
+    /// assert_eq!(v, Some(7));
+    /// ```
+    pub fn deadlock_check(mut self, on: bool) -> Builder {
+        self.deadlock_check = Some(on);
         self
     }
 
@@ -121,6 +155,7 @@ impl Builder {
         Ok(Runtime {
             workers,
             stack_size,
+            deadlock_check: self.deadlock_check.unwrap_or(true),
         })
     }
 }
@@ -142,6 +177,7 @@ impl std::error::Error for BuildError {}
 pub struct Runtime {
     workers: usize,
     stack_size: usize,
+    deadlock_check: bool,
 }
 
 impl Runtime {
@@ -153,11 +189,19 @@ impl Runtime {
     /// Run `main` as goroutine 1 and return its value, with Go's exit semantics: when main
     /// returns, every other goroutine is torn down (its stack unwound, its destructors run).
     /// An unrecovered panic in any goroutine ends the run and panics here with
-    /// `goroutine N panicked at file:line: message`.
+    /// `goroutine N panicked at file:line: message`. A run whose goroutines all block for good
+    /// panics with `all goroutines are asleep - deadlock!` and a goroutine dump (see
+    /// [`Builder::deadlock_check`]).
     #[track_caller]
     pub fn block_on<T: Send + 'static>(&self, main: impl FnOnce() -> T + Send + 'static) -> T {
         let site = Location::caller();
-        executor::steal::block_on(self.workers, self.stack_size, site, main)
+        executor::steal::block_on(
+            self.workers,
+            self.stack_size,
+            self.deadlock_check,
+            site,
+            main,
+        )
     }
 }
 
@@ -172,5 +216,5 @@ impl Runtime {
 pub fn run<T: Send + 'static>(main: impl FnOnce() -> T + Send + 'static) -> T {
     let site = Location::caller();
     let rt = Runtime::builder().build().unwrap_or_else(|e| panic!("{e}"));
-    executor::steal::block_on(rt.workers, rt.stack_size, site, main)
+    executor::steal::block_on(rt.workers, rt.stack_size, rt.deadlock_check, site, main)
 }

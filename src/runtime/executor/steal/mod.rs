@@ -9,7 +9,11 @@
 //! - Idle workers spin briefly, then sleep; an idle runtime burns no CPU.
 //! - When main (goroutine 1) returns or any goroutine panics, every worker tears down the
 //!   goroutines homed on it (force-unwinding their stacks, so destructors run) and exits.
+//! - When every goroutine stays blocked with nothing pending, the last worker to fall asleep
+//!   reports `all goroutines are asleep - deadlock!` and the run ends like a panic
+//!   (`deadlock`).
 
+mod deadlock;
 mod idle;
 mod registry;
 mod timers;
@@ -33,6 +37,7 @@ use crate::runtime::panic::{install_hook, PanicReport};
 use crate::runtime::timer::{TimerFn, TimerId};
 
 use super::ExecKind;
+use deadlock::Watch;
 use idle::Idle;
 use registry::Registry;
 use timers::TimerService;
@@ -112,6 +117,8 @@ pub(crate) struct Shared {
     /// The first unrecovered panic.
     panic: Mutex<Option<PanicReport>>,
     timers: TimerService,
+    /// The deadlock check.
+    watch: Watch,
     /// The race detector of this run (`race` feature).
     #[cfg(feature = "race")]
     race: crate::detect::race::SharedDetector,
@@ -176,7 +183,21 @@ impl Shared {
     }
 
     pub(crate) fn add_timer(self: &Arc<Self>, deadline: Duration, f: TimerFn) -> TimerId {
+        if !self.on_own_thread() {
+            // A timer armed from outside (say a `time::Timer` reset by a std thread) shows that
+            // outside threads take part in this run.
+            self.watch.outside_wake();
+        }
         self.timers.add(deadline, f)
+    }
+
+    /// True on one of this runtime's workers or on its timer thread.
+    fn on_own_thread(&self) -> bool {
+        match context::exec() {
+            // SAFETY: an installed worker context outlives its installation on this thread.
+            ExecPtr::Steal(w) => unsafe { &*w }.shared().id == self.id,
+            _ => timers::on_timer_thread_of(self.id),
+        }
     }
 
     pub(crate) fn cancel_timer(&self, id: TimerId) -> bool {
@@ -227,13 +248,22 @@ impl Shared {
             return;
         }
         let home = g.home.load(Ordering::Acquire);
+        let mut own = false;
         if let ExecPtr::Steal(w) = context::exec() {
             // SAFETY: an installed worker context outlives its installation on this thread.
             let w = unsafe { &*w };
-            if w.index() == home && Arc::ptr_eq(w.shared(), self) {
-                w.push_run_next(g);
-                return;
+            if Arc::ptr_eq(w.shared(), self) {
+                if w.index() == home {
+                    w.push_run_next(g);
+                    return;
+                }
+                own = true;
             }
+        }
+        if !own && !timers::on_timer_thread_of(self.id) {
+            // A std thread, another runtime: from now on this run may wait on outside threads.
+            // Before the push, so that a deadlock check that misses the push sees this.
+            self.watch.outside_wake();
         }
         self.remotes[home].inbox.push(g);
         self.idle.wake_worker(home);
@@ -243,9 +273,12 @@ impl Shared {
 /// Run `main` as goroutine 1 on `workers` worker threads; returns when main returns, after
 /// tearing down every other goroutine (Go's exit semantics). An unrecovered panic in any
 /// goroutine ends the run and is re-raised here as `goroutine N panicked at file:line: msg`.
+/// With `deadlock_check`, a run whose goroutines all stay blocked ends with a panic
+/// `all goroutines are asleep - deadlock!` and a goroutine dump (see `deadlock`).
 pub(crate) fn block_on<T: Send + 'static>(
     workers: usize,
     stack_size: usize,
+    deadlock_check: bool,
     site: &'static Location<'static>,
     main: impl FnOnce() -> T + Send + 'static,
 ) -> T {
@@ -257,8 +290,9 @@ pub(crate) fn block_on<T: Send + 'static>(
     }
     let workers = workers.max(1);
     let deques: Vec<Deque<GRef>> = (0..workers).map(|_| Deque::new_fifo()).collect();
+    let id = NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed);
     let shared = Arc::new(Shared {
-        id: NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed),
+        id,
         remotes: deques
             .iter()
             .map(|d| Remote {
@@ -276,7 +310,8 @@ pub(crate) fn block_on<T: Send + 'static>(
         next_gid: AtomicU64::new(1),
         stack_size,
         panic: Mutex::new(None),
-        timers: TimerService::new(),
+        timers: TimerService::new(id),
+        watch: Watch::new(deadlock_check),
         #[cfg(feature = "race")]
         race: Default::default(),
         #[cfg(feature = "race")]
@@ -320,6 +355,9 @@ pub(crate) fn block_on<T: Send + 'static>(
         crate::runtime::coroutine::tear_down(&g);
     }
     if let Some(report) = shared.panic.lock().unwrap().take() {
+        panic!("{report}");
+    }
+    if let Some(report) = shared.watch.take_report() {
         panic!("{report}");
     }
     #[cfg(feature = "race")]

@@ -141,11 +141,16 @@ impl WorkerCtx {
                 continue;
             }
             rounds = 0;
-            idle.prepare_sleep(self.index);
+            let last = idle.prepare_sleep(self.index);
             idle.end_search();
             std::sync::atomic::fence(Ordering::SeqCst);
             if !self.has_work() && !self.shared.is_shutdown() {
-                idle.sleep(self.index);
+                if last && self.shared.watch.armed() {
+                    // Everyone else sleeps: watch for a deadlock while sleeping.
+                    self.shared.sleep_watching(self.index);
+                } else {
+                    idle.sleep(self.index);
+                }
             }
             idle.finish_sleep(self.index);
             idle.start_search();
