@@ -42,6 +42,8 @@ pub struct ConcTest {
     pub file: &'static str,
     /// `line!()` of the attribute.
     pub line: u32,
+    /// Where the attribute is: reports say the test's main goroutine was created there.
+    pub site: &'static std::panic::Location<'static>,
     /// Marked `#[ignore]`.
     pub ignored: bool,
     /// The options written in the attribute.
@@ -741,6 +743,10 @@ pub fn explore(
         checker = checker.shrink_budget(b);
     }
     let start = Instant::now();
+    // Reports say main was created at the test's attribute, when `name` is a registered test.
+    if let Some(t) = ConcTest::all().into_iter().find(|t| t.path() == name) {
+        checker = checker.main_site(t.site);
+    }
     let result = checker.run(body);
     let elapsed = start.elapsed();
     Ok(match result {

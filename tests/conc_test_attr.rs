@@ -205,6 +205,9 @@ fn every_attribute_registers_itself() {
     assert_eq!(t.spec.iterations, Some(50));
     assert!(!t.ignored);
     assert!(t.file.ends_with("conc_test_attr.rs"));
+    // Reports name the attribute as where the test's main goroutine was created.
+    assert_eq!(t.site.file(), t.file);
+    assert_eq!(t.site.line(), t.line);
     let ig = goweave::conc_test::ConcTest::all()
         .into_iter()
         .find(|t| t.name == "ignored_known_bug")

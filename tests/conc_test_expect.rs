@@ -38,6 +38,7 @@ fn descriptor(name: &'static str, spec: Spec, body: fn()) -> &'static ConcTest {
         module_path: "conc_test_expect",
         file: file!(),
         line: line!(),
+        site: std::panic::Location::caller(),
         ignored: false,
         spec,
         body,

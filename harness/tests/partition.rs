@@ -65,6 +65,7 @@ fn test(name: &'static str, body: fn()) -> &'static ConcTest {
         module_path: "partition",
         file: file!(),
         line: line!(),
+        site: std::panic::Location::caller(),
         ignored: false,
         spec: Spec::default(),
         body,

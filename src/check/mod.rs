@@ -28,6 +28,7 @@ mod failure;
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -129,6 +130,9 @@ pub struct Checker {
     race_detection: bool,
     timers: TimerMode,
     backtraces: bool,
+    /// Where main is said to be created in reports: the `run` or `check` call, or the
+    /// `#[conc_test]` attribute.
+    main_site: Option<&'static Location<'static>>,
 }
 
 impl Default for Checker {
@@ -156,6 +160,7 @@ impl Checker {
             race_detection: true,
             timers: TimerMode::AnyTime,
             backtraces: backtraces::env_enabled(),
+            main_site: None,
         }
     }
 
@@ -325,11 +330,20 @@ impl Checker {
         self
     }
 
-    /// Explore `f`; the first failing schedule is returned as `Err`.
+    /// Reports say main was created at `site` (instead of where `run` was called).
+    pub(crate) fn main_site(mut self, site: &'static Location<'static>) -> Checker {
+        self.main_site = Some(site);
+        self
+    }
+
+    /// Explore `f`; the first failing schedule is returned as `Err`. Reports say the main
+    /// goroutine was created here.
+    #[track_caller]
     pub fn run<F>(self, f: F) -> Result<Stats, Failure>
     where
         F: Fn() + Send + Sync + 'static,
     {
+        let main_site = self.main_site.unwrap_or(Location::caller());
         let monitor = Arc::new(Monitor::default());
         let (tx, rx) = mpsc::channel();
         let watchdog = self.watchdog;
@@ -350,6 +364,7 @@ impl Checker {
                 trace: false,
                 leak_check: self.leak_check,
                 timers,
+                main_site: Some(main_site),
                 ..Config::default()
             },
             replay_max_steps,
@@ -408,6 +423,7 @@ where
 /// Replay the schedule of a token once. A token that cannot be read panics with the reason
 /// (malformed, truncated, or of another version); a token from a program that has changed
 /// fails with [`FailureKind::Nondeterminism`].
+#[track_caller]
 pub fn replay<F>(token: &str, f: F) -> Result<Stats, Failure>
 where
     F: Fn() + Send + Sync + 'static,

@@ -131,6 +131,7 @@ fn expand(opts: &Options, func: ItemFn) -> syn::Result<TokenStream2> {
             module_path: ::core::module_path!(),
             file: ::core::file!(),
             line: ::core::line!(),
+            site: ::core::panic::Location::caller(),
             ignored: #ignored,
             spec: #spec,
             body: {

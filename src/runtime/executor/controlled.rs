@@ -113,6 +113,8 @@ pub struct Config {
     pub leak_check: bool,
     /// When virtual time may pass: at any decision (a choice), or only when all are blocked.
     pub timers: TimerMode,
+    /// Where reports say main was created (default: where `run` was called).
+    pub main_site: Option<&'static Location<'static>>,
     /// Capture full backtraces for reports (spawn and park sites; the checker sets it only for
     /// the replay of a failure's shrunk schedule, see `runtime::dump::backtraces`).
     pub backtraces: bool,
@@ -135,6 +137,7 @@ impl Default for Config {
             leak_check: true,
             timers: TimerMode::AnyTime,
             backtraces: false,
+            main_site: None,
         }
     }
 }
@@ -921,7 +924,7 @@ pub fn run<T: Send + 'static>(
     cfg: Config,
     monitor: Arc<Monitor>,
 ) -> Outcome<T> {
-    let site = Location::caller();
+    let site = cfg.main_site.unwrap_or(Location::caller());
     install_hook();
     stack::prepare_thread();
     if context::exec() != ExecPtr::None {
