@@ -236,14 +236,25 @@ impl Shared {
                 // SAFETY: as above.
                 let w = unsafe { &*w };
                 self.live[w.index()].fetch_add(1, Ordering::Relaxed);
-                w.push_new(g.clone())
+                // Only the first of a burst needs to wake a thief (Go wakes one spinning M per
+                // `go`; here, per empty-to-non-empty change of the deque): a worker sleeps only
+                // after seeing this deque empty, and one that was woken, or is stealing, keeps
+                // coming back while it is not; a thief that finds work wakes the next one
+                // (`find_work`). The owner runs what nobody steals, so nothing is stranded.
+                // Skipping the check keeps the spawner off the sleep counters' cache line,
+                // which thieves write as they come and go.
+                let was_empty = w.local_is_empty();
+                w.push_new(g.clone());
+                if was_empty {
+                    self.idle.notify_one();
+                }
             }
             _ => {
                 self.live[0].fetch_add(1, Ordering::Relaxed);
-                self.injector.push(g.clone())
+                self.injector.push(g.clone());
+                self.idle.notify_one();
             }
         }
-        self.idle.notify_one();
         g
     }
 

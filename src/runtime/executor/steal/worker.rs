@@ -54,6 +54,11 @@ impl WorkerCtx {
         self.local.push(g);
     }
 
+    /// True if no unstarted goroutine waits in this worker's deque.
+    pub(crate) fn local_is_empty(&self) -> bool {
+        self.local.is_empty()
+    }
+
     /// A goroutine homed here, woken by code running here: it runs next (Go's `runnext`).
     pub(crate) fn push_run_next(&self, g: GRef) {
         if let Some(old) = self.run_next.borrow_mut().replace(g) {
@@ -123,6 +128,15 @@ impl WorkerCtx {
 
     /// Find work, spinning briefly and then sleeping. None means shut down.
     fn find_work(&self) -> Option<GRef> {
+        // Work at hand is taken without announcing a search (Go's findrunnable only counts a
+        // spinning M once its local queue is empty): the shared search counter is written only
+        // by workers that ran dry, so a spawner's `notify_one` reads it from its own cache
+        // instead of missing on every `go` (that miss was 15% of spawn+join).
+        if !self.shared.is_shutdown() {
+            if let Some(g) = self.next_task() {
+                return Some(g);
+            }
+        }
         let idle = &self.shared.idle;
         idle.start_search();
         let mut rounds = 0u32;
@@ -133,6 +147,9 @@ impl WorkerCtx {
             }
             if let Some(g) = self.next_task() {
                 idle.end_search();
+                // Go's resetspinning: a thief that found work lets another worker look for
+                // more, since spawners only wake one per burst.
+                idle.notify_one();
                 return Some(g);
             }
             if rounds < SPIN_ROUNDS {
