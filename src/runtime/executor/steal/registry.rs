@@ -1,16 +1,26 @@
 //! Every started goroutine of one work-stealing run that has not finished, so that reports
-//! (`leak`) can list them and shutdown can find the parked ones to tear down.
+//! (`leak`, the deadlock check) can list them and shutdown can find the parked ones to tear
+//! down.
 //!
-//! One shard per worker, behind its own mutex: a goroutine is registered by its home worker when
-//! it first runs and removed by the same worker when it finishes, so the lock is only ever
-//! contended by a report. (Sharding by id instead put the spawning and the finishing worker on
-//! one lock: 9% of spawn+join.) Goroutines not started yet are in run queues, not here. A
-//! goroutine's `slot` field holds its index inside its shard while it is registered.
+//! One shard per worker: a goroutine is registered by its home worker when it first runs and
+//! removed by the same worker when it finishes, so a shard's lock is only ever contended by a
+//! report. (Sharding by id instead put the spawning and the finishing worker on one lock: 9% of
+//! spawn+join.) Goroutines not started yet are in run queues, not here. A goroutine's `slot`
+//! field holds its index inside its shard while it is registered.
+//!
+//! The registry holds the strong reference that keeps a parked goroutine alive when nothing
+//! else does (a `select!` with no cases). It takes over the run queue's reference at the first
+//! run and hands it back at the end, so registering costs no reference-count update; and a
+//! shard's lock is a flag its owner sets and clears with one atomic swap and one plain store,
+//! where a `std::sync::Mutex` pays a second read-modify-write to unlock. Together that was a
+//! tenth of spawn+join.
 
-use std::sync::atomic::Ordering;
-use std::sync::Mutex;
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::runtime::goroutine::GRef;
+use crossbeam_utils::{Backoff, CachePadded};
+
+use crate::runtime::goroutine::{GRef, G};
 
 #[derive(Default)]
 struct Shard {
@@ -20,56 +30,88 @@ struct Shard {
     free: Vec<usize>,
 }
 
+/// A shard behind a spin lock (held for a few vector operations, or one report's copy).
+#[derive(Default)]
+struct Locked {
+    held: AtomicBool,
+    shard: UnsafeCell<Shard>,
+}
+
+// SAFETY: `shard` is only reached through `with`, which holds `held` (one thread at a time);
+// the goroutine records in it are `Send + Sync`.
+unsafe impl Sync for Locked {}
+
+impl Locked {
+    fn with<R>(&self, f: impl FnOnce(&mut Shard) -> R) -> R {
+        let backoff = Backoff::new();
+        while self.held.swap(true, Ordering::Acquire) {
+            backoff.snooze();
+        }
+        /// Releases the lock, also if `f` unwinds.
+        struct Release<'a>(&'a AtomicBool);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _release = Release(&self.held);
+        // SAFETY: `held` is ours until `_release` drops, after `f` returns.
+        f(unsafe { &mut *self.shard.get() })
+    }
+}
+
 pub(crate) struct Registry {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[CachePadded<Locked>]>,
 }
 
 impl Registry {
     pub(crate) fn new(workers: usize) -> Registry {
         Registry {
-            shards: (0..workers).map(|_| Mutex::default()).collect(),
+            shards: (0..workers).map(|_| CachePadded::default()).collect(),
         }
     }
 
     /// The shard of `g`'s home worker.
-    fn shard(&self, g: &GRef) -> &Mutex<Shard> {
+    fn shard(&self, g: &G) -> &Locked {
         &self.shards[g.home.load(Ordering::Relaxed)]
     }
 
-    /// Register `g`, which has just started on its home worker.
-    pub(crate) fn insert(&self, g: &GRef) {
-        let mut s = self.shard(g).lock().unwrap();
-        let i = match s.free.pop() {
-            Some(i) => {
-                s.slots[i] = Some(g.clone());
-                i
-            }
-            None => {
-                s.slots.push(Some(g.clone()));
+    /// Register `g`, which has just started on its home worker; the registry keeps this
+    /// reference until [`remove`](Self::remove) returns it.
+    pub(crate) fn insert(&self, g: GRef) {
+        self.shard(&g).with(|s| {
+            let i = s.free.pop().unwrap_or_else(|| {
+                s.slots.push(None);
                 s.slots.len() - 1
-            }
-        };
-        g.slot.store(i, Ordering::Relaxed);
+            });
+            g.slot.store(i, Ordering::Relaxed);
+            s.slots[i] = Some(g);
+        });
     }
 
-    pub(crate) fn remove(&self, g: &GRef) {
-        let mut s = self.shard(g).lock().unwrap();
+    /// Unregister `g` (on its home worker, when it finished), returning the registry's
+    /// reference to it.
+    pub(crate) fn remove(&self, g: &G) -> Option<GRef> {
         let i = g.slot.load(Ordering::Relaxed);
-        if s.slots
-            .get(i)
-            .and_then(|x| x.as_ref())
-            .is_some_and(|x| x.id == g.id)
-        {
-            s.slots[i] = None;
+        self.shard(g).with(|s| {
+            let mine = s
+                .slots
+                .get(i)
+                .and_then(|x| x.as_ref())
+                .is_some_and(|x| std::ptr::eq(&**x, g));
+            if !mine {
+                return None;
+            }
             s.free.push(i);
-        }
+            s.slots[i].take()
+        })
     }
 
     /// Every registered goroutine, by id.
     pub(crate) fn snapshot(&self) -> Vec<GRef> {
         let mut v: Vec<GRef> = Vec::new();
-        for shard in &self.shards {
-            v.extend(shard.lock().unwrap().slots.iter().flatten().cloned());
+        for shard in self.shards.iter() {
+            shard.with(|s| v.extend(s.slots.iter().flatten().cloned()));
         }
         v.sort_by_key(|g| g.id);
         v

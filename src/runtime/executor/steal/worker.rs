@@ -174,11 +174,23 @@ impl WorkerCtx {
         }
     }
 
-    fn run(&self, g: GRef) {
-        if g.home.load(Ordering::Relaxed) == usize::MAX {
+    fn run(&self, queued: GRef) {
+        // At its first run the registry takes over the queue's reference (see `registry.rs`);
+        // afterwards the queue's reference is the waker's, and is dropped when this returns.
+        let gp = Arc::as_ptr(&queued);
+        let mut queued = Some(queued);
+        if queued
+            .as_ref()
+            .is_some_and(|g| g.home.load(Ordering::Relaxed) == usize::MAX)
+        {
+            let g = queued.take().expect("checked just above");
             g.home.store(self.index, Ordering::Release);
-            self.shared.registry.insert(&g);
+            self.shared.registry.insert(g);
         }
+        // SAFETY: the record stays alive to the end of this call: `queued` holds it, or the
+        // registry does until `remove` below hands its reference back (only this worker, its
+        // home, removes it). The `Arc` made here never drops its count.
+        let g = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(gp) });
         g.set_status(Status::Running);
         let step = {
             let _running = CurrentGuard::enter(&g);
@@ -199,12 +211,12 @@ impl WorkerCtx {
                 if let Some(new) = self.local.pop() {
                     ready.push_back(new);
                 }
-                ready.push_back(g);
+                ready.push_back(queued.take().unwrap_or_else(|| GRef::clone(&g)));
             }
             Step::Finished(exit) => {
                 g.set_status(Status::Dead);
                 crate::runtime::hb::exited(g.id);
-                self.shared.registry.remove(&g);
+                let registered = self.shared.registry.remove(&g);
                 self.shared.live[self.index].fetch_sub(1, Ordering::Relaxed);
                 match exit {
                     Exit::Returned if g.id == 1 => self.shared.begin_shutdown(),
@@ -218,7 +230,11 @@ impl WorkerCtx {
                         self.shared.begin_shutdown();
                     }
                 }
-                goroutine::recycle(g);
+                // The last use of `g`: whichever reference is the last one recycles.
+                drop(queued.take());
+                if let Some(r) = registered {
+                    goroutine::recycle(r);
+                }
             }
         }
     }
