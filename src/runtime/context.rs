@@ -61,6 +61,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&G>) -> R) -> R {
 }
 
 /// A new strong reference to the running goroutine.
+#[inline]
 pub(crate) fn current_gref() -> Option<GRef> {
     let p = current_ptr();
     if p.is_null() {

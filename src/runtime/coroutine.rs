@@ -156,6 +156,7 @@ fn start(g: GRef, launch: Launch, stack: GoStack) -> GoCoroutine {
 }
 
 /// Suspend the calling goroutine `g` with `req`. Must be called on `g`'s own stack.
+#[inline]
 pub(crate) fn suspend(g: &G, req: Request) {
     let y = g.yielder() as *const Yielder<(), Request>;
     // SAFETY: the yielder pointer was stored by `start` from the reference corosensei passes

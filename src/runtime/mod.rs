@@ -55,6 +55,7 @@ pub fn gomaxprocs() -> usize {
 }
 
 /// The running goroutine's id (main is 1); 0 outside a goroutine.
+#[inline]
 pub fn id() -> u64 {
     context::with_current(|g| g.map_or(0, |g| g.id))
 }

@@ -63,12 +63,14 @@ impl Holder {
         }
     }
 
+    #[inline]
     pub(crate) fn set(&self, site: &'static Location<'static>) {
         self.gid.store(current_id(), Ordering::Relaxed);
         self.site
             .store(site as *const _ as *mut _, Ordering::Relaxed);
     }
 
+    #[inline]
     pub(crate) fn clear(&self) {
         self.gid.store(0, Ordering::Relaxed);
         self.site.store(std::ptr::null_mut(), Ordering::Relaxed);

@@ -85,6 +85,7 @@ impl Obj {
     }
 
     /// The race detector's key for the whole object.
+    #[inline]
     pub(crate) fn key(&self) -> Key {
         Key::Object(self.id().0)
     }
@@ -95,6 +96,7 @@ impl Obj {
     }
 
     /// The object id (assigning one if needed).
+    #[inline]
     pub(crate) fn id(&self) -> ObjId {
         let id = self.id.load(Ordering::Relaxed);
         if id != 0 {
@@ -128,6 +130,7 @@ pub(crate) fn watched(controlled: bool) -> bool {
 }
 
 /// The id of the running goroutine (0 outside one).
+#[inline]
 pub(crate) fn current_id() -> u64 {
     context::with_current(|g| g.map_or(0, |g| g.id))
 }
@@ -157,6 +160,7 @@ pub(crate) enum Sleeper {
 
 impl Waiter {
     /// A waiter for the caller, and the handle it sleeps on.
+    #[inline]
     pub(crate) fn current() -> (Waiter, Sleeper) {
         match context::current_gref() {
             Some(g) => {
@@ -174,6 +178,7 @@ impl Waiter {
     }
 
     /// Wake the sleeper. Call it without holding the queue lock.
+    #[inline]
     pub(crate) fn wake(self) {
         match self {
             Waiter::Goroutine(g) => executor::unpark(g),

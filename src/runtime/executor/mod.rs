@@ -81,6 +81,7 @@ pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>, unlock:
 
 /// Make a parked goroutine runnable. A goroutine that is not parked (already woken, finished or
 /// torn down) is left alone.
+#[inline]
 pub(crate) fn unpark(g: GRef) {
     match &g.exec {
         ExecKind::Steal(id) => {
@@ -180,6 +181,7 @@ pub(crate) fn yield_hint() {
 }
 
 /// The executor's clock: time since its epoch (virtual on the controlled executor).
+#[inline]
 pub(crate) fn now() -> Duration {
     match context::exec() {
         // SAFETY: as in `sched_point`.
@@ -287,6 +289,7 @@ pub(crate) fn new_object_id() -> ObjId {
 }
 
 /// True on the controlled executor's thread.
+#[inline]
 pub(crate) fn is_controlled() -> bool {
     matches!(context::exec(), ExecPtr::Controlled(_))
 }
