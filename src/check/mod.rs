@@ -275,7 +275,9 @@ impl Checker {
 
     /// Detect data races (default: on). Off, the happens-before hooks return at once: for
     /// measuring what detection costs, or for a program whose races are known and beside the
-    /// point of the test.
+    /// point of the test. Under the random walk detection is deferred until a schedule touches
+    /// a `RaceCell`; that schedule runs again with the detector on, so a program without cells
+    /// pays nothing for it and one with cells gets the same verdicts.
     pub fn race_detection(mut self, on: bool) -> Checker {
         self.race_detection = on;
         self
@@ -481,6 +483,10 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
 
     fn explore(&self, c: Checker, test_name: Option<String>) -> Result<Stats, Failure> {
         let start = Instant::now();
+        // The race detector starts deferred under the random walk, whose schedule `i` depends
+        // on `i` alone: a schedule that touches a watched cell runs again with the detector on
+        // (and it stays on), one that does not cannot race and needs no clocks.
+        let mut defer = c.race_detection && matches!(&c.source, Source::Builtin(Strategy::Random));
         let (mut strategy, replaying, default_iterations) = match c.source {
             Source::Builtin(s) => {
                 let replaying = match &s {
@@ -507,7 +513,16 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 break;
             }
             let learn = strategy.wants_trace();
-            let out = self.once(strategy, learn, false);
+            crate::detect::race::set_deferred_on_this_thread(defer);
+            let mut out = self.once(strategy, learn, false);
+            crate::detect::race::set_deferred_on_this_thread(false);
+            if out.race_needed {
+                defer = false;
+                strategy = out.strategy;
+                let again = strategy.begin(i);
+                debug_assert!(again, "the random walk replays any iteration");
+                out = self.once(strategy, learn, false);
+            }
             strategy = out.strategy;
             if learn {
                 strategy.observe(&explore::Observation::new(&out.trace, out.result.is_err()));

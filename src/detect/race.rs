@@ -344,6 +344,13 @@ impl Thread {
 pub(crate) struct Detector {
     /// Off: every hook returns at once (`Checker::race_detection(false)`).
     enabled: bool,
+    /// Deferred: nothing is recorded, and the first watched access only notes that the run
+    /// needed the detector (`needed`); the checker then runs that schedule again with the
+    /// detector on. A run that never touches a watched cell cannot report a race, so the
+    /// clocks it would have kept are wasted work: a tenth of a mutex program's schedule.
+    deferred: bool,
+    /// A watched access happened while deferred.
+    needed: bool,
     /// Goroutines spawned so far (the root included).
     spawned: u64,
     threads: Vec<Thread>,
@@ -373,12 +380,19 @@ thread_local! {
     static SPARE: RefCell<Option<Tables>> = const { RefCell::new(None) };
     /// Whether detectors made on this thread watch anything (the checker's setting).
     static ENABLED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    /// Whether detectors made on this thread defer their work (see [`Detector::deferred`]).
+    static DEFERRED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Turn race detection on or off for the detectors made on this thread from now on (the
 /// checker runs every schedule of one `Checker::run` on a thread of its own).
 pub(crate) fn set_enabled_on_this_thread(on: bool) {
     ENABLED.with(|e| e.set(on));
+}
+
+/// Make the detectors made on this thread from now on deferred, or not.
+pub(crate) fn set_deferred_on_this_thread(on: bool) {
+    DEFERRED.with(|e| e.set(on));
 }
 
 impl Default for Detector {
@@ -390,6 +404,8 @@ impl Default for Detector {
             .unwrap_or_default();
         Detector {
             enabled: ENABLED.try_with(|e| e.get()).unwrap_or(true),
+            deferred: DEFERRED.try_with(|e| e.get()).unwrap_or(false),
+            needed: false,
             spawned: 0,
             threads: t.threads,
             sync: t.sync,
@@ -628,10 +644,28 @@ impl Locks {
 }
 
 impl Detector {
-    /// False if race detection is off for this run: the hooks skip the detector.
+    /// False if race detection is off or deferred for this run: the edge hooks skip the
+    /// detector.
     #[inline]
     pub(crate) fn enabled(&self) -> bool {
-        self.enabled
+        self.enabled && !self.deferred
+    }
+
+    /// A watched access reached a deferred detector: `true` if this run needed it. (Called by
+    /// the access hooks before `enabled`.)
+    #[inline]
+    pub(crate) fn defer_access(&mut self) -> bool {
+        if self.enabled && self.deferred {
+            self.needed = true;
+            return true;
+        }
+        false
+    }
+
+    /// True if this run was deferred and touched a watched cell: its schedule must run again
+    /// with the detector on.
+    pub(crate) fn needed(&self) -> bool {
+        self.needed
     }
 
     /// True while only one goroutine has been spawned: nothing needs recording (see the

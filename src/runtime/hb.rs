@@ -4,7 +4,9 @@
 //!
 //! The detector is always on in the controlled executor (unless the checker turned it off with
 //! `Checker::race_detection(false)`), and on the work-stealing executor with the cargo feature
-//! `race` (like `go test -race`). Without the feature these hooks compile to a thread-local
+//! `race` (like `go test -race`). Under the random walk the checker starts it *deferred*: no
+//! clocks are kept until a schedule touches a `RaceCell`, and that schedule then runs again
+//! with the detector on, which stays on (`Detector::defer_access`, `Explorer::explore`). Without the feature these hooks compile to a thread-local
 //! check on the work-stealing executor and nothing else.
 //!
 //! Timer callbacks run outside every goroutine, as goroutine 0: on the controlled executor's
@@ -158,12 +160,29 @@ pub(crate) fn release_acquire_as(g: u64, key: SyncKey) {
 /// A watched read of `cell` (named `name` in reports).
 #[inline]
 pub(crate) fn read(cell: ObjId, name: Option<&str>, site: &'static Location<'static>) {
+    if deferred_access() {
+        return;
+    }
     with_detector(|d, g| d.read(g, cell.0, name, site))
+}
+
+/// On the controlled executor with a deferred detector: note that the run needed it (the
+/// checker runs the schedule again, watching) and skip the access.
+#[inline]
+fn deferred_access() -> bool {
+    match context::exec() {
+        // SAFETY: an installed controlled executor outlives its installation on this thread.
+        ExecPtr::Controlled(c) => unsafe { &*c }.race_detector().borrow_mut().defer_access(),
+        _ => false,
+    }
 }
 
 /// A watched write of `cell` (named `name` in reports).
 #[inline]
 pub(crate) fn write(cell: ObjId, name: Option<&str>, site: &'static Location<'static>) {
+    if deferred_access() {
+        return;
+    }
     with_detector(|d, g| d.write(g, cell.0, name, site))
 }
 

@@ -162,6 +162,9 @@ pub struct Outcome<T> {
     pub survivors: Vec<GoroutineDump>,
     /// The strategy, handed back for the next schedule.
     pub strategy: Box<dyn Strategy>,
+    /// The race detector was deferred and a watched cell was touched: the schedule must run
+    /// again with the detector on to be judged.
+    pub race_needed: bool,
 }
 
 /// Progress published for a watchdog on another thread.
@@ -960,6 +963,7 @@ pub fn run<T: Send + 'static>(
     backtraces::end();
     ex.tear_down_all();
     context::set_exec(ExecPtr::None);
+    let race_needed = ex.race.borrow().needed();
     let mut st = ex.st.into_inner();
     SPARE.with(|s| {
         let mut s = s.borrow_mut();
@@ -987,5 +991,6 @@ pub fn run<T: Send + 'static>(
         trace: st.trace,
         survivors,
         strategy: st.strategy,
+        race_needed,
     }
 }
