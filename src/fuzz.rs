@@ -191,8 +191,17 @@ where
 /// Run `body` once under the schedule that `data` describes, and panic with the failure
 /// report (and its replay token) if it fails. Meant for fuzz targets:
 ///
-/// ```ignore
-/// libfuzzer_sys::fuzz_target!(|data: &[u8]| goweave::fuzz::run(data, my_kernel));
+/// ```
+/// // In a cargo-fuzz target: `libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_one(data));`
+/// fn fuzz_one(data: &[u8]) {
+///     goweave::fuzz::run(data, || {
+///         let h = goweave::go(|| 2 + 2);
+///         assert_eq!(h.join(), 4);
+///     });
+/// }
+/// // Any input is a schedule; a correct program passes under every one.
+/// fuzz_one(&[7, 1, 200, 3]);
+/// fuzz_one(&[]);
 /// ```
 #[track_caller]
 pub fn run<F>(data: &[u8], body: F)

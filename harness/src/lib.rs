@@ -9,7 +9,7 @@
 //! harness = false
 //! ```
 //!
-//! ```ignore
+//! ```no_run
 //! #[goweave::conc_test(strategy = "pct", iterations = 100_000)]
 //! fn transfer_keeps_the_total() { /* ... */ }
 //!

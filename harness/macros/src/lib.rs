@@ -28,7 +28,7 @@ use options::Options;
 
 /// Runs a test function under goweave's deterministic checker.
 ///
-/// ```ignore
+/// ```no_run
 /// #[goweave::conc_test(strategy = "pct", depth = 3, iterations = 1_000)]
 /// fn transfer_keeps_the_total() {
 ///     // spawn goroutines, share state, assert
