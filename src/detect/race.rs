@@ -651,15 +651,15 @@ impl Detector {
         self.enabled && !self.deferred
     }
 
-    /// A watched access reached a deferred detector: `true` if this run needed it. (Called by
-    /// the access hooks before `enabled`.)
+    /// Whether a hook should go on into the detector: edges only while it is enabled; a
+    /// watched access (`access`) that reaches a deferred detector instead notes that the run
+    /// needed it, and goes no further.
     #[inline]
-    pub(crate) fn defer_access(&mut self) -> bool {
-        if self.enabled && self.deferred {
+    pub(crate) fn admits(&mut self, access: bool) -> bool {
+        if access && self.enabled && self.deferred {
             self.needed = true;
-            return true;
         }
-        false
+        self.enabled()
     }
 
     /// True if this run was deferred and touched a watched cell: its schedule must run again
@@ -729,12 +729,9 @@ impl Detector {
         }
     }
 
-    /// `L[k] = C[g]`, then tick.
+    /// `C[g]` and `L[k]` (each created if needed), borrowed together.
     #[inline]
-    pub(crate) fn release(&mut self, g: u64, key: SyncKey) {
-        if self.solo() {
-            return;
-        }
+    fn clock_and_lock(&mut self, g: u64, key: SyncKey) -> (&mut Thread, &mut Lock) {
         let Detector {
             threads,
             sync,
@@ -742,7 +739,17 @@ impl Detector {
             ..
         } = self;
         let t = thread_of(threads, spare, g);
-        t.release(g, sync.entry(spare, key));
+        (t, sync.entry(spare, key))
+    }
+
+    /// `L[k] = C[g]`, then tick.
+    #[inline]
+    pub(crate) fn release(&mut self, g: u64, key: SyncKey) {
+        if self.solo() {
+            return;
+        }
+        let (t, l) = self.clock_and_lock(g, key);
+        t.release(g, l);
     }
 
     /// `L[k] ⊔= C[g]`, then tick (many releasers, one acquirer: wait groups, reader unlocks).
@@ -751,14 +758,8 @@ impl Detector {
         if self.solo() {
             return;
         }
-        let Detector {
-            threads,
-            sync,
-            spare,
-            ..
-        } = self;
-        let t = thread_of(threads, spare, g);
-        t.release_merge(g, sync.entry(spare, key));
+        let (t, l) = self.clock_and_lock(g, key);
+        t.release_merge(g, l);
     }
 
     /// Acquire then release on the same key (Go's `racereleaseacquire`: channel buffer slots).
@@ -767,14 +768,7 @@ impl Detector {
         if self.solo() {
             return;
         }
-        let Detector {
-            threads,
-            sync,
-            spare,
-            ..
-        } = self;
-        let t = thread_of(threads, spare, g);
-        let l = sync.entry(spare, key);
+        let (t, l) = self.clock_and_lock(g, key);
         t.acquire(l);
         t.release(g, l);
     }

@@ -6,8 +6,9 @@
 //! `Checker::race_detection(false)`), and on the work-stealing executor with the cargo feature
 //! `race` (like `go test -race`). Under the random walk the checker starts it *deferred*: no
 //! clocks are kept until a schedule touches a `RaceCell`, and that schedule then runs again
-//! with the detector on, which stays on (`Detector::defer_access`, `Explorer::explore`). Without the feature these hooks compile to a thread-local
-//! check on the work-stealing executor and nothing else.
+//! with the detector on, which stays on (`Detector::admits`, `Explorer::explore`). Without the
+//! feature these hooks compile to a thread-local check on the work-stealing executor and
+//! nothing else.
 //!
 //! Timer callbacks run outside every goroutine, as goroutine 0: on the controlled executor's
 //! scheduler stack, or on the work-stealing executor's timer thread, which has no runtime
@@ -34,27 +35,41 @@ thread_local! {
     static TIMER_RUNTIME: std::cell::Cell<*const Shared> = const { std::cell::Cell::new(std::ptr::null()) };
 }
 
-/// Run `f` on the current run's detector as the current goroutine (0 outside goroutines).
+/// Run edge hook `f` on the current run's detector as the current goroutine (0 outside
+/// goroutines).
 #[inline]
 fn with_detector(f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
+    on_current(false, f)
+}
+
+/// Run `f` on the current run's detector as the current goroutine; `access`: `f` is a watched
+/// access rather than an edge (see `Detector::admits`).
+#[inline]
+fn on_current(access: bool, f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
     match context::exec() {
-        ExecPtr::Controlled(_) => with_detector_as(super::id(), f),
+        ExecPtr::Controlled(_) => on_detector(super::id(), access, f),
         #[cfg(feature = "race")]
-        _ => with_detector_as(super::id(), f),
+        _ => on_detector(super::id(), access, f),
         #[cfg(not(feature = "race"))]
         _ => {}
     }
 }
 
-/// Run `f` on the current run's detector as goroutine `g`.
+/// Run edge hook `f` on the current run's detector as goroutine `g`.
 #[inline]
 fn with_detector_as(g: u64, f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
+    on_detector(g, false, f)
+}
+
+/// Run `f` on the current run's detector as goroutine `g` (`access` as in `on_current`).
+#[inline]
+fn on_detector(g: u64, access: bool, f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
     match context::exec() {
         ExecPtr::Controlled(c) => {
             // SAFETY: an installed controlled executor outlives its installation on this thread.
             let c = unsafe { &*c };
             let mut d = c.race_detector().borrow_mut();
-            if !d.enabled() {
+            if !d.admits(access) {
                 return;
             }
             let r = f(&mut d, g);
@@ -160,30 +175,13 @@ pub(crate) fn release_acquire_as(g: u64, key: SyncKey) {
 /// A watched read of `cell` (named `name` in reports).
 #[inline]
 pub(crate) fn read(cell: ObjId, name: Option<&str>, site: &'static Location<'static>) {
-    if deferred_access() {
-        return;
-    }
-    with_detector(|d, g| d.read(g, cell.0, name, site))
-}
-
-/// On the controlled executor with a deferred detector: note that the run needed it (the
-/// checker runs the schedule again, watching) and skip the access.
-#[inline]
-fn deferred_access() -> bool {
-    match context::exec() {
-        // SAFETY: an installed controlled executor outlives its installation on this thread.
-        ExecPtr::Controlled(c) => unsafe { &*c }.race_detector().borrow_mut().defer_access(),
-        _ => false,
-    }
+    on_current(true, |d, g| d.read(g, cell.0, name, site))
 }
 
 /// A watched write of `cell` (named `name` in reports).
 #[inline]
 pub(crate) fn write(cell: ObjId, name: Option<&str>, site: &'static Location<'static>) {
-    if deferred_access() {
-        return;
-    }
-    with_detector(|d, g| d.write(g, cell.0, name, site))
+    on_current(true, |d, g| d.write(g, cell.0, name, site))
 }
 
 /// The executors' own edges: spawn (parent → child's first step)... (The controlled

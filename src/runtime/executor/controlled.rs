@@ -487,23 +487,11 @@ impl Controlled {
                 if st.ids.len() > 1 || time.is_some() {
                     let since = st.steps;
                     st.pending[g.id as usize] = Pending { event: ev, since };
-                    match Self::decide(&mut st, Some(g.id), yielded, time) {
-                        None => true,
-                        Some(i) if i == st.ids.len() => {
-                            // Timers fire on the scheduler's stack: switch there first.
-                            st.pass_time = true;
-                            st.interrupted = (!yielded).then_some(g.id);
-                            true
-                        }
-                        Some(i) if st.ids[i] != g.id => {
-                            st.switch_to = Some(Arc::as_ptr(&st.runnable[i]));
-                            true
-                        }
-                        Some(_) => {
-                            self.commit(&mut st, g, ev);
-                            false
-                        }
+                    let switch = Self::decide_at(&mut st, g, yielded, time);
+                    if !switch {
+                        self.commit(&mut st, g, ev);
                     }
+                    switch
                 } else {
                     self.commit(&mut st, g, ev);
                     false
@@ -537,10 +525,21 @@ impl Controlled {
         if st.ids.len() <= 1 && time.is_none() {
             return false;
         }
-        match Self::decide(&mut st, Some(g.id), true, time) {
+        Self::decide_at(&mut st, g, true, time)
+    }
+
+    /// The strategy decides at the scheduling point of `g`, the running goroutine, and the
+    /// decision is set up: true if `g` must switch out (to the chosen goroutine, or to the
+    /// scheduler to let time pass, or because the run is over), false if `g` goes on.
+    #[inline]
+    fn decide_at(st: &mut State, g: &G, yielded: bool, time: Option<Duration>) -> bool {
+        match Self::decide(st, Some(g.id), yielded, time) {
             None => true,
             Some(i) if i == st.ids.len() => {
+                // Timers fire on the scheduler's stack: switch there first. A goroutine that
+                // could have gone on stays the one at this point for the decision that follows.
                 st.pass_time = true;
+                st.interrupted = (!yielded).then_some(g.id);
                 true
             }
             Some(i) if st.ids[i] != g.id => {
