@@ -15,6 +15,7 @@ mod local;
 pub(crate) mod panic;
 pub(crate) mod stack;
 pub(crate) mod timer;
+pub(crate) mod unwind;
 
 use std::panic::Location;
 

@@ -473,6 +473,12 @@ impl Controlled {
         if g.torn_down.load(Ordering::Acquire) {
             return;
         }
+        if crate::runtime::unwind::unwinding(g) {
+            // Never switched out mid-unwind (see `runtime::unwind`): counted and traced only.
+            let mut st = self.st.borrow_mut();
+            self.step(&mut st, g, ev);
+            return self.commit(&mut st, g, ev);
+        }
         // Loading the same atomic where the previous scheduling point was: a spin.
         let spin = ev.op == Op::AtomicLoad && std::ptr::eq(g.site(), ev.site);
         g.set_site(ev.site);
@@ -883,9 +889,15 @@ impl Controlled {
                 first.and_then(|i| st.all[i].take())
             };
             let Some(g) = next else { break };
-            {
+            let abandoned = {
                 let _running = CurrentGuard::enter(&g);
-                coroutine::tear_down(&g);
+                coroutine::tear_down(&g)
+            };
+            if let Some(report) = abandoned {
+                self.st
+                    .borrow_mut()
+                    .verdict
+                    .get_or_insert(Verdict::Panic(report));
             }
             g.set_status(Status::Dead);
             goroutine::recycle(g);

@@ -251,7 +251,10 @@ impl WorkerCtx {
             });
         for g in homed {
             let _running = CurrentGuard::enter(&g);
-            coroutine::tear_down(&g);
+            if let Some(report) = coroutine::tear_down(&g) {
+                // Its unwind was blocked: the panic was never reported (see `runtime::unwind`).
+                self.shared.panic.lock().unwrap().get_or_insert(report);
+            }
             g.set_status(Status::Dead);
         }
         while let Some(g) = self.local.pop() {
