@@ -140,10 +140,7 @@ fn child_part(mode: &str) {
             .unwrap()
             .block_on(body),
         "controlled" => {
-            let r = Checker::new()
-                .iterations(5)
-                .leak_check(false)
-                .run(body);
+            let r = Checker::new().iterations(5).leak_check(false).run(body);
             println!("checker returned: {:?}", r.map_err(|f| f.kind()));
         }
         e => panic!("unknown executor {e}"),
