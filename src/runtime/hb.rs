@@ -178,6 +178,29 @@ pub(crate) fn read(cell: ObjId, name: Option<&str>, site: &'static Location<'sta
     on_current(true, |d, g| d.read(g, cell.0, name, site))
 }
 
+/// An atomic access to watched `cell` (named `name`): acquire `key`, check and record the
+/// access (a read if `!write`), release `key`, all in one step of the detector, so that no
+/// other goroutine's atomic access to the cell falls between (see `cell`'s module docs).
+#[inline]
+pub(crate) fn atomic_access(
+    key: SyncKey,
+    cell: ObjId,
+    name: Option<&str>,
+    write: bool,
+    site: &'static Location<'static>,
+) {
+    on_current(true, |d, g| {
+        d.acquire(g, key);
+        let r = if write {
+            d.write(g, cell.0, name, site)
+        } else {
+            d.read(g, cell.0, name, site)
+        };
+        d.release(g, key);
+        r
+    })
+}
+
 /// A watched write of `cell` (named `name` in reports).
 #[inline]
 pub(crate) fn write(cell: ObjId, name: Option<&str>, site: &'static Location<'static>) {
