@@ -18,13 +18,12 @@
 
 pub mod cell;
 pub mod check;
-#[doc(hidden)]
-pub mod conc_test;
 pub mod context;
 pub mod detect;
 pub mod errgroup;
 pub mod explore;
 pub mod fuzz;
+pub mod harness;
 #[cfg(feature = "proptest")]
 pub mod proptest;
 pub mod rand;
@@ -33,17 +32,20 @@ pub mod runtime;
 pub mod schedule;
 pub mod sync;
 pub mod time;
+mod util;
+pub mod verdict;
 
 pub use detect::leak;
 pub use goweave_macros::conc_test;
 pub use sync::chan;
 
-pub use check::{check, replay, Checker, ConfigError, Failure, FailureKind, Stats, Strategy};
-pub use explore::TimerMode;
+pub use check::{check, replay, Checker, ConfigError, Failure, Stats};
+pub use explore::{StrategyKind, TimerMode};
 pub use runtime::join::{go, go_named, JoinHandle};
 pub use runtime::panic::{recover, Panic, PanicReport};
 pub use runtime::{run, BuildError, Builder, Runtime, StackError};
 pub use schedule::{Schedule, TokenError};
+pub use verdict::FailureKind;
 
 #[doc(hidden)]
 pub use runtime::stack::{exhaust_probe as __exhaust_probe, overflow_probe as __overflow_probe};

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use goweave::sync::Mutex;
-use goweave::{chan, go, Checker, FailureKind, Runtime, Strategy};
+use goweave::{chan, go, Checker, FailureKind, Runtime, StrategyKind};
 
 /// Set in the child's environment to the part it must play.
 const CHILD_ENV: &str = "GOWEAVE_PANIC_TEST_CHILD";
@@ -217,7 +217,7 @@ fn every_schedule_reports(seeds: u64, msg: &str, body: fn()) -> u64 {
     for seed in 0..seeds {
         RAISED.store(false, Ordering::SeqCst);
         let r = Checker::new()
-            .strategy(Strategy::Random)
+            .strategy(StrategyKind::Random)
             .iterations(1)
             .seed(seed)
             .leak_check(false)

@@ -71,6 +71,7 @@ pub(crate) fn resume(g: &GRef) -> Step {
                     location: g.spawn_site.to_string(),
                     message: format!("cannot allocate its stack: {e}"),
                     spawned_at: g.spawn_site,
+                    created: None,
                 }));
             }
         }
@@ -122,6 +123,7 @@ pub(crate) fn tear_down(g: &G) -> Option<PanicReport> {
                     g.site()
                 ),
                 spawned_at: g.spawn_site,
+                created: super::dump::backtraces::created_stacks(g.id),
             });
         }
         Body::Started(mut co) => {

@@ -6,7 +6,7 @@
 pub(crate) mod context;
 pub(crate) mod coroutine;
 pub(crate) mod dump;
-pub(crate) mod event;
+pub(crate) use crate::verdict::event;
 pub(crate) mod executor;
 pub(crate) mod goroutine;
 pub(crate) mod hb;
@@ -16,6 +16,7 @@ pub(crate) mod panic;
 pub(crate) mod stack;
 pub(crate) mod timer;
 pub(crate) mod unwind;
+pub(crate) mod waiter;
 
 use std::panic::Location;
 
@@ -25,7 +26,7 @@ pub use goroutine::{Status, WaitReason};
 pub use local::GoroutineLocal;
 pub use stack::StackError;
 
-use context::ExecPtr;
+use context::Exec;
 
 /// Yield the processor so other goroutines run (Go's `runtime.Gosched`).
 #[track_caller]
@@ -36,11 +37,10 @@ pub fn gosched() {
 /// The number of goroutines that exist now (started and not finished), as Go's
 /// `runtime.NumGoroutine`. Outside a runtime: 0.
 pub fn num_goroutine() -> usize {
-    match context::exec() {
-        ExecPtr::Controlled(_) => executor::with_controlled(|c| c.num_goroutine()).unwrap_or(0),
-        // SAFETY: an installed worker context outlives its installation on this thread.
-        ExecPtr::Steal(w) => unsafe { &*w }.shared().num_goroutine(),
-        ExecPtr::None => 0,
+    match context::exec_ref() {
+        Exec::Controlled(_) => executor::with_controlled(|c| c.num_goroutine()).unwrap_or(0),
+        Exec::Steal(w) => w.shared().num_goroutine(),
+        Exec::None => 0,
     }
 }
 
@@ -48,11 +48,10 @@ pub fn num_goroutine() -> usize {
 /// controlled executor 1, or what [`set_gomaxprocs`] last set in this run; outside a runtime,
 /// what a new runtime would use.
 pub fn gomaxprocs() -> usize {
-    match context::exec() {
-        ExecPtr::Controlled(_) => procs::controlled_get(),
-        // SAFETY: an installed worker context outlives its installation on this thread.
-        ExecPtr::Steal(w) => unsafe { &*w }.shared().workers(),
-        ExecPtr::None => default_workers(),
+    match context::exec_ref() {
+        Exec::Controlled(_) => procs::controlled_get(),
+        Exec::Steal(w) => w.shared().workers(),
+        Exec::None => default_workers(),
     }
 }
 
@@ -85,18 +84,17 @@ pub fn gomaxprocs() -> usize {
 /// ```
 #[track_caller]
 pub fn set_gomaxprocs(n: usize) -> usize {
-    match context::exec() {
-        ExecPtr::Controlled(_) => procs::controlled_set(n),
-        ExecPtr::Steal(w) => {
-            // SAFETY: an installed worker context outlives its installation on this thread.
-            let shared = unsafe { &*w }.shared();
+    match context::exec_ref() {
+        Exec::Controlled(_) => procs::controlled_set(n),
+        Exec::Steal(w) => {
+            let shared = w.shared();
             if n == 0 {
                 shared.workers()
             } else {
                 shared.set_procs(n)
             }
         }
-        ExecPtr::None => panic!(
+        Exec::None => panic!(
             "goweave::runtime::set_gomaxprocs({n}) at {}: no goweave runtime is running on this thread; it changes a running runtime (call it from a goroutine), and a new runtime takes Runtime::builder().workers(n) or the GOMAXPROCS variable",
             Location::caller()
         ),
@@ -146,9 +144,8 @@ pub fn id() -> u64 {
 /// stress programs that need goroutines on different workers.
 #[doc(hidden)]
 pub fn __worker_index() -> Option<usize> {
-    match context::exec() {
-        // SAFETY: an installed worker context outlives its installation on this thread.
-        ExecPtr::Steal(w) => Some(unsafe { &*w }.index()),
+    match context::exec_ref() {
+        Exec::Steal(w) => Some(w.index()),
         _ => None,
     }
 }

@@ -19,12 +19,13 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::io::Write;
-use std::panic::{self, AssertUnwindSafe, Location, PanicHookInfo};
+use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
 use std::sync::atomic::Ordering;
 use std::sync::Once;
 
 use super::context;
 use super::goroutine::G;
+pub use crate::verdict::PanicReport;
 
 /// One panic raised on a goroutine, not caught by goweave yet.
 struct Raised {
@@ -201,31 +202,6 @@ pub(crate) fn forget(goroutine: u64) {
     });
 }
 
-/// An unrecovered panic: which goroutine, where, and what it said.
-#[derive(Clone, Debug)]
-pub struct PanicReport {
-    /// The goroutine's id.
-    pub goroutine: u64,
-    /// Its name, if it was given one.
-    pub name: Option<String>,
-    /// `file:line:column` of the panic.
-    pub location: String,
-    /// The panic message.
-    pub message: String,
-    /// Where the goroutine was spawned.
-    pub spawned_at: &'static Location<'static>,
-}
-
-impl fmt::Display for PanicReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "goroutine {} panicked at {}: {}",
-            self.goroutine, self.location, self.message
-        )
-    }
-}
-
 pub(crate) fn capture_panic(g: &G, payload: Box<dyn Any + Send>) -> PanicReport {
     let (location, message) = take_last(g.id, &*payload);
     forget(g.id);
@@ -235,6 +211,7 @@ pub(crate) fn capture_panic(g: &G, payload: Box<dyn Any + Send>) -> PanicReport 
         location,
         message,
         spawned_at: g.spawn_site,
+        created: super::dump::backtraces::created_stacks(g.id),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod atomic;
 mod cond;
 mod locker;
 mod mutex;
+pub(crate) mod obj;
 mod once;
 mod owned;
 mod rwlock;
