@@ -121,7 +121,7 @@ impl WaitGroup {
         if delta32 > 0 && v == delta32 && watched(controlled) {
             // Go: "the first increment must be synchronized with Wait" (a read; see the
             // module docs).
-            hb::read(inner.obj.id(), Some(RACE_NAME), site);
+            hb::annotation_read(inner.obj.id(), Some(RACE_NAME), site);
         }
         if w != 0 && delta32 > 0 && v == delta32 {
             panic!("sync: WaitGroup misuse: Add called concurrently with Wait");

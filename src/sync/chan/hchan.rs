@@ -370,7 +370,7 @@ impl<T> HChan<T> {
     #[inline]
     pub(crate) fn race_send(&self, site: &'static Location<'static>) {
         if watched() {
-            hb::read(self.id, Some(RACE_NAME), site);
+            hb::annotation_read(self.id, Some(RACE_NAME), site);
         }
     }
 
