@@ -142,7 +142,7 @@ impl Schedule {
     }
 
     /// Events the recorded run performed.
-    pub fn steps(&self) -> u64 {
+    pub fn events(&self) -> u64 {
         self.steps
     }
 
@@ -326,8 +326,10 @@ impl fmt::Display for Schedule {
 
 impl std::str::FromStr for Schedule {
     type Err = TokenError;
+
+    /// A token, or `@path` of a file holding one ([`Schedule::from_arg`]).
     fn from_str(s: &str) -> Result<Schedule, TokenError> {
-        Schedule::from_token(s)
+        Schedule::from_arg(s)
     }
 }
 

@@ -10,11 +10,8 @@
 //!   goroutines there; the work-stealing executor does (almost) nothing.
 //! - [`yield_hint`] tells the controlled executor that a non-blocking operation failed (the
 //!   goroutine is polling), so that its strategy deprioritises the goroutine.
-//! - [`spawn`], [`yield_now`], timers ([`now`], [`add_timer`], [`cancel_timer`]) and the
+//! - [`spawn`], [`yield_now`], timers ([`now`], [`add_timer`], [`Timers`]) and the
 //!   executor's random source ([`random_below`]).
-
-// Parts of the interface are only used by the primitives built on it.
-#![allow(dead_code)]
 
 pub(crate) mod controlled;
 pub(crate) mod steal;
@@ -188,15 +185,6 @@ pub(crate) fn add_timer(deadline: Duration, f: TimerFn) -> TimerId {
         Exec::Controlled(c) => c.add_timer(deadline, f),
         Exec::Steal(w) => w.shared().add_timer(deadline, f),
         Exec::None => panic!("goweave timers {}", OUTSIDE_RUNTIME),
-    }
-}
-
-/// Disarm a timer; true if it had not fired yet.
-pub(crate) fn cancel_timer(id: TimerId) -> bool {
-    match context::exec_ref() {
-        Exec::Controlled(c) => c.cancel_timer(id),
-        Exec::Steal(w) => w.shared().cancel_timer(id),
-        Exec::None => false,
     }
 }
 
