@@ -286,7 +286,7 @@ pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFn)
     let mut st = lock_queue(&c.state);
     if st.err.is_none() {
         let id = timers.add(
-            deadline.since_epoch(),
+            deadline.deadline(),
             Box::new(move || {
                 if let Some(c) = weak.upgrade() {
                     c.cancel(ContextError::DeadlineExceeded, true);
