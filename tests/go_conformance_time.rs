@@ -365,3 +365,21 @@ fn a_panic_in_after_func_is_reported_with_its_creation_site() {
     assert!(report.contains("boom in AfterFunc"), "{report}");
     assert!(report.contains("go_conformance_time.rs"), "{report}");
 }
+
+#[test]
+fn checker_budgets_of_duration_max_mean_unbounded() {
+    // The checker's own durations saturate too: a failing schedule is shrunk and reported
+    // (the shrinker's `start + budget` overflowed and killed the checker thread).
+    let f = Checker::new()
+        .iterations(50)
+        .time_budget(Duration::MAX)
+        .shrink_budget(Duration::MAX)
+        .run(|| {
+            let c = chan::make::<u8>(1);
+            let c2 = c.clone();
+            go(move || c2.send(1));
+            assert!(c.try_recv().is_err(), "the goroutine sent first");
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Panic, "{f}");
+}

@@ -92,7 +92,8 @@ impl Progress {
             done: counter.clone(),
             planned,
             start: now,
-            deadline: budget.map(|b| now + b),
+            // A budget too large to add is no deadline (`--time-budget` of centuries).
+            deadline: budget.and_then(|b| now.checked_add(b)),
         });
         Ticket { id, counter }
     }
