@@ -323,6 +323,20 @@ fn after_func_is_not_cancelled_by_dropping_its_timer() {
 fn after_func_call_happens_after_the_arming() {
     // What the goroutine did before AfterFunc happens before f runs (Go's race detector sees
     // the timer as a synchronisation); f's own writes need a synchronisation to be read.
+    // (On the runtime the detector runs with `--features race`.)
+    common::on_steal(|| {
+        let x = Arc::new(RaceCell::named("x", 0u32));
+        x.set(1);
+        let (x2, done) = (x.clone(), chan::make::<()>(1));
+        let d = done.clone();
+        time::after_func(MS, move || {
+            assert_eq!(x2.get(), 1);
+            x2.set(2);
+            d.send(());
+        });
+        done.recv();
+        assert_eq!(x.get(), 2);
+    });
     on_controlled(50, || {
         let x = Arc::new(RaceCell::named("x", 0u32));
         x.set(1);
@@ -382,4 +396,30 @@ fn checker_budgets_of_duration_max_mean_unbounded() {
         })
         .unwrap_err();
     assert_eq!(f.kind(), FailureKind::Panic, "{f}");
+}
+
+/// With the race detector on the runtime: f's write and main's read with no synchronisation
+/// between them are reported (so the clean run above is checked, not merely unwatched).
+#[cfg(feature = "race")]
+#[test]
+fn runtime_race_detector_sees_an_unsynchronised_after_func_write() {
+    let p = std::panic::catch_unwind(|| {
+        common::on_steal(|| {
+            let x = Arc::new(RaceCell::named("x", 0u32));
+            let (x2, ran) = (x.clone(), Arc::new(AtomicU32::new(0)));
+            let r2 = ran.clone();
+            time::after_func(MS, move || {
+                x2.set(2);
+                r2.store(1, SeqCst);
+            });
+            // A std atomic is no synchronisation goweave sees.
+            while ran.load(SeqCst) == 0 {
+                time::sleep(MS);
+            }
+            x.get();
+        })
+    })
+    .expect_err("the race is reported");
+    let msg = common::panic_message(p);
+    assert!(msg.contains("WARNING: DATA RACE"), "{msg}");
 }
