@@ -92,8 +92,7 @@ impl Progress {
             done: counter.clone(),
             planned,
             start: now,
-            // A budget too large to add is no deadline (`--time-budget` of centuries).
-            deadline: budget.and_then(|b| now.checked_add(b)),
+            deadline: budget.map(|b| now + b),
         });
         Ticket { id, counter }
     }
