@@ -365,6 +365,7 @@ impl fmt::Debug for CancelFn {
 
 /// A child of `parent` that is cancelled when the returned [`CancelFn`] is called or `parent`
 /// is (Go's `context.WithCancel`).
+#[track_caller]
 pub fn with_cancel(parent: &Context) -> (Context, CancelFn) {
     derive(parent, parent.deadline(), Kind::Cancel)
 }
@@ -375,6 +376,7 @@ pub fn with_cancel(parent: &Context) -> (Context, CancelFn) {
 ///
 /// Must be called from a goroutine (it arms a timer on the current executor) unless the parent
 /// deadline is earlier.
+#[track_caller]
 pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFn) {
     if let Some(d) = parent.deadline() {
         if d <= deadline {
@@ -408,6 +410,7 @@ pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFn)
 }
 
 /// [`with_deadline`] at `now + timeout` (Go's `context.WithTimeout`).
+#[track_caller]
 pub fn with_timeout(parent: &Context, timeout: Duration) -> (Context, CancelFn) {
     with_deadline(parent, time::now() + timeout)
 }
@@ -443,6 +446,7 @@ where
 }
 
 /// A cancellable child of `parent` with the effective `deadline`.
+#[track_caller]
 fn derive(parent: &Context, deadline: Option<Instant>, kind: Kind) -> (Context, CancelFn) {
     let origin = parent.origin();
     let up = match origin {
@@ -471,7 +475,9 @@ fn derive(parent: &Context, deadline: Option<Instant>, kind: Kind) -> (Context, 
 /// Cancel `child` when the custom context `parent` is done (Go's `propagateCancel` for a
 /// parent it does not know): at once if it is done already, else from a goroutine that waits
 /// for whichever comes first, the parent's cancellation or the child's. That goroutine exists
-/// until one of them happens, as Go's does: cancel the child when its work is done.
+/// until one of them happens, as Go's does: cancel the child when its work is done. Reports
+/// say it was created where the child was derived.
+#[track_caller]
 fn follow(parent: &Arc<dyn CustomContext>, child: &Arc<Canceler>) {
     let Some(done) = parent.done() else {
         // Go's nil Done: never cancelled, nothing to follow.
@@ -480,6 +486,9 @@ fn follow(parent: &Arc<dyn CustomContext>, child: &Arc<Canceler>) {
     if let Some(err) = parent.err() {
         child.cancel(err, false);
         return;
+    }
+    if crate::runtime::context::current_gref().is_none() {
+        panic!("goweave: a context derived from a CustomContext that can be cancelled is followed by a goroutine (Go's propagateCancel), so it must be derived inside a goroutine (goweave::run, go, or the checker)");
     }
     let (parent, child) = (parent.clone(), child.clone());
     crate::runtime::join::go_named("context.propagateCancel", move || {

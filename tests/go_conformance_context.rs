@@ -235,5 +235,20 @@ fn cancelling_the_child_ends_the_goroutine_that_follows_the_custom_parent() {
         })
         .unwrap_err();
     assert_eq!(f.kind(), FailureKind::Leak, "{f}");
-    assert!(f.to_string().contains("context.propagateCancel"), "{f}");
+    let report = f.to_string();
+    assert!(report.contains("context.propagateCancel"), "{report}");
+    assert!(
+        report.contains("go_conformance_context.rs"),
+        "created by the with_cancel line: {report}"
+    );
+}
+
+#[test]
+fn deriving_from_a_custom_context_outside_a_goroutine_is_a_clear_error() {
+    let stop = chan::make::<()>(0);
+    let root = shutdown(&stop);
+    let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| context::with_cancel(&root)))
+        .unwrap_err();
+    let msg = common::panic_message(p);
+    assert!(msg.contains("must be derived inside a goroutine"), "{msg}");
 }
