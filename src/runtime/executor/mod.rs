@@ -226,6 +226,29 @@ impl Timers {
         }
     }
 
+    /// Start a goroutine on this executor from a timer callback (which runs outside every
+    /// goroutine, where [`spawn`] cannot find the executor): `time::after_func`.
+    pub(crate) fn spawn(
+        &self,
+        install: Install<'_>,
+        name: Option<Box<str>>,
+        site: &'static Location<'static>,
+        handle: bool,
+    ) -> GRef {
+        match self {
+            Timers::Steal(s) => s.spawn(install, name, site, handle),
+            Timers::Controlled(id) => with_controlled(|c| {
+                assert_eq!(
+                    c.id(),
+                    *id,
+                    "goweave: a goroutine spawned on another controlled run"
+                );
+                c.spawn(install, name, site, handle)
+            })
+            .expect("goweave: a controlled executor's goroutine was spawned from another thread"),
+        }
+    }
+
     /// Disarm a timer; true if it had not fired yet. False if its executor is gone.
     pub(crate) fn cancel(&self, id: TimerId) -> bool {
         match self {
