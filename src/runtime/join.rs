@@ -233,6 +233,7 @@ where
         Body::Inline(InlineEntry {
             run: run::<F, ()>,
             discard: Payload::discard::<F>,
+            function: std::any::type_name::<F>(),
         })
     };
     goroutine::recycle(timers.spawn(&mut install, None, site, false));
@@ -254,6 +255,7 @@ where
         Body::Inline(InlineEntry {
             run: run::<F, T>,
             discard: Payload::discard::<F>,
+            function: std::any::type_name::<F>(),
         })
     };
     let g = executor::spawn(&mut install, name, site, true);
