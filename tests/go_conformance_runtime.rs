@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use goweave::runtime::{__worker_index, gomaxprocs, set_gomaxprocs};
+use goweave::runtime::{gomaxprocs, set_gomaxprocs};
 use goweave::sync::WaitGroup;
+use goweave::test_hooks::worker_index;
 use goweave::{go, Checker, Runtime};
 
 /// True if `n` goroutines run at the same time: each arrives and spins (never yielding to
@@ -43,7 +44,7 @@ fn workers_used(n: usize) -> Vec<usize> {
     for _ in 0..n {
         let seen = seen.clone();
         wg.go(move || {
-            seen.lock().unwrap().push(__worker_index().unwrap());
+            seen.lock().unwrap().push(worker_index().unwrap());
             // Long enough for an idle worker to come and steal, if it were allowed to.
             let t = Instant::now();
             while t.elapsed() < Duration::from_micros(200) {

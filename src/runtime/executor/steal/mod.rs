@@ -178,11 +178,6 @@ impl Shared {
         prev
     }
 
-    /// The most GOMAXPROCS can be on this runtime: the worker threads it started.
-    pub(crate) fn max_procs(&self) -> usize {
-        self.remotes.len()
-    }
-
     pub(crate) fn num_goroutine(&self) -> usize {
         let n: isize = self.live.iter().map(|c| c.load(Ordering::Relaxed)).sum();
         n.max(0) as usize
@@ -308,6 +303,9 @@ impl Shared {
 /// goroutine ends the run and is re-raised here as `goroutine N panicked at file:line: msg`.
 /// With `deadlock_check`, a run whose goroutines all stay blocked ends with a panic
 /// `all goroutines are asleep - deadlock!` and a goroutine dump (see `deadlock`).
+// `track_caller`: the nested-runtime panic below points at the user's `run`/`block_on` line
+// (both are `track_caller` too), not at this function.
+#[track_caller]
 pub(crate) fn block_on<T: Send + 'static>(
     workers: usize,
     max_workers: usize,
@@ -318,8 +316,10 @@ pub(crate) fn block_on<T: Send + 'static>(
 ) -> T {
     install_hook();
     if !matches!(context::exec_ref(), Exec::None) {
+        let who = context::with_current(|g| g.map(|g| g.label()))
+            .unwrap_or_else(|| "a timer callback".into());
         panic!(
-            "goweave: block_on called from inside a goweave runtime; use go(..) and join() instead"
+            "goweave: goweave::run / Runtime::block_on called from {who}, inside a goweave runtime; runtimes do not nest: start a goroutine with go(..) and join() it instead"
         );
     }
     let procs = workers.max(1);
