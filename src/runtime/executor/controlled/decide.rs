@@ -69,7 +69,7 @@ impl Controlled {
 
     /// Count an announced scheduling point; flag a livelock past the bound. True if the run
     /// must stop.
-    #[inline]
+    #[inline(always)]
     pub(super) fn step(&self, st: &mut State, g: &G, ev: Event) -> bool {
         st.steps += 1;
         self.monitor.note(g, ev.site);
