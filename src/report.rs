@@ -5,6 +5,10 @@
 //! Everything here is a pure function from what the controlled executor left behind (a
 //! verdict, a list of [`TraceEntry`]s) to text.
 
+mod html;
+
+pub(crate) use html::{html_trace, write_trace_file, Graph};
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -109,6 +109,7 @@ fn on_steal(shared: &Shared, g: u64, f: impl FnOnce(&mut Detector, u64) -> Resul
 /// next.
 #[inline]
 pub(crate) fn acquire(key: SyncKey) {
+    super::hbgraph::acquire(None, key);
     with_detector(|d, g| {
         d.acquire(g, key);
         Ok(())
@@ -118,6 +119,7 @@ pub(crate) fn acquire(key: SyncKey) {
 /// The current goroutine releases to `key` (a later acquirer sees everything before this).
 #[inline]
 pub(crate) fn release(key: SyncKey) {
+    super::hbgraph::release(None, key, false);
     with_detector(|d, g| {
         d.release(g, key);
         Ok(())
@@ -128,6 +130,7 @@ pub(crate) fn release(key: SyncKey) {
 /// reader unlocks, release sequences of atomics).
 #[inline]
 pub(crate) fn release_merge(key: SyncKey) {
+    super::hbgraph::release(None, key, true);
     with_detector(|d, g| {
         d.release_merge(g, key);
         Ok(())
@@ -137,6 +140,8 @@ pub(crate) fn release_merge(key: SyncKey) {
 /// Acquire and then release `key` (Go's `racereleaseacquire`, used on channel buffer slots).
 #[inline]
 pub(crate) fn release_acquire(key: SyncKey) {
+    super::hbgraph::acquire(None, key);
+    super::hbgraph::release(None, key, false);
     with_detector(|d, g| {
         d.release_acquire(g, key);
         Ok(())
@@ -148,6 +153,7 @@ pub(crate) fn release_acquire(key: SyncKey) {
 /// edge for it (Go's `raceacquireg`, `racereleaseg`, `racereleaseacquireg` in `chan.go`).
 #[inline]
 pub(crate) fn acquire_as(g: u64, key: SyncKey) {
+    super::hbgraph::acquire(Some(g), key);
     with_detector_as(g, |d, g| {
         d.acquire(g, key);
         Ok(())
@@ -157,6 +163,7 @@ pub(crate) fn acquire_as(g: u64, key: SyncKey) {
 /// See [`acquire_as`].
 #[inline]
 pub(crate) fn release_as(g: u64, key: SyncKey) {
+    super::hbgraph::release(Some(g), key, false);
     with_detector_as(g, |d, g| {
         d.release(g, key);
         Ok(())
@@ -166,6 +173,8 @@ pub(crate) fn release_as(g: u64, key: SyncKey) {
 /// See [`acquire_as`].
 #[inline]
 pub(crate) fn release_acquire_as(g: u64, key: SyncKey) {
+    super::hbgraph::acquire(Some(g), key);
+    super::hbgraph::release(Some(g), key, false);
     with_detector_as(g, |d, g| {
         d.release_acquire(g, key);
         Ok(())
@@ -188,6 +197,7 @@ pub(crate) fn write(cell: ObjId, name: Option<&str>, site: &'static Location<'st
 /// executor's root goroutine is the checked body, whose spawn site is inside goweave: reports
 /// call it the main goroutine.)
 pub(crate) fn spawned(parent: u64, child: u64, site: &'static Location<'static>) {
+    super::hbgraph::spawned(parent, child);
     with_detector_as(parent, |d, _| {
         d.spawn(parent, child, (parent != 0).then_some(site));
         Ok(())
@@ -211,6 +221,7 @@ pub(crate) fn spawned_on(
 
 /// ...and exit (the goroutine's last step → whoever joins it).
 pub(crate) fn exited(g: u64) {
+    super::hbgraph::exited(g);
     with_detector_as(g, |d, _| {
         d.exit(g);
         Ok(())

@@ -10,6 +10,7 @@ pub(crate) mod event;
 pub(crate) mod executor;
 pub(crate) mod goroutine;
 pub(crate) mod hb;
+pub(crate) mod hbgraph;
 pub(crate) mod join;
 mod local;
 pub(crate) mod panic;
