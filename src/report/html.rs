@@ -339,6 +339,10 @@ fn data_json(f: &Failure) -> String {
     }
     // Lanes: every goroutine seen in the trace or named by the verdict.
     let mut lanes: BTreeMap<u64, ()> = trace.iter().map(|e| (e.goroutine, ())).collect();
+    // Goroutines spawned that never ran still get their (empty) lane.
+    for e in trace.iter().filter(|e| e.event.op == Op::Spawn) {
+        lanes.insert(e.event.obj.0, ());
+    }
     for f in &g.focus {
         lanes.insert(f.goroutine, ());
     }
@@ -572,6 +576,9 @@ const PAGE_SCRIPT: &str = r##""use strict";
   var laneIds = D.lanes.map(function (l) { return l[0]; });
   var laneOf = {};
   var scale = 14;
+  // A goroutine still parked when the run stopped is blocked for good only in a deadlock or a
+  // leak; otherwise the run stopped for another reason first.
+  var forever = D.kind === "deadlock" || D.kind === "leak";
   var eventsByLane = {}, blocksByLane = {};
   D.events.forEach(function (e, i) { (eventsByLane[e[1]] || (eventsByLane[e[1]] = [])).push(i); });
   D.blocks.forEach(function (b, i) { (blocksByLane[b[0]] || (blocksByLane[b[0]] = [])).push(i); });
@@ -626,7 +633,7 @@ const PAGE_SCRIPT: &str = r##""use strict";
         var b = D.blocks[i];
         var end = b[2] < 0 ? maxStep + 1.5 : b[2] + 0.5;
         var x0 = x(b[1] + 0.5);
-        h.push('<rect class="block' + (b[2] < 0 ? " forever" : "") + '" data-b="' + i + '" x="' + x0 + '" y="' + (l.y + (c ? 2 : 6)) + '" width="' + Math.max(1, x(end) - x0) + '" height="' + (l.h - (c ? 4 : 12)) + '"/>');
+        h.push('<rect class="block' + (b[2] < 0 && forever ? " forever" : "") + '" data-b="' + i + '" x="' + x0 + '" y="' + (l.y + (c ? 2 : 6)) + '" width="' + Math.max(1, x(end) - x0) + '" height="' + (l.h - (c ? 4 : 12)) + '"/>');
       });
       (eventsByLane[g] || []).forEach(function (i) {
         var e = D.events[i], fail = failStep[e[0]] !== undefined;
@@ -685,7 +692,7 @@ const PAGE_SCRIPT: &str = r##""use strict";
   }
   function describeBlock(i) {
     var b = D.blocks[i];
-    return "goroutine " + b[0] + " blocked [" + b[3] + "] after step " + b[1] + (b[2] < 0 ? ", never woken" : ", woken at step " + b[2]);
+    return "goroutine " + b[0] + " blocked [" + b[3] + "] after step " + b[1] + (b[2] < 0 ? (forever ? ", never woken" : ", still blocked when the run stopped") : ", woken at step " + b[2]);
   }
 
   svg.addEventListener("mousemove", function (ev) {
