@@ -59,6 +59,8 @@ pub struct Args {
     pub json: bool,
     /// `--help`: print goweave's flags before libtest-mimic's help.
     pub help: bool,
+    /// `--trace-dir DIR`: write each failure's HTML trace there.
+    pub trace_dir: Option<std::path::PathBuf>,
     /// Everything else, with the program name first, for libtest-mimic.
     pub libtest: Vec<OsString>,
 }
@@ -78,6 +80,7 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
     ("--timers", "timers"),
     ("--shard", ""),
     ("--jobs", ""),
+    ("--trace-dir", ""),
 ];
 
 /// The help text of goweave's flags.
@@ -102,6 +105,11 @@ goweave flags (each overrides the test's #[conc_test] options and the GOWEAVE_* 
       --jobs <N>             explore each test on N threads (with random and pos, the same
                              failure as one thread)
       --format json          one JSON record per test on stdout (see harness/README.md)
+      --trace-dir <DIR>      write each failure's interleaving as a self-contained HTML page
+                             in DIR, linked from the summary and the JSON record
+
+goweave-harness merge <shard.json>... puts the --format json outputs of a campaign's shards
+back together (see goweave-harness merge --help).
 ";
 
 impl Args {
@@ -118,6 +126,7 @@ impl Args {
             jobs: 1,
             json: false,
             help: false,
+            trace_dir: None,
             libtest: vec![it.next().unwrap_or_else(|| "goweave-harness".into())],
         };
         let mut after_dashes = false;
@@ -163,6 +172,7 @@ impl Args {
             let o = &mut args.overrides;
             match flag {
                 "--shard" => args.shard = v.parse()?,
+                "--trace-dir" => args.trace_dir = Some(v.into()),
                 "--jobs" => {
                     args.jobs = match v.trim().parse::<u64>() {
                         Ok(n) if n >= 1 => n,
