@@ -5,7 +5,7 @@
 //! Not a stable API: the attribute's expansion and `goweave-harness` use it.
 //!
 //! Invariants:
-//! - Every `#[conc_test]` puts exactly one [`ConcTest`] into [`TESTS`]; its `body` runs the
+//! - Every `#[conc_test]` puts exactly one [`ConcTest`] into `TESTS`; its `body` runs the
 //!   test once and panics if it fails (an `Err` return becomes a panic).
 //! - Configuration precedence, lowest first: the checker's defaults, the attribute's options,
 //!   `GOWEAVE_*` variables, harness flags. A replay token from any of them runs exactly that

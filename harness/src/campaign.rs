@@ -266,8 +266,12 @@ impl Record {
             ));
         }
         file.push_str(".html");
+        // An absolute path: `cargo test` runs the harness in the package's directory, which
+        // is rarely where the person reading the summary is.
+        let _ = std::fs::create_dir_all(dir);
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         let path = dir.join(file);
-        match std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, f.html_trace())) {
+        match std::fs::write(&path, f.html_trace()) {
             Ok(()) => rec.trace = Some(path.display().to_string()),
             Err(e) => {
                 let note = format!("cannot write the trace {}: {e}", path.display());

@@ -358,7 +358,12 @@ fn trace_dir_links_each_failures_html_trace() {
     let dir = temp_dir("traces");
     r.write_traces(&ex, &dir);
     let path = r.failures[0].trace.clone().expect("linked");
-    assert_eq!(PathBuf::from(&path), dir.join("lost_update.html"));
+    assert_eq!(
+        PathBuf::from(&path),
+        std::fs::canonicalize(&dir)
+            .unwrap()
+            .join("lost_update.html")
+    );
     let html = std::fs::read_to_string(&path).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains(&r.failures[0].replay));
