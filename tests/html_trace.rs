@@ -8,13 +8,13 @@ use std::process::Command;
 use std::sync::Arc;
 
 use goweave::sync::Mutex;
-use goweave::{chan, go, Checker, Failure, FailureKind, Strategy};
+use goweave::{chan, go, Checker, Failure, FailureKind, StrategyKind};
 
 /// Lock-order inversion with a hand-off: g2 takes A and tells main over an unbuffered channel;
 /// then main takes B and wants A while g2 wants B. Deadlocks in some schedules only.
 fn lock_order_inversion() -> Failure {
     Checker::new()
-        .strategy(Strategy::Random)
+        .strategy(StrategyKind::Random)
         .seed(7)
         .iterations(2_000)
         .run(|| {
@@ -263,7 +263,7 @@ fn headless_chromium_draws_one_lane_per_goroutine_and_the_deadlock() {
         &page,
         &[
             &format!("--screenshot={}", shot.display()),
-            "--window-size=1280,560",
+            "--window-size=1280,320",
             "--hide-scrollbars",
         ],
     );
@@ -285,7 +285,7 @@ fn headless_chromium_draws_one_lane_per_goroutine_and_the_deadlock() {
 /// unbuffered channels (10,000 events), then both wait to receive.
 fn long_ping_pong() -> Failure {
     Checker::new()
-        .strategy(Strategy::RoundRobin)
+        .strategy(StrategyKind::RoundRobin)
         .iterations(1)
         .max_steps(100_000)
         .run(|| {

@@ -12,7 +12,8 @@
 //! - Recording happens only between [`begin`] and [`end`] on the thread that drives a controlled
 //!   executor, and only the checker calls them, around the replay of a failure's shrunk
 //!   schedule. Exploring and shrinking never record: with recording off every hook costs one
-//!   branch on a thread-local flag.
+//!   branch on a thread-local flag, on the controlled executor only (`hb` calls in here from its
+//!   controlled-executor arm, so the work-stealing executor never does).
 //! - A position is the number of trace entries committed when the hook ran, i.e. the step of
 //!   the latest event (0 before the first). Hooks run after their operation's scheduling point
 //!   has committed its event, so a goroutine acting for itself is at the event of that
@@ -199,21 +200,19 @@ impl Recorder {
     }
 }
 
-/// Goroutine `g` (`None`: the current one) acquires `key` (see `hb::acquire`).
+/// Goroutine `g` acquires `key` (see `hb::acquire`).
 #[inline]
-pub(crate) fn acquire(g: Option<u64>, key: SyncKey) {
+pub(crate) fn acquire(g: u64, key: SyncKey) {
     if on() {
-        let g = g.unwrap_or_else(super::id);
         with(|r, pos| r.acquire(g, key, pos));
     }
 }
 
-/// Goroutine `g` (`None`: the current one) releases to `key`; `merge`: joining earlier
-/// releases instead of replacing them (see `hb::release_merge`).
+/// Goroutine `g` releases to `key`; `merge`: joining earlier releases instead of replacing them
+/// (see `hb::release_merge`).
 #[inline]
-pub(crate) fn release(g: Option<u64>, key: SyncKey, merge: bool) {
+pub(crate) fn release(g: u64, key: SyncKey, merge: bool) {
     if on() {
-        let g = g.unwrap_or_else(super::id);
         with(|r, pos| r.release(g, key, pos, merge));
     }
 }

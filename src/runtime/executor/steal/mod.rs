@@ -128,7 +128,7 @@ pub(crate) struct Shared {
     race: crate::detect::race::SharedDetector,
     /// Races found so far, one per pair of locations.
     #[cfg(feature = "race")]
-    races: Mutex<Vec<crate::detect::race::RaceReport>>,
+    races: Mutex<Vec<crate::verdict::RaceReport>>,
 }
 
 impl Shared {
@@ -144,11 +144,10 @@ impl Shared {
     /// Print a race as `go test -race` does, once per pair of locations; the run fails at the
     /// end.
     #[cfg(feature = "race")]
-    pub(crate) fn report_race(&self, r: crate::detect::race::RaceReport) {
+    pub(crate) fn report_race(&self, r: crate::verdict::RaceReport) {
         let mut races = self.races.lock().unwrap();
-        let same = |o: &crate::detect::race::RaceReport| {
-            (o.site, o.previous_site) == (r.site, r.previous_site)
-        };
+        let same =
+            |o: &crate::verdict::RaceReport| (o.site, o.previous_site) == (r.site, r.previous_site);
         if !races.iter().any(same) {
             eprintln!("==================\n{r}==================");
             races.push(r);
