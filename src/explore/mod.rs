@@ -19,7 +19,7 @@
 //! [`Decision::time_index`] gets synctest semantics.
 //!
 //! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Replay`], [`RoundRobin`] and the
-//! coverage-guided [`Fuzz`]. The checker names them with the [`crate::Strategy`] enum; a
+//! coverage-guided [`Fuzz`]. The checker names them with the [`crate::StrategyKind`] enum; a
 //! strategy of your own goes to [`Checker::custom_strategy`](crate::Checker::custom_strategy).
 //!
 //! Vocabulary (from the literature):
