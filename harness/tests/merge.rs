@@ -8,9 +8,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use goweave::conc_test::{ConcTest, Config, Spec, StrategyName};
+use goweave::harness::{ConcTest, TestConfig};
 use goweave::runtime::gosched;
-use goweave::FailureKind;
 use goweave_harness::merge::{merge, merge_corpora, read_output, record_of};
 use goweave_harness::{explore_test, json, summary, Outcome, Record, Shard};
 
@@ -64,7 +63,9 @@ fn rare_leak() {
     gosched();
 }
 
-fn test(name: &'static str, body: fn(), spec: Spec) -> &'static ConcTest {
+type Options = &'static [(&'static str, &'static str)];
+
+fn test(name: &'static str, body: fn(), options: Options) -> &'static ConcTest {
     Box::leak(Box::new(ConcTest {
         name,
         module_path: "merge",
@@ -72,22 +73,13 @@ fn test(name: &'static str, body: fn(), spec: Spec) -> &'static ConcTest {
         line: line!(),
         site: std::panic::Location::caller(),
         ignored: false,
-        spec,
+        options,
         body,
     }))
 }
 
-fn spec(strategy: StrategyName, iterations: u64, seed: u64) -> Spec {
-    Spec {
-        strategy: Some(strategy),
-        iterations: Some(iterations),
-        seed: Some(seed),
-        ..Spec::default()
-    }
-}
-
 fn record(t: &ConcTest, shard: Shard) -> Record {
-    let cfg = Config::resolve(&t.spec, &[]).unwrap();
+    let cfg = TestConfig::resolve(t.options, &[]).unwrap();
     let ex = explore_test(t, &cfg, shard, 1, None).unwrap();
     Record::of(t.path(), &cfg, shard, 1, &ex)
 }
@@ -136,33 +128,49 @@ fn assert_same(merged: &Record, whole: &Record) {
 #[test]
 fn merging_four_shards_gives_the_unsharded_runs_failures_and_counts() {
     let tests = [
-        test("counter_ok", counter_ok, spec(StrategyName::Random, 150, 1)),
+        test(
+            "counter_ok",
+            counter_ok,
+            &[("strategy", "random"), ("iterations", "150"), ("seed", "1")],
+        ),
         test(
             "lost_update",
             lost_update,
-            spec(StrategyName::Random, 2_000, 5),
+            &[
+                ("strategy", "random"),
+                ("iterations", "2000"),
+                ("seed", "5"),
+            ],
         ),
         test(
             "lost_update_pos",
             lost_update,
-            spec(StrategyName::Pos, 2_000, 3),
+            &[("strategy", "pos"), ("iterations", "2000"), ("seed", "3")],
         ),
         test(
             "lost_update_expected",
             lost_update,
-            Spec {
-                expect: Some(FailureKind::Panic),
-                ..spec(StrategyName::Random, 2_000, 9)
-            },
+            &[
+                ("strategy", "random"),
+                ("iterations", "2000"),
+                ("seed", "9"),
+                ("expect", "panic"),
+            ],
         ),
-        test("rare_leak", rare_leak, spec(StrategyName::Random, 400, 2)),
+        test(
+            "rare_leak",
+            rare_leak,
+            &[("strategy", "random"), ("iterations", "400"), ("seed", "2")],
+        ),
         test(
             "leak_expected_as_deadlock",
             rare_leak,
-            Spec {
-                expect: Some(FailureKind::Deadlock),
-                ..spec(StrategyName::Random, 300, 4)
-            },
+            &[
+                ("strategy", "random"),
+                ("iterations", "300"),
+                ("seed", "4"),
+                ("expect", "deadlock"),
+            ],
         ),
     ];
     let whole: Vec<Record> = tests.iter().map(|t| record(t, Shard::WHOLE)).collect();
@@ -232,7 +240,7 @@ fn records_read_back_as_written() {
     let t = test(
         "lost_update",
         lost_update,
-        spec(StrategyName::Random, 500, 5),
+        &[("strategy", "random"), ("iterations", "500"), ("seed", "5")],
     );
     let mut r = record(t, Shard { index: 1, count: 3 });
     assert!(!r.failures.is_empty());
@@ -244,7 +252,11 @@ fn records_read_back_as_written() {
 
 #[test]
 fn a_missing_shard_or_a_repeated_one_is_said() {
-    let t = test("counter_ok", counter_ok, spec(StrategyName::Random, 40, 0));
+    let t = test(
+        "counter_ok",
+        counter_ok,
+        &[("strategy", "random"), ("iterations", "40"), ("seed", "0")],
+    );
     let parts: Vec<Record> = [0, 1, 3]
         .into_iter()
         .map(|index| record(t, Shard { index, count: 4 }))
@@ -276,10 +288,12 @@ fn an_expected_failure_no_shard_found_fails_the_merge() {
     let t = test(
         "counter_expects_deadlock",
         counter_ok,
-        Spec {
-            expect: Some(FailureKind::Deadlock),
-            ..spec(StrategyName::Random, 40, 0)
-        },
+        &[
+            ("strategy", "random"),
+            ("iterations", "40"),
+            ("seed", "0"),
+            ("expect", "deadlock"),
+        ],
     );
     let parts: Vec<Record> = (0..4)
         .map(|index| record(t, Shard { index, count: 4 }))
@@ -349,9 +363,13 @@ fn trace_dir_links_each_failures_html_trace() {
     let t = test(
         "lost_update",
         lost_update,
-        spec(StrategyName::Random, 2_000, 5),
+        &[
+            ("strategy", "random"),
+            ("iterations", "2000"),
+            ("seed", "5"),
+        ],
     );
-    let cfg = Config::resolve(&t.spec, &[]).unwrap();
+    let cfg = TestConfig::resolve(t.options, &[]).unwrap();
     let shard = Shard { index: 0, count: 1 };
     let ex = explore_test(t, &cfg, shard, 1, None).unwrap();
     let mut r = Record::of(t.path(), &cfg, shard, 1, &ex);

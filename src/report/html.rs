@@ -469,9 +469,11 @@ pub(crate) fn html_trace(f: &Failure) -> String {
 
 /// Write `f`'s trace to `path`: HTML if the name ends in `.html` or `.htm`, Chrome trace JSON
 /// otherwise. Returns the line the report prints about it.
-pub(crate) fn write_trace_file(f: &Failure, path: &str) -> String {
-    let lower = path.to_ascii_lowercase();
-    let html = lower.ends_with(".html") || lower.ends_with(".htm");
+pub(crate) fn write_trace_file(f: &Failure, path: &std::path::Path) -> String {
+    let html = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
     let (text, what) = if html {
         (
             html_trace(f),
@@ -484,8 +486,11 @@ pub(crate) fn write_trace_file(f: &Failure, path: &str) -> String {
         )
     };
     match std::fs::write(path, text) {
-        Ok(()) => format!("trace written to {path} ({what})"),
-        Err(e) => format!("note: cannot write GOWEAVE_TRACE_FILE={path}: {e}"),
+        Ok(()) => format!("trace written to {} ({what})", path.display()),
+        Err(e) => format!(
+            "note: cannot write GOWEAVE_TRACE_FILE={}: {e}",
+            path.display()
+        ),
     }
 }
 
