@@ -18,7 +18,7 @@ fn one_schedule<F>(i: u64, f: F) -> Result<Stats, Failure>
 where
     F: Fn() + Send + Sync + 'static,
 {
-    let strategy = if i % 2 == 0 {
+    let strategy = if i.is_multiple_of(2) {
         StrategyKind::Random
     } else {
         StrategyKind::Pct { depth: 3 }

@@ -51,7 +51,7 @@ fn armed<T>(f: impl FnOnce() -> T) -> (T, Instant, Instant) {
 
 /// On the controlled executor, `t` is `base` plus a whole number of `period`s.
 fn on_the_grid(t: Instant, base: Instant, period: Duration) -> bool {
-    !controlled() || (t - base).as_nanos() % period.as_nanos() == 0
+    !controlled() || (t - base).as_nanos().is_multiple_of(period.as_nanos())
 }
 
 #[test]

@@ -60,6 +60,8 @@ pub struct Args {
     pub json: bool,
     /// `--help`: print goweave's flags before libtest-mimic's help.
     pub help: bool,
+    /// `--trace-dir DIR`: write each failure's HTML trace there.
+    pub trace_dir: Option<std::path::PathBuf>,
     /// Everything else, with the program name first, for libtest-mimic.
     pub libtest: Vec<OsString>,
 }
@@ -90,6 +92,11 @@ pub fn help() -> String {
       --jobs <N>              explore each test on N threads (with random and pos, the same
                               failure as one thread)
       --format json           one JSON record per test on stdout (see harness/README.md)
+      --trace-dir <DIR>       write each failure's interleaving as a self-contained HTML page
+                              in DIR, linked from the summary and the JSON record
+
+goweave-harness merge <shard.json>... puts the --format json outputs of a campaign's shards
+back together (see goweave-harness merge --help).
 ",
     );
     h
@@ -109,6 +116,7 @@ impl Args {
             jobs: 1,
             json: false,
             help: false,
+            trace_dir: None,
             libtest: vec![it.next().unwrap_or_else(|| "goweave-harness".into())],
         };
         let mut after_dashes = false;
@@ -144,7 +152,7 @@ impl Args {
                 continue;
             }
             let setting = setting_of(flag);
-            if setting.is_none() && flag != "--shard" && flag != "--jobs" {
+            if setting.is_none() && !matches!(flag, "--shard" | "--jobs" | "--trace-dir") {
                 args.libtest.push(arg);
                 continue;
             }
@@ -155,6 +163,7 @@ impl Args {
             match (flag, setting) {
                 (_, Some(name)) => args.settings.set(name, v).map_err(|e| e.to_string())?,
                 ("--shard", _) => args.shard = v.parse()?,
+                ("--trace-dir", _) => args.trace_dir = Some(v.into()),
                 _ => {
                     args.jobs = match v.trim().parse::<u64>() {
                         Ok(n) if n >= 1 => n,

@@ -95,7 +95,7 @@ pub enum Outcome {
 }
 
 /// A failure found while exploring a test.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FailureRecord {
     /// `panic`, `deadlock`, `leak`, `race`, `livelock`, `nondeterminism` or `blocked`.
     pub kind: &'static str,
@@ -111,6 +111,20 @@ pub struct FailureRecord {
     pub replay: String,
     /// The whole report.
     pub report: String,
+    /// The HTML trace written for it (`--trace-dir`), if any.
+    pub trace: Option<String>,
+}
+
+/// What a record made by `goweave-harness merge` adds: how it was put together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Merged {
+    /// Shard records merged.
+    pub shards: u64,
+    /// Schedules the shards ran in all (at least `schedules`: shards that found a later failure,
+    /// or none, ran past the first failure, where the unsharded run stops).
+    pub explored: u64,
+    /// Failures shards found after the first one (the unsharded run would not reach them).
+    pub other_failures: Vec<FailureRecord>,
 }
 
 /// What the harness learnt about one test: one line of the summary, one JSON record.
@@ -143,6 +157,8 @@ pub struct Record {
     /// Why the test failed without a failure record: a configuration error, or an expected
     /// failure that was not found (or a different one).
     pub message: Option<String>,
+    /// Set on the records of `goweave-harness merge`.
+    pub merged: Option<Merged>,
 }
 
 impl Record {
@@ -172,6 +188,7 @@ impl Record {
             expect: None,
             failures: Vec::new(),
             message: Some(message),
+            merged: None,
         }
     }
 
@@ -200,6 +217,7 @@ impl Record {
                 original_token: f.original_token().unwrap_or_default().to_string(),
                 replay: f.replay_line(),
                 report: f.to_string(),
+                trace: None,
             })
             .collect();
         Record {
@@ -226,6 +244,42 @@ impl Record {
                 Ok(Some(m)) if ex.failure.is_none() => Some(m),
                 _ => None,
             },
+            merged: None,
+        }
+    }
+
+    /// Write the HTML trace of each failure of `ex` into `dir` (named after the test, and the
+    /// shard in a sharded run) and link it from the failure's record. A file that cannot be
+    /// written is said in the record's message, not silently dropped.
+    pub fn write_traces(&mut self, ex: &Exploration, dir: &std::path::Path) {
+        let Some((_, f)) = &ex.failure else { return };
+        let Some(rec) = self.failures.first_mut() else {
+            return;
+        };
+        let mut file = self.name.replace("::", ".");
+        file.retain(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if self.shard.count > 1 {
+            file.push_str(&format!(
+                ".shard-{}-of-{}",
+                self.shard.index + 1,
+                self.shard.count
+            ));
+        }
+        file.push_str(".html");
+        // An absolute path: `cargo test` runs the harness in the package's directory, which
+        // is rarely where the person reading the summary is.
+        let _ = std::fs::create_dir_all(dir);
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let path = dir.join(file);
+        match std::fs::write(&path, f.html_trace()) {
+            Ok(()) => rec.trace = Some(path.display().to_string()),
+            Err(e) => {
+                let note = format!("cannot write the trace {}: {e}", path.display());
+                self.message = Some(match self.message.take() {
+                    Some(m) => format!("{m}; {note}"),
+                    None => note,
+                });
+            }
         }
     }
 
@@ -261,25 +315,40 @@ impl Record {
             Some(e) => o.str("expect", e),
             None => o.raw("expect", "null"),
         }
-        let failures: Vec<String> = self
-            .failures
-            .iter()
-            .map(|f| {
-                let mut fo = Obj::new();
-                fo.str("kind", f.kind);
-                fo.raw("expected", if f.expected { "true" } else { "false" });
-                fo.num("schedule", f.schedule);
-                fo.str("token", &f.token);
-                fo.str("original_token", &f.original_token);
-                fo.str("replay", &f.replay);
-                fo.str("report", &f.report);
-                fo.finish()
-            })
-            .collect();
-        o.raw("failures", &format!("[{}]", failures.join(",")));
+        let failures = |list: &[FailureRecord]| -> Vec<String> {
+            list.iter()
+                .map(|f| {
+                    let mut fo = Obj::new();
+                    fo.str("kind", f.kind);
+                    fo.raw("expected", if f.expected { "true" } else { "false" });
+                    fo.num("schedule", f.schedule);
+                    fo.str("token", &f.token);
+                    fo.str("original_token", &f.original_token);
+                    fo.str("replay", &f.replay);
+                    fo.str("report", &f.report);
+                    match &f.trace {
+                        Some(t) => fo.str("trace", t),
+                        None => fo.raw("trace", "null"),
+                    }
+                    fo.finish()
+                })
+                .collect()
+        };
+        o.raw(
+            "failures",
+            &format!("[{}]", failures(&self.failures).join(",")),
+        );
         match &self.message {
             Some(m) => o.str("message", m),
             None => o.raw("message", "null"),
+        }
+        if let Some(m) = &self.merged {
+            o.num("merged_shards", m.shards);
+            o.num("explored", m.explored);
+            o.raw(
+                "other_failures",
+                &format!("[{}]", failures(&m.other_failures).join(",")),
+            );
         }
         o.finish()
     }

@@ -27,6 +27,8 @@
 
 pub mod args;
 pub mod campaign;
+pub mod json;
+pub mod merge;
 mod progress;
 
 use std::ffi::OsString;
@@ -39,7 +41,7 @@ use goweave::harness::{ConcTest, Part, TestConfig};
 use libtest_mimic::{Arguments, Failed, FormatSetting, Trial};
 
 pub use args::{Args, Shard};
-pub use campaign::{explore_test, Outcome, Record};
+pub use campaign::{explore_test, FailureRecord, Merged, Outcome, Record};
 
 use progress::{thousands, Progress};
 
@@ -148,7 +150,13 @@ fn run_one(
             let r = explore_test(t, &cfg, args.shard, args.jobs, Some(ticket.counter.clone()));
             progress.end(ticket);
             match r {
-                Ok(ex) => Record::of(name, &cfg, args.shard, args.jobs, &ex),
+                Ok(ex) => {
+                    let mut r = Record::of(name, &cfg, args.shard, args.jobs, &ex);
+                    if let Some(dir) = &args.trace_dir {
+                        r.write_traces(&ex, dir);
+                    }
+                    r
+                }
                 Err(e) => Record::error(name, args.shard, args.jobs, e.to_string()),
             }
         }
@@ -243,9 +251,36 @@ pub fn summary(records: &[Record], wall: Duration) -> String {
                         s.push_str(&format!("  {}: {}\n", r.name, f.kind));
                     }
                     s.push_str(&format!("    {}\n", f.replay));
+                    if let Some(t) = &f.trace {
+                        s.push_str(&format!("    trace: {t}\n"));
+                    }
                 }
                 (None, Some(m)) => s.push_str(&format!("  {}: {m}\n", r.name)),
                 (None, None) => s.push_str(&format!("  {}\n", r.name)),
+            }
+        }
+    }
+    // Expected failures link their trace too, and merged shards may have found more.
+    for r in &records {
+        if r.outcome == Outcome::Passed {
+            if let Some(t) = r.failures.first().and_then(|f| f.trace.as_ref()) {
+                s.push_str(&format!(
+                    "  {}: expected {}, trace: {t}\n",
+                    r.name, r.failures[0].kind
+                ));
+            }
+        }
+        let Some(m) = &r.merged else { continue };
+        for f in &m.other_failures {
+            s.push_str(&format!(
+                "  {}: also {} at schedule {} (a later schedule than the first failure)\n    {}\n",
+                r.name,
+                f.kind,
+                f.schedule + 1,
+                f.replay
+            ));
+            if let Some(t) = &f.trace {
+                s.push_str(&format!("    trace: {t}\n"));
             }
         }
     }
@@ -253,7 +288,7 @@ pub fn summary(records: &[Record], wall: Duration) -> String {
 }
 
 /// The closing JSON record.
-fn summary_json(records: &[Record], wall: Duration) -> String {
+pub(crate) fn summary_json(records: &[Record], wall: Duration) -> String {
     let total: u64 = records.iter().map(|r| r.schedules).sum();
     let failed = records
         .iter()

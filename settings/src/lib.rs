@@ -231,7 +231,7 @@ pub const SETTINGS: &[Setting] = &[
         name: "trace_file",
         grammar: Grammar::Path,
         scopes: NO_ATTRIBUTE,
-        help: "write the failing interleaving to this file (Chrome trace JSON)",
+        help: "write the failing interleaving to this file (a self-contained HTML page if it ends in .html, else Chrome trace JSON)",
         example: "\"trace.json\"",
     },
 ];

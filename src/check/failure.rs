@@ -78,6 +78,8 @@ pub(crate) struct Data {
     pub(crate) replayable: bool,
     /// The report was made with full backtraces on (`GOWEAVE_BACKTRACE`).
     pub(crate) backtraces: bool,
+    /// Hand-offs, blocked intervals and the failing events, for the HTML trace.
+    pub(crate) graph: report::Graph,
     /// `schedule`'s token, made when first asked for.
     pub(crate) token: OnceLock<String>,
     /// `original`'s token, made when first asked for.
@@ -102,6 +104,7 @@ impl Failure {
             notes: Vec::new(),
             replayable: true,
             backtraces: false,
+            graph: report::Graph::default(),
             token: OnceLock::new(),
             original_token: OnceLock::new(),
         }))
@@ -173,6 +176,13 @@ impl Failure {
     /// `chrome://tracing`. `GOWEAVE_TRACE_FILE=path` writes it when the failure is found.
     pub fn chrome_trace(&self) -> String {
         report::chrome_trace(&self.0.trace)
+    }
+
+    /// The interleaving as one self-contained HTML page (a lane per goroutine, hand-offs,
+    /// blocked intervals, the failing events highlighted, the replay line on top).
+    /// `GOWEAVE_TRACE_FILE=path.html` writes it when the failure is found.
+    pub fn html_trace(&self) -> String {
+        report::html_trace(self)
     }
 
     /// Which schedule (from 0) failed.

@@ -735,11 +735,15 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         // Replay the shrunk schedule with the trace (and, if asked for, backtraces) on, for
         // the report.
         let mut notes = Vec::new();
+        let mut graph = report::Graph::default();
         let shrunk = Schedule::new(shrunk_choices, 0, 0);
         let attempt = |s: &Schedule| {
+            // The hand-offs and blocked intervals for the HTML trace, recorded in this replay only.
+            crate::runtime::hbgraph::begin();
             let out = self.once(Box::new(explore::Replay::new(s)), true, self.backtraces);
+            let log = crate::runtime::hbgraph::end();
             match &out.result {
-                Err(v) if Signature::of(v) == sig => Some(out),
+                Err(v) if Signature::of(v) == sig => Some((out, log)),
                 _ => None,
             }
         };
@@ -752,11 +756,12 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
             preemptions = found.preemptions;
             attempt(&found.schedule)
         }) {
-            Some(out) => {
+            Some((out, log)) => {
                 let v = out.result.expect_err("checked by attempt");
                 let s = Schedule::new(out.schedule, out.events, out.fingerprint)
                     .with_max_steps(self.max_steps())
                     .with_timers(self.cfg.timers);
+                graph = report::Graph::new(log, &v, &out.trace);
                 (v, out.trace, s)
             }
             None => {
@@ -779,15 +784,6 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         f.0.backtraces = self.backtraces;
         f.0.full_trace = self.full_trace;
         f.0.trace = trace;
-        if let Some(path) = &self.trace_file {
-            let path = path.display();
-            match std::fs::write(path.to_string(), report::chrome_trace(&f.0.trace)) {
-                Ok(()) => notes.push(format!(
-                    "trace written to {path} (Chrome trace-event JSON: open it in Perfetto or chrome://tracing)"
-                )),
-                Err(e) => notes.push(format!("note: cannot write GOWEAVE_TRACE_FILE={path}: {e}")),
-            }
-        }
         f.0.notes = notes;
         f.0.schedule = schedule;
         f.0.original = found.schedule;
@@ -797,6 +793,11 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         f.0.found_by = found.found_by;
         f.0.shrink = shrink_summary;
         f.0.test_name = test_name;
+        f.0.graph = graph;
+        if let Some(path) = &self.trace_file {
+            let note = report::write_trace_file(&f, path);
+            f.0.notes.push(note);
+        }
         f
     }
 }

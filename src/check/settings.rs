@@ -32,7 +32,7 @@
 //! | when virtual time may pass (default any_time) | `timers = "when_blocked"` | `GOWEAVE_TIMERS` | `--timers` | any_time or when_blocked |
 //! | full backtraces under each goroutine of a report (default false; `full` means true) | - | `GOWEAVE_BACKTRACE` | `--backtrace` | true or false (also 1/0, yes/no, on/off) |
 //! | how much of the failing interleaving a report prints (default tail: the last 40 events) | - | `GOWEAVE_TRACE` | `--trace` | full or tail |
-//! | write the failing interleaving to this file (Chrome trace JSON) | - | `GOWEAVE_TRACE_FILE` | `--trace-file` | a file path |
+//! | write the failing interleaving to this file (a self-contained HTML page if it ends in .html, else Chrome trace JSON) | - | `GOWEAVE_TRACE_FILE` | `--trace-file` | a file path |
 //!
 //! The runtime's own variables are read by the runtime, not here: `GOMAXPROCS` (workers),
 //! `GOWEAVE_STACK_SIZE`, `GOWEAVE_MAX_STACKS` and `GOWEAVE_STACK_GUARD` (see the README).

@@ -22,8 +22,8 @@
 //!   Goroutine 0 is excluded: a timer callback replaces its clock rather than growing it.
 //!
 //! Goroutine 0 stands for code that runs outside any goroutine: timer callbacks. Each callback
-//! starts from the clock its timer was armed with ([`Detector::timer_armed`],
-//! [`Detector::timer_fired`]), so arming a timer happens before what its callback does (the
+//! starts from the clock its timer was armed with (`Detector::timer_armed`,
+//! `Detector::timer_fired`), so arming a timer happens before what its callback does (the
 //! value it sends), and callbacks of unrelated timers are not ordered with each other.
 //!
 //! The hot paths allocate nothing in the steady state: clocks are updated in place (a release

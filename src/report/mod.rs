@@ -6,6 +6,10 @@
 //! backtraces a verdict carries) to text: the one place where goweave writes what a person
 //! reads about a failure.
 
+mod html;
+
+pub(crate) use html::{html_trace, write_trace_file, Graph};
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -39,18 +39,53 @@ thread_local! {
 /// Run edge hook `f` on the current run's detector as the current goroutine (0 outside
 /// goroutines).
 #[inline]
-fn with_detector(f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
-    on_current(false, f)
+fn with_detector(note: Note, f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
+    on_current(false, Some(note), f)
+}
+
+/// What an edge hook adds to the happens-before graph of the HTML trace
+/// (`runtime::hbgraph`), which records on the controlled executor only, during the replay that
+/// makes a failure's report.
+#[derive(Clone, Copy)]
+enum Note {
+    Acquire(SyncKey),
+    /// A release; `true`: joined with earlier releases.
+    Release(SyncKey, bool),
+    ReleaseAcquire(SyncKey),
+    Spawn(u64),
+    Exit,
+}
+
+impl Note {
+    /// Record this note of goroutine `g`.
+    #[inline]
+    fn record(self, g: u64) {
+        use super::hbgraph;
+        match self {
+            Note::Acquire(k) => hbgraph::acquire(g, k),
+            Note::Release(k, merge) => hbgraph::release(g, k, merge),
+            Note::ReleaseAcquire(k) => {
+                hbgraph::acquire(g, k);
+                hbgraph::release(g, k, false);
+            }
+            Note::Spawn(child) => hbgraph::spawned(g, child),
+            Note::Exit => hbgraph::exited(g),
+        }
+    }
 }
 
 /// Run `f` on the current run's detector as the current goroutine; `access`: `f` is a watched
 /// access rather than an edge (see `Detector::admits`).
 #[inline]
-fn on_current(access: bool, f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
+fn on_current(
+    access: bool,
+    note: Option<Note>,
+    f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>,
+) {
     match context::exec_ref() {
-        Exec::Controlled(_) => on_detector(super::id(), access, f),
+        Exec::Controlled(_) => on_detector(super::id(), access, note, f),
         #[cfg(feature = "race")]
-        _ => on_detector(super::id(), access, f),
+        _ => on_detector(super::id(), access, note, f),
         #[cfg(not(feature = "race"))]
         _ => {}
     }
@@ -58,15 +93,28 @@ fn on_current(access: bool, f: impl FnOnce(&mut Detector, u64) -> Result<(), Rac
 
 /// Run edge hook `f` on the current run's detector as goroutine `g`.
 #[inline]
-fn with_detector_as(g: u64, f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
-    on_detector(g, false, f)
+fn with_detector_as(
+    note: Note,
+    g: u64,
+    f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>,
+) {
+    on_detector(g, false, Some(note), f)
 }
 
 /// Run `f` on the current run's detector as goroutine `g` (`access` as in `on_current`).
 #[inline]
-fn on_detector(g: u64, access: bool, f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
+fn on_detector(
+    g: u64,
+    access: bool,
+    note: Option<Note>,
+    f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>,
+) {
     match context::exec_ref() {
         Exec::Controlled(c) => {
+            // Before the detector's gate: the graph is drawn whether or not races are checked.
+            if let Some(n) = note {
+                n.record(g);
+            }
             let mut d = c.race_detector().borrow_mut();
             if !d.admits(access) {
                 return;
@@ -105,7 +153,7 @@ fn on_steal(shared: &Shared, g: u64, f: impl FnOnce(&mut Detector, u64) -> Resul
 /// next.
 #[inline]
 pub(crate) fn acquire(key: SyncKey) {
-    with_detector(|d, g| {
+    with_detector(Note::Acquire(key), |d, g| {
         d.acquire(g, key);
         Ok(())
     })
@@ -114,7 +162,7 @@ pub(crate) fn acquire(key: SyncKey) {
 /// The current goroutine releases to `key` (a later acquirer sees everything before this).
 #[inline]
 pub(crate) fn release(key: SyncKey) {
-    with_detector(|d, g| {
+    with_detector(Note::Release(key, false), |d, g| {
         d.release(g, key);
         Ok(())
     })
@@ -124,7 +172,7 @@ pub(crate) fn release(key: SyncKey) {
 /// reader unlocks, release sequences of atomics).
 #[inline]
 pub(crate) fn release_merge(key: SyncKey) {
-    with_detector(|d, g| {
+    with_detector(Note::Release(key, true), |d, g| {
         d.release_merge(g, key);
         Ok(())
     })
@@ -133,7 +181,7 @@ pub(crate) fn release_merge(key: SyncKey) {
 /// Acquire and then release `key` (Go's `racereleaseacquire`, used on channel buffer slots).
 #[inline]
 pub(crate) fn release_acquire(key: SyncKey) {
-    with_detector(|d, g| {
+    with_detector(Note::ReleaseAcquire(key), |d, g| {
         d.release_acquire(g, key);
         Ok(())
     })
@@ -144,7 +192,7 @@ pub(crate) fn release_acquire(key: SyncKey) {
 /// edge for it (Go's `raceacquireg`, `racereleaseg`, `racereleaseacquireg` in `chan.go`).
 #[inline]
 pub(crate) fn acquire_as(g: u64, key: SyncKey) {
-    with_detector_as(g, |d, g| {
+    with_detector_as(Note::Acquire(key), g, |d, g| {
         d.acquire(g, key);
         Ok(())
     })
@@ -153,7 +201,7 @@ pub(crate) fn acquire_as(g: u64, key: SyncKey) {
 /// See [`acquire_as`].
 #[inline]
 pub(crate) fn release_as(g: u64, key: SyncKey) {
-    with_detector_as(g, |d, g| {
+    with_detector_as(Note::Release(key, false), g, |d, g| {
         d.release(g, key);
         Ok(())
     })
@@ -162,7 +210,7 @@ pub(crate) fn release_as(g: u64, key: SyncKey) {
 /// See [`acquire_as`].
 #[inline]
 pub(crate) fn release_acquire_as(g: u64, key: SyncKey) {
-    with_detector_as(g, |d, g| {
+    with_detector_as(Note::ReleaseAcquire(key), g, |d, g| {
         d.release_acquire(g, key);
         Ok(())
     })
@@ -171,7 +219,7 @@ pub(crate) fn release_acquire_as(g: u64, key: SyncKey) {
 /// A watched read of `cell` (named `name` in reports).
 #[inline]
 pub(crate) fn read(cell: ObjId, name: Option<&str>, site: &'static Location<'static>) {
-    on_current(true, |d, g| d.read(g, cell.0, name, site))
+    on_current(true, None, |d, g| d.read(g, cell.0, name, site))
 }
 
 /// An atomic access to watched `cell` (named `name`): acquire `key`, check and record the
@@ -185,7 +233,7 @@ pub(crate) fn atomic_access(
     write: bool,
     site: &'static Location<'static>,
 ) {
-    on_current(true, |d, g| {
+    on_current(true, None, |d, g| {
         d.acquire(g, key);
         let r = if write {
             d.write(g, cell.0, name, site)
@@ -205,20 +253,20 @@ pub(crate) fn atomic_access(
 /// included.
 #[inline]
 pub(crate) fn annotation_read(cell: ObjId, name: Option<&str>, site: &'static Location<'static>) {
-    on_current(false, |d, g| d.read(g, cell.0, name, site))
+    on_current(false, None, |d, g| d.read(g, cell.0, name, site))
 }
 
 /// A watched write of `cell` (named `name` in reports).
 #[inline]
 pub(crate) fn write(cell: ObjId, name: Option<&str>, site: &'static Location<'static>) {
-    on_current(true, |d, g| d.write(g, cell.0, name, site))
+    on_current(true, None, |d, g| d.write(g, cell.0, name, site))
 }
 
 /// The executors' own edges: spawn (parent → child's first step)... (The controlled
 /// executor's root goroutine is the checked body, whose spawn site is inside goweave: reports
 /// call it the main goroutine.)
 pub(crate) fn spawned(parent: u64, child: u64, site: &'static Location<'static>) {
-    with_detector_as(parent, |d, _| {
+    with_detector_as(Note::Spawn(child), parent, |d, _| {
         d.spawn(parent, child, (parent != 0).then_some(site));
         Ok(())
     })
@@ -241,7 +289,7 @@ pub(crate) fn spawned_on(
 
 /// ...and exit (the goroutine's last step → whoever joins it).
 pub(crate) fn exited(g: u64) {
-    with_detector_as(g, |d, _| {
+    with_detector_as(Note::Exit, g, |d, _| {
         d.exit(g);
         Ok(())
     })

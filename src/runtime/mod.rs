@@ -1,6 +1,6 @@
 //! Goroutines, their stacks, and the two executors that run them.
 //!
-//! The public face is [`run`](crate::run), [`Runtime`], [`go`](crate::go) and the Go-named
+//! The public face is [`run`], [`Runtime`], [`go`](crate::go) and the Go-named
 //! helpers below ([`gosched`], [`num_goroutine`], [`gomaxprocs`], [`id`]).
 
 pub(crate) mod context;
@@ -10,6 +10,7 @@ pub(crate) use crate::verdict::event;
 pub(crate) mod executor;
 pub(crate) mod goroutine;
 pub(crate) mod hb;
+pub(crate) mod hbgraph;
 pub(crate) mod join;
 mod local;
 pub(crate) mod panic;

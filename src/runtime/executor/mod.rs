@@ -72,6 +72,8 @@ pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>, unlock:
     let ptr: *mut (dyn FnMut() + 'static) = unsafe { std::mem::transmute(ptr) };
     // `GOWEAVE_BACKTRACE`: where it blocks, captured on its own stack (one branch when off).
     super::dump::backtraces::parking(g.id);
+    // `GOWEAVE_TRACE_FILE=*.html`: the blocked interval begins (one branch when off).
+    super::hbgraph::parked(g.id, reason);
     let unwinding = super::unwind::parking(g);
     coroutine::suspend(g, Request::Park(ptr));
     if unwinding {
@@ -101,6 +103,7 @@ pub(crate) fn unpark(g: GRef) {
         }
         ExecKind::Controlled(id) => {
             let id = *id;
+            super::hbgraph::woken(g.id);
             with_controlled(|c| {
                 assert_eq!(c.id(), id, "goweave: goroutine woken from another executor");
                 c.unpark(g)

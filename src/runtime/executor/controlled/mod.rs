@@ -161,6 +161,12 @@ impl Controlled {
         self.id
     }
 
+    /// Trace entries committed so far, if the trace is kept (for `runtime::hbgraph`).
+    pub(crate) fn trace_len(&self) -> Option<u64> {
+        let st = self.st.try_borrow().ok()?;
+        self.cfg.trace.then_some(st.trace.len() as u64)
+    }
+
     pub(crate) fn race_detector(&self) -> &RefCell<crate::detect::race::Detector> {
         &self.race
     }

@@ -106,7 +106,7 @@ impl WorkerCtx {
     fn next_task(&self) -> Option<GRef> {
         let t = self.tick.get().wrapping_add(1);
         self.tick.set(t);
-        if t % 61 == 0 {
+        if t.is_multiple_of(61) {
             self.drain_inbox();
             if self.active() {
                 if let Some(g) = steal_one(&self.shared.injector) {
