@@ -286,6 +286,7 @@ impl Config {
             Pct,
             Pos,
             Dfs,
+            DfsPlain,
             RoundRobin,
             Fuzz,
         }
@@ -331,6 +332,7 @@ impl Config {
                             max_preemptions = m;
                         }
                     }
+                    StrategyKind::DfsPlain => kind = Kind::DfsPlain,
                     StrategyKind::RoundRobin => kind = Kind::RoundRobin,
                     StrategyKind::Fuzz { corpus: c } => {
                         kind = Kind::Fuzz;
@@ -406,6 +408,7 @@ impl Config {
                 }),
                 Kind::Pos => Some(StrategyKind::Pos),
                 Kind::Dfs => Some(StrategyKind::Dfs { max_preemptions }),
+                Kind::DfsPlain => Some(StrategyKind::DfsPlain),
                 Kind::RoundRobin => Some(StrategyKind::RoundRobin),
                 Kind::Fuzz => Some(StrategyKind::Fuzz { corpus }),
             }
@@ -440,7 +443,9 @@ impl Config {
     pub fn describe(&self) -> String {
         match &self.strategy {
             Some(StrategyKind::Replay(_)) => "replay".into(),
-            Some(s @ (StrategyKind::Dfs { .. } | StrategyKind::RoundRobin)) => s.to_string(),
+            Some(
+                s @ (StrategyKind::Dfs { .. } | StrategyKind::DfsPlain | StrategyKind::RoundRobin),
+            ) => s.to_string(),
             Some(s) => format!("{s}, seed {}", self.seed),
             None => format!("fuzz, seed {}", self.seed),
         }
@@ -656,6 +661,14 @@ impl explore::Strategy for Sliced {
 
     fn describe(&self) -> String {
         self.inner.describe()
+    }
+
+    fn wants_notes(&self) -> bool {
+        self.inner.wants_notes()
+    }
+
+    fn note(&mut self, n: explore::Note) {
+        self.inner.note(n)
     }
 }
 

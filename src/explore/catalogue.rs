@@ -16,7 +16,8 @@ use crate::schedule::Schedule;
 /// the trait for writing your own, are in [`explore`].)
 ///
 /// From text (`GOWEAVE_STRATEGY`, `--strategy`): `random`, `pct` (depth 3), `pct:2`, `pos`,
-/// `dfs`, `dfs:2` (at most 2 preemptions), `round_robin`, `fuzz`, `fuzz:<corpus directory>`, or
+/// `dfs` (with partial-order reduction), `dfs:2` (at most 2 preemptions), `dfs:plain` (every
+/// interleaving), `round_robin`, `fuzz`, `fuzz:<corpus directory>`, or
 /// a replay token.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum StrategyKind {
@@ -30,11 +31,18 @@ pub enum StrategyKind {
     },
     /// Partial order sampling ([`explore::Pos`]).
     Pos,
-    /// Exhaustive depth-first search ([`explore::Dfs`]).
+    /// Exhaustive depth-first search. Unbounded (`dfs`), it explores one schedule per
+    /// Mazurkiewicz trace with optimal dynamic partial-order reduction ([`explore::Dpor`]);
+    /// with a preemption bound (`dfs:2`) it is the plain preemption-bounded search
+    /// ([`explore::Dfs`]), which reduces nothing.
     Dfs {
         /// Explore only schedules with at most this many preemptions (`None`: all).
         max_preemptions: Option<u32>,
     },
+    /// Plain exhaustive depth-first search over every interleaving, without partial-order
+    /// reduction ([`explore::Dfs`], `dfs:plain`): the reference that [`StrategyKind::Dfs`]'s
+    /// reduction is checked against, and what it was before.
+    DfsPlain,
     /// Run the goroutine that is running until it blocks or yields, then the next by id.
     RoundRobin,
     /// Coverage-guided schedule fuzzing ([`explore::Fuzz`]).
@@ -53,7 +61,11 @@ impl StrategyKind {
             StrategyKind::Random => Box::new(explore::Random::new(seed)),
             StrategyKind::Pct { depth } => Box::new(explore::Pct::new(*depth, seed)),
             StrategyKind::Pos => Box::new(explore::Pos::new(seed)),
+            StrategyKind::Dfs {
+                max_preemptions: None,
+            } => Box::new(explore::Dpor::new()),
             StrategyKind::Dfs { max_preemptions } => Box::new(explore::Dfs::new(*max_preemptions)),
+            StrategyKind::DfsPlain => Box::new(explore::Dfs::new(None)),
             StrategyKind::RoundRobin => Box::new(explore::RoundRobin::new()),
             StrategyKind::Fuzz { corpus: None } => Box::new(explore::Fuzz::new(seed)),
             StrategyKind::Fuzz { corpus: Some(d) } => {
@@ -69,7 +81,7 @@ impl StrategyKind {
         match self {
             StrategyKind::Random | StrategyKind::Pct { .. } | StrategyKind::Pos => 100,
             StrategyKind::Fuzz { .. } => 1_000,
-            StrategyKind::Dfs { .. } => u64::MAX,
+            StrategyKind::Dfs { .. } | StrategyKind::DfsPlain => u64::MAX,
             StrategyKind::RoundRobin | StrategyKind::Replay(_) => 1,
         }
     }
@@ -87,6 +99,7 @@ impl fmt::Display for StrategyKind {
             StrategyKind::Dfs {
                 max_preemptions: Some(m),
             } => write!(f, "dfs:{m}"),
+            StrategyKind::DfsPlain => f.write_str("dfs:plain"),
             StrategyKind::RoundRobin => f.write_str("round_robin"),
             StrategyKind::Fuzz { corpus: None } => f.write_str("fuzz"),
             StrategyKind::Fuzz { corpus: Some(d) } => write!(f, "fuzz:{}", d.display()),
@@ -124,6 +137,7 @@ impl FromStr for StrategyKind {
             ("dfs", None) => StrategyKind::Dfs {
                 max_preemptions: None,
             },
+            ("dfs", Some(a)) if a.trim().eq_ignore_ascii_case("plain") => StrategyKind::DfsPlain,
             ("dfs", Some(_)) => StrategyKind::Dfs {
                 max_preemptions: Some(num("preemption bound")?),
             },
@@ -134,7 +148,7 @@ impl FromStr for StrategyKind {
             },
             _ => {
                 return Err(format!(
-                    "unknown strategy {s:?}: expected random, pct, pct:<depth>, pos, dfs, dfs:<max preemptions>, round_robin, fuzz, fuzz:<corpus directory> or a gw1: replay token"
+                    "unknown strategy {s:?}: expected random, pct, pct:<depth>, pos, dfs, dfs:<max preemptions>, dfs:plain, round_robin, fuzz, fuzz:<corpus directory> or a gw1: replay token"
                 ))
             }
         };
@@ -154,6 +168,7 @@ mod tests {
             "pos",
             "dfs",
             "dfs:2",
+            "dfs:plain",
             "round_robin",
             "fuzz",
             "fuzz:target/corpus",

@@ -47,6 +47,7 @@
 
 mod catalogue;
 mod dfs;
+mod dpor;
 mod fuzz;
 mod pct;
 mod pos;
@@ -61,6 +62,7 @@ use std::time::Duration;
 
 pub use catalogue::StrategyKind;
 pub use dfs::Dfs;
+pub use dpor::Dpor;
 pub use fuzz::Fuzz;
 pub use pct::Pct;
 pub use pos::Pos;
@@ -361,6 +363,49 @@ pub trait Strategy: Send {
     fn describe(&self) -> String {
         "custom strategy".into()
     }
+
+    /// True if this strategy follows the schedule step by step (as [`Dpor`] does): the
+    /// controlled executor then reports every [`Note`] to [`note`](Strategy::note) while the
+    /// schedule runs. Asked once per schedule; default false (no cost).
+    fn wants_notes(&self) -> bool {
+        false
+    }
+
+    /// Something happened in the schedule that a decision alone does not show (only if
+    /// [`wants_notes`](Strategy::wants_notes)).
+    fn note(&mut self, n: Note) {
+        let _ = n;
+    }
+}
+
+/// What the controlled executor tells a strategy that asked for it
+/// ([`Strategy::wants_notes`]), in the order it happens. Together with the decisions, the
+/// notes delimit the schedule's *transitions*: a goroutine's run from one point where the
+/// scheduler may switch to the next.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Note {
+    /// `parent` created goroutine `child` (it is runnable from now on, before `parent`'s own
+    /// `go` event commits).
+    Spawned {
+        /// The goroutine running `go`.
+        parent: GoroutineId,
+        /// The new goroutine.
+        child: GoroutineId,
+    },
+    /// The scheduler resumes the goroutine: it starts, comes back from a park, or is resumed
+    /// at the scheduling point it was switched out at.
+    Run(GoroutineId),
+    /// The goroutine goes on to perform `Event` now (the event it announced).
+    Commit(GoroutineId, Event),
+    /// The running goroutine parked (blocked).
+    Park(GoroutineId),
+    /// The running goroutine (or, while time passes, the scheduler) woke this parked one.
+    Wake(GoroutineId),
+    /// The running goroutine finished.
+    Exit(GoroutineId),
+    /// Virtual time is about to pass: the timers due fire next, on the scheduler's stack.
+    Time,
 }
 
 impl<S: Strategy + ?Sized> Strategy for Box<S> {
@@ -384,6 +429,12 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn wants_notes(&self) -> bool {
+        (**self).wants_notes()
+    }
+    fn note(&mut self, n: Note) {
+        (**self).note(n)
     }
 }
 
@@ -411,7 +462,10 @@ pub fn conflicts(a: &Event, b: &Event) -> bool {
         matches!(op, Op::Spawn | Op::Join)
     }
     fn is_read(op: Op) -> bool {
-        matches!(op, Op::AtomicLoad | Op::Read | Op::RLock | Op::RUnlock)
+        matches!(
+            op,
+            Op::AtomicLoad | Op::Read | Op::RLock | Op::RUnlock | Op::TryRLock
+        )
     }
     a.obj != ObjId(0)
         && a.obj == b.obj

@@ -104,7 +104,7 @@ impl RawRwLock {
 
     #[inline]
     fn try_read(&self, site: &'static Location<'static>) -> bool {
-        let controlled = self.obj.point(Op::RLock, site);
+        let controlled = self.obj.point(Op::TryRLock, site);
         let mut c = self.reader_count.load(Ordering::SeqCst);
         loop {
             if c < 0 {
@@ -196,7 +196,7 @@ impl RawRwLock {
 
     #[inline]
     fn try_write(&self, site: &'static Location<'static>) -> bool {
-        let controlled = self.obj.point(Op::Lock, site);
+        let controlled = self.obj.point(Op::TryLock, site);
         if !self.w.try_acquire() {
             return false;
         }

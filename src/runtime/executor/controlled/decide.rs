@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{bad_index, dump_all, Controlled, State, QUIESCE_STEPS};
-use crate::explore::{Decision, Pending, ValueDecision};
+use crate::explore::{Decision, Note, Pending, ValueDecision};
 use crate::runtime::context;
 use crate::runtime::coroutine::{self, Request};
 use crate::runtime::goroutine::G;
@@ -96,6 +96,9 @@ impl Controlled {
             st.fingerprint = fingerprint_step(st.fingerprint, ev.op as u8, g.id);
         }
         let preempted = st.preempted.take();
+        if st.notes {
+            st.strategy.note(Note::Commit(g.id, ev));
+        }
         if self.cfg.trace {
             st.trace.push(TraceEntry {
                 step: st.trace.len() as u64 + 1,
