@@ -606,6 +606,8 @@ pub struct Exploration {
     pub elapsed: Duration,
     /// The first failure, with the index of its schedule in the whole run.
     pub failure: Option<(u64, Failure)>,
+    /// If an exhaustive strategy explored every schedule it had: its name (`dpor`, `dfs`).
+    pub exhausted: Option<String>,
 }
 
 /// Restricts a strategy to the schedules of a [`Part`], and stops at a shared bound.
@@ -720,6 +722,7 @@ pub fn explore(
             steps: Some(0),
             elapsed: Duration::ZERO,
             failure: None,
+            exhausted: None,
         });
     };
     let mine = Part {
@@ -768,12 +771,14 @@ pub fn explore(
             steps: Some(stats.steps),
             elapsed,
             failure: None,
+            exhausted: stats.exhausted.then(|| stats.strategy.clone()),
         },
         Err(f) => Exploration {
             schedules: begun.load(Ordering::Relaxed).max(1),
             steps: None,
             elapsed,
             failure: Some((offset + f.iteration() * stride, f)),
+            exhausted: None,
         },
     })
 }

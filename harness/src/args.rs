@@ -84,7 +84,8 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
 pub const HELP: &str = "\
 goweave flags (each overrides the test's #[conc_test] options and the GOWEAVE_* variables):
       --strategy <S>         random | pct | pct:<depth> | pos | dfs | dfs:<max preemptions> |
-                             round_robin | fuzz | fuzz:<corpus dir> (one subdirectory per test)
+                             dfs:plain | round_robin | fuzz | fuzz:<corpus dir> (one
+                             subdirectory per test)
       --iterations <N>       schedules per test
       --seed <N>             campaign seed (decimal or 0x hex)
       --replay <TOKEN>       replay one recorded schedule (use with a filter and --exact)

@@ -68,6 +68,7 @@ pub fn explore_test(
         steps: Some(0),
         elapsed: start.elapsed(),
         failure: None,
+        exhausted: None,
     };
     for r in results {
         let ex = r?;
@@ -143,6 +144,8 @@ pub struct Record {
     /// Why the test failed without a failure record: a configuration error, or an expected
     /// failure that was not found (or a different one).
     pub message: Option<String>,
+    /// If an exhaustive strategy explored every schedule: its name (`dpor`).
+    pub exhausted: Option<String>,
 }
 
 impl Record {
@@ -172,6 +175,7 @@ impl Record {
             expect: None,
             failures: Vec::new(),
             message: Some(message),
+            exhausted: None,
         }
     }
 
@@ -226,6 +230,7 @@ impl Record {
                 Ok(Some(m)) if ex.failure.is_none() => Some(m),
                 _ => None,
             },
+            exhausted: ex.exhausted.clone(),
         }
     }
 

@@ -567,10 +567,12 @@ impl Strategy for Dpor {
             chosen
         } else {
             let next: Vec<Vec<Acc>> = options.iter().map(|&g| self.next_of(g, d)).collect();
+            // After a yield the shadow is not applied: the plain search may let a goroutine
+            // block there, which lets the one that yielded run again at the next decision.
             let mut enabled: Vec<u64> = options
                 .iter()
                 .copied()
-                .filter(|&g| self.would_run(g, d))
+                .filter(|&g| d.yielded || self.would_run(g, d))
                 .collect();
             if enabled.is_empty() {
                 enabled = options.clone();

@@ -120,10 +120,14 @@ impl Controlled {
             return;
         }
         // Loading the same atomic where the previous scheduling point was: a spin.
-        let spin = ev.op == Op::AtomicLoad && std::ptr::eq(g.site(), ev.site);
+        let same_site = ev.op == Op::AtomicLoad && std::ptr::eq(g.site(), ev.site);
         g.set_site(ev.site);
         let switch = {
             let mut st = self.st.borrow_mut();
+            let spin = same_site && st.last_load == (g.id, ev.obj.0);
+            if ev.op == Op::AtomicLoad {
+                st.last_load = (g.id, ev.obj.0);
+            }
             let hinted = st.hint.take().is_some();
             let yielded = spin || hinted;
             if self.step(&mut st, g, ev) {

@@ -146,6 +146,9 @@ struct State {
     strategy: Box<dyn Strategy>,
     /// The strategy follows the schedule step by step (`Strategy::wants_notes`).
     notes: bool,
+    /// The goroutine and atomic of the latest atomic load announced: the same goroutine
+    /// loading the same atomic at the same place again is spinning.
+    last_load: (u64, u64),
 }
 
 /// A controlled executor instance (one schedule).
@@ -217,6 +220,7 @@ impl Controlled {
                 main_done: false,
                 quiesce: None,
                 notes: strategy.wants_notes(),
+                last_load: (0, 0),
                 strategy,
             }),
             cfg,
