@@ -39,6 +39,7 @@ pub(crate) mod shrink;
 use std::fmt;
 
 use crate::explore::TimerMode;
+use crate::util::hash::{fnv1a32, FNV_OFFSET, FNV_PRIME};
 
 /// Version written into, and accepted from, tokens.
 const VERSION: u32 = 1;
@@ -192,6 +193,22 @@ impl Schedule {
         bytes.extend_from_slice(&fnv1a32(&payload).to_le_bytes());
         bytes.extend_from_slice(&payload);
         format!("gw{VERSION}:{}", base64url_encode(&bytes))
+    }
+
+    /// Parse a replay argument: a token, or `@path` naming a file that holds one (tokens of long
+    /// schedules outgrow what an environment variable may hold). An unreadable file is
+    /// [`TokenError::Malformed`] naming the path.
+    pub fn from_arg(arg: &str) -> Result<Schedule, TokenError> {
+        let arg = arg.trim();
+        match arg.strip_prefix('@') {
+            Some(path) => {
+                let text = std::fs::read_to_string(path.trim()).map_err(|e| {
+                    TokenError::Malformed(format!("cannot read the token file {path:?}: {e}"))
+                })?;
+                Schedule::from_token(&text)
+            }
+            None => Schedule::from_token(arg),
+        }
     }
 
     /// Parse a token made by [`token`](Schedule::token). A leading `GOWEAVE_REPLAY=` and
@@ -354,12 +371,12 @@ impl std::error::Error for TokenError {}
 #[inline]
 pub(crate) fn fingerprint_step(fp: u64, op: u8, goroutine: u64) -> u64 {
     let mut h = fp ^ (op as u64) ^ (goroutine << 8);
-    h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    h = h.wrapping_mul(FNV_PRIME);
     h ^ (h >> 29)
 }
 
 /// The starting value of a fingerprint.
-pub(crate) const FINGERPRINT_SEED: u64 = 0xCBF2_9CE4_8422_2325;
+pub(crate) const FINGERPRINT_SEED: u64 = FNV_OFFSET;
 
 /// A 64-bit hash of a choice list (for counting distinct schedules).
 pub(crate) fn hash_choices(choices: &[Choice]) -> u64 {
@@ -372,15 +389,6 @@ pub(crate) fn hash_choices(choices: &[Choice]) -> u64 {
         };
         h = (h ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         h ^= h >> 32;
-    }
-    h
-}
-
-fn fnv1a32(bytes: &[u8]) -> u32 {
-    let mut h: u32 = 0x811C_9DC5;
-    for &b in bytes {
-        h ^= b as u32;
-        h = h.wrapping_mul(0x0100_0193);
     }
     h
 }
