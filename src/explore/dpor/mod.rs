@@ -96,10 +96,13 @@ mod trace;
 mod wut;
 
 use access::{of_event, of_wake, Acc};
-use trace::{Exec, Trans};
+use trace::Exec;
 use wut::{Seq, Wut};
 
+use std::hash::BuildHasherDefault;
+
 use super::{Decision, Note, Strategy, ValueDecision};
+use crate::util::hash::FxHasher;
 use crate::verdict::{Event, Op};
 
 /// The pseudo-goroutine "time passes".
@@ -160,6 +163,8 @@ pub struct Dpor {
     depth: usize,
     /// The node that took a new branch in `begin`: nodes before it replay.
     fresh_from: usize,
+    /// The first goroutine decision whose sleep set the schedule needs (see `pick_goroutine`).
+    sleep_from: usize,
     /// The wakeup subtree to follow from here.
     carry: Wut,
     /// The subtree below the branch `begin` took, followed once that decision is reached.
@@ -171,7 +176,7 @@ pub struct Dpor {
     /// The largest object id seen so far in this schedule.
     max_obj: u64,
     /// Locks by object id.
-    locks: std::collections::HashMap<u64, LockShadow>,
+    locks: std::collections::HashMap<u64, LockShadow, BuildHasherDefault<FxHasher>>,
     /// A decision was taken: the next transition starts a new one.
     boundary: bool,
     /// The node of the decision whose transition starts next.
@@ -201,13 +206,14 @@ impl Dpor {
             nodes: Vec::new(),
             depth: 0,
             fresh_from: 0,
+            sleep_from: 0,
             carry: Wut::default(),
             next_carry: Wut::default(),
             sleep: Vec::new(),
             exec: Exec::default(),
             gs: Vec::new(),
             max_obj: 0,
-            locks: std::collections::HashMap::new(),
+            locks: Default::default(),
             boundary: false,
             pending_node: None,
             closed: 0,
@@ -342,12 +348,7 @@ impl Dpor {
             }
         }
         self.boundary = false;
-        let i = self.exec.t.len();
-        self.exec.t.push(Trans {
-            g,
-            node,
-            ..Trans::default()
-        });
+        let i = self.exec.push(g, node);
         if g != TIME {
             self.gs(g).cur = Some(i);
         }
@@ -386,7 +387,18 @@ impl Dpor {
     /// Race analysis of the schedule just run: insert the reversals into the wakeup trees.
     fn analyse(&mut self) {
         let races = self.exec.analyse();
+        // Races within the part replayed from the previous schedule were handled then: the
+        // transitions, and the sleep sets of the decisions before the new branch, are the same.
+        let fresh = self
+            .exec
+            .t
+            .iter()
+            .position(|t| t.node.is_some_and(|n| n >= self.fresh_from))
+            .unwrap_or(0);
         for (i, j) in races {
+            if j < fresh {
+                continue;
+            }
             let Some(n) = self.exec.t[i].node else {
                 continue; // Nobody else could run there.
             };
@@ -517,9 +529,14 @@ impl Strategy for Dpor {
             }
             self.fresh_from = self.nodes.len() - 1;
         }
+        self.sleep_from = self.nodes[..self.fresh_from.min(self.nodes.len())]
+            .iter()
+            .rposition(|n| matches!(n, Node::G(_)))
+            .filter(|_| matches!(self.nodes.get(self.fresh_from), Some(Node::Value { .. })))
+            .unwrap_or(self.fresh_from);
         self.depth = 0;
         self.carry = Wut::default();
-        self.exec = Exec::default();
+        self.exec.reset();
         self.gs.clear();
         self.max_obj = 0;
         self.locks.clear();
@@ -549,18 +566,23 @@ impl Strategy for Dpor {
                 ));
                 return 0;
             }
-            let mut sleep = node.sleep.clone();
-            for q in &node.done {
-                let i = node
-                    .options
-                    .iter()
-                    .position(|o| o == q)
-                    .expect("done is an option");
-                sleep.push((*q, node.next[i].clone()));
-            }
             let chosen = node.chosen;
-            sleep.retain(|(q, _)| *q != chosen);
-            self.sleep = sleep;
+            // The sleep set matters from the decision that took a new branch on (before it,
+            // the schedule replays the previous one), or from the last goroutine decision
+            // before a data choice that did.
+            if k >= self.sleep_from {
+                let mut sleep = node.sleep.clone();
+                for q in &node.done {
+                    let i = node
+                        .options
+                        .iter()
+                        .position(|o| o == q)
+                        .expect("done is an option");
+                    sleep.push((*q, node.next[i].clone()));
+                }
+                sleep.retain(|(q, _)| *q != chosen);
+                self.sleep = sleep;
+            }
             if k == self.fresh_from {
                 self.carry = std::mem::take(&mut self.next_carry);
             }

@@ -8,7 +8,13 @@
 //!   transition after the transition of its parent that created it) and dependence in
 //!   execution order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use crate::util::hash::FxHasher;
+
+/// Small integer keys: Fx, not SipHash.
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 use super::access::{any_dependent, dependent, irreversible, wildcard, Acc, Key};
 use crate::verdict::Op;
@@ -51,6 +57,12 @@ pub(super) struct Exec {
     /// Per transition: its index among its goroutine's transitions, from 1.
     pub seq: Vec<u32>,
     pub clock: Vec<Vec<u32>>,
+    /// Scratch kept between schedules (its allocations are reused): per key, the last writer
+    /// and the readers since; per lock, the acquisitions since the last write acquisition.
+    keys: FxMap<Key, KeyState>,
+    acquired: FxMap<u64, Vec<usize>>,
+    /// Transitions of earlier schedules, cleared, for reuse.
+    pool: Vec<Trans>,
 }
 
 impl Exec {
@@ -60,28 +72,62 @@ impl Exec {
         self.clock[b].get(g).is_some_and(|&c| c >= self.seq[a])
     }
 
+    /// Forget the schedule, keeping the allocations.
+    pub fn reset(&mut self) {
+        for mut t in self.t.drain(..) {
+            t.acc.clear();
+            t.woke.clear();
+            t.locks.clear();
+            self.pool.push(t);
+        }
+        self.seq.clear();
+    }
+
+    /// A new transition of `g`, chosen by decision `node`.
+    pub fn push(&mut self, g: u64, node: Option<usize>) -> usize {
+        let mut t = self.pool.pop().unwrap_or_default();
+        t.g = g;
+        t.node = node;
+        t.creator = None;
+        t.acquire = None;
+        t.resumed = false;
+        t.parked = false;
+        self.t.push(t);
+        self.t.len() - 1
+    }
+
     /// Compute clocks and return the reversible races `(i, j)`, `i` before `j`.
     pub fn analyse(&mut self) -> Vec<(usize, usize)> {
         let n = self.t.len();
         let width = self.t.iter().map(|t| t.g as usize + 1).max().unwrap_or(1);
-        self.seq = Vec::with_capacity(n);
+        self.seq.clear();
+        let mut spare = std::mem::take(&mut self.clock);
         self.clock = Vec::with_capacity(n);
         let mut count = vec![0u32; width];
         let mut last_of: Vec<Option<usize>> = vec![None; width];
-        let mut keys: BTreeMap<Key, KeyState> = BTreeMap::new();
+        let mut keys = std::mem::take(&mut self.keys);
+        for st in keys.values_mut() {
+            st.write = None;
+            st.reads.clear();
+        }
         // Per lock object: the acquisitions since (and including) the last write acquisition.
-        let mut acquired: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
-        let mut races = BTreeSet::new();
+        let mut acquired = std::mem::take(&mut self.acquired);
+        for l in acquired.values_mut() {
+            l.clear();
+        }
+        let mut races = Vec::new();
         let mut cands: Vec<usize> = Vec::new();
         for j in 0..n {
             let g = self.t[j].g as usize;
             count[g] += 1;
             self.seq.push(count[g]);
             // Program order and creation.
-            let mut base = match last_of[g] {
-                Some(p) => self.clock[p].clone(),
-                None => vec![0; width],
-            };
+            let mut base = spare.pop().unwrap_or_default();
+            base.clear();
+            match last_of[g] {
+                Some(p) => base.extend_from_slice(&self.clock[p]),
+                None => base.resize(width, 0),
+            }
             if let Some(c) = self.t[j].creator {
                 join(&mut base, &self.clock[c]);
             }
@@ -122,12 +168,14 @@ impl Exec {
             cands.retain(|&i| any_dependent(&self.t[i].acc, &self.t[j].acc));
             // Direct races: a conflicting transition that does not happen before `j` through
             // a later one.
-            let mut acc_clock = base.clone();
+            let mut acc_clock = spare.pop().unwrap_or_default();
+            acc_clock.clear();
+            acc_clock.extend_from_slice(&base);
             for &i in cands.iter() {
                 let gi = self.t[i].g as usize;
                 let direct = acc_clock[gi] < self.seq[i];
                 if direct && gi != g && self.reversible(i, j) {
-                    races.insert((i, j));
+                    races.push((i, j));
                 }
                 join(&mut acc_clock, &self.clock[i]);
             }
@@ -140,7 +188,7 @@ impl Exec {
                     let ri = self.t[i].acquire.map(|(op, _)| op);
                     let conflict = write || matches!(ri, Some(Op::Lock | Op::TryLock));
                     if conflict && self.t[i].g as usize != g {
-                        races.insert((i, j));
+                        races.push((i, j));
                     }
                 }
                 if write {
@@ -148,6 +196,7 @@ impl Exec {
                 }
                 list.push(j);
             }
+            spare.push(acc_clock);
             let mut clock = base;
             for &i in cands.iter() {
                 join(&mut clock, &self.clock[i]);
@@ -164,7 +213,11 @@ impl Exec {
                 }
             }
         }
-        races.into_iter().collect()
+        self.keys = keys;
+        self.acquired = acquired;
+        races.sort_unstable();
+        races.dedup();
+        races
     }
 
     /// False for a race whose reversal is not a new trace, or cannot happen.
