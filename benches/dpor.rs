@@ -5,6 +5,7 @@
 //! cargo bench --bench dpor             # every program
 //! cargo bench --bench dpor -- mutex    # programs whose name contains "mutex"
 //! cargo bench --bench dpor -- throughput   # time per schedule, DPOR against plain DFS
+//! DPOR_BRUTE_CAP=100000 cargo bench --bench dpor   # a quicker brute force (more "hand"/"?")
 //! ```
 //!
 //! How the trace count is established, per program (`how` column):
@@ -515,10 +516,15 @@ fn main() {
             }
         }
         times.sort();
-        // Brute force where the plain search finishes within 2,000,000 schedules.
+        // Brute force where the plain search finishes within 2,000,000 schedules (or
+        // DPOR_BRUTE_CAP).
+        let cap = std::env::var("DPOR_BRUTE_CAP")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2_000_000);
         *LOG.lock().unwrap() = Some(Vec::new());
         *TRACES.lock().unwrap() = Some(BTreeSet::new());
-        let (plain, plain_done, _) = run(StrategyKind::DfsPlain, &body, 2_000_000);
+        let (plain, plain_done, _) = run(StrategyKind::DfsPlain, &body, cap);
         let brute = TRACES.lock().unwrap().take().expect("on").len() as u64;
         *LOG.lock().unwrap() = None;
         let (traces, how) = match (hand, plain_done) {

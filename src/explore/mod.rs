@@ -18,9 +18,10 @@
 //! option in its own way (see each one's docs); a strategy that never answers
 //! [`Decision::time_index`] gets synctest semantics.
 //!
-//! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Replay`], [`RoundRobin`] and the
-//! coverage-guided [`Fuzz`]. The checker names them with the [`crate::Strategy`] enum; a
-//! strategy of your own goes to [`Checker::custom_strategy`](crate::Checker::custom_strategy).
+//! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Dpor`] (what `StrategyKind::Dfs` runs
+//! unbounded), [`Replay`], [`RoundRobin`] and the coverage-guided [`Fuzz`]. The checker names
+//! them with the [`crate::Strategy`] enum; a strategy of your own goes to
+//! [`Checker::custom_strategy`](crate::Checker::custom_strategy).
 //!
 //! Vocabulary (from the literature):
 //! - a **preemption** is a decision that switches away from a goroutine that could have
@@ -33,7 +34,7 @@
 //! that failed, a `select!` that took its `default`, a compare-exchange that failed, and an
 //! atomic load repeated at the same place with nothing in between (a spin). The executor marks
 //! its next decision [`Decision::yielded`]; [`Pct`] and [`Pos`] then drop it to the lowest
-//! priority, and [`Dfs`], [`RoundRobin`] and [`Fuzz`] move on to another goroutine (or let time
+//! priority, and [`Dfs`], [`Dpor`], [`RoundRobin`] and [`Fuzz`] move on to another goroutine (or let time
 //! pass), so a polling loop cannot starve the goroutine it waits for. A program that can never
 //! make progress still spins until `max_steps`, and is reported as a livelock that names the
 //! goroutines still running.
