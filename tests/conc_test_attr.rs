@@ -8,25 +8,9 @@ use goweave::conc_test;
 use goweave::runtime::gosched;
 use goweave::sync::Mutex;
 
-/// Two goroutines increment a counter with a load, a yield and a store: some interleavings
-/// lose an update, and the final assertion panics.
-fn lost_update() {
-    let n = Arc::new(AtomicU64::new(0));
-    let hs: Vec<_> = (0..2)
-        .map(|_| {
-            let n = n.clone();
-            goweave::go(move || {
-                let v = n.load(Ordering::SeqCst);
-                gosched();
-                n.store(v + 1, Ordering::SeqCst);
-            })
-        })
-        .collect();
-    for h in hs {
-        h.join();
-    }
-    assert_eq!(n.load(Ordering::SeqCst), 2, "an increment was lost");
-}
+#[path = "common/kernels.rs"]
+mod kernels;
+use kernels::lost_update_yielding as lost_update;
 
 /// The same counter with a fetch_add: correct under every schedule.
 fn counted() {

@@ -20,7 +20,7 @@
 //!
 //! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Dpor`] (what `StrategyKind::Dfs` runs
 //! unbounded), [`Replay`], [`RoundRobin`] and the coverage-guided [`Fuzz`]. The checker names
-//! them with the [`crate::Strategy`] enum; a strategy of your own goes to
+//! them with the [`StrategyKind`] enum; a strategy of your own goes to
 //! [`Checker::custom_strategy`](crate::Checker::custom_strategy).
 //!
 //! Vocabulary (from the literature):
@@ -75,8 +75,8 @@ pub use replay::Replay;
 pub use round_robin::RoundRobin;
 pub use shard::Shard;
 
-pub use crate::runtime::event::{Event, ObjId, Op};
-pub use crate::runtime::executor::controlled::TraceEntry;
+pub use crate::verdict::TraceEntry;
+pub use crate::verdict::{Event, ObjId, Op};
 
 /// A goroutine's id (main is 1).
 pub type GoroutineId = u64;

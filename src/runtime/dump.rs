@@ -89,6 +89,7 @@ impl GoroutineDump {
             wait_reason: g.wait_reason(),
             site: g.site(),
             spawn_site: g.spawn_site,
+            function: g.function,
             parent: g.parent,
             detail: wait_detail(g),
             stacks: backtraces::stacks_of(g),

@@ -49,6 +49,8 @@ pub(crate) struct InlineEntry {
     pub(crate) run: unsafe fn(&G),
     /// Drops the closure in the payload without running it.
     pub(crate) discard: unsafe fn(&Payload),
+    /// The closure's type path (`std::any::type_name`): the function the goroutine runs.
+    pub(crate) function: &'static str,
 }
 
 /// Bytes of closure (before the goroutine runs) or of result (after) that a goroutine record
@@ -128,6 +130,9 @@ pub(crate) struct G {
     pub(crate) id: u64,
     /// Optional name given at spawn.
     pub(crate) name: Option<Box<str>>,
+    /// The function it runs (its closure's type path; empty for main and for goroutines the
+    /// runtime starts), for `leak::Options::ignore_top_function`.
+    pub(crate) function: &'static str,
     /// Where `go` was called.
     pub(crate) spawn_site: &'static Location<'static>,
     /// Id of the goroutine that spawned this one (0 for main).
@@ -148,6 +153,10 @@ pub(crate) struct G {
     pub(crate) slot: AtomicUsize,
     /// Set while the executor force-unwinds the goroutine (main returned or the run failed).
     pub(crate) torn_down: AtomicBool,
+    /// Parked in the middle of an unwind (a destructor blocked during a panic): it must never
+    /// be force-unwound, because a second unwind through that destructor aborts the process
+    /// (see `runtime::unwind`).
+    pub(crate) parked_unwinding: AtomicBool,
     /// The closure or coroutine; see the module invariants.
     body: UnsafeCell<Body>,
     /// The corosensei yielder of the running coroutine (set when it starts).
@@ -199,13 +208,19 @@ impl G {
         *r.home.get_mut() = usize::MAX;
         *r.slot.get_mut() = 0;
         *r.torn_down.get_mut() = false;
+        *r.parked_unwinding.get_mut() = false;
         *r.yielder.get_mut() = std::ptr::null_mut();
         r.detail.set(None);
         *r.join.get_mut().unwrap_or_else(|p| p.into_inner()) = JoinState::Running {
             waiter: None,
             handle,
         };
-        *r.body.get_mut() = install(&r.payload);
+        let body = install(&r.payload);
+        r.function = match &body {
+            Body::Inline(e) => e.function,
+            _ => "",
+        };
+        *r.body.get_mut() = body;
         g
     }
 
@@ -216,6 +231,7 @@ impl G {
             stack_size: 0,
             id: 0,
             name: None,
+            function: "",
             spawn_site: nowhere,
             parent: 0,
             exec: ExecKind::Controlled(0),
@@ -225,6 +241,7 @@ impl G {
             home: AtomicUsize::new(usize::MAX),
             slot: AtomicUsize::new(0),
             torn_down: AtomicBool::new(false),
+            parked_unwinding: AtomicBool::new(false),
             body: UnsafeCell::new(Body::Gone),
             locals: RefCell::new(Vec::new()),
             yielder: AtomicPtr::new(std::ptr::null_mut()),
@@ -525,6 +542,7 @@ mod tests {
             Body::Inline(InlineEntry {
                 run: |_| unreachable!("never run"),
                 discard: Payload::discard::<Tally<16>>,
+                function: "",
             })
         });
         drop(g);

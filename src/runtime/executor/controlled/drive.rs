@@ -117,7 +117,7 @@ impl Controlled {
                     if g.id == 1 {
                         st.main_done = true;
                         if self.cfg.leak_check {
-                            st.quiesce = Some((st.steps, st.now + QUIESCE_WINDOW));
+                            st.quiesce = Some((st.steps, st.now.saturating_add(QUIESCE_WINDOW)));
                         }
                     }
                     if let Exit::Panicked(report) = exit {
@@ -158,9 +158,15 @@ impl Controlled {
                 first.and_then(|i| st.all[i].take())
             };
             let Some(g) = next else { break };
-            {
+            let abandoned = {
                 let _running = CurrentGuard::enter(&g);
-                coroutine::tear_down(&g);
+                coroutine::tear_down(&g)
+            };
+            if let Some(report) = abandoned {
+                self.st
+                    .borrow_mut()
+                    .verdict
+                    .get_or_insert(Verdict::Panic(report));
             }
             g.set_status(Status::Dead);
             goroutine::recycle(g);
