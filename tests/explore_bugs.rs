@@ -173,7 +173,10 @@ fn dfs_proves_a_correct_mutex_program_and_counts_its_schedules() {
     assert_eq!(stats.distinct, stats.schedules, "{stats}");
     let text = stats.to_string();
     assert!(
-        text.starts_with(&format!("explored all {} schedules (dfs)", stats.schedules)),
+        text.starts_with(&format!(
+            "explored all {} schedules (dpor)",
+            stats.schedules
+        )),
         "{text}"
     );
     // Deterministic: the same count every time.
@@ -184,7 +187,16 @@ fn dfs_proves_a_correct_mutex_program_and_counts_its_schedules() {
         .run(locked_counter)
         .unwrap();
     assert_eq!(again.schedules, stats.schedules);
-    // A preemption bound explores a subset.
+    // One schedule per order in which the two goroutines take the lock.
+    assert_eq!(stats.schedules, 2, "{stats}");
+    // Every interleaving, without reduction; a preemption bound explores a subset of those.
+    let plain = Checker::new()
+        .strategy(StrategyKind::DfsPlain)
+        .run(locked_counter)
+        .unwrap();
+    assert!(plain.exhausted);
+    assert!(plain.to_string().starts_with("explored all"), "{plain}");
+    assert!(plain.schedules > stats.schedules, "{plain} vs {stats}");
     let bounded = Checker::new()
         .strategy(StrategyKind::Dfs {
             max_preemptions: Some(0),
@@ -192,15 +204,13 @@ fn dfs_proves_a_correct_mutex_program_and_counts_its_schedules() {
         .run(locked_counter)
         .unwrap();
     assert!(bounded.exhausted);
-    assert!(bounded.schedules < stats.schedules, "{bounded} vs {stats}");
+    assert!(bounded.schedules < plain.schedules, "{bounded} vs {plain}");
 }
 
 #[test]
 fn dfs_stops_at_the_iteration_limit_without_claiming_exhaustion() {
     let stats = Checker::new()
-        .strategy(StrategyKind::Dfs {
-            max_preemptions: None,
-        })
+        .strategy(StrategyKind::DfsPlain)
         .iterations(3)
         .run(locked_counter)
         .unwrap();

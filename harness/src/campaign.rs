@@ -68,6 +68,7 @@ pub fn explore_test(
         steps: Some(0),
         elapsed: start.elapsed(),
         failure: None,
+        exhausted: None,
     };
     for r in results {
         let ex = r?;
@@ -159,6 +160,8 @@ pub struct Record {
     pub message: Option<String>,
     /// Set on the records of `goweave-harness merge`.
     pub merged: Option<Merged>,
+    /// If an exhaustive strategy explored every schedule: its name (`dpor`).
+    pub exhausted: Option<String>,
 }
 
 impl Record {
@@ -189,6 +192,7 @@ impl Record {
             failures: Vec::new(),
             message: Some(message),
             merged: None,
+            exhausted: None,
         }
     }
 
@@ -245,6 +249,7 @@ impl Record {
                 _ => None,
             },
             merged: None,
+            exhausted: ex.exhausted.clone(),
         }
     }
 
@@ -341,6 +346,9 @@ impl Record {
         match &self.message {
             Some(m) => o.str("message", m),
             None => o.raw("message", "null"),
+        }
+        if let Some(e) = &self.exhausted {
+            o.str("exhausted", e);
         }
         if let Some(m) = &self.merged {
             o.num("merged_shards", m.shards);

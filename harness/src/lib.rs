@@ -226,7 +226,13 @@ pub fn summary(records: &[Record], wall: Duration) -> String {
             (Outcome::Passed, None) if r.message.is_some() => {
                 format!("ok (no {} in this shard)", r.expect.unwrap_or("failure"))
             }
-            (Outcome::Passed, None) => "ok".into(),
+            (Outcome::Passed, None) => match &r.exhausted {
+                Some(by) => format!(
+                    "ok: explored all {} schedules ({by})",
+                    thousands(r.schedules)
+                ),
+                None => "ok".into(),
+            },
             (Outcome::Failed, Some(f)) => {
                 format!("FAILED: {} at schedule {}", f.kind, f.schedule + 1)
             }

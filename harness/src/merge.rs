@@ -171,6 +171,7 @@ pub fn record_of(v: &Value) -> Result<Record, String> {
         },
         failures: failures_of(v, "failures")?,
         message: opt_str(v, "message"),
+        exhausted: opt_str(v, "exhausted"),
         merged: v
             .get("merged_shards")
             .and_then(Value::as_u64)
@@ -232,6 +233,8 @@ fn merge_test(mut parts: Vec<Record>) -> Result<Record, String> {
         expect: first.expect,
         failures: Vec::new(),
         message: None,
+        // An exhaustive search is not split: the shard that ran it says it finished.
+        exhausted: parts.iter().find_map(|r| r.exhausted.clone()),
         merged: Some(crate::campaign::Merged {
             shards: parts.len() as u64,
             explored: parts.iter().map(|r| r.schedules).sum(),

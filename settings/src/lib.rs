@@ -59,7 +59,7 @@ impl Grammar {
     /// The grammar in a few words, for documentation and error messages.
     pub fn describe(self) -> &'static str {
         match self {
-            Grammar::Strategy => "random, pct, pct:DEPTH, pos, dfs, dfs:MAX_PREEMPTIONS, round_robin, fuzz, fuzz:CORPUS_DIR, or a replay token",
+            Grammar::Strategy => "random, pct, pct:DEPTH, pos, dfs, dfs:MAX_PREEMPTIONS, dfs:plain, round_robin, fuzz, fuzz:CORPUS_DIR, or a replay token",
             Grammar::Count { min: 0 } => "a whole number (1000, 10_000, 1e6)",
             Grammar::Count { .. } => "a whole number, at least 1 (1000, 10_000, 1e6)",
             Grammar::Seed => "a number, decimal or 0x hexadecimal",
@@ -510,6 +510,8 @@ pub enum StrategyName<'a> {
     Pos,
     /// `dfs` or `dfs:<max preemptions>`
     Dfs(Option<u32>),
+    /// `dfs:plain`: every interleaving, without partial-order reduction
+    DfsPlain,
     /// `round_robin` (also `roundrobin`, `rr`)
     RoundRobin,
     /// `fuzz` or `fuzz:<corpus directory>`
@@ -519,7 +521,7 @@ pub enum StrategyName<'a> {
 }
 
 /// A strategy: `random`, `pct`, `pct:<depth>`, `pos`, `dfs`, `dfs:<max preemptions>`,
-/// `round_robin`, `fuzz`, `fuzz:<corpus directory>`, or a replay token.
+/// `dfs:plain`, `round_robin`, `fuzz`, `fuzz:<corpus directory>`, or a replay token.
 pub fn parse_strategy(s: &str) -> Result<StrategyName<'_>, String> {
     let s = s.trim();
     if looks_like_token(s) {
@@ -545,6 +547,7 @@ pub fn parse_strategy(s: &str) -> Result<StrategyName<'_>, String> {
         },
         ("pos", None) => StrategyName::Pos,
         ("dfs", None) => StrategyName::Dfs(None),
+        ("dfs", Some(a)) if a.trim().eq_ignore_ascii_case("plain") => StrategyName::DfsPlain,
         ("dfs", Some(_)) => StrategyName::Dfs(Some(num("preemption bound")?)),
         ("round_robin" | "roundrobin" | "rr", None) => StrategyName::RoundRobin,
         ("fuzz", None) => StrategyName::Fuzz(None),
@@ -617,6 +620,7 @@ mod tests {
     fn strategies() {
         assert_eq!(parse_strategy("pct:5"), Ok(StrategyName::Pct(Some(5))));
         assert_eq!(parse_strategy("dfs"), Ok(StrategyName::Dfs(None)));
+        assert_eq!(parse_strategy("dfs:plain"), Ok(StrategyName::DfsPlain));
         assert_eq!(parse_strategy("rr"), Ok(StrategyName::RoundRobin));
         assert_eq!(
             parse_strategy("fuzz:target/c"),

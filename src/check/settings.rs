@@ -16,7 +16,7 @@
 //!
 //! | setting | `#[conc_test]` option | variable | harness flag | value |
 //! | --- | --- | --- | --- | --- |
-//! | the exploration strategy (default random) | `strategy = "pct"` | `GOWEAVE_STRATEGY` | `--strategy` | random, pct, pct:DEPTH, pos, dfs, dfs:MAX_PREEMPTIONS, round_robin, fuzz, fuzz:CORPUS_DIR, or a replay token |
+//! | the exploration strategy (default random) | `strategy = "pct"` | `GOWEAVE_STRATEGY` | `--strategy` | random, pct, pct:DEPTH, pos, dfs, dfs:MAX_PREEMPTIONS, dfs:plain, round_robin, fuzz, fuzz:CORPUS_DIR, or a replay token |
 //! | schedules to explore (default 100; dfs: all; fuzz: 1000) | `iterations = 10_000` | `GOWEAVE_ITERATIONS` | `--iterations` | a whole number, at least 1 (1000, 10_000, 1e6) |
 //! | seed of the randomised strategies (default 0) | `seed = 42` | `GOWEAVE_SEED` | `--seed` | a number, decimal or 0x hexadecimal |
 //! | PCT's bug depth (default 3) | `depth = 3` | `GOWEAVE_DEPTH` | `--depth` | a whole number, at least 1 (1000, 10_000, 1e6) |

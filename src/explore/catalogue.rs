@@ -18,7 +18,8 @@ use crate::schedule::Schedule;
 /// the trait for writing your own, are in [`explore`].)
 ///
 /// From text (`GOWEAVE_STRATEGY`, `--strategy`): `random`, `pct` (depth 3), `pct:2`, `pos`,
-/// `dfs`, `dfs:2` (at most 2 preemptions), `round_robin`, `fuzz`, `fuzz:<corpus directory>`, or
+/// `dfs` (with partial-order reduction), `dfs:2` (at most 2 preemptions), `dfs:plain` (every
+/// interleaving), `round_robin`, `fuzz`, `fuzz:<corpus directory>`, or
 /// a replay token.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum StrategyKind {
@@ -32,11 +33,18 @@ pub enum StrategyKind {
     },
     /// Partial order sampling ([`explore::Pos`]).
     Pos,
-    /// Exhaustive depth-first search ([`explore::Dfs`]).
+    /// Exhaustive depth-first search. Unbounded (`dfs`), it explores one schedule per
+    /// Mazurkiewicz trace with optimal dynamic partial-order reduction ([`explore::Dpor`]);
+    /// with a preemption bound (`dfs:2`) it is the plain preemption-bounded search
+    /// ([`explore::Dfs`]), which reduces nothing.
     Dfs {
         /// Explore only schedules with at most this many preemptions (`None`: all).
         max_preemptions: Option<u32>,
     },
+    /// Plain exhaustive depth-first search over every interleaving, without partial-order
+    /// reduction ([`explore::Dfs`], `dfs:plain`): the reference that [`StrategyKind::Dfs`]'s
+    /// reduction is checked against, and what it was before.
+    DfsPlain,
     /// Run the goroutine that is running until it blocks or yields, then the next by id.
     RoundRobin,
     /// Coverage-guided schedule fuzzing ([`explore::Fuzz`]).
@@ -55,7 +63,11 @@ impl StrategyKind {
             StrategyKind::Random => Box::new(explore::Random::new(seed)),
             StrategyKind::Pct { depth } => Box::new(explore::Pct::new(*depth, seed)),
             StrategyKind::Pos => Box::new(explore::Pos::new(seed)),
+            StrategyKind::Dfs {
+                max_preemptions: None,
+            } => Box::new(explore::Dpor::new()),
             StrategyKind::Dfs { max_preemptions } => Box::new(explore::Dfs::new(*max_preemptions)),
+            StrategyKind::DfsPlain => Box::new(explore::Dfs::new(None)),
             StrategyKind::RoundRobin => Box::new(explore::RoundRobin::new()),
             StrategyKind::Fuzz { corpus: None } => Box::new(explore::Fuzz::new(seed)),
             StrategyKind::Fuzz { corpus: Some(d) } => {
@@ -71,7 +83,7 @@ impl StrategyKind {
         match self {
             StrategyKind::Random | StrategyKind::Pct { .. } | StrategyKind::Pos => 100,
             StrategyKind::Fuzz { .. } => 1_000,
-            StrategyKind::Dfs { .. } => u64::MAX,
+            StrategyKind::Dfs { .. } | StrategyKind::DfsPlain => u64::MAX,
             StrategyKind::RoundRobin | StrategyKind::Replay(_) => 1,
         }
     }
@@ -83,7 +95,9 @@ impl StrategyKind {
     pub fn describe(&self, seed: u64) -> String {
         match self {
             StrategyKind::Replay(_) => "replay".into(),
-            s @ (StrategyKind::Dfs { .. } | StrategyKind::RoundRobin) => s.to_string(),
+            s @ (StrategyKind::Dfs { .. } | StrategyKind::DfsPlain | StrategyKind::RoundRobin) => {
+                s.to_string()
+            }
             s => format!("{s}, seed {seed}"),
         }
     }
@@ -101,6 +115,7 @@ impl fmt::Display for StrategyKind {
             StrategyKind::Dfs {
                 max_preemptions: Some(m),
             } => write!(f, "dfs:{m}"),
+            StrategyKind::DfsPlain => f.write_str("dfs:plain"),
             StrategyKind::RoundRobin => f.write_str("round_robin"),
             StrategyKind::Fuzz { corpus: None } => f.write_str("fuzz"),
             StrategyKind::Fuzz { corpus: Some(d) } => write!(f, "fuzz:{}", d.display()),
@@ -122,6 +137,7 @@ impl FromStr for StrategyKind {
             },
             StrategyName::Pos => StrategyKind::Pos,
             StrategyName::Dfs(m) => StrategyKind::Dfs { max_preemptions: m },
+            StrategyName::DfsPlain => StrategyKind::DfsPlain,
             StrategyName::RoundRobin => StrategyKind::RoundRobin,
             StrategyName::Fuzz(d) => StrategyKind::Fuzz {
                 corpus: d.map(PathBuf::from),
@@ -145,6 +161,7 @@ mod tests {
             "pos",
             "dfs",
             "dfs:2",
+            "dfs:plain",
             "round_robin",
             "fuzz",
             "fuzz:target/corpus",

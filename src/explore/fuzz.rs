@@ -192,7 +192,10 @@ fn obj_key(op: Op, obj: u64) -> u64 {
 }
 
 fn is_read(op: Op) -> bool {
-    matches!(op, Op::AtomicLoad | Op::Read | Op::RLock | Op::RUnlock)
+    matches!(
+        op,
+        Op::AtomicLoad | Op::Read | Op::RLock | Op::RUnlock | Op::TryRLock
+    )
 }
 
 /// What the running goroutine was about to do at one decision of a logged run.

@@ -18,9 +18,10 @@
 //! option in its own way (see each one's docs); a strategy that never answers
 //! [`Decision::time_index`] gets synctest semantics.
 //!
-//! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Replay`], [`RoundRobin`] and the
-//! coverage-guided [`Fuzz`]. The checker names them with the [`StrategyKind`] enum; a
-//! strategy of your own goes to [`Checker::custom_strategy`](crate::Checker::custom_strategy).
+//! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Dpor`] (what `StrategyKind::Dfs` runs
+//! unbounded), [`Replay`], [`RoundRobin`] and the coverage-guided [`Fuzz`]. The checker names
+//! them with the [`StrategyKind`] enum; a strategy of your own goes to
+//! [`Checker::custom_strategy`](crate::Checker::custom_strategy).
 //!
 //! Vocabulary (from the literature):
 //! - a **preemption** is a decision that switches away from a goroutine that could have
@@ -33,7 +34,7 @@
 //! that failed, a `select!` that took its `default`, a compare-exchange that failed, and an
 //! atomic load repeated at the same place with nothing in between (a spin). The executor marks
 //! its next decision [`Decision::yielded`]; [`Pct`] and [`Pos`] then drop it to the lowest
-//! priority, and [`Dfs`], [`RoundRobin`] and [`Fuzz`] move on to another goroutine (or let time
+//! priority, and [`Dfs`], [`Dpor`], [`RoundRobin`] and [`Fuzz`] move on to another goroutine (or let time
 //! pass), so a polling loop cannot starve the goroutine it waits for. A program that can never
 //! make progress still spins until `max_steps`, and is reported as a livelock that names the
 //! goroutines still running.
@@ -48,6 +49,7 @@
 mod bytes;
 mod catalogue;
 mod dfs;
+mod dpor;
 mod fuzz;
 mod pct;
 mod pos;
@@ -64,6 +66,7 @@ use std::time::Duration;
 pub use bytes::{Bytes, Tail};
 pub use catalogue::StrategyKind;
 pub use dfs::Dfs;
+pub use dpor::Dpor;
 pub use fuzz::Fuzz;
 pub use pct::Pct;
 pub use pos::Pos;
@@ -362,6 +365,49 @@ pub trait Strategy: Send {
     fn describe(&self) -> String {
         "custom strategy".into()
     }
+
+    /// True if this strategy follows the schedule step by step (as [`Dpor`] does): the
+    /// controlled executor then reports every [`Note`] to [`note`](Strategy::note) while the
+    /// schedule runs. Asked once per schedule; default false (no cost).
+    fn wants_notes(&self) -> bool {
+        false
+    }
+
+    /// Something happened in the schedule that a decision alone does not show (only if
+    /// [`wants_notes`](Strategy::wants_notes)).
+    fn note(&mut self, n: Note) {
+        let _ = n;
+    }
+}
+
+/// What the controlled executor tells a strategy that asked for it
+/// ([`Strategy::wants_notes`]), in the order it happens. Together with the decisions, the
+/// notes delimit the schedule's *transitions*: a goroutine's run from one point where the
+/// scheduler may switch to the next.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Note {
+    /// `parent` created goroutine `child` (it is runnable from now on, before `parent`'s own
+    /// `go` event commits).
+    Spawned {
+        /// The goroutine running `go`.
+        parent: GoroutineId,
+        /// The new goroutine.
+        child: GoroutineId,
+    },
+    /// The scheduler resumes the goroutine: it starts, comes back from a park, or is resumed
+    /// at the scheduling point it was switched out at.
+    Run(GoroutineId),
+    /// The goroutine goes on to perform `Event` now (the event it announced).
+    Commit(GoroutineId, Event),
+    /// The running goroutine parked (blocked).
+    Park(GoroutineId),
+    /// The running goroutine (or, while time passes, the scheduler) woke this parked one.
+    Wake(GoroutineId),
+    /// The running goroutine finished.
+    Exit(GoroutineId),
+    /// Virtual time is about to pass: the timers due fire next, on the scheduler's stack.
+    Time,
 }
 
 impl<S: Strategy + ?Sized> Strategy for Box<S> {
@@ -385,6 +431,12 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn wants_notes(&self) -> bool {
+        (**self).wants_notes()
+    }
+    fn note(&mut self, n: Note) {
+        (**self).note(n)
     }
 }
 
@@ -412,7 +464,10 @@ pub fn conflicts(a: &Event, b: &Event) -> bool {
         matches!(op, Op::Spawn | Op::Join)
     }
     fn is_read(op: Op) -> bool {
-        matches!(op, Op::AtomicLoad | Op::Read | Op::RLock | Op::RUnlock)
+        matches!(
+            op,
+            Op::AtomicLoad | Op::Read | Op::RLock | Op::RUnlock | Op::TryRLock
+        )
     }
     a.obj != ObjId(0)
         && a.obj == b.obj

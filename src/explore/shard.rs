@@ -93,4 +93,12 @@ impl Strategy for Shard {
     fn describe(&self) -> String {
         self.inner.describe()
     }
+
+    fn wants_notes(&self) -> bool {
+        self.inner.wants_notes()
+    }
+
+    fn note(&mut self, n: super::Note) {
+        self.inner.note(n)
+    }
 }

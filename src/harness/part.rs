@@ -64,6 +64,8 @@ pub struct Exploration {
     pub elapsed: Duration,
     /// The first failure, with the index of its schedule in the whole run.
     pub failure: Option<(u64, Failure)>,
+    /// If an exhaustive strategy explored every schedule it had: its name (`dpor`, `dfs`).
+    pub exhausted: Option<String>,
 }
 
 #[cfg(test)]

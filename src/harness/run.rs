@@ -47,6 +47,7 @@ pub fn explore(
             steps: Some(0),
             elapsed: Duration::ZERO,
             failure: None,
+            exhausted: None,
         });
     };
     let mine = Part {
@@ -86,12 +87,14 @@ pub fn explore(
             steps: Some(stats.steps),
             elapsed,
             failure: None,
+            exhausted: stats.exhausted.then(|| stats.strategy.clone()),
         },
         Err(f) => Exploration {
             schedules: begun.load(Ordering::Relaxed).max(1),
             steps: None,
             elapsed,
             failure: Some((offset + f.iteration() * stride, f)),
+            exhausted: None,
         },
     })
 }

@@ -167,7 +167,7 @@ impl RawMutex {
     /// Lock if that needs no waiting (Go's `TryLock`).
     #[inline]
     pub(crate) fn try_lock(&self, site: &'static Location<'static>) -> bool {
-        let controlled = self.obj.point(Op::Lock, site);
+        let controlled = self.obj.point(Op::TryLock, site);
         let ok = self.try_acquire();
         if ok && controlled {
             self.holder.set(site);

@@ -106,7 +106,7 @@ impl RawRwLock {
 
     #[inline]
     pub(crate) fn try_read(&self, site: &'static Location<'static>) -> bool {
-        let controlled = self.obj.point(Op::RLock, site);
+        let controlled = self.obj.point(Op::TryRLock, site);
         let mut c = self.reader_count.load(Ordering::SeqCst);
         loop {
             if c < 0 {
@@ -200,7 +200,7 @@ impl RawRwLock {
 
     #[inline]
     pub(crate) fn try_write(&self, site: &'static Location<'static>) -> bool {
-        let controlled = self.obj.point(Op::Lock, site);
+        let controlled = self.obj.point(Op::TryLock, site);
         if !self.w.try_acquire() {
             return false;
         }

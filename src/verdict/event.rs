@@ -44,6 +44,10 @@ pub enum Op {
     RLock,
     /// RwLock read unlock.
     RUnlock,
+    /// Mutex or RwLock `try_lock` (write side): never waits.
+    TryLock,
+    /// RwLock `try_read`: never waits.
+    TryRLock,
     /// WaitGroup add/done.
     WaitGroupAdd,
     /// WaitGroup wait.
@@ -92,6 +96,8 @@ impl Op {
             Op::Unlock => "unlock",
             Op::RLock => "rlock",
             Op::RUnlock => "runlock",
+            Op::TryLock => "trylock",
+            Op::TryRLock => "try rlock",
             Op::WaitGroupAdd => "wg add",
             Op::WaitGroupWait => "wg wait",
             Op::Once => "once",

@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release --manifest-path benches/loom/Cargo.toml            # every row
 //! cargo run --release --manifest-path benches/loom/Cargo.toml -- 2x10    # rows containing "2x10"
+//! cargo run --release --manifest-path benches/loom/Cargo.toml -- dpor    # loom's executions on benches/dpor.rs's programs
 //! ```
 //!
 //! Both search depth-first: loom with its DPOR (it skips interleavings that only reorder
@@ -23,6 +24,8 @@
 //! anchor=loom bench=exhaust_2x2 schedules=<n> secs=<t>
 //! anchor=goweave bench=exhaust_2x2 strategy=dfs schedules=<n> secs=<t>
 //! ```
+
+mod dpor;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -92,9 +95,8 @@ fn loom_run(t: u64, ops: u64, n: Option<u64>) -> u64 {
 /// end). Returns the schedules run.
 fn goweave_run(t: u64, ops: u64, n: Option<u64>) -> u64 {
     let mut c = goweave::Checker::new()
-        .strategy(goweave::Strategy::Dfs {
-            max_preemptions: None,
-        })
+        // The plain search (every interleaving): what this anchor has always timed.
+        .strategy(goweave::StrategyKind::DfsPlain)
         .max_steps(1_000_000);
     if let Some(n) = n {
         c = c.iterations(n);
@@ -149,6 +151,7 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    dpor::run(&wanted);
 
     for (t, ops) in [(2, 10)] {
         let name = format!("explore_{t}x{ops}");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{bad_index, dump_all, Controlled, State, QUIESCE_STEPS};
-use crate::explore::{Decision, Pending, ValueDecision};
+use crate::explore::{Decision, Note, Pending, ValueDecision};
 use crate::runtime::context;
 use crate::runtime::coroutine::{self, Request};
 use crate::runtime::goroutine::G;
@@ -96,6 +96,9 @@ impl Controlled {
             st.fingerprint = fingerprint_step(st.fingerprint, ev.op as u8, g.id);
         }
         let preempted = st.preempted.take();
+        if st.notes {
+            st.strategy.note(Note::Commit(g.id, ev));
+        }
         if self.cfg.trace {
             st.trace.push(TraceEntry {
                 step: st.trace.len() as u64 + 1,
@@ -123,10 +126,14 @@ impl Controlled {
             return self.commit(&mut st, g, ev);
         }
         // Loading the same atomic where the previous scheduling point was: a spin.
-        let spin = ev.op == Op::AtomicLoad && std::ptr::eq(g.site(), ev.site);
+        let same_site = ev.op == Op::AtomicLoad && std::ptr::eq(g.site(), ev.site);
         g.set_site(ev.site);
         let switch = {
             let mut st = self.st.borrow_mut();
+            let spin = same_site && st.last_load == (g.id, ev.obj.0);
+            if ev.op == Op::AtomicLoad {
+                st.last_load = (g.id, ev.obj.0);
+            }
             let hinted = st.hint.take().is_some();
             let yielded = spin || hinted;
             if self.step(&mut st, g, ev) {

@@ -3,6 +3,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{dump_all, Controlled, G, QUIESCE_WINDOW};
+use crate::explore::Note;
 use crate::runtime::context::CurrentGuard;
 use crate::runtime::coroutine::{self, Exit, Request, Step};
 use crate::runtime::goroutine::{self, Status};
@@ -21,7 +22,7 @@ impl Controlled {
                 }
                 if std::mem::take(&mut st.pass_time) {
                     drop(st);
-                    self.advance_time();
+                    self.let_time_pass();
                     continue;
                 }
                 let next = match st.switch_to.take() {
@@ -37,7 +38,7 @@ impl Controlled {
                                     None => return,
                                     Some(i) if i == st.ids.len() => {
                                         drop(st);
-                                        self.advance_time();
+                                        self.let_time_pass();
                                         continue;
                                     }
                                     Some(i) => Some(Arc::as_ptr(&st.runnable[i])),
@@ -50,7 +51,7 @@ impl Controlled {
                 next
             };
             let Some(gp) = next else {
-                if self.advance_time() {
+                if self.let_time_pass() {
                     continue;
                 }
                 let mut st = self.st.borrow_mut();
@@ -74,6 +75,12 @@ impl Controlled {
             let mut finished = None;
             g.set_status(Status::Running);
             self.monitor.note(&g, g.site());
+            {
+                let mut st = self.st.borrow_mut();
+                if st.notes {
+                    st.strategy.note(Note::Run(g.id));
+                }
+            }
             let step = {
                 let _running = CurrentGuard::enter(&g);
                 coroutine::resume(&g)
@@ -85,6 +92,9 @@ impl Controlled {
                         let mut st = self.st.borrow_mut();
                         g.set_status(Status::Waiting);
                         st.hint = None;
+                        if st.notes {
+                            st.strategy.note(Note::Park(g.id));
+                        }
                         Self::remove_runnable(&mut st, g.id);
                     }
                     // SAFETY: the closure lives on the parked goroutine's stack, which stays
@@ -98,6 +108,9 @@ impl Controlled {
                     crate::runtime::hb::exited(g.id);
                     let mut st = self.st.borrow_mut();
                     st.hint = None;
+                    if st.notes {
+                        st.strategy.note(Note::Exit(g.id));
+                    }
                     finished = st.all[g.id as usize].take();
                     st.live -= 1;
                     Self::remove_runnable(&mut st, g.id);
@@ -119,6 +132,18 @@ impl Controlled {
                 goroutine::recycle(done);
             }
         }
+    }
+
+    /// `advance_time`, told to a strategy that follows the schedule (`Note::Time`) before
+    /// the timers' callbacks run, so that what they wake belongs to the time step.
+    fn let_time_pass(&self) -> bool {
+        {
+            let mut st = self.st.borrow_mut();
+            if st.notes && st.timers.next_deadline().is_some() {
+                st.strategy.note(Note::Time);
+            }
+        }
+        self.advance_time()
     }
 
     /// Force-unwind every goroutine still alive, in id order.

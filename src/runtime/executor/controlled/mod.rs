@@ -53,7 +53,7 @@ use std::time::Duration;
 use config::SPARE;
 pub use config::{recycle, Config, Monitor, Outcome, QUIESCE_STEPS, QUIESCE_WINDOW};
 
-use crate::explore::{Pending, Strategy};
+use crate::explore::{Note, Pending, Strategy};
 use crate::runtime::context::{self, ExecPtr};
 use crate::runtime::dump::backtraces;
 use crate::runtime::goroutine::{self, GRef, Install, Status, G};
@@ -144,6 +144,11 @@ struct State {
     /// beyond which timers no longer fire.
     quiesce: Option<(u64, Duration)>,
     strategy: Box<dyn Strategy>,
+    /// The strategy follows the schedule step by step (`Strategy::wants_notes`).
+    notes: bool,
+    /// The goroutine and atomic of the latest atomic load announced: the same goroutine
+    /// loading the same atomic at the same place again is spinning.
+    last_load: (u64, u64),
 }
 
 /// A controlled executor instance (one schedule).
@@ -220,6 +225,8 @@ impl Controlled {
                 verdict: None,
                 main_done: false,
                 quiesce: None,
+                notes: strategy.wants_notes(),
+                last_load: (0, 0),
                 strategy,
             }),
             cfg,
@@ -232,6 +239,9 @@ impl Controlled {
             return;
         }
         let mut st = self.st.borrow_mut();
+        if st.notes {
+            st.strategy.note(Note::Wake(g.id));
+        }
         let at = st.ids.partition_point(|&id| id < g.id);
         st.ids.insert(at, g.id);
         st.runnable.insert(at, g);
@@ -278,6 +288,9 @@ impl Controlled {
             event: Event::new(Op::Spawn, ObjId(id), site),
             since,
         });
+        if st.notes {
+            st.strategy.note(Note::Spawned { parent, child: id });
+        }
         drop(st);
         crate::runtime::hb::spawned(parent, id, site);
         backtraces::spawned(id, parent);

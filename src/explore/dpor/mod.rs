@@ -1,0 +1,773 @@
+//! `Dpor`: exhaustive search with optimal dynamic partial-order reduction: one schedule per
+//! Mazurkiewicz trace of goweave's visible operations, instead of one per interleaving.
+//!
+//! # The algorithm, and why this one
+//!
+//! Optimal DPOR (Abdulla, Aronis, Jonsson, Sagonas, "Optimal dynamic partial order
+//! reduction", POPL 2014; "Source sets", JACM 2017), stateless: each schedule runs the program
+//! from the start. After a schedule, every *reversible race* (two dependent transitions of
+//! different goroutines with no third between them in happens-before) is reversed by a
+//! *wakeup sequence* `notdep(e, E).e'` (what could run before `e` without depending on it,
+//! then `e'`), inserted into the *wakeup tree* of the decision just before `e`, unless a
+//! goroutine asleep there could already start it. *Sleep sets* keep a goroutine whose
+//! alternatives were explored from being run again until something it conflicts with
+//! happens.
+//!
+//! TruSt (Kokologiannakis, Marmanis, Gladstein, Vafeiadis, POPL 2022) is also optimal, in
+//! polynomial memory and trivially parallel, but it revisits *reads* against *writes* of an
+//! execution graph (reads-from), which presumes that every visible event is a memory
+//! access. goweave's events are channel hand-offs, lock queues, `select!`, wait groups and
+//! virtual time, whose interference is best stated as a dependence relation over the
+//! executor's own transitions. Optimal DPOR takes exactly that relation, needs nothing from
+//! the program but the transitions it already runs, and its memory (one wakeup tree per
+//! decision of the current schedule) is small for the programs a test explores.
+//!
+//! # Transitions
+//!
+//! A transition is one goroutine's run from a point where the scheduler may switch (a
+//! scheduling point, a park, its start) to the next. The executor reports them as
+//! [`Note`]s. Kinds: performing the event announced at a scheduling point; completing an
+//! operation that blocked (resuming after a park: it touches what it waited on); a
+//! goroutine's first run (local code only, created by the parent's transition that called
+//! `go`); *time passes* (pseudo-goroutine 0, when the strategy or the executor moves the
+//! virtual clock). A transition that wakes a parked goroutine also writes what that one
+//! waits on (a hand-off, an unlock that wakes a waiter, a Once finishing); a transition in
+//! which a goroutine finishes writes its completion.
+//!
+//! # The dependence relation
+//!
+//! Two transitions of different goroutines are dependent when one writes a key the other
+//! touches (reads or writes). Per event (`r` read, `w` write, on the object of the event):
+//!
+//! | event | access |
+//! | --- | --- |
+//! | channel send, receive, close (buffered or not, blocking or not) | `w` the channel |
+//! | `select!` (its event names no channel) | `w` every channel |
+//! | `Mutex`/`RwLock` lock, unlock, `try_lock` | `w` the lock |
+//! | `RwLock` read lock, read unlock, `try_read` | `r` the lock (readers commute) |
+//! | `WaitGroup` add / done | `w` the group |
+//! | `WaitGroup` wait | `r` the group (waiters commute) |
+//! | `Once`, `Cond` wait/signal/broadcast, `Semaphore` acquire/release, context | `w` the object |
+//! | atomic load | `r` the atomic (loads commute) |
+//! | atomic store, RMW, compare-exchange (failed too) | `w` the atomic |
+//! | `RaceCell` read / write | `r` / `w` the cell |
+//! | `go` | nothing: the child's first transition happens after the creating one |
+//! | `join` | `r` the goroutine's completion, which its exit writes |
+//! | `gosched`, a goroutine's first run | nothing |
+//! | timers (`sleep`, `after`, `Timer`, `Ticker`) | `w` the timer heap (and the timer) |
+//! | time passes (timers fire) | `w` everything |
+//! | `goweave::rand`, `select!` among ready cases | no access: a data choice, every value explored |
+//! | anything unclassified, or on no object | `w` everything |
+//!
+//! Spawn and join are happens-before, not conflicts: goroutines that never touch a common
+//! object give one trace, whatever their number.
+//!
+//! **Blocking is enabledness.** At each decision the strategy keeps a shadow of every lock
+//! (who holds it, from the lock, unlock and `try_lock` events it saw) and of which goroutines
+//! have finished: a goroutine about to lock a held lock, or to join a goroutine that is still
+//! running, is not offered (unless nothing else is), so it never blocks in an explored
+//! schedule and "lock, then unlock, then the other's lock" is one trace with one schedule. The
+//! pairs "unlock, then lock" and "exit, then join" are therefore not reversible races; instead
+//! an acquisition races with the previous acquisitions of the same lock (through the unlock
+//! between them), so that every lock order is explored. Other blocking operations (a receive
+//! on an empty channel, `WaitGroup::wait`, a full semaphore) may still park in a schedule; the
+//! park is then part of a transition like any other, which is sound but can count a trace
+//! twice (blocked first, or run after what unblocks it).
+//!
+//! # Soundness and its limits
+//!
+//! Every trace is explored if the relation above over-approximates real interference. Its
+//! known approximations, all on the side of more dependence (more schedules, never fewer):
+//! `select!` conflicts with every channel; time passing conflicts with everything;
+//! unclassified operations conflict with everything. Operations goweave does not see (std
+//! locks, memory outside `RaceCell`) are invisible to every strategy alike. Races between
+//! `RaceCell` accesses are found by the vector-clock detector in any schedule of a trace.
+//!
+//! Where the recorded wakeup sequence cannot be followed (a goroutine it names is not
+//! runnable at that point, which the relation's approximations allow), the schedule goes on
+//! with free choices; [`Dpor::diverged`] counts these.
+//!
+//! Data choices (`select!` among ready cases, `goweave::rand`) branch over every value, as in
+//! [`Dfs`](super::Dfs). Yields are treated as in `Dfs`: a goroutine that yielded is not
+//! chosen again while another can run.
+
+mod access;
+mod trace;
+mod wut;
+
+use access::{of_event, of_wake, Acc};
+use trace::Exec;
+use wut::{Seq, Wut};
+
+use std::hash::BuildHasherDefault;
+
+use super::{Decision, Note, Strategy, ValueDecision};
+use crate::util::hash::FxHasher;
+use crate::verdict::{Event, Op};
+
+/// The pseudo-goroutine "time passes".
+const TIME: u64 = 0;
+
+/// A goroutine decision of the current schedule.
+struct GNode {
+    /// The options, in the order free choice prefers them ([`TIME`] for time).
+    options: Vec<u64>,
+    /// The options whose next operation would not block (all of them if none qualifies).
+    enabled: Vec<u64>,
+    /// The accesses each option's next transition is expected to make.
+    next: Vec<Vec<Acc>>,
+    /// Asleep here: explored from an earlier decision, and nothing conflicting since.
+    sleep: Vec<(u64, Vec<Acc>)>,
+    /// Options explored here before `chosen`.
+    done: Vec<u64>,
+    /// Branches still to explore here.
+    wut: Wut,
+    /// The largest object id seen up to here: ids up to it name the same objects in every
+    /// schedule through this decision (ids are handed out in order).
+    stable: u64,
+    /// The same for goroutine ids (handed out in order too).
+    stable_g: u64,
+    chosen: u64,
+}
+
+enum Node {
+    G(GNode),
+    Value { n: u64, chosen: u64 },
+}
+
+/// The strategy's shadow of one lock: who holds it, as far as the schedule's events show.
+#[derive(Clone, Copy, Default)]
+struct LockShadow {
+    writer: bool,
+    readers: u32,
+}
+
+/// What the strategy knows of a goroutine during a schedule.
+#[derive(Clone, Default)]
+struct GState {
+    started: bool,
+    parked: bool,
+    exited: bool,
+    /// The last event it committed (what it blocks on, if parked).
+    last: Option<Event>,
+    /// Its transition running now or last.
+    cur: Option<usize>,
+    /// The transition that created it.
+    creator: Option<usize>,
+}
+
+/// Exhaustive search with optimal dynamic partial-order reduction (see the module docs).
+pub struct Dpor {
+    nodes: Vec<Node>,
+    /// Decisions (goroutine and value) taken so far in this schedule.
+    depth: usize,
+    /// The node that took a new branch in `begin`: nodes before it replay.
+    fresh_from: usize,
+    /// The first goroutine decision whose sleep set the schedule needs (see `pick_goroutine`).
+    sleep_from: usize,
+    /// The wakeup subtree to follow from here.
+    carry: Wut,
+    /// The subtree below the branch `begin` took, followed once that decision is reached.
+    next_carry: Wut,
+    /// Asleep now, with the accesses of their next transitions.
+    sleep: Vec<(u64, Vec<Acc>)>,
+    exec: Exec,
+    gs: Vec<GState>,
+    /// The largest object id seen so far in this schedule.
+    max_obj: u64,
+    /// Locks by object id.
+    locks: std::collections::HashMap<u64, LockShadow, BuildHasherDefault<FxHasher>>,
+    /// A decision was taken: the next transition starts a new one.
+    boundary: bool,
+    /// The node of the decision whose transition starts next.
+    pending_node: Option<usize>,
+    /// The last transition whose effect on the sleep set has been applied.
+    closed: usize,
+    exhausted: bool,
+    /// Schedules in which every option was asleep at some decision.
+    blocked: u64,
+    /// Schedules in which a wakeup sequence could not be followed.
+    diverged: u64,
+    /// This schedule was counted in `blocked` / `diverged`.
+    marked: (bool, bool),
+    scratch: Vec<u64>,
+}
+
+impl Default for Dpor {
+    fn default() -> Self {
+        Dpor::new()
+    }
+}
+
+impl Dpor {
+    /// A fresh search.
+    pub fn new() -> Dpor {
+        Dpor {
+            nodes: Vec::new(),
+            depth: 0,
+            fresh_from: 0,
+            sleep_from: 0,
+            carry: Wut::default(),
+            next_carry: Wut::default(),
+            sleep: Vec::new(),
+            exec: Exec::default(),
+            gs: Vec::new(),
+            max_obj: 0,
+            locks: Default::default(),
+            boundary: false,
+            pending_node: None,
+            closed: 0,
+            exhausted: false,
+            blocked: 0,
+            diverged: 0,
+            marked: (false, false),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// True once every trace has been explored.
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    /// Schedules that reached a decision where every option was asleep (redundant work;
+    /// zero when the relation is exact for the program).
+    pub fn sleep_blocked(&self) -> u64 {
+        self.blocked
+    }
+
+    /// Schedules in which a wakeup sequence could not be followed to its end.
+    pub fn diverged(&self) -> u64 {
+        self.diverged
+    }
+
+    /// An estimate of the schedules left: the branches recorded in the wakeup trees of the
+    /// current schedule's decisions and the untried values of its data choices (each leads
+    /// to at least one schedule; their subtrees may hold more).
+    pub fn pending(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|n| match n {
+                Node::G(g) => g.wut.children.len() as u64,
+                Node::Value { n, chosen } => n - 1 - chosen,
+            })
+            .sum()
+    }
+
+    fn gs(&mut self, g: u64) -> &mut GState {
+        let i = g as usize;
+        if self.gs.len() <= i {
+            self.gs.resize(i + 1, GState::default());
+        }
+        &mut self.gs[i]
+    }
+
+    /// The expected accesses of `g`'s next transition.
+    fn next_of(&self, g: u64, d: &Decision<'_>) -> Vec<Acc> {
+        let mut v = Vec::new();
+        if g == TIME {
+            v.push(Acc::time());
+            return v;
+        }
+        let st = self.gs.get(g as usize);
+        if let Some(st) = st.filter(|s| s.parked) {
+            if let Some(ev) = st.last {
+                of_event(&ev, &mut v);
+            }
+            return v;
+        }
+        if let Some(p) = d.index_of(g).and_then(|i| d.pending(i)) {
+            of_event(&p.event, &mut v);
+        }
+        v
+    }
+
+    /// Apply the transitions finished since the last call to the sleep set: a goroutine
+    /// wakes up when something it conflicts with happens (or when it runs itself).
+    fn close(&mut self) {
+        while self.closed < self.exec.t.len() {
+            let t = &self.exec.t[self.closed];
+            self.sleep
+                .retain(|(q, next)| *q != t.g && !access::any_dependent(next, &t.acc));
+            // The lock shadow: what the transition acquired and released. A lock operation
+            // it parked on did not happen (it completes when the goroutine resumes).
+            let n = t.locks.len();
+            for (k, &(op, o)) in t.locks.iter().enumerate() {
+                let blocked = t.parked && k + 1 == n && matches!(op, Op::Lock | Op::RLock);
+                if blocked {
+                    continue;
+                }
+                let l = self.locks.entry(o).or_default();
+                match op {
+                    Op::Lock => l.writer = true,
+                    Op::TryLock if !l.writer && l.readers == 0 => l.writer = true,
+                    Op::RLock => l.readers += 1,
+                    Op::TryRLock if !l.writer => l.readers += 1,
+                    Op::Unlock => l.writer = false,
+                    Op::RUnlock => l.readers = l.readers.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            self.closed += 1;
+        }
+    }
+
+    /// True if `g`'s next operation would not block, as far as the strategy can tell: a lock
+    /// on a lock it sees held, or a join of a goroutine that has not finished, would.
+    fn would_run(&self, g: u64, d: &Decision<'_>) -> bool {
+        if g == TIME {
+            return true;
+        }
+        if self.gs.get(g as usize).is_some_and(|s| s.parked) {
+            return true; // Woken: it completes its operation (or parks again).
+        }
+        let Some(p) = d.index_of(g).and_then(|i| d.pending(i)) else {
+            return true;
+        };
+        let ev = p.event;
+        match ev.op {
+            Op::Join => self.gs.get(ev.obj.0 as usize).is_some_and(|s| s.exited),
+            Op::Lock | Op::RLock => {
+                let l = self.locks.get(&ev.obj.0).copied().unwrap_or_default();
+                !l.writer && (ev.op == Op::RLock || l.readers == 0)
+            }
+            _ => true,
+        }
+    }
+
+    /// Start a transition of `g`.
+    fn start(&mut self, g: u64) -> usize {
+        // The previous transition is over: its whole effect on the sleep set applies.
+        self.close();
+        let node = self.pending_node.take();
+        if node.is_none() && !self.carry.is_empty() {
+            // A transition nobody chose (the only option): follow the tree through it.
+            match std::mem::take(&mut self.carry).descend(g) {
+                Some(sub) => self.carry = sub,
+                None => self.mark_diverged(),
+            }
+        }
+        self.boundary = false;
+        let i = self.exec.push(g, node);
+        if g != TIME {
+            self.gs(g).cur = Some(i);
+        }
+        i
+    }
+
+    fn mark_diverged(&mut self) {
+        if !self.marked.1 {
+            self.marked.1 = true;
+            self.diverged += 1;
+        }
+    }
+
+    /// The options of a decision, in `Dfs`'s order (its first is the free choice).
+    fn options(&mut self, d: &Decision<'_>) -> Vec<u64> {
+        self.scratch.clear();
+        let cont = d.can_continue();
+        if let Some(c) = cont {
+            self.scratch.push(d.runnable[c]);
+            self.scratch
+                .extend(d.runnable.iter().filter(|&&g| g != d.runnable[c]));
+        } else if let (true, Some(y)) = (d.yielded, d.current) {
+            let at = d.runnable.partition_point(|&g| g <= y);
+            self.scratch.extend(d.runnable[at..].iter().copied());
+            self.scratch
+                .extend(d.runnable[..at].iter().copied().filter(|&g| g != y));
+        } else {
+            self.scratch.extend_from_slice(d.runnable);
+        }
+        if d.time.is_some() {
+            self.scratch.push(TIME);
+        }
+        self.scratch.clone()
+    }
+
+    /// Race analysis of the schedule just run: insert the reversals into the wakeup trees.
+    fn analyse(&mut self) {
+        let races = self.exec.analyse();
+        // Races within the part replayed from the previous schedule were handled then: the
+        // transitions, and the sleep sets of the decisions before the new branch, are the same.
+        let fresh = self
+            .exec
+            .t
+            .iter()
+            .position(|t| t.node.is_some_and(|n| n >= self.fresh_from))
+            .unwrap_or(0);
+        for (i, j) in races {
+            if j < fresh {
+                continue;
+            }
+            let Some(n) = self.exec.t[i].node else {
+                continue; // Nobody else could run there.
+            };
+            let Node::G(node) = &self.nodes[n] else {
+                continue;
+            };
+            let v = self.exec.notdep(i, j);
+            let first = self.exec.t[v[0]].g;
+            if !node.enabled.contains(&first) || first == node.chosen {
+                continue;
+            }
+            // A goroutine asleep here that could start `v` already covers it.
+            let exec = &self.exec;
+            let covered = node
+                .sleep
+                .iter()
+                .map(|(q, next)| (*q, next.as_slice()))
+                .chain(node.done.iter().map(|q| {
+                    let k = node
+                        .options
+                        .iter()
+                        .position(|o| o == q)
+                        .expect("done is an option");
+                    (*q, node.next[k].as_slice())
+                }))
+                .any(|(q, next)| {
+                    if v.iter().any(|&t| exec.t[t].g == q) {
+                        exec.initial(&v, q).is_some()
+                    } else {
+                        exec.commutes_with_all(next, &v)
+                    }
+                });
+            if covered {
+                continue;
+            }
+            let Node::G(node) = &mut self.nodes[n] else {
+                unreachable!()
+            };
+            let seq = InExec {
+                exec: &self.exec,
+                stable: node.stable,
+                stable_g: node.stable_g,
+            };
+            node.wut.insert(v, &seq);
+        }
+    }
+}
+
+/// The current schedule's transitions, as wakeup-tree insertion sees them.
+struct InExec<'a> {
+    exec: &'a Exec,
+    /// Object ids up to this one are the same objects in the schedule a tree's branches were
+    /// recorded in; a larger one may name another object there, so it is taken to conflict.
+    stable: u64,
+    /// The same for goroutine ids.
+    stable_g: u64,
+}
+
+impl Seq for InExec<'_> {
+    fn of(&self, t: usize) -> (u64, &[Acc]) {
+        (self.exec.t[t].g, &self.exec.t[t].acc)
+    }
+
+    fn initial(&self, w: &[usize], g: u64) -> Option<usize> {
+        self.exec.initial(w, g)
+    }
+
+    fn commutes(&self, next: &[Acc], w: &[usize]) -> bool {
+        let unstable = |a: &Acc| match a.key {
+            access::Key::Done(g) => g >= self.stable_g,
+            k => access::id(k).is_some_and(|o| o > self.stable),
+        };
+        if next.iter().any(unstable) {
+            return false;
+        }
+        w.iter().all(|&t| {
+            let acc = &self.exec.t[t].acc;
+            !acc.iter().any(unstable) && !access::any_dependent(next, acc)
+        })
+    }
+}
+
+impl Strategy for Dpor {
+    fn begin(&mut self, iteration: u64) -> bool {
+        if iteration == 0 {
+            self.nodes.clear();
+            self.exhausted = false;
+            self.fresh_from = 0;
+            self.next_carry = Wut::default();
+        } else {
+            loop {
+                let Some(last) = self.nodes.last_mut() else {
+                    self.exhausted = true;
+                    return false;
+                };
+                let found = match last {
+                    Node::Value { n, chosen } => {
+                        if *chosen + 1 < *n {
+                            *chosen += 1;
+                            self.next_carry = Wut::default();
+                            true
+                        } else {
+                            false
+                        }
+                    }
+                    Node::G(g) => {
+                        let mut took = false;
+                        while let Some((c, sub)) = g.wut.pop_first() {
+                            let asleep = g.sleep.iter().any(|(q, _)| *q == c)
+                                || g.done.contains(&c)
+                                || c == g.chosen;
+                            if asleep || !g.enabled.contains(&c) {
+                                continue;
+                            }
+                            g.done.push(g.chosen);
+                            g.chosen = c;
+                            self.next_carry = sub;
+                            took = true;
+                            break;
+                        }
+                        took
+                    }
+                };
+                if found {
+                    break;
+                }
+                self.nodes.pop();
+            }
+            self.fresh_from = self.nodes.len() - 1;
+        }
+        self.sleep_from = self.nodes[..self.fresh_from.min(self.nodes.len())]
+            .iter()
+            .rposition(|n| matches!(n, Node::G(_)))
+            .filter(|_| matches!(self.nodes.get(self.fresh_from), Some(Node::Value { .. })))
+            .unwrap_or(self.fresh_from);
+        self.depth = 0;
+        self.carry = Wut::default();
+        self.exec.reset();
+        self.gs.clear();
+        self.max_obj = 0;
+        self.locks.clear();
+        self.sleep.clear();
+        self.boundary = false;
+        self.pending_node = None;
+        self.closed = 0;
+        self.marked = (false, false);
+        true
+    }
+
+    fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
+        self.close();
+        let options = self.options(d);
+        let k = self.depth;
+        let chosen = if k < self.nodes.len() {
+            let Node::G(node) = &self.nodes[k] else {
+                d.abort(format!(
+                    "the program did not repeat itself under Dpor: decision {k} was a data choice before and a goroutine choice now (is it nondeterministic?)"
+                ));
+                return 0;
+            };
+            if node.options != options {
+                d.abort(format!(
+                    "the program did not repeat itself under Dpor: decision {k} offered {:?} before and {:?} now (is it nondeterministic?)",
+                    node.options, options
+                ));
+                return 0;
+            }
+            let chosen = node.chosen;
+            // The sleep set matters from the decision that took a new branch on (before it,
+            // the schedule replays the previous one), or from the last goroutine decision
+            // before a data choice that did.
+            if k >= self.sleep_from {
+                let mut sleep = node.sleep.clone();
+                for q in &node.done {
+                    let i = node
+                        .options
+                        .iter()
+                        .position(|o| o == q)
+                        .expect("done is an option");
+                    sleep.push((*q, node.next[i].clone()));
+                }
+                sleep.retain(|(q, _)| *q != chosen);
+                self.sleep = sleep;
+            }
+            if k == self.fresh_from {
+                self.carry = std::mem::take(&mut self.next_carry);
+            }
+            chosen
+        } else {
+            let next: Vec<Vec<Acc>> = options.iter().map(|&g| self.next_of(g, d)).collect();
+            // After a yield the shadow is not applied: the plain search may let a goroutine
+            // block there, which lets the one that yielded run again at the next decision.
+            let mut enabled: Vec<u64> = options
+                .iter()
+                .copied()
+                .filter(|&g| d.yielded || self.would_run(g, d))
+                .collect();
+            if enabled.is_empty() {
+                enabled = options.clone();
+            }
+            let asleep = |s: &[(u64, Vec<Acc>)], g: u64| s.iter().any(|(q, _)| *q == g);
+            let mut wut = std::mem::take(&mut self.carry);
+            let mut chosen = None;
+            while let Some((c, sub)) = wut.pop_first() {
+                if enabled.contains(&c) && !asleep(&self.sleep, c) {
+                    chosen = Some(c);
+                    self.carry = sub;
+                    break;
+                }
+                self.mark_diverged();
+            }
+            let chosen = match chosen {
+                Some(c) => c,
+                None => match enabled.iter().find(|&&g| !asleep(&self.sleep, g)) {
+                    Some(&g) => g,
+                    None => {
+                        if !self.marked.0 {
+                            self.marked.0 = true;
+                            self.blocked += 1;
+                        }
+                        enabled[0]
+                    }
+                },
+            };
+            let sleep = self.sleep.clone();
+            self.sleep.retain(|(q, _)| *q != chosen);
+            for &g in &options {
+                if let Some(p) = d.index_of(g).and_then(|i| d.pending(i)) {
+                    self.max_obj = self.max_obj.max(p.event.obj.0);
+                }
+            }
+            self.nodes.push(Node::G(GNode {
+                stable: self.max_obj,
+                stable_g: self.gs.len() as u64,
+                options,
+                enabled,
+                next,
+                sleep,
+                done: Vec::new(),
+                wut,
+                chosen,
+            }));
+            chosen
+        };
+        self.pending_node = Some(k);
+        self.boundary = true;
+        self.depth += 1;
+        if chosen == TIME {
+            d.time_index().expect("time is an option")
+        } else {
+            d.index_of(chosen).expect("options are runnable")
+        }
+    }
+
+    fn pick_value(&mut self, d: &ValueDecision) -> u64 {
+        let k = self.depth;
+        self.depth += 1;
+        if k == self.fresh_from {
+            self.carry = std::mem::take(&mut self.next_carry);
+        }
+        if k < self.nodes.len() {
+            match self.nodes[k] {
+                Node::Value { n, chosen } if n == d.n => chosen,
+                _ => {
+                    d.abort(format!(
+                        "the program did not repeat itself under Dpor: decision {k} is not the same data choice as before (is it nondeterministic?)"
+                    ));
+                    0
+                }
+            }
+        } else {
+            self.nodes.push(Node::Value { n: d.n, chosen: 0 });
+            0
+        }
+    }
+
+    fn end(&mut self) {
+        self.analyse();
+    }
+
+    fn wants_notes(&self) -> bool {
+        true
+    }
+
+    fn note(&mut self, n: Note) {
+        match n {
+            Note::Spawned { parent, child } => {
+                let creator = self.gs.get(parent as usize).and_then(|s| s.cur);
+                self.gs(child).creator = creator;
+            }
+            Note::Run(g) => {
+                let st = self.gs(g).clone();
+                let t = self.start(g);
+                let tr = &mut self.exec.t[t];
+                if !st.started {
+                    tr.creator = st.creator;
+                } else if st.parked {
+                    tr.resumed = true;
+                    if let Some(ev) = st.last {
+                        of_event(&ev, &mut tr.acc);
+                        if matches!(ev.op, Op::Lock | Op::RLock) {
+                            tr.acquire = Some((ev.op, ev.obj.0));
+                            tr.locks.push((ev.op, ev.obj.0));
+                        }
+                    }
+                }
+                let s = self.gs(g);
+                s.started = true;
+                s.parked = false;
+            }
+            Note::Commit(g, ev) => {
+                let cur = self.exec.t.len().checked_sub(1);
+                let t = match cur {
+                    Some(t) if !self.boundary && self.exec.t[t].g == g => t,
+                    _ => self.start(g),
+                };
+                self.max_obj = self.max_obj.max(ev.obj.0);
+                let tr = &mut self.exec.t[t];
+                of_event(&ev, &mut tr.acc);
+                if matches!(ev.op, Op::Lock | Op::RLock | Op::TryLock) {
+                    tr.acquire = Some((ev.op, ev.obj.0));
+                }
+                if matches!(
+                    ev.op,
+                    Op::Lock | Op::RLock | Op::TryLock | Op::TryRLock | Op::Unlock | Op::RUnlock
+                ) {
+                    tr.locks.push((ev.op, ev.obj.0));
+                }
+                let s = self.gs(g);
+                s.last = Some(ev);
+                s.started = true;
+            }
+            Note::Park(g) => {
+                if let Some(tr) = self.exec.t.last_mut() {
+                    if tr.g == g {
+                        tr.parked = true;
+                        // Parked on a lock: it did not acquire (it does when it resumes).
+                        let last = self.gs.get(g as usize).and_then(|s| s.last);
+                        if tr.resumed || last.is_some_and(|e| matches!(e.op, Op::Lock | Op::RLock))
+                        {
+                            tr.acquire = None;
+                        }
+                    }
+                }
+                self.gs(g).parked = true;
+            }
+            Note::Wake(h) => {
+                let last = self.gs.get(h as usize).and_then(|s| s.last);
+                if let Some(tr) = self.exec.t.last_mut() {
+                    tr.woke.push(h);
+                    if let Some(ev) = last {
+                        of_wake(&ev, &mut tr.acc);
+                    }
+                }
+            }
+            Note::Exit(g) => {
+                if let Some(tr) = self.exec.t.last_mut() {
+                    tr.acc.push(Acc::exit(g));
+                }
+                self.gs(g).exited = true;
+            }
+            Note::Time => {
+                let t = self.start(TIME);
+                self.exec.t[t].acc.push(Acc::time());
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        "dpor".into()
+    }
+}

@@ -1,0 +1,266 @@
+//! The record of one execution as transitions, their happens-before (vector clocks), and its
+//! reversible races.
+//!
+//! Invariants, once [`Exec::analyse`] has run:
+//! - `clock[t][g]` is the number of transitions of goroutine `g` that happen before `t` or
+//!   are `t` (so `a` happens before `b` iff `clock[b][g_a] >= seq[a]`);
+//! - happens-before is the transitive closure of program order, creation (a child's first
+//!   transition after the transition of its parent that created it) and dependence in
+//!   execution order.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use crate::util::hash::FxHasher;
+
+/// Small integer keys: Fx, not SipHash.
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+use super::access::{any_dependent, dependent, irreversible, wildcard, Acc, Key};
+use crate::verdict::Op;
+
+/// One transition: a goroutine's run from one point where the scheduler may switch to the
+/// next.
+#[derive(Debug, Default)]
+pub(super) struct Trans {
+    /// The goroutine (0: time passing).
+    pub g: u64,
+    pub acc: Vec<Acc>,
+    /// The decision that chose it (an index into the strategy's nodes), if there was one.
+    pub node: Option<usize>,
+    /// The transition of the parent that created `g`, if this is `g`'s first.
+    pub creator: Option<usize>,
+    /// The operation this transition acquires with, if it takes a lock (a `Lock`, `RLock` or
+    /// `TryLock` performed, or a blocked `Lock`/`RLock` completed).
+    pub acquire: Option<(Op, u64)>,
+    /// Goroutines it woke.
+    pub woke: Vec<u64>,
+    /// It resumed a parked goroutine.
+    pub resumed: bool,
+    /// It ended by parking.
+    pub parked: bool,
+    /// The lock operations it committed, in order (for the lock shadow).
+    pub locks: Vec<(Op, u64)>,
+}
+
+/// Per key: the last writer and the readers since.
+#[derive(Default)]
+struct KeyState {
+    write: Option<usize>,
+    reads: Vec<usize>,
+}
+
+/// The transitions of one execution and what was derived from them.
+#[derive(Default)]
+pub(super) struct Exec {
+    pub t: Vec<Trans>,
+    /// Per transition: its index among its goroutine's transitions, from 1.
+    pub seq: Vec<u32>,
+    pub clock: Vec<Vec<u32>>,
+    /// Scratch kept between schedules (its allocations are reused): per key, the last writer
+    /// and the readers since; per lock, the acquisitions since the last write acquisition.
+    keys: FxMap<Key, KeyState>,
+    acquired: FxMap<u64, Vec<usize>>,
+    /// Transitions of earlier schedules, cleared, for reuse.
+    pool: Vec<Trans>,
+}
+
+impl Exec {
+    /// True if transition `a` happens before transition `b` (or is it).
+    pub fn hb(&self, a: usize, b: usize) -> bool {
+        let g = self.t[a].g as usize;
+        self.clock[b].get(g).is_some_and(|&c| c >= self.seq[a])
+    }
+
+    /// Forget the schedule, keeping the allocations.
+    pub fn reset(&mut self) {
+        for mut t in self.t.drain(..) {
+            t.acc.clear();
+            t.woke.clear();
+            t.locks.clear();
+            self.pool.push(t);
+        }
+        self.seq.clear();
+    }
+
+    /// A new transition of `g`, chosen by decision `node`.
+    pub fn push(&mut self, g: u64, node: Option<usize>) -> usize {
+        let mut t = self.pool.pop().unwrap_or_default();
+        t.g = g;
+        t.node = node;
+        t.creator = None;
+        t.acquire = None;
+        t.resumed = false;
+        t.parked = false;
+        self.t.push(t);
+        self.t.len() - 1
+    }
+
+    /// Compute clocks and return the reversible races `(i, j)`, `i` before `j`.
+    pub fn analyse(&mut self) -> Vec<(usize, usize)> {
+        let n = self.t.len();
+        let width = self.t.iter().map(|t| t.g as usize + 1).max().unwrap_or(1);
+        self.seq.clear();
+        let mut spare = std::mem::take(&mut self.clock);
+        self.clock = Vec::with_capacity(n);
+        let mut count = vec![0u32; width];
+        let mut last_of: Vec<Option<usize>> = vec![None; width];
+        let mut keys = std::mem::take(&mut self.keys);
+        for st in keys.values_mut() {
+            st.write = None;
+            st.reads.clear();
+        }
+        // Per lock object: the acquisitions since (and including) the last write acquisition.
+        let mut acquired = std::mem::take(&mut self.acquired);
+        for l in acquired.values_mut() {
+            l.clear();
+        }
+        let mut races = Vec::new();
+        let mut cands: Vec<usize> = Vec::new();
+        for j in 0..n {
+            let g = self.t[j].g as usize;
+            count[g] += 1;
+            self.seq.push(count[g]);
+            // Program order and creation.
+            let mut base = spare.pop().unwrap_or_default();
+            base.clear();
+            match last_of[g] {
+                Some(p) => base.extend_from_slice(&self.clock[p]),
+                None => base.resize(width, 0),
+            }
+            if let Some(c) = self.t[j].creator {
+                join(&mut base, &self.clock[c]);
+            }
+            base[g] = count[g];
+            // Earlier transitions that may conflict with this one.
+            cands.clear();
+            for a in &self.t[j].acc {
+                let mut look = |k: &Key, st: &KeyState| {
+                    if let Some(w) = st.write {
+                        cands.push(w);
+                    }
+                    if a.write {
+                        cands.extend_from_slice(&st.reads);
+                    }
+                    let _ = k;
+                };
+                match a.key {
+                    Key::All | Key::AnyChan => {
+                        for (k, st) in keys.iter() {
+                            if a.key == Key::All
+                                || matches!(k, Key::Chan(_) | Key::AnyChan | Key::All)
+                            {
+                                look(k, st);
+                            }
+                        }
+                    }
+                    k => {
+                        for k in [Some(k), wildcard(k), Some(Key::All)].into_iter().flatten() {
+                            if let Some(st) = keys.get(&k) {
+                                look(&k, st);
+                            }
+                        }
+                    }
+                }
+            }
+            cands.sort_unstable_by(|a, b| b.cmp(a));
+            cands.dedup();
+            cands.retain(|&i| any_dependent(&self.t[i].acc, &self.t[j].acc));
+            // Direct races: a conflicting transition that does not happen before `j` through
+            // a later one.
+            let mut acc_clock = spare.pop().unwrap_or_default();
+            acc_clock.clear();
+            acc_clock.extend_from_slice(&base);
+            for &i in cands.iter() {
+                let gi = self.t[i].g as usize;
+                let direct = acc_clock[gi] < self.seq[i];
+                if direct && gi != g && self.reversible(i, j) {
+                    races.push((i, j));
+                }
+                join(&mut acc_clock, &self.clock[i]);
+            }
+            // Locks: an acquisition also races with the previous acquisitions of the same lock
+            // (through the unlock between them, which is not reversible itself).
+            if let Some((op, o)) = self.t[j].acquire {
+                let list = acquired.entry(o).or_default();
+                let write = matches!(op, Op::Lock | Op::TryLock);
+                for &i in list.iter() {
+                    let ri = self.t[i].acquire.map(|(op, _)| op);
+                    let conflict = write || matches!(ri, Some(Op::Lock | Op::TryLock));
+                    if conflict && self.t[i].g as usize != g {
+                        races.push((i, j));
+                    }
+                }
+                if write {
+                    list.clear();
+                }
+                list.push(j);
+            }
+            spare.push(acc_clock);
+            let mut clock = base;
+            for &i in cands.iter() {
+                join(&mut clock, &self.clock[i]);
+            }
+            self.clock.push(clock);
+            last_of[g] = Some(j);
+            for a in &self.t[j].acc {
+                let st = keys.entry(a.key).or_default();
+                if a.write {
+                    st.write = Some(j);
+                    st.reads.clear();
+                } else {
+                    st.reads.push(j);
+                }
+            }
+        }
+        self.keys = keys;
+        self.acquired = acquired;
+        races.sort_unstable();
+        races.dedup();
+        races
+    }
+
+    /// False for a race whose reversal is not a new trace, or cannot happen.
+    fn reversible(&self, i: usize, j: usize) -> bool {
+        let (a, b) = (&self.t[i], &self.t[j]);
+        // `i` woke `j`'s goroutine, which `j` resumes: `j` cannot go first.
+        if b.resumed && a.woke.contains(&b.g) {
+            return false;
+        }
+        // Every conflicting pair is an unlock before a lock, or an exit before a join.
+        let pairs: Vec<(&Acc, &Acc)> = a
+            .acc
+            .iter()
+            .flat_map(|x| b.acc.iter().map(move |y| (x, y)))
+            .filter(|(x, y)| dependent(x, y))
+            .collect();
+        !pairs.iter().all(|(x, y)| irreversible(x, y))
+    }
+
+    /// Abdulla et al.'s `notdep(i, E).j`: the transitions after `i` that do not happen after
+    /// it, then `j`.
+    pub fn notdep(&self, i: usize, j: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = (i + 1..j).filter(|&t| !self.hb(i, t)).collect();
+        v.push(j);
+        v
+    }
+
+    /// If goroutine `g` may go first in the sequence `w` (its first transition there happens
+    /// after none of the earlier ones): that transition's position in `w`.
+    pub fn initial(&self, w: &[usize], g: u64) -> Option<usize> {
+        let p = w.iter().position(|&t| self.t[t].g == g)?;
+        (0..p).all(|q| !self.hb(w[q], w[p])).then_some(p)
+    }
+
+    /// True if a goroutine whose next transition has accesses `next` and who has no
+    /// transition in `w` may go first in `w` (it commutes with all of `w`).
+    pub fn commutes_with_all(&self, next: &[Acc], w: &[usize]) -> bool {
+        w.iter().all(|&t| !any_dependent(next, &self.t[t].acc))
+    }
+}
+
+fn join(into: &mut [u32], other: &[u32]) {
+    for (a, b) in into.iter_mut().zip(other) {
+        *a = (*a).max(*b);
+    }
+}

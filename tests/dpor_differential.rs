@@ -1,0 +1,319 @@
+//! Differential test of the partial-order reduction: on a few hundred small generated
+//! programs (random mixes of goweave's primitives over 2-4 goroutines), `Dfs` (with
+//! reduction) reaches exactly the outcomes that the plain search over every interleaving
+//! (`dfs:plain`) reaches, and finds a failure (of the same kind) exactly when it does.
+//!
+//! An outcome is what every goroutine observed (values loaded, received, chosen) and the
+//! final values, recorded outside goweave (a std mutex is not a scheduling point).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use goweave::cell::RaceCell;
+use goweave::chan::{self, Chan};
+use goweave::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use goweave::sync::{Mutex, Once, RwLock, Semaphore, WaitGroup};
+use goweave::{go, Checker, FailureKind, StrategyKind};
+
+/// One statement of a generated goroutine.
+#[derive(Clone, Debug)]
+enum Stmt {
+    Load(usize),
+    Store(usize, u64),
+    Add(usize),
+    Cas(usize, u64, u64),
+    /// Lock mutex `m`, run the body (atomics and the cell `m` guards), unlock.
+    Locked(usize, Vec<Stmt>),
+    /// Increment the cell guarded by the enclosing mutex.
+    Cell(usize),
+    /// Increment cell 9 with no lock (a data race if another goroutine does too).
+    RacyCell,
+    TryLock(usize),
+    /// Read-lock the rwlock and load atomic 0 inside.
+    Read,
+    /// Write-lock the rwlock and add to atomic 0 inside.
+    Write,
+    Send(usize, u64),
+    Recv(usize),
+    TrySend(usize, u64),
+    TryRecv(usize),
+    /// `select!` receiving from two channels, with or without `default`.
+    Select(usize, usize, bool),
+    Yield,
+    Rand,
+    Once,
+    /// Acquire one unit of the semaphore, add to atomic 1, release.
+    Sem,
+    Sleep(u64),
+}
+
+#[derive(Clone, Debug)]
+struct Prog {
+    gs: Vec<Vec<Stmt>>,
+    caps: Vec<usize>,
+    wait_group: bool,
+    sem_size: u64,
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn stmt(r: &mut Rng, depth: u32) -> Stmt {
+    let a = r.below(2) as usize;
+    let c = r.below(2) as usize;
+    match r.below(if depth > 0 { 7 } else { 21 }) {
+        0 => Stmt::Load(a),
+        1 => Stmt::Store(a, 1 + r.below(2)),
+        2 => Stmt::Add(a),
+        3 => Stmt::Cas(a, r.below(2), 5),
+        4 => Stmt::Cell(0),
+        5 => Stmt::Load(a),
+        6 => Stmt::Add(a),
+        7 | 8 => {
+            let m = r.below(2) as usize;
+            let n = 1 + r.below(2);
+            let mut body: Vec<Stmt> = (0..n).map(|_| stmt(r, depth + 1)).collect();
+            for s in &mut body {
+                if let Stmt::Cell(x) = s {
+                    *x = m;
+                }
+            }
+            Stmt::Locked(m, body)
+        }
+        9 => Stmt::TryLock(r.below(2) as usize),
+        10 => Stmt::Read,
+        11 => Stmt::Write,
+        12 => Stmt::Send(c, r.below(3)),
+        13 => Stmt::Recv(c),
+        14 => Stmt::TrySend(c, 7),
+        15 => Stmt::TryRecv(c),
+        16 => Stmt::Select(0, 1, r.below(2) == 0),
+        17 => [Stmt::Yield, Stmt::Rand][r.below(2) as usize].clone(),
+        18 => Stmt::Once,
+        19 => [Stmt::Sem, Stmt::RacyCell][r.below(2) as usize].clone(),
+        _ => Stmt::Sleep(1 + r.below(2)),
+    }
+}
+
+fn prog(r: &mut Rng) -> Prog {
+    let n = 2 + r.below(3) as usize; // 2-4 goroutines, main included
+    let mut gs = Vec::new();
+    for i in 0..n {
+        let len = if i == 0 { r.below(2) } else { 1 + r.below(2) };
+        gs.push((0..len).map(|_| stmt(r, 0)).collect());
+    }
+    Prog {
+        gs,
+        caps: vec![r.below(2) as usize, 1],
+        wait_group: r.below(3) == 0,
+        sem_size: 1 + r.below(2),
+    }
+}
+
+struct World {
+    atomics: [AtomicU64; 2],
+    mutexes: [Mutex<()>; 2],
+    cells: [RaceCell<u64>; 2],
+    racy: RaceCell<u64>,
+    rw: RwLock<()>,
+    chans: Vec<Chan<u64>>,
+    once: Once,
+    sem: Semaphore,
+    wg: WaitGroup,
+}
+
+fn run_stmt(w: &World, s: &Stmt, seen: &mut Vec<u64>) {
+    match s {
+        Stmt::Load(a) => seen.push(w.atomics[*a].load(SeqCst)),
+        Stmt::Store(a, v) => w.atomics[*a].store(*v, SeqCst),
+        Stmt::Add(a) => {
+            w.atomics[*a].fetch_add(1, SeqCst);
+        }
+        Stmt::Cas(a, old, new) => {
+            let ok = w.atomics[*a]
+                .compare_exchange(*old, *new, SeqCst, SeqCst)
+                .is_ok();
+            seen.push(ok as u64);
+        }
+        Stmt::Locked(m, body) => {
+            let _g = w.mutexes[*m].lock();
+            for s in body {
+                run_stmt(w, s, seen);
+            }
+        }
+        Stmt::Cell(m) => w.cells[*m].with_mut(|v| *v += 1),
+        Stmt::RacyCell => w.racy.with_mut(|v| *v += 1),
+        Stmt::TryLock(m) => seen.push(w.mutexes[*m].try_lock().is_some() as u64),
+        Stmt::Read => {
+            let _g = w.rw.read();
+            seen.push(w.atomics[0].load(SeqCst));
+        }
+        Stmt::Write => {
+            let _g = w.rw.write();
+            w.atomics[0].fetch_add(1, SeqCst);
+        }
+        Stmt::Send(c, v) => w.chans[*c].send(*v),
+        Stmt::Recv(c) => seen.push(w.chans[*c].recv().map_or(99, |v| v)),
+        Stmt::TrySend(c, v) => seen.push(w.chans[*c].try_send(*v).is_ok() as u64),
+        Stmt::TryRecv(c) => seen.push(w.chans[*c].try_recv().map_or(98, |v| v)),
+        Stmt::Select(a, b, default) => {
+            let (a, b) = (&w.chans[*a], &w.chans[*b]);
+            let got = if *default {
+                goweave::select! {
+                    recv(a) -> v => 10 + v.unwrap_or(9),
+                    recv(b) -> v => 20 + v.unwrap_or(9),
+                    default => 30,
+                }
+            } else {
+                goweave::select! {
+                    recv(a) -> v => 10 + v.unwrap_or(9),
+                    recv(b) -> v => 20 + v.unwrap_or(9),
+                }
+            };
+            seen.push(got);
+        }
+        Stmt::Yield => goweave::runtime::gosched(),
+        Stmt::Rand => seen.push(goweave::rand::below(2)),
+        Stmt::Once => w.once.call_once(|| {
+            w.atomics[1].fetch_add(10, SeqCst);
+        }),
+        Stmt::Sem => {
+            w.sem.acquire(1);
+            w.atomics[1].fetch_add(1, SeqCst);
+            w.sem.release(1);
+        }
+        Stmt::Sleep(ms) => goweave::time::sleep(Duration::from_millis(*ms)),
+    }
+}
+
+/// The program as a checker body that adds its outcome to `out`.
+fn body(p: &Prog, out: Arc<StdMutex<BTreeSet<String>>>) -> impl Fn() + Send + Sync + 'static {
+    let p = p.clone();
+    move || {
+        let w = Arc::new(World {
+            atomics: [AtomicU64::new(0), AtomicU64::new(0)],
+            mutexes: [Mutex::new(()), Mutex::new(())],
+            cells: [RaceCell::new(0), RaceCell::new(0)],
+            racy: RaceCell::new(0),
+            rw: RwLock::new(()),
+            chans: p.caps.iter().map(|&c| chan::make(c)).collect(),
+            once: Once::new(),
+            sem: Semaphore::new(p.sem_size),
+            wg: WaitGroup::new(),
+        });
+        if p.wait_group {
+            w.wg.add(p.gs.len() as i64 - 1);
+        }
+        let hs: Vec<_> = p.gs[1..]
+            .iter()
+            .map(|stmts| {
+                let (w, stmts, wg) = (w.clone(), stmts.clone(), p.wait_group);
+                go(move || {
+                    let mut seen = Vec::new();
+                    for s in &stmts {
+                        run_stmt(&w, s, &mut seen);
+                    }
+                    if wg {
+                        w.wg.done();
+                    }
+                    seen
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        for s in &p.gs[0] {
+            run_stmt(&w, s, &mut seen);
+        }
+        if p.wait_group {
+            w.wg.wait();
+        }
+        let mut all = vec![seen];
+        for h in hs {
+            all.push(h.join());
+        }
+        let fin = (
+            w.atomics[0].load(SeqCst),
+            w.atomics[1].load(SeqCst),
+            w.cells[0].get(),
+            w.cells[1].get(),
+        );
+        out.lock().unwrap().insert(format!("{all:?} {fin:?}"));
+    }
+}
+
+/// The outcomes reached, or the failure found; `None` if the plain search did not finish
+/// within its budget.
+fn explore(
+    p: &Prog,
+    s: StrategyKind,
+    cap: u64,
+) -> Option<(Result<BTreeSet<String>, FailureKind>, u64)> {
+    let out = Arc::new(StdMutex::new(BTreeSet::new()));
+    let r = Checker::new()
+        .strategy(s)
+        .iterations(cap)
+        .shrink_budget(Duration::ZERO)
+        .run(body(p, out.clone()));
+    match r {
+        Ok(stats) if !stats.exhausted => None,
+        Ok(stats) => Some((Ok(out.lock().unwrap().clone()), stats.schedules)),
+        Err(f) => Some((Err(f.kind()), 0)),
+    }
+}
+
+#[test]
+fn dpor_reaches_what_plain_dfs_reaches() {
+    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut compared, mut failing, mut plain_total, mut dpor_total) = (0, 0, 0u64, 0u64);
+    for i in 0..500 {
+        let p = prog(&mut r);
+        let Some((plain, np)) = explore(&p, StrategyKind::DfsPlain, 600) else {
+            continue;
+        };
+        let (dpor, nd) = explore(
+            &p,
+            StrategyKind::Dfs {
+                max_preemptions: None,
+            },
+            1_000_000,
+        )
+        .expect("dpor finishes");
+        match (&plain, &dpor) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a, b, "program {i}: outcomes differ\n{p:#?}");
+                assert!(
+                    nd <= np,
+                    "program {i}: dpor ran {nd} schedules, plain {np}\n{p:#?}"
+                );
+            }
+            (Err(a), Err(b)) => {
+                assert_eq!(a, b, "program {i}: failure kinds differ\n{p:#?}");
+                failing += 1;
+            }
+            _ => panic!("program {i}: plain {plain:?}, dpor {dpor:?}\n{p:#?}"),
+        }
+        compared += 1;
+        plain_total += np;
+        dpor_total += nd;
+    }
+    eprintln!(
+        "compared {compared} programs ({failing} failing): plain dfs {plain_total} schedules, dpor {dpor_total}"
+    );
+    assert!(
+        compared >= 200,
+        "only {compared} programs finished under plain dfs"
+    );
+}
