@@ -6,22 +6,73 @@ use super::{dump_all, Controlled, State, QUIESCE_STEPS};
 use crate::explore::TimerMode;
 use crate::runtime::context;
 use crate::runtime::timer::{TimerFn, TimerId};
-use crate::verdict::{Event, ObjId, Op, TraceEntry, Verdict};
+use crate::verdict::{Event, ObjId, Op, Stall, TraceEntry, Verdict};
 
 impl Controlled {
     /// The deadline time may pass to at a decision now, if letting it pass is an option: a
-    /// timer is pending (within the quiesce window, once main has returned) and the mode is
-    /// `AnyTime`.
+    /// timer is pending (within the quiesce window, once main has returned), the mode is not
+    /// `WhenBlocked`, and under `MaxStall` no goroutine would then have waited longer than the
+    /// bound.
     #[inline]
     pub(super) fn time_option(&self, st: &mut State) -> Option<Duration> {
-        if self.cfg.timers != TimerMode::AnyTime {
+        let bound = match self.cfg.timers {
+            TimerMode::WhenBlocked => return None,
+            TimerMode::AnyTime => None,
+            TimerMode::MaxStall(b) => Some(b),
+        };
+        let deadline = st.timers.next_deadline()?;
+        match st.quiesce {
+            Some((_, until)) if deadline > until => return None,
+            _ => {}
+        }
+        match bound {
+            Some(b) if st.stall.stall_at(deadline) > b => None,
+            _ => Some(deadline),
+        }
+    }
+
+    /// Note the stall of time passing to `deadline` now, if it is the largest of the run (with
+    /// the trace on: which goroutine waited, and where the first timer due was armed).
+    fn note_stall(&self, st: &mut State, deadline: Duration) {
+        let duration = st.stall.stall_at(deadline);
+        if duration.is_zero() || st.stall.worst.is_some_and(|w| w.duration >= duration) {
+            return;
+        }
+        let (goroutine, timer) = if self.cfg.trace {
+            (
+                st.stall.longest_waiting(&st.ids).unwrap_or(0),
+                st.timer_sites.values().next().copied(),
+            )
+        } else {
+            (0, None)
+        };
+        st.stall.worst = Some(Stall {
+            duration,
+            goroutine,
+            timer,
+            at: deadline,
+        });
+    }
+
+    /// After a livelock: if a timer is pending that `MaxStall` kept from firing, the stall that
+    /// letting it fire would have taken. (A goroutine that works without ever blocking or
+    /// polling holds the clock back for good.)
+    pub(super) fn held_back(&self) -> Option<Stall> {
+        let mut st = self.st.borrow_mut();
+        let TimerMode::MaxStall(bound) = self.cfg.timers else {
+            return None;
+        };
+        if !matches!(st.verdict, Some(Verdict::Livelock { .. })) {
             return None;
         }
         let deadline = st.timers.next_deadline()?;
-        match st.quiesce {
-            Some((_, until)) if deadline > until => None,
-            _ => Some(deadline),
-        }
+        let duration = st.stall.stall_at(deadline);
+        (duration > bound).then(|| Stall {
+            duration,
+            goroutine: st.stall.longest_waiting(&st.ids).unwrap_or(0),
+            timer: st.timer_sites.values().next().copied(),
+            at: deadline,
+        })
     }
 
     pub(crate) fn now(&self) -> Duration {
@@ -63,6 +114,7 @@ impl Controlled {
                 return false;
             }
             self.time_step(&mut st);
+            self.note_stall(&mut st, deadline);
             st.now = st.now.max(deadline);
             let now = st.now;
             let due = st.timers.pop_due(now);

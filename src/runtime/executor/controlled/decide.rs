@@ -123,6 +123,8 @@ impl Controlled {
             let mut st = self.st.borrow_mut();
             let hinted = st.hint.take().is_some();
             let yielded = spin || hinted;
+            let now = st.now;
+            st.stall.decided(g.id, yielded, now);
             if self.step(&mut st, g, ev) {
                 true
             } else {
@@ -157,6 +159,7 @@ impl Controlled {
     pub(crate) fn yield_point(&self, g: &G) -> bool {
         let mut st = self.st.borrow_mut();
         st.hint = None;
+        st.stall.blocked(g.id);
         let ev = Event::new(Op::Yield, ObjId(0), g.site());
         if self.step(&mut st, g, ev) {
             return true;

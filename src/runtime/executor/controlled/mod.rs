@@ -42,6 +42,7 @@ mod clock;
 mod config;
 mod decide;
 mod drive;
+mod stall;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -121,6 +122,8 @@ struct State {
     /// Virtual time since the epoch.
     now: Duration,
     timers: TimerHeap,
+    /// How long each runnable goroutine has waited to run (what `TimerMode::MaxStall` bounds).
+    stall: stall::StallClock,
     /// With the trace on: where each armed timer was armed, by (deadline, sequence), the order
     /// in which they fire.
     timer_sites: BTreeMap<(Duration, u64), &'static Location<'static>>,
@@ -202,6 +205,7 @@ impl Controlled {
                 hint: None,
                 now: Duration::ZERO,
                 timers: TimerHeap::default(),
+                stall: stall::StallClock::new(),
                 timer_sites: BTreeMap::new(),
                 firing: None,
                 steps: 0,
@@ -228,11 +232,14 @@ impl Controlled {
         let mut st = self.st.borrow_mut();
         let at = st.ids.partition_point(|&id| id < g.id);
         st.ids.insert(at, g.id);
+        let now = st.now;
+        st.stall.runnable(g.id, now);
         st.runnable.insert(at, g);
     }
 
     /// Take `id` out of the runnable set, if it is there.
     fn remove_runnable(st: &mut State, id: u64) {
+        st.stall.blocked(id);
         if let Ok(i) = st.ids.binary_search(&id) {
             st.ids.remove(i);
             st.runnable.remove(i);
@@ -266,6 +273,8 @@ impl Controlled {
         // Ids grow, so pushing keeps `runnable` sorted; `pending` is indexed by id.
         st.ids.push(id);
         st.runnable.push(g.clone());
+        let now = st.now;
+        st.stall.runnable(id, now);
         debug_assert_eq!(st.pending.len() as u64, id);
         let since = st.steps;
         st.pending.push(Pending {
@@ -328,6 +337,7 @@ pub fn run<T: Send + 'static>(
         false,
     );
     ex.drive();
+    let held = ex.held_back();
     let survivors = {
         let st = ex.st.borrow();
         if st.main_done && st.verdict.is_none() {
@@ -372,5 +382,7 @@ pub fn run<T: Send + 'static>(
         survivors,
         strategy: st.strategy,
         race_needed,
+        stall: st.stall.worst.take(),
+        held,
     }
 }
