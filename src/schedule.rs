@@ -1,4 +1,5 @@
-//! Recorded schedules and their replay tokens; shrinking lives in `schedule/shrink.rs`.
+//! Recorded schedules and their replay tokens; shrinking lives in `schedule/shrink.rs` (and
+//! the stall's, in `schedule/shrink_stall.rs`).
 //!
 //! A [`Schedule`] is the list of every answer the strategy gave during one run of the
 //! controlled executor ([`Choice`]s), plus two facts used to recognise the program again on
@@ -37,6 +38,7 @@
 //! malformed, and a `gwN:` prefix other than `gw1:` as a version mismatch.
 
 pub(crate) mod shrink;
+pub(crate) mod shrink_stall;
 
 use std::fmt;
 

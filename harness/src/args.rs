@@ -94,7 +94,9 @@ goweave flags (each overrides the test's #[conc_test] options and the GOWEAVE_* 
       --max-steps <N>        scheduling points per schedule before a livelock is reported
       --leak-check <BOOL>    report goroutines left behind
       --expect <KIND>        deadlock | leak | race | panic | livelock | none
-      --timers <MODE>        any_time (timers may fire at any scheduling point; the default) |
+      --timers <MODE>        max_stall[:<D>] (timers may fire while goroutines that could run
+                             have waited at most D, 250ms by default; the default) |
+                             any_time (timers may fire at any scheduling point) |
                              when_blocked (only once every goroutine is blocked, as synctest)
       --shard <i/n>          explore only schedules k with k % n == i - 1 (disjoint shards;
                              together they are the unsharded run); with fuzz, a campaign of

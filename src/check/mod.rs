@@ -40,6 +40,7 @@ use crate::report;
 use crate::runtime::dump::backtraces;
 use crate::runtime::executor::controlled::{self, Config, Monitor, Outcome, Verdict};
 use crate::schedule::shrink::{self, Probe};
+use crate::schedule::shrink_stall;
 use crate::schedule::{hash_choices, Schedule, FINGERPRINT_EVENTS};
 use config::{env, env_parse, parse_count, parse_duration, parse_seed};
 use failure::{ShrinkSummary, Signature};
@@ -166,7 +167,7 @@ impl Checker {
     /// Apply the `GOWEAVE_*` environment variables over these settings: `GOWEAVE_STRATEGY`,
     /// `GOWEAVE_ITERATIONS`, `GOWEAVE_SEED`, `GOWEAVE_REPLAY` (a token: replay it instead of
     /// exploring), `GOWEAVE_TIME_BUDGET`, `GOWEAVE_MAX_STEPS`, `GOWEAVE_SHRINK_BUDGET`,
-    /// `GOWEAVE_LEAK_CHECK`, `GOWEAVE_TIMERS` (`any_time` or `when_blocked`) and
+    /// `GOWEAVE_LEAK_CHECK`, `GOWEAVE_TIMERS` (`max_stall`, `max_stall:<duration>`, `any_time` or `when_blocked`) and
     /// `GOWEAVE_BACKTRACE` (`1` or `full`: see [`Checker::backtraces`]).
     /// A value that cannot be used is an error naming the variable.
     pub fn with_env(mut self) -> Result<Checker, ConfigError> {
@@ -695,17 +696,38 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 };
                 (probe, out.strategy)
             };
+            let started = Instant::now();
             if let Some(s) = shrink::shrink(&sig, found.schedule.choices(), budget, &mut run) {
-                shrink_summary = Some(ShrinkSummary {
+                let mut summary = ShrinkSummary {
                     before: (found.preemptions, found.steps),
                     after: (s.preemptions, s.steps),
                     runs: s.runs,
                     elapsed: s.elapsed,
                     minimal: s.minimal,
                     timed_out: s.timed_out,
-                });
+                };
                 shrunk_choices = s.choices;
                 preemptions = s.preemptions;
+                // Then the smallest stall with that few preemptions.
+                let deadline = started + budget;
+                if !s.stall.is_zero() && Instant::now() < deadline {
+                    let smaller = shrink_stall::minimise(
+                        &sig,
+                        s.preemptions,
+                        s.stall,
+                        deadline,
+                        &mut summary.runs,
+                        &mut run,
+                    );
+                    if let Some(b) = smaller {
+                        summary.after = (b.preemptions, b.steps);
+                        shrunk_choices = b.choices;
+                        preemptions = b.preemptions;
+                    }
+                    summary.elapsed = started.elapsed();
+                    summary.timed_out |= Instant::now() >= deadline;
+                }
+                shrink_summary = Some(summary);
             }
         }
         // Replay the shrunk schedule with the trace (and, if asked for, backtraces) on, for

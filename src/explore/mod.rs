@@ -200,6 +200,10 @@ pub struct Decision<'a> {
     /// deadline of the earliest pending timer, measured from the start of the run). Every timer
     /// due then fires, in the order they were armed.
     pub time: Option<Duration>,
+    /// If letting time pass is an option: the stall it causes, that is how long the goroutine
+    /// that has waited longest to run (see "Time as a choice") will then have waited. Zero if
+    /// no goroutine that could run is waiting (they all poll).
+    pub stall: Duration,
     /// The goroutine that reached the scheduling point, if it can continue (or yielded).
     pub current: Option<GoroutineId>,
     /// Scheduling points so far in this schedule.
@@ -222,6 +226,7 @@ impl std::fmt::Debug for Decision<'_> {
         f.debug_struct("Decision")
             .field("runnable", &self.runnable)
             .field("time", &self.time)
+            .field("stall", &self.stall)
             .field("current", &self.current)
             .field("step", &self.step)
             .field("yielded", &self.yielded)
@@ -243,6 +248,7 @@ impl<'a> Decision<'a> {
         Decision {
             runnable,
             time: None,
+            stall: Duration::ZERO,
             current,
             step,
             yielded,
@@ -256,6 +262,25 @@ impl<'a> Decision<'a> {
     pub fn with_time(mut self, deadline: Duration) -> Decision<'a> {
         self.time = Some(deadline);
         self
+    }
+
+    /// The same decision, noting the stall letting time pass causes.
+    pub fn with_stall(mut self, stall: Duration) -> Decision<'a> {
+        self.stall = stall;
+        self
+    }
+
+    /// The same decision without the option to let time pass (its abort is its own: hand it
+    /// on with `take_abort`).
+    pub(crate) fn without_time(&self) -> Decision<'a> {
+        Decision::new(
+            self.runnable,
+            self.current,
+            self.step,
+            self.yielded,
+            self.index,
+            self.pending,
+        )
     }
 
     /// The number of options: the runnable goroutines, plus one if time may pass.

@@ -60,6 +60,7 @@ pub(crate) struct Shrunk {
     pub(crate) choices: Vec<Choice>,
     pub(crate) preemptions: u64,
     pub(crate) steps: u64,
+    pub(crate) stall: Duration,
     /// Candidate runs.
     pub(crate) runs: u64,
     pub(crate) elapsed: Duration,
@@ -363,6 +364,7 @@ pub(crate) fn shrink<S: PartialEq>(
         choices: best.choices,
         preemptions: best.preemptions,
         steps: best.steps,
+        stall: best.stall,
         runs: sh.runs,
         elapsed: start.elapsed(),
         minimal,

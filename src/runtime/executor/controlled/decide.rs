@@ -32,7 +32,7 @@ impl Controlled {
             &st.pending,
         );
         if let Some(t) = time {
-            d = d.with_time(t);
+            d = d.with_time(t).with_stall(st.stall.stall_at(t));
         }
         let i = st.strategy.pick_goroutine(&d);
         if let Some(reason) = d.take_abort() {
