@@ -252,3 +252,43 @@ fn every_guarded_test_fails_when_the_stall_is_unbounded() {
         );
     }
 }
+
+/// The price of the bound: a goroutine that works without ever blocking or polling until a
+/// timer tells it to stop holds the clock back for good (as it would hang Go's synctest). The
+/// livelock says why, naming the goroutine and the timer; `any_time` lets the timer fire.
+#[test]
+fn a_goroutine_that_never_blocks_holds_the_clock_back_and_the_livelock_says_so() {
+    let body = || {
+        let stop = Arc::new(AtomicU64::new(0));
+        let s = stop.clone();
+        let h = go(move || {
+            let mu = Mutex::new(0u64);
+            while s.load(Ordering::SeqCst) == 0 {
+                *mu.lock() += 1;
+            }
+        });
+        time::sleep(Duration::from_secs(1));
+        stop.store(1, Ordering::SeqCst);
+        h.join();
+    };
+    let f = Checker::new()
+        .iterations(5)
+        .max_steps(3_000)
+        .shrink_budget(std::time::Duration::ZERO)
+        .run(body)
+        .expect_err("the worker never lets the second pass");
+    assert_eq!(f.kind(), FailureKind::Livelock, "{f}");
+    let report = f.to_string();
+    assert!(
+        report.contains("note: virtual time was held back: the timer created at")
+            && report.contains("(due at 1s) could fire only if goroutine 2")
+            && report.contains("more than max_stall:250ms allows"),
+        "{report}"
+    );
+    Checker::new()
+        .timers(TimerMode::AnyTime)
+        .iterations(200)
+        .max_steps(3_000)
+        .run(body)
+        .unwrap();
+}

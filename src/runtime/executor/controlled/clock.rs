@@ -83,8 +83,12 @@ impl Controlled {
         let mut st = self.st.borrow_mut();
         let id = st.timers.add(deadline, f);
         if self.cfg.trace {
-            // The arming goroutine's latest scheduling point is the timer operation itself.
-            let site = context::with_current(|g| g.map(|g| g.site())).or(st.firing);
+            // The arming goroutine's latest scheduling point is the timer operation itself. A
+            // sleep arms its timer in its unlock step, on the scheduler's stack, right after
+            // the goroutine parked: the monitor still holds where that goroutine last was.
+            let site = context::with_current(|g| g.map(|g| g.site()))
+                .or(st.firing)
+                .or_else(|| self.monitor.last_site());
             if let Some(site) = site {
                 st.timer_sites.insert((deadline, id.0), site);
             }
