@@ -81,6 +81,9 @@ impl Controlled {
 
     pub(crate) fn add_timer(&self, deadline: Duration, f: TimerFn) -> TimerId {
         let mut st = self.st.borrow_mut();
+        let now = st.now;
+        let State { stall, ids, .. } = &mut *st;
+        stall.activate(ids, now);
         let id = st.timers.add(deadline, f);
         if self.cfg.trace {
             // The arming goroutine's latest scheduling point is the timer operation itself. A
