@@ -26,8 +26,9 @@
 //!   were armed (`TimerHeap` orders by deadline, then sequence).
 //! - With `TimerMode::AnyTime`, every decision where a timer is pending within reach (before
 //!   the quiesce window ends, once main has returned) offers "let time pass" after the
-//!   goroutines; the answer is recorded as `Choice::Time`. With nothing runnable, time passes
-//!   without a decision, in both modes.
+//!   goroutines; the answer is recorded as `Choice::Time`. `TimerMode::MaxStall(b)` offers it
+//!   only where no goroutine would then have waited to run longer than `b` (`stall.rs` keeps
+//!   the waits). With nothing runnable, time passes without a decision, in every mode.
 //! - Timer callbacks run only on the scheduler's stack (in `advance_time`), never on a
 //!   goroutine's: a goroutine that lets time pass at its scheduling point switches to the
 //!   scheduler first (`pass_time`), and stays the goroutine at that point (`interrupted`) for
