@@ -1,7 +1,8 @@
 //! The timer mode from every side: `Checker::timers`, `GOWEAVE_TIMERS`, `--timers` and
 //! `#[conc_test(timers = "...")]`.
 
-use goweave::conc_test::{Config, Overrides, Source, Spec};
+use goweave::check::{Layer, Origin};
+use goweave::harness::TestConfig;
 use goweave::time::{self, Duration};
 use goweave::{chan, conc_test, go, select, TimerMode};
 
@@ -39,42 +40,60 @@ fn modes_parse_and_print() {
 
 #[test]
 fn the_environment_and_flags_override_the_attribute() {
-    let spec = Spec {
-        timers: Some(TimerMode::WhenBlocked),
-        ..Spec::default()
-    };
+    let spec = &[("timers", "when_blocked")];
     assert_eq!(
-        Config::resolve(&spec, &[]).unwrap().timers,
+        TestConfig::resolve(spec, &[]).unwrap().timers,
         TimerMode::WhenBlocked
     );
     assert_eq!(
-        Config::resolve(&Spec::default(), &[]).unwrap().timers,
+        TestConfig::resolve(&[], &[]).unwrap().timers,
         TimerMode::default()
     );
-    let stall =
-        Overrides::from_lookup(|k| (k == "GOWEAVE_TIMERS").then(|| "max_stall:20ms".into()));
+    let stall = Layer::from_lookup(|k| (k == "GOWEAVE_TIMERS").then(|| "max_stall:20ms".into()));
     assert_eq!(
-        Config::resolve(&spec, &[&stall]).unwrap().timers,
+        TestConfig::resolve(spec, &[&stall]).unwrap().timers,
         TimerMode::MaxStall(Duration::from_millis(20))
     );
-    let env = Overrides::from_lookup(|k| (k == "GOWEAVE_TIMERS").then(|| "any_time".into()));
+    // `max_stall` sets the bound (and the mode) from every side, and wins over `timers` in
+    // its own layer; a later layer's `timers` wins over it.
     assert_eq!(
-        Config::resolve(&spec, &[&env]).unwrap().timers,
-        TimerMode::AnyTime
-    );
-    let mut flags = Overrides::none(Source::Flag);
-    flags.timers = Some("when_blocked".into());
-    assert_eq!(
-        Config::resolve(&Spec::default(), &[&env, &flags])
+        TestConfig::resolve(&[("max_stall", "100ms")], &[])
             .unwrap()
             .timers,
+        TimerMode::MaxStall(Duration::from_millis(100))
+    );
+    let env = Layer::from_lookup(|k| match k {
+        "GOWEAVE_MAX_STALL" => Some("1s".into()),
+        "GOWEAVE_TIMERS" => Some("any_time".into()),
+        _ => None,
+    });
+    assert_eq!(
+        TestConfig::resolve(spec, &[&env]).unwrap().timers,
+        TimerMode::MaxStall(Duration::from_secs(1))
+    );
+    let flags = Layer::new(Origin::Flag).with("timers", "any_time");
+    assert_eq!(
+        TestConfig::resolve(&[], &[&env, &flags]).unwrap().timers,
+        TimerMode::AnyTime
+    );
+    let flags = Layer::new(Origin::Flag).with("max_stall", "soon");
+    let e = TestConfig::resolve(&[], &[&flags]).unwrap_err();
+    assert!(e.to_string().contains("--max-stall=\"soon\""), "{e}");
+    let env = Layer::from_lookup(|k| (k == "GOWEAVE_TIMERS").then(|| "any_time".into()));
+    assert_eq!(
+        TestConfig::resolve(spec, &[&env]).unwrap().timers,
+        TimerMode::AnyTime
+    );
+    let flags = Layer::new(Origin::Flag).with("timers", "when_blocked");
+    assert_eq!(
+        TestConfig::resolve(&[], &[&env, &flags]).unwrap().timers,
         TimerMode::WhenBlocked
     );
-    flags.timers = Some("never".into());
-    let e = Config::resolve(&Spec::default(), &[&flags]).unwrap_err();
+    let flags = Layer::new(Origin::Flag).with("timers", "never");
+    let e = TestConfig::resolve(&[], &[&flags]).unwrap_err();
     assert!(e.to_string().contains("--timers=\"never\""), "{e}");
-    let bad = Overrides::from_lookup(|k| (k == "GOWEAVE_TIMERS").then(|| "soon".into()));
-    let e = Config::resolve(&Spec::default(), &[&bad]).unwrap_err();
+    let bad = Layer::from_lookup(|k| (k == "GOWEAVE_TIMERS").then(|| "soon".into()));
+    let e = TestConfig::resolve(&[], &[&bad]).unwrap_err();
     assert!(e.to_string().contains("GOWEAVE_TIMERS"), "{e}");
 }
 
@@ -118,4 +137,11 @@ fn a_one_second_guard_never_fires_ahead_of_the_worker() {
 #[conc_test(timers = "any_time", expect = "leak", iterations = 1_000)]
 fn any_time_lets_even_a_one_second_timeout_win() {
     race_against(Duration::from_secs(1));
+}
+
+/// `max_stall` as an attribute: with a 5 ms bound, the 10 ms timeout that races the worker
+/// under the default (above) is a guard.
+#[conc_test(max_stall = "5ms", iterations = 1_000)]
+fn a_lower_max_stall_makes_a_10ms_timeout_a_guard() {
+    race_against(Duration::from_millis(10));
 }

@@ -120,7 +120,7 @@ fn the_fixed_program_passes_10_000_schedules() {
 #[test]
 fn the_shrunk_schedule_lets_time_pass_without_preempting_anyone() {
     let f = explore(StrategyKind::Random, TimerMode::AnyTime, 1_000, 0).unwrap_err();
-    let shrunk = goweave::Schedule::from_token(&f.token()).unwrap();
+    let shrunk = goweave::Schedule::from_token(f.token().unwrap()).unwrap();
     assert_eq!(shrunk.timers(), TimerMode::AnyTime);
     assert!(
         shrunk.choices().contains(&goweave::schedule::Choice::Time),
@@ -183,7 +183,7 @@ fn the_default_still_finds_a_short_timeout_racing_the_worker() {
         assert!(f.to_string().contains(&line), "{s}: {f}");
         // The token carries the bound, and replays the same failure under it.
         assert_eq!(f.schedule().timers(), TimerMode::default());
-        let again = goweave::replay(&f.token(), body.clone()).unwrap_err();
+        let again = goweave::replay(f.schedule(), body.clone()).unwrap_err();
         assert_eq!(
             (again.kind(), again.stall()),
             (FailureKind::Leak, Some(stall))
@@ -263,7 +263,7 @@ fn shrinking_minimises_the_stall() {
             (3, Duration::from_millis(15)),
             "seed {seed}: {f}"
         );
-        let original = goweave::replay(&f.original_token(), body).unwrap_err();
+        let original = goweave::replay(f.original_schedule(), body).unwrap_err();
         let before = original.stall().unwrap().duration;
         assert!(before >= stall.duration, "seed {seed}");
         shrunk_some |= before > stall.duration;

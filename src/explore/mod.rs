@@ -39,7 +39,7 @@
 //! the one it waits for).
 //!
 //! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Replay`], [`RoundRobin`] and the
-//! coverage-guided [`Fuzz`]. The checker names them with the [`crate::Strategy`] enum; a
+//! coverage-guided [`Fuzz`]. The checker names them with the [`StrategyKind`] enum; a
 //! strategy of your own goes to [`Checker::custom_strategy`](crate::Checker::custom_strategy).
 //!
 //! Vocabulary (from the literature):
@@ -65,6 +65,7 @@
 //! interleavings of a loop that is not one: a loop whose only operation on goweave objects is a
 //! load of the same atomic, say, is taken for a spin.
 
+mod bytes;
 mod catalogue;
 mod dfs;
 mod fuzz;
@@ -73,12 +74,14 @@ mod pos;
 mod random;
 mod replay;
 mod round_robin;
+mod shard;
 
 use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use bytes::{Bytes, Tail};
 pub use catalogue::StrategyKind;
 pub use dfs::Dfs;
 pub use fuzz::Fuzz;
@@ -87,9 +90,10 @@ pub use pos::Pos;
 pub use random::Random;
 pub use replay::Replay;
 pub use round_robin::RoundRobin;
+pub use shard::Shard;
 
-pub use crate::runtime::event::{Event, ObjId, Op};
-pub use crate::runtime::executor::controlled::TraceEntry;
+pub use crate::verdict::TraceEntry;
+pub use crate::verdict::{Event, ObjId, Op};
 
 /// A goroutine's id (main is 1).
 pub type GoroutineId = u64;
@@ -167,22 +171,12 @@ impl FromStr for TimerMode {
     /// `max_stall` (with the default bound), `max_stall:<duration>` (`200ms`, `1s`, `1m30s`),
     /// `any_time` or `when_blocked` (`-` for `_` and any case accepted in the names).
     fn from_str(s: &str) -> Result<TimerMode, String> {
-        let (name, arg) = match s.trim().split_once(':') {
-            Some((n, a)) => (n, Some(a)),
-            None => (s.trim(), None),
-        };
-        match (name.to_ascii_lowercase().replace('-', "_").as_str(), arg) {
-            ("max_stall" | "maxstall", None) => Ok(TimerMode::default()),
-            ("max_stall" | "maxstall", Some(d)) => crate::conc_test::parse_duration(d)
-                .map(TimerMode::MaxStall)
-                .map_err(|why| format!("max_stall bound: {why}")),
-            ("any_time" | "anytime", None) => Ok(TimerMode::AnyTime),
-            ("when_blocked", None) => Ok(TimerMode::WhenBlocked),
-            _ => Err(format!(
-                "unknown timer mode {s:?}: expected max_stall or max_stall:<duration> (timers may fire while goroutines that could run have waited at most that long; the default, {}), any_time (timers fire at any scheduling point) or when_blocked (only when every goroutine is blocked, as synctest)",
-                TimerMode::default()
-            )),
-        }
+        Ok(match goweave_settings::parse_timer_mode(s)? {
+            goweave_settings::TimerModeName::MaxStall(None) => TimerMode::default(),
+            goweave_settings::TimerModeName::MaxStall(Some(d)) => TimerMode::MaxStall(d),
+            goweave_settings::TimerModeName::AnyTime => TimerMode::AnyTime,
+            goweave_settings::TimerModeName::WhenBlocked => TimerMode::WhenBlocked,
+        })
     }
 }
 
