@@ -787,8 +787,10 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 shrunk_choices = s.choices;
                 preemptions = s.preemptions;
                 // Then the smallest stall with that few preemptions.
-                let deadline = started + budget;
-                if !s.stall.is_zero() && Instant::now() < deadline {
+                // A budget too large to add to the clock is no deadline.
+                let deadline = started.checked_add(budget);
+                let left = |now: Instant| deadline.is_none_or(|d| now < d);
+                if !s.stall.is_zero() && left(Instant::now()) {
                     let smaller = shrink_stall::minimise(
                         &sig,
                         s.preemptions,
@@ -803,7 +805,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                         preemptions = b.preemptions;
                     }
                     summary.elapsed = started.elapsed();
-                    summary.timed_out |= Instant::now() >= deadline;
+                    summary.timed_out |= !left(Instant::now());
                 }
                 shrink_summary = Some(summary);
             }

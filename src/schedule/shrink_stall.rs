@@ -59,14 +59,14 @@ pub(crate) struct Smaller {
     pub(crate) steps: u64,
 }
 
-/// Look, until `deadline`, for a schedule that fails like `target` with at most `preemptions`
+/// Look, until `deadline` (if any), for a schedule that fails like `target` with at most `preemptions`
 /// preemptions and a stall below `stall`, then below that one's, and so on. `runs` counts the
 /// runs made. `None` if none was found.
 pub(crate) fn minimise<S: PartialEq>(
     target: &S,
     preemptions: u64,
     stall: Duration,
-    deadline: Instant,
+    deadline: Option<Instant>,
     runs: &mut u64,
     run: &mut Runner<'_, S>,
 ) -> Option<Smaller> {
@@ -80,7 +80,7 @@ pub(crate) fn minimise<S: PartialEq>(
         });
         let mut found = None;
         for i in 0.. {
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return best;
             }
             if !s.begin(i) {
