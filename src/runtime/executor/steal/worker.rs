@@ -45,6 +45,13 @@ impl WorkerCtx {
         self.index
     }
 
+    /// True if this worker takes new goroutines: its index is below GOMAXPROCS
+    /// (`Shared::set_procs`).
+    #[inline]
+    pub(crate) fn active(&self) -> bool {
+        self.index < self.shared.procs.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -101,8 +108,10 @@ impl WorkerCtx {
         self.tick.set(t);
         if t % 61 == 0 {
             self.drain_inbox();
-            if let Some(g) = steal_one(&self.shared.injector) {
-                return Some(g);
+            if self.active() {
+                if let Some(g) = steal_one(&self.shared.injector) {
+                    return Some(g);
+                }
             }
         }
         if let Some(g) = self.run_next.borrow_mut().take() {
@@ -115,11 +124,19 @@ impl WorkerCtx {
         if let Some(g) = self.ready.borrow_mut().pop_front() {
             return Some(g);
         }
+        if !self.active() {
+            // Above GOMAXPROCS: only the goroutines homed here. What is left in the local
+            // deque (spawned before the limit dropped) is for thieves.
+            return None;
+        }
         self.local.pop().or_else(|| self.steal_new())
     }
 
     fn has_work(&self) -> bool {
         let me = &self.shared.remotes[self.index];
+        if !self.active() {
+            return !me.inbox.is_empty();
+        }
         !me.inbox.is_empty()
             || !self.local.is_empty()
             || !self.shared.injector.is_empty()
@@ -138,28 +155,40 @@ impl WorkerCtx {
             }
         }
         let idle = &self.shared.idle;
-        idle.start_search();
+        // Only a worker that takes new goroutines counts as searching: spawners skip waking a
+        // sleeper while someone searches, so a worker above GOMAXPROCS must not.
+        let mut searching = self.active();
+        if searching {
+            idle.start_search();
+        }
+        let stop_search = |searching: &mut bool| {
+            if std::mem::take(searching) {
+                idle.end_search();
+            }
+        };
         let mut rounds = 0u32;
         loop {
             if self.shared.is_shutdown() {
-                idle.end_search();
+                stop_search(&mut searching);
                 return None;
             }
             if let Some(g) = self.next_task() {
-                idle.end_search();
-                // Go's resetspinning: a thief that found work lets another worker look for
-                // more, since spawners only wake one per burst.
-                idle.notify_one();
+                if searching {
+                    stop_search(&mut searching);
+                    // Go's resetspinning: a thief that found work lets another worker look
+                    // for more, since spawners only wake one per burst.
+                    idle.notify_one();
+                }
                 return Some(g);
             }
-            if rounds < SPIN_ROUNDS {
+            if searching && rounds < SPIN_ROUNDS {
                 rounds += 1;
                 std::hint::spin_loop();
                 continue;
             }
             rounds = 0;
             let last = idle.prepare_sleep(self.index);
-            idle.end_search();
+            stop_search(&mut searching);
             std::sync::atomic::fence(Ordering::SeqCst);
             if !self.has_work() && !self.shared.is_shutdown() {
                 if last && self.shared.watch.armed() {
@@ -170,7 +199,10 @@ impl WorkerCtx {
                 }
             }
             idle.finish_sleep(self.index);
-            idle.start_search();
+            if self.active() {
+                searching = true;
+                idle.start_search();
+            }
         }
     }
 
@@ -251,7 +283,10 @@ impl WorkerCtx {
             });
         for g in homed {
             let _running = CurrentGuard::enter(&g);
-            coroutine::tear_down(&g);
+            if let Some(report) = coroutine::tear_down(&g) {
+                // Its unwind was blocked: the panic was never reported (see `runtime::unwind`).
+                self.shared.panic.lock().unwrap().get_or_insert(report);
+            }
             g.set_status(Status::Dead);
         }
         while let Some(g) = self.local.pop() {
