@@ -1,4 +1,5 @@
-//! Recorded schedules and their replay tokens; shrinking lives in `schedule/shrink.rs`.
+//! Recorded schedules and their replay tokens; shrinking lives in `schedule/shrink.rs` (and
+//! the stall's, in `schedule/shrink_stall.rs`).
 //!
 //! A [`Schedule`] is the list of every answer the strategy gave during one run of the
 //! controlled executor ([`Choice`]s), plus two facts used to recognise the program again on
@@ -24,7 +25,9 @@
 //!        the goroutine that is running)
 //!     2  Value(next varint)
 //!     3  by x >> 2: 0 Time (time passed to the earliest pending timer);
-//!                   1 the timer mode is any_time (only as the first item; not a choice)
+//!                   1 the timer mode is any_time (only as the first item; not a choice);
+//!                   2 the timer mode is max_stall, with the bound in nanoseconds in the
+//!                     next varint (only as the first item; not a choice)
 //! ```
 //!
 //! A token without the timer-mode item was recorded with time passing only when every
@@ -35,6 +38,7 @@
 //! malformed, and a `gwN:` prefix other than `gw1:` as a version mismatch.
 
 pub(crate) mod shrink;
+pub(crate) mod shrink_stall;
 
 use std::fmt;
 
@@ -64,6 +68,9 @@ pub enum Choice {
 const ITEM_TIME: u64 = 3;
 /// Token item (first only): the schedule was recorded with `TimerMode::AnyTime`.
 const ITEM_ANY_TIME: u64 = (1 << 2) | 3;
+/// Token item (first only): the schedule was recorded with `TimerMode::MaxStall`; the bound
+/// follows, in nanoseconds.
+const ITEM_MAX_STALL: u64 = (2 << 2) | 3;
 
 /// A recorded schedule: enough to replay a run of the controlled executor exactly.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,8 +165,13 @@ impl Schedule {
         put_varint(&mut payload, self.fingerprint);
         put_varint(&mut payload, self.max_steps);
         put_varint(&mut payload, self.choices.len() as u64);
-        if self.timers == TimerMode::AnyTime {
-            put_varint(&mut payload, ITEM_ANY_TIME);
+        match self.timers {
+            TimerMode::AnyTime => put_varint(&mut payload, ITEM_ANY_TIME),
+            TimerMode::MaxStall(bound) => {
+                put_varint(&mut payload, ITEM_MAX_STALL);
+                put_varint(&mut payload, bound.as_nanos().min(u64::MAX as u128) as u64);
+            }
+            TimerMode::WhenBlocked => {}
         }
         let mut i = 0;
         while i < self.choices.len() {
@@ -301,6 +313,10 @@ impl Schedule {
                 2 => choices.push(Choice::Value(r.varint().map_err(|_| bad("value"))?)),
                 _ if x == ITEM_TIME => choices.push(Choice::Time),
                 _ if x == ITEM_ANY_TIME && r.pos == items + 1 => timers = TimerMode::AnyTime,
+                _ if x == ITEM_MAX_STALL && r.pos == items + 1 => {
+                    let ns = r.varint().map_err(|_| bad("max_stall bound"))?;
+                    timers = TimerMode::MaxStall(std::time::Duration::from_nanos(ns));
+                }
                 _ => return Err(bad("unknown item kind")),
             }
         }
@@ -508,7 +524,13 @@ mod tests {
             Choice::Time,
             Choice::Value(1),
         ];
-        for mode in [TimerMode::AnyTime, TimerMode::WhenBlocked] {
+        for mode in [
+            TimerMode::AnyTime,
+            TimerMode::WhenBlocked,
+            TimerMode::default(),
+            TimerMode::MaxStall(std::time::Duration::from_nanos(1)),
+            TimerMode::MaxStall(std::time::Duration::from_secs(3600)),
+        ] {
             let s = Schedule::new(choices.clone(), 9, 7).with_timers(mode);
             assert_eq!(Schedule::from_token(&s.token()), Ok(s));
         }
@@ -534,7 +556,24 @@ mod tests {
             Schedule::from_token(&framed(&any_later)),
             Err(TokenError::Malformed(_))
         ));
-        let unknown = [3, 5, 0, 1, (2 << 2) | 3];
+        let stall_first = [3, 5, 0, 1, ITEM_MAX_STALL as u8, 100, 1 << 2];
+        let s = Schedule::from_token(&framed(&stall_first)).unwrap();
+        assert_eq!(
+            s.timers(),
+            TimerMode::MaxStall(std::time::Duration::from_nanos(100))
+        );
+        assert_eq!(s.choices(), [Choice::Goroutine(1)]);
+        let stall_later = [3, 5, 0, 1, 1 << 2, ITEM_MAX_STALL as u8, 100];
+        assert!(matches!(
+            Schedule::from_token(&framed(&stall_later)),
+            Err(TokenError::Malformed(_))
+        ));
+        let stall_cut = [3, 5, 0, 0, ITEM_MAX_STALL as u8];
+        assert!(matches!(
+            Schedule::from_token(&framed(&stall_cut)),
+            Err(TokenError::Malformed(_))
+        ));
+        let unknown = [3, 5, 0, 1, (3 << 2) | 3];
         assert!(matches!(
             Schedule::from_token(&framed(&unknown)),
             Err(TokenError::Malformed(_))

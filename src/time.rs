@@ -24,11 +24,38 @@
 //! On the work-stealing executor the clock is the real (monotonic) clock, and every timer lives
 //! in one shared heap driven by one timer thread. On the controlled executor the clock is
 //! **virtual**: it starts at zero and jumps to the next timer's deadline, so a test that sleeps
-//! for an hour finishes at once, and timing is part of the replayable schedule. By default
-//! (`TimerMode::AnyTime`) the strategy may let time pass at any scheduling point where a timer
-//! is pending, so a timeout can fire while another goroutine is still working; when every
-//! goroutine is blocked it must. With `Checker::timers(TimerMode::WhenBlocked)` time passes
-//! only then, as in Go's `testing/synctest`.
+//! for an hour finishes at once, and timing is part of the replayable schedule. When every
+//! goroutine is blocked, time passes to the next deadline (Go's `testing/synctest` rule).
+//!
+//! # Time in the checker: the stall model
+//!
+//! Time may also pass while goroutines could still run, as a choice of the strategy, so that a
+//! timeout can fire while the work it guards is still going on: that is how a `select!`
+//! against [`after`] leaks its sender. Doing so *stalls* the goroutines that could run: a
+//! goroutine waits from the moment it becomes runnable (it is created or woken, or it stops
+//! polling) until it blocks, finishes or polls, and since goroutine operations take no virtual
+//! time, all the virtual time that passes while it waits is time it was kept from running.
+//! A real scheduler does stall goroutines, under load, but not for ever; so by default
+//! (`TimerMode::MaxStall`, bound [`DEFAULT_MAX_STALL`](crate::explore::DEFAULT_MAX_STALL) =
+//! 250 ms) time passes ahead of runnable goroutines only if none of them has then waited longer
+//! than the bound:
+//!
+//! - a timeout of a second or more used as a guard (`recv(after(5s)) -> _ => panic!(...)`, a
+//!   1000-hour [`context::with_timeout`](crate::context::with_timeout), a bound on taking a
+//!   lock) never fires ahead of work that does not itself wait on time;
+//! - a timeout of up to the bound races the work it guards, and a failure that needed it
+//!   carries the stall it assumed: the report says `this failure needs goroutine 3 to stall for
+//!   200ms while the timer created at x.rs:12:5 fires`, `Failure::stall` gives it as data, and
+//!   the shrinker makes it as small as it can after the preemptions;
+//! - a goroutine that polls (`gosched`, `select!` with `default`, a failed `try_` operation, a
+//!   repeated atomic load) waits for something rather than works, so time may pass while it
+//!   polls, and a poller waiting for a timer gets there. A goroutine that loops without ever
+//!   blocking or polling holds the clock back for good (it would hang synctest too); the
+//!   livelock that follows names it and the timer it held back.
+//!
+//! `Checker::max_stall(d)` sets the bound; `TimerMode::AnyTime` lifts it (any pending timer may
+//! fire at any scheduling point); `TimerMode::WhenBlocked` lets time pass only when everything
+//! is blocked.
 //!
 //! Timer channels follow Go 1.23: once [`Timer::stop`] or [`Timer::reset`] returns, no value
 //! prepared before the call is received (a value already buffered is discarded).

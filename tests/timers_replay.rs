@@ -209,7 +209,8 @@ fn shrinking_keeps_time_choices_replayable() {
         }
         select! {
             recv(result) -> _ => {}
-            recv(time::after(Duration::from_secs(1))) -> _ => {}
+            // Short enough to race the worker under the default `max_stall`.
+            recv(time::after(Duration::from_millis(10))) -> _ => {}
         }
     };
     for seed in 0..10 {

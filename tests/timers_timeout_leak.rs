@@ -128,3 +128,148 @@ fn the_shrunk_schedule_lets_time_pass_without_preempting_anyone() {
     );
     assert_eq!(f.preemptions(), 0, "{f}");
 }
+
+/// The same request with a timeout short enough to race the worker under the default timer
+/// mode (`max_stall`, 250 ms), and one long enough to be a guard.
+fn request_with(timeout: Duration) -> impl Fn() + Send + Sync + Clone + 'static {
+    move || {
+        let result = chan::make::<u64>(0);
+        let r = result.clone();
+        go(move || {
+            let work = AtomicU64::new(0);
+            for i in 1..=3 {
+                work.fetch_add(i, Ordering::Relaxed);
+            }
+            r.send(work.load(Ordering::Relaxed));
+        });
+        select! {
+            recv(result) -> v => assert_eq!(v, Some(6)),
+            recv(time::after(timeout)) -> _ => {}
+        }
+    }
+}
+
+/// Under the default timer mode every strategy still finds the leak when the timeout is
+/// short, and the report says what it assumed: the worker (goroutine 2), runnable from the
+/// start, kept waiting for the whole timeout while the timer armed by the `select!` fired.
+#[test]
+fn the_default_still_finds_a_short_timeout_racing_the_worker() {
+    let body = request_with(Duration::from_millis(10));
+    for s in [
+        StrategyKind::Random,
+        StrategyKind::Pct { depth: 3 },
+        StrategyKind::Pos,
+        StrategyKind::Dfs {
+            max_preemptions: Some(0),
+        },
+        StrategyKind::Fuzz { corpus: None },
+    ] {
+        let f = Checker::new()
+            .strategy(s.clone())
+            .iterations(1_000)
+            .run(body.clone())
+            .expect_err("a 10 ms timeout races the worker");
+        assert_eq!(f.kind(), FailureKind::Leak, "{s}: {f}");
+        let stall = f.stall().expect("the timeout fired ahead of the worker");
+        assert_eq!(stall.goroutine, 2, "{s}: {f}");
+        assert_eq!(stall.duration, Duration::from_millis(10), "{s}: {f}");
+        let site = stall
+            .timer
+            .expect("the trace knows where the timer was armed");
+        assert!(site.file().ends_with("timers_timeout_leak.rs"), "{site}");
+        let line = format!(
+            "this failure needs goroutine 2 to stall for 10ms while the timer created at {site} fires (timers: max_stall:250ms)"
+        );
+        assert!(f.to_string().contains(&line), "{s}: {f}");
+        // The token carries the bound, and replays the same failure under it.
+        assert_eq!(f.schedule().timers(), TimerMode::default());
+        let again = goweave::replay(f.schedule(), body.clone()).unwrap_err();
+        assert_eq!(
+            (again.kind(), again.stall()),
+            (FailureKind::Leak, Some(stall))
+        );
+    }
+}
+
+/// A timeout longer than the bound is a guard under the default: no strategy makes it fire
+/// while the worker could still send.
+#[test]
+fn the_default_never_fires_a_guard_ahead_of_the_worker() {
+    for timeout in [
+        Duration::from_millis(251),
+        Duration::from_secs(1),
+        1000 * 3600 * Duration::from_secs(1),
+    ] {
+        for s in [
+            StrategyKind::Random,
+            StrategyKind::Pct { depth: 3 },
+            StrategyKind::Pos,
+            StrategyKind::Dfs {
+                max_preemptions: None,
+            },
+            StrategyKind::Fuzz { corpus: None },
+        ] {
+            let stats = Checker::new()
+                .strategy(s.clone())
+                .iterations(1_000)
+                .run(request_with(timeout))
+                .unwrap_or_else(|f| panic!("{s}, timeout {timeout:?}:\n{f}"));
+            assert!(stats.schedules == 1_000 || stats.exhausted, "{stats}");
+        }
+    }
+    // The bound is what decides: lowered below the timeout, even 10 ms is a guard.
+    Checker::new()
+        .max_stall(Duration::from_millis(9))
+        .iterations(1_000)
+        .run(request_with(Duration::from_millis(10)))
+        .unwrap();
+}
+
+/// The shrinker minimises the stall after the preemptions. The leak needs the timeout to fire
+/// while the worker, woken at 5 ms, has not sent yet: a stall of 15 ms. Random schedules often
+/// let it fire while a bystander goroutine, runnable since 0, has not finished either (a
+/// stall of 20 ms); the shrunk schedule lets the bystander finish first.
+#[test]
+fn shrinking_minimises_the_stall() {
+    let body = || {
+        let result = chan::make::<u64>(0);
+        go(|| {
+            let n = AtomicU64::new(0);
+            for _ in 0..4 {
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let r = result.clone();
+        go(move || {
+            time::sleep(Duration::from_millis(5));
+            r.send(1);
+        });
+        select! {
+            recv(result) -> _ => {}
+            recv(time::after(Duration::from_millis(20))) -> _ => {}
+        }
+    };
+    let mut shrunk_some = false;
+    for seed in 0..20 {
+        let f = Checker::new()
+            .seed(seed)
+            .iterations(1_000)
+            .run(body)
+            .unwrap_err();
+        assert_eq!(f.kind(), FailureKind::Leak, "{f}");
+        let stall = f.stall().unwrap();
+        assert_eq!(
+            (stall.goroutine, stall.duration),
+            (3, Duration::from_millis(15)),
+            "seed {seed}: {f}"
+        );
+        let original = goweave::replay(f.original_schedule(), body).unwrap_err();
+        let before = original.stall().unwrap().duration;
+        assert!(before >= stall.duration, "seed {seed}");
+        shrunk_some |= before > stall.duration;
+    }
+    assert!(
+        shrunk_some,
+        "no seed found the leak with the bystander stalled"
+    );
+}

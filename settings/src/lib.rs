@@ -45,7 +45,7 @@ pub enum Grammar {
     Bool,
     /// A failure kind the test must find, or `none` ([`parse_expect`]).
     Expect,
-    /// `any_time` or `when_blocked` ([`parse_timer_mode`]).
+    /// `max_stall`, `max_stall:DURATION`, `any_time` or `when_blocked` ([`parse_timer_mode`]).
     TimerMode,
     /// A replay token (`gw1:...`) or `@path` of a file holding one ([`check_token`]).
     Token,
@@ -67,7 +67,7 @@ impl Grammar {
             Grammar::Duration { zero: false } => "a duration (500ms, 10s, 1.5s, 2m, 1m30s)",
             Grammar::Bool => "true or false (also 1/0, yes/no, on/off)",
             Grammar::Expect => "deadlock, leak, race, panic, livelock or none",
-            Grammar::TimerMode => "any_time or when_blocked",
+            Grammar::TimerMode => "max_stall, max_stall:DURATION, any_time or when_blocked",
             Grammar::Token => "a replay token (gw1:...) or @FILE holding one",
             Grammar::Trace => "full or tail",
             Grammar::Path => "a file path",
@@ -210,8 +210,15 @@ pub const SETTINGS: &[Setting] = &[
         name: "timers",
         grammar: Grammar::TimerMode,
         scopes: ALL,
-        help: "when virtual time may pass (default any_time)",
+        help: "when virtual time may pass (default max_stall:250ms)",
         example: "\"when_blocked\"",
+    },
+    Setting {
+        name: "max_stall",
+        grammar: Grammar::Duration { zero: false },
+        scopes: ALL,
+        help: "how long a timer may keep a goroutine that could run waiting (default 250ms; sets timers to max_stall)",
+        example: "\"100ms\"",
     },
     Setting {
         name: "backtrace",
@@ -446,19 +453,30 @@ pub fn parse_failure_kind(s: &str) -> Result<usize, String> {
 /// When virtual time may pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimerModeName {
+    /// `max_stall` (`None`: the default bound) or `max_stall:DURATION`
+    MaxStall(Option<Duration>),
     /// `any_time`
     AnyTime,
     /// `when_blocked`
     WhenBlocked,
 }
 
-/// `any_time` or `when_blocked` (any case, `-` for `_`).
+/// `max_stall`, `max_stall:DURATION`, `any_time` or `when_blocked` (any case, `-` for `_` in
+/// the names).
 pub fn parse_timer_mode(s: &str) -> Result<TimerModeName, String> {
-    match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-        "any_time" | "anytime" => Ok(TimerModeName::AnyTime),
-        "when_blocked" => Ok(TimerModeName::WhenBlocked),
+    let (name, arg) = match s.trim().split_once(':') {
+        Some((n, a)) => (n, Some(a)),
+        None => (s.trim(), None),
+    };
+    match (name.to_ascii_lowercase().replace('-', "_").as_str(), arg) {
+        ("max_stall" | "maxstall", None) => Ok(TimerModeName::MaxStall(None)),
+        ("max_stall" | "maxstall", Some(d)) => parse_duration(d)
+            .map(|d| TimerModeName::MaxStall(Some(d)))
+            .map_err(|why| format!("max_stall bound: {why}")),
+        ("any_time" | "anytime", None) => Ok(TimerModeName::AnyTime),
+        ("when_blocked", None) => Ok(TimerModeName::WhenBlocked),
         _ => Err(format!(
-            "unknown timer mode {s:?}: expected any_time (timers fire at any scheduling point) or when_blocked (only when every goroutine is blocked, as synctest)"
+            "unknown timer mode {s:?}: expected max_stall or max_stall:DURATION (timers may fire while goroutines that could run have waited at most that long, 250ms by default; the default), any_time (timers fire at any scheduling point) or when_blocked (only when every goroutine is blocked, as synctest)"
         )),
     }
 }

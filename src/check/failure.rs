@@ -4,10 +4,11 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::explore::TimerMode;
 use crate::report;
 use crate::schedule::Schedule;
 pub use crate::verdict::FailureKind;
-use crate::verdict::{TraceEntry, Verdict};
+use crate::verdict::{Stall, TraceEntry, Verdict};
 
 /// The footer line that offers full backtraces, in reports of goroutine dumps made without them.
 pub(crate) const BACKTRACE_HINT: &str =
@@ -80,6 +81,8 @@ pub(crate) struct Data {
     pub(crate) backtraces: bool,
     /// Hand-offs, blocked intervals and the failing events, for the HTML trace.
     pub(crate) graph: report::Graph,
+    /// The largest stall the shrunk schedule assumed, and the timer mode it ran under.
+    pub(crate) stall: Option<(Stall, TimerMode)>,
     /// `schedule`'s token, made when first asked for.
     pub(crate) token: OnceLock<String>,
     /// `original`'s token, made when first asked for.
@@ -105,6 +108,7 @@ impl Failure {
             replayable: true,
             backtraces: false,
             graph: report::Graph::default(),
+            stall: None,
             token: OnceLock::new(),
             original_token: OnceLock::new(),
         }))
@@ -185,6 +189,13 @@ impl Failure {
         report::html_trace(self)
     }
 
+    /// The largest stall the shrunk schedule assumed: how long time kept a goroutine that could
+    /// run waiting while a timer fired (`None` if time passed only with every goroutine blocked
+    /// or polling). See [`Checker::max_stall`](crate::Checker::max_stall).
+    pub fn stall(&self) -> Option<Stall> {
+        self.0.stall.map(|(s, _)| s)
+    }
+
     /// Which schedule (from 0) failed.
     pub fn iteration(&self) -> u64 {
         self.0.iteration
@@ -213,6 +224,9 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0.report.trim_end())?;
         f.write_str("\n\n")?;
+        if let Some((stall, timers)) = &self.0.stall {
+            writeln!(f, "{}\n", report::stall_line(stall, *timers))?;
+        }
         if !self.0.trace.is_empty() {
             f.write_str(&report::render_trace(&self.0.trace, self.0.full_trace))?;
             f.write_str("\n")?;

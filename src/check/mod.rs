@@ -39,6 +39,7 @@ use crate::report;
 use crate::runtime::dump::backtraces;
 use crate::runtime::executor::controlled::{self, Config, Monitor, Outcome, Verdict};
 use crate::schedule::shrink::{self, Probe};
+use crate::schedule::shrink_stall;
 use crate::schedule::{hash_choices, Schedule, FINGERPRINT_EVENTS};
 use crate::util::hash::HashOfHashes;
 use failure::{ShrinkSummary, Signature};
@@ -163,7 +164,7 @@ impl Checker {
             test_name: None,
             leak_check: true,
             race_detection: true,
-            timers: TimerMode::AnyTime,
+            timers: TimerMode::default(),
             backtraces: shown.backtrace.unwrap_or(false),
             full_trace: shown.full_trace.unwrap_or(false),
             trace_file: shown.trace_file,
@@ -283,34 +284,87 @@ impl Checker {
         self
     }
 
-    /// When the virtual clock may move (default: `TimerMode::AnyTime`): at any decision where a
-    /// timer is pending, as a choice of the strategy, so that a timeout can fire while another
-    /// goroutine is still working; or, with `TimerMode::WhenBlocked`, only once every goroutine
-    /// is blocked, as in Go's `testing/synctest` (tests that sleep to let others reach a
-    /// blocking point need this). `GOWEAVE_TIMERS` sets it from the environment. A replay runs
-    /// under the mode its token was recorded with.
+    /// When the virtual clock may move (default: `TimerMode::MaxStall(DEFAULT_MAX_STALL)`, a
+    /// quarter of a second): at a decision where a timer is pending, as a choice of the
+    /// strategy, so that a timeout can fire while another goroutine is still working, as long
+    /// as no goroutine that could run has then waited longer than the bound (see
+    /// [`Checker::max_stall`]); with `TimerMode::AnyTime`, however long they have waited; or,
+    /// with `TimerMode::WhenBlocked`, only once every goroutine is blocked, as in Go's
+    /// `testing/synctest` (tests that sleep to let others reach a blocking point need this).
+    /// `GOWEAVE_TIMERS` sets it from the environment. A replay runs under the mode its token
+    /// was recorded with.
     ///
     /// ```
     /// use goweave::time::{self, Duration};
     /// use goweave::{chan, select, Checker, FailureKind, TimerMode};
     ///
     /// // The timeout may win while the worker is still working: its send then blocks forever.
-    /// let leaky = || {
-    ///     let result = chan::make::<u32>(0);
-    ///     let r = result.clone();
-    ///     goweave::go(move || r.send(42));
-    ///     select! {
-    ///         recv(result) -> _ => {},
-    ///         recv(time::after(Duration::from_secs(1))) -> _ => {},
+    /// let leaky = |timeout: Duration| {
+    ///     move || {
+    ///         let result = chan::make::<u32>(0);
+    ///         let r = result.clone();
+    ///         goweave::go(move || r.send(42));
+    ///         select! {
+    ///             recv(result) -> _ => {},
+    ///             recv(time::after(timeout)) -> _ => {},
+    ///         }
     ///     }
     /// };
-    /// let found = Checker::new().iterations(100).run(leaky).unwrap_err();
-    /// assert_eq!(found.kind(), FailureKind::Leak);
+    /// // A 10 ms timeout races the worker under the default...
+    /// let found = Checker::new().iterations(100).run(leaky(Duration::from_millis(10)));
+    /// assert_eq!(found.unwrap_err().kind(), FailureKind::Leak);
+    /// // ...a one-second one is a guard: it fires only once the worker is blocked...
+    /// Checker::new().iterations(100).run(leaky(Duration::from_secs(1))).unwrap();
+    /// // ...unless time may keep a runnable goroutine waiting for ever.
+    /// let found = Checker::new()
+    ///     .timers(TimerMode::AnyTime)
+    ///     .iterations(100)
+    ///     .run(leaky(Duration::from_secs(1)));
+    /// assert_eq!(found.unwrap_err().kind(), FailureKind::Leak);
     /// // Under synctest's rule the worker always sends first.
-    /// Checker::new().timers(TimerMode::WhenBlocked).iterations(100).run(leaky).unwrap();
+    /// Checker::new()
+    ///     .timers(TimerMode::WhenBlocked)
+    ///     .iterations(100)
+    ///     .run(leaky(Duration::from_millis(10)))
+    ///     .unwrap();
     /// ```
     pub fn timers(mut self, mode: TimerMode) -> Checker {
         self.timers = mode;
+        self
+    }
+
+    /// Timers may fire while goroutines that could run wait, but only if none has then waited
+    /// longer than `bound` (sets `TimerMode::MaxStall(bound)`; the default bound is
+    /// [`DEFAULT_MAX_STALL`](crate::explore::DEFAULT_MAX_STALL), 250 ms). A goroutine waits
+    /// from when it becomes runnable until it blocks or polls; goroutine operations take no
+    /// virtual time, so a timeout longer than the bound never fires ahead of work that does
+    /// not itself wait on time (a guard such as `time::after(5s)` around a lock acquisition),
+    /// while shorter ones race it. A failure that needed a stall says so in its report
+    /// ([`Failure::stall`]).
+    ///
+    /// ```
+    /// use goweave::time::{self, Duration};
+    /// use goweave::{chan, select, Checker};
+    ///
+    /// let guarded = || {
+    ///     let done = chan::make::<()>(0);
+    ///     let d = done.clone();
+    ///     goweave::go(move || d.send(()));
+    ///     select! {
+    ///         recv(done) -> _ => {},
+    ///         recv(time::after(Duration::from_millis(100))) -> _ => panic!("timed out"),
+    ///     }
+    /// };
+    /// // With a 50 ms bound, a 100 ms guard cannot fire while the sender could run.
+    /// Checker::new().max_stall(Duration::from_millis(50)).iterations(200).run(guarded).unwrap();
+    /// // With the default bound (250 ms) it can: the report says what that assumed.
+    /// let f = Checker::new().iterations(200).run(guarded).unwrap_err();
+    /// let stall = f.stall().unwrap();
+    /// assert_eq!((stall.goroutine, stall.duration), (2, Duration::from_millis(100)));
+    /// assert!(f.to_string().contains("needs goroutine 2 to stall for 100ms"));
+    /// ```
+    pub fn max_stall(mut self, bound: Duration) -> Checker {
+        self.timers = TimerMode::MaxStall(bound);
         self
     }
 
@@ -716,20 +770,44 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                     choices: out.schedule,
                     preemptions: out.preemptions,
                     steps: out.events,
+                    stall: out.stall.map_or(Duration::ZERO, |s| s.duration),
                 };
                 (probe, out.strategy)
             };
+            let started = Instant::now();
             if let Some(s) = shrink::shrink(&sig, found.schedule.choices(), budget, &mut run) {
-                shrink_summary = Some(ShrinkSummary {
+                let mut summary = ShrinkSummary {
                     before: (found.preemptions, found.steps),
                     after: (s.preemptions, s.steps),
                     runs: s.runs,
                     elapsed: s.elapsed,
                     minimal: s.minimal,
                     timed_out: s.timed_out,
-                });
+                };
                 shrunk_choices = s.choices;
                 preemptions = s.preemptions;
+                // Then the smallest stall with that few preemptions.
+                // A budget too large to add to the clock is no deadline.
+                let deadline = started.checked_add(budget);
+                let left = |now: Instant| deadline.is_none_or(|d| now < d);
+                if !s.stall.is_zero() && left(Instant::now()) {
+                    let smaller = shrink_stall::minimise(
+                        &sig,
+                        s.preemptions,
+                        s.stall,
+                        deadline,
+                        &mut summary.runs,
+                        &mut run,
+                    );
+                    if let Some(b) = smaller {
+                        summary.after = (b.preemptions, b.steps);
+                        shrunk_choices = b.choices;
+                        preemptions = b.preemptions;
+                    }
+                    summary.elapsed = started.elapsed();
+                    summary.timed_out |= !left(Instant::now());
+                }
+                shrink_summary = Some(summary);
             }
         }
         // Replay the shrunk schedule with the trace (and, if asked for, backtraces) on, for
@@ -747,7 +825,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 _ => None,
             }
         };
-        let (verdict, trace, schedule) = match attempt(&shrunk).or_else(|| {
+        let (verdict, trace, schedule, stall) = match attempt(&shrunk).or_else(|| {
             notes.push(
                 "note: the shrunk schedule did not fail again on replay; showing the original (is the program nondeterministic?)"
                     .to_string(),
@@ -762,7 +840,10 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                     .with_max_steps(self.max_steps())
                     .with_timers(self.cfg.timers);
                 graph = report::Graph::new(log, &v, &out.trace);
-                (v, out.trace, s)
+                if let Some(held) = &out.held {
+                    notes.push(report::held_back_note(held, self.cfg.timers));
+                }
+                (v, out.trace, s, out.stall)
             }
             None => {
                 // The backtraces left from the replay are not this verdict's.
@@ -771,7 +852,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                     "note: the failing schedule did not fail again on replay, so there is no trace: the program is nondeterministic (real time, I/O, std threads, a HashMap's order or state kept between runs)"
                         .to_string(),
                 );
-                (found.verdict, Vec::new(), found.schedule.clone())
+                (found.verdict, Vec::new(), found.schedule.clone(), None)
             }
         };
         if self.backtraces {
@@ -794,6 +875,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         f.0.shrink = shrink_summary;
         f.0.test_name = test_name;
         f.0.graph = graph;
+        f.0.stall = stall.map(|s| (s, self.cfg.timers));
         if let Some(path) = &self.trace_file {
             let note = report::write_trace_file(&f, path);
             f.0.notes.push(note);

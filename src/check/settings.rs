@@ -29,7 +29,8 @@
 //! | report goroutines left behind when main returns (default true) | `leak_check = false` | `GOWEAVE_LEAK_CHECK` | `--leak-check` | true or false (also 1/0, yes/no, on/off) |
 //! | detect data races on watched cells (default true) | `race_detection = false` | `GOWEAVE_RACE_DETECTION` | `--race-detection` | true or false (also 1/0, yes/no, on/off) |
 //! | the failure the test must find (default none) | `expect = "deadlock"` | `GOWEAVE_EXPECT` | `--expect` | deadlock, leak, race, panic, livelock or none |
-//! | when virtual time may pass (default any_time) | `timers = "when_blocked"` | `GOWEAVE_TIMERS` | `--timers` | any_time or when_blocked |
+//! | when virtual time may pass (default max_stall:250ms) | `timers = "when_blocked"` | `GOWEAVE_TIMERS` | `--timers` | max_stall, max_stall:DURATION, any_time or when_blocked |
+//! | how long a timer may keep a goroutine that could run waiting (default 250ms; sets timers to max_stall) | `max_stall = "100ms"` | `GOWEAVE_MAX_STALL` | `--max-stall` | a duration (500ms, 10s, 1.5s, 2m, 1m30s) |
 //! | full backtraces under each goroutine of a report (default false; `full` means true) | - | `GOWEAVE_BACKTRACE` | `--backtrace` | true or false (also 1/0, yes/no, on/off) |
 //! | how much of the failing interleaving a report prints (default tail: the last 40 events) | - | `GOWEAVE_TRACE` | `--trace` | full or tail |
 //! | write the failing interleaving to this file (a self-contained HTML page if it ends in .html, else Chrome trace JSON) | - | `GOWEAVE_TRACE_FILE` | `--trace-file` | a file path |
@@ -193,6 +194,8 @@ impl Settings {
         let mut named: Option<StrategyKind> = None;
         let mut replay: Option<Schedule> = None;
         for layer in layers {
+            // A layer's `max_stall` sets its timer mode, whatever order it names them in.
+            let mut stall = None;
             for (s, value) in &layer.values {
                 let err = |why: String| ConfigError {
                     var: layer.origin.label(s),
@@ -230,11 +233,15 @@ impl Settings {
                         )
                     }
                     "timers" => out.timers = Some(v.parse().map_err(err)?),
+                    "max_stall" => stall = duration(v),
                     "backtrace" => out.backtrace = grammar::parse_bool(v).ok(),
                     "trace" => out.full_trace = grammar::parse_trace(v).ok(),
                     "trace_file" => out.trace_file = Some(PathBuf::from(v)),
                     other => unreachable!("setting {other} has no field"),
                 }
+            }
+            if let Some(d) = stall {
+                out.timers = Some(TimerMode::MaxStall(d));
             }
         }
         out.strategy = match (replay, named) {

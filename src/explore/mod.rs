@@ -9,14 +9,34 @@
 //!
 //! # Time as a choice
 //!
-//! The controlled executor's clock is virtual. With [`TimerMode::AnyTime`] (the default), at
-//! every decision where a timer is pending, "let time pass to the earliest pending timer" is one
-//! more option, after the goroutines: a timeout may fire while the other side is still working,
-//! which is how a `select!` against `time::after` leaks its sender. When every goroutine is
-//! blocked, time passes without asking (Go's `testing/synctest` rule); with
-//! [`TimerMode::WhenBlocked`] that is the only way it passes. Each built-in strategy weighs the
-//! option in its own way (see each one's docs); a strategy that never answers
-//! [`Decision::time_index`] gets synctest semantics.
+//! The controlled executor's clock is virtual. At a decision where a timer is pending, "let
+//! time pass to the earliest pending timer" may be one more option, after the goroutines: a
+//! timeout may fire while the other side is still working, which is how a `select!` against
+//! `time::after` leaks its sender. When every goroutine is blocked, time passes without asking
+//! (Go's `testing/synctest` rule). How far time may run ahead of goroutines that could run is
+//! the [`TimerMode`]:
+//!
+//! - [`TimerMode::MaxStall`] (the default, with [`DEFAULT_MAX_STALL`]): time may pass while a
+//!   goroutine could run only if no such goroutine has then been waiting to run for longer than
+//!   the bound. A goroutine's wait (its *stall*) starts when it becomes runnable (it is
+//!   created, woken, or it stops polling) and ends when it blocks; goroutine operations take
+//!   no virtual time, so all the virtual time that passes while a goroutine stays runnable is
+//!   time it was kept from running. A goroutine that is polling (its latest scheduling point
+//!   was a yield, see below) is waiting for something, not working, and is not stalled by
+//!   time passing. So a timeout of a second or more never fires ahead of work that does not
+//!   itself wait on time, while a short timeout (up to the bound) still races the work it
+//!   guards. A failure that needed time to overtake runnable goroutines carries the largest
+//!   stall it assumed ([`Stall`](crate::verdict::Stall)), and the report names it.
+//! - [`TimerMode::AnyTime`]: the same without a bound (any pending timer may fire at any
+//!   decision).
+//! - [`TimerMode::WhenBlocked`]: time passes only when every goroutine is blocked, as in
+//!   synctest (a goroutine polling for a timer's effect then spins until `max_steps`).
+//!
+//! Each built-in strategy weighs the option in its own way (see each one's docs); a strategy
+//! that never answers [`Decision::time_index`] gets synctest semantics. Every built-in strategy
+//! is fair to time: once time has passed ahead of runnable goroutines, it does not do so again
+//! for a new deadline before they have run (so a goroutine that polls by sleeping cannot starve
+//! the one it waits for).
 //!
 //! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Dpor`] (what `StrategyKind::Dfs` runs
 //! unbounded), [`Replay`], [`RoundRobin`] and the coverage-guided [`Fuzz`]. The checker names
@@ -91,23 +111,47 @@ pub struct Pending {
     pub since: u64,
 }
 
-/// When the controlled executor's virtual clock may move.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// The default bound of [`TimerMode::MaxStall`]: a quarter of the shortest guard timeout
+/// commonly written in tests (a second), so that a chain of hand-offs between goroutines, each
+/// stalled up to the bound, still cannot make a one-second guard fire; and long enough that
+/// the short timeouts code races against its work (tens to a couple of hundred milliseconds)
+/// still race in the checker.
+pub const DEFAULT_MAX_STALL: Duration = Duration::from_millis(250);
+
+/// When the controlled executor's virtual clock may move (see "Time as a choice" above).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TimerMode {
+    /// At a decision where a timer is pending, letting time pass to it is one more option for
+    /// the strategy, provided that no goroutine that could run has then been waiting to run for
+    /// longer than the bound (its *stall*); when every goroutine is blocked, time passes without
+    /// asking. The default, with [`DEFAULT_MAX_STALL`]: timeouts up to the bound race the work
+    /// they guard, longer ones fire only once that work is blocked.
+    /// (`"max_stall"`, `"max_stall:<duration>"`)
+    MaxStall(Duration),
     /// At any decision where a timer is pending, letting time pass to it is one more option for
-    /// the strategy; when every goroutine is blocked, time passes without asking. Explores
-    /// timeouts that fire while another goroutine is still working. (`"any_time"`)
-    #[default]
+    /// the strategy, however long the goroutines that could run have waited (an unbounded
+    /// stall); when every goroutine is blocked, time passes without asking. Explores timeouts
+    /// that fire while another goroutine is still working, whatever their length.
+    /// (`"any_time"`)
     AnyTime,
     /// Time passes only when every goroutine is blocked, as in Go's `testing/synctest`: a
     /// goroutine that was woken runs before the clock moves again. (`"when_blocked"`)
     WhenBlocked,
 }
 
+impl Default for TimerMode {
+    /// `MaxStall(DEFAULT_MAX_STALL)`.
+    fn default() -> TimerMode {
+        TimerMode::MaxStall(DEFAULT_MAX_STALL)
+    }
+}
+
 impl TimerMode {
-    /// The name used by `GOWEAVE_TIMERS`, `--timers` and `#[conc_test(timers = "...")]`.
+    /// The mode's name as `GOWEAVE_TIMERS`, `--timers` and `#[conc_test(timers = "...")]` spell
+    /// it, without a bound: `max_stall`, `any_time` or `when_blocked`.
     pub fn name(self) -> &'static str {
         match self {
+            TimerMode::MaxStall(_) => "max_stall",
             TimerMode::AnyTime => "any_time",
             TimerMode::WhenBlocked => "when_blocked",
         }
@@ -115,17 +159,24 @@ impl TimerMode {
 }
 
 impl fmt::Display for TimerMode {
+    /// `max_stall:250ms`, `any_time` or `when_blocked` (what `FromStr` reads back).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        match self {
+            TimerMode::MaxStall(d) => write!(f, "max_stall:{d:?}"),
+            m => f.write_str(m.name()),
+        }
     }
 }
 
 impl FromStr for TimerMode {
     type Err = String;
 
-    /// `any_time` or `when_blocked` (`-` for `_` and any case accepted).
+    /// `max_stall` (with the default bound), `max_stall:<duration>` (`200ms`, `1s`, `1m30s`),
+    /// `any_time` or `when_blocked` (`-` for `_` and any case accepted in the names).
     fn from_str(s: &str) -> Result<TimerMode, String> {
         Ok(match goweave_settings::parse_timer_mode(s)? {
+            goweave_settings::TimerModeName::MaxStall(None) => TimerMode::default(),
+            goweave_settings::TimerModeName::MaxStall(Some(d)) => TimerMode::MaxStall(d),
             goweave_settings::TimerModeName::AnyTime => TimerMode::AnyTime,
             goweave_settings::TimerModeName::WhenBlocked => TimerMode::WhenBlocked,
         })
@@ -146,6 +197,10 @@ pub struct Decision<'a> {
     /// deadline of the earliest pending timer, measured from the start of the run). Every timer
     /// due then fires, in the order they were armed.
     pub time: Option<Duration>,
+    /// If letting time pass is an option: the stall it causes, that is how long the goroutine
+    /// that has waited longest to run (see "Time as a choice") will then have waited. Zero if
+    /// no goroutine that could run is waiting (they all poll).
+    pub stall: Duration,
     /// The goroutine that reached the scheduling point, if it can continue (or yielded).
     pub current: Option<GoroutineId>,
     /// Scheduling points so far in this schedule.
@@ -168,6 +223,7 @@ impl std::fmt::Debug for Decision<'_> {
         f.debug_struct("Decision")
             .field("runnable", &self.runnable)
             .field("time", &self.time)
+            .field("stall", &self.stall)
             .field("current", &self.current)
             .field("step", &self.step)
             .field("yielded", &self.yielded)
@@ -189,6 +245,7 @@ impl<'a> Decision<'a> {
         Decision {
             runnable,
             time: None,
+            stall: Duration::ZERO,
             current,
             step,
             yielded,
@@ -202,6 +259,25 @@ impl<'a> Decision<'a> {
     pub fn with_time(mut self, deadline: Duration) -> Decision<'a> {
         self.time = Some(deadline);
         self
+    }
+
+    /// The same decision, noting the stall letting time pass causes.
+    pub fn with_stall(mut self, stall: Duration) -> Decision<'a> {
+        self.stall = stall;
+        self
+    }
+
+    /// The same decision without the option to let time pass (its abort is its own: hand it
+    /// on with `take_abort`).
+    pub(crate) fn without_time(&self) -> Decision<'a> {
+        Decision::new(
+            self.runnable,
+            self.current,
+            self.step,
+            self.yielded,
+            self.index,
+            self.pending,
+        )
     }
 
     /// The number of options: the runnable goroutines, plus one if time may pass.

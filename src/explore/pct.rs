@@ -27,9 +27,12 @@
 //!   everything else is blocked in others, and change points move it in between (letting time
 //!   pass is a step that may hold a change point: it touches the timers' channels);
 //! - once time has passed, it yields: it drops below everything, like a goroutine that called
-//!   `gosched`, and the deadline it moves on to (a ticker's next tick) keeps that low priority.
-//!   So time cannot run away from the goroutines (a ticker nobody reads would otherwise fire
-//!   forever), and a goroutine polling for a timer's effect alternates with time.
+//!   `gosched`, and the deadline it moves on to (a ticker's next tick, or the next deadline a
+//!   goroutine arms) keeps that low priority until a goroutine has been chosen over time. So
+//!   time cannot run away from the goroutines (a ticker nobody reads would otherwise fire
+//!   forever, and a goroutine polling by sleeping would arm a fresh deadline, with a fresh
+//!   priority, at every turn and starve a demoted goroutine for ever), and a goroutine polling
+//!   for a timer's effect alternates with time.
 
 use std::time::Duration;
 
@@ -160,8 +163,13 @@ impl Strategy for Pct {
                 self.next_low -= 1;
             }
         }
-        let passed = std::mem::take(&mut self.time_passed);
         if let Some(deadline) = d.time {
+            // Once time has passed, it stays below everyone until a goroutine has run at a
+            // decision where time was an option too: decisions without it (goroutines
+            // handing over among themselves) do not count. Otherwise a goroutine that polls by
+            // sleeping arms a new deadline at every turn, each with a fresh priority, and time
+            // and the poller can starve everyone else for ever.
+            let passed = std::mem::take(&mut self.time_passed);
             if self.time_deadline != Some(deadline) {
                 if !passed {
                     self.time_prio = self.initial();

@@ -11,8 +11,10 @@
 //! deadline. A new deadline (a goroutine armed an earlier timer, or a first one) gets a fresh
 //! random priority like any new event, so the timeout races every pending event on equal terms.
 //! Once time has passed it yields: it drops below everything, and the deadline it moves on to
-//! (a ticker's next tick) keeps that low priority, so time cannot run away from the goroutines
-//! and a goroutine polling for a timer's effect alternates with time.
+//! (a ticker's next tick, or the next one a goroutine arms) keeps that low priority until a
+//! goroutine has been chosen over time, so time cannot run away from the goroutines (nor a
+//! goroutine polling by sleeping starve the others) and a goroutine polling for a timer's
+//! effect alternates with time.
 
 use std::time::Duration;
 
@@ -106,8 +108,13 @@ impl Strategy for Pos {
                 self.next_low -= 1;
             }
         }
-        let passed = std::mem::take(&mut self.time_passed);
         if let Some(deadline) = d.time {
+            // Once time has passed, it stays below everyone until a goroutine has run at a
+            // decision where time was an option too: decisions without it (goroutines
+            // handing over among themselves) do not count. Otherwise a goroutine that polls by
+            // sleeping arms a new deadline at every turn, each with a fresh priority, and time
+            // and the poller can starve everyone else for ever.
+            let passed = std::mem::take(&mut self.time_passed);
             if self.time_deadline != Some(deadline) {
                 if !passed {
                     self.time_prio = self.fresh();

@@ -17,10 +17,12 @@ mod backtrace;
 mod goroutine;
 mod panic;
 mod race;
+mod stall;
 
 use crate::schedule::FINGERPRINT_EVENTS;
 pub use crate::verdict::TraceEntry;
 use crate::verdict::{FailureKind, GoroutineDump, ObjId, Op, Status, Verdict};
+pub(crate) use stall::{held_back_note, stall_line};
 
 /// Events shown by default at the end of a trace.
 pub(crate) const TRACE_TAIL: usize = 40;

@@ -1,5 +1,6 @@
-//! Shrinking a failing schedule: first the fewest preemptions, then the fewest steps, keeping
-//! the same failure.
+//! Shrinking a failing schedule: first the fewest preemptions, then the smallest stall (how
+//! long time kept a runnable goroutine waiting, see `explore`'s "Time as a choice"), then the
+//! fewest steps, keeping the same failure.
 //!
 //! A schedule is seen as *blocks*: a goroutine runs for `n` consecutive decisions, then another
 //! takes over. A block that starts by switching away from a goroutine that could have continued
@@ -10,7 +11,7 @@
 //!    preempting block, swap it with the one before, or merge the preempted goroutine's two
 //!    halves) or remove steps (drop a block, halve it). A candidate is replayed leniently (a
 //!    block whose goroutine cannot run is skipped; once the plan runs out, the running goroutine
-//!    continues) and kept if it fails the same way with fewer (preemptions, steps).
+//!    continues) and kept if it fails the same way with fewer (preemptions, stall, steps).
 //! 2. **Bounded search.** Preemption-bounded depth-first search with bounds 0, 1, ... below the
 //!    best count so far. If a bound is searched to the end without the failure, no schedule with
 //!    that few preemptions fails this way; the first failure found at the next bound is minimal.
@@ -18,8 +19,9 @@
 //!
 //! Letting time pass (`Choice::Time`) is a block of its own, of the pseudo-goroutine [`TIME`]:
 //! the edits treat it like any other block, so dropping it means "time passes later, when
-//! everything is blocked", and swapping it moves the timeout earlier or later. It is never a
-//! preemption.
+//! everything is blocked", and swapping it moves the timeout earlier or later (which is how the
+//! stall shrinks: time passing after the goroutine that waited has run, or blocked). It is
+//! never a preemption.
 //!
 //! Invariant: `Best` always describes a run that was actually executed and failed with the
 //! target signature, so the result replays exactly.
@@ -46,6 +48,8 @@ pub(crate) struct Probe<S> {
     pub(crate) choices: Vec<Choice>,
     pub(crate) preemptions: u64,
     pub(crate) steps: u64,
+    /// The largest stall time caused by passing ahead of runnable goroutines (zero if none).
+    pub(crate) stall: Duration,
 }
 
 /// Runs the program once under a strategy, handing the strategy back.
@@ -56,6 +60,7 @@ pub(crate) struct Shrunk {
     pub(crate) choices: Vec<Choice>,
     pub(crate) preemptions: u64,
     pub(crate) steps: u64,
+    pub(crate) stall: Duration,
     /// Candidate runs.
     pub(crate) runs: u64,
     pub(crate) elapsed: Duration,
@@ -152,11 +157,13 @@ struct Best {
     choices: Vec<Choice>,
     preemptions: u64,
     steps: u64,
+    /// The stall it assumed: minimised after the preemptions, before the steps.
+    stall: Duration,
 }
 
 impl Best {
-    fn key(&self) -> (u64, u64) {
-        (self.preemptions, self.steps)
+    fn key(&self) -> (u64, Duration, u64) {
+        (self.preemptions, self.stall, self.steps)
     }
 }
 
@@ -223,6 +230,7 @@ impl<S: PartialEq> Shrinker<'_, '_, S> {
             choices: probe.choices,
             preemptions: probe.preemptions,
             steps: probe.steps,
+            stall: probe.stall,
         })
     }
 
@@ -357,6 +365,7 @@ pub(crate) fn shrink<S: PartialEq>(
         choices: best.choices,
         preemptions: best.preemptions,
         steps: best.steps,
+        stall: best.stall,
         runs: sh.runs,
         elapsed: start.elapsed(),
         minimal,

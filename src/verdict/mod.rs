@@ -13,6 +13,7 @@ mod kind;
 mod panic;
 mod race;
 mod stacks;
+mod stall;
 mod trace;
 
 pub use event::{Event, ObjId, Op};
@@ -21,6 +22,7 @@ pub use kind::FailureKind;
 pub use panic::PanicReport;
 pub use race::RaceReport;
 pub(crate) use stacks::Stacks;
+pub use stall::Stall;
 pub use trace::TraceEntry;
 
 /// Why a run failed, as the executor (or a detector) saw it.

@@ -44,7 +44,9 @@ use options::Options;
 /// `replay = "gw1:..."`, `leak_check = false`,
 /// `expect = "deadlock" | "leak" | "race" | "panic" | "livelock"`,
 /// `timers = "any_time" | "when_blocked"` (when virtual time may pass: at any scheduling point,
-/// as a choice, or only once every goroutine is blocked, as in Go's synctest).
+/// as a choice, or only once every goroutine is blocked, as in Go's synctest; without it, the
+/// default `max_stall`: as a choice, while no goroutine that could run has waited longer than
+/// 250 ms).
 ///
 /// The function takes no arguments and returns `()` or `Result<(), E>` with `E: Debug`; an
 /// `Err` fails the schedule like a panic.

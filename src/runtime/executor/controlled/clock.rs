@@ -6,22 +6,73 @@ use super::{dump_all, Controlled, State, QUIESCE_STEPS};
 use crate::explore::TimerMode;
 use crate::runtime::context;
 use crate::runtime::timer::{TimerFn, TimerId};
-use crate::verdict::{Event, ObjId, Op, TraceEntry, Verdict};
+use crate::verdict::{Event, ObjId, Op, Stall, TraceEntry, Verdict};
 
 impl Controlled {
     /// The deadline time may pass to at a decision now, if letting it pass is an option: a
-    /// timer is pending (within the quiesce window, once main has returned) and the mode is
-    /// `AnyTime`.
+    /// timer is pending (within the quiesce window, once main has returned), the mode is not
+    /// `WhenBlocked`, and under `MaxStall` no goroutine would then have waited longer than the
+    /// bound.
     #[inline]
     pub(super) fn time_option(&self, st: &mut State) -> Option<Duration> {
-        if self.cfg.timers != TimerMode::AnyTime {
+        let bound = match self.cfg.timers {
+            TimerMode::WhenBlocked => return None,
+            TimerMode::AnyTime => None,
+            TimerMode::MaxStall(b) => Some(b),
+        };
+        let deadline = st.timers.next_deadline()?;
+        match st.quiesce {
+            Some((_, until)) if deadline > until => return None,
+            _ => {}
+        }
+        match bound {
+            Some(b) if st.stall.stall_at(deadline) > b => None,
+            _ => Some(deadline),
+        }
+    }
+
+    /// Note the stall of time passing to `deadline` now, if it is the largest of the run (with
+    /// the trace on: which goroutine waited, and where the first timer due was armed).
+    fn note_stall(&self, st: &mut State, deadline: Duration) {
+        let duration = st.stall.stall_at(deadline);
+        if duration.is_zero() || st.stall.worst.is_some_and(|w| w.duration >= duration) {
+            return;
+        }
+        let (goroutine, timer) = if self.cfg.trace {
+            (
+                st.stall.longest_waiting(&st.ids).unwrap_or(0),
+                st.timer_sites.values().next().copied(),
+            )
+        } else {
+            (0, None)
+        };
+        st.stall.worst = Some(Stall {
+            duration,
+            goroutine,
+            timer,
+            at: deadline,
+        });
+    }
+
+    /// After a livelock: if a timer is pending that `MaxStall` kept from firing, the stall that
+    /// letting it fire would have taken. (A goroutine that works without ever blocking or
+    /// polling holds the clock back for good.)
+    pub(super) fn held_back(&self) -> Option<Stall> {
+        let mut st = self.st.borrow_mut();
+        let TimerMode::MaxStall(bound) = self.cfg.timers else {
+            return None;
+        };
+        if !matches!(st.verdict, Some(Verdict::Livelock { .. })) {
             return None;
         }
         let deadline = st.timers.next_deadline()?;
-        match st.quiesce {
-            Some((_, until)) if deadline > until => None,
-            _ => Some(deadline),
-        }
+        let duration = st.stall.stall_at(deadline);
+        (duration > bound).then(|| Stall {
+            duration,
+            goroutine: st.stall.longest_waiting(&st.ids).unwrap_or(0),
+            timer: st.timer_sites.values().next().copied(),
+            at: deadline,
+        })
     }
 
     pub(crate) fn now(&self) -> Duration {
@@ -30,10 +81,17 @@ impl Controlled {
 
     pub(crate) fn add_timer(&self, deadline: Duration, f: TimerFn) -> TimerId {
         let mut st = self.st.borrow_mut();
+        let now = st.now;
+        let State { stall, ids, .. } = &mut *st;
+        stall.activate(ids, now);
         let id = st.timers.add(deadline, f);
         if self.cfg.trace {
-            // The arming goroutine's latest scheduling point is the timer operation itself.
-            let site = context::with_current(|g| g.map(|g| g.site())).or(st.firing);
+            // The arming goroutine's latest scheduling point is the timer operation itself. A
+            // sleep arms its timer in its unlock step, on the scheduler's stack, right after
+            // the goroutine parked: the monitor still holds where that goroutine last was.
+            let site = context::with_current(|g| g.map(|g| g.site()))
+                .or(st.firing)
+                .or_else(|| self.monitor.last_site());
             if let Some(site) = site {
                 st.timer_sites.insert((deadline, id.0), site);
             }
@@ -63,6 +121,7 @@ impl Controlled {
                 return false;
             }
             self.time_step(&mut st);
+            self.note_stall(&mut st, deadline);
             st.now = st.now.max(deadline);
             let now = st.now;
             let due = st.timers.pop_due(now);

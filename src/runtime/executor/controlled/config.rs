@@ -9,7 +9,7 @@ use crate::explore::{Pending, Strategy, TimerMode};
 use crate::runtime::goroutine::{GRef, G};
 use crate::runtime::stack;
 use crate::schedule::Choice;
-use crate::verdict::{TraceEntry, Verdict};
+use crate::verdict::{Stall, TraceEntry, Verdict};
 
 /// Settings of one controlled run.
 #[derive(Clone, Debug)]
@@ -22,7 +22,9 @@ pub struct Config {
     pub trace: bool,
     /// After main returns, let the others finish and report those that cannot as leaks.
     pub leak_check: bool,
-    /// When virtual time may pass: at any decision (a choice), or only when all are blocked.
+    /// When virtual time may pass: at a decision (a choice) if no runnable goroutine has waited
+    /// longer than a bound then (the default, `TimerMode::MaxStall`), at any decision, or only
+    /// when all are blocked.
     pub timers: TimerMode,
     /// Where reports say main was created (default: where `run` was called).
     pub main_site: Option<&'static Location<'static>>,
@@ -46,7 +48,7 @@ impl Default for Config {
             stack_size: stack::default_size(),
             trace: true,
             leak_check: true,
-            timers: TimerMode::AnyTime,
+            timers: TimerMode::default(),
             backtraces: false,
             main_site: None,
         }
@@ -74,6 +76,13 @@ pub struct Outcome<T> {
     /// The race detector was deferred and a watched cell was touched: the schedule must run
     /// again with the detector on to be judged.
     pub race_needed: bool,
+    /// The largest stall time caused by passing while goroutines could run (`None` if it only
+    /// passed with every goroutine blocked or polling). Its goroutine and timer are known only
+    /// with `Config::trace`.
+    pub stall: Option<Stall>,
+    /// A livelock with a timer pending that `TimerMode::MaxStall` kept from firing: the stall
+    /// letting it fire would have taken (with `Config::trace`, which goroutine and timer).
+    pub held: Option<Stall>,
 }
 
 /// Progress published for a watchdog on another thread.

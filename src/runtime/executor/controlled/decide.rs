@@ -32,7 +32,7 @@ impl Controlled {
             &st.pending,
         );
         if let Some(t) = time {
-            d = d.with_time(t);
+            d = d.with_time(t).with_stall(st.stall.stall_at(t));
         }
         let i = st.strategy.pick_goroutine(&d);
         if let Some(reason) = d.take_abort() {
@@ -136,6 +136,8 @@ impl Controlled {
             }
             let hinted = st.hint.take().is_some();
             let yielded = spin || hinted;
+            let now = st.now;
+            st.stall.decided(g.id, yielded, now);
             if self.step(&mut st, g, ev) {
                 true
             } else {
@@ -170,6 +172,7 @@ impl Controlled {
     pub(crate) fn yield_point(&self, g: &G) -> bool {
         let mut st = self.st.borrow_mut();
         st.hint = None;
+        st.stall.blocked(g.id);
         let ev = Event::new(Op::Yield, ObjId(0), g.site());
         if self.step(&mut st, g, ev) {
             return true;

@@ -26,8 +26,9 @@
 //!   were armed (`TimerHeap` orders by deadline, then sequence).
 //! - With `TimerMode::AnyTime`, every decision where a timer is pending within reach (before
 //!   the quiesce window ends, once main has returned) offers "let time pass" after the
-//!   goroutines; the answer is recorded as `Choice::Time`. With nothing runnable, time passes
-//!   without a decision, in both modes.
+//!   goroutines; the answer is recorded as `Choice::Time`. `TimerMode::MaxStall(b)` offers it
+//!   only where no goroutine would then have waited to run longer than `b` (`stall.rs` keeps
+//!   the waits). With nothing runnable, time passes without a decision, in every mode.
 //! - Timer callbacks run only on the scheduler's stack (in `advance_time`), never on a
 //!   goroutine's: a goroutine that lets time pass at its scheduling point switches to the
 //!   scheduler first (`pass_time`), and stays the goroutine at that point (`interrupted`) for
@@ -42,6 +43,7 @@ mod clock;
 mod config;
 mod decide;
 mod drive;
+mod stall;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -121,6 +123,8 @@ struct State {
     /// Virtual time since the epoch.
     now: Duration,
     timers: TimerHeap,
+    /// How long each runnable goroutine has waited to run (what `TimerMode::MaxStall` bounds).
+    stall: stall::StallClock,
     /// With the trace on: where each armed timer was armed, by (deadline, sequence), the order
     /// in which they fire.
     timer_sites: BTreeMap<(Duration, u64), &'static Location<'static>>,
@@ -213,6 +217,7 @@ impl Controlled {
                 hint: None,
                 now: Duration::ZERO,
                 timers: TimerHeap::default(),
+                stall: stall::StallClock::new(),
                 timer_sites: BTreeMap::new(),
                 firing: None,
                 steps: 0,
@@ -244,11 +249,14 @@ impl Controlled {
         }
         let at = st.ids.partition_point(|&id| id < g.id);
         st.ids.insert(at, g.id);
+        let now = st.now;
+        st.stall.runnable(g.id, now);
         st.runnable.insert(at, g);
     }
 
     /// Take `id` out of the runnable set, if it is there.
     fn remove_runnable(st: &mut State, id: u64) {
+        st.stall.blocked(id);
         if let Ok(i) = st.ids.binary_search(&id) {
             st.ids.remove(i);
             st.runnable.remove(i);
@@ -282,6 +290,8 @@ impl Controlled {
         // Ids grow, so pushing keeps `runnable` sorted; `pending` is indexed by id.
         st.ids.push(id);
         st.runnable.push(g.clone());
+        let now = st.now;
+        st.stall.runnable(id, now);
         debug_assert_eq!(st.pending.len() as u64, id);
         let since = st.steps;
         st.pending.push(Pending {
@@ -347,6 +357,7 @@ pub fn run<T: Send + 'static>(
         false,
     );
     ex.drive();
+    let held = ex.held_back();
     backtraces::end();
     ex.tear_down_all();
     context::set_exec(ExecPtr::None);
@@ -378,5 +389,7 @@ pub fn run<T: Send + 'static>(
         trace: st.trace,
         strategy: st.strategy,
         race_needed,
+        stall: st.stall.worst.take(),
+        held,
     }
 }
