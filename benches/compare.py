@@ -209,8 +209,8 @@ def runtime_table(figures):
 
 def oneshot_table(figures):
     out = [
-        "| workload (fresh process per run, ns per op) | goweave median | goweave worst | go median | go worst | gw median/go median | gw worst/go median |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| workload (fresh process per run, ns per op) | goweave median | goweave worst | go median | go worst | gw median/go median | gw worst/go median | CPU ns per op: goweave / go (medians) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label, bench in ONESHOT_ROWS:
         gw = figures.get((("fresh", "goweave"), bench)) or {}
@@ -218,13 +218,14 @@ def oneshot_table(figures):
         gm, gwst = num(gw.get("median_ns_per_op")), num(gw.get("worst_ns_per_op"))
         om, owst = num(go.get("median_ns_per_op")), num(go.get("worst_ns_per_op"))
         runs = gw.get("runs", "-")
-        row = [f"{label} `{bench}` ({runs} runs)", fmt(gm), fmt(gwst), fmt(om), fmt(owst), ratio(gm, om), ratio(gwst, om)]
+        gc, oc = num(gw.get("median_cpu_ns_per_op")), num(go.get("median_cpu_ns_per_op"))
+        row = [f"{label} `{bench}` ({runs} runs)", fmt(gm), fmt(gwst), fmt(om), fmt(owst), ratio(gm, om), ratio(gwst, om), f"{fmt(gc)} / {fmt(oc)}"]
         out.append("| " + " | ".join(row) + " |")
     gd = num((figures.get((("fresh", "goweave"), "timer0_1m")) or {}).get("max_delivery_ns"))
     od = num((figures.get((("fresh", "go"), "timer0_1m")) or {}).get("max_delivery_ns"))
     if gd is not None or od is not None:
         ms = lambda v: "-" if v is None else f"{v / 1e6:.2f} ms"
-        out.append(f"| slowest single timer delivery over all `timer0_1m` runs | {ms(gd)} | | {ms(od)} | | | |")
+        out.append(f"| slowest single timer delivery over all `timer0_1m` runs | {ms(gd)} | | {ms(od)} | | | | |")
     return out
 
 
@@ -304,7 +305,7 @@ def cargo_executables(args, cwd, log):
 
 def fresh_runs(exe, bench, runs, log):
     """Run `exe bench` `runs` times, each a fresh process; log one summary line."""
-    xs, delivery = [], []
+    xs, cpus, delivery = [], [], []
     for _ in range(runs):
         p = subprocess.run([exe, bench], cwd=ROOT, stdout=subprocess.PIPE, stderr=sys.stderr, text=True, timeout=600)
         d = next((parse_kv(l) for l in p.stdout.splitlines() if parse_kv(l)), None)
@@ -312,13 +313,18 @@ def fresh_runs(exe, bench, runs, log):
             log.write(f"bench={bench} mode=fresh error=exit_{p.returncode}\n")
             return
         xs.append(float(d["ns_per_op"]))
+        cpus.append(float(d.get("cpu_ns_per_op", "nan")))
         if "max_delivery_ns" in d:
             delivery.append(float(d["max_delivery_ns"]))
+    def median(v):
+        v = sorted(v)
+        return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
     xs.sort()
-    med = xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+    med = median(xs)
     extra = f" max_delivery_ns={max(delivery):.0f}" if delivery else ""
     line = (f"bench={bench} mode=fresh runs={len(xs)} median_ns_per_op={med:.1f} "
-            f"worst_ns_per_op={xs[-1]:.1f} best_ns_per_op={xs[0]:.1f}{extra} all={','.join(f'{x:.0f}' for x in xs)}")
+            f"worst_ns_per_op={xs[-1]:.1f} best_ns_per_op={xs[0]:.1f} median_cpu_ns_per_op={median(cpus):.1f}{extra} all={','.join(f'{x:.0f}' for x in xs)}")
     print(line, file=sys.stderr)
     log.write(line + "\n")
     log.flush()

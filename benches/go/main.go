@@ -37,6 +37,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -412,14 +413,25 @@ func child(name string, reps, n int, cold bool) {
 			runtime.GC()
 		}
 		for r := 0; r < reps; r++ {
+			cpu0 := cpuTime()
 			d := b.run(n)
-			fmt.Printf("ns=%.3f max_delivery_ns=%d\n", float64(d.Nanoseconds())/float64(n), maxDelivery.Nanoseconds())
+			cpu := cpuTime() - cpu0
+			fmt.Printf("ns=%.3f cpu_ns=%.3f max_delivery_ns=%d\n", float64(d.Nanoseconds())/float64(n),
+				float64(cpu.Nanoseconds())/float64(n), maxDelivery.Nanoseconds())
 			runtime.GC()
 		}
 		return
 	}
 	fmt.Fprintf(os.Stderr, "unknown bench %q\n", name)
 	os.Exit(2)
+}
+
+// cpuTime is the user plus system CPU time of this process so far (every
+// thread, the GC's included).
+func cpuTime() time.Duration {
+	var u syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &u)
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 // runChild re-executes this program for one workload and returns the
@@ -519,7 +531,7 @@ func main() {
 			if b.name == "parked_1m" || b.name == "fib20_fanout_100k" {
 				continue
 			}
-			var xs []float64
+			var xs, cpus []float64
 			var worstDelivery float64
 			var failed error
 			for r := 0; r < *fresh; r++ {
@@ -529,6 +541,7 @@ func main() {
 					break
 				}
 				xs = append(xs, column(rows, "ns")...)
+				cpus = append(cpus, column(rows, "cpu_ns")...)
 				for _, d := range column(rows, "max_delivery_ns") {
 					if d > worstDelivery {
 						worstDelivery = d
@@ -544,8 +557,8 @@ func main() {
 			if b.name == "timer0_1m" {
 				extra = fmt.Sprintf(" max_delivery_ns=%.0f", worstDelivery)
 			}
-			fmt.Printf("%s mode=fresh runs=%d median_ns_per_op=%.3f worst_ns_per_op=%.3f best_ns_per_op=%.3f n=%d workers=%d%s\n",
-				prefix, len(xs), median(xs), xs[len(xs)-1], xs[0], n, *procs, extra)
+			fmt.Printf("%s mode=fresh runs=%d median_ns_per_op=%.3f worst_ns_per_op=%.3f best_ns_per_op=%.3f median_cpu_ns_per_op=%.3f n=%d workers=%d%s\n",
+				prefix, len(xs), median(xs), xs[len(xs)-1], xs[0], median(cpus), n, *procs, extra)
 			continue
 		}
 		switch b.name {

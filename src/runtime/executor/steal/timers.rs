@@ -446,7 +446,7 @@ mod loom_tests {
         // Two workers looping over timers, mutexes and the watch: bound the preemptions, as
         // `idle.rs` does for its three-thread model, or the search does not end in minutes.
         let mut model = loom::model::Builder::new();
-        model.preemption_bound = Some(2);
+        model.preemption_bound = Some(3);
         model.check(|| {
             let idle = Arc::new(Idle::new(2));
             let timers = Arc::new(Timers::new(2));
