@@ -30,6 +30,35 @@ use crate::runtime::goroutine::{GRef, G};
 /// How long a freshly spawned goroutine is left to its spawner before a thief may take it.
 pub(crate) const PROTECT: Duration = Duration::from_micros(4);
 
+/// How long a thief waits, once it sees a victim's deque non-empty, before it steals from it
+/// (unless it saw it non-empty all along, as in a fan-out, where it steals at once). The owner
+/// starts one goroutine of its own deque every [`LOCAL_EVERY`] scheduling decisions even while
+/// woken goroutines keep it busy, so a spawner that starts a few goroutines and then talks to
+/// them (a `select!` over several senders) has started them all itself within this time: a
+/// started goroutine never moves, and one started elsewhere costs a wake-up of another thread
+/// for every message.
+pub(crate) const DEQUE_PATIENCE: Duration = Duration::from_micros(10);
+
+/// See [`DEQUE_PATIENCE`].
+pub(crate) const LOCAL_EVERY: u32 = 16;
+
+/// Since when (ns) one thief has seen one victim's deque non-empty without a break; 0: it was
+/// empty when last looked at.
+#[derive(Default)]
+pub(crate) struct DequeSighting(pub(crate) Cell<u64>);
+
+impl DequeSighting {
+    /// May a thief that sees the deque non-empty at `now` steal from it?
+    pub(crate) fn ripe(&self, now: u64) -> bool {
+        let first = self.0.get();
+        if first == 0 {
+            self.0.set(now.max(1));
+            return false;
+        }
+        now.saturating_sub(first) >= DEQUE_PATIENCE.as_nanos() as u64
+    }
+}
+
 /// One worker's spawn slot.
 pub(crate) struct Slot {
     /// See the module invariants.
@@ -143,6 +172,23 @@ mod tests {
         assert!(slot.steal(&seen, || 1_000 + 2 * us).is_some());
         assert!(!slot.is_occupied());
         assert!(slot.take().is_none());
+    }
+
+    #[test]
+    fn a_deque_is_ripe_after_the_patience_without_a_break() {
+        let seen = DequeSighting::default();
+        let p = DEQUE_PATIENCE.as_nanos() as u64;
+        assert!(!seen.ripe(100), "first sighting");
+        assert!(!seen.ripe(100 + p - 1));
+        assert!(seen.ripe(100 + p));
+        assert!(
+            seen.ripe(100 + 2 * p),
+            "stays ripe while it stays non-empty"
+        );
+        // Seen empty: the next sighting starts the wait again.
+        seen.0.set(0);
+        assert!(!seen.ripe(100 + 3 * p));
+        assert!(seen.ripe(100 + 4 * p));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::runtime::coroutine::{self, Exit, Request, Step};
 use crate::runtime::goroutine::{self, GRef, Status};
 use crate::runtime::stack;
 
-use super::slot::Sighting;
+use super::slot::{DequeSighting, Sighting, LOCAL_EVERY};
 use super::timers::{as_ns, Plan};
 use super::{real_now, Shared};
 
@@ -54,6 +54,8 @@ pub(crate) struct WorkerCtx {
     tick: Cell<u32>,
     /// What this worker last saw in each other worker's spawn slot, as a thief.
     sightings: Box<[Sighting]>,
+    /// Since when this worker, as a thief, has seen each other worker's deque non-empty.
+    deque_seen: Box<[DequeSighting]>,
 }
 
 impl WorkerCtx {
@@ -111,13 +113,29 @@ impl WorkerCtx {
             }
         }
         let n = self.shared.remotes.len();
+        let mut now = 0;
         for k in 1..n {
-            let victim = &self.shared.remotes[(self.index + k) % n];
+            let v = (self.index + k) % n;
+            let victim = &self.shared.remotes[v];
+            let seen = &self.deque_seen[v];
+            if victim.stealer.is_empty() {
+                seen.0.set(0);
+                continue;
+            }
+            if now == 0 {
+                now = now_ns();
+            }
+            if !seen.ripe(now) {
+                continue;
+            }
             loop {
                 match victim.stealer.steal_batch_and_pop(&self.local) {
                     Steal::Success(g) => return Some(g),
                     Steal::Retry => continue,
-                    Steal::Empty => break,
+                    Steal::Empty => {
+                        seen.0.set(0);
+                        break;
+                    }
                 }
             }
         }
@@ -146,6 +164,12 @@ impl WorkerCtx {
         if t % 61 == 0 {
             self.drain_inbox();
             if let Some(g) = steal_one(&self.shared.injector) {
+                return Some(g);
+            }
+        }
+        if t % LOCAL_EVERY == 0 {
+            // Start our own new goroutines before thieves may take them (`DEQUE_PATIENCE`).
+            if let Some(g) = self.local.pop() {
                 return Some(g);
             }
         }
@@ -349,6 +373,9 @@ pub(crate) fn run(index: usize, shared: Arc<Shared>, local: Deque<GRef>) {
         tick: Cell::new(0),
         sightings: (0..shared.remotes.len())
             .map(|_| Sighting::default())
+            .collect(),
+        deque_seen: (0..shared.remotes.len())
+            .map(|_| DequeSighting::default())
             .collect(),
         shared,
     };
