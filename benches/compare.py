@@ -104,7 +104,7 @@ def parse(lines):
         if line.startswith("# "):
             notes.append(line[2:])
             continue
-        m = re.match(r"^(\d+x\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)$", line.strip())
+        m = re.match(r"^(\d+x\d+(?:\+chan)?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)$", line.strip())
         if m:
             explore[m.group(1)] = (float(m.group(2)), float(m.group(3)), float(m.group(4)))
             continue
@@ -236,9 +236,10 @@ def controlled_table(figures, explore):
     ]
     for prog, (g, s, r) in explore.items():
         t, ops = prog.split("x")
-        out.append(
-            f"| {t} goroutines x {ops} mutex rounds, random walk | {fmt(g)} | {fmt(s)} | {r:.2f} | | |"
-        )
+        chan = ops.endswith("+chan")
+        ops = ops.removesuffix("+chan")
+        what = f"{t} goroutines x {ops} mutex rounds" + (", then a send each on one channel" if chan else "")
+        out.append(f"| {what}, random walk | {fmt(g)} | {fmt(s)} | {r:.2f} | | |")
     lg = figures.get(("loom", "explore_2x10"))
     gg = figures.get(("goweave", "explore_2x10"))
     if lg and gg:
