@@ -11,12 +11,12 @@ mod fuzz_support;
 use std::time::{Duration, Instant};
 
 use fuzz_support::kernels::{reorder, twostage};
-use goweave::{Checker, Strategy};
+use goweave::{Checker, StrategyKind};
 
 const SEEDS: u64 = 10;
 const BUDGET: u64 = 2_000;
 
-fn found_at<F>(strategy: Strategy, seed: u64, f: F) -> Option<u64>
+fn found_at<F>(strategy: StrategyKind, seed: u64, f: F) -> Option<u64>
 where
     F: Fn() + Send + Sync + 'static,
 {
@@ -40,9 +40,9 @@ fn main() {
         "program", "strategy", "found", "median", "time"
     );
     let strategies = [
-        Strategy::Random,
-        Strategy::Pct { depth: 3 },
-        Strategy::Fuzz { corpus: None },
+        StrategyKind::Random,
+        StrategyKind::Pct { depth: 3 },
+        StrategyKind::Fuzz { corpus: None },
     ];
     for program in ["reorder_20", "twostage_100"] {
         for s in &strategies {

@@ -19,7 +19,7 @@ mod common;
 use std::sync::Arc;
 
 use goweave::sync::Mutex;
-use goweave::{go, Checker, FailureKind, Strategy};
+use goweave::{go, Checker, FailureKind, StrategyKind};
 
 struct Account {
     id: usize,
@@ -81,7 +81,7 @@ pub fn run() -> Result<common::Demo, String> {
     )?;
     let fixed = common::passes(
         "transfers lock in account-id order (every schedule, exhaustively)",
-        Checker::new().strategy(Strategy::Dfs {
+        Checker::new().strategy(StrategyKind::Dfs {
             max_preemptions: None,
         }),
         || both_ways(transfer),

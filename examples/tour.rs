@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use goweave::cell::RaceCell;
 use goweave::sync::{Mutex, WaitGroup};
-use goweave::{go, Checker, Failure, FailureKind, Stats, Strategy};
+use goweave::{go, Checker, Failure, FailureKind, Stats, StrategyKind};
 
 /// Every account starts with this much; the bank's total never changes.
 const OPENING: i64 = 100;
@@ -238,7 +238,7 @@ pub fn run() -> Result<Tour, String> {
         "tour",
         "2. a lock per account, but the balance is read and written under different locks",
         Checker::new()
-            .strategy(Strategy::Pct { depth: 2 })
+            .strategy(StrategyKind::Pct { depth: 2 })
             .iterations(10_000),
         FailureKind::Panic,
         &["the bank's total changed"],
@@ -246,7 +246,7 @@ pub fn run() -> Result<Tour, String> {
     )?;
     let every = common::passes(
         "3. both locks held from the check to the write: every schedule (dfs)",
-        Checker::new().strategy(Strategy::Dfs {
+        Checker::new().strategy(StrategyKind::Dfs {
             max_preemptions: None,
         }),
         || run_transfers(3, &TRANSFERS, Bank::transfer),
@@ -257,7 +257,7 @@ pub fn run() -> Result<Tour, String> {
     let busy = common::passes(
         "3. the same fix, six transfers in both directions (pct, depth 3)",
         Checker::new()
-            .strategy(Strategy::Pct { depth: 3 })
+            .strategy(StrategyKind::Pct { depth: 3 })
             .iterations(5_000),
         || run_transfers(3, &BUSY, Bank::transfer),
     )?;

@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::check::{self, Checker, Failure, FailureKind};
-use crate::explore::{self, Decision, TimerMode, ValueDecision};
+use crate::check::{Checker, Failure, FailureKind};
+use crate::explore::{self, Decision, StrategyKind, TimerMode, ValueDecision};
 
 #[doc(hidden)]
 pub use linkme as __linkme;
@@ -258,8 +258,8 @@ impl std::error::Error for ConfigError {}
 /// The resolved configuration of one test run.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The strategy (a replay is `check::Strategy::Replay`); always set.
-    pub strategy: Option<check::Strategy>,
+    /// The strategy (a replay is `StrategyKind::Replay`); always set.
+    pub strategy: Option<StrategyKind>,
     /// Schedules to explore (all for an exhaustive search).
     pub iterations: u64,
     /// Campaign seed.
@@ -315,28 +315,28 @@ impl Config {
             };
             if let Some(s) = &o.strategy {
                 replay = None;
-                let st = check::Strategy::from_str(s).map_err(|why| err("strategy", s, why))?;
+                let st = StrategyKind::from_str(s).map_err(|why| err("strategy", s, why))?;
                 match st {
-                    check::Strategy::Random => kind = Kind::Random,
-                    check::Strategy::Pct { depth: d } => {
+                    StrategyKind::Random => kind = Kind::Random,
+                    StrategyKind::Pct { depth: d } => {
                         kind = Kind::Pct;
                         if s.contains(':') {
                             depth = Some(d);
                         }
                     }
-                    check::Strategy::Pos => kind = Kind::Pos,
-                    check::Strategy::Dfs { max_preemptions: m } => {
+                    StrategyKind::Pos => kind = Kind::Pos,
+                    StrategyKind::Dfs { max_preemptions: m } => {
                         kind = Kind::Dfs;
                         if m.is_some() {
                             max_preemptions = m;
                         }
                     }
-                    check::Strategy::RoundRobin => kind = Kind::RoundRobin,
-                    check::Strategy::Fuzz { corpus: c } => {
+                    StrategyKind::RoundRobin => kind = Kind::RoundRobin,
+                    StrategyKind::Fuzz { corpus: c } => {
                         kind = Kind::Fuzz;
                         corpus = c;
                     }
-                    check::Strategy::Replay(_) => replay = Some(s.clone()),
+                    StrategyKind::Replay(_) => replay = Some(s.clone()),
                 }
             }
             if let Some(v) = &o.replay {
@@ -389,8 +389,8 @@ impl Config {
         }
 
         let strategy = if let Some(t) = &replay {
-            match check::Strategy::from_str(t) {
-                Ok(s @ check::Strategy::Replay(_)) => Some(s),
+            match StrategyKind::from_str(t) {
+                Ok(s @ StrategyKind::Replay(_)) => Some(s),
                 Ok(_) => {
                     return Err(ConfigError(format!(
                         "goweave: {t:?} is not a replay token (tokens start with gw1:)"
@@ -400,18 +400,18 @@ impl Config {
             }
         } else {
             match kind {
-                Kind::Random => Some(check::Strategy::Random),
-                Kind::Pct => Some(check::Strategy::Pct {
+                Kind::Random => Some(StrategyKind::Random),
+                Kind::Pct => Some(StrategyKind::Pct {
                     depth: depth.unwrap_or(3),
                 }),
-                Kind::Pos => Some(check::Strategy::Pos),
-                Kind::Dfs => Some(check::Strategy::Dfs { max_preemptions }),
-                Kind::RoundRobin => Some(check::Strategy::RoundRobin),
-                Kind::Fuzz => Some(check::Strategy::Fuzz { corpus }),
+                Kind::Pos => Some(StrategyKind::Pos),
+                Kind::Dfs => Some(StrategyKind::Dfs { max_preemptions }),
+                Kind::RoundRobin => Some(StrategyKind::RoundRobin),
+                Kind::Fuzz => Some(StrategyKind::Fuzz { corpus }),
             }
         };
         let iterations = match &strategy {
-            Some(check::Strategy::Replay(_)) => 1,
+            Some(StrategyKind::Replay(_)) => 1,
             Some(s) => iterations.unwrap_or_else(|| s.default_iterations()),
             None => iterations.unwrap_or(100),
         };
@@ -432,15 +432,15 @@ impl Config {
     pub fn splittable(&self) -> bool {
         matches!(
             self.strategy,
-            Some(check::Strategy::Random | check::Strategy::Pct { .. } | check::Strategy::Pos)
+            Some(StrategyKind::Random | StrategyKind::Pct { .. } | StrategyKind::Pos)
         )
     }
 
     /// A short description, such as `pct:3, seed 7`.
     pub fn describe(&self) -> String {
         match &self.strategy {
-            Some(check::Strategy::Replay(_)) => "replay".into(),
-            Some(s @ (check::Strategy::Dfs { .. } | check::Strategy::RoundRobin)) => s.to_string(),
+            Some(StrategyKind::Replay(_)) => "replay".into(),
+            Some(s @ (StrategyKind::Dfs { .. } | StrategyKind::RoundRobin)) => s.to_string(),
             Some(s) => format!("{s}, seed {}", self.seed),
             None => format!("fuzz, seed {}", self.seed),
         }
@@ -676,14 +676,14 @@ pub fn explore(
     // index: each part runs its share of the schedules as a campaign of its own, with its own
     // seed, and parts that name a corpus directory share it (one subdirectory per test), so
     // that their corpora merge.
-    let fuzz = matches!(strategy, check::Strategy::Fuzz { .. });
+    let fuzz = matches!(strategy, StrategyKind::Fuzz { .. });
     let fuzz_seed = cfg
         .seed
         .wrapping_add(part.offset.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let per_test;
     let strategy = match strategy {
-        check::Strategy::Fuzz { corpus: Some(root) } => {
-            per_test = check::Strategy::Fuzz {
+        StrategyKind::Fuzz { corpus: Some(root) } => {
+            per_test = StrategyKind::Fuzz {
                 corpus: Some(root.join(corpus_dir_name(name))),
             };
             &per_test
@@ -717,7 +717,7 @@ pub fn explore(
     };
     let begun = Arc::new(AtomicU64::new(0));
     let mut checker = Checker::new().seed(cfg.seed).test_name(name);
-    checker = if let check::Strategy::Replay(_) = strategy {
+    checker = if let StrategyKind::Replay(_) = strategy {
         // The checker's own replay checks that the program still matches the token.
         checker.strategy(strategy.clone()).iterations(1)
     } else {
@@ -860,7 +860,7 @@ mod tests {
             ..Spec::default()
         };
         let cfg = Config::resolve(&spec, &[]).unwrap();
-        assert_eq!(cfg.strategy, Some(check::Strategy::Pct { depth: 5 }));
+        assert_eq!(cfg.strategy, Some(StrategyKind::Pct { depth: 5 }));
         assert_eq!(cfg.iterations, 10);
 
         let mut env = Overrides::none(Source::Env);
@@ -869,14 +869,14 @@ mod tests {
         let mut flags = Overrides::none(Source::Flag);
         flags.seed = Some("0x10".into());
         let cfg = Config::resolve(&spec, &[&env, &flags]).unwrap();
-        assert_eq!(cfg.strategy, Some(check::Strategy::Pct { depth: 5 }));
+        assert_eq!(cfg.strategy, Some(StrategyKind::Pct { depth: 5 }));
         assert_eq!((cfg.iterations, cfg.seed), (1000, 16));
 
         env.strategy = Some("dfs:2".into());
         let cfg = Config::resolve(&spec, &[&env]).unwrap();
         assert_eq!(
             cfg.strategy,
-            Some(check::Strategy::Dfs {
+            Some(StrategyKind::Dfs {
                 max_preemptions: Some(2)
             })
         );
@@ -905,7 +905,7 @@ mod tests {
             ..Spec::default()
         };
         let cfg = Config::resolve(&spec, &[]).unwrap();
-        assert_eq!(cfg.strategy, Some(check::Strategy::Fuzz { corpus: None }));
+        assert_eq!(cfg.strategy, Some(StrategyKind::Fuzz { corpus: None }));
         let ex = explore(|| {}, &cfg, &Part::whole(), "t").unwrap();
         assert_eq!(ex.schedules, 20);
         let mut flags = Overrides::none(Source::Flag);
@@ -913,7 +913,7 @@ mod tests {
         let cfg = Config::resolve(&Spec::default(), &[&flags]).unwrap();
         assert_eq!(
             cfg.strategy,
-            Some(check::Strategy::Fuzz {
+            Some(StrategyKind::Fuzz {
                 corpus: Some("target/corpus".into())
             })
         );

@@ -33,17 +33,19 @@ pub mod runtime;
 pub mod schedule;
 pub mod sync;
 pub mod time;
+pub mod verdict;
 
 pub use detect::leak;
 pub use goweave_macros::conc_test;
 pub use sync::chan;
 
-pub use check::{check, replay, Checker, ConfigError, Failure, FailureKind, Stats, Strategy};
-pub use explore::TimerMode;
+pub use check::{check, replay, Checker, ConfigError, Failure, Stats};
+pub use explore::{StrategyKind, TimerMode};
 pub use runtime::join::{go, go_named, JoinHandle};
 pub use runtime::panic::{recover, Panic, PanicReport};
 pub use runtime::{run, BuildError, Builder, Runtime, StackError};
 pub use schedule::{Schedule, TokenError};
+pub use verdict::FailureKind;
 
 #[doc(hidden)]
 pub use runtime::stack::{exhaust_probe as __exhaust_probe, overflow_probe as __overflow_probe};

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use goweave::sync::Mutex;
-use goweave::{chan, go, Checker, FailureKind, Strategy};
+use goweave::{chan, go, Checker, FailureKind, StrategyKind};
 
 /// Frames that must never reach a report: the machinery between the user's frames and the
 /// thread's start.
@@ -186,7 +186,7 @@ created by goroutine 1 at tests/backtrace_report.rs:35:13
 fn a_replayed_token_gets_the_backtraces() {
     let found = deadlock(false);
     let replayed = Checker::new()
-        .strategy(Strategy::Replay(found.schedule().clone()))
+        .strategy(StrategyKind::Replay(found.schedule().clone()))
         .backtraces(true)
         .run(ab_ba)
         .unwrap_err();

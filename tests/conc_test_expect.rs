@@ -182,7 +182,7 @@ fn variables_override_options_and_bad_values_name_the_variable() {
         ("GOWEAVE_LEAK_CHECK", "false"),
     ]);
     let cfg = Config::resolve(&spec, &[&e]).unwrap();
-    assert_eq!(cfg.strategy, Some(goweave::Strategy::Pos));
+    assert_eq!(cfg.strategy, Some(goweave::StrategyKind::Pos));
     assert_eq!((cfg.iterations, cfg.seed), (30, 9));
     assert_eq!(cfg.max_steps, Some(500));
     assert_eq!(cfg.time_budget, Some(std::time::Duration::from_secs(90)));
@@ -191,7 +191,7 @@ fn variables_override_options_and_bad_values_name_the_variable() {
 
     let e = env(&[("GOWEAVE_DEPTH", "5")]);
     let cfg = Config::resolve(&spec, &[&e]).unwrap();
-    assert_eq!(cfg.strategy, Some(goweave::Strategy::Pct { depth: 5 }));
+    assert_eq!(cfg.strategy, Some(goweave::StrategyKind::Pct { depth: 5 }));
 
     for (var, value, why) in [
         ("GOWEAVE_ITERATIONS", "many", "whole number"),
@@ -244,7 +244,7 @@ fn the_replay_option_runs_exactly_the_recorded_schedule() {
     let mut env = Overrides::none(Source::Env);
     env.strategy = Some("random".into());
     let cfg = Config::resolve(&spec, &[&env]).unwrap();
-    assert_eq!(cfg.strategy, Some(goweave::Strategy::Random));
+    assert_eq!(cfg.strategy, Some(goweave::StrategyKind::Random));
 }
 
 /// A goroutine left blocked when the body returns is a leak; `expect = "leak"` keeps the kernel.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use goweave::sync::atomic::{AtomicI64, AtomicU64, Ordering::SeqCst};
 use goweave::sync::Mutex;
-use goweave::{go, Checker, FailureKind, Strategy};
+use goweave::{go, Checker, FailureKind, StrategyKind};
 
 /// Two goroutines increment a counter with a separate load and store.
 fn lost_update() {
@@ -78,10 +78,10 @@ fn quick() -> Checker {
 #[test]
 fn every_randomised_strategy_finds_the_lost_update() {
     for s in [
-        Strategy::Random,
-        Strategy::Pct { depth: 2 },
-        Strategy::Pos,
-        Strategy::Dfs {
+        StrategyKind::Random,
+        StrategyKind::Pct { depth: 2 },
+        StrategyKind::Pos,
+        StrategyKind::Dfs {
             max_preemptions: Some(1),
         },
     ] {
@@ -101,10 +101,10 @@ fn every_randomised_strategy_finds_the_lost_update() {
 #[test]
 fn every_strategy_finds_the_ab_ba_deadlock() {
     for s in [
-        Strategy::Random,
-        Strategy::Pct { depth: 3 },
-        Strategy::Pos,
-        Strategy::Dfs {
+        StrategyKind::Random,
+        StrategyKind::Pct { depth: 3 },
+        StrategyKind::Pos,
+        StrategyKind::Dfs {
             max_preemptions: None,
         },
     ] {
@@ -133,7 +133,7 @@ fn pct_finds_reorder_10_within_1000_schedules_for_most_seeds() {
     let mut found = Vec::new();
     for seed in 0..10 {
         let r = Checker::new()
-            .strategy(Strategy::Pct { depth: 3 })
+            .strategy(StrategyKind::Pct { depth: 3 })
             .seed(seed)
             .iterations(1_000)
             .shrink_budget(Duration::ZERO)
@@ -149,7 +149,7 @@ fn pct_finds_reorder_10_within_1000_schedules_for_most_seeds() {
 
 #[test]
 fn random_and_pos_find_reorder_5() {
-    for s in [Strategy::Random, Strategy::Pos] {
+    for s in [StrategyKind::Random, StrategyKind::Pos] {
         let f = Checker::new()
             .strategy(s.clone())
             .iterations(2_000)
@@ -178,7 +178,7 @@ fn locked_counter() {
 #[test]
 fn dfs_proves_a_correct_mutex_program_and_counts_its_schedules() {
     let stats = Checker::new()
-        .strategy(Strategy::Dfs {
+        .strategy(StrategyKind::Dfs {
             max_preemptions: None,
         })
         .run(locked_counter)
@@ -192,7 +192,7 @@ fn dfs_proves_a_correct_mutex_program_and_counts_its_schedules() {
     );
     // Deterministic: the same count every time.
     let again = Checker::new()
-        .strategy(Strategy::Dfs {
+        .strategy(StrategyKind::Dfs {
             max_preemptions: None,
         })
         .run(locked_counter)
@@ -200,7 +200,7 @@ fn dfs_proves_a_correct_mutex_program_and_counts_its_schedules() {
     assert_eq!(again.schedules, stats.schedules);
     // A preemption bound explores a subset.
     let bounded = Checker::new()
-        .strategy(Strategy::Dfs {
+        .strategy(StrategyKind::Dfs {
             max_preemptions: Some(0),
         })
         .run(locked_counter)
@@ -212,7 +212,7 @@ fn dfs_proves_a_correct_mutex_program_and_counts_its_schedules() {
 #[test]
 fn dfs_stops_at_the_iteration_limit_without_claiming_exhaustion() {
     let stats = Checker::new()
-        .strategy(Strategy::Dfs {
+        .strategy(StrategyKind::Dfs {
             max_preemptions: None,
         })
         .iterations(3)
@@ -259,12 +259,12 @@ fn polling_with_gosched_is_not_a_livelock_under_pct_pos_and_dfs() {
         h.join();
     };
     for s in [
-        Strategy::Pct { depth: 3 },
-        Strategy::Pos,
-        Strategy::Dfs {
+        StrategyKind::Pct { depth: 3 },
+        StrategyKind::Pos,
+        StrategyKind::Dfs {
             max_preemptions: Some(2),
         },
-        Strategy::RoundRobin,
+        StrategyKind::RoundRobin,
     ] {
         let stats = Checker::new()
             .strategy(s.clone())

@@ -7,7 +7,7 @@ use std::time::Duration;
 use goweave::explore::{Decision, Strategy as _, ValueDecision};
 use goweave::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use goweave::sync::Mutex;
-use goweave::{go, Checker, FailureKind, Strategy};
+use goweave::{go, Checker, FailureKind, StrategyKind};
 
 fn lost_update() {
     let x = Arc::new(AtomicU64::new(0));
@@ -180,7 +180,7 @@ fn the_replay_line_omits_the_test_name_outside_a_test_thread() {
 #[test]
 fn stats_report_schedules_steps_distinct_and_rate() {
     let stats = Checker::new()
-        .strategy(Strategy::Pos)
+        .strategy(StrategyKind::Pos)
         .iterations(300)
         .seed(9)
         .run(|| {
@@ -243,7 +243,7 @@ fn a_custom_strategy_plugs_in_and_is_named_in_reports() {
 #[test]
 fn round_robin_runs_one_schedule_by_default() {
     let stats = Checker::new()
-        .strategy(Strategy::RoundRobin)
+        .strategy(StrategyKind::RoundRobin)
         .run(|| {
             let h = go(|| ());
             h.join();
@@ -255,10 +255,13 @@ fn round_robin_runs_one_schedule_by_default() {
 
 #[test]
 fn strategies_parse_from_text() {
-    assert_eq!("pct:2".parse::<Strategy>(), Ok(Strategy::Pct { depth: 2 }));
     assert_eq!(
-        "dfs:1".parse::<Strategy>(),
-        Ok(Strategy::Dfs {
+        "pct:2".parse::<StrategyKind>(),
+        Ok(StrategyKind::Pct { depth: 2 })
+    );
+    assert_eq!(
+        "dfs:1".parse::<StrategyKind>(),
+        Ok(StrategyKind::Dfs {
             max_preemptions: Some(1)
         })
     );
@@ -266,8 +269,8 @@ fn strategies_parse_from_text() {
         .iterations(1_000)
         .run(lost_update)
         .unwrap_err();
-    match f.token().parse::<Strategy>() {
-        Ok(Strategy::Replay(s)) => assert_eq!(&s, f.schedule()),
+    match f.token().parse::<StrategyKind>() {
+        Ok(StrategyKind::Replay(s)) => assert_eq!(&s, f.schedule()),
         other => panic!("{other:?}"),
     }
 }

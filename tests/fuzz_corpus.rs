@@ -120,7 +120,7 @@ fn corpora_from_two_machines_merge_by_copying() {
 #[test]
 fn the_checker_takes_a_corpus_directory_by_name() {
     let dir = temp_dir("by-name");
-    let s: goweave::Strategy = format!("fuzz:{}", dir.display()).parse().unwrap();
+    let s: goweave::StrategyKind = format!("fuzz:{}", dir.display()).parse().unwrap();
     Checker::new()
         .strategy(s)
         .iterations(100)

@@ -7,10 +7,10 @@ mod fuzz_support;
 use std::time::Duration;
 
 use fuzz_support::kernels::{reorder, twostage};
-use goweave::{Checker, FailureKind, Strategy};
+use goweave::{Checker, FailureKind, StrategyKind};
 
 /// The schedule (from 1) at which `strategy` with `seed` first fails, within `budget`.
-fn found_at<F>(strategy: Strategy, seed: u64, budget: u64, f: F) -> Option<u64>
+fn found_at<F>(strategy: StrategyKind, seed: u64, budget: u64, f: F) -> Option<u64>
 where
     F: Fn() + Send + Sync + 'static,
 {
@@ -32,7 +32,7 @@ where
     }
 }
 
-const FUZZ: Strategy = Strategy::Fuzz { corpus: None };
+const FUZZ: StrategyKind = StrategyKind::Fuzz { corpus: None };
 
 #[test]
 fn fuzz_finds_reorder_20_where_random_misses() {
@@ -40,7 +40,7 @@ fn fuzz_finds_reorder_20_where_random_misses() {
     for seed in 0..4 {
         let fuzz = found_at(FUZZ, seed, BUDGET, reorder(20));
         assert!(fuzz.is_some(), "fuzz, seed {seed}: reorder_20 not found");
-        let random = found_at(Strategy::Random, seed, BUDGET, reorder(20));
+        let random = found_at(StrategyKind::Random, seed, BUDGET, reorder(20));
         assert_eq!(random, None, "random, seed {seed}");
     }
 }
@@ -52,7 +52,7 @@ fn fuzz_finds_twostage_100_where_random_misses() {
     for seed in 0..3 {
         let fuzz = found_at(FUZZ, seed, BUDGET, twostage(100));
         assert!(fuzz.is_some(), "fuzz, seed {seed}: twostage_100 not found");
-        let random = found_at(Strategy::Random, seed, BUDGET, twostage(100));
+        let random = found_at(StrategyKind::Random, seed, BUDGET, twostage(100));
         assert_eq!(random, None, "random, seed {seed}");
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use goweave::cell::RaceCell;
 use goweave::sync::WaitGroup;
-use goweave::{go, time, Checker, Failure, FailureKind, Stats, Strategy};
+use goweave::{go, time, Checker, Failure, FailureKind, Stats, StrategyKind};
 
 /// Schedule `i` of `n`: half random walks, half PCT, each with its own seed.
 fn one_schedule<F>(i: u64, f: F) -> Result<Stats, Failure>
@@ -19,9 +19,9 @@ where
     F: Fn() + Send + Sync + 'static,
 {
     let strategy = if i % 2 == 0 {
-        Strategy::Random
+        StrategyKind::Random
     } else {
-        Strategy::Pct { depth: 3 }
+        StrategyKind::Pct { depth: 3 }
     };
     Checker::new()
         .strategy(strategy)

@@ -12,7 +12,7 @@ use goweave::sync::atomic::{
     Ordering::{Relaxed, SeqCst},
 };
 use goweave::sync::Mutex;
-use goweave::{go, Checker, FailureKind, Schedule, Strategy, TokenError};
+use goweave::{go, Checker, FailureKind, Schedule, StrategyKind, TokenError};
 
 /// Three goroutines increment a counter with a separate load and store; the message carries
 /// the final value, so different interleavings give different reports.
@@ -154,7 +154,7 @@ fn a_million_step_schedule_fits_in_a_token_and_replays() {
         assert_eq!(x.load(SeqCst), 2 * OPS as i64, "lost updates");
     };
     let f = Checker::new()
-        .strategy(Strategy::Pct { depth: 3 })
+        .strategy(StrategyKind::Pct { depth: 3 })
         .iterations(10)
         .max_steps(2_000_000)
         .shrink_budget(Duration::ZERO)

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use goweave::sync::atomic::{AtomicI64, Ordering::SeqCst};
 use goweave::sync::Mutex;
-use goweave::{go, Checker, FailureKind, Strategy};
+use goweave::{go, Checker, FailureKind, StrategyKind};
 
 /// SCTBench's reorder_N: N-1 setters write `a = 1; b = -1`, one checker asserts that it sees
 /// both writes or neither.
@@ -41,7 +41,7 @@ fn reorder(n: usize) -> impl Fn() + Send + Sync + Clone + 'static {
 fn minimum_preemptions_of_reorder_5() -> u64 {
     for bound in 0..4 {
         let r = Checker::new()
-            .strategy(Strategy::Dfs {
+            .strategy(StrategyKind::Dfs {
                 max_preemptions: Some(bound),
             })
             .shrink_budget(Duration::ZERO)

@@ -9,7 +9,7 @@ use std::time::Instant;
 use goweave::chan::TryRecvError;
 use goweave::sync::atomic::{AtomicBool, Ordering};
 use goweave::time::{self, Duration};
-use goweave::{chan, go, select, Checker, FailureKind, Strategy};
+use goweave::{chan, go, select, Checker, FailureKind, StrategyKind};
 use std::sync::Arc;
 
 /// Every polling program below, by name.
@@ -110,13 +110,13 @@ fn poll_for_a_sleeper() {
     assert!(time::now().since_epoch() >= Duration::from_millis(10));
 }
 
-fn explore(strategy: Strategy, n: u64, f: fn()) -> Result<goweave::Stats, goweave::Failure> {
+fn explore(strategy: StrategyKind, n: u64, f: fn()) -> Result<goweave::Stats, goweave::Failure> {
     Checker::new().strategy(strategy).iterations(n).run(f)
 }
 
 #[test]
 fn pct_and_random_never_call_a_polling_loop_a_livelock() {
-    for s in [Strategy::Pct { depth: 3 }, Strategy::Random] {
+    for s in [StrategyKind::Pct { depth: 3 }, StrategyKind::Random] {
         let start = Instant::now();
         let stats = explore(s.clone(), 10_000, poll_try_recv)
             .unwrap_or_else(|f| panic!("{s} on the try_recv poller:\n{f}"));
@@ -133,13 +133,13 @@ fn pct_and_random_never_call_a_polling_loop_a_livelock() {
 #[test]
 fn every_kind_of_polling_gives_way_under_every_strategy() {
     let strategies = [
-        Strategy::Pct { depth: 3 },
-        Strategy::Pct { depth: 1 },
-        Strategy::Random,
-        Strategy::Pos,
-        Strategy::RoundRobin,
-        Strategy::Fuzz { corpus: None },
-        Strategy::Dfs {
+        StrategyKind::Pct { depth: 3 },
+        StrategyKind::Pct { depth: 1 },
+        StrategyKind::Random,
+        StrategyKind::Pos,
+        StrategyKind::RoundRobin,
+        StrategyKind::Fuzz { corpus: None },
+        StrategyKind::Dfs {
             max_preemptions: Some(2),
         },
     ];
@@ -174,7 +174,7 @@ fn spin_forever() {
 
 #[test]
 fn a_true_spin_forever_is_reported_as_a_livelock_naming_the_spinners() {
-    for s in [Strategy::Pct { depth: 3 }, Strategy::Random] {
+    for s in [StrategyKind::Pct { depth: 3 }, StrategyKind::Random] {
         let f = Checker::new()
             .strategy(s.clone())
             .iterations(10)
@@ -197,7 +197,7 @@ fn a_true_spin_forever_is_reported_as_a_livelock_naming_the_spinners() {
 #[test]
 fn a_spin_on_an_atomic_nobody_sets_is_a_livelock_too() {
     let f = Checker::new()
-        .strategy(Strategy::Pct { depth: 3 })
+        .strategy(StrategyKind::Pct { depth: 3 })
         .iterations(10)
         .max_steps(5_000)
         .run(|| {

@@ -8,7 +8,7 @@ use std::time::Duration as WallDuration;
 
 use goweave::schedule::Choice;
 use goweave::time::{self, Duration};
-use goweave::{chan, go, replay, select, Checker, Failure, FailureKind, Schedule, Strategy};
+use goweave::{chan, go, replay, select, Checker, Failure, FailureKind, Schedule, StrategyKind};
 use goweave::{Stats, TimerMode};
 
 /// Three workers race their results against timeouts and tickers; the run always ends with a
@@ -48,7 +48,7 @@ fn timeline() {
     panic!("timeline: {:?}, ended at {now:?}", log.lock().unwrap());
 }
 
-fn first_failure(strategy: Strategy, seed: u64, timers: TimerMode) -> Failure {
+fn first_failure(strategy: StrategyKind, seed: u64, timers: TimerMode) -> Failure {
     Checker::new()
         .strategy(strategy)
         .seed(seed)
@@ -87,7 +87,11 @@ fn replay_reproduces_timer_choices_exactly() {
     let mut timelines = BTreeSet::new();
     let mut with_time = 0;
     for seed in 0..40 {
-        for s in [Strategy::Random, Strategy::Pct { depth: 3 }, Strategy::Pos] {
+        for s in [
+            StrategyKind::Random,
+            StrategyKind::Pct { depth: 3 },
+            StrategyKind::Pos,
+        ] {
             let f = first_failure(s.clone(), seed, TimerMode::AnyTime);
             assert_eq!(f.kind(), FailureKind::Panic, "{f}");
             let schedule = Schedule::from_token(&f.token()).unwrap();
@@ -99,7 +103,7 @@ fn replay_reproduces_timer_choices_exactly() {
                 replay(&f.token(), timeline).unwrap_err(),
                 Checker::new()
                     .timers(TimerMode::WhenBlocked)
-                    .strategy(Strategy::Replay(schedule.clone()))
+                    .strategy(StrategyKind::Replay(schedule.clone()))
                     .run(timeline)
                     .unwrap_err(),
             ] {
@@ -128,7 +132,7 @@ fn replay_reproduces_timer_choices_exactly() {
 
 #[test]
 fn a_when_blocked_token_replays_as_when_blocked() {
-    let f = first_failure(Strategy::Random, 3, TimerMode::WhenBlocked);
+    let f = first_failure(StrategyKind::Random, 3, TimerMode::WhenBlocked);
     let schedule = Schedule::from_token(&f.token()).unwrap();
     assert_eq!(schedule.timers(), TimerMode::WhenBlocked);
     assert!(!schedule.choices().contains(&Choice::Time));
@@ -240,7 +244,7 @@ fn letting_time_pass_adds_schedules() {
     let distinct = |timers| -> Stats {
         Checker::new()
             .timers(timers)
-            .strategy(Strategy::Dfs {
+            .strategy(StrategyKind::Dfs {
                 max_preemptions: None,
             })
             .run(body)

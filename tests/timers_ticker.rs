@@ -7,7 +7,7 @@ use std::time::Instant as WallInstant;
 
 use goweave::sync::atomic::{AtomicU64, Ordering};
 use goweave::time::{self, Duration, Instant, Ticker};
-use goweave::{chan, go, select, Checker, Strategy, TimerMode};
+use goweave::{chan, go, select, Checker, StrategyKind, TimerMode};
 use std::sync::Arc;
 
 const PERIOD: Duration = Duration::from_millis(10);
@@ -45,21 +45,21 @@ fn ticker_worker() {
     assert!(time::now().since_epoch() >= 3 * PERIOD);
 }
 
-fn every_strategy() -> Vec<(Strategy, u64)> {
+fn every_strategy() -> Vec<(StrategyKind, u64)> {
     vec![
-        (Strategy::Random, 500),
-        (Strategy::Pct { depth: 3 }, 500),
-        (Strategy::Pos, 500),
-        (Strategy::RoundRobin, 1),
-        (Strategy::Fuzz { corpus: None }, 500),
+        (StrategyKind::Random, 500),
+        (StrategyKind::Pct { depth: 3 }, 500),
+        (StrategyKind::Pos, 500),
+        (StrategyKind::RoundRobin, 1),
+        (StrategyKind::Fuzz { corpus: None }, 500),
         (
-            Strategy::Dfs {
+            StrategyKind::Dfs {
                 max_preemptions: Some(1),
             },
             500,
         ),
         (
-            Strategy::Dfs {
+            StrategyKind::Dfs {
                 max_preemptions: None,
             },
             500,
@@ -124,7 +124,11 @@ fn virtual_time_never_goes_backwards() {
         let v = seen.lock().unwrap();
         assert!(v.windows(2).all(|w| w[0] <= w[1]), "{v:?}");
     };
-    for s in [Strategy::Random, Strategy::Pct { depth: 3 }, Strategy::Pos] {
+    for s in [
+        StrategyKind::Random,
+        StrategyKind::Pct { depth: 3 },
+        StrategyKind::Pos,
+    ] {
         Checker::new()
             .strategy(s.clone())
             .iterations(300)

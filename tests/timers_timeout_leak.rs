@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use goweave::sync::atomic::{AtomicU64, Ordering};
 use goweave::time::{self, Duration};
-use goweave::{chan, go, select, Checker, Failure, FailureKind, Strategy, TimerMode};
+use goweave::{chan, go, select, Checker, Failure, FailureKind, StrategyKind, TimerMode};
 
 /// Ask a worker for a result, giving up after a second. The worker does a few steps of work
 /// (each a scheduling point) before it sends. With `cap == 0` a timeout leaves the worker
@@ -31,7 +31,7 @@ fn request(cap: usize) -> impl Fn() + Send + Sync + Clone + 'static {
     }
 }
 
-fn explore(strategy: Strategy, timers: TimerMode, n: u64, cap: usize) -> Result<u64, Failure> {
+fn explore(strategy: StrategyKind, timers: TimerMode, n: u64, cap: usize) -> Result<u64, Failure> {
     Checker::new()
         .strategy(strategy)
         .timers(timers)
@@ -41,7 +41,7 @@ fn explore(strategy: Strategy, timers: TimerMode, n: u64, cap: usize) -> Result<
 }
 
 /// The leak is found, reported as Go's goleak would, within 1,000 schedules.
-fn finds_the_leak(strategy: Strategy) {
+fn finds_the_leak(strategy: StrategyKind) {
     let start = Instant::now();
     let f = explore(strategy.clone(), TimerMode::AnyTime, 1_000, 0)
         .expect_err("the timeout-wins interleaving leaks the sender");
@@ -59,20 +59,20 @@ fn finds_the_leak(strategy: Strategy) {
 
 #[test]
 fn random_finds_the_sender_left_behind_by_a_timeout() {
-    finds_the_leak(Strategy::Random);
+    finds_the_leak(StrategyKind::Random);
 }
 
 #[test]
 fn pct_finds_the_sender_left_behind_by_a_timeout() {
-    finds_the_leak(Strategy::Pct { depth: 3 });
+    finds_the_leak(StrategyKind::Pct { depth: 3 });
 }
 
 #[test]
 fn pos_and_dfs_find_it_too() {
-    finds_the_leak(Strategy::Pos);
+    finds_the_leak(StrategyKind::Pos);
     // Exhaustively: letting time pass is a branch of its own, and not a preemption.
     let f = explore(
-        Strategy::Dfs {
+        StrategyKind::Dfs {
             max_preemptions: Some(0),
         },
         TimerMode::AnyTime,
@@ -85,7 +85,7 @@ fn pos_and_dfs_find_it_too() {
 
 #[test]
 fn synctest_semantics_never_try_the_leaking_interleaving() {
-    for s in [Strategy::Random, Strategy::Pct { depth: 3 }] {
+    for s in [StrategyKind::Random, StrategyKind::Pct { depth: 3 }] {
         assert_eq!(
             explore(s, TimerMode::WhenBlocked, 1_000, 0).unwrap(),
             1_000,
@@ -94,7 +94,7 @@ fn synctest_semantics_never_try_the_leaking_interleaving() {
     }
     // Dfs covers every interleaving there is under that rule, and none leaks.
     let s = Checker::new()
-        .strategy(Strategy::Dfs {
+        .strategy(StrategyKind::Dfs {
             max_preemptions: None,
         })
         .timers(TimerMode::WhenBlocked)
@@ -105,7 +105,7 @@ fn synctest_semantics_never_try_the_leaking_interleaving() {
 
 #[test]
 fn the_fixed_program_passes_10_000_schedules() {
-    for s in [Strategy::Random, Strategy::Pct { depth: 3 }] {
+    for s in [StrategyKind::Random, StrategyKind::Pct { depth: 3 }] {
         let start = Instant::now();
         let n = explore(s.clone(), TimerMode::AnyTime, 10_000, 1)
             .unwrap_or_else(|f| panic!("the buffered result channel cannot leak:\n{f}"));
@@ -119,7 +119,7 @@ fn the_fixed_program_passes_10_000_schedules() {
 
 #[test]
 fn the_shrunk_schedule_lets_time_pass_without_preempting_anyone() {
-    let f = explore(Strategy::Random, TimerMode::AnyTime, 1_000, 0).unwrap_err();
+    let f = explore(StrategyKind::Random, TimerMode::AnyTime, 1_000, 0).unwrap_err();
     let shrunk = goweave::Schedule::from_token(&f.token()).unwrap();
     assert_eq!(shrunk.timers(), TimerMode::AnyTime);
     assert!(

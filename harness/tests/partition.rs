@@ -203,7 +203,7 @@ fn flags_reach_the_configuration() {
     let mut env = Overrides::none(Source::Env);
     env.iterations = Some("5".into());
     let cfg = Config::resolve(&Spec::default(), &[&env, &a.overrides]).unwrap();
-    assert_eq!(cfg.strategy, Some(goweave::Strategy::Pct { depth: 4 }));
+    assert_eq!(cfg.strategy, Some(goweave::StrategyKind::Pct { depth: 4 }));
     assert_eq!(
         (cfg.iterations, cfg.seed, cfg.max_steps),
         (77, 3, Some(999))

@@ -4,32 +4,13 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::report;
-use crate::runtime::executor::controlled::{TraceEntry, Verdict};
 use crate::schedule::Schedule;
+pub use crate::verdict::FailureKind;
+use crate::verdict::{TraceEntry, Verdict};
 
 /// The footer line that offers full backtraces, in reports of goroutine dumps made without them.
 pub(crate) const BACKTRACE_HINT: &str =
     "full backtraces: add GOWEAVE_BACKTRACE=1 to the replay command";
-
-/// The kind of a failure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FailureKind {
-    /// A goroutine panicked.
-    Panic,
-    /// Every goroutine is blocked.
-    Deadlock,
-    /// Goroutines were left blocked when main returned.
-    Leak,
-    /// A data race.
-    Race,
-    /// The step bound was exceeded.
-    Livelock,
-    /// A replayed schedule diverged from the program (it changed since the schedule was
-    /// recorded, or it is nondeterministic).
-    Nondeterminism,
-    /// A goroutine blocked outside goweave's control (watchdog).
-    Blocked,
-}
 
 /// What makes two failing runs "the same failure" for shrinking: the kind, and for a panic
 /// also where it happened.

@@ -11,16 +11,14 @@
 //! (`schedule::shrink`), and the shrunk schedule is replayed once more with the trace on, to
 //! produce the report; both the shrunk and the original schedule become tokens.
 //!
-//! A replay (`Strategy::Replay`, `GOWEAVE_REPLAY`, [`replay`]) also checks that the program
+//! A replay (`StrategyKind::Replay`, `GOWEAVE_REPLAY`, [`replay`]) also checks that the program
 //! is the one the token was recorded from: its first events must match the token's
 //! fingerprint, the schedule must fit every decision, and the run must use all of it.
 //!
-//! Strategies have two faces: [`Strategy`] (this module, re-exported as `goweave::Strategy`)
-//! *names* a built-in one, as DESIGN's `Checker::new().strategy(Strategy::Pct { depth: 3 })`
-//! does; it parses from text (`GOWEAVE_STRATEGY`, `--strategy`), prints, clones, and builds a
-//! fresh, seeded [`explore::Strategy`] object whenever one is needed (per run, per job, per
-//! shard). The trait [`explore::Strategy`] is the pluggable interface; a strategy of your own
-//! goes in with [`Checker::custom_strategy`].
+//! Strategies have two faces: [`StrategyKind`] (in `explore`'s catalogue) *names* a built-in
+//! one, as `Checker::new().strategy(StrategyKind::Pct { depth: 3 })` does; the trait
+//! [`explore::Strategy`] is the pluggable interface, and a strategy of your own goes in with
+//! [`Checker::custom_strategy`].
 
 mod config;
 mod failure;
@@ -33,7 +31,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-pub use config::{ConfigError, Strategy};
+pub use crate::explore::StrategyKind;
+pub use config::ConfigError;
 pub use failure::{Failure, FailureKind};
 
 use crate::explore::{self, TimerMode};
@@ -98,17 +97,17 @@ impl fmt::Display for Stats {
 
 /// Where the checker's strategy comes from.
 enum Source {
-    Builtin(Strategy),
+    Builtin(StrategyKind),
     Custom(Box<dyn explore::Strategy>),
 }
 
 /// Explores schedules of a concurrent body on the controlled executor.
 ///
 /// ```
-/// use goweave::{Checker, Strategy};
+/// use goweave::{Checker, StrategyKind};
 ///
 /// let stats = Checker::new()
-///     .strategy(Strategy::Pct { depth: 3 })
+///     .strategy(StrategyKind::Pct { depth: 3 })
 ///     .iterations(50)
 ///     .run(|| {
 ///         let h = goweave::go(|| 1);
@@ -148,7 +147,7 @@ impl Checker {
     /// does, since they change only what a report shows: see [`Checker::backtraces`].
     pub fn new() -> Checker {
         Checker {
-            source: Source::Builtin(Strategy::Random),
+            source: Source::Builtin(StrategyKind::Random),
             iterations: None,
             seed: 0,
             time_budget: None,
@@ -171,7 +170,7 @@ impl Checker {
     /// `GOWEAVE_BACKTRACE` (`1` or `full`: see [`Checker::backtraces`]).
     /// A value that cannot be used is an error naming the variable.
     pub fn with_env(mut self) -> Result<Checker, ConfigError> {
-        if let Some(s) = env_parse("GOWEAVE_STRATEGY", |v| v.parse::<Strategy>())? {
+        if let Some(s) = env_parse("GOWEAVE_STRATEGY", |v| v.parse::<StrategyKind>())? {
             self.source = Source::Builtin(s);
         }
         if let Some(n) = env_parse("GOWEAVE_ITERATIONS", parse_count)? {
@@ -209,14 +208,14 @@ impl Checker {
         if let Some(s) = env_parse("GOWEAVE_REPLAY", |v| {
             Schedule::from_token(v).map_err(|e| e.to_string())
         })? {
-            self.source = Source::Builtin(Strategy::Replay(s));
+            self.source = Source::Builtin(StrategyKind::Replay(s));
             self.iterations = None;
         }
         Ok(self)
     }
 
-    /// Use this built-in strategy (default: `Strategy::Random`).
-    pub fn strategy(mut self, s: Strategy) -> Checker {
+    /// Use this built-in strategy (default: `StrategyKind::Random`).
+    pub fn strategy(mut self, s: StrategyKind) -> Checker {
         self.source = Source::Builtin(s);
         self
     }
@@ -351,11 +350,11 @@ impl Checker {
         let watchdog = self.watchdog;
         let test_name = self.test_name.clone().or_else(current_test_name);
         let replay_max_steps = match &self.source {
-            Source::Builtin(Strategy::Replay(s)) if s.max_steps() > 0 => Some(s.max_steps()),
+            Source::Builtin(StrategyKind::Replay(s)) if s.max_steps() > 0 => Some(s.max_steps()),
             _ => None,
         };
         let timers = match &self.source {
-            Source::Builtin(Strategy::Replay(s)) => s.timers(),
+            Source::Builtin(StrategyKind::Replay(s)) => s.timers(),
             _ => self.timers,
         };
         let explorer = Explorer {
@@ -431,7 +430,9 @@ where
     F: Fn() + Send + Sync + 'static,
 {
     let schedule = Schedule::from_token(token).unwrap_or_else(|e| panic!("goweave: {e}"));
-    Checker::new().strategy(Strategy::Replay(schedule)).run(f)
+    Checker::new()
+        .strategy(StrategyKind::Replay(schedule))
+        .run(f)
 }
 
 /// The calling thread's name if it looks like a libtest test name (`path::to::test`).
@@ -486,11 +487,12 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         // The race detector starts deferred under the random walk, whose schedule `i` depends
         // on `i` alone: a schedule that touches a watched cell runs again with the detector on
         // (and it stays on), one that does not cannot race and needs no clocks.
-        let mut defer = c.race_detection && matches!(&c.source, Source::Builtin(Strategy::Random));
+        let mut defer =
+            c.race_detection && matches!(&c.source, Source::Builtin(StrategyKind::Random));
         let (mut strategy, replaying, default_iterations) = match c.source {
             Source::Builtin(s) => {
                 let replaying = match &s {
-                    Strategy::Replay(r) => Some(r.clone()),
+                    StrategyKind::Replay(r) => Some(r.clone()),
                     _ => None,
                 };
                 (s.build(c.seed), replaying, s.default_iterations())

@@ -36,9 +36,11 @@
 use std::cell::RefCell;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::fmt;
+
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
+
+use crate::verdict::RaceReport;
 
 /// A vector clock, dense by goroutine id; entries past the end are 0.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -203,69 +205,6 @@ enum Reads {
 struct Cell {
     write: Option<Access>,
     reads: Reads,
-}
-
-/// A detected race: the access that noticed it and the earlier access it conflicts with.
-#[derive(Clone, Debug)]
-pub struct RaceReport {
-    /// The cell's name (or `cell #id`).
-    pub cell: String,
-    /// True if the later access is a write.
-    pub write: bool,
-    /// The goroutine doing the later access.
-    pub goroutine: u64,
-    /// Where the later access happens.
-    pub site: &'static Location<'static>,
-    /// True if the earlier access was a write.
-    pub previous_write: bool,
-    /// The goroutine that did the earlier access.
-    pub previous_goroutine: u64,
-    /// Where the earlier access happened.
-    pub previous_site: &'static Location<'static>,
-    /// Where each of the two goroutines was created (`None`: the main goroutine of a checked
-    /// body, or goroutine 0, the runtime), and whether it had finished.
-    pub creation: [(Option<&'static Location<'static>>, bool); 2],
-}
-
-impl fmt::Display for RaceReport {
-    /// Go's shape: `WARNING: DATA RACE`, both accesses, both creation sites.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = |w: bool| if w { "Write" } else { "Read" };
-        writeln!(f, "WARNING: DATA RACE")?;
-        writeln!(
-            f,
-            "{} at {} by goroutine {}:\n  {}",
-            kind(self.write),
-            self.cell,
-            self.goroutine,
-            self.site
-        )?;
-        writeln!(
-            f,
-            "\nPrevious {} at {} by goroutine {}:\n  {}",
-            kind(self.previous_write).to_lowercase(),
-            self.cell,
-            self.previous_goroutine,
-            self.previous_site
-        )?;
-        for (i, g) in [self.goroutine, self.previous_goroutine].iter().enumerate() {
-            let (site, finished) = self.creation[i];
-            let state = if i == 1 && finished {
-                "finished"
-            } else {
-                "running"
-            };
-            match site {
-                Some(s) => writeln!(f, "\nGoroutine {g} ({state}) created at:\n  {s}")?,
-                None if *g == 0 => writeln!(
-                    f,
-                    "\nGoroutine 0 ({state}) is the runtime (a timer callback)"
-                )?,
-                None => writeln!(f, "\nGoroutine {g} ({state}) is the main goroutine")?,
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A goroutine's clock `C[g]`.

@@ -280,7 +280,7 @@ fn mix(parts: &[u64]) -> u64 {
 }
 
 /// The coverage-guided fuzzing strategy (see the module docs). Select it with
-/// `Strategy::Fuzz` in the checker, `--strategy fuzz` in the harness or
+/// `StrategyKind::Fuzz` in the checker, `--strategy fuzz` in the harness or
 /// `strategy = "fuzz"` in `#[conc_test]`.
 ///
 /// ```

@@ -45,6 +45,7 @@
 //! interleavings of a loop that is not one: a loop whose only operation on goweave objects is a
 //! load of the same atomic, say, is taken for a spin.
 
+mod catalogue;
 mod dfs;
 mod fuzz;
 mod pct;
@@ -58,6 +59,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use catalogue::StrategyKind;
 pub use dfs::Dfs;
 pub use fuzz::Fuzz;
 pub use pct::Pct;

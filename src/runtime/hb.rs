@@ -21,7 +21,8 @@ use std::panic::Location;
 use super::context::{self, ExecPtr};
 use super::event::ObjId;
 use super::timer::TimerFn;
-use crate::detect::race::{Detector, RaceReport, SyncKey};
+use crate::detect::race::{Detector, SyncKey};
+use crate::verdict::RaceReport;
 
 pub(crate) use crate::detect::race::SyncKey as Key;
 

@@ -6,7 +6,7 @@
 pub(crate) mod context;
 pub(crate) mod coroutine;
 pub(crate) mod dump;
-pub(crate) mod event;
+pub(crate) use crate::verdict::event;
 pub(crate) mod executor;
 pub(crate) mod goroutine;
 pub(crate) mod hb;

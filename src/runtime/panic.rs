@@ -7,11 +7,12 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe, Location};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
 use super::context;
 use super::goroutine::G;
+pub use crate::verdict::PanicReport;
 
 thread_local! {
     /// (location, message) of the latest panic raised on a goroutine of this thread.
@@ -53,31 +54,6 @@ fn take_last(payload: &(dyn Any + Send)) -> (String, String) {
     LAST_PANIC
         .with(|p| p.borrow_mut().take())
         .unwrap_or_else(|| ("<unknown>".into(), payload_message(payload)))
-}
-
-/// An unrecovered panic: which goroutine, where, and what it said.
-#[derive(Clone, Debug)]
-pub struct PanicReport {
-    /// The goroutine's id.
-    pub goroutine: u64,
-    /// Its name, if it was given one.
-    pub name: Option<String>,
-    /// `file:line:column` of the panic.
-    pub location: String,
-    /// The panic message.
-    pub message: String,
-    /// Where the goroutine was spawned.
-    pub spawned_at: &'static Location<'static>,
-}
-
-impl fmt::Display for PanicReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "goroutine {} panicked at {}: {}",
-            self.goroutine, self.location, self.message
-        )
-    }
 }
 
 pub(crate) fn capture_panic(g: &G, payload: Box<dyn Any + Send>) -> PanicReport {

@@ -8,12 +8,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::check::FailureKind;
-use crate::runtime::dump::{backtraces, GoroutineDump};
-use crate::runtime::event::{ObjId, Op};
-pub use crate::runtime::executor::controlled::TraceEntry;
-use crate::runtime::executor::controlled::Verdict;
-use crate::runtime::Status;
+mod backtrace;
+mod goroutine;
+mod panic;
+mod race;
+
+use crate::runtime::dump::backtraces;
+pub use crate::verdict::TraceEntry;
+use crate::verdict::{FailureKind, GoroutineDump, ObjId, Op, Status, Verdict};
 
 /// Events shown by default at the end of a trace.
 pub(crate) const TRACE_TAIL: usize = 40;

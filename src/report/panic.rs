@@ -1,0 +1,15 @@
+//! The first line of a panic's report, as Go prints it.
+
+use std::fmt;
+
+use crate::verdict::PanicReport;
+
+impl fmt::Display for PanicReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "goroutine {} panicked at {}: {}",
+            self.goroutine, self.location, self.message
+        )
+    }
+}

@@ -1,0 +1,122 @@
+//! Virtual time: timers, and when the clock may move (see `explore`'s "Time as a choice").
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::{dump_all, Controlled, State, QUIESCE_STEPS};
+use crate::explore::TimerMode;
+use crate::runtime::context;
+use crate::runtime::timer::{TimerFn, TimerId};
+use crate::verdict::{Event, ObjId, Op, TraceEntry, Verdict};
+
+impl Controlled {
+    /// The deadline time may pass to at a decision now, if letting it pass is an option: a
+    /// timer is pending (within the quiesce window, once main has returned) and the mode is
+    /// `AnyTime`.
+    #[inline]
+    pub(super) fn time_option(&self, st: &mut State) -> Option<Duration> {
+        if self.cfg.timers != TimerMode::AnyTime {
+            return None;
+        }
+        let deadline = st.timers.next_deadline()?;
+        match st.quiesce {
+            Some((_, until)) if deadline > until => None,
+            _ => Some(deadline),
+        }
+    }
+
+    pub(crate) fn now(&self) -> Duration {
+        self.st.borrow().now
+    }
+
+    pub(crate) fn add_timer(&self, deadline: Duration, f: TimerFn) -> TimerId {
+        let mut st = self.st.borrow_mut();
+        let id = st.timers.add(deadline, f);
+        if self.cfg.trace {
+            // The arming goroutine's latest scheduling point is the timer operation itself.
+            let site = context::with_current(|g| g.map(|g| g.site())).or(st.firing);
+            if let Some(site) = site {
+                st.timer_sites.insert((deadline, id.0), site);
+            }
+        }
+        id
+    }
+
+    pub(crate) fn cancel_timer(&self, id: TimerId) -> bool {
+        let mut st = self.st.borrow_mut();
+        let armed = st.timers.cancel(id);
+        if armed && self.cfg.trace {
+            st.timer_sites.retain(|&(_, seq), _| seq != id.0);
+        }
+        armed
+    }
+
+    /// Move virtual time to the earliest timer and fire everything due then (on the scheduler's
+    /// stack). False if no timer is pending (while quiescing: none within the window). Counts
+    /// as a step: the run may end as a livelock here.
+    pub(super) fn advance_time(&self) -> bool {
+        let due = {
+            let mut st = self.st.borrow_mut();
+            let Some(deadline) = st.timers.next_deadline() else {
+                return false;
+            };
+            if st.quiesce.is_some_and(|(_, until)| deadline > until) {
+                return false;
+            }
+            self.time_step(&mut st);
+            st.now = st.now.max(deadline);
+            let now = st.now;
+            let due = st.timers.pop_due(now);
+            let sites = if self.cfg.trace {
+                let later = st.timer_sites.split_off(&(now, u64::MAX));
+                let fired = std::mem::replace(&mut st.timer_sites, later);
+                for &site in fired.values() {
+                    let step = st.trace.len() as u64 + 1;
+                    st.trace.push(TraceEntry {
+                        step,
+                        goroutine: 0,
+                        event: Event::new(Op::TimerFire, ObjId(0), site),
+                        preempted: None,
+                    });
+                }
+                fired.into_values().collect()
+            } else {
+                Vec::new()
+            };
+            (due, sites)
+        };
+        let (due, sites) = due;
+        if sites.is_empty() || sites.len() != due.len() {
+            due.into_iter().for_each(|f| f());
+            return true;
+        }
+        for (f, site) in due.into_iter().zip(sites) {
+            self.st.borrow_mut().firing = Some(site);
+            f();
+        }
+        self.st.borrow_mut().firing = None;
+        true
+    }
+
+    /// Count a move of the clock as a step; flag a livelock (or, while quiescing, a leak) past
+    /// the bound.
+    pub(super) fn time_step(&self, st: &mut State) {
+        st.steps += 1;
+        let p = self.monitor.progress.load(Ordering::Relaxed);
+        self.monitor
+            .progress
+            .store(p.wrapping_add(1), Ordering::Relaxed);
+        if st.verdict.is_some() {
+            return;
+        }
+        if let Some((since, _)) = st.quiesce {
+            if st.steps - since > QUIESCE_STEPS {
+                st.verdict = Some(Verdict::Leak(dump_all(st)));
+            }
+        } else if st.steps > self.cfg.max_steps {
+            st.verdict = Some(Verdict::Livelock {
+                max_steps: self.cfg.max_steps,
+                goroutines: dump_all(st),
+            });
+        }
+    }
+}

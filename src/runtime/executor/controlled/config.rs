@@ -1,0 +1,135 @@
+//! What a controlled run takes (its settings) and leaves behind (its outcome), and the
+//! progress it publishes for the checker's watchdog.
+use std::cell::RefCell;
+use std::panic::Location;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::explore::{Pending, Strategy, TimerMode};
+use crate::runtime::goroutine::{GRef, G};
+use crate::runtime::stack;
+use crate::schedule::Choice;
+use crate::verdict::{GoroutineDump, TraceEntry, Verdict};
+
+/// Settings of one controlled run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Scheduling points allowed before the run is declared a livelock.
+    pub max_steps: u64,
+    /// Usable bytes of each goroutine stack.
+    pub stack_size: usize,
+    /// Keep the trace of events.
+    pub trace: bool,
+    /// After main returns, let the others finish and report those that cannot as leaks.
+    pub leak_check: bool,
+    /// When virtual time may pass: at any decision (a choice), or only when all are blocked.
+    pub timers: TimerMode,
+    /// Where reports say main was created (default: where `run` was called).
+    pub main_site: Option<&'static Location<'static>>,
+    /// Capture full backtraces for reports (spawn and park sites; the checker sets it only for
+    /// the replay of a failure's shrunk schedule, see `runtime::dump::backtraces`).
+    pub backtraces: bool,
+}
+
+/// How far virtual time may advance after main returns while the others wind down: a goroutine
+/// still waiting on a timer beyond this has leaked (goleak gives up after about 0.5 s).
+pub const QUIESCE_WINDOW: Duration = Duration::from_secs(10);
+
+/// Scheduling points the others may take after main returns before those still running count
+/// as leaked (spinning forever).
+pub const QUIESCE_STEPS: u64 = 10_000;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_steps: 100_000,
+            stack_size: stack::default_size(),
+            trace: true,
+            leak_check: true,
+            timers: TimerMode::AnyTime,
+            backtraces: false,
+            main_site: None,
+        }
+    }
+}
+
+/// What a controlled run leaves behind.
+pub struct Outcome<T> {
+    /// The main body's value, or why the run failed.
+    pub result: Result<T, Verdict>,
+    /// Every answer the strategy gave.
+    pub schedule: Vec<Choice>,
+    /// Scheduling points passed.
+    pub steps: u64,
+    /// Events committed (performed).
+    pub events: u64,
+    /// Preemptions the strategy made.
+    pub preemptions: u64,
+    /// Fingerprint of the (operation, goroutine) of the first committed events.
+    pub fingerprint: u64,
+    /// The events, in order (empty unless `Config::trace`).
+    pub trace: Vec<TraceEntry>,
+    /// Goroutines alive when main returned (before they were torn down).
+    pub survivors: Vec<GoroutineDump>,
+    /// The strategy, handed back for the next schedule.
+    pub strategy: Box<dyn Strategy>,
+    /// The race detector was deferred and a watched cell was touched: the schedule must run
+    /// again with the detector on to be judged.
+    pub race_needed: bool,
+}
+
+/// Progress published for a watchdog on another thread.
+#[derive(Default)]
+pub struct Monitor {
+    /// Bumped at every scheduling point and switch.
+    pub progress: AtomicU64,
+    /// Id of the goroutine running now (0: the scheduler).
+    pub current: AtomicU64,
+    /// Where that goroutine last passed a scheduling point.
+    pub site: AtomicPtr<Location<'static>>,
+}
+
+impl Monitor {
+    #[inline]
+    pub(super) fn note(&self, g: &G, site: &'static Location<'static>) {
+        // One writer (the executor's thread): a plain increment, no locked instruction.
+        let p = self.progress.load(Ordering::Relaxed);
+        self.progress.store(p.wrapping_add(1), Ordering::Relaxed);
+        self.current.store(g.id, Ordering::Relaxed);
+        self.site
+            .store(site as *const _ as *mut _, Ordering::Relaxed);
+    }
+
+    /// Where the running goroutine last yielded, if known.
+    pub fn last_site(&self) -> Option<&'static Location<'static>> {
+        let p = self.site.load(Ordering::Relaxed);
+        // SAFETY: only `&'static Location` values are stored in `site`.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+}
+
+/// Buffers kept between runs on one thread, so that a schedule does not begin by allocating.
+#[derive(Default)]
+pub(super) struct Spare {
+    pub(super) all: Vec<Option<GRef>>,
+    pub(super) runnable: Vec<GRef>,
+    pub(super) ids: Vec<u64>,
+    pub(super) pending: Vec<Pending>,
+    pub(super) schedule: Vec<Choice>,
+}
+
+thread_local! {
+    pub(super) static SPARE: RefCell<Spare> = RefCell::new(Spare::default());
+}
+
+/// Give a schedule's buffer back for the next run on this thread (the checker does this for
+/// schedules it does not keep).
+pub fn recycle(mut schedule: Vec<Choice>) {
+    schedule.clear();
+    SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.schedule.capacity() < schedule.capacity() {
+            s.schedule = schedule;
+        }
+    });
+}

@@ -1,0 +1,231 @@
+//! Scheduling points: counting steps, asking the strategy, recording its answer, committing
+//! events to the trace.
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{bad_index, dump_all, Controlled, State, QUIESCE_STEPS};
+use crate::explore::{Decision, Pending, ValueDecision};
+use crate::runtime::context;
+use crate::runtime::coroutine::{self, Request};
+use crate::runtime::goroutine::G;
+use crate::schedule::{fingerprint_step, Choice, FINGERPRINT_EVENTS};
+use crate::verdict::{Event, ObjId, Op, TraceEntry, Verdict};
+
+impl Controlled {
+    /// Ask the strategy to choose among `st.runnable` and, if `time` is set, letting time pass
+    /// (two or more options), and record the answer: an index into `runnable`, or
+    /// `runnable.len()` for time. `None` if the strategy aborted the run (the verdict is then
+    /// set).
+    pub(super) fn decide(
+        st: &mut State,
+        current: Option<u64>,
+        yielded: bool,
+        time: Option<Duration>,
+    ) -> Option<usize> {
+        let mut d = Decision::new(
+            &st.ids,
+            current,
+            st.steps,
+            yielded,
+            st.schedule.len() as u64,
+            &st.pending,
+        );
+        if let Some(t) = time {
+            d = d.with_time(t);
+        }
+        let i = st.strategy.pick_goroutine(&d);
+        if let Some(reason) = d.take_abort() {
+            Self::abort(st, reason);
+            return None;
+        }
+        if i == st.ids.len() && time.is_some() {
+            st.schedule.push(Choice::Time);
+            return Some(i);
+        }
+        if i >= st.ids.len() {
+            bad_index(i, st.ids.len() + time.is_some() as usize);
+        }
+        let chosen = st.ids[i];
+        // A preemption: the goroutine at the scheduling point could have gone on.
+        if let (Some(c), false) = (current, yielded) {
+            if c != chosen && st.ids.binary_search(&c).is_ok() {
+                st.preemptions += 1;
+                st.preempted = current;
+            }
+        }
+        st.schedule.push(Choice::Goroutine(chosen));
+        Some(i)
+    }
+
+    /// The strategy ended the run (kept out of line: the decision path stays small).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn abort(st: &mut State, reason: String) {
+        let step = st.steps;
+        st.verdict
+            .get_or_insert(Verdict::Nondeterminism { step, reason });
+    }
+
+    /// Count an announced scheduling point; flag a livelock past the bound. True if the run
+    /// must stop.
+    #[inline]
+    pub(super) fn step(&self, st: &mut State, g: &G, ev: Event) -> bool {
+        st.steps += 1;
+        self.monitor.note(g, ev.site);
+        if st.verdict.is_none() {
+            if let Some((since, _)) = st.quiesce {
+                if st.steps - since > QUIESCE_STEPS {
+                    st.verdict = Some(Verdict::Leak(dump_all(st)));
+                }
+            } else if st.steps > self.cfg.max_steps {
+                st.verdict = Some(Verdict::Livelock {
+                    max_steps: self.cfg.max_steps,
+                    goroutines: dump_all(st),
+                });
+            }
+        }
+        st.verdict.is_some()
+    }
+
+    /// `g` goes on to perform `ev` now: fingerprint it and trace it.
+    #[inline]
+    pub(super) fn commit(&self, st: &mut State, g: &G, ev: Event) {
+        st.commits += 1;
+        if st.commits <= FINGERPRINT_EVENTS {
+            st.fingerprint = fingerprint_step(st.fingerprint, ev.op as u8, g.id);
+        }
+        let preempted = st.preempted.take();
+        if self.cfg.trace {
+            st.trace.push(TraceEntry {
+                step: st.trace.len() as u64 + 1,
+                goroutine: g.id,
+                event: ev,
+                preempted,
+            });
+        }
+    }
+
+    pub(crate) fn sched_point(&self, ev: Event) {
+        let gp = context::current_ptr();
+        if gp.is_null() {
+            return;
+        }
+        // SAFETY: the running goroutine is kept alive by `State::all` while it runs.
+        let g = unsafe { &*gp };
+        if g.torn_down.load(Ordering::Acquire) {
+            return;
+        }
+        // Loading the same atomic where the previous scheduling point was: a spin.
+        let spin = ev.op == Op::AtomicLoad && std::ptr::eq(g.site(), ev.site);
+        g.set_site(ev.site);
+        let switch = {
+            let mut st = self.st.borrow_mut();
+            let hinted = st.hint.take().is_some();
+            let yielded = spin || hinted;
+            if self.step(&mut st, g, ev) {
+                true
+            } else {
+                let time = self.time_option(&mut st);
+                if st.ids.len() > 1 || time.is_some() {
+                    let since = st.steps;
+                    st.pending[g.id as usize] = Pending { event: ev, since };
+                    let switch = Self::decide_at(&mut st, g, yielded, time);
+                    if !switch {
+                        self.commit(&mut st, g, ev);
+                    }
+                    switch
+                } else {
+                    self.commit(&mut st, g, ev);
+                    false
+                }
+            }
+        };
+        if switch {
+            coroutine::suspend(g, Request::Switch);
+            // Resumed by the strategy's choice: the announced event happens now.
+            let mut st = self.st.borrow_mut();
+            self.commit(&mut st, g, ev);
+        }
+    }
+
+    /// `gosched` by the running goroutine `g`: the strategy decides right here, on `g`'s
+    /// stack, with the decision marked as a yield. True if `g` must suspend (another goroutine,
+    /// or time, goes next, or the run is over); when the strategy lets `g` go on, it does so
+    /// without a switch. (Deciding in the scheduler loop instead gives the same decision and
+    /// record, but costs two stack switches per `gosched`.)
+    pub(crate) fn yield_point(&self, g: &G) -> bool {
+        let mut st = self.st.borrow_mut();
+        st.hint = None;
+        let ev = Event::new(Op::Yield, ObjId(0), g.site());
+        if self.step(&mut st, g, ev) {
+            return true;
+        }
+        let since = st.steps;
+        st.pending[g.id as usize] = Pending { event: ev, since };
+        self.commit(&mut st, g, ev);
+        let time = self.time_option(&mut st);
+        if st.ids.len() <= 1 && time.is_none() {
+            return false;
+        }
+        Self::decide_at(&mut st, g, true, time)
+    }
+
+    /// The strategy decides at the scheduling point of `g`, the running goroutine, and the
+    /// decision is set up: true if `g` must switch out (to the chosen goroutine, or to the
+    /// scheduler to let time pass, or because the run is over), false if `g` goes on.
+    #[inline]
+    pub(super) fn decide_at(st: &mut State, g: &G, yielded: bool, time: Option<Duration>) -> bool {
+        match Self::decide(st, Some(g.id), yielded, time) {
+            None => true,
+            Some(i) if i == st.ids.len() => {
+                // Timers fire on the scheduler's stack: switch there first. A goroutine that
+                // could have gone on stays the one at this point for the decision that follows.
+                st.pass_time = true;
+                st.interrupted = (!yielded).then_some(g.id);
+                true
+            }
+            Some(i) if st.ids[i] != g.id => {
+                st.switch_to = Some(Arc::as_ptr(&st.runnable[i]));
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// The running goroutine's non-blocking operation failed: it is polling, so its next
+    /// decision counts as a yield.
+    pub(crate) fn yield_hint(&self) {
+        if let Some(id) = context::with_current(|g| g.map(|g| g.id)) {
+            self.st.borrow_mut().hint = Some(id);
+        }
+    }
+
+    pub(crate) fn random_below(&self, n: u64) -> u64 {
+        let gid = context::with_current(|g| g.map_or(0, |g| g.id));
+        let aborted = {
+            let mut st = self.st.borrow_mut();
+            let d = ValueDecision::new(n, gid, st.steps, st.schedule.len() as u64);
+            let v = st.strategy.pick_value(&d);
+            match d.take_abort() {
+                None => {
+                    assert!(v < n, "goweave: strategy chose value {v} of {n}");
+                    st.schedule.push(Choice::Value(v));
+                    return v;
+                }
+                Some(reason) => {
+                    let step = st.steps;
+                    st.verdict
+                        .get_or_insert(Verdict::Nondeterminism { step, reason });
+                    true
+                }
+            }
+        };
+        let gp = context::current_ptr();
+        if aborted && !gp.is_null() {
+            // SAFETY: as in `sched_point`. The run is over: the scheduler tears us down.
+            coroutine::suspend(unsafe { &*gp }, Request::Switch);
+        }
+        0
+    }
+}

@@ -1,0 +1,147 @@
+//! The scheduler loop, and the teardown of what is left when a run ends.
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{dump_all, Controlled, G, QUIESCE_WINDOW};
+use crate::runtime::context::CurrentGuard;
+use crate::runtime::coroutine::{self, Exit, Request, Step};
+use crate::runtime::goroutine::{self, Status};
+use crate::verdict::Verdict;
+
+impl Controlled {
+    /// The scheduler loop: resume goroutines until main returns or the run fails.
+    pub(super) fn drive(&self) {
+        loop {
+            // A pointer, not a new `GRef`: `all` keeps the goroutine alive until it finishes,
+            // which saves two atomic reference-count updates per switch.
+            let next: Option<*const G> = {
+                let mut st = self.st.borrow_mut();
+                if st.verdict.is_some() || (st.main_done && st.quiesce.is_none()) {
+                    return;
+                }
+                if std::mem::take(&mut st.pass_time) {
+                    drop(st);
+                    self.advance_time();
+                    continue;
+                }
+                let next = match st.switch_to.take() {
+                    Some(g) => Some(g),
+                    None => {
+                        let time = self.time_option(&mut st);
+                        match (st.runnable.len(), time) {
+                            (0, _) => None,
+                            (1, None) => Some(Arc::as_ptr(&st.runnable[0])),
+                            _ => {
+                                let current = st.interrupted;
+                                match Self::decide(&mut st, current, false, time) {
+                                    None => return,
+                                    Some(i) if i == st.ids.len() => {
+                                        drop(st);
+                                        self.advance_time();
+                                        continue;
+                                    }
+                                    Some(i) => Some(Arc::as_ptr(&st.runnable[i])),
+                                }
+                            }
+                        }
+                    }
+                };
+                st.interrupted = None;
+                next
+            };
+            let Some(gp) = next else {
+                if self.advance_time() {
+                    continue;
+                }
+                let mut st = self.st.borrow_mut();
+                let dump = dump_all(&st);
+                st.verdict = Some(if st.main_done {
+                    // Everything left is blocked for good: leaked (a partial deadlock, or a
+                    // goroutine nobody will ever wake).
+                    if dump.is_empty() {
+                        return;
+                    }
+                    Verdict::Leak(dump)
+                } else {
+                    Verdict::Deadlock(dump)
+                });
+                return;
+            };
+            // SAFETY: `gp` points at a goroutine in `all` (it is runnable), and the `Arc` made
+            // here never drops its count; the goroutine leaves `all` only below, after which
+            // `finished` keeps it alive to the end of this iteration.
+            let g = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(gp) });
+            let mut finished = None;
+            g.set_status(Status::Running);
+            self.monitor.note(&g, g.site());
+            let step = {
+                let _running = CurrentGuard::enter(&g);
+                coroutine::resume(&g)
+            };
+            self.monitor.current.store(0, Ordering::Relaxed);
+            match step {
+                Step::Suspended(Request::Park(unlock)) => {
+                    {
+                        let mut st = self.st.borrow_mut();
+                        g.set_status(Status::Waiting);
+                        st.hint = None;
+                        Self::remove_runnable(&mut st, g.id);
+                    }
+                    // SAFETY: the closure lives on the parked goroutine's stack, which stays
+                    // suspended (and so alive) until someone unparks it after this call.
+                    unsafe { (*unlock)() };
+                }
+                // `gosched` decides in place (`yield_point`) and suspends with `Switch`.
+                Step::Suspended(Request::Yield | Request::Switch) => g.set_status(Status::Runnable),
+                Step::Finished(exit) => {
+                    g.set_status(Status::Dead);
+                    crate::runtime::hb::exited(g.id);
+                    let mut st = self.st.borrow_mut();
+                    st.hint = None;
+                    finished = st.all[g.id as usize].take();
+                    st.live -= 1;
+                    Self::remove_runnable(&mut st, g.id);
+                    if g.id == 1 {
+                        st.main_done = true;
+                        if self.cfg.leak_check {
+                            st.quiesce = Some((st.steps, st.now + QUIESCE_WINDOW));
+                        }
+                    }
+                    if let Exit::Panicked(report) = exit {
+                        if st.verdict.is_none() {
+                            st.verdict = Some(Verdict::Panic(report));
+                        }
+                    }
+                }
+            }
+            // Last use of `g`'s record in this iteration.
+            if let Some(done) = finished {
+                goroutine::recycle(done);
+            }
+        }
+    }
+
+    /// Force-unwind every goroutine still alive, in id order.
+    pub(super) fn tear_down_all(&self) {
+        loop {
+            let next = {
+                let mut st = self.st.borrow_mut();
+                st.runnable.clear();
+                st.ids.clear();
+                st.switch_to = None;
+                let first = st.all.iter().position(Option::is_some);
+                first.and_then(|i| st.all[i].take())
+            };
+            let Some(g) = next else { break };
+            {
+                let _running = CurrentGuard::enter(&g);
+                coroutine::tear_down(&g);
+            }
+            g.set_status(Status::Dead);
+            goroutine::recycle(g);
+        }
+        // Timers may hold channels that hold goroutines; drop them now.
+        let timers = std::mem::take(&mut self.st.borrow_mut().timers);
+        drop(timers);
+    }
+}

@@ -1,0 +1,376 @@
+//! The controlled executor: every goroutine on one OS thread, and a [`Strategy`] choosing who
+//! runs at every scheduling point.
+//!
+//! Invariants:
+//! - `runnable` holds exactly the goroutines whose status is Runnable or Running, sorted by id,
+//!   and `ids[i] == runnable[i].id` always. A goroutine leaves them *before* its unlock step
+//!   runs, so a wake-up inside the unlock step re-inserts it correctly.
+//! - The strategy is consulted only when there are two or more options, and every answer is
+//!   recorded in `schedule`; replaying the answers reproduces the run exactly, because nothing
+//!   else here is nondeterministic (ids are sequential, maps are ordered, time is virtual).
+//! - A strategy that calls `Decision::abort` ends the run with `Verdict::Nondeterminism`; its
+//!   answer is then neither used nor recorded.
+//! - An event is *announced* at its scheduling point (`steps` counts these, for the livelock
+//!   bound) and *committed* when its goroutine actually goes on to perform it: at once if the
+//!   strategy keeps it running, or when it is resumed after a switch. The trace and the
+//!   fingerprint see committed events, so the trace is the order in which things happened.
+//! - `pending[g]` is the latest event goroutine `g` announced (its spawn site before it ran):
+//!   what it will do when it next runs.
+//! - A preemption is counted when the strategy switches away from a goroutine that reached a
+//!   scheduling point and could continue (it did not block, finish or yield).
+//! - A `RefCell` borrow of `State` is never held across a goroutine switch or an unlock step.
+//!
+//! Time (see `explore`'s "Time as a choice"):
+//! - Virtual time `now` never goes backwards: it only ever moves to the earliest pending
+//!   deadline, and only when it is later. Timers due at the same time fire in the order they
+//!   were armed (`TimerHeap` orders by deadline, then sequence).
+//! - With `TimerMode::AnyTime`, every decision where a timer is pending within reach (before
+//!   the quiesce window ends, once main has returned) offers "let time pass" after the
+//!   goroutines; the answer is recorded as `Choice::Time`. With nothing runnable, time passes
+//!   without a decision, in both modes.
+//! - Timer callbacks run only on the scheduler's stack (in `advance_time`), never on a
+//!   goroutine's: a goroutine that lets time pass at its scheduling point switches to the
+//!   scheduler first (`pass_time`), and stays the goroutine at that point (`interrupted`) for
+//!   the decision that follows, so choosing another goroutine then is a preemption.
+//! - Every move of the clock counts as a step, so a strategy (or a ticker nobody reads) cannot
+//!   move it forever without reaching `max_steps`.
+//! - A yield hint (`yield_hint`: a non-blocking operation that failed) marks the running
+//!   goroutine's next decision `yielded`, as does an atomic load repeated at the site of its
+//!   previous scheduling point (a spin). The hint is dropped when the goroutine switches out.
+
+mod clock;
+mod config;
+mod decide;
+mod drive;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use config::SPARE;
+pub use config::{recycle, Config, Monitor, Outcome, QUIESCE_STEPS, QUIESCE_WINDOW};
+
+use crate::explore::{Pending, Strategy};
+use crate::runtime::context::{self, ExecPtr};
+use crate::runtime::dump::backtraces;
+use crate::runtime::goroutine::{self, GRef, Install, Status, G};
+use crate::runtime::panic::install_hook;
+use crate::runtime::stack;
+use crate::runtime::timer::TimerHeap;
+pub use crate::schedule::Choice;
+use crate::schedule::FINGERPRINT_SEED;
+use crate::verdict::{Event, GoroutineDump, ObjId, Op, RaceReport};
+pub use crate::verdict::{TraceEntry, Verdict};
+
+use super::ExecKind;
+
+#[cold]
+#[inline(never)]
+fn bad_index(i: usize, n: usize) -> ! {
+    panic!("goweave: strategy chose index {i} of {n} runnable goroutines")
+}
+
+fn dump_all(st: &State) -> Vec<GoroutineDump> {
+    let mut v: Vec<GoroutineDump> = st
+        .all
+        .iter()
+        .flatten()
+        .map(|g| GoroutineDump::of(g))
+        .collect();
+    v.sort_by_key(|d| {
+        (
+            d.status != Status::Runnable && d.status != Status::Running,
+            d.id,
+        )
+    });
+    v
+}
+
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+struct State {
+    /// Next goroutine id.
+    next_gid: u64,
+    /// Next object id.
+    next_obj: u64,
+    /// Every goroutine not yet finished, indexed by id (ids are sequential from 1; index 0
+    /// and finished goroutines are `None`).
+    all: Vec<Option<GRef>>,
+    /// Number of `Some` in `all`.
+    live: usize,
+    /// Runnable (or running) goroutines, sorted by id.
+    runnable: Vec<GRef>,
+    /// Ids of `runnable`, position for position (what a `Decision` shows).
+    ids: Vec<u64>,
+    /// The next event of each goroutine, by id (index 0 unused).
+    pending: Vec<Pending>,
+    /// The goroutine to resume next, chosen at a scheduling point (it is in `all`).
+    switch_to: Option<*const G>,
+    /// The strategy let time pass at a goroutine's scheduling point: the scheduler moves the
+    /// clock before anything else runs.
+    pass_time: bool,
+    /// The goroutine whose scheduling point time passed at (it can continue), until the next
+    /// goroutine is chosen.
+    interrupted: Option<u64>,
+    /// The running goroutine's last non-blocking operation failed (`yield_hint`): its next
+    /// decision counts as a yield.
+    hint: Option<u64>,
+    /// Virtual time since the epoch.
+    now: Duration,
+    timers: TimerHeap,
+    /// With the trace on: where each armed timer was armed, by (deadline, sequence), the order
+    /// in which they fire.
+    timer_sites: BTreeMap<(Duration, u64), &'static Location<'static>>,
+    /// With the trace on: where the timer whose callback runs now was armed (a ticker re-arms
+    /// itself from there).
+    firing: Option<&'static Location<'static>>,
+    /// Scheduling points announced.
+    steps: u64,
+    /// Events committed.
+    commits: u64,
+    /// Fingerprint of the first `FINGERPRINT_EVENTS` commits.
+    fingerprint: u64,
+    preemptions: u64,
+    /// The goroutine preempted by the latest decision, until the next commit notes it.
+    preempted: Option<u64>,
+    schedule: Vec<Choice>,
+    trace: Vec<TraceEntry>,
+    verdict: Option<Verdict>,
+    main_done: bool,
+    /// Once main has returned (leak check on): the step count then, and the virtual time
+    /// beyond which timers no longer fire.
+    quiesce: Option<(u64, Duration)>,
+    strategy: Box<dyn Strategy>,
+}
+
+/// A controlled executor instance (one schedule).
+pub struct Controlled {
+    id: u64,
+    st: RefCell<State>,
+    /// The race detector (always on here); never borrowed across a switch.
+    race: RefCell<crate::detect::race::Detector>,
+    cfg: Config,
+    monitor: Arc<Monitor>,
+}
+
+impl Controlled {
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn race_detector(&self) -> &RefCell<crate::detect::race::Detector> {
+        &self.race
+    }
+
+    /// The first race ends the schedule (at the racing goroutine's next scheduling point).
+    pub(crate) fn report_race(&self, r: RaceReport) {
+        let mut st = self.st.borrow_mut();
+        if st.verdict.is_none() {
+            st.verdict = Some(Verdict::Race(r));
+        }
+    }
+
+    fn new(strategy: Box<dyn Strategy>, cfg: Config, monitor: Arc<Monitor>) -> Controlled {
+        let mut spare = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        spare.all.clear();
+        spare.all.push(None);
+        spare.runnable.clear();
+        spare.ids.clear();
+        spare.pending.clear();
+        spare.pending.push(Pending {
+            event: Event::new(Op::Other, ObjId(0), Location::caller()),
+            since: 0,
+        });
+        spare.schedule.clear();
+        Controlled {
+            id: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            race: RefCell::new(Default::default()),
+            st: RefCell::new(State {
+                next_gid: 1,
+                next_obj: 1,
+                all: spare.all,
+                live: 0,
+                runnable: spare.runnable,
+                ids: spare.ids,
+                pending: spare.pending,
+                switch_to: None,
+                pass_time: false,
+                interrupted: None,
+                hint: None,
+                now: Duration::ZERO,
+                timers: TimerHeap::default(),
+                timer_sites: BTreeMap::new(),
+                firing: None,
+                steps: 0,
+                commits: 0,
+                fingerprint: FINGERPRINT_SEED,
+                preemptions: 0,
+                preempted: None,
+                schedule: spare.schedule,
+                trace: Vec::new(),
+                verdict: None,
+                main_done: false,
+                quiesce: None,
+                strategy,
+            }),
+            cfg,
+            monitor,
+        }
+    }
+
+    pub(crate) fn unpark(&self, g: GRef) {
+        if !g.try_wake() {
+            return;
+        }
+        let mut st = self.st.borrow_mut();
+        let at = st.ids.partition_point(|&id| id < g.id);
+        st.ids.insert(at, g.id);
+        st.runnable.insert(at, g);
+    }
+
+    /// Take `id` out of the runnable set, if it is there.
+    fn remove_runnable(st: &mut State, id: u64) {
+        if let Ok(i) = st.ids.binary_search(&id) {
+            st.ids.remove(i);
+            st.runnable.remove(i);
+        }
+    }
+
+    pub(crate) fn spawn(
+        &self,
+        install: Install<'_>,
+        name: Option<Box<str>>,
+        site: &'static Location<'static>,
+        handle: bool,
+    ) -> GRef {
+        let parent = context::with_current(|g| g.map_or(0, |g| g.id));
+        let mut st = self.st.borrow_mut();
+        let id = st.next_gid;
+        st.next_gid += 1;
+        let g = G::new(
+            id,
+            name,
+            site,
+            parent,
+            ExecKind::Controlled(self.id),
+            install,
+            self.cfg.stack_size,
+            handle,
+        );
+        debug_assert_eq!(st.all.len() as u64, id);
+        st.all.push(Some(g.clone()));
+        st.live += 1;
+        // Ids grow, so pushing keeps `runnable` sorted; `pending` is indexed by id.
+        st.ids.push(id);
+        st.runnable.push(g.clone());
+        debug_assert_eq!(st.pending.len() as u64, id);
+        let since = st.steps;
+        st.pending.push(Pending {
+            event: Event::new(Op::Spawn, ObjId(id), site),
+            since,
+        });
+        drop(st);
+        crate::runtime::hb::spawned(parent, id, site);
+        backtraces::spawned(id, parent);
+        g
+    }
+
+    /// Snapshots of every goroutine not finished, by id.
+    pub(crate) fn goroutines(&self) -> Vec<GoroutineDump> {
+        let st = self.st.borrow();
+        st.all
+            .iter()
+            .flatten()
+            .map(|g| GoroutineDump::of(g))
+            .collect()
+    }
+
+    pub(crate) fn num_goroutine(&self) -> usize {
+        self.st.borrow().live
+    }
+
+    pub(crate) fn new_object_id(&self) -> ObjId {
+        let mut st = self.st.borrow_mut();
+        st.next_obj += 1;
+        ObjId(st.next_obj - 1)
+    }
+}
+
+/// Run `body` as goroutine 1 on a fresh controlled executor, on this thread.
+#[track_caller]
+pub fn run<T: Send + 'static>(
+    body: impl FnOnce() -> T + Send + 'static,
+    strategy: Box<dyn Strategy>,
+    cfg: Config,
+    monitor: Arc<Monitor>,
+) -> Outcome<T> {
+    let site = cfg.main_site.unwrap_or(Location::caller());
+    install_hook();
+    stack::prepare_thread();
+    if context::exec() != ExecPtr::None {
+        panic!("goweave: a controlled run cannot start inside another goweave runtime");
+    }
+    backtraces::begin(cfg.backtraces);
+    let ex = Controlled::new(strategy, cfg, monitor);
+    context::set_exec(ExecPtr::Controlled(&ex));
+    let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
+    let out = slot.clone();
+    ex.spawn(
+        &mut goroutine::boxed(Box::new(move || {
+            let v = body();
+            *out.lock().unwrap() = Some(v);
+        })),
+        None,
+        site,
+        false,
+    );
+    ex.drive();
+    let survivors = {
+        let st = ex.st.borrow();
+        if st.main_done && st.verdict.is_none() {
+            st.all
+                .iter()
+                .flatten()
+                .map(|g| GoroutineDump::of(g))
+                .collect()
+        } else {
+            Vec::new()
+        }
+    };
+    backtraces::end();
+    ex.tear_down_all();
+    context::set_exec(ExecPtr::None);
+    let race_needed = ex.race.borrow().needed();
+    let mut st = ex.st.into_inner();
+    SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        st.all.clear();
+        s.all = std::mem::take(&mut st.all);
+        s.runnable = std::mem::take(&mut st.runnable);
+        s.ids = std::mem::take(&mut st.ids);
+        s.pending = std::mem::take(&mut st.pending);
+    });
+    let result = match st.verdict {
+        Some(v) => Err(v),
+        None => Ok(slot
+            .lock()
+            .unwrap()
+            .take()
+            .expect("main finished without a value")),
+    };
+    Outcome {
+        result,
+        schedule: st.schedule,
+        steps: st.steps,
+        events: st.commits,
+        preemptions: st.preemptions,
+        fingerprint: st.fingerprint,
+        trace: st.trace,
+        survivors,
+        strategy: st.strategy,
+        race_needed,
+    }
+}

@@ -1,0 +1,18 @@
+//! An unrecovered panic, as data.
+
+use std::panic::Location;
+
+/// An unrecovered panic: which goroutine, where, and what it said.
+#[derive(Clone, Debug)]
+pub struct PanicReport {
+    /// The goroutine's id.
+    pub goroutine: u64,
+    /// Its name, if it was given one.
+    pub name: Option<String>,
+    /// `file:line:column` of the panic.
+    pub location: String,
+    /// The panic message.
+    pub message: String,
+    /// Where the goroutine was spawned.
+    pub spawned_at: &'static Location<'static>,
+}
