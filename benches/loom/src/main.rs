@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Both search depth-first: loom with its DPOR (it skips interleavings that only reorder
-//! independent operations), goweave with `Strategy::Dfs` (every interleaving of scheduling
+//! independent operations), goweave with `StrategyKind::Dfs` (every interleaving of scheduling
 //! points, no reduction). Neither finishes 2x10 quickly, so the rate rows time the first
 //! schedules of each search, 7 samples of about 0.3 s of process CPU time each, alternating
 //! between the two. The `exhaust` row runs a small program (2x2) to the end and reports how
@@ -92,7 +92,7 @@ fn loom_run(t: u64, ops: u64, n: Option<u64>) -> u64 {
 /// end). Returns the schedules run.
 fn goweave_run(t: u64, ops: u64, n: Option<u64>) -> u64 {
     let mut c = goweave::Checker::new()
-        .strategy(goweave::Strategy::Dfs {
+        .strategy(goweave::StrategyKind::Dfs {
             max_preemptions: None,
         })
         .max_steps(1_000_000);
