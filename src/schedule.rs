@@ -39,6 +39,7 @@ pub(crate) mod shrink;
 use std::fmt;
 
 use crate::explore::TimerMode;
+use crate::util::hash::{fnv1a32, FNV_OFFSET, FNV_PRIME};
 
 /// Version written into, and accepted from, tokens.
 const VERSION: u32 = 1;
@@ -141,7 +142,7 @@ impl Schedule {
     }
 
     /// Events the recorded run performed.
-    pub fn steps(&self) -> u64 {
+    pub fn events(&self) -> u64 {
         self.steps
     }
 
@@ -192,6 +193,22 @@ impl Schedule {
         bytes.extend_from_slice(&fnv1a32(&payload).to_le_bytes());
         bytes.extend_from_slice(&payload);
         format!("gw{VERSION}:{}", base64url_encode(&bytes))
+    }
+
+    /// Parse a replay argument: a token, or `@path` naming a file that holds one (tokens of long
+    /// schedules outgrow what an environment variable may hold). An unreadable file is
+    /// [`TokenError::Malformed`] naming the path.
+    pub fn from_arg(arg: &str) -> Result<Schedule, TokenError> {
+        let arg = arg.trim();
+        match arg.strip_prefix('@') {
+            Some(path) => {
+                let text = std::fs::read_to_string(path.trim()).map_err(|e| {
+                    TokenError::Malformed(format!("cannot read the token file {path:?}: {e}"))
+                })?;
+                Schedule::from_token(&text)
+            }
+            None => Schedule::from_token(arg),
+        }
     }
 
     /// Parse a token made by [`token`](Schedule::token). A leading `GOWEAVE_REPLAY=` and
@@ -309,8 +326,10 @@ impl fmt::Display for Schedule {
 
 impl std::str::FromStr for Schedule {
     type Err = TokenError;
+
+    /// A token, or `@path` of a file holding one ([`Schedule::from_arg`]).
     fn from_str(s: &str) -> Result<Schedule, TokenError> {
-        Schedule::from_token(s)
+        Schedule::from_arg(s)
     }
 }
 
@@ -354,12 +373,12 @@ impl std::error::Error for TokenError {}
 #[inline]
 pub(crate) fn fingerprint_step(fp: u64, op: u8, goroutine: u64) -> u64 {
     let mut h = fp ^ (op as u64) ^ (goroutine << 8);
-    h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    h = h.wrapping_mul(FNV_PRIME);
     h ^ (h >> 29)
 }
 
 /// The starting value of a fingerprint.
-pub(crate) const FINGERPRINT_SEED: u64 = 0xCBF2_9CE4_8422_2325;
+pub(crate) const FINGERPRINT_SEED: u64 = FNV_OFFSET;
 
 /// A 64-bit hash of a choice list (for counting distinct schedules).
 pub(crate) fn hash_choices(choices: &[Choice]) -> u64 {
@@ -372,15 +391,6 @@ pub(crate) fn hash_choices(choices: &[Choice]) -> u64 {
         };
         h = (h ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         h ^= h >> 32;
-    }
-    h
-}
-
-fn fnv1a32(bytes: &[u8]) -> u32 {
-    let mut h: u32 = 0x811C_9DC5;
-    for &b in bytes {
-        h ^= b as u32;
-        h = h.wrapping_mul(0x0100_0193);
     }
     h
 }
@@ -436,17 +446,19 @@ fn base64url_decode(s: &str) -> Result<Vec<u8>, TokenError> {
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let mut acc: u32 = 0;
     let mut bits = 0;
-    for (i, c) in s.bytes().enumerate() {
+    // By character, not byte: a non-ASCII character pasted into a token is named as itself
+    // ('ü'), not as its first UTF-8 byte, at its position in characters.
+    for (i, c) in s.chars().enumerate() {
         let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
+            'A'..='Z' => c as u8 - b'A',
+            'a'..='z' => c as u8 - b'a' + 26,
+            '0'..='9' => c as u8 - b'0' + 52,
+            '-' => 62,
+            '_' => 63,
             _ => {
                 return Err(TokenError::Malformed(format!(
                     "character {:?} at position {} is not base64url",
-                    c as char,
+                    c,
                     i + 4
                 )))
             }

@@ -8,25 +8,9 @@ use goweave::conc_test;
 use goweave::runtime::gosched;
 use goweave::sync::Mutex;
 
-/// Two goroutines increment a counter with a load, a yield and a store: some interleavings
-/// lose an update, and the final assertion panics.
-fn lost_update() {
-    let n = Arc::new(AtomicU64::new(0));
-    let hs: Vec<_> = (0..2)
-        .map(|_| {
-            let n = n.clone();
-            goweave::go(move || {
-                let v = n.load(Ordering::SeqCst);
-                gosched();
-                n.store(v + 1, Ordering::SeqCst);
-            })
-        })
-        .collect();
-    for h in hs {
-        h.join();
-    }
-    assert_eq!(n.load(Ordering::SeqCst), 2, "an increment was lost");
-}
+#[path = "common/kernels.rs"]
+mod kernels;
+use kernels::lost_update_yielding as lost_update;
 
 /// The same counter with a fetch_add: correct under every schedule.
 fn counted() {
@@ -178,7 +162,7 @@ mod nested {
 
 #[test]
 fn every_attribute_registers_itself() {
-    let names: Vec<String> = goweave::conc_test::ConcTest::all()
+    let names: Vec<String> = goweave::harness::ConcTest::all()
         .iter()
         .map(|t| t.path())
         .collect();
@@ -196,38 +180,37 @@ fn every_attribute_registers_itself() {
             "{want} missing from {names:?}"
         );
     }
-    let t = goweave::conc_test::ConcTest::all()
+    let t = goweave::harness::ConcTest::all()
         .into_iter()
         .find(|t| t.name == "pct_with_depth")
         .unwrap();
-    assert_eq!(t.spec.strategy, Some(goweave::conc_test::StrategyName::Pct));
-    assert_eq!(t.spec.depth, Some(2));
-    assert_eq!(t.spec.iterations, Some(50));
+    // The options are registered as written, and resolve as the runtime reads them.
+    assert!(t.options.contains(&("strategy", "pct")), "{:?}", t.options);
+    let cfg = goweave::harness::TestConfig::resolve(t.options, &[]).unwrap();
+    assert_eq!(cfg.strategy, goweave::StrategyKind::Pct { depth: 2 });
+    assert_eq!(cfg.iterations, 50);
     assert!(!t.ignored);
     assert!(t.file.ends_with("conc_test_attr.rs"));
     // Reports name the attribute as where the test's main goroutine was created.
     assert_eq!(t.site.file(), t.file);
     assert_eq!(t.site.line(), t.line);
-    let ig = goweave::conc_test::ConcTest::all()
+    let ig = goweave::harness::ConcTest::all()
         .into_iter()
         .find(|t| t.name == "ignored_known_bug")
         .unwrap();
     assert!(ig.ignored);
-    let pinned = goweave::conc_test::ConcTest::all()
+    let pinned = goweave::harness::ConcTest::all()
         .into_iter()
         .find(|t| t.name == "replay_option_pins_a_schedule")
         .unwrap();
-    assert_eq!(
-        pinned.spec.replay,
-        Some("gw1:Edr0hKsG0MqjkgygjQYIBQEIDAgFAA")
-    );
+    assert!(pinned
+        .options
+        .contains(&("replay", "gw1:Edr0hKsG0MqjkgygjQYIBQEIDAgFAA")));
     assert!(pinned.ignored);
-    let tb = goweave::conc_test::ConcTest::all()
+    let tb = goweave::harness::ConcTest::all()
         .into_iter()
         .find(|t| t.name == "time_budget_ends_the_run")
         .unwrap();
-    assert_eq!(
-        tb.spec.time_budget,
-        Some(std::time::Duration::from_millis(200))
-    );
+    let cfg = goweave::harness::TestConfig::resolve(tb.options, &[]).unwrap();
+    assert_eq!(cfg.time_budget, Some(std::time::Duration::from_millis(200)));
 }

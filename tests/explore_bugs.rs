@@ -8,23 +8,9 @@ use goweave::sync::atomic::{AtomicI64, AtomicU64, Ordering::SeqCst};
 use goweave::sync::Mutex;
 use goweave::{go, Checker, FailureKind, StrategyKind};
 
-/// Two goroutines increment a counter with a separate load and store.
-fn lost_update() {
-    let x = Arc::new(AtomicU64::new(0));
-    let hs: Vec<_> = (0..2)
-        .map(|_| {
-            let x = x.clone();
-            go(move || {
-                let v = x.load(SeqCst);
-                x.store(v + 1, SeqCst);
-            })
-        })
-        .collect();
-    for h in hs {
-        h.join();
-    }
-    assert_eq!(x.load(SeqCst), 2, "lost update");
-}
+#[path = "common/kernels.rs"]
+mod kernels;
+use kernels::lost_update;
 
 /// Two goroutines take two mutexes in opposite orders.
 fn ab_ba() {

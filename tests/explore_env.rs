@@ -3,26 +3,12 @@
 
 use std::sync::Arc;
 
-use goweave::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use goweave::sync::Mutex;
 use goweave::{check, go};
 
-fn lost_update() {
-    let x = Arc::new(AtomicU64::new(0));
-    let hs: Vec<_> = (0..2)
-        .map(|_| {
-            let x = x.clone();
-            go(move || {
-                let v = x.load(SeqCst);
-                x.store(v + 1, SeqCst);
-            })
-        })
-        .collect();
-    for h in hs {
-        h.join();
-    }
-    assert_eq!(x.load(SeqCst), 2, "lost update");
-}
+#[path = "common/kernels.rs"]
+mod kernels;
+use kernels::lost_update;
 
 fn correct() {
     let m = Arc::new(Mutex::new(0));

@@ -10,6 +10,7 @@
 
 pub(crate) mod backtraces;
 
+use super::context;
 use super::goroutine::{Status, G};
 pub use crate::verdict::GoroutineDump;
 
@@ -47,6 +48,31 @@ impl WaitDetail {
     }
 }
 
+/// Keeps a wait detail attached to the current goroutine while it is parked; removes it on
+/// wake-up and on unwind (also when the goroutine is torn down while parked). Details only
+/// exist on the controlled executor.
+pub(crate) struct DetailGuard(*const G);
+
+impl DetailGuard {
+    pub(crate) fn attach(detail: WaitDetail) -> Option<DetailGuard> {
+        let g = context::current_ptr();
+        if g.is_null() {
+            return None;
+        }
+        // SAFETY: the running goroutine's record outlives the call it is running, which
+        // outlives this guard (the guard lives on its stack).
+        unsafe { &*g }.set_wait_detail(Some(detail));
+        Some(DetailGuard(g))
+    }
+}
+
+impl Drop for DetailGuard {
+    fn drop(&mut self) {
+        // SAFETY: as in `attach`: dropped on the same goroutine's stack, before it finishes.
+        unsafe { &*self.0 }.set_wait_detail(None);
+    }
+}
+
 fn wait_detail(g: &G) -> Option<String> {
     if g.status() != Status::Waiting {
         return None;
@@ -63,6 +89,7 @@ impl GoroutineDump {
             wait_reason: g.wait_reason(),
             site: g.site(),
             spawn_site: g.spawn_site,
+            function: g.function,
             parent: g.parent,
             detail: wait_detail(g),
             stacks: backtraces::stacks_of(g),

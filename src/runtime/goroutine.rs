@@ -49,6 +49,8 @@ pub(crate) struct InlineEntry {
     pub(crate) run: unsafe fn(&G),
     /// Drops the closure in the payload without running it.
     pub(crate) discard: unsafe fn(&Payload),
+    /// The closure's type path (`std::any::type_name`): the function the goroutine runs.
+    pub(crate) function: &'static str,
 }
 
 /// Bytes of closure (before the goroutine runs) or of result (after) that a goroutine record
@@ -128,6 +130,9 @@ pub(crate) struct G {
     pub(crate) id: u64,
     /// Optional name given at spawn.
     pub(crate) name: Option<Box<str>>,
+    /// The function it runs (its closure's type path; empty for main and for goroutines the
+    /// runtime starts), for `leak::Options::ignore_top_function`.
+    pub(crate) function: &'static str,
     /// Where `go` was called.
     pub(crate) spawn_site: &'static Location<'static>,
     /// Id of the goroutine that spawned this one (0 for main).
@@ -205,7 +210,12 @@ impl G {
             waiter: None,
             handle,
         };
-        *r.body.get_mut() = install(&r.payload);
+        let body = install(&r.payload);
+        r.function = match &body {
+            Body::Inline(e) => e.function,
+            _ => "",
+        };
+        *r.body.get_mut() = body;
         g
     }
 
@@ -216,6 +226,7 @@ impl G {
             stack_size: 0,
             id: 0,
             name: None,
+            function: "",
             spawn_site: nowhere,
             parent: 0,
             exec: ExecKind::Controlled(0),
@@ -525,6 +536,7 @@ mod tests {
             Body::Inline(InlineEntry {
                 run: |_| unreachable!("never run"),
                 discard: Payload::discard::<Tally<16>>,
+                function: "",
             })
         });
         drop(g);

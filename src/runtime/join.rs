@@ -16,26 +16,11 @@ use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
 
-use super::context;
 use super::event::{Event, ObjId, Op};
 use super::executor;
 use super::goroutine::{self, Body, GRef, InlineEntry, Payload, WaitReason, G};
 use super::hb::{self, Key};
-
-/// Who waits in `JoinHandle::join`.
-pub(crate) enum Waiter {
-    Goroutine(GRef),
-    Thread(std::thread::Thread),
-}
-
-impl Waiter {
-    fn wake(self) {
-        match self {
-            Waiter::Goroutine(g) => executor::unpark(g),
-            Waiter::Thread(t) => t.unpark(),
-        }
-    }
-}
+use super::waiter::Waiter;
 
 /// A goroutine's result hand-over; see the module invariants.
 pub(crate) enum JoinState {
@@ -179,17 +164,11 @@ impl<T> JoinHandle<T> {
                     drop(st);
                     panic!("goweave: joined goroutine {}: {why}", self.id)
                 }
-                JoinState::Running { waiter, .. } => match context::current_gref() {
-                    Some(g) => {
-                        *waiter = Some(Waiter::Goroutine(g));
-                        executor::park(WaitReason::Join, site, move || drop(st));
-                    }
-                    None => {
-                        *waiter = Some(Waiter::Thread(std::thread::current()));
-                        drop(st);
-                        std::thread::park();
-                    }
-                },
+                JoinState::Running { waiter, .. } => {
+                    let (w, sleeper) = Waiter::current();
+                    *waiter = Some(w);
+                    sleeper.sleep(WaitReason::Join, site, st);
+                }
             }
         }
     }
@@ -240,6 +219,26 @@ pub fn go_named<T: Send + 'static>(
     spawn_named(Some(name.into().into_boxed_str()), Location::caller(), f)
 }
 
+/// Start `f` as a detached goroutine (no `JoinHandle`) on the executor behind `timers`, from a
+/// timer callback: `time::after_func`, whose function runs in a goroutine of its own that only
+/// exists once the timer fires (Go's `goFunc`).
+pub(crate) fn spawn_from_timer<F>(timers: &executor::Timers, site: &'static Location<'static>, f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    let mut f = Some(f);
+    let mut install = |p: &Payload| {
+        // SAFETY: the payload of a record being created is empty and not shared yet.
+        unsafe { p.put(f.take().expect("installed once")) };
+        Body::Inline(InlineEntry {
+            run: run::<F, ()>,
+            discard: Payload::discard::<F>,
+            function: std::any::type_name::<F>(),
+        })
+    };
+    goroutine::recycle(timers.spawn(&mut install, None, site, false));
+}
+
 fn spawn_named<F, T>(
     name: Option<Box<str>>,
     site: &'static Location<'static>,
@@ -256,6 +255,7 @@ where
         Body::Inline(InlineEntry {
             run: run::<F, T>,
             discard: Payload::discard::<F>,
+            function: std::any::type_name::<F>(),
         })
     };
     let g = executor::spawn(&mut install, name, site, true);

@@ -163,7 +163,8 @@ impl Best {
 struct Shrinker<'r, 'a, S> {
     target: &'r S,
     run: &'r mut Runner<'a, S>,
-    deadline: Instant,
+    /// When to stop; `None` if the budget is too large to be reached (`Duration::MAX`).
+    deadline: Option<Instant>,
     runs: u64,
     timed_out: bool,
     seen: HashSet<u64>,
@@ -171,7 +172,7 @@ struct Shrinker<'r, 'a, S> {
 
 impl<S: PartialEq> Shrinker<'_, '_, S> {
     fn out_of_time(&mut self) -> bool {
-        if Instant::now() >= self.deadline {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
             self.timed_out = true;
         }
         self.timed_out
@@ -331,7 +332,7 @@ pub(crate) fn shrink<S: PartialEq>(
     let mut sh = Shrinker {
         target,
         run,
-        deadline: start + budget,
+        deadline: start.checked_add(budget),
         runs: 0,
         timed_out: false,
         seen: HashSet::new(),

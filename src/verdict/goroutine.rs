@@ -143,6 +143,10 @@ pub struct GoroutineDump {
     pub site: &'static Location<'static>,
     /// Where it was spawned.
     pub spawn_site: &'static Location<'static>,
+    /// The function it runs: its closure's type path (`my_crate::worker`, or
+    /// `my_crate::serve::{{closure}}` for a closure); empty for main and for goroutines the
+    /// runtime starts.
+    pub function: &'static str,
     /// The goroutine that spawned it (0 for main).
     pub parent: u64,
     /// What the blocking primitive adds about the wait (e.g. who holds the mutex).

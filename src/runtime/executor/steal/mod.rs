@@ -31,7 +31,7 @@ use crossbeam_deque::{Injector, Stealer, Worker as Deque};
 use crossbeam_utils::CachePadded;
 use once_cell::sync::Lazy;
 
-use crate::runtime::context::{self, ExecPtr};
+use crate::runtime::context::{self, Exec};
 use crate::runtime::event::ObjId;
 use crate::runtime::goroutine::{self, GRef, Install, G};
 use crate::runtime::panic::{install_hook, PanicReport};
@@ -133,7 +133,7 @@ pub(crate) struct Shared {
     race: crate::detect::race::SharedDetector,
     /// Races found so far, one per pair of locations.
     #[cfg(feature = "race")]
-    races: Mutex<Vec<crate::detect::race::RaceReport>>,
+    races: Mutex<Vec<crate::verdict::RaceReport>>,
 }
 
 impl Shared {
@@ -149,11 +149,10 @@ impl Shared {
     /// Print a race as `go test -race` does, once per pair of locations; the run fails at the
     /// end.
     #[cfg(feature = "race")]
-    pub(crate) fn report_race(&self, r: crate::detect::race::RaceReport) {
+    pub(crate) fn report_race(&self, r: crate::verdict::RaceReport) {
         let mut races = self.races.lock().unwrap();
-        let same = |o: &crate::detect::race::RaceReport| {
-            (o.site, o.previous_site) == (r.site, r.previous_site)
-        };
+        let same =
+            |o: &crate::verdict::RaceReport| (o.site, o.previous_site) == (r.site, r.previous_site);
         if !races.iter().any(same) {
             eprintln!("==================\n{r}==================");
             races.push(r);
@@ -192,9 +191,7 @@ impl Shared {
     }
 
     pub(crate) fn add_timer(self: &Arc<Self>, deadline: Duration, f: TimerFn) -> TimerId {
-        if let ExecPtr::Steal(w) = context::exec() {
-            // SAFETY: an installed worker context outlives its installation on this thread.
-            let w = unsafe { &*w };
+        if let Exec::Steal(w) = context::exec_ref() {
             if Arc::ptr_eq(w.shared(), self) {
                 // On the arming worker's own heap: it looks at it before it sleeps.
                 return self.timers.add(w.index(), deadline, f);
@@ -235,11 +232,8 @@ impl Shared {
         // On this runtime's detector: main is spawned from outside the runtime.
         #[cfg(feature = "race")]
         crate::runtime::hb::spawned_on(self, parent, id, site);
-        match context::exec() {
-            // SAFETY: an installed worker context outlives its installation on this thread.
-            ExecPtr::Steal(w) if Arc::ptr_eq(unsafe { &*w }.shared(), self) => {
-                // SAFETY: as above.
-                let w = unsafe { &*w };
+        match context::exec_ref() {
+            Exec::Steal(w) if Arc::ptr_eq(w.shared(), self) => {
                 self.live[w.index()].fetch_add(1, Ordering::Relaxed);
                 // The newest goroutine waits in the spawn slot, where thieves leave it alone for
                 // a few microseconds: a spawner that blocks soon runs its child itself, and the
@@ -277,9 +271,7 @@ impl Shared {
         }
         let home = g.home.load(Ordering::Acquire);
         let mut own = false;
-        if let ExecPtr::Steal(w) = context::exec() {
-            // SAFETY: an installed worker context outlives its installation on this thread.
-            let w = unsafe { &*w };
+        if let Exec::Steal(w) = context::exec_ref() {
             if Arc::ptr_eq(w.shared(), self) {
                 if w.index() == home {
                     w.push_run_next(g);
@@ -303,6 +295,9 @@ impl Shared {
 /// goroutine ends the run and is re-raised here as `goroutine N panicked at file:line: msg`.
 /// With `deadlock_check`, a run whose goroutines all stay blocked ends with a panic
 /// `all goroutines are asleep - deadlock!` and a goroutine dump (see `deadlock`).
+// `track_caller`: the nested-runtime panic below points at the user's `run`/`block_on` line
+// (both are `track_caller` too), not at this function.
+#[track_caller]
 pub(crate) fn block_on<T: Send + 'static>(
     workers: usize,
     stack_size: usize,
@@ -311,9 +306,11 @@ pub(crate) fn block_on<T: Send + 'static>(
     main: impl FnOnce() -> T + Send + 'static,
 ) -> T {
     install_hook();
-    if context::exec() != ExecPtr::None {
+    if !matches!(context::exec_ref(), Exec::None) {
+        let who = context::with_current(|g| g.map(|g| g.label()))
+            .unwrap_or_else(|| "a timer callback".into());
         panic!(
-            "goweave: block_on called from inside a goweave runtime; use go(..) and join() instead"
+            "goweave: goweave::run / Runtime::block_on called from {who}, inside a goweave runtime; runtimes do not nest: start a goroutine with go(..) and join() it instead"
         );
     }
     let workers = workers.max(1);

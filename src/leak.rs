@@ -9,18 +9,20 @@
 //! Goroutines belong to the executor run that started them, so checks in parallel tests never
 //! see each other's goroutines (goleak issues #16 and #83).
 //!
-//! Filters match text goweave knows about each goroutine: its name, where it blocked (the "top"
-//! of its stack, as `file:line:col`) and where it was spawned (`created by`).
+//! Filters match what goweave knows about each goroutine: the function it runs (its closure's
+//! type path, as goleak matches the function at the top of a Go stack), its name, where it
+//! blocked (as `file:line:col`) and where it was spawned (`created by`).
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::runtime::context::{self, ExecPtr};
+use crate::runtime::context::{self, Exec};
 use crate::runtime::dump::GoroutineDump;
 
 /// What [`find`] and [`verify_none`] ignore, and how long they wait.
 #[derive(Clone, Debug)]
 pub struct Options {
+    functions: Vec<String>,
     top: Vec<String>,
     any: Vec<String>,
     created_by: Vec<String>,
@@ -31,6 +33,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options {
+            functions: Vec::new(),
             top: Vec::new(),
             any: Vec::new(),
             created_by: Vec::new(),
@@ -46,8 +49,35 @@ impl Options {
         Options::default()
     }
 
-    /// Ignore goroutines blocked at a location (`file:line:col`) containing `s`.
-    pub fn ignore_top_function(mut self, s: impl Into<String>) -> Options {
+    /// Ignore goroutines that run the function `f`, by its full path (`my_crate::worker`),
+    /// as goleak's `IgnoreTopFunction` ignores goroutines by the function at the top of their
+    /// stack. A goroutine runs the function given to `go`: `go(worker)` runs `my_crate::worker`,
+    /// and a closure written in it, `go(move || ...)` inside `worker`, runs
+    /// `my_crate::worker::{{closure}}`, which `f = "my_crate::worker"` matches too.
+    ///
+    /// ```
+    /// fn wait_forever(c: goweave::chan::Chan<()>) { c.recv(); }
+    ///
+    /// goweave::run(|| {
+    ///     let c = goweave::chan::make::<()>(0);
+    ///     let c2 = c.clone();
+    ///     goweave::go(move || wait_forever(c2));
+    ///     let opts = goweave::leak::Options::new().retry_window(std::time::Duration::ZERO);
+    ///     assert!(goweave::leak::find(opts.clone()).is_err());
+    ///     // The goroutine runs a closure written in this doc test's function.
+    ///     let here = std::any::type_name_of_val(&|| ()).trim_end_matches("::{{closure}}");
+    ///     goweave::leak::verify_none(opts.ignore_top_function(here));
+    ///     c.close();
+    /// });
+    /// ```
+    pub fn ignore_top_function(mut self, f: impl Into<String>) -> Options {
+        self.functions.push(f.into());
+        self
+    }
+
+    /// Ignore goroutines blocked at a location (`file:line:col`) containing `s`, such as
+    /// `"src/server.rs:42"`.
+    pub fn ignore_top_location(mut self, s: impl Into<String>) -> Options {
         self.top.push(s.into());
         self
     }
@@ -84,11 +114,26 @@ impl Options {
         let spawn = d.spawn_site.to_string();
         let name = d.name.as_deref().unwrap_or("");
         self.ignored_ids.contains(&d.id)
+            || self.functions.iter().any(|f| runs(d.function, f))
             || self.top.iter().any(|s| site.contains(s.as_str()))
             || self.created_by.iter().any(|s| spawn.contains(s.as_str()))
             || self.any.iter().any(|s| {
                 site.contains(s.as_str()) || spawn.contains(s.as_str()) || name.contains(s.as_str())
             })
+    }
+}
+
+/// True if a goroutine running `function` runs `f`: the same path, or a closure written in `f`.
+fn runs(function: &str, f: &str) -> bool {
+    let mut g = function;
+    loop {
+        if g == f {
+            return true;
+        }
+        match g.strip_suffix("::{{closure}}") {
+            Some(outer) => g = outer,
+            None => return false,
+        }
     }
 }
 
@@ -116,13 +161,12 @@ impl std::error::Error for Leaks {}
 /// Every goroutine of the current run except the caller.
 fn current_goroutines() -> Vec<GoroutineDump> {
     let me = crate::runtime::id();
-    let all = match context::exec() {
-        // SAFETY: an installed worker context outlives its installation on this thread.
-        ExecPtr::Steal(w) => unsafe { &*w }.shared().goroutines(),
-        ExecPtr::Controlled(_) => {
+    let all = match context::exec_ref() {
+        Exec::Steal(w) => w.shared().goroutines(),
+        Exec::Controlled(_) => {
             crate::runtime::executor::with_controlled(|c| c.goroutines()).unwrap_or_default()
         }
-        ExecPtr::None => Vec::new(),
+        Exec::None => Vec::new(),
     };
     all.into_iter().filter(|d| d.id != me).collect()
 }
@@ -201,5 +245,20 @@ pub fn find(opts: Options) -> Result<(), Leaks> {
 pub fn verify_none(opts: Options) {
     if let Err(leaks) = find(opts) {
         panic!("{leaks}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn a_function_matches_itself_and_its_closures_only() {
+        assert!(runs("app::worker", "app::worker"));
+        assert!(runs("app::worker::{{closure}}", "app::worker"));
+        assert!(runs("app::worker::{{closure}}::{{closure}}", "app::worker"));
+        assert!(!runs("app::worker_pool", "app::worker"));
+        assert!(!runs("app::worker", "worker"));
+        assert!(!runs("", "app::worker"));
     }
 }
