@@ -3,7 +3,12 @@
 //! `wait` returns as soon as the counter is zero. If main reaches `wg.wait()` before a worker
 //! has run its `wg.add(1)`, the counter is still zero (or back to zero), so `wait` returns while
 //! that worker has not even started. `go vet` has no check for it, and in Go it shows up only
-//! under load. The checker finds the schedule where main outruns a worker.
+//! under load, or under `go test -race`: Go's race annotations on `WaitGroup` make an `Add`
+//! from zero that is not ordered before `Wait` a data race. goweave's detector has the same
+//! annotations, so the checker reports the race (naming `sync.WaitGroup`, the worker's `add`
+//! and main's `wait`) in any schedule where a worker adds while main waits, not only in the
+//! rarer ones where `wait` returns early and the result is wrong (with
+//! `Checker::race_detection(false)` it finds those as a panic).
 //!
 //! The fix calls `add` before `go` (or uses `wg.go`, Go 1.25's `wg.Go`, which does both).
 //!
@@ -60,14 +65,14 @@ fn check(mut v: Vec<u64>) {
     );
 }
 
-/// Find the early `wait`, then show the fix passing.
+/// Find the unordered `add`, then show the fix passing.
 pub fn run() -> Result<common::Demo, String> {
     let bug = common::find_bug(
         "bug_wg_add_inside",
         "wg.add(1) inside the goroutine",
         Checker::new().iterations(100),
-        FailureKind::Panic,
-        &["wg.wait() returned before every square was computed"],
+        FailureKind::Race,
+        &["sync.WaitGroup (an Add from zero not ordered with a Wait)"],
         || check(squares_add_inside(3)),
     )?;
     let fixed = common::passes(

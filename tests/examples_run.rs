@@ -94,11 +94,11 @@ fn main_returns_early() {
 #[test]
 fn wg_add_inside() {
     let d = run("bug_wg_add_inside", bug_wg_add_inside::run());
-    check_failure(&d.bug, FailureKind::Panic);
+    check_failure(&d.bug, FailureKind::Race);
     assert!(d
         .bug
         .report()
-        .contains("wg.wait() returned before every square was computed"));
+        .contains("sync.WaitGroup (an Add from zero not ordered with a Wait)"));
     assert_eq!(d.fixed[0].1.schedules, 1_000);
 }
 

@@ -93,12 +93,39 @@ pub(crate) fn resume(g: &GRef) -> Step {
 
 /// Tear down a goroutine that has not finished: its stack is force-unwound so destructors run
 /// (Go semantics when main returns, and how the tester abandons a failed schedule).
-pub(crate) fn tear_down(g: &G) {
+///
+/// A goroutine parked in the middle of an unwind (a destructor that blocked during a panic) is
+/// the exception: a second unwind through that destructor would abort the process, so it is
+/// left where it is, its stack abandoned, and the panic it was unwinding is returned for the
+/// executor to report (see `runtime::unwind`).
+pub(crate) fn tear_down(g: &G) -> Option<PanicReport> {
     g.torn_down.store(true, Ordering::Release);
     // SAFETY: the executors only tear a goroutine down from its owning thread, while it is
     // suspended (never while it runs).
     let body = unsafe { g.body_mut() };
     match std::mem::replace(body, Body::Gone) {
+        Body::Started(co) if g.parked_unwinding.load(Ordering::Acquire) => {
+            // Never resumed again: neither unwound nor dropped (dropping a suspended
+            // coroutine force-unwinds it). Its stack stays mapped, and its share of the
+            // thread's panic count stays raised (`unwind::PARKED` keeps counting it).
+            std::mem::forget(co);
+            let (location, message) = super::panic::last_raised(g.id)
+                .unwrap_or_else(|| (g.site().to_string(), "<unknown panic>".into()));
+            super::panic::forget(g.id);
+            g.clear_locals();
+            return Some(PanicReport {
+                goroutine: g.id,
+                name: g.name.as_deref().map(str::to_string),
+                location,
+                message: format!(
+                    "{message}\n\t(its unwind was still blocked in a destructor ({}) at {} when the run ended; the goroutine was left there, not torn down)",
+                    g.wait_reason(),
+                    g.site()
+                ),
+                spawned_at: g.spawn_site,
+                created: super::dump::backtraces::created_stacks(g.id),
+            });
+        }
         Body::Started(mut co) => {
             co.force_unwind();
             if co.done() {
@@ -110,6 +137,7 @@ pub(crate) fn tear_down(g: &G) {
         Body::Gone => {}
     }
     g.clear_locals();
+    None
 }
 
 /// What a goroutine runs, taken out of its body when it starts.
@@ -144,9 +172,13 @@ fn start(g: GRef, launch: Launch, stack: GoStack) -> GoCoroutine {
         }));
         g.clear_locals();
         match result {
-            Ok(()) => Exit::Returned,
+            Ok(()) => {
+                super::panic::forget(g.id);
+                Exit::Returned
+            }
             Err(payload) => {
                 if g.torn_down.load(Ordering::Acquire) {
+                    super::panic::forget(g.id);
                     // The executor's forced unwind: let it reach corosensei.
                     panic::resume_unwind(payload);
                 }

@@ -153,6 +153,10 @@ pub(crate) struct G {
     pub(crate) slot: AtomicUsize,
     /// Set while the executor force-unwinds the goroutine (main returned or the run failed).
     pub(crate) torn_down: AtomicBool,
+    /// Parked in the middle of an unwind (a destructor blocked during a panic): it must never
+    /// be force-unwound, because a second unwind through that destructor aborts the process
+    /// (see `runtime::unwind`).
+    pub(crate) parked_unwinding: AtomicBool,
     /// The closure or coroutine; see the module invariants.
     body: UnsafeCell<Body>,
     /// The corosensei yielder of the running coroutine (set when it starts).
@@ -204,6 +208,7 @@ impl G {
         *r.home.get_mut() = usize::MAX;
         *r.slot.get_mut() = 0;
         *r.torn_down.get_mut() = false;
+        *r.parked_unwinding.get_mut() = false;
         *r.yielder.get_mut() = std::ptr::null_mut();
         r.detail.set(None);
         *r.join.get_mut().unwrap_or_else(|p| p.into_inner()) = JoinState::Running {
@@ -236,6 +241,7 @@ impl G {
             home: AtomicUsize::new(usize::MAX),
             slot: AtomicUsize::new(0),
             torn_down: AtomicBool::new(false),
+            parked_unwinding: AtomicBool::new(false),
             body: UnsafeCell::new(Body::Gone),
             locals: RefCell::new(Vec::new()),
             yielder: AtomicPtr::new(std::ptr::null_mut()),

@@ -174,6 +174,40 @@ pub(crate) fn read(cell: ObjId, name: Option<&str>, site: &'static Location<'sta
     on_current(true, |d, g| d.read(g, cell.0, name, site))
 }
 
+/// An atomic access to watched `cell` (named `name`): acquire `key`, check and record the
+/// access (a read if `!write`), release `key`, all in one step of the detector, so that no
+/// other goroutine's atomic access to the cell falls between (see `cell`'s module docs).
+#[inline]
+pub(crate) fn atomic_access(
+    key: SyncKey,
+    cell: ObjId,
+    name: Option<&str>,
+    write: bool,
+    site: &'static Location<'static>,
+) {
+    on_current(true, |d, g| {
+        d.acquire(g, key);
+        let r = if write {
+            d.write(g, cell.0, name, site)
+        } else {
+            d.read(g, cell.0, name, site)
+        };
+        d.release(g, key);
+        r
+    })
+}
+
+/// A watched read of the pseudo-variable `cell` of a primitive's race annotation (a channel
+/// send, a WaitGroup's add from zero), which only ever races with an annotated *write*: it is
+/// recorded while the detector is on, but unlike [`read`] it does not make a deferred run
+/// start again with the detector on. A schedule without the write cannot race on `cell`, and
+/// one with it runs again from the start (the write is an ordinary access), this read
+/// included.
+#[inline]
+pub(crate) fn annotation_read(cell: ObjId, name: Option<&str>, site: &'static Location<'static>) {
+    on_current(false, |d, g| d.read(g, cell.0, name, site))
+}
+
 /// A watched write of `cell` (named `name` in reports).
 #[inline]
 pub(crate) fn write(cell: ObjId, name: Option<&str>, site: &'static Location<'static>) {

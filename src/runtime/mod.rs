@@ -15,6 +15,7 @@ mod local;
 pub(crate) mod panic;
 pub(crate) mod stack;
 pub(crate) mod timer;
+pub(crate) mod unwind;
 pub(crate) mod waiter;
 
 use std::panic::Location;
@@ -43,13 +44,93 @@ pub fn num_goroutine() -> usize {
     }
 }
 
-/// The number of worker threads running goroutines (Go's `runtime.GOMAXPROCS(0)`): 1 on the
-/// controlled executor; outside a runtime, what a new runtime would use.
+/// The number of worker threads running goroutines (Go's `runtime.GOMAXPROCS(0)`): on the
+/// controlled executor 1, or what [`set_gomaxprocs`] last set in this run; outside a runtime,
+/// what a new runtime would use.
 pub fn gomaxprocs() -> usize {
     match context::exec_ref() {
-        Exec::Controlled(_) => 1,
+        Exec::Controlled(_) => procs::controlled_get(),
         Exec::Steal(w) => w.shared().workers(),
         Exec::None => default_workers(),
+    }
+}
+
+/// Go's `runtime.GOMAXPROCS(n)`: set how many worker threads run goroutines at once, on the
+/// running runtime, and return the previous setting. `n == 0` only queries (Go: "if n < 1, it
+/// does not change the current setting").
+///
+/// On the work-stealing runtime the workers are threads started with the runtime
+/// ([`Builder::max_workers`], by default the larger of [`Builder::workers`] and the available
+/// parallelism), so `n` is clamped to `1..=max_workers`. Lowering it stops the workers above
+/// `n` from taking new goroutines; a goroutine that already started on one of them keeps
+/// running there (goroutines never change thread), so for a while more than `n` threads may
+/// run goroutines. Raising it wakes the workers that were held back.
+///
+/// On the controlled executor (one thread, every interleaving explored) the value is only
+/// remembered for [`gomaxprocs`], for code that saves and restores it.
+///
+/// Panics outside a goroutine: the setting belongs to a running runtime (a new one takes
+/// [`Builder::workers`] or the `GOMAXPROCS` variable).
+///
+/// ```
+/// let rt = goweave::Runtime::builder().workers(2).max_workers(4).build().unwrap();
+/// rt.block_on(|| {
+///     assert_eq!(goweave::runtime::set_gomaxprocs(4), 2);
+///     assert_eq!(goweave::runtime::gomaxprocs(), 4);
+///     assert_eq!(goweave::runtime::set_gomaxprocs(0), 4); // a query
+///     assert_eq!(goweave::runtime::set_gomaxprocs(1), 4);
+///     assert_eq!(goweave::go(|| 7).join(), 7); // still runs (on worker 0)
+/// });
+/// ```
+#[track_caller]
+pub fn set_gomaxprocs(n: usize) -> usize {
+    match context::exec_ref() {
+        Exec::Controlled(_) => procs::controlled_set(n),
+        Exec::Steal(w) => {
+            let shared = w.shared();
+            if n == 0 {
+                shared.workers()
+            } else {
+                shared.set_procs(n)
+            }
+        }
+        Exec::None => panic!(
+            "goweave::runtime::set_gomaxprocs({n}) at {}: no goweave runtime is running on this thread; it changes a running runtime (call it from a goroutine), and a new runtime takes Runtime::builder().workers(n) or the GOMAXPROCS variable",
+            Location::caller()
+        ),
+    }
+}
+
+/// The GOMAXPROCS value a controlled run remembers (it runs on one thread whatever the value).
+mod procs {
+    use std::cell::Cell;
+
+    use super::executor;
+
+    thread_local! {
+        /// (controlled executor instance, value) of the last `set_gomaxprocs` on this thread.
+        static SET: Cell<(u64, usize)> = const { Cell::new((0, 1)) };
+    }
+
+    fn instance() -> u64 {
+        executor::with_controlled(|c| c.id()).unwrap_or(0)
+    }
+
+    pub(super) fn controlled_get() -> usize {
+        let (id, v) = SET.with(Cell::get);
+        if id == instance() {
+            v
+        } else {
+            1
+        }
+    }
+
+    pub(super) fn controlled_set(n: usize) -> usize {
+        let prev = controlled_get();
+        if n > 0 {
+            SET.with(|s| s.set((instance(), n)));
+        }
+        prev
     }
 }
 
@@ -89,6 +170,7 @@ pub(crate) fn default_workers() -> usize {
 #[derive(Clone, Debug, Default)]
 pub struct Builder {
     workers: Option<usize>,
+    max_workers: Option<usize>,
     stack_size: Option<usize>,
     deadlock_check: Option<bool>,
 }
@@ -97,6 +179,14 @@ impl Builder {
     /// Number of worker threads (default: `GOMAXPROCS`, else the available parallelism).
     pub fn workers(mut self, n: usize) -> Builder {
         self.workers = Some(n);
+        self
+    }
+
+    /// Worker threads started, the most [`set_gomaxprocs`] can raise GOMAXPROCS to (default:
+    /// the larger of [`workers`](Builder::workers) and the available parallelism). Threads
+    /// above `workers` sleep until GOMAXPROCS is raised.
+    pub fn max_workers(mut self, n: usize) -> Builder {
+        self.max_workers = Some(n);
         self
     }
 
@@ -145,6 +235,13 @@ impl Builder {
         if workers == 0 {
             return Err(BuildError("workers must be at least 1".into()));
         }
+        let parallelism = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let max_workers = self.max_workers.unwrap_or(parallelism.max(workers));
+        if max_workers < workers {
+            return Err(BuildError(format!(
+                "max_workers {max_workers} is below workers {workers}"
+            )));
+        }
         let stack_size = self.stack_size.unwrap_or_else(stack::default_size);
         if stack_size < 16 * 1024 {
             return Err(BuildError(format!(
@@ -153,6 +250,7 @@ impl Builder {
         }
         Ok(Runtime {
             workers,
+            max_workers,
             stack_size,
             deadlock_check: self.deadlock_check.unwrap_or(true),
         })
@@ -175,6 +273,7 @@ impl std::error::Error for BuildError {}
 #[derive(Clone, Debug)]
 pub struct Runtime {
     workers: usize,
+    max_workers: usize,
     stack_size: usize,
     deadlock_check: bool,
 }
@@ -196,6 +295,7 @@ impl Runtime {
         let site = Location::caller();
         executor::steal::block_on(
             self.workers,
+            self.max_workers,
             self.stack_size,
             self.deadlock_check,
             site,
@@ -215,5 +315,12 @@ impl Runtime {
 pub fn run<T: Send + 'static>(main: impl FnOnce() -> T + Send + 'static) -> T {
     let site = Location::caller();
     let rt = Runtime::builder().build().unwrap_or_else(|e| panic!("{e}"));
-    executor::steal::block_on(rt.workers, rt.stack_size, rt.deadlock_check, site, main)
+    executor::steal::block_on(
+        rt.workers,
+        rt.max_workers,
+        rt.stack_size,
+        rt.deadlock_check,
+        site,
+        main,
+    )
 }

@@ -78,6 +78,7 @@ impl Sleeper {
     /// protects the queue holding the waiter; it is released only once the sleeper can no
     /// longer miss its wake-up (for a goroutine: after it is parked, as in Go's
     /// `goparkunlock`).
+    #[inline]
     pub(crate) fn sleep<T>(
         &self,
         reason: WaitReason,

@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 
+use super::locker::Locker;
 use super::mutex::MutexGuard;
 use super::obj::{lock_queue, watched, Obj};
 use crate::runtime::event::Op;
@@ -110,6 +111,51 @@ impl Cond {
             hb::acquire(self.obj.key());
         }
         mutex.lock_at(site)
+    }
+
+    /// Go's `c.Wait()` where `c.L` is any [`Locker`] (a [`RawMutex`](super::RawMutex), a
+    /// [`RawRwLock`](super::RawRwLock), or its [`rlocker`](super::RawRwLock::rlocker)):
+    /// unlock `l`, sleep (wait reason `sync.Cond.Wait`) until signalled, then lock `l` again.
+    /// The caller must hold `l`; as with [`wait`](Cond::wait), check the condition in a loop.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use goweave::sync::{Cond, RawRwLock};
+    ///
+    /// goweave::run(|| {
+    ///     let s = Arc::new((RawRwLock::new(), Cond::new(), AtomicBool::new(false)));
+    ///     let s2 = s.clone();
+    ///     goweave::go(move || {
+    ///         s2.0.lock();
+    ///         s2.2.store(true, Ordering::Relaxed);
+    ///         s2.0.unlock();
+    ///         s2.1.broadcast();
+    ///     });
+    ///     let (rw, cond, ready) = &*s;
+    ///     let reader = rw.rlocker();
+    ///     rw.rlock();
+    ///     while !ready.load(Ordering::Relaxed) {
+    ///         cond.wait_locker(&reader);
+    ///     }
+    ///     rw.runlock();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn wait_locker<L: Locker + ?Sized>(&self, l: &L) {
+        let site = Location::caller();
+        let controlled = self.obj.point(Op::Cond, site);
+        let ticket = {
+            let mut list = lock_queue(&self.list);
+            list.wait += 1;
+            list.wait - 1
+        };
+        l.unlock();
+        self.sleep(ticket, site);
+        if watched(controlled) {
+            hb::acquire(self.obj.key());
+        }
+        l.lock();
     }
 
     /// Wait while `condition` holds, re-checking it after every wake-up.

@@ -5,17 +5,21 @@ pub mod chan;
 
 pub mod atomic;
 mod cond;
+mod locker;
 mod mutex;
 pub(crate) mod obj;
 mod once;
+mod owned;
 mod rwlock;
 pub(crate) mod sema;
 mod semaphore;
 mod waitgroup;
 
 pub use cond::Cond;
+pub use locker::{Locker, RLocker, RawMutex, RawRwLock};
 pub use mutex::{Mutex, MutexGuard};
 pub use once::Once;
+pub use owned::{OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::Semaphore;
 pub use waitgroup::WaitGroup;

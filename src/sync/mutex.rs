@@ -316,7 +316,10 @@ impl RawMutex {
     #[cold]
     fn unlock_slow(&self, new: u32, site: &'static Location<'static>) {
         if new.wrapping_add(LOCKED) & LOCKED == 0 {
-            panic!("sync: unlock of unlocked mutex");
+            // Undo the subtraction first: the panic can be recovered (in Go it is fatal), and
+            // the mutex must stay usable (still unlocked) after it.
+            self.state.fetch_add(LOCKED, Ordering::Relaxed);
+            panic!("fatal error: sync: unlock of unlocked mutex");
         }
         if new & STARVING == 0 {
             let mut old = new;
@@ -354,7 +357,7 @@ impl RawMutex {
 }
 
 /// The report line of a goroutine waiting for a `sync::Mutex`.
-fn mutex_detail(m: &RawMutex) -> WaitDetail {
+pub(super) fn mutex_detail(m: &RawMutex) -> WaitDetail {
     /// # Safety
     /// `m` points at a live `RawMutex` (`WaitDetail::new`'s contract).
     unsafe fn describe(m: *const (), waiter: u64) -> String {
@@ -394,8 +397,8 @@ fn mutex_detail(m: &RawMutex) -> WaitDetail {
 /// assert_eq!(n, 10);
 /// ```
 pub struct Mutex<T: ?Sized> {
-    raw: RawMutex,
-    data: UnsafeCell<T>,
+    pub(super) raw: RawMutex,
+    pub(super) data: UnsafeCell<T>,
 }
 
 // SAFETY: the mutex hands out access to `data` to one holder at a time.

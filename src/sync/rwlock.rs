@@ -72,7 +72,7 @@ pub(crate) struct RawRwLock {
 }
 
 impl RawRwLock {
-    const fn new() -> RawRwLock {
+    pub(crate) const fn new() -> RawRwLock {
         RawRwLock {
             w: RawMutex::new(),
             writer_sem: Sema::new(),
@@ -88,7 +88,7 @@ impl RawRwLock {
     }
 
     #[inline]
-    fn read(&self, site: &'static Location<'static>) {
+    pub(crate) fn read(&self, site: &'static Location<'static>) {
         let controlled = self.obj.point(Op::RLock, site);
         if self.reader_count.fetch_add(1, Ordering::SeqCst) + 1 < 0 {
             // A writer is announced: wait for it.
@@ -105,7 +105,7 @@ impl RawRwLock {
     }
 
     #[inline]
-    fn try_read(&self, site: &'static Location<'static>) -> bool {
+    pub(crate) fn try_read(&self, site: &'static Location<'static>) -> bool {
         let controlled = self.obj.point(Op::RLock, site);
         let mut c = self.reader_count.load(Ordering::SeqCst);
         loop {
@@ -132,7 +132,7 @@ impl RawRwLock {
     }
 
     #[inline]
-    fn read_unlock(&self, site: &'static Location<'static>) {
+    pub(crate) fn read_unlock(&self, site: &'static Location<'static>) {
         let controlled = self.obj.point(Op::RUnlock, site);
         if watched(controlled) {
             hb::release_merge(self.obj.part(WRITERS));
@@ -161,7 +161,9 @@ impl RawRwLock {
     #[cold]
     fn read_unlock_slow(&self, r: i32) {
         if r + 1 == 0 || r + 1 == -MAX_READERS {
-            panic!("sync: RUnlock of unlocked RWMutex");
+            // Undo first: the panic can be recovered (in Go it is fatal).
+            self.reader_count.fetch_add(1, Ordering::SeqCst);
+            panic!("fatal error: sync: RUnlock of unlocked RWMutex");
         }
         // A writer is announced; the last reader it waits for wakes it.
         if self.reader_wait.fetch_sub(1, Ordering::SeqCst) - 1 == 0 {
@@ -170,7 +172,7 @@ impl RawRwLock {
     }
 
     #[inline]
-    fn write(&self, site: &'static Location<'static>) {
+    pub(crate) fn write(&self, site: &'static Location<'static>) {
         let controlled = self.obj.point(Op::Lock, site);
         // First, win against other writers.
         self.w
@@ -197,7 +199,7 @@ impl RawRwLock {
     }
 
     #[inline]
-    fn try_write(&self, site: &'static Location<'static>) -> bool {
+    pub(crate) fn try_write(&self, site: &'static Location<'static>) -> bool {
         let controlled = self.obj.point(Op::Lock, site);
         if !self.w.try_acquire() {
             return false;
@@ -221,7 +223,7 @@ impl RawRwLock {
     }
 
     #[inline]
-    fn write_unlock(&self, site: &'static Location<'static>) {
+    pub(crate) fn write_unlock(&self, site: &'static Location<'static>) {
         let controlled = self.obj.point(Op::Unlock, site);
         if controlled {
             lock_queue(&self.track).writer = None;
@@ -232,7 +234,9 @@ impl RawRwLock {
         // Tell readers there is no writer any more, and wake those that queued meanwhile.
         let r = self.reader_count.fetch_add(MAX_READERS, Ordering::SeqCst) + MAX_READERS;
         if r >= MAX_READERS {
-            panic!("sync: Unlock of unlocked RWMutex");
+            // Undo first: the panic can be recovered (in Go it is fatal).
+            self.reader_count.fetch_sub(MAX_READERS, Ordering::SeqCst);
+            panic!("fatal error: sync: Unlock of unlocked RWMutex");
         }
         for _ in 0..r {
             self.reader_sem.release();
@@ -301,8 +305,8 @@ impl RawRwLock {
 /// });
 /// ```
 pub struct RwLock<T: ?Sized> {
-    raw: RawRwLock,
-    data: UnsafeCell<T>,
+    pub(super) raw: RawRwLock,
+    pub(super) data: UnsafeCell<T>,
 }
 
 // SAFETY: the lock hands out `&mut T` to one writer at a time, `&T` to readers.

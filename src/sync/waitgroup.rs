@@ -9,6 +9,15 @@
 //! - Waiters only register (CAS on `state`) while the counter is positive; the `add` that
 //!   brings the counter to zero resets the whole word to zero and releases exactly that many
 //!   permits, so every registered waiter wakes.
+//!
+//! Race annotations (Go's, in `sync/waitgroup.go`): besides the edge from every `done` to the
+//! `wait` it releases, "the first increment must be synchronized with Wait". An `add` that
+//! takes the counter up from zero is a watched *read* of the group, and the first waiter that
+//! goes to sleep is a watched *write* of it (a read, because several increments from zero may
+//! run concurrently; a write only for the first waiter, because waiters may too). So an `add`
+//! that happens-before does not order against a `wait` is reported as a data race on
+//! `sync.WaitGroup`, in every schedule where both happen, not only in the rare ones where the
+//! misuse turns into `wait` returning early or the "reused before previous Wait" panic.
 
 use std::fmt;
 use std::panic::Location;
@@ -21,6 +30,9 @@ use crate::runtime::dump::WaitDetail;
 use crate::runtime::event::Op;
 use crate::runtime::goroutine::WaitReason;
 use crate::runtime::hb;
+
+/// What a race report calls the pseudo-variable of Go's annotations.
+const RACE_NAME: &str = "sync.WaitGroup (an Add from zero not ordered with a Wait)";
 
 struct Inner {
     /// Counter (high 32 bits, signed) and waiters (low 32 bits).
@@ -106,6 +118,11 @@ impl WaitGroup {
         if v < 0 {
             panic!("sync: negative WaitGroup counter");
         }
+        if delta32 > 0 && v == delta32 && watched(controlled) {
+            // Go: "the first increment must be synchronized with Wait" (a read; see the
+            // module docs).
+            hb::annotation_read(inner.obj.id(), Some(RACE_NAME), site);
+        }
         if w != 0 && delta32 > 0 && v == delta32 {
             panic!("sync: WaitGroup misuse: Add called concurrently with Wait");
         }
@@ -151,6 +168,11 @@ impl WaitGroup {
                 Ordering::SeqCst,
             ) {
                 Ok(_) => {
+                    if state as u32 == 0 && watched(controlled) {
+                        // Go: "Wait must be synchronized with the first Add" (a write, by the
+                        // first waiter only; see the module docs).
+                        hb::write(inner.obj.id(), Some(RACE_NAME), site);
+                    }
                     let detail = controlled.then(|| self.detail());
                     inner
                         .sema

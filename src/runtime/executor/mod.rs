@@ -72,7 +72,11 @@ pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>, unlock:
     let ptr: *mut (dyn FnMut() + 'static) = unsafe { std::mem::transmute(ptr) };
     // `GOWEAVE_BACKTRACE`: where it blocks, captured on its own stack (one branch when off).
     super::dump::backtraces::parking(g.id);
+    let unwinding = super::unwind::parking(g);
     coroutine::suspend(g, Request::Park(ptr));
+    if unwinding {
+        super::unwind::resumed(g);
+    }
     g.set_wait(WaitReason::None, site);
 }
 
@@ -145,7 +149,9 @@ pub(crate) fn yield_now(site: &'static Location<'static>) {
     }
     // SAFETY: the running goroutine is kept alive by its executor while it runs.
     let g = unsafe { &*g };
-    if g.torn_down.load(std::sync::atomic::Ordering::Acquire) {
+    // A goroutine never suspends in the middle of an unwind unless it must block (see
+    // `runtime::unwind`): `gosched` in a destructor during a panic is a no-op.
+    if g.torn_down.load(std::sync::atomic::Ordering::Acquire) || super::unwind::unwinding(g) {
         return;
     }
     g.set_site(site);

@@ -107,6 +107,8 @@ fn install_madvise(addr: usize, len: usize) -> Result<(), i32> {
 
 /// `mprotect(PROT_NONE)` on the guard page: the fallback, at the cost of two mappings.
 fn install_mprotect(addr: usize, len: usize) -> Result<(), StackError> {
+    // Never take the mappings the rest of the process needs (see `budget`).
+    super::budget::before_mprotect_guard()?;
     // SAFETY: as in `install_madvise`: a page of our own slab that nothing refers to.
     let rc = unsafe { libc::mprotect(addr as *mut libc::c_void, len, libc::PROT_NONE) };
     if rc == 0 {

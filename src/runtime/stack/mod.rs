@@ -14,6 +14,7 @@
 //! Layout: `slab.rs` maps slabs and carves slots, `guard.rs` installs guard pages, `pool.rs`
 //! reuses released slots, `overflow.rs` is the SIGSEGV/SIGBUS handler and per-thread signal stack.
 
+mod budget;
 mod guard;
 mod overflow;
 mod pool;
@@ -209,6 +210,9 @@ enum ErrorKind {
         in_use: usize,
         max: usize,
         mprotect_guards: bool,
+        /// Mappings goweave leaves to the rest of the process (`budget`); 0 when the kernel
+        /// itself refused.
+        reserve: usize,
     },
     /// ENOMEM that is not the mapping budget: address space or memory.
     Memory {
@@ -240,6 +244,20 @@ impl StackError {
         }
     }
 
+    /// Creating another stack would eat into the mappings kept for the rest of the process
+    /// (`budget`): `in_use` of `max` are taken and `reserve` must stay free.
+    fn map_budget(op: &'static str, in_use: usize, max: usize, reserve: usize) -> Self {
+        StackError {
+            kind: ErrorKind::MapCount {
+                op,
+                in_use,
+                max,
+                mprotect_guards: guard::using_mprotect(),
+                reserve,
+            },
+        }
+    }
+
     fn too_many_slabs(slabs: usize) -> Self {
         StackError {
             kind: ErrorKind::TooManySlabs { slabs },
@@ -267,6 +285,7 @@ impl StackError {
                         in_use,
                         max,
                         mprotect_guards: guard::using_mprotect(),
+                        reserve: 0,
                     },
                 };
             }
@@ -290,12 +309,24 @@ impl fmt::Display for StackError {
                 in_use,
                 max,
                 mprotect_guards,
+                reserve,
             } => {
-                write!(
-                    f,
-                    "goweave: cannot map a goroutine stack ({op} failed): the kernel's mapping \
-                     budget is exhausted (vm.max_map_count = {max}, {in_use} mappings in use"
-                )?;
+                if *reserve == 0 {
+                    write!(
+                        f,
+                        "goweave: cannot map a goroutine stack ({op} failed): the kernel's \
+                         mapping budget is exhausted (vm.max_map_count = {max}, {in_use} \
+                         mappings in use"
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "goweave: cannot map a goroutine stack (before {op}): the kernel's \
+                         mapping budget is exhausted (vm.max_map_count = {max}, {in_use} \
+                         mappings in use, and goweave keeps the last {reserve} for the rest of \
+                         the process: the allocator and new threads need them too"
+                    )?;
+                }
                 if *mprotect_guards {
                     write!(
                         f,
@@ -607,6 +638,7 @@ mod tests {
                 in_use: 65_530,
                 max: 65_530,
                 mprotect_guards: false,
+                reserve: 0,
             },
         };
         let s = e.to_string();
@@ -622,6 +654,7 @@ mod tests {
                 in_use: 1_000_000,
                 max: 1_000_000,
                 mprotect_guards: true,
+                reserve: 0,
             },
         };
         let s = e.to_string();

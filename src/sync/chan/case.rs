@@ -9,6 +9,7 @@
 //!   calls none of the other hooks except `nil_reason`.
 
 use std::cell::Cell;
+use std::panic::Location;
 
 use super::hchan::{HChan, RecvNow, SendNow};
 use super::lock::ChanGuard;
@@ -289,5 +290,9 @@ impl<T> SelectHandle for SendCase<'_, T> {
 
     fn nil_reason(&self) -> WaitReason {
         WaitReason::ChanSendNil
+    }
+
+    fn race_announce(&self, site: &'static Location<'static>) {
+        self.chan().race_send(site);
     }
 }

@@ -362,6 +362,18 @@ impl<T> HChan<T> {
         &self.lock as *const ChanLock as usize
     }
 
+    /// Go's `racereadpc(c.raceaddr())` in `chansend` (and in `select` for each send case): a
+    /// send is a watched read of the channel and `close` a watched write, so a send and a close
+    /// that nothing orders are a data race, whichever comes first (if the close does, the send
+    /// also panics). `len`, `cap` and receives are not annotated: in Go they do not race with
+    /// `close` (`raceaddr` is chosen so that they cannot).
+    #[inline]
+    pub(crate) fn race_send(&self, site: &'static Location<'static>) {
+        if watched() {
+            hb::annotation_read(self.id, Some(RACE_NAME), site);
+        }
+    }
+
     /// Number of buffered values (Go's `len(ch)`).
     pub(crate) fn len(&self) -> usize {
         self.lock().buf.len()
@@ -372,6 +384,7 @@ impl<T> HChan<T> {
     #[track_caller]
     pub(crate) fn send(&self, v: T, site: &'static Location<'static>) {
         executor::sched_point(Event::new(Op::ChanSend, self.id, site));
+        self.race_send(site);
         let mut st = self.lock();
         // SAFETY: we hold the lock.
         match unsafe { st.try_send(v) } {
@@ -427,6 +440,7 @@ impl<T> HChan<T> {
         site: &'static Location<'static>,
     ) -> Result<(), TrySendError<T>> {
         executor::sched_point(Event::new(Op::ChanSend, self.id, site));
+        self.race_send(site);
         let r = self.send_nonblocking(v);
         if matches!(r, Err(TrySendError::Full(_))) {
             // Probably polling: let the controlled executor's strategy run someone else first.
@@ -547,6 +561,11 @@ impl<T> HChan<T> {
             panic!("{CLOSE_OF_CLOSED}");
         }
         st.closed = true;
+        if watched() {
+            // Go's racewritepc in `closechan`: a close races with a send it is not ordered
+            // with (`race_send`).
+            hb::write(self.id, Some(RACE_NAME), site);
+        }
         // HB(close -> recv that observes it): release our clock to the channel; receivers
         // that find it closed acquire it, and so does every goroutine woken below (Go's
         // `raceacquireg` in `closechan`).
@@ -611,6 +630,9 @@ pub(crate) fn check_claimed(s: &Sleeper) {
         "goweave: a goroutine blocked on a channel was woken without being claimed (spurious wake-up; runtime bug)"
     );
 }
+
+/// What a race report calls the channel in a send/close race.
+const RACE_NAME: &str = "channel (a send and a close not ordered)";
 
 /// True where race-detector edges are recorded: always on the controlled executor, and on the
 /// work-stealing executor built with the `race` feature.

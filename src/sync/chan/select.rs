@@ -82,6 +82,10 @@ pub trait SelectHandle {
     /// The wait reason when this is a select's only case and it is disabled (Go compiles a
     /// one-case select to a plain channel operation: `chan receive (nil chan)`).
     fn nil_reason(&self) -> WaitReason;
+
+    /// The race detector's view of the case, before any lock is taken: a send case reads its
+    /// channel (Go's `racereadpc` in `selectgo`), so it races with an unordered close.
+    fn race_announce(&self, _site: &'static Location<'static>) {}
 }
 
 /// A goroutine that a completed case must unpark once every lock is released.
@@ -123,6 +127,9 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
     }
     let order = &mut order[..n];
     order.sort_unstable();
+    for &(_, i) in order.iter() {
+        cases[i].race_announce(site);
+    }
 
     loop {
         // Pass 1: look for a ready case under all the locks.

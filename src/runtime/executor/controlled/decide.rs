@@ -69,7 +69,7 @@ impl Controlled {
 
     /// Count an announced scheduling point; flag a livelock past the bound. True if the run
     /// must stop.
-    #[inline]
+    #[inline(always)]
     pub(super) fn step(&self, st: &mut State, g: &G, ev: Event) -> bool {
         st.steps += 1;
         self.monitor.note(g, ev.site);
@@ -115,6 +115,12 @@ impl Controlled {
         let g = unsafe { &*gp };
         if g.torn_down.load(Ordering::Acquire) {
             return;
+        }
+        if crate::runtime::unwind::unwinding(g) {
+            // Never switched out mid-unwind (see `runtime::unwind`): counted and traced only.
+            let mut st = self.st.borrow_mut();
+            self.step(&mut st, g, ev);
+            return self.commit(&mut st, g, ev);
         }
         // Loading the same atomic where the previous scheduling point was: a spin.
         let spin = ev.op == Op::AtomicLoad && std::ptr::eq(g.site(), ev.site);

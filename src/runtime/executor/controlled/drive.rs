@@ -133,9 +133,15 @@ impl Controlled {
                 first.and_then(|i| st.all[i].take())
             };
             let Some(g) = next else { break };
-            {
+            let abandoned = {
                 let _running = CurrentGuard::enter(&g);
-                coroutine::tear_down(&g);
+                coroutine::tear_down(&g)
+            };
+            if let Some(report) = abandoned {
+                self.st
+                    .borrow_mut()
+                    .verdict
+                    .get_or_insert(Verdict::Panic(report));
             }
             g.set_status(Status::Dead);
             goroutine::recycle(g);

@@ -23,7 +23,7 @@ mod worker;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -113,6 +113,10 @@ pub(crate) struct Shared {
     idle: CachePadded<Idle>,
     /// Set when main returned or a goroutine panicked: workers tear down and exit.
     shutdown: AtomicBool,
+    /// Go's GOMAXPROCS: workers with an index below it take new goroutines; the others (up to
+    /// `remotes.len()`, the threads started) only run goroutines already homed on them, which
+    /// cannot move (see `set_procs`). On a line of its own: every worker reads it per task.
+    procs: CachePadded<AtomicUsize>,
     /// Goroutines spawned and not finished.
     /// One counter per worker (a spawn counts on the spawner's, an exit on the home worker's),
     /// so spawning and finishing workers do not bounce one cache line; only the sum means
@@ -159,8 +163,24 @@ impl Shared {
         }
     }
 
+    /// The current GOMAXPROCS.
     pub(crate) fn workers(&self) -> usize {
-        self.remotes.len()
+        self.procs.load(Ordering::Relaxed)
+    }
+
+    /// Go's `runtime.GOMAXPROCS(n)` on a running runtime: from now on only workers `0..n` take
+    /// new goroutines (`n` is clamped to the threads started, `1..=remotes.len()`); returns the
+    /// previous value. A worker above the limit still runs the goroutines that started on it
+    /// (a started goroutine never changes thread), but takes no new ones, and its own spawns
+    /// go to the shared injector. Raising the limit wakes every worker, so the newly enabled
+    /// ones start looking for work.
+    pub(crate) fn set_procs(&self, n: usize) -> usize {
+        let n = n.clamp(1, self.remotes.len());
+        let prev = self.procs.swap(n, Ordering::SeqCst);
+        if n > prev {
+            self.idle.wake_all();
+        }
+        prev
     }
 
     pub(crate) fn num_goroutine(&self) -> usize {
@@ -233,7 +253,7 @@ impl Shared {
         #[cfg(feature = "race")]
         crate::runtime::hb::spawned_on(self, parent, id, site);
         match context::exec_ref() {
-            Exec::Steal(w) if Arc::ptr_eq(w.shared(), self) => {
+            Exec::Steal(w) if Arc::ptr_eq(w.shared(), self) && w.active() => {
                 self.live[w.index()].fetch_add(1, Ordering::Relaxed);
                 // The newest goroutine waits in the spawn slot, where thieves leave it alone for
                 // a few microseconds: a spawner that blocks soon runs its child itself, and the
@@ -300,6 +320,7 @@ impl Shared {
 #[track_caller]
 pub(crate) fn block_on<T: Send + 'static>(
     workers: usize,
+    max_workers: usize,
     stack_size: usize,
     deadlock_check: bool,
     site: &'static Location<'static>,
@@ -313,7 +334,10 @@ pub(crate) fn block_on<T: Send + 'static>(
             "goweave: goweave::run / Runtime::block_on called from {who}, inside a goweave runtime; runtimes do not nest: start a goroutine with go(..) and join() it instead"
         );
     }
-    let workers = workers.max(1);
+    let procs = workers.max(1);
+    // Threads for every GOMAXPROCS value `set_procs` may choose later; those above `procs`
+    // sleep until it is raised.
+    let workers = max_workers.max(procs);
     let deques: Vec<Deque<GRef>> = (0..workers).map(|_| Deque::new_fifo()).collect();
     let id = NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed);
     let shared = Arc::new(Shared {
@@ -329,6 +353,7 @@ pub(crate) fn block_on<T: Send + 'static>(
         injector: Injector::new(),
         idle: CachePadded::new(Idle::new(workers)),
         shutdown: AtomicBool::new(false),
+        procs: CachePadded::new(AtomicUsize::new(procs)),
         live: (0..workers)
             .map(|_| CachePadded::new(AtomicIsize::new(0)))
             .collect(),

@@ -63,6 +63,13 @@ impl WorkerCtx {
         self.index
     }
 
+    /// True if this worker takes new goroutines: its index is below GOMAXPROCS
+    /// (`Shared::set_procs`).
+    #[inline]
+    pub(crate) fn active(&self) -> bool {
+        self.index < self.shared.procs.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -163,11 +170,13 @@ impl WorkerCtx {
         self.tick.set(t);
         if t % 61 == 0 {
             self.drain_inbox();
-            if let Some(g) = steal_one(&self.shared.injector) {
-                return Some(g);
+            if self.active() {
+                if let Some(g) = steal_one(&self.shared.injector) {
+                    return Some(g);
+                }
             }
         }
-        if t % LOCAL_EVERY == 0 {
+        if t % LOCAL_EVERY == 0 && self.active() {
             // Start our own new goroutines before thieves may take them (`DEQUE_PATIENCE`).
             if let Some(g) = self.local.pop() {
                 return Some(g);
@@ -176,8 +185,11 @@ impl WorkerCtx {
         if let Some(g) = self.run_next.borrow_mut().take() {
             return Some(g);
         }
-        if let Some(g) = self.take_slot() {
-            return Some(g);
+        if self.active() {
+            // Above GOMAXPROCS the slot, like the deque, is for thieves.
+            if let Some(g) = self.take_slot() {
+                return Some(g);
+            }
         }
         if let Some(g) = self.ready.borrow_mut().pop_front() {
             return Some(g);
@@ -186,11 +198,19 @@ impl WorkerCtx {
         if let Some(g) = self.ready.borrow_mut().pop_front() {
             return Some(g);
         }
+        if !self.active() {
+            // Above GOMAXPROCS: only the goroutines homed here. What is left in the local
+            // deque (spawned before the limit dropped) is for thieves.
+            return None;
+        }
         self.local.pop().or_else(|| self.steal_new())
     }
 
     fn has_work(&self) -> bool {
         let me = &self.shared.remotes[self.index];
+        if !self.active() {
+            return !me.inbox.is_empty();
+        }
         !me.inbox.is_empty()
             || !self.local.is_empty()
             || !self.shared.injector.is_empty()
@@ -213,33 +233,47 @@ impl WorkerCtx {
             }
         }
         let idle = &self.shared.idle;
-        idle.start_search();
+        // Only a worker that takes new goroutines counts as searching: spawners skip waking a
+        // sleeper while someone searches, so a worker above GOMAXPROCS must not.
+        let mut searching = self.active();
+        if searching {
+            idle.start_search();
+        }
+        let stop_search = |searching: &mut bool| {
+            if std::mem::take(searching) {
+                idle.end_search();
+            }
+        };
         let mut rounds = 0u32;
         loop {
             if self.shared.is_shutdown() {
-                idle.end_search();
+                stop_search(&mut searching);
                 return None;
             }
             if let Some(g) = self.next_task() {
-                idle.end_search();
-                // Go's resetspinning: a thief that found work lets another worker look for
-                // more, since spawners only wake one per burst.
-                idle.notify_one();
+                if searching {
+                    stop_search(&mut searching);
+                    // Go's resetspinning: a thief that found work lets another worker look
+                    // for more, since spawners only wake one per burst.
+                    idle.notify_one();
+                }
                 return Some(g);
             }
             // Go's stealWork also runs other workers' due timers: one whose worker is busy
-            // with a long goroutine is not late while this one idles.
+            // with a long goroutine is not late while this one idles. (Workers above
+            // GOMAXPROCS too: a timer's callback only wakes goroutines, and such a worker may be
+            // the one watching the timers while it sleeps.)
             if self.shared.timers.steal_due(self.index, now_ns) > 0 {
                 continue;
             }
-            if rounds < SPIN_ROUNDS {
+            if searching && rounds < SPIN_ROUNDS {
                 rounds += 1;
                 std::hint::spin_loop();
                 continue;
             }
             rounds = 0;
             let last = idle.prepare_sleep(self.index);
-            idle.end_search();
+            stop_search(&mut searching);
             std::sync::atomic::fence(Ordering::SeqCst);
             if !self.has_work() && !self.shared.is_shutdown() {
                 // Everyone else sleeps: watch for a deadlock while sleeping.
@@ -260,7 +294,10 @@ impl WorkerCtx {
                 }
             }
             idle.finish_sleep(self.index);
-            idle.start_search();
+            if self.active() {
+                searching = true;
+                idle.start_search();
+            }
         }
     }
 
@@ -341,7 +378,10 @@ impl WorkerCtx {
             });
         for g in homed {
             let _running = CurrentGuard::enter(&g);
-            coroutine::tear_down(&g);
+            if let Some(report) = coroutine::tear_down(&g) {
+                // Its unwind was blocked: the panic was never reported (see `runtime::unwind`).
+                self.shared.panic.lock().unwrap().get_or_insert(report);
+            }
             g.set_status(Status::Dead);
         }
         while let Some(g) = self.take_slot().or_else(|| self.local.pop()) {
