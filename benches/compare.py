@@ -2,17 +2,26 @@
 """The whole comparison table in one command: goweave's work-stealing runtime against Go, tokio,
 may and std threads, and its controlled executor against shuttle and loom.
 
-    benches/compare.sh                      # everything (about 10 minutes on 2 cores, builds included)
-    benches/compare.sh --quick              # 3 repetitions per anchor workload instead of 3-7
+    benches/compare.sh                      # everything (about 15 minutes on 2 cores, builds included)
+    benches/compare.sh --quick              # 3 repetitions per anchor workload, 5 fresh runs
+    benches/compare.sh --runs 20            # fresh-process runs per one-shot row (default 20)
     benches/compare.sh --from FILE.log      # re-print the table of a saved run, measure nothing
 
 It runs, from the repository root:
 
 - goweave: `cargo bench --bench runtime`, `--bench chan`, `--bench sync`, `--bench explore`;
+- the one-shot rows: `benches/oneshot.rs` (built once), run `--runs` times per workload, each
+  run a fresh process (cold start included), against `benches/go/main.go -fresh N`, which does
+  the same for Go; each side reports the median and the worst of its runs, so a bimodal
+  workload shows;
 - Go: `GO111MODULE=off go run benches/go/main.go` (skipped, with a note, when `go` is missing);
 - tokio, may, std threads: the standalone project `benches/anchors` (built in release);
 - loom: the standalone project `benches/loom` (loom's DPOR search and goweave's `Dfs` on the same
   mutex program, in one process).
+
+Builds go where cargo puts them (`CARGO_TARGET_DIR` is respected: the executables' paths are
+taken from cargo's own JSON messages). A missing tool is one line naming the command that
+installs it.
 
 Every line they print goes to a log (`target/compare/<UTC time>.log`, also echoed on stderr), and
 the table, in Markdown, goes to stdout. The anchors print `anchor=<who> bench=<name> key=value
@@ -27,6 +36,7 @@ except `benches/explore.rs`, whose own table is parsed. Ratios:
 
 import argparse
 import datetime
+import json
 import os
 import re
 import shutil
@@ -51,6 +61,26 @@ RUNTIME_ROWS = [
 ]
 ANCHORS = ("go", "tokio", "may", "threads")
 
+# One-shot rows, each run in a fresh process (benches/oneshot.rs and Go's -fresh): (label, bench).
+ONESHOT_ROWS = [
+    ("zero-duration timer: new + receive (per timer)", "timer0_1m"),
+    ("ping-pong, unbuffered (per round trip)", "pingpong_unbuffered_1m"),
+    ("2-case select, 1M unbuffered sends (per message)", "select2_unbuffered_1m"),
+    ("mpmc 4x4, cap 1024 (per message)", "mpmc_4x4_cap1024_4m"),
+    ("select over 4 channels (per message)", "select4"),
+    ("mutex, uncontended (per lock)", "mutex_uncontended"),
+    ("spawn + join, 1M (goweave: join handles; Go: WaitGroup)", "spawn_join_1m"),
+    ("spawn + WaitGroup, 1M", "spawn_waitgroup_1m"),
+]
+# Go's spawn row is the WaitGroup shape for both goweave rows.
+GO_ONESHOT = {"spawn_waitgroup_1m": "spawn_join_1m"}
+
+# What to install for each tool the run needs (Debian/Ubuntu).
+INSTALL = {
+    "cargo": "curl https://sh.rustup.rs -sSf | sh",
+    "go": "apt-get update && apt-get install -y golang-go",
+}
+
 
 def parse_kv(line):
     """`a=b c=d` -> dict, or None if the line is not of that shape."""
@@ -74,7 +104,7 @@ def parse(lines):
         if line.startswith("# "):
             notes.append(line[2:])
             continue
-        m = re.match(r"^(\d+x\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)$", line.strip())
+        m = re.match(r"^(\d+x\d+(?:\+chan)?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)$", line.strip())
         if m:
             explore[m.group(1)] = (float(m.group(2)), float(m.group(3)), float(m.group(4)))
             continue
@@ -82,6 +112,8 @@ def parse(lines):
         if d is None:
             continue
         who = d.get("anchor", "goweave")
+        if d.get("mode") in ("fresh", "oneshot"):
+            who = ("fresh", who)
         key = (who, d["bench"])
         # goweave's sync bench prints fib20 at 2 workers first, then at 1: keep the first.
         figures.setdefault(key, d)
@@ -175,6 +207,28 @@ def runtime_table(figures):
     return out
 
 
+def oneshot_table(figures):
+    out = [
+        "| workload (fresh process per run, ns per op) | goweave median | goweave worst | go median | go worst | gw median/go median | gw worst/go median | CPU ns per op: goweave / go (medians) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, bench in ONESHOT_ROWS:
+        gw = figures.get((("fresh", "goweave"), bench)) or {}
+        go = figures.get((("fresh", "go"), GO_ONESHOT.get(bench, bench))) or {}
+        gm, gwst = num(gw.get("median_ns_per_op")), num(gw.get("worst_ns_per_op"))
+        om, owst = num(go.get("median_ns_per_op")), num(go.get("worst_ns_per_op"))
+        runs = gw.get("runs", "-")
+        gc, oc = num(gw.get("median_cpu_ns_per_op")), num(go.get("median_cpu_ns_per_op"))
+        row = [f"{label} `{bench}` ({runs} runs)", fmt(gm), fmt(gwst), fmt(om), fmt(owst), ratio(gm, om), ratio(gwst, om), f"{fmt(gc)} / {fmt(oc)}"]
+        out.append("| " + " | ".join(row) + " |")
+    gd = num((figures.get((("fresh", "goweave"), "timer0_1m")) or {}).get("max_delivery_ns"))
+    od = num((figures.get((("fresh", "go"), "timer0_1m")) or {}).get("max_delivery_ns"))
+    if gd is not None or od is not None:
+        ms = lambda v: "-" if v is None else f"{v / 1e6:.2f} ms"
+        out.append(f"| slowest single timer delivery over all `timer0_1m` runs | {ms(gd)} | | {ms(od)} | | | | |")
+    return out
+
+
 def controlled_table(figures, explore):
     out = [
         "| program (schedules per CPU-second) | goweave | shuttle | gw/shuttle | loom | gw/loom |",
@@ -182,9 +236,10 @@ def controlled_table(figures, explore):
     ]
     for prog, (g, s, r) in explore.items():
         t, ops = prog.split("x")
-        out.append(
-            f"| {t} goroutines x {ops} mutex rounds, random walk | {fmt(g)} | {fmt(s)} | {r:.2f} | | |"
-        )
+        chan = ops.endswith("+chan")
+        ops = ops.removesuffix("+chan")
+        what = f"{t} goroutines x {ops} mutex rounds" + (", then a send each on one channel" if chan else "")
+        out.append(f"| {what}, random walk | {fmt(g)} | {fmt(s)} | {r:.2f} | | |")
     lg = figures.get(("loom", "explore_2x10"))
     gg = figures.get(("goweave", "explore_2x10"))
     if lg and gg:
@@ -221,32 +276,98 @@ def run(cmd, log, env=None, cwd=ROOT):
     return ok
 
 
+def missing(tool, note):
+    """One line naming the command that installs `tool`; False if it is missing."""
+    if shutil.which(tool):
+        return False
+    note(f"{tool} is not installed (install: {INSTALL[tool]}); its rows stay empty")
+    return True
+
+
+def cargo_executables(args, cwd, log):
+    """Build with cargo (`args`, JSON messages) and return {target name: executable path}, which
+    follows CARGO_TARGET_DIR or any other cargo configuration of the target directory."""
+    cmd = ["cargo"] + args + ["--message-format=json-render-diagnostics"]
+    log.write(f"# $ {' '.join(cmd)}\n")
+    print(f"$ {' '.join(cmd)}", file=sys.stderr)
+    p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
+    exes = {}
+    for line in p.stdout.splitlines():
+        try:
+            m = json.loads(line)
+        except ValueError:
+            continue
+        if m.get("reason") == "compiler-artifact" and m.get("executable"):
+            exes[m["target"]["name"]] = m["executable"]
+    if p.returncode != 0:
+        log.write(f"# FAILED ({p.returncode}): {' '.join(cmd)}\n")
+    return exes
+
+
+def fresh_runs(exe, bench, runs, log):
+    """Run `exe bench` `runs` times, each a fresh process; log one summary line."""
+    xs, cpus, delivery = [], [], []
+    for _ in range(runs):
+        p = subprocess.run([exe, bench], cwd=ROOT, stdout=subprocess.PIPE, stderr=sys.stderr, text=True, timeout=600)
+        d = next((parse_kv(l) for l in p.stdout.splitlines() if parse_kv(l)), None)
+        if p.returncode != 0 or d is None:
+            log.write(f"bench={bench} mode=fresh error=exit_{p.returncode}\n")
+            return
+        xs.append(float(d["ns_per_op"]))
+        cpus.append(float(d.get("cpu_ns_per_op", "nan")))
+        if "max_delivery_ns" in d:
+            delivery.append(float(d["max_delivery_ns"]))
+    def median(v):
+        v = sorted(v)
+        return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+    xs.sort()
+    med = median(xs)
+    extra = f" max_delivery_ns={max(delivery):.0f}" if delivery else ""
+    line = (f"bench={bench} mode=fresh runs={len(xs)} median_ns_per_op={med:.1f} "
+            f"worst_ns_per_op={xs[-1]:.1f} best_ns_per_op={xs[0]:.1f} median_cpu_ns_per_op={median(cpus):.1f}{extra} all={','.join(f'{x:.0f}' for x in xs)}")
+    print(line, file=sys.stderr)
+    log.write(line + "\n")
+    log.flush()
+
+
 def measure(args):
     os.makedirs(os.path.join(ROOT, "target", "compare"), exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
     path = args.log or os.path.join(ROOT, "target", "compare", f"{stamp}.log")
     reps = ["--reps", "3"] if args.quick else []
+    runs = args.runs or (5 if args.quick else 20)
     with open(path, "w") as log:
         def note(s):
             log.write(f"# {s}\n")
             print(f"# {s}", file=sys.stderr)
 
+        if missing("cargo", note):
+            return path
         rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
-        go = shutil.which("go")
+        go = None if missing("go", note) else shutil.which("go")
         gov = subprocess.run([go, "version"], capture_output=True, text=True).stdout.split()[2] if go else "no go"
         with open("/proc/loadavg") as f:
             load = " ".join(f.read().split()[:3])
         note(f"{stamp}, {os.cpu_count()} cpus, {rustc}, {gov}; loadavg at start {load}")
         for b in ("runtime", "chan", "sync", "explore"):
             run(["cargo", "bench", "--bench", b], log)
+        # The one-shot rows, goweave and Go in the same minutes.
+        oneshot = cargo_executables(["bench", "--bench", "oneshot", "--no-run"], ROOT, log).get("oneshot")
+        if oneshot:
+            for _, bench in ONESHOT_ROWS:
+                fresh_runs(oneshot, bench, runs, log)
         if go:
+            only = ",".join(sorted({GO_ONESHOT.get(b, b) for _, b in ONESHOT_ROWS}))
+            run([go, "run", "benches/go/main.go", "-fresh", str(runs), "-bench", only], log, env={"GO111MODULE": "off"})
             run([go, "run", "benches/go/main.go"] + reps, log, env={"GO111MODULE": "off"})
-        else:
-            note("go is not installed (Debian: apt-get install golang-go): the Go column is empty")
         anchors = os.path.join(ROOT, "benches", "anchors")
-        if run(["cargo", "build", "--release", "--quiet"], log, cwd=anchors):
-            for a in ("tokio", "may", "threads"):
-                run([os.path.join(anchors, "target", "release", a)] + reps, log, cwd=anchors)
+        exes = cargo_executables(["build", "--release"], anchors, log)
+        for a in ("tokio", "may", "threads"):
+            if a in exes:
+                run([exes[a]] + reps, log, cwd=anchors)
+            else:
+                note(f"the {a} anchor did not build (see the cargo output above)")
         loom = os.path.join(ROOT, "benches", "loom", "Cargo.toml")
         run(["cargo", "run", "--release", "--quiet", "--manifest-path", loom], log)
         with open("/proc/loadavg") as f:
@@ -258,7 +379,8 @@ def measure(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--from", dest="source", help="print the table of this saved log; measure nothing")
-    ap.add_argument("--quick", action="store_true", help="3 repetitions per anchor workload")
+    ap.add_argument("--quick", action="store_true", help="3 repetitions per anchor workload, 5 fresh runs")
+    ap.add_argument("--runs", type=int, help="fresh-process runs per one-shot row (default 20)")
     ap.add_argument("--log", help="where to write the raw lines (default target/compare/<time>.log)")
     args = ap.parse_args()
     path = args.source or measure(args)
@@ -272,6 +394,10 @@ def main():
     print("Work-stealing runtime, 2 workers (ns per op unless the row says otherwise; gw/x = goweave's time / x's):")
     print()
     print("\n".join(runtime_table(figures)))
+    print()
+    print("One shot, a fresh process per run (cold start included): median and worst of the runs:")
+    print()
+    print("\n".join(oneshot_table(figures)))
     print()
     print("Controlled executor (schedules per second of CPU time; gw/x = goweave's rate / x's):")
     print()

@@ -1,6 +1,7 @@
-//! Schedules per second of goweave's checker against shuttle's, with the random strategy on
-//! the same programs: `t` goroutines each doing `ops` lock/increment/unlock rounds on one
-//! mutex, joined by main.
+//! Schedules per second of goweave's checker against shuttle's (0.9), with the random strategy
+//! on the same programs: `t` goroutines each doing `ops` lock/increment/unlock rounds on one
+//! mutex, joined by main (`2x10`, `4x10`, `8x100`); and `3x5+chan`, where 3 goroutines each do 5
+//! rounds and then send on one channel that main receives from 3 times.
 //!
 //! ```text
 //! cargo bench --bench explore            # all programs, 7 samples each, medians
@@ -59,6 +60,45 @@ fn shuttle_program(t: u64, ops: u64) -> impl Fn() + Send + Sync + 'static {
     }
 }
 
+fn goweave_chan_program(t: u64, ops: u64) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let m = Arc::new(goweave::sync::Mutex::new(0u64));
+        let done = goweave::chan::make::<u64>(0);
+        for i in 0..t {
+            let (m, done) = (m.clone(), done.clone());
+            goweave::go(move || {
+                for _ in 0..ops {
+                    *m.lock() += 1;
+                }
+                done.send(i);
+            });
+        }
+        let got: u64 = (0..t).map(|_| done.recv().unwrap()).sum();
+        assert_eq!(got, t * (t - 1) / 2);
+        assert_eq!(*m.lock(), t * ops);
+    }
+}
+
+fn shuttle_chan_program(t: u64, ops: u64) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let m = Arc::new(shuttle::sync::Mutex::new(0u64));
+        // A rendezvous channel, as goweave's unbuffered one.
+        let (tx, rx) = shuttle::sync::mpsc::sync_channel::<u64>(0);
+        for i in 0..t {
+            let (m, tx) = (m.clone(), tx.clone());
+            shuttle::thread::spawn(move || {
+                for _ in 0..ops {
+                    *m.lock().unwrap() += 1;
+                }
+                tx.send(i).unwrap();
+            });
+        }
+        let got: u64 = (0..t).map(|_| rx.recv().unwrap()).sum();
+        assert_eq!(got, t * (t - 1) / 2);
+        assert_eq!(*m.lock().unwrap(), t * ops);
+    }
+}
+
 /// Schedules that fit in about one sample of `run` (which runs `n` schedules).
 fn calibrate(run: &mut dyn FnMut(u64)) -> u64 {
     let mut n = 16;
@@ -107,8 +147,13 @@ fn main() {
         "{:<8} {:>14} {:>14} {:>7} {:>12}",
         "program", "goweave sch/s", "shuttle sch/s", "ratio", "ns/sched pt"
     );
-    for (t, ops) in [(2, 10), (4, 10), (8, 100)] {
-        let name = format!("{t}x{ops}");
+    for (t, ops, with_chan) in [
+        (2, 10, false),
+        (4, 10, false),
+        (8, 100, false),
+        (3, 5, true),
+    ] {
+        let name = format!("{t}x{ops}{}", if with_chan { "+chan" } else { "" });
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
@@ -116,14 +161,22 @@ fn main() {
         let mut steps = (0, 0);
         let mut goweave = |n: u64| {
             seed += 1;
-            let stats = goweave::Checker::new()
-                .seed(seed)
-                .iterations(n)
-                .run(goweave_program(t, ops))
-                .unwrap();
+            let checker = goweave::Checker::new().seed(seed).iterations(n);
+            let stats = if with_chan {
+                checker.run(goweave_chan_program(t, ops))
+            } else {
+                checker.run(goweave_program(t, ops))
+            }
+            .unwrap();
             steps = (steps.0 + stats.steps, steps.1 + stats.schedules);
         };
-        let mut shuttle = |n: u64| shuttle::check_random(shuttle_program(t, ops), n as usize);
+        let mut shuttle = |n: u64| {
+            if with_chan {
+                shuttle::check_random(shuttle_chan_program(t, ops), n as usize)
+            } else {
+                shuttle::check_random(shuttle_program(t, ops), n as usize)
+            }
+        };
         let (gn, sn) = (calibrate(&mut goweave), calibrate(&mut shuttle));
         // Samples alternate between the two, so that a change in machine load hits both.
         let (mut g, mut s, mut ratio) = (Vec::new(), Vec::new(), Vec::new());

@@ -22,7 +22,8 @@
 //! ```
 //!
 //! On the work-stealing executor the clock is the real (monotonic) clock, and every timer lives
-//! in one shared heap driven by one timer thread. On the controlled executor the clock is
+//! in the heap of the worker that armed it, fired from that worker's scheduling loop (Go's
+//! per-P timers; there is no timer thread). On the controlled executor the clock is
 //! **virtual**: it starts at zero and jumps to the next timer's deadline, so a test that sleeps
 //! for an hour finishes at once, and timing is part of the replayable schedule. When every
 //! goroutine is blocked, time passes to the next deadline (Go's `testing/synctest` rule).
@@ -61,9 +62,9 @@
 //! prepared before the call is received (a value already buffered is discarded).
 //!
 //! Invariants:
-//! - A timer callback runs on the timer thread or a scheduler stack, never in a goroutine, so it
-//!   never blocks: it sends with a non-blocking send and drops the value if the one-slot buffer
-//!   is full (a ticker drops ticks for a slow receiver, as in Go).
+//! - A timer callback runs on a scheduler stack (a worker's, or the controlled executor's),
+//!   never in a goroutine, so it never blocks: it sends with a non-blocking send and drops the
+//!   value if the one-slot buffer is full (a ticker drops ticks for a slow receiver, as in Go).
 //! - `TimerShared::state` guards the armed timer and its generation. A callback delivers only
 //!   if its generation is still current, checked under that lock; `stop` and `reset` bump the
 //!   generation under it, so a callback that was already running cannot deliver a stale value.

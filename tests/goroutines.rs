@@ -177,7 +177,9 @@ fn gosched_lets_a_waiting_goroutine_progress() {
 
 #[test]
 fn gosched_round_robins_between_goroutines() {
-    // On one worker, two goroutines that yield after every step alternate strictly.
+    // On one worker, two goroutines that yield after every step alternate strictly. Which one
+    // starts is not specified (as in Go, the newest goroutine runs first: it waits in the
+    // spawn slot, Go's runnext).
     let log = Arc::new(Mutex::new(Vec::new()));
     let l = log.clone();
     Runtime::builder()
@@ -201,7 +203,8 @@ fn gosched_round_robins_between_goroutines() {
             }
         });
     let log = log.lock().unwrap();
-    assert_eq!(*log, vec![0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
+    assert_eq!(log.len(), 10, "{log:?}");
+    assert!(log.windows(2).all(|w| w[0] != w[1]), "{log:?}");
 }
 
 #[test]

@@ -101,18 +101,23 @@ fn describe(out: &Output) -> String {
     )
 }
 
-/// Spawns goroutines that block for ever, yielding now and then so that they start (and take
-/// their stacks), until the run fails; now and then it starts a std thread, which needs
-/// mappings of its own.
+/// Spawns goroutines that block for ever, waiting now and then until they have started (and
+/// taken their stacks), until the run fails; now and then it starts a std thread, which needs
+/// mappings of its own. (Waiting on a WaitGroup, not sleeping: a 1 us sleep once outlasted
+/// the start of 64 goroutines only because a timer thread was slow to fire it.)
 fn spawn_until_the_stacks_run_out() {
     let never = chan::make::<()>(0);
+    let started = goweave::sync::WaitGroup::new();
     for i in 0u64.. {
         let n = never.clone();
+        let s = started.clone();
+        started.add(1);
         go(move || {
+            s.done();
             n.recv();
         });
         if i % 64 == 0 {
-            goweave::time::sleep(Duration::from_micros(1));
+            started.wait();
         }
         if i % 512 == 0 {
             // The program needs mappings of its own as it goes (a thread's stack and guard).

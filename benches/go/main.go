@@ -15,6 +15,11 @@
 //	anchor=go bench=<name> median_ns_per_op=<f64> reps=<n> n=<ops per rep> [extra keys]
 //	anchor=go bench=parked_1m bytes_per_goroutine=<f64> bytes_per_goroutine_with_pte=<f64> reps=<n> n=<goroutines>
 //
+// With -fresh N, every run is one cold repetition (no warm-up) in a process of
+// its own, N runs per workload, as a user's program runs once:
+//
+//	anchor=go bench=<name> mode=fresh runs=<N> median_ns_per_op=<f64> worst_ns_per_op=<f64> best_ns_per_op=<f64> [max_delivery_ns=<worst over runs>]
+//
 // The default GOMAXPROCS is runtime.NumCPU() (2 on the reference machine).
 package main
 
@@ -32,6 +37,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -52,7 +58,12 @@ var benches = []bench{
 	{"mutex_1000x1000", 1_000_000, 7, mutexContended},
 	{"mutex_uncontended", 10_000_000, 7, mutexUncontended},
 	{"fib20_fanout_100k", 100_000, 3, fibFanout},
+	{"timer0_1m", 1_000_000, 7, timer0},
+	{"select2_unbuffered_1m", 1_000_000, 7, select2},
 }
+
+// maxDelivery is the slowest single timer of the last timer0 run (ns).
+var maxDelivery time.Duration
 
 // ---------------------------------------------------------------- workloads
 
@@ -194,6 +205,49 @@ func select4(n int) time.Duration {
 			s += v
 		case v := <-cs[3]:
 			s += v
+		}
+	}
+	d := time.Since(start)
+	sink = []int{s}
+	return d
+}
+
+// timer0_1m: time.NewTimer(0) and a receive from its channel, n times; also
+// keeps the slowest single delivery in maxDelivery.
+func timer0(n int) time.Duration {
+	maxDelivery = 0
+	start := time.Now()
+	prev := start
+	for i := 0; i < n; i++ {
+		t := time.NewTimer(0)
+		<-t.C
+		now := time.Now()
+		if d := now.Sub(prev); d > maxDelivery {
+			maxDelivery = d
+		}
+		prev = now
+	}
+	return time.Since(start)
+}
+
+// select2_unbuffered_1m: a 2-case select receiving n unbuffered sends (the
+// other case is never ready).
+func select2(n int) time.Duration {
+	a := make(chan int)
+	quit := make(chan int)
+	start := time.Now()
+	go func() {
+		for i := 0; i < n; i++ {
+			a <- i
+		}
+	}()
+	var s int
+	for got := 0; got < n; got++ {
+		select {
+		case v := <-a:
+			s += v
+		case <-quit:
+			panic("nothing sends on quit")
 		}
 	}
 	d := time.Since(start)
@@ -344,7 +398,7 @@ func median(xs []float64) float64 {
 
 // child runs one workload `reps` times in this process and prints
 // `ns=<v>` per repetition (or `bytes=<a> bytes_pte=<b>` for parked_1m).
-func child(name string, reps, n int) {
+func child(name string, reps, n int, cold bool) {
 	if name == "parked_1m" {
 		a, b := parked(n)
 		fmt.Printf("bytes=%.1f bytes_pte=%.1f\n", a, b)
@@ -354,11 +408,16 @@ func child(name string, reps, n int) {
 		if b.name != name {
 			continue
 		}
-		b.run(n / 10) // warm-up at a tenth of the size
-		runtime.GC()
+		if !cold {
+			b.run(n / 10) // warm-up at a tenth of the size
+			runtime.GC()
+		}
 		for r := 0; r < reps; r++ {
+			cpu0 := cpuTime()
 			d := b.run(n)
-			fmt.Printf("ns=%.3f\n", float64(d.Nanoseconds())/float64(n))
+			cpu := cpuTime() - cpu0
+			fmt.Printf("ns=%.3f cpu_ns=%.3f max_delivery_ns=%d\n", float64(d.Nanoseconds())/float64(n),
+				float64(cpu.Nanoseconds())/float64(n), maxDelivery.Nanoseconds())
 			runtime.GC()
 		}
 		return
@@ -367,14 +426,26 @@ func child(name string, reps, n int) {
 	os.Exit(2)
 }
 
+// cpuTime is the user plus system CPU time of this process so far (every
+// thread, the GC's included).
+func cpuTime() time.Duration {
+	var u syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &u)
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
 // runChild re-executes this program for one workload and returns the
 // key=value lines it printed.
-func runChild(name string, reps, n, procs int, timeout time.Duration) ([]map[string]float64, error) {
+func runChild(name string, reps, n, procs int, timeout time.Duration, cold ...bool) ([]map[string]float64, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-child", name, "-reps", strconv.Itoa(reps), "-n", strconv.Itoa(n))
+	args := []string{"-child", name, "-reps", strconv.Itoa(reps), "-n", strconv.Itoa(n)}
+	if len(cold) > 0 && cold[0] {
+		args = append(args, "-cold")
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
 	var out, errb bytes.Buffer
 	cmd.Stdout = &out
@@ -427,11 +498,13 @@ func main() {
 	nFlag := flag.Int("n", 0, "internal/override: operations per repetition")
 	procs := flag.Int("procs", runtime.NumCPU(), "GOMAXPROCS for the workloads")
 	timeout := flag.Duration("timeout", 120*time.Second, "per child process")
+	fresh := flag.Int("fresh", 0, "N cold one-shot runs per workload, each in a fresh process: median and worst")
+	cold := flag.Bool("cold", false, "internal: no warm-up repetition")
 	flag.Parse()
 
 	if *childName != "" {
 		debug.SetGCPercent(100)
-		child(*childName, *repsFlag, *nFlag)
+		child(*childName, *repsFlag, *nFlag, *cold)
 		return
 	}
 
@@ -454,6 +527,40 @@ func main() {
 			n = *nFlag
 		}
 		prefix := fmt.Sprintf("anchor=go bench=%s", b.name)
+		if *fresh > 0 {
+			if b.name == "parked_1m" || b.name == "fib20_fanout_100k" {
+				continue
+			}
+			var xs, cpus []float64
+			var worstDelivery float64
+			var failed error
+			for r := 0; r < *fresh; r++ {
+				rows, err := runChild(b.name, 1, n, *procs, *timeout, true)
+				if err != nil {
+					failed = err
+					break
+				}
+				xs = append(xs, column(rows, "ns")...)
+				cpus = append(cpus, column(rows, "cpu_ns")...)
+				for _, d := range column(rows, "max_delivery_ns") {
+					if d > worstDelivery {
+						worstDelivery = d
+					}
+				}
+			}
+			if failed != nil {
+				fmt.Printf("%s mode=fresh error=%s n=%d\n", prefix, token(failed), n)
+				continue
+			}
+			sort.Float64s(xs)
+			extra := ""
+			if b.name == "timer0_1m" {
+				extra = fmt.Sprintf(" max_delivery_ns=%.0f", worstDelivery)
+			}
+			fmt.Printf("%s mode=fresh runs=%d median_ns_per_op=%.3f worst_ns_per_op=%.3f best_ns_per_op=%.3f median_cpu_ns_per_op=%.3f n=%d workers=%d%s\n",
+				prefix, len(xs), median(xs), xs[len(xs)-1], xs[0], median(cpus), n, *procs, extra)
+			continue
+		}
 		switch b.name {
 		case "parked_1m":
 			var a, p []float64

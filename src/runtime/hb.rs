@@ -11,9 +11,9 @@
 //! nothing else.
 //!
 //! Timer callbacks run outside every goroutine, as goroutine 0: on the controlled executor's
-//! scheduler stack, or on the work-stealing executor's timer thread, which has no runtime
-//! context. [`timer`] wraps each callback when it is armed: the callback starts from the arming
-//! goroutine's clock, and on the timer thread it carries its runtime's handle, so the hooks the
+//! scheduler stack, or on a work-stealing worker's (which, firing another worker's timer, may
+//! not be the arming one). [`timer`] wraps each callback when it is armed: the callback starts
+//! from the arming goroutine's clock, and it carries its runtime's handle, so the hooks the
 //! callback reaches (a send on a timer channel, a context's cancel) find their detector.
 
 use std::panic::Location;

@@ -15,8 +15,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::time::Duration;
 
-/// What a timer does when it fires. It runs on a scheduler stack or the timer thread, never
-/// inside a goroutine, so it must not block.
+/// What a timer does when it fires. It runs on a scheduler stack (a worker's, or the controlled
+/// executor's), never inside a goroutine, so it must not block.
 pub(crate) type TimerFn = Box<dyn FnOnce() + Send>;
 
 /// Identity of an armed timer.

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Both search depth-first: loom with its DPOR (it skips interleavings that only reorder
-//! independent operations), goweave with `Strategy::Dfs` (every interleaving of scheduling
+//! independent operations), goweave with `StrategyKind::Dfs` (every interleaving of scheduling
 //! points, no reduction). Neither finishes 2x10 quickly, so the rate rows time the first
 //! schedules of each search, 7 samples of about 0.3 s of process CPU time each, alternating
 //! between the two. The `exhaust` row runs a small program (2x2) to the end and reports how

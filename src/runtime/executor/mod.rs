@@ -95,7 +95,7 @@ pub(crate) fn unpark(g: GRef) {
                     return w.shared().unpark(g);
                 }
             }
-            // A timer thread, a thread outside the runtime, or another runtime. A runtime that
+            // A thread outside the runtime, or another runtime. A runtime that
             // has ended has torn its goroutines down: nothing to wake.
             if let Some(shared) = steal::lookup(*id) {
                 shared.unpark(g)
@@ -198,7 +198,7 @@ pub(crate) fn add_timer(deadline: Duration, f: TimerFn) -> TimerId {
 }
 
 /// The current executor's timers, as a handle that works from any thread. A timer callback runs
-/// outside every goroutine (on the timer thread, or the controlled executor's scheduler stack),
+/// outside every goroutine (on a worker's or the controlled executor's scheduler stack),
 /// where [`add_timer`] cannot find its executor; a periodic timer (`time::Ticker`) re-arms
 /// itself through this handle.
 #[derive(Clone)]

@@ -25,8 +25,8 @@
 //! (reported after one grace period) or waiting for an outside thread (the watch is off, see
 //! below); with a timer pending, one worker wakes once per grace period until the timer fires.
 //!
-//! **Outside threads.** A wake-up that comes from outside the runtime's own threads (its workers
-//! and its timer thread), that is, `unpark` from a `std::thread` or from another runtime's
+//! **Outside threads.** A wake-up that comes from outside the runtime's own threads (its
+//! workers, which also fire its timers), that is, `unpark` from a `std::thread` or from another runtime's
 //! worker, or a timer armed from outside, turns the check off for the rest of the run: such a
 //! program may legitimately wait on an outside thread for any time. Before the first such
 //! wake-up nothing tells the runtime that an outside thread holds a handle, so an outside
@@ -104,12 +104,21 @@ impl Watch {
 
 impl Shared {
     /// Worker `i`, the last to fall asleep, sleeps while watching for a deadlock. Returns when
-    /// it is woken (by work or shutdown), or after it reported a deadlock (which shut down the
-    /// runtime).
-    pub(crate) fn sleep_watching(&self, i: usize) {
+    /// it is woken (by work or shutdown), when `timer` (the deadline it watches for the timers,
+    /// ns) comes, or after it reported a deadlock (which shut down the runtime).
+    pub(crate) fn sleep_watching(&self, i: usize, timer: Option<u64>) {
         loop {
             let snap = self.idle.snapshot();
-            if self.idle.sleep_timeout(i, GRACE) {
+            let mut timeout = GRACE;
+            if let Some(deadline) = timer {
+                let now = super::timers::as_ns(super::real_now());
+                if deadline <= now {
+                    // This worker watches the timers too: fire the due one.
+                    return;
+                }
+                timeout = timeout.min(Duration::from_nanos(deadline - now));
+            }
+            if self.idle.sleep_timeout(i, timeout) {
                 return;
             }
             if !self.watch.armed() || self.is_shutdown() {
@@ -130,7 +139,16 @@ impl Shared {
                 }
             }
         }
-        self.idle.sleep(i);
+        match timer {
+            Some(deadline) => {
+                let now = super::timers::as_ns(super::real_now());
+                if deadline > now {
+                    self.idle
+                        .sleep_timeout(i, Duration::from_nanos(deadline - now));
+                }
+            }
+            None => self.idle.sleep(i),
+        }
     }
 
     /// True if no queue holds a goroutine. Every worker is asleep, so their private queues
@@ -140,7 +158,7 @@ impl Shared {
             && self
                 .remotes
                 .iter()
-                .all(|r| r.inbox.is_empty() && r.stealer.is_empty())
+                .all(|r| r.inbox.is_empty() && r.stealer.is_empty() && !r.slot.is_occupied())
     }
 
     /// Dump every goroutine, keep the report for `block_on`, and shut the runtime down.

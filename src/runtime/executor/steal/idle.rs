@@ -320,8 +320,8 @@ mod loom_tests {
 
     /// The deadlock check never mistakes a timer's wake-up in flight for a deadlock. Worker 0
     /// falls asleep and, after its (unmodelled, so possibly instant) grace period, checks once;
-    /// the timer thread fires a pending timer that wakes a goroutine onto worker 1, which takes
-    /// it and then releases worker 0. Whatever the interleaving (the timer firing before,
+    /// a third thread (a worker firing another worker's timer) fires a pending timer that wakes a
+    /// goroutine onto worker 1, which takes it and then releases worker 0. Whatever the interleaving (the timer firing before,
     /// during or after the check; worker 1 draining its inbox between the check's reads),
     /// `verify_quiet` must not answer `Deadlock`. (Each check is independent of the previous
     /// ones, given its snapshot, so one check is the whole story.)

@@ -16,6 +16,7 @@
 mod deadlock;
 mod idle;
 mod registry;
+mod slot;
 mod timers;
 mod worker;
 
@@ -40,7 +41,7 @@ use super::ExecKind;
 use deadlock::Watch;
 use idle::Idle;
 use registry::Registry;
-use timers::TimerService;
+use timers::Timers;
 pub(crate) use worker::WorkerCtx;
 
 /// The process-wide epoch of the real clock.
@@ -93,6 +94,9 @@ pub(crate) struct Remote {
     inbox: Injector<GRef>,
     /// Steals unstarted goroutines from this worker's deque.
     stealer: Stealer<GRef>,
+    /// The newest goroutine spawned here, left to this worker for a few microseconds
+    /// (`slot.rs`); on a line of its own, since the owner swaps it on every `go`.
+    slot: CachePadded<slot::Slot>,
 }
 
 /// State shared by all workers of one runtime run.
@@ -124,7 +128,8 @@ pub(crate) struct Shared {
     stack_size: usize,
     /// The first unrecovered panic.
     panic: Mutex<Option<PanicReport>>,
-    timers: TimerService,
+    /// Every worker's timer heap (`timers.rs`).
+    timers: Timers,
     /// The deadlock check.
     watch: Watch,
     /// The race detector of this run (`race` feature).
@@ -206,20 +211,19 @@ impl Shared {
     }
 
     pub(crate) fn add_timer(self: &Arc<Self>, deadline: Duration, f: TimerFn) -> TimerId {
-        if !self.on_own_thread() {
-            // A timer armed from outside (say a `time::Timer` reset by a std thread) shows that
-            // outside threads take part in this run.
-            self.watch.outside_wake();
+        if let Exec::Steal(w) = context::exec_ref() {
+            if Arc::ptr_eq(w.shared(), self) {
+                // On the arming worker's own heap: it looks at it before it sleeps.
+                return self.timers.add(w.index(), deadline, f);
+            }
         }
-        self.timers.add(deadline, f)
-    }
-
-    /// True on one of this runtime's workers or on its timer thread.
-    fn on_own_thread(&self) -> bool {
-        match context::exec_ref() {
-            Exec::Steal(w) => w.shared().id == self.id,
-            _ => timers::on_timer_thread_of(self.id),
-        }
+        // A timer armed from outside (say a `time::Timer` reset by a std thread) shows that
+        // outside threads take part in this run.
+        self.watch.outside_wake();
+        let id = self.timers.add(self.timers.outside_shard(), deadline, f);
+        self.timers
+            .after_outside_add(timers::as_ns(deadline), &self.idle);
+        id
     }
 
     pub(crate) fn cancel_timer(&self, id: TimerId) -> bool {
@@ -251,17 +255,25 @@ impl Shared {
         match context::exec_ref() {
             Exec::Steal(w) if Arc::ptr_eq(w.shared(), self) && w.active() => {
                 self.live[w.index()].fetch_add(1, Ordering::Relaxed);
+                // The newest goroutine waits in the spawn slot, where thieves leave it alone for
+                // a few microseconds: a spawner that blocks soon runs its child itself, and the
+                // two then communicate on one worker (`slot.rs`). The one it displaces goes to
+                // the deque, stealable at once.
+                //
                 // Only the first of a burst needs to wake a thief (Go wakes one spinning M per
-                // `go`; here, per empty-to-non-empty change of the deque): a worker sleeps only
-                // after seeing this deque empty, and one that was woken, or is stealing, keeps
-                // coming back while it is not; a thief that finds work wakes the next one
+                // `go`; here, per empty-to-non-empty change of slot and deque): a worker sleeps
+                // only after seeing both empty, and one that was woken, or is stealing, keeps
+                // coming back while they are not; a thief that finds work wakes the next one
                 // (`find_work`). The owner runs what nobody steals, so nothing is stranded.
                 // Skipping the check keeps the spawner off the sleep counters' cache line,
                 // which thieves write as they come and go.
-                let was_empty = w.local_is_empty();
-                w.push_new(g.clone());
-                if was_empty {
-                    self.idle.notify_one();
+                match w.put_slot(g.clone()) {
+                    Some(old) => w.push_new(old),
+                    None => {
+                        if w.local_is_empty() {
+                            self.idle.notify_one();
+                        }
+                    }
                 }
             }
             _ => {
@@ -288,7 +300,7 @@ impl Shared {
                 own = true;
             }
         }
-        if !own && !timers::on_timer_thread_of(self.id) {
+        if !own {
             // A std thread, another runtime: from now on this run may wait on outside threads.
             // Before the push, so that a deadlock check that misses the push sees this.
             self.watch.outside_wake();
@@ -335,6 +347,7 @@ pub(crate) fn block_on<T: Send + 'static>(
             .map(|d| Remote {
                 inbox: Injector::new(),
                 stealer: d.stealer(),
+                slot: CachePadded::new(slot::Slot::new()),
             })
             .collect(),
         injector: Injector::new(),
@@ -348,7 +361,7 @@ pub(crate) fn block_on<T: Send + 'static>(
         next_gid: AtomicU64::new(1),
         stack_size,
         panic: Mutex::new(None),
-        timers: TimerService::new(id),
+        timers: Timers::new(workers),
         watch: Watch::new(deadlock_check),
         #[cfg(feature = "race")]
         race: Default::default(),

@@ -3,9 +3,15 @@
 //! Queues, in the order the loop takes from them:
 //! 1. `run_next`: the goroutine most recently woken by code running on this worker (Go's
 //!    `runnext`), so a hand-off runs without a trip through the queue;
-//! 2. `ready`: started goroutines homed here and runnable (never stolen);
-//! 3. `inbox`: started goroutines woken from other threads, moved into `ready`;
-//! 4. the local deque of unstarted goroutines, then the global injector, then stealing.
+//! 2. the spawn slot: the newest goroutine spawned here, which thieves leave alone for a few
+//!    microseconds (`slot.rs`, Go's `runnext` after `go`);
+//! 3. `ready`: started goroutines homed here and runnable (never stolen);
+//! 4. `inbox`: started goroutines woken from other threads, moved into `ready`;
+//! 5. the local deque of unstarted goroutines, then the global injector, then stealing (other
+//!    workers' deques, then their spawn slots once they have aged).
+//!
+//! Timers (`timers.rs`): the worker's own due timers fire before every decision; an idle,
+//! searching worker also fires other workers' due timers.
 //!
 //! Every 61st tick the inbox and injector are checked first, so a busy worker cannot starve
 //! them (Go uses the same constant for the same reason).
@@ -14,6 +20,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossbeam_deque::{Injector, Steal, Worker as Deque};
 
@@ -22,7 +29,14 @@ use crate::runtime::coroutine::{self, Exit, Request, Step};
 use crate::runtime::goroutine::{self, GRef, Status};
 use crate::runtime::stack;
 
-use super::Shared;
+use super::slot::{DequeSighting, Sighting, LOCAL_EVERY};
+use super::timers::{as_ns, Plan};
+use super::{real_now, Shared};
+
+/// The runtime clock in nanoseconds, as the timer heaps keep deadlines.
+fn now_ns() -> u64 {
+    as_ns(real_now())
+}
 
 /// How many rounds an idle worker looks for work before it sleeps (tens of microseconds).
 const SPIN_ROUNDS: u32 = 2_000;
@@ -38,6 +52,10 @@ pub(crate) struct WorkerCtx {
     /// The goroutine to run next.
     run_next: RefCell<Option<GRef>>,
     tick: Cell<u32>,
+    /// What this worker last saw in each other worker's spawn slot, as a thief.
+    sightings: Box<[Sighting]>,
+    /// Since when this worker, as a thief, has seen each other worker's deque non-empty.
+    deque_seen: Box<[DequeSighting]>,
 }
 
 impl WorkerCtx {
@@ -59,6 +77,18 @@ impl WorkerCtx {
     /// A new goroutine spawned by code running on this worker.
     pub(crate) fn push_new(&self, g: GRef) {
         self.local.push(g);
+    }
+
+    /// Put a goroutine just spawned here into the spawn slot; returns the one it displaced.
+    #[inline]
+    pub(crate) fn put_slot(&self, g: GRef) -> Option<GRef> {
+        self.shared.remotes[self.index].slot.put(g)
+    }
+
+    /// Take this worker's own spawn slot.
+    #[inline]
+    fn take_slot(&self) -> Option<GRef> {
+        self.shared.remotes[self.index].slot.take()
     }
 
     /// True if no unstarted goroutine waits in this worker's deque.
@@ -90,20 +120,52 @@ impl WorkerCtx {
             }
         }
         let n = self.shared.remotes.len();
+        let mut now = 0;
         for k in 1..n {
-            let victim = &self.shared.remotes[(self.index + k) % n];
+            let v = (self.index + k) % n;
+            let victim = &self.shared.remotes[v];
+            let seen = &self.deque_seen[v];
+            if victim.stealer.is_empty() {
+                seen.0.set(0);
+                continue;
+            }
+            if now == 0 {
+                now = now_ns();
+            }
+            if !seen.ripe(now) {
+                continue;
+            }
             loop {
                 match victim.stealer.steal_batch_and_pop(&self.local) {
                     Steal::Success(g) => return Some(g),
                     Steal::Retry => continue,
-                    Steal::Empty => break,
+                    Steal::Empty => {
+                        seen.0.set(0);
+                        break;
+                    }
                 }
+            }
+        }
+        // Last, as Go's stealWork does with runnext: a spawn slot its owner has left alone
+        // for a few microseconds.
+        for k in 1..n {
+            let v = (self.index + k) % n;
+            if let Some(g) = self.shared.remotes[v]
+                .slot
+                .steal(&self.sightings[v], now_ns)
+            {
+                return Some(g);
             }
         }
         None
     }
 
     fn next_task(&self) -> Option<GRef> {
+        // Go's checkTimers at the top of schedule(): a due timer's goroutine goes to run_next.
+        let timers = &self.shared.timers;
+        if timers.own_due(self.index, now_ns) {
+            timers.fire(self.index, now_ns());
+        }
         let t = self.tick.get().wrapping_add(1);
         self.tick.set(t);
         if t.is_multiple_of(61) {
@@ -114,8 +176,20 @@ impl WorkerCtx {
                 }
             }
         }
+        if t % LOCAL_EVERY == 0 && self.active() {
+            // Start our own new goroutines before thieves may take them (`DEQUE_PATIENCE`).
+            if let Some(g) = self.local.pop() {
+                return Some(g);
+            }
+        }
         if let Some(g) = self.run_next.borrow_mut().take() {
             return Some(g);
+        }
+        if self.active() {
+            // Above GOMAXPROCS the slot, like the deque, is for thieves.
+            if let Some(g) = self.take_slot() {
+                return Some(g);
+            }
         }
         if let Some(g) = self.ready.borrow_mut().pop_front() {
             return Some(g);
@@ -140,7 +214,11 @@ impl WorkerCtx {
         !me.inbox.is_empty()
             || !self.local.is_empty()
             || !self.shared.injector.is_empty()
-            || self.shared.remotes.iter().any(|r| !r.stealer.is_empty())
+            || self
+                .shared
+                .remotes
+                .iter()
+                .any(|r| !r.stealer.is_empty() || r.slot.is_occupied())
     }
 
     /// Find work, spinning briefly and then sleeping. None means shut down.
@@ -181,6 +259,13 @@ impl WorkerCtx {
                 }
                 return Some(g);
             }
+            // Go's stealWork also runs other workers' due timers: one whose worker is busy
+            // with a long goroutine is not late while this one idles. (Workers above
+            // GOMAXPROCS too: a timer's callback only wakes goroutines, and such a worker may be
+            // the one watching the timers while it sleeps.)
+            if self.shared.timers.steal_due(self.index, now_ns) > 0 {
+                continue;
+            }
             if searching && rounds < SPIN_ROUNDS {
                 rounds += 1;
                 std::hint::spin_loop();
@@ -191,11 +276,21 @@ impl WorkerCtx {
             stop_search(&mut searching);
             std::sync::atomic::fence(Ordering::SeqCst);
             if !self.has_work() && !self.shared.is_shutdown() {
-                if last && self.shared.watch.armed() {
-                    // Everyone else sleeps: watch for a deadlock while sleeping.
-                    self.shared.sleep_watching(self.index);
-                } else {
-                    idle.sleep(self.index);
+                // Everyone else sleeps: watch for a deadlock while sleeping.
+                let watching = last && self.shared.watch.armed();
+                let now = now_ns();
+                match self.shared.timers.plan_sleep(self.index, now) {
+                    Plan::RunNow => {}
+                    Plan::Forever if watching => self.shared.sleep_watching(self.index, None),
+                    Plan::Forever => idle.sleep(self.index),
+                    Plan::Until { deadline, word } => {
+                        if watching {
+                            self.shared.sleep_watching(self.index, Some(deadline));
+                        } else {
+                            idle.sleep_timeout(self.index, Duration::from_nanos(deadline - now));
+                        }
+                        self.shared.timers.release_watch(word);
+                    }
                 }
             }
             idle.finish_sleep(self.index);
@@ -240,7 +335,7 @@ impl WorkerCtx {
                 // Go's run queue is one FIFO of new and woken goroutines alike; ours is split
                 // (new ones must stay stealable), so a yield lets one new goroutine go first.
                 let mut ready = self.ready.borrow_mut();
-                if let Some(new) = self.local.pop() {
+                if let Some(new) = self.take_slot().or_else(|| self.local.pop()) {
                     ready.push_back(new);
                 }
                 ready.push_back(queued.take().unwrap_or_else(|| GRef::clone(&g)));
@@ -289,7 +384,7 @@ impl WorkerCtx {
             }
             g.set_status(Status::Dead);
         }
-        while let Some(g) = self.local.pop() {
+        while let Some(g) = self.take_slot().or_else(|| self.local.pop()) {
             coroutine::tear_down(&g);
             g.set_status(Status::Dead);
         }
@@ -312,11 +407,17 @@ pub(crate) fn run(index: usize, shared: Arc<Shared>, local: Deque<GRef>) {
     stack::prepare_thread();
     let ctx = WorkerCtx {
         index,
-        shared,
         local,
         ready: RefCell::new(VecDeque::new()),
         run_next: RefCell::new(None),
         tick: Cell::new(0),
+        sightings: (0..shared.remotes.len())
+            .map(|_| Sighting::default())
+            .collect(),
+        deque_seen: (0..shared.remotes.len())
+            .map(|_| DequeSighting::default())
+            .collect(),
+        shared,
     };
     context::set_exec(ExecPtr::Steal(&ctx));
     while let Some(g) = ctx.find_work() {

@@ -1,0 +1,231 @@
+//! One workload, once, in a fresh process: what a user's program pays, cold start included.
+//!
+//! `cargo bench --bench oneshot -- <name>` runs workload `<name>` once on a new 2-worker runtime
+//! (no warm-up, no repetition) and prints `bench=<name> mode=oneshot ns_per_op=<x> n=<ops>`
+//! (`timer0_1m` adds `max_delivery_ns=<y>`, the slowest single timer). `benches/compare.sh`
+//! runs it N times, each in a new process, and reports the median and the worst of the N, the
+//! way the Go anchor (`benches/go/main.go -fresh N`) reports Go's. `cargo bench --bench
+//! oneshot` with no name lists the workloads.
+//!
+//! The `cargo bench` medians of the other bench binaries run 5-7 repetitions in one process
+//! after the first has paid for stacks, pools and queues; these rows do not.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use goweave::sync::{Mutex, WaitGroup};
+use goweave::time::Timer;
+use goweave::{chan, go, select, Runtime};
+
+/// Every workload: name, operations, body (returns the measured time and extra `key=value`s).
+type Body = fn(u64) -> (Duration, String);
+const WORKLOADS: &[(&str, u64, Body)] = &[
+    ("timer0_1m", 1_000_000, timer0),
+    ("pingpong_unbuffered_1m", 1_000_000, pingpong),
+    ("select2_unbuffered_1m", 1_000_000, select2),
+    ("mpmc_4x4_cap1024_4m", 4_000_000, mpmc),
+    ("select4", 1_000_000, select4),
+    ("mutex_uncontended", 10_000_000, mutex_uncontended),
+    ("spawn_join_1m", 1_000_000, spawn_join),
+    ("spawn_waitgroup_1m", 1_000_000, spawn_waitgroup),
+];
+
+/// `Timer::new(0)` and a receive, n times; also the slowest single delivery.
+fn timer0(n: u64) -> (Duration, String) {
+    let mut worst = Duration::ZERO;
+    let start = Instant::now();
+    let mut prev = start;
+    for _ in 0..n {
+        let t = Timer::new(Duration::ZERO);
+        t.c().recv().unwrap();
+        let now = Instant::now();
+        worst = worst.max(now - prev);
+        prev = now;
+    }
+    (
+        start.elapsed(),
+        format!(" max_delivery_ns={}", worst.as_nanos()),
+    )
+}
+
+/// Main and one partner, two unbuffered channels; per round trip.
+fn pingpong(n: u64) -> (Duration, String) {
+    let (ping, pong) = (chan::make::<u64>(0), chan::make::<u64>(0));
+    let (pi, po) = (ping.clone(), pong.clone());
+    let start = Instant::now();
+    let h = go(move || {
+        for v in &pi {
+            po.send(v);
+        }
+        po.close();
+    });
+    for i in 0..n {
+        ping.send(i);
+        pong.recv();
+    }
+    let d = start.elapsed();
+    ping.close();
+    pong.recv();
+    h.join();
+    (d, String::new())
+}
+
+/// A 2-case `select!` receiving n unbuffered sends (the other case never ready); per message.
+fn select2(n: u64) -> (Duration, String) {
+    let (a, quit) = (chan::make::<u64>(0), chan::make::<u64>(0));
+    let a2 = a.clone();
+    let start = Instant::now();
+    let h = go(move || {
+        for i in 0..n {
+            a2.send(i);
+        }
+    });
+    let mut s = 0;
+    for _ in 0..n {
+        s += select! {
+            recv(a) -> v => v.unwrap(),
+            recv(quit) -> _ => unreachable!("nothing sends on quit"),
+        };
+    }
+    let d = start.elapsed();
+    assert_eq!(s, n * (n - 1) / 2);
+    h.join();
+    (d, String::new())
+}
+
+/// 4 producers, 4 consumers, one channel of capacity 1024; per message.
+fn mpmc(n: u64) -> (Duration, String) {
+    let ch = chan::make::<u64>(1024);
+    let start = Instant::now();
+    let producers: Vec<_> = (0..4)
+        .map(|_| {
+            let ch = ch.clone();
+            go(move || {
+                for j in 0..n / 4 {
+                    ch.send(j);
+                }
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..4)
+        .map(|_| {
+            let ch = ch.clone();
+            go(move || ch.iter().sum::<u64>())
+        })
+        .collect();
+    for p in producers {
+        p.join();
+    }
+    ch.close();
+    let total: u64 = consumers.into_iter().map(|h| h.join()).sum();
+    let d = start.elapsed();
+    assert_eq!(total, 4 * (n / 4) * (n / 4 - 1) / 2);
+    (d, String::new())
+}
+
+/// One receiver selecting over 4 unbuffered channels, each fed by its own sender.
+fn select4(n: u64) -> (Duration, String) {
+    let cs: Vec<_> = (0..4).map(|_| chan::make::<u64>(0)).collect();
+    let start = Instant::now();
+    for c in &cs {
+        let c = c.clone();
+        go(move || {
+            for j in 0..n / 4 {
+                c.send(j);
+            }
+        });
+    }
+    let mut s = 0;
+    for _ in 0..n {
+        s += select! {
+            recv(cs[0]) -> v => v.unwrap(),
+            recv(cs[1]) -> v => v.unwrap(),
+            recv(cs[2]) -> v => v.unwrap(),
+            recv(cs[3]) -> v => v.unwrap(),
+        };
+    }
+    let d = start.elapsed();
+    assert_eq!(s, 4 * (n / 4) * (n / 4 - 1) / 2);
+    (d, String::new())
+}
+
+/// One goroutine, n lock/unlock of an uncontended mutex.
+fn mutex_uncontended(n: u64) -> (Duration, String) {
+    let m = Mutex::new(0u64);
+    let start = Instant::now();
+    for _ in 0..n {
+        *black_box(&m).lock() += 1;
+    }
+    let d = start.elapsed();
+    assert_eq!(*m.lock(), n);
+    (d, String::new())
+}
+
+/// n goroutines, a `JoinHandle` kept for each, joined in order.
+fn spawn_join(n: u64) -> (Duration, String) {
+    let start = Instant::now();
+    let hs: Vec<_> = (0..n).map(|i| go(move || i)).collect();
+    let mut sum = 0;
+    for h in hs {
+        sum += h.join();
+    }
+    let d = start.elapsed();
+    assert_eq!(sum, n * (n - 1) / 2);
+    (d, String::new())
+}
+
+/// Go's shape: n goroutines each store into a slot and call `done` on one WaitGroup.
+fn spawn_waitgroup(n: u64) -> (Duration, String) {
+    let out: &'static [AtomicU64] = Box::leak((0..n).map(|_| AtomicU64::new(0)).collect());
+    let wg: &'static WaitGroup = Box::leak(Box::new(WaitGroup::new()));
+    let start = Instant::now();
+    wg.add(n as i64);
+    for i in 0..n {
+        go(move || {
+            out[i as usize].store(i + 1, Ordering::Relaxed);
+            wg.done();
+        });
+    }
+    wg.wait();
+    (start.elapsed(), String::new())
+}
+
+/// User plus system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a whole `rusage` into the buffer we own; on failure (it cannot
+    // fail for RUSAGE_SELF) the zeroed buffer stays valid.
+    let u = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr());
+        u.assume_init()
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+fn main() {
+    let Some(name) = std::env::args().skip(1).find(|a| !a.starts_with("--")) else {
+        let names: Vec<_> = WORKLOADS.iter().map(|w| w.0).collect();
+        eprintln!(
+            "usage: cargo bench --bench oneshot -- <workload>; one of: {}",
+            names.join(", ")
+        );
+        return;
+    };
+    let Some(&(name, n, body)) = WORKLOADS.iter().find(|w| w.0 == name) else {
+        eprintln!("oneshot: no workload named {name:?}");
+        std::process::exit(2);
+    };
+    let cpu0 = cpu_time();
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let (d, extra) = rt.block_on(move || body(n));
+    // The whole process's CPU time (every thread, start and teardown included): on a shared
+    // machine, where the wall time also counts the time other processes held the cores.
+    let cpu = cpu_time() - cpu0;
+    println!(
+        "bench={name} mode=oneshot ns_per_op={:.1} cpu_ns_per_op={:.1} n={n}{extra}",
+        d.as_nanos() as f64 / n as f64,
+        cpu.as_nanos() as f64 / n as f64
+    );
+}
