@@ -87,7 +87,8 @@ goweave flags (each overrides the test's #[conc_test] options and the GOWEAVE_* 
                              round_robin | fuzz | fuzz:<corpus dir> (one subdirectory per test)
       --iterations <N>       schedules per test
       --seed <N>             campaign seed (decimal or 0x hex)
-      --replay <TOKEN>       replay one recorded schedule (use with a filter and --exact)
+      --replay <TOKEN|@FILE> replay one recorded schedule (use with a filter and --exact);
+                             @FILE reads the token from a file (reports write long ones there)
       --time-budget <D>      wall-clock budget per test: 500ms, 10s, 2m, 1m30s
       --depth <N>            PCT bug depth
       --max-preemptions <N>  DFS preemption bound

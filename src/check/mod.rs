@@ -164,8 +164,8 @@ impl Checker {
     }
 
     /// Apply the `GOWEAVE_*` environment variables over these settings: `GOWEAVE_STRATEGY`,
-    /// `GOWEAVE_ITERATIONS`, `GOWEAVE_SEED`, `GOWEAVE_REPLAY` (a token: replay it instead of
-    /// exploring), `GOWEAVE_TIME_BUDGET`, `GOWEAVE_MAX_STEPS`, `GOWEAVE_SHRINK_BUDGET`,
+    /// `GOWEAVE_ITERATIONS`, `GOWEAVE_SEED`, `GOWEAVE_REPLAY` (a token, or `@path` of a file
+    /// holding one: replay it instead of exploring), `GOWEAVE_TIME_BUDGET`, `GOWEAVE_MAX_STEPS`, `GOWEAVE_SHRINK_BUDGET`,
     /// `GOWEAVE_LEAK_CHECK`, `GOWEAVE_TIMERS` (`any_time` or `when_blocked`) and
     /// `GOWEAVE_BACKTRACE` (`1` or `full`: see [`Checker::backtraces`]).
     /// A value that cannot be used is an error naming the variable.
@@ -206,7 +206,7 @@ impl Checker {
             })?;
         }
         if let Some(s) = env_parse("GOWEAVE_REPLAY", |v| {
-            Schedule::from_token(v).map_err(|e| e.to_string())
+            Schedule::from_arg(v).map_err(|e| e.to_string())
         })? {
             self.source = Source::Builtin(StrategyKind::Replay(s));
             self.iterations = None;
@@ -421,7 +421,8 @@ where
     }
 }
 
-/// Replay the schedule of a token once. A token that cannot be read panics with the reason
+/// Replay the schedule of a token (or of `@path`, a file holding one) once. A token that
+/// cannot be read panics with the reason
 /// (malformed, truncated, or of another version); a token from a program that has changed
 /// fails with [`FailureKind::Nondeterminism`].
 #[track_caller]
@@ -429,7 +430,7 @@ pub fn replay<F>(token: &str, f: F) -> Result<Stats, Failure>
 where
     F: Fn() + Send + Sync + 'static,
 {
-    let schedule = Schedule::from_token(token).unwrap_or_else(|e| panic!("goweave: {e}"));
+    let schedule = Schedule::from_arg(token).unwrap_or_else(|e| panic!("goweave: {e}"));
     Checker::new()
         .strategy(StrategyKind::Replay(schedule))
         .run(f)

@@ -100,8 +100,8 @@ impl FromStr for StrategyKind {
 
     fn from_str(s: &str) -> Result<StrategyKind, String> {
         let s = s.trim();
-        if s.starts_with("gw") && s.contains(':') {
-            return Schedule::from_token(s)
+        if s.starts_with('@') || (s.starts_with("gw") && s.contains(':')) {
+            return Schedule::from_arg(s)
                 .map(StrategyKind::Replay)
                 .map_err(|e| e.to_string());
         }
@@ -134,7 +134,7 @@ impl FromStr for StrategyKind {
             },
             _ => {
                 return Err(format!(
-                    "unknown strategy {s:?}: expected random, pct, pct:<depth>, pos, dfs, dfs:<max preemptions>, round_robin, fuzz, fuzz:<corpus directory> or a gw1: replay token"
+                    "unknown strategy {s:?}: expected random, pct, pct:<depth>, pos, dfs, dfs:<max preemptions>, round_robin, fuzz, fuzz:<corpus directory> or a replay token (gw1:... or @file)"
                 ))
             }
         };
