@@ -143,6 +143,8 @@ struct State {
     /// Once main has returned (leak check on): the step count then, and the virtual time
     /// beyond which timers no longer fire.
     quiesce: Option<(u64, Duration)>,
+    /// The run was cut short (deadline or stop; see `Config::deadline`, `Monitor::stop`).
+    cancelled: bool,
     strategy: Box<dyn Strategy>,
 }
 
@@ -214,6 +216,7 @@ impl Controlled {
                 verdict: None,
                 main_done: false,
                 quiesce: None,
+                cancelled: false,
                 strategy,
             }),
             cfg,
@@ -372,5 +375,6 @@ pub fn run<T: Send + 'static>(
         survivors,
         strategy: st.strategy,
         race_needed,
+        cancelled: st.cancelled,
     }
 }
