@@ -692,6 +692,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "Miri isolates the file system")]
     fn from_arg_reads_tokens_and_files_and_names_the_file_on_error() {
         let s = Schedule::new(vec![Choice::Goroutine(2), Choice::Time], 4, 9);
         assert_eq!(Schedule::from_arg(&s.token()), Ok(s.clone()));

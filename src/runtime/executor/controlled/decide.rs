@@ -35,8 +35,11 @@ impl Controlled {
         if let Some(t) = time {
             d = d.with_time(t);
         }
+        d = d.with_woken(&st.woken);
         let i = st.strategy.pick_goroutine(&d);
-        if let Some(reason) = d.take_abort() {
+        let aborted = d.take_abort();
+        st.woken.clear();
+        if let Some(reason) = aborted {
             Self::abort(st, reason);
             return None;
         }

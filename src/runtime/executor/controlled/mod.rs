@@ -105,6 +105,9 @@ struct State {
     runnable: Vec<GRef>,
     /// Ids of `runnable`, position for position (what a `Decision` shows).
     ids: Vec<u64>,
+    /// Goroutines made runnable (spawned or woken) since the strategy's last decision
+    /// (`Decision::woken`).
+    woken: Vec<u64>,
     /// The next event of each goroutine, by id (index 0 unused).
     pending: Vec<Pending>,
     /// The goroutine to resume next, chosen at a scheduling point (it is in `all`).
@@ -197,6 +200,7 @@ impl Controlled {
                 live: 0,
                 runnable: spare.runnable,
                 ids: spare.ids,
+                woken: Vec::new(),
                 pending: spare.pending,
                 switch_to: None,
                 pass_time: false,
@@ -232,6 +236,8 @@ impl Controlled {
         let at = st.ids.partition_point(|&id| id < g.id);
         st.ids.insert(at, g.id);
         st.runnable.insert(at, g);
+        let id = st.ids[at];
+        st.woken.push(id);
     }
 
     /// Take `id` out of the runnable set, if it is there.
@@ -269,6 +275,7 @@ impl Controlled {
         // Ids grow, so pushing keeps `runnable` sorted; `pending` is indexed by id.
         st.ids.push(id);
         st.runnable.push(g.clone());
+        st.woken.push(id);
         debug_assert_eq!(st.pending.len() as u64, id);
         let since = st.steps;
         st.pending.push(Pending {
