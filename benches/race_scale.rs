@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo bench --bench race_scale                 # every case, 3 runs each: median and worst
+//! cargo bench --bench race_scale -- pct          # one case at the three sizes
 //! cargo bench --bench race_scale -- pct 100000   # one case, once (what each child runs)
 //! ```
 //!
@@ -97,7 +98,11 @@ fn main() {
         "| case | goroutines | wall ms (median / worst of 3) | peak RSS MB (median / worst) |"
     );
     println!("| --- | ---: | ---: | ---: |");
+    let only = args.first().cloned();
     for case in ["pct", "pct_off", "random", "leak"] {
+        if only.as_deref().is_some_and(|o| o != case) {
+            continue;
+        }
         for n in [1_000u64, 10_000, 100_000] {
             let mut runs: Vec<(u64, u64)> = (0..3)
                 .map(|_| {
