@@ -51,10 +51,11 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::chan::{self, Chan, Receiver};
 use crate::runtime::event::Op;
+use crate::runtime::executor::is_controlled;
 use crate::runtime::executor::{self, Timers};
 use crate::runtime::hb;
 use crate::runtime::timer::TimerId;
-use crate::sync::sema::{is_controlled, lock_queue, watched, Obj};
+use crate::sync::obj::{lock_queue, watched, Obj};
 use crate::time::{self, Duration, Instant};
 
 /// Why a context was cancelled (Go's `context.Canceled` and `context.DeadlineExceeded`).

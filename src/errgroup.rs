@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use crate::context::{self, CancelFn, Context};
-use crate::sync::sema::lock_queue;
+use crate::sync::obj::lock_queue;
 use crate::sync::{Semaphore, WaitGroup};
 
 /// The default error type of a [`Group`].

@@ -18,13 +18,12 @@
 
 pub mod cell;
 pub mod check;
-#[doc(hidden)]
-pub mod conc_test;
 pub mod context;
 pub mod detect;
 pub mod errgroup;
 pub mod explore;
 pub mod fuzz;
+pub mod harness;
 #[cfg(feature = "proptest")]
 pub mod proptest;
 pub mod rand;
@@ -33,6 +32,7 @@ pub mod runtime;
 pub mod schedule;
 pub mod sync;
 pub mod time;
+mod util;
 pub mod verdict;
 
 pub use detect::leak;

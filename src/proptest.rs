@@ -54,7 +54,7 @@ use proptest::strategy::{BoxedStrategy, Strategy};
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
 use crate::check::{Checker, Failure, Stats};
-use crate::fuzz::{Bytes, Tail};
+use crate::explore::{Bytes, Tail};
 
 /// A schedule as proptest generates and shrinks it (see the module docs).
 #[derive(Clone, PartialEq, Eq, Hash, Default)]

@@ -53,6 +53,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::explore::TimerMode;
+use crate::util::hash::{fnv1a32, FNV_OFFSET, FNV_PRIME};
 
 /// Version written into, and accepted from, tokens.
 const VERSION: u32 = 1;
@@ -477,12 +478,12 @@ pub fn __frame_payload(payload: &[u8]) -> String {
 #[inline]
 pub(crate) fn fingerprint_step(fp: u64, op: u8, goroutine: u64) -> u64 {
     let mut h = fp ^ (op as u64) ^ (goroutine << 8);
-    h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    h = h.wrapping_mul(FNV_PRIME);
     h ^ (h >> 29)
 }
 
 /// The starting value of a fingerprint.
-pub(crate) const FINGERPRINT_SEED: u64 = 0xCBF2_9CE4_8422_2325;
+pub(crate) const FINGERPRINT_SEED: u64 = FNV_OFFSET;
 
 /// A 64-bit hash of a choice list (for counting distinct schedules).
 pub(crate) fn hash_choices(choices: &[Choice]) -> u64 {
@@ -495,15 +496,6 @@ pub(crate) fn hash_choices(choices: &[Choice]) -> u64 {
         };
         h = (h ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         h ^= h >> 32;
-    }
-    h
-}
-
-fn fnv1a32(bytes: &[u8]) -> u32 {
-    let mut h: u32 = 0x811C_9DC5;
-    for &b in bytes {
-        h ^= b as u32;
-        h = h.wrapping_mul(0x0100_0193);
     }
     h
 }

@@ -178,7 +178,7 @@ mod nested {
 
 #[test]
 fn every_attribute_registers_itself() {
-    let names: Vec<String> = goweave::conc_test::ConcTest::all()
+    let names: Vec<String> = goweave::harness::ConcTest::all()
         .iter()
         .map(|t| t.path())
         .collect();
@@ -196,38 +196,37 @@ fn every_attribute_registers_itself() {
             "{want} missing from {names:?}"
         );
     }
-    let t = goweave::conc_test::ConcTest::all()
+    let t = goweave::harness::ConcTest::all()
         .into_iter()
         .find(|t| t.name == "pct_with_depth")
         .unwrap();
-    assert_eq!(t.spec.strategy, Some(goweave::conc_test::StrategyName::Pct));
-    assert_eq!(t.spec.depth, Some(2));
-    assert_eq!(t.spec.iterations, Some(50));
+    // The options are registered as written, and resolve as the runtime reads them.
+    assert!(t.options.contains(&("strategy", "pct")), "{:?}", t.options);
+    let cfg = goweave::harness::TestConfig::resolve(t.options, &[]).unwrap();
+    assert_eq!(cfg.strategy, goweave::StrategyKind::Pct { depth: 2 });
+    assert_eq!(cfg.iterations, 50);
     assert!(!t.ignored);
     assert!(t.file.ends_with("conc_test_attr.rs"));
     // Reports name the attribute as where the test's main goroutine was created.
     assert_eq!(t.site.file(), t.file);
     assert_eq!(t.site.line(), t.line);
-    let ig = goweave::conc_test::ConcTest::all()
+    let ig = goweave::harness::ConcTest::all()
         .into_iter()
         .find(|t| t.name == "ignored_known_bug")
         .unwrap();
     assert!(ig.ignored);
-    let pinned = goweave::conc_test::ConcTest::all()
+    let pinned = goweave::harness::ConcTest::all()
         .into_iter()
         .find(|t| t.name == "replay_option_pins_a_schedule")
         .unwrap();
-    assert_eq!(
-        pinned.spec.replay,
-        Some("gw1:Edr0hKsG0MqjkgygjQYIBQEIDAgFAA")
-    );
+    assert!(pinned
+        .options
+        .contains(&("replay", "gw1:Edr0hKsG0MqjkgygjQYIBQEIDAgFAA")));
     assert!(pinned.ignored);
-    let tb = goweave::conc_test::ConcTest::all()
+    let tb = goweave::harness::ConcTest::all()
         .into_iter()
         .find(|t| t.name == "time_budget_ends_the_run")
         .unwrap();
-    assert_eq!(
-        tb.spec.time_budget,
-        Some(std::time::Duration::from_millis(200))
-    );
+    let cfg = goweave::harness::TestConfig::resolve(tb.options, &[]).unwrap();
+    assert_eq!(cfg.time_budget, Some(std::time::Duration::from_millis(200)));
 }

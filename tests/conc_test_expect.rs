@@ -6,9 +6,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use goweave::conc_test::{
-    explore, judge, run_test, ConcTest, Config, Overrides, Part, Source, Spec, StrategyName,
-};
+use goweave::check::{Layer, Origin};
+use goweave::harness::{explore, judge, run_test, ConcTest, Part, TestConfig};
 use goweave::runtime::gosched;
 use goweave::FailureKind;
 
@@ -32,7 +31,11 @@ fn lost_update() {
     assert_eq!(n.load(Ordering::SeqCst), 2, "an increment was lost");
 }
 
-fn descriptor(name: &'static str, spec: Spec, body: fn()) -> &'static ConcTest {
+fn descriptor(
+    name: &'static str,
+    options: &'static [(&'static str, &'static str)],
+    body: fn(),
+) -> &'static ConcTest {
     Box::leak(Box::new(ConcTest {
         name,
         module_path: "conc_test_expect",
@@ -40,7 +43,7 @@ fn descriptor(name: &'static str, spec: Spec, body: fn()) -> &'static ConcTest {
         line: line!(),
         site: std::panic::Location::caller(),
         ignored: false,
-        spec,
+        options,
         body,
     }))
 }
@@ -57,11 +60,7 @@ fn panic_text(f: impl FnOnce()) -> String {
 fn a_missing_expected_failure_fails_with_a_clear_message() {
     let t = descriptor(
         "never_deadlocks",
-        Spec {
-            expect: Some(FailureKind::Deadlock),
-            iterations: Some(20),
-            ..Spec::default()
-        },
+        &[("expect", "deadlock"), ("iterations", "20")],
         correct,
     );
     let msg = panic_text(|| run_test(t));
@@ -77,11 +76,7 @@ fn a_missing_expected_failure_fails_with_a_clear_message() {
 fn another_kind_of_failure_fails_and_shows_its_report() {
     let t = descriptor(
         "panics_instead",
-        Spec {
-            expect: Some(FailureKind::Deadlock),
-            iterations: Some(1_000),
-            ..Spec::default()
-        },
+        &[("expect", "deadlock"), ("iterations", "1_000")],
         lost_update,
     );
     let msg = panic_text(|| run_test(t));
@@ -95,14 +90,7 @@ fn another_kind_of_failure_fails_and_shows_its_report() {
 
 #[test]
 fn an_unexpected_failure_fails_with_the_report_and_replay_line() {
-    let t = descriptor(
-        "plain_bug",
-        Spec {
-            iterations: Some(1_000),
-            ..Spec::default()
-        },
-        lost_update,
-    );
+    let t = descriptor("plain_bug", &[("iterations", "1_000")], lost_update);
     let msg = panic_text(|| run_test(t));
     assert!(msg.contains("an increment was lost"), "{msg}");
     assert!(
@@ -113,15 +101,7 @@ fn an_unexpected_failure_fails_with_the_report_and_replay_line() {
 
 #[test]
 fn the_expected_failure_passes() {
-    let cfg = Config::resolve(
-        &Spec {
-            expect: Some(FailureKind::Panic),
-            iterations: Some(1_000),
-            ..Spec::default()
-        },
-        &[],
-    )
-    .unwrap();
+    let cfg = TestConfig::resolve(&[("expect", "panic"), ("iterations", "1_000")], &[]).unwrap();
     let ex = explore(lost_update, &cfg, &Part::whole(), "t").unwrap();
     let note = judge(&cfg, &ex)
         .unwrap()
@@ -136,21 +116,13 @@ fn the_expected_failure_passes() {
 fn fuzz_finds_the_expected_failure() {
     let t = descriptor(
         "fuzzed",
-        Spec {
-            strategy: Some(StrategyName::Fuzz),
-            expect: Some(FailureKind::Panic),
-            ..Spec::default()
-        },
+        &[("strategy", "fuzz"), ("expect", "panic")],
         lost_update,
     );
     run_test(t);
     let t = descriptor(
         "fuzzed_correct",
-        Spec {
-            strategy: Some(StrategyName::Fuzz),
-            iterations: Some(50),
-            ..Spec::default()
-        },
+        &[("strategy", "fuzz"), ("iterations", "50")],
         correct,
     );
     run_test(t);
@@ -158,14 +130,9 @@ fn fuzz_finds_the_expected_failure() {
 
 #[test]
 fn variables_override_options_and_bad_values_name_the_variable() {
-    let spec = Spec {
-        strategy: Some(StrategyName::Pct),
-        iterations: Some(10),
-        seed: Some(1),
-        ..Spec::default()
-    };
+    let spec = &[("strategy", "pct"), ("iterations", "10"), ("seed", "1")];
     let env = |pairs: &'static [(&'static str, &'static str)]| {
-        Overrides::from_lookup(move |k| {
+        Layer::from_lookup(move |k| {
             pairs
                 .iter()
                 .find(|(n, _)| *n == k)
@@ -181,8 +148,8 @@ fn variables_override_options_and_bad_values_name_the_variable() {
         ("GOWEAVE_EXPECT", "race"),
         ("GOWEAVE_LEAK_CHECK", "false"),
     ]);
-    let cfg = Config::resolve(&spec, &[&e]).unwrap();
-    assert_eq!(cfg.strategy, Some(goweave::StrategyKind::Pos));
+    let cfg = TestConfig::resolve(spec, &[&e]).unwrap();
+    assert_eq!(cfg.strategy, goweave::StrategyKind::Pos);
     assert_eq!((cfg.iterations, cfg.seed), (30, 9));
     assert_eq!(cfg.max_steps, Some(500));
     assert_eq!(cfg.time_budget, Some(std::time::Duration::from_secs(90)));
@@ -190,8 +157,8 @@ fn variables_override_options_and_bad_values_name_the_variable() {
     assert!(!cfg.leak_check);
 
     let e = env(&[("GOWEAVE_DEPTH", "5")]);
-    let cfg = Config::resolve(&spec, &[&e]).unwrap();
-    assert_eq!(cfg.strategy, Some(goweave::StrategyKind::Pct { depth: 5 }));
+    let cfg = TestConfig::resolve(spec, &[&e]).unwrap();
+    assert_eq!(cfg.strategy, goweave::StrategyKind::Pct { depth: 5 });
 
     for (var, value, why) in [
         ("GOWEAVE_ITERATIONS", "many", "whole number"),
@@ -205,7 +172,9 @@ fn variables_override_options_and_bad_values_name_the_variable() {
     ] {
         let pairs: &'static [(&'static str, &'static str)] =
             Box::leak(vec![(var, value)].into_boxed_slice());
-        let err = Config::resolve(&spec, &[&env(pairs)]).unwrap_err().0;
+        let err = TestConfig::resolve(spec, &[&env(pairs)])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(why), "{var}={value}: {err}");
         if var != "GOWEAVE_REPLAY" {
             assert!(err.contains(&format!("{var}={value:?}")), "{err}");
@@ -213,9 +182,8 @@ fn variables_override_options_and_bad_values_name_the_variable() {
     }
 
     // Harness flags come last and win.
-    let mut flags = Overrides::none(Source::Flag);
-    flags.iterations = Some("7".into());
-    let cfg = Config::resolve(&spec, &[&env(&[("GOWEAVE_ITERATIONS", "30")]), &flags]).unwrap();
+    let flags = Layer::new(Origin::Flag).with("iterations", "7");
+    let cfg = TestConfig::resolve(spec, &[&env(&[("GOWEAVE_ITERATIONS", "30")]), &flags]).unwrap();
     assert_eq!(cfg.iterations, 7);
 }
 
@@ -227,12 +195,8 @@ fn the_replay_option_runs_exactly_the_recorded_schedule() {
         .expect_err("the lost update is found")
         .token();
     let pinned: &'static str = Box::leak(token.clone().into_boxed_str());
-    let spec = Spec {
-        replay: Some(pinned),
-        expect: Some(FailureKind::Panic),
-        ..Spec::default()
-    };
-    let cfg = Config::resolve(&spec, &[]).unwrap();
+    let spec = &[("replay", pinned), ("expect", "panic")];
+    let cfg = TestConfig::resolve(spec, &[]).unwrap();
     assert_eq!(cfg.describe(), "replay");
     let ex = explore(lost_update, &cfg, &Part::whole(), "pinned").unwrap();
     assert_eq!(ex.schedules, 1);
@@ -241,10 +205,9 @@ fn the_replay_option_runs_exactly_the_recorded_schedule() {
     assert!(judge(&cfg, &ex).is_ok());
 
     // A strategy given later (here by a variable) explores instead of replaying.
-    let mut env = Overrides::none(Source::Env);
-    env.strategy = Some("random".into());
-    let cfg = Config::resolve(&spec, &[&env]).unwrap();
-    assert_eq!(cfg.strategy, Some(goweave::StrategyKind::Random));
+    let env = Layer::new(Origin::Env).with("strategy", "random");
+    let cfg = TestConfig::resolve(spec, &[&env]).unwrap();
+    assert_eq!(cfg.strategy, goweave::StrategyKind::Random);
 }
 
 /// A goroutine left blocked when the body returns is a leak; `expect = "leak"` keeps the kernel.

@@ -99,5 +99,10 @@ fn replay_of_an_expected_failure_passes() {
 fn a_bad_token_is_a_clear_error() {
     let (ok, text) = child("lost_update_expected", "gw1:AAAA");
     assert!(!ok, "{text}");
-    assert!(text.contains("goweave: replay token"), "{text}");
+    // The error names the variable and says what is wrong with the token.
+    assert!(
+        text.contains("goweave: GOWEAVE_REPLAY=\"gw1:AAAA\""),
+        "{text}"
+    );
+    assert!(text.contains("replay token"), "{text}");
 }

@@ -132,12 +132,13 @@ fn the_checker_takes_a_corpus_directory_by_name() {
 
 #[test]
 fn harness_shards_run_their_own_campaigns_into_one_corpus_per_test() {
-    use goweave::conc_test::{explore, Config, Overrides, Part, Source, Spec};
+    use goweave::check::{Layer, Origin};
+    use goweave::harness::{explore, Part, TestConfig};
     let root = temp_dir("shards");
-    let mut flags = Overrides::none(Source::Flag);
-    flags.strategy = Some(format!("fuzz:{}", root.display()));
-    flags.iterations = Some("200".into());
-    let cfg = Config::resolve(&Spec::default(), &[&flags]).unwrap();
+    let flags = Layer::new(Origin::Flag)
+        .with("strategy", format!("fuzz:{}", root.display()))
+        .with("iterations", "200");
+    let cfg = TestConfig::resolve(&[], &[&flags]).unwrap();
     let mut total = 0;
     for i in 0..2 {
         let ex = explore(program, &cfg, &Part::nth(i, 2), "suite::program").unwrap();

@@ -1,7 +1,8 @@
 //! The timer mode from every side: `Checker::timers`, `GOWEAVE_TIMERS`, `--timers` and
 //! `#[conc_test(timers = "...")]`.
 
-use goweave::conc_test::{Config, Overrides, Source, Spec};
+use goweave::check::{Layer, Origin};
+use goweave::harness::TestConfig;
 use goweave::time::{self, Duration};
 use goweave::{chan, conc_test, go, select, TimerMode};
 
@@ -19,36 +20,30 @@ fn modes_parse_and_print() {
 
 #[test]
 fn the_environment_and_flags_override_the_attribute() {
-    let spec = Spec {
-        timers: Some(TimerMode::WhenBlocked),
-        ..Spec::default()
-    };
+    let spec = &[("timers", "when_blocked")];
     assert_eq!(
-        Config::resolve(&spec, &[]).unwrap().timers,
+        TestConfig::resolve(spec, &[]).unwrap().timers,
         TimerMode::WhenBlocked
     );
     assert_eq!(
-        Config::resolve(&Spec::default(), &[]).unwrap().timers,
+        TestConfig::resolve(&[], &[]).unwrap().timers,
         TimerMode::AnyTime
     );
-    let env = Overrides::from_lookup(|k| (k == "GOWEAVE_TIMERS").then(|| "any_time".into()));
+    let env = Layer::from_lookup(|k| (k == "GOWEAVE_TIMERS").then(|| "any_time".into()));
     assert_eq!(
-        Config::resolve(&spec, &[&env]).unwrap().timers,
+        TestConfig::resolve(spec, &[&env]).unwrap().timers,
         TimerMode::AnyTime
     );
-    let mut flags = Overrides::none(Source::Flag);
-    flags.timers = Some("when_blocked".into());
+    let flags = Layer::new(Origin::Flag).with("timers", "when_blocked");
     assert_eq!(
-        Config::resolve(&Spec::default(), &[&env, &flags])
-            .unwrap()
-            .timers,
+        TestConfig::resolve(&[], &[&env, &flags]).unwrap().timers,
         TimerMode::WhenBlocked
     );
-    flags.timers = Some("never".into());
-    let e = Config::resolve(&Spec::default(), &[&flags]).unwrap_err();
+    let flags = Layer::new(Origin::Flag).with("timers", "never");
+    let e = TestConfig::resolve(&[], &[&flags]).unwrap_err();
     assert!(e.to_string().contains("--timers=\"never\""), "{e}");
-    let bad = Overrides::from_lookup(|k| (k == "GOWEAVE_TIMERS").then(|| "soon".into()));
-    let e = Config::resolve(&Spec::default(), &[&bad]).unwrap_err();
+    let bad = Layer::from_lookup(|k| (k == "GOWEAVE_TIMERS").then(|| "soon".into()));
+    let e = TestConfig::resolve(&[], &[&bad]).unwrap_err();
     assert!(e.to_string().contains("GOWEAVE_TIMERS"), "{e}");
 }
 

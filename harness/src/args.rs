@@ -5,7 +5,8 @@
 use std::ffi::OsString;
 use std::fmt;
 
-use goweave::conc_test::{Overrides, Source};
+use goweave::check::settings::SETTINGS;
+use goweave::check::{Layer, Origin};
 
 /// `--shard i/n`: this process explores schedules `k` with `k % n == i - 1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,9 +49,9 @@ impl std::str::FromStr for Shard {
 /// The parsed command line.
 #[derive(Clone, Debug)]
 pub struct Args {
-    /// `--strategy`, `--iterations`, `--seed`, `--replay`, `--time-budget`, `--depth`,
-    /// `--max-preemptions`, `--max-steps`, `--leak-check`, `--expect`, `--timers`.
-    pub overrides: Overrides,
+    /// The checker's settings given as flags (`--strategy`, `--iterations`, ...: every setting
+    /// of `goweave::check::settings` by its flag), checked when resolved.
+    pub settings: Layer,
     /// `--shard i/n` (default `1/1`).
     pub shard: Shard,
     /// `--jobs N`: threads exploring each test (default 1).
@@ -63,47 +64,36 @@ pub struct Args {
     pub libtest: Vec<OsString>,
 }
 
-/// goweave's flags that take a value, and the [`Overrides`] field each sets.
-const VALUE_FLAGS: &[(&str, &str)] = &[
-    ("--strategy", "strategy"),
-    ("--iterations", "iterations"),
-    ("--seed", "seed"),
-    ("--replay", "replay"),
-    ("--time-budget", "time_budget"),
-    ("--depth", "depth"),
-    ("--max-preemptions", "max_preemptions"),
-    ("--max-steps", "max_steps"),
-    ("--leak-check", "leak_check"),
-    ("--expect", "expect"),
-    ("--timers", "timers"),
-    ("--shard", ""),
-    ("--jobs", ""),
-];
+/// The setting a flag names (`--time-budget` is `time_budget`), if it names one.
+fn setting_of(flag: &str) -> Option<&'static str> {
+    SETTINGS
+        .iter()
+        .find(|s| s.scopes.flag && s.flag() == flag)
+        .map(|s| s.name)
+}
 
-/// The help text of goweave's flags.
-pub const HELP: &str = "\
-goweave flags (each overrides the test's #[conc_test] options and the GOWEAVE_* variables):
-      --strategy <S>         random | pct | pct:<depth> | pos | dfs | dfs:<max preemptions> |
-                             round_robin | fuzz | fuzz:<corpus dir> (one subdirectory per test)
-      --iterations <N>       schedules per test
-      --seed <N>             campaign seed (decimal or 0x hex)
-      --replay <TOKEN|@FILE> replay one recorded schedule (use with a filter and --exact);
-                             @FILE reads the token from a file (reports write long ones there)
-      --time-budget <D>      wall-clock budget per test: 500ms, 10s, 2m, 1m30s
-      --depth <N>            PCT bug depth
-      --max-preemptions <N>  DFS preemption bound
-      --max-steps <N>        scheduling points per schedule before a livelock is reported
-      --leak-check <BOOL>    report goroutines left behind
-      --expect <KIND>        deadlock | leak | race | panic | livelock | none
-      --timers <MODE>        any_time (timers may fire at any scheduling point; the default) |
-                             when_blocked (only once every goroutine is blocked, as synctest)
-      --shard <i/n>          explore only schedules k with k % n == i - 1 (disjoint shards;
-                             together they are the unsharded run); with fuzz, a campaign of
-                             its own with 1/n of the iterations (share the corpus dir to merge)
-      --jobs <N>             explore each test on N threads (with random and pos, the same
-                             failure as one thread)
-      --format json          one JSON record per test on stdout (see harness/README.md)
-";
+/// The help text of goweave's flags: one line per checker setting (from the settings table,
+/// so it cannot drift from what the flags accept), then the harness's own.
+pub fn help() -> String {
+    let mut h = String::from(
+        "goweave flags (each overrides the test's #[conc_test] options and the GOWEAVE_* variables):\n",
+    );
+    for s in SETTINGS.iter().filter(|s| s.scopes.flag) {
+        let flag = format!("{} <V>", s.flag());
+        h.push_str(&format!("      {flag:<24}{}\n", s.help));
+        h.push_str(&format!("      {:<24}  {}\n", "", s.grammar.describe()));
+    }
+    h.push_str(
+        "      --shard <i/n>           explore only schedules k with k % n == i - 1 (disjoint shards;
+                              together they are the unsharded run); with fuzz, a campaign of
+                              its own with 1/n of the iterations (share the corpus dir to merge)
+      --jobs <N>              explore each test on N threads (with random and pos, the same
+                              failure as one thread)
+      --format json           one JSON record per test on stdout (see harness/README.md)
+",
+    );
+    h
+}
 
 impl Args {
     /// Parse `argv` (program name first).
@@ -114,7 +104,7 @@ impl Args {
     {
         let mut it = argv.into_iter().map(Into::into);
         let mut args = Args {
-            overrides: Overrides::none(Source::Flag),
+            settings: Layer::new(Origin::Flag),
             shard: Shard::WHOLE,
             jobs: 1,
             json: false,
@@ -153,41 +143,25 @@ impl Args {
                 args.libtest.push(v.into());
                 continue;
             }
-            let Some(&(_, field)) = VALUE_FLAGS.iter().find(|(f, _)| *f == flag) else {
+            let setting = setting_of(flag);
+            if setting.is_none() && flag != "--shard" && flag != "--jobs" {
                 args.libtest.push(arg);
                 continue;
-            };
+            }
             let v = match inline {
                 Some(v) => v,
                 None => value_of(&mut it, flag)?,
             };
-            let o = &mut args.overrides;
-            match flag {
-                "--shard" => args.shard = v.parse()?,
-                "--jobs" => {
+            match (flag, setting) {
+                (_, Some(name)) => args.settings.set(name, v).map_err(|e| e.to_string())?,
+                ("--shard", _) => args.shard = v.parse()?,
+                _ => {
                     args.jobs = match v.trim().parse::<u64>() {
                         Ok(n) if n >= 1 => n,
                         _ => {
                             return Err(format!("--jobs {v:?}: expected a number of threads >= 1"))
                         }
                     }
-                }
-                _ => {
-                    let slot = match field {
-                        "strategy" => &mut o.strategy,
-                        "iterations" => &mut o.iterations,
-                        "seed" => &mut o.seed,
-                        "replay" => &mut o.replay,
-                        "time_budget" => &mut o.time_budget,
-                        "depth" => &mut o.depth,
-                        "max_preemptions" => &mut o.max_preemptions,
-                        "max_steps" => &mut o.max_steps,
-                        "leak_check" => &mut o.leak_check,
-                        "expect" => &mut o.expect,
-                        "timers" => &mut o.timers,
-                        _ => unreachable!("every value flag has a field"),
-                    };
-                    *slot = Some(v);
                 }
             }
         }
@@ -231,9 +205,9 @@ mod tests {
             "--time-budget",
             "2s",
         ]);
-        assert_eq!(a.overrides.strategy.as_deref(), Some("pct:2"));
-        assert_eq!(a.overrides.iterations.as_deref(), Some("500"));
-        assert_eq!(a.overrides.time_budget.as_deref(), Some("2s"));
+        assert_eq!(a.settings.get("strategy"), Some("pct:2"));
+        assert_eq!(a.settings.get("iterations"), Some("500"));
+        assert_eq!(a.settings.get("time_budget"), Some("2s"));
         assert_eq!(a.shard, Shard { index: 1, count: 4 });
         assert_eq!(a.jobs, 3);
         assert!(a.json);
@@ -255,12 +229,13 @@ mod tests {
     #[test]
     fn the_timer_mode_is_a_flag() {
         let a = parse(&["--timers", "when_blocked", "x"]);
-        assert_eq!(a.overrides.timers.as_deref(), Some("when_blocked"));
+        assert_eq!(a.settings.get("timers"), Some("when_blocked"));
         assert_eq!(
-            parse(&["--timers=any_time"]).overrides.timers.as_deref(),
+            parse(&["--timers=any_time"]).settings.get("timers"),
             Some("any_time")
         );
-        assert!(HELP.contains("--timers"));
+        assert!(help().contains("--timers"));
+        assert!(help().contains("--shrink-budget"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use goweave::conc_test::{self, ConcTest, Config, ConfigError, Exploration, Part};
+use goweave::harness::{self, ConcTest, ConfigError, Exploration, Part, TestConfig};
 
 use crate::args::Shard;
 
@@ -21,7 +21,7 @@ use crate::args::Shard;
 /// schedule begun adds one to `progress`.
 pub fn explore_test(
     test: &ConcTest,
-    cfg: &Config,
+    cfg: &TestConfig,
     shard: Shard,
     jobs: u64,
     progress: Option<Arc<AtomicU64>>,
@@ -38,7 +38,7 @@ pub fn explore_test(
     };
     let start = Instant::now();
     if jobs == 1 {
-        return conc_test::explore(test.body, cfg, &part(0), &name);
+        return harness::explore(test.body, cfg, &part(0), &name);
     }
     let results: Vec<Result<Exploration, ConfigError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..jobs)
@@ -46,7 +46,7 @@ pub fn explore_test(
                 let p = part(j);
                 let (name, stop) = (&name, &stop);
                 s.spawn(move || {
-                    let r = conc_test::explore(test.body, cfg, &p, name);
+                    let r = harness::explore(test.body, cfg, &p, name);
                     if let Ok(Exploration {
                         failure: Some((k, _)),
                         ..
@@ -180,11 +180,11 @@ impl Record {
     /// In a sharded run, a shard that does not find the expected failure passes, with a
     /// message: only the shards together explore the whole run, so only they together can miss
     /// it (the records of all shards tell).
-    pub fn of(name: String, cfg: &Config, shard: Shard, jobs: u64, ex: &Exploration) -> Record {
-        let verdict = match (conc_test::judge(cfg, ex), cfg.expect) {
+    pub fn of(name: String, cfg: &TestConfig, shard: Shard, jobs: u64, ex: &Exploration) -> Record {
+        let verdict = match (harness::judge(cfg, ex), cfg.expect) {
             (Err(_), Some(want)) if shard.count > 1 && ex.failure.is_none() => Ok(Some(format!(
                 "expected a {} but none of the {} schedules of shard {shard} found one; the other shards may",
-                conc_test::kind_name(want),
+                want.name(),
                 ex.schedules
             ))),
             (v, _) => v,
@@ -193,7 +193,7 @@ impl Record {
             .failure
             .iter()
             .map(|(k, f)| FailureRecord {
-                kind: conc_test::kind_name(f.kind()),
+                kind: f.kind().name(),
                 expected: cfg.expect == Some(f.kind()),
                 schedule: *k,
                 token: f.token(),
@@ -217,7 +217,7 @@ impl Record {
             schedules: ex.schedules,
             steps: ex.steps,
             elapsed: ex.elapsed,
-            expect: cfg.expect.map(conc_test::kind_name),
+            expect: cfg.expect.map(|k| k.name()),
             failures,
             message: match verdict {
                 // With an expectation, say what was wrong in one line; the report of a
@@ -326,17 +326,7 @@ impl Obj {
 /// `s` as a JSON string literal (RFC 8259).
 fn escape_into(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
+    out.push_str(&goweave::report::escape_json(s));
     out.push('"');
 }
 

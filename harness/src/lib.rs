@@ -18,10 +18,10 @@
 //! }
 //! ```
 //!
-//! Every `#[conc_test]` linked into the binary registers itself (see `goweave::conc_test`), so
+//! Every `#[conc_test]` linked into the binary registers itself (see `goweave::harness`), so
 //! there is no list to keep. The harness takes what people type at libtest (a filter,
 //! `--exact`, `--list`, `--ignored`, `--nocapture`, `--test-threads`, ...) and goweave's own
-//! flags ([`args::HELP`]): `--strategy`, `--iterations`, `--seed`, `--replay`,
+//! flags ([`args::help`]): `--strategy`, `--iterations`, `--seed`, `--replay`,
 //! `--time-budget`, `--shard i/n`, `--jobs N` and `--format json`. It ends with a summary
 //! table: tests, schedules, schedules per second, and failures with their replay lines.
 
@@ -34,7 +34,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use goweave::conc_test::{ConcTest, Config, Overrides};
+use goweave::check::Layer;
+use goweave::harness::{ConcTest, Part, TestConfig};
 use libtest_mimic::{Arguments, Failed, FormatSetting, Trial};
 
 pub use args::{Args, Shard};
@@ -58,15 +59,15 @@ where
     let args = match Args::parse(argv) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}\n\n{}", args::HELP);
+            eprintln!("error: {e}\n\n{}", args::help());
             return 2;
         }
     };
     if args.help {
-        println!("{}", args::HELP);
+        println!("{}", args::help());
     }
     let lt = Arguments::from_iter(args.libtest.clone());
-    let env = Overrides::from_env();
+    let env = Layer::from_env();
     let records: Arc<Mutex<Vec<Record>>> = Arc::default();
     // Set once the trials exist (the line's layout depends on their names).
     let progress_slot: Arc<OnceLock<Progress>> = Arc::default();
@@ -130,17 +131,16 @@ where
 fn run_one(
     t: &'static ConcTest,
     args: &Args,
-    env: &Overrides,
+    env: &Layer,
     records: &Mutex<Vec<Record>>,
     progress: &Progress,
 ) -> Result<(), Failed> {
     let name = t.path();
-    let record = match Config::resolve(&t.spec, &[env, &args.overrides]) {
+    let record = match TestConfig::resolve(t.options, &[env, &args.settings]) {
         Err(e) => Record::error(name, args.shard, args.jobs, e.to_string()),
         Ok(cfg) => {
             let planned = if cfg.splittable() {
-                goweave::conc_test::Part::nth(args.shard.index, args.shard.count)
-                    .count(cfg.iterations)
+                Part::nth(args.shard.index, args.shard.count).count(cfg.iterations)
             } else {
                 cfg.iterations
             };

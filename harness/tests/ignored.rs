@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use goweave::conc_test::{ConcTest, Spec};
+use goweave::harness::ConcTest;
 use goweave::runtime::gosched;
 
 fn lost_update() {
@@ -31,10 +31,7 @@ fn known_bug() -> &'static ConcTest {
         line: line!(),
         site: std::panic::Location::caller(),
         ignored: true,
-        spec: Spec {
-            iterations: Some(1_000),
-            ..Spec::default()
-        },
+        options: &[("iterations", "1_000")],
         body: lost_update,
     }))
 }

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use goweave::conc_test::{ConcTest, Config, Overrides, Source, Spec, StrategyName};
+use goweave::check::{Layer, Origin};
+use goweave::harness::{ConcTest, TestConfig};
 use goweave::runtime::gosched;
-use goweave::FailureKind;
 use goweave_harness::{explore_test, Args, Outcome, Record, Shard};
 
 /// Signatures observed, one string per schedule (e.g. `"1720311528..."`).
@@ -67,26 +67,31 @@ fn test(name: &'static str, body: fn()) -> &'static ConcTest {
         line: line!(),
         site: std::panic::Location::caller(),
         ignored: false,
-        spec: Spec::default(),
+        options: &[],
         body,
     }))
 }
 
-fn config(strategy: StrategyName, iterations: u64, seed: u64) -> Config {
-    Config::resolve(
-        &Spec {
-            strategy: Some(strategy),
-            iterations: Some(iterations),
-            seed: Some(seed),
-            ..Spec::default()
-        },
+fn config(strategy: &str, iterations: u64, seed: u64) -> TestConfig {
+    let (iterations, seed) = (iterations.to_string(), seed.to_string());
+    TestConfig::resolve(
+        &[
+            ("strategy", strategy),
+            ("iterations", &iterations),
+            ("seed", &seed),
+        ],
         &[],
     )
     .unwrap()
 }
 
 /// The multiset of signatures of the schedules explored by `shard`, and how many there were.
-fn signatures(t: &ConcTest, cfg: &Config, shard: Shard, jobs: u64) -> (BTreeMap<String, u64>, u64) {
+fn signatures(
+    t: &ConcTest,
+    cfg: &TestConfig,
+    shard: Shard,
+    jobs: u64,
+) -> (BTreeMap<String, u64>, u64) {
     LOG.lock().unwrap().clear();
     let ex = explore_test(t, cfg, shard, jobs, None).unwrap();
     assert!(ex.failure.is_none());
@@ -102,7 +107,7 @@ fn signatures(t: &ConcTest, cfg: &Config, shard: Shard, jobs: u64) -> (BTreeMap<
 fn shards_are_disjoint_and_together_the_unsharded_run() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let t = test("interleaving", interleaving);
-    for strategy in [StrategyName::Random, StrategyName::Pos] {
+    for strategy in ["random", "pos"] {
         let cfg = config(strategy, 203, 11);
         let (whole, n) = signatures(t, &cfg, Shard::WHOLE, 1);
         assert_eq!(n, 203);
@@ -141,7 +146,7 @@ fn shards_are_disjoint_and_together_the_unsharded_run() {
 fn sequential_strategies_run_whole_in_the_first_shard() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let t = test("interleaving", interleaving);
-    let cfg = config(StrategyName::Dfs, 300, 0);
+    let cfg = config("dfs", 300, 0);
     let (whole, n) = signatures(t, &cfg, Shard::WHOLE, 1);
     assert!(n > 1);
     let (first, _) = signatures(t, &cfg, Shard { index: 0, count: 3 }, 2);
@@ -155,11 +160,7 @@ fn sequential_strategies_run_whole_in_the_first_shard() {
 #[test]
 fn two_jobs_find_the_same_failure_as_one() {
     let t = test("lost_update", lost_update);
-    for (strategy, seed) in [
-        (StrategyName::Random, 0),
-        (StrategyName::Random, 5),
-        (StrategyName::Pos, 3),
-    ] {
+    for (strategy, seed) in [("random", 0), ("random", 5), ("pos", 3)] {
         let cfg = config(strategy, 2_000, seed);
         let one = explore_test(t, &cfg, Shard::WHOLE, 1, None).unwrap();
         let (k1, f1) = one.failure.expect("one job finds the lost update");
@@ -200,10 +201,9 @@ fn flags_reach_the_configuration() {
         "1s",
     ])
     .unwrap();
-    let mut env = Overrides::none(Source::Env);
-    env.iterations = Some("5".into());
-    let cfg = Config::resolve(&Spec::default(), &[&env, &a.overrides]).unwrap();
-    assert_eq!(cfg.strategy, Some(goweave::StrategyKind::Pct { depth: 4 }));
+    let env = Layer::new(Origin::Env).with("iterations", "5");
+    let cfg = TestConfig::resolve(&[], &[&env, &a.settings]).unwrap();
+    assert_eq!(cfg.strategy, goweave::StrategyKind::Pct { depth: 4 });
     assert_eq!(
         (cfg.iterations, cfg.seed, cfg.max_steps),
         (77, 3, Some(999))
@@ -215,15 +215,7 @@ fn flags_reach_the_configuration() {
 fn expected_failures_in_records_and_shards() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let t = test("lost_update", lost_update);
-    let cfg = Config::resolve(
-        &Spec {
-            strategy: Some(StrategyName::Dfs),
-            expect: Some(FailureKind::Panic),
-            ..Spec::default()
-        },
-        &[],
-    )
-    .unwrap();
+    let cfg = TestConfig::resolve(&[("strategy", "dfs"), ("expect", "panic")], &[]).unwrap();
     let ex = explore_test(t, &cfg, Shard::WHOLE, 1, None).unwrap();
     let r = Record::of("lost_update".into(), &cfg, Shard::WHOLE, 1, &ex);
     assert_eq!(r.outcome, Outcome::Passed);
@@ -249,15 +241,7 @@ fn expected_failures_in_records_and_shards() {
     assert!(m.contains("none of the 0 schedules of shard 2/4"), "{m}");
 
     // Unsharded, a missing expected failure fails.
-    let cfg = Config::resolve(
-        &Spec {
-            expect: Some(FailureKind::Deadlock),
-            iterations: Some(50),
-            ..Spec::default()
-        },
-        &[],
-    )
-    .unwrap();
+    let cfg = TestConfig::resolve(&[("expect", "deadlock"), ("iterations", "50")], &[]).unwrap();
     let ex = explore_test(
         test("interleaving", interleaving),
         &cfg,

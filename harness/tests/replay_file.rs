@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use goweave::conc_test::{ConcTest, Spec};
+use goweave::harness::ConcTest;
 use goweave::{chan, go, Checker, FailureKind};
 
 /// A livelock whose token outgrows a command line quickly (see tests/replay_token_file.rs).
@@ -29,7 +29,7 @@ fn test() -> &'static ConcTest {
         line: line!(),
         site: std::panic::Location::caller(),
         ignored: false,
-        spec: Spec::default(),
+        options: &[],
         body: ping_pong,
     }))
 }

@@ -20,20 +20,19 @@
 //! [`explore::Strategy`] is the pluggable interface, and a strategy of your own goes in with
 //! [`Checker::custom_strategy`].
 
-mod config;
 mod failure;
+pub mod settings;
 
-use std::collections::HashSet;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 pub use crate::explore::StrategyKind;
-pub use config::ConfigError;
 pub use failure::{Failure, FailureKind};
+pub use settings::{ConfigError, Layer, Settings};
 
 use crate::explore::{self, TimerMode};
 use crate::report;
@@ -41,8 +40,9 @@ use crate::runtime::dump::backtraces;
 use crate::runtime::executor::controlled::{self, Config, Monitor, Outcome, Verdict};
 use crate::schedule::shrink::{self, Probe};
 use crate::schedule::{hash_choices, Schedule, FINGERPRINT_EVENTS};
-use config::{env, env_parse, parse_count, parse_duration, parse_seed};
+use crate::util::hash::HashOfHashes;
 use failure::{ShrinkSummary, Signature};
+pub use settings::Origin;
 
 /// What an exploration did.
 #[derive(Clone, Debug, Default)]
@@ -129,6 +129,10 @@ pub struct Checker {
     race_detection: bool,
     timers: TimerMode,
     backtraces: bool,
+    /// Print every event of a failing interleaving (`GOWEAVE_TRACE=full`).
+    full_trace: bool,
+    /// Write the failing interleaving here (`GOWEAVE_TRACE_FILE`).
+    trace_file: Option<PathBuf>,
     /// Where main is said to be created in reports: the `run` or `check` call, or the
     /// `#[conc_test]` attribute.
     main_site: Option<&'static Location<'static>>,
@@ -142,10 +146,12 @@ impl Default for Checker {
 
 impl Checker {
     /// A checker with the defaults: `Random`, 100 schedules, seed 0, no time budget, 100,000
-    /// steps per schedule, a 5 s watchdog and a 5 s shrinking budget. Full backtraces in
-    /// reports follow `GOWEAVE_BACKTRACE` (read once per process) even here, as `GOWEAVE_TRACE`
-    /// does, since they change only what a report shows: see [`Checker::backtraces`].
+    /// steps per schedule, a 5 s watchdog and a 5 s shrinking budget. What a report shows
+    /// follows `GOWEAVE_BACKTRACE`, `GOWEAVE_TRACE` and `GOWEAVE_TRACE_FILE` even here (a
+    /// value that cannot be used is ignored here, and an error in [`Checker::with_env`]),
+    /// since they change only the report: see [`Checker::backtraces`].
     pub fn new() -> Checker {
+        let shown = report_settings_from_env();
         Checker {
             source: Source::Builtin(StrategyKind::Random),
             iterations: None,
@@ -158,60 +164,55 @@ impl Checker {
             leak_check: true,
             race_detection: true,
             timers: TimerMode::AnyTime,
-            backtraces: backtraces::env_enabled(),
+            backtraces: shown.backtrace.unwrap_or(false),
+            full_trace: shown.full_trace.unwrap_or(false),
+            trace_file: shown.trace_file,
             main_site: None,
         }
     }
 
-    /// Apply the `GOWEAVE_*` environment variables over these settings: `GOWEAVE_STRATEGY`,
-    /// `GOWEAVE_ITERATIONS`, `GOWEAVE_SEED`, `GOWEAVE_REPLAY` (a token, or `@path` of a file
-    /// holding one: replay it instead of exploring), `GOWEAVE_TIME_BUDGET`, `GOWEAVE_MAX_STEPS`, `GOWEAVE_SHRINK_BUDGET`,
-    /// `GOWEAVE_LEAK_CHECK`, `GOWEAVE_TIMERS` (`any_time` or `when_blocked`) and
-    /// `GOWEAVE_BACKTRACE` (`1` or `full`: see [`Checker::backtraces`]).
-    /// A value that cannot be used is an error naming the variable.
-    pub fn with_env(mut self) -> Result<Checker, ConfigError> {
-        if let Some(s) = env_parse("GOWEAVE_STRATEGY", |v| v.parse::<StrategyKind>())? {
-            self.source = Source::Builtin(s);
+    /// Apply the `GOWEAVE_*` environment variables over these settings (every variable of
+    /// the table in [`settings`]: `GOWEAVE_STRATEGY`, `GOWEAVE_ITERATIONS`, `GOWEAVE_SEED`,
+    /// `GOWEAVE_REPLAY`, `GOWEAVE_TIME_BUDGET`, ...). A value that cannot be used is an error
+    /// naming the variable.
+    pub fn with_env(self) -> Result<Checker, ConfigError> {
+        Ok(self.apply(&Settings::from_env()?))
+    }
+
+    /// Apply resolved settings over these (see [`settings`]); settings left `None` keep the
+    /// checker's values. A replay token replaces the strategy and runs once.
+    pub fn apply(mut self, s: &Settings) -> Checker {
+        match &s.strategy {
+            Some(k @ StrategyKind::Replay(_)) => {
+                self.source = Source::Builtin(k.clone());
+                self.iterations = None;
+            }
+            Some(k) => self.source = Source::Builtin(k.clone()),
+            None => {
+                if let Source::Builtin(k) = &self.source {
+                    self.source = Source::Builtin(s.refine(k.clone()));
+                }
+            }
         }
-        if let Some(n) = env_parse("GOWEAVE_ITERATIONS", parse_count)? {
-            self.iterations = Some(n);
+        if s.iterations.is_some() {
+            self.iterations = s.iterations;
         }
-        if let Some(s) = env_parse("GOWEAVE_SEED", parse_seed)? {
-            self.seed = s;
+        self.seed = s.seed.unwrap_or(self.seed);
+        if s.time_budget.is_some() {
+            self.time_budget = s.time_budget;
         }
-        if let Some(d) = env_parse("GOWEAVE_TIME_BUDGET", parse_duration)? {
-            self.time_budget = Some(d);
+        self.max_steps = s.max_steps.unwrap_or(self.max_steps);
+        self.shrink_budget = s.shrink_budget.unwrap_or(self.shrink_budget);
+        self.watchdog = s.watchdog.unwrap_or(self.watchdog);
+        self.leak_check = s.leak_check.unwrap_or(self.leak_check);
+        self.race_detection = s.race_detection.unwrap_or(self.race_detection);
+        self.timers = s.timers.unwrap_or(self.timers);
+        self.backtraces = s.backtrace.unwrap_or(self.backtraces);
+        self.full_trace = s.full_trace.unwrap_or(self.full_trace);
+        if s.trace_file.is_some() {
+            self.trace_file = s.trace_file.clone();
         }
-        if let Some(n) = env_parse("GOWEAVE_MAX_STEPS", parse_count)? {
-            self.max_steps = n;
-        }
-        if let Some(d) = env_parse("GOWEAVE_SHRINK_BUDGET", parse_duration)? {
-            self.shrink_budget = d;
-        }
-        if let Some(b) = env_parse("GOWEAVE_LEAK_CHECK", |v| match v {
-            "1" | "true" | "on" => Ok(true),
-            "0" | "false" | "off" => Ok(false),
-            _ => Err("expected 1/true/on or 0/false/off".to_string()),
-        })? {
-            self.leak_check = b;
-        }
-        if let Some(t) = env_parse("GOWEAVE_TIMERS", |v| v.parse::<TimerMode>())? {
-            self.timers = t;
-        }
-        if let Some((value, on)) = backtraces::env_setting() {
-            self.backtraces = on.map_err(|why| ConfigError {
-                var: backtraces::ENV_VAR.into(),
-                value,
-                why,
-            })?;
-        }
-        if let Some(s) = env_parse("GOWEAVE_REPLAY", |v| {
-            Schedule::from_arg(v).map_err(|e| e.to_string())
-        })? {
-            self.source = Source::Builtin(StrategyKind::Replay(s));
-            self.iterations = None;
-        }
-        Ok(self)
+        self
     }
 
     /// Use this built-in strategy (default: `StrategyKind::Random`).
@@ -338,6 +339,15 @@ impl Checker {
         self
     }
 
+    /// The strategy as messages name it: `pct:3, seed 0`, `dfs`, `replay`, or the custom
+    /// strategy's own description.
+    pub fn describe(&self) -> String {
+        match &self.source {
+            Source::Builtin(s) => s.describe(self.seed),
+            Source::Custom(s) => s.describe(),
+        }
+    }
+
     /// Reports say main was created at `site` (instead of where `run` was called).
     pub(crate) fn main_site(mut self, site: &'static Location<'static>) -> Checker {
         self.main_site = Some(site);
@@ -377,6 +387,8 @@ impl Checker {
             },
             replay_max_steps,
             backtraces: self.backtraces,
+            full_trace: self.full_trace,
+            trace_file: self.trace_file.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("goweave-controlled".into())
@@ -440,10 +452,57 @@ pub fn check<F>(f: F) -> Stats
 where
     F: Fn() + Send + Sync + 'static,
 {
-    let checker = Checker::new().with_env().unwrap_or_else(|e| panic!("{e}"));
-    match checker.run(f) {
-        Ok(stats) => stats,
-        Err(failure) => panic!("{failure}"),
+    let settings = Settings::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let expect = settings.expect.flatten();
+    let checker = Checker::new().apply(&settings);
+    let describe = checker.describe();
+    let result = checker.run(f);
+    let found = result.as_ref().err().map(|f| (f.iteration(), f));
+    let schedules = match &result {
+        Ok(stats) => stats.schedules,
+        Err(f) => f.iteration() + 1,
+    };
+    match judge(expect, found, schedules, &describe) {
+        Ok(note) => {
+            if let Some(note) = note {
+                eprintln!("goweave: {note}");
+            }
+            result.unwrap_or_else(|_| Stats {
+                schedules,
+                strategy: describe,
+                ..Stats::default()
+            })
+        }
+        Err(msg) => panic!("{msg}"),
+    }
+}
+
+/// Whether what an exploration found meets the expectation `expect` (`GOWEAVE_EXPECT`,
+/// `#[conc_test(expect = ...)]`): `Ok(None)` if nothing was expected and nothing found,
+/// `Ok(Some(note))` if the expected kind was found (at schedule `found.0`, from 0), and
+/// `Err(message)` to fail with otherwise. `schedules` is how many ran, `describe` names the
+/// strategy for the message (`pct:3, seed 0`).
+pub fn judge(
+    expect: Option<FailureKind>,
+    found: Option<(u64, &Failure)>,
+    schedules: u64,
+    describe: &str,
+) -> Result<Option<String>, String> {
+    match (expect, found) {
+        (None, None) => Ok(None),
+        (None, Some((_, f))) => Err(f.to_string()),
+        (Some(want), Some((k, f))) if f.kind() == want => Ok(Some(format!(
+            "found the expected {want} at schedule {} ({describe}); {}",
+            k + 1,
+            f.replay_line()
+        ))),
+        (Some(want), Some((_, f))) => Err(format!(
+            "expected a {want}, but the checker found a {}:\n\n{f}",
+            f.kind()
+        )),
+        (Some(want), None) => Err(format!(
+            "expected a {want}, but none of the {schedules} schedules explored ({describe}) found one; raise `iterations` or try another strategy"
+        )),
     }
 }
 
@@ -460,6 +519,29 @@ where
     Checker::new()
         .strategy(StrategyKind::Replay(schedule))
         .run(f)
+}
+
+/// The report settings of the environment (`GOWEAVE_BACKTRACE`, `GOWEAVE_TRACE`,
+/// `GOWEAVE_TRACE_FILE`), each ignored if it cannot be used; read once per process.
+fn report_settings_from_env() -> Settings {
+    static SHOWN: OnceLock<Settings> = OnceLock::new();
+    SHOWN
+        .get_or_init(|| {
+            let env = Layer::from_env();
+            let mut shown = Settings::default();
+            for name in ["backtrace", "trace", "trace_file"] {
+                if let Some(v) = env.get(name) {
+                    let one = Layer::new(Origin::Env).with(name, v);
+                    if let Ok(s) = Settings::resolve(&[&one]) {
+                        shown.backtrace = shown.backtrace.or(s.backtrace);
+                        shown.full_trace = shown.full_trace.or(s.full_trace);
+                        shown.trace_file = shown.trace_file.or(s.trace_file);
+                    }
+                }
+            }
+            shown
+        })
+        .clone()
 }
 
 /// The calling thread's name if it looks like a libtest test name (`path::to::test`).
@@ -484,6 +566,10 @@ struct Explorer<F> {
     replay_max_steps: Option<u64>,
     /// Capture backtraces in the replay that builds a failure's report.
     backtraces: bool,
+    /// Print every event of a failing interleaving.
+    full_trace: bool,
+    /// Write the failing interleaving here.
+    trace_file: Option<PathBuf>,
 }
 
 impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
@@ -543,7 +629,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
             strategy: strategy.describe(),
             ..Stats::default()
         };
-        let mut distinct: HashSet<u64, BuildHasherDefault<Prehashed>> = HashSet::default();
+        let mut distinct = HashOfHashes::default();
         let mut i = 0;
         while i < iterations {
             if c.time_budget.is_some_and(|b| i > 0 && start.elapsed() >= b) {
@@ -638,27 +724,8 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
             )),
             _ => None,
         };
-        let report = if changed {
-            let mut s = String::from(
-                "replay: this token was recorded from a different program: the first events of the run do not match the token's fingerprint; the code under test (or goweave) has changed since the failure was found\n",
-            );
-            if let Some(d) = &diverged {
-                s.push_str(&format!("the schedule then diverged: {d}\n"));
-            }
-            s
-        } else if let Some(d) = diverged {
-            if expected.steps() >= FINGERPRINT_EVENTS && got.steps() >= FINGERPRINT_EVENTS {
-                format!(
-                    "nondeterminism: the replay diverged from its token {d}; the first {FINGERPRINT_EVENTS} events matched the recording, so the program is probably nondeterministic (real time, I/O, std threads, a HashMap's order or state kept between runs)\n"
-                )
-            } else {
-                format!(
-                    "nondeterminism: the replay diverged from its token {d}; the program has changed since the token was recorded, or it is nondeterministic (real time, I/O, std threads, a HashMap's order or state kept between runs)\n"
-                )
-            }
-        } else {
-            return None;
-        };
+        let past = expected.steps() >= FINGERPRINT_EVENTS && got.steps() >= FINGERPRINT_EVENTS;
+        let report = report::replay_mismatch(changed, diverged.as_deref(), past)?;
         let mut f = Failure::new(FailureKind::Nondeterminism, report);
         f.0.schedule = expected.clone();
         f.0.original = expected.clone();
@@ -738,17 +805,18 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
             }
         };
         if self.backtraces {
-            report::resolve_backtraces(&verdict, || {
+            resolve_backtraces(&verdict, || {
                 self.monitor.progress.fetch_add(1, Ordering::Relaxed);
             });
         }
         let (kind, text) = report::verdict_report(&verdict);
         let mut f = Failure::new(kind, text);
         f.0.backtraces = self.backtraces;
-        f.0.full_trace = env("GOWEAVE_TRACE").is_some_and(|v| v.trim() == "full");
+        f.0.full_trace = self.full_trace;
         f.0.trace = trace;
-        if let Some(path) = env("GOWEAVE_TRACE_FILE") {
-            match std::fs::write(&path, report::chrome_trace(&f.0.trace)) {
+        if let Some(path) = &self.trace_file {
+            let path = path.display();
+            match std::fs::write(path.to_string(), report::chrome_trace(&f.0.trace)) {
                 Ok(()) => notes.push(format!(
                     "trace written to {path} (Chrome trace-event JSON: open it in Perfetto or chrome://tracing)"
                 )),
@@ -768,22 +836,29 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
     }
 }
 
-/// A hasher for keys that are hashes already.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
+/// Resolve the backtraces that `v`'s report will print (`GOWEAVE_BACKTRACE`) on a helper
+/// thread, calling `alive` every few milliseconds meanwhile: symbolizing a large debug binary
+/// takes a while the first time, and the checker's watchdog must not take that for a hang.
+fn resolve_backtraces(v: &Verdict, alive: impl Fn()) {
+    let dumps = v.goroutines();
+    let mut stacks: Vec<_> = dumps.iter().filter_map(|d| d.stacks.clone()).collect();
+    if let Verdict::Panic(p) = v {
+        stacks.extend(p.created.clone());
     }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | b as u64;
+    if stacks.is_empty() {
+        return;
+    }
+    std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            for st in &stacks {
+                st.render();
+            }
+        });
+        while !h.is_finished() {
+            alive();
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
+    });
 }
 
 /// A failing schedule as exploration found it.
@@ -798,19 +873,9 @@ struct Found {
 
 fn blocked_failure(m: &Monitor, after: Duration) -> Failure {
     let g = m.current.load(Ordering::Relaxed);
-    let site = m
-        .last_site()
-        .map_or_else(|| "<unknown>".to_string(), |s| s.to_string());
-    let who = if g == 0 {
-        "the scheduler".to_string()
-    } else {
-        format!("goroutine {g}")
-    };
     let mut f = Failure::new(
         FailureKind::Blocked,
-        format!(
-            "goweave: {who} has not reached a scheduling point for {after:?}: it is blocked outside goweave's control (a std lock, I/O, a std thread join or sleep) or computing without yielding; it last yielded at {site}"
-        ),
+        report::blocked(g, after, m.last_site()),
     );
     f.0.replayable = false;
     f

@@ -15,7 +15,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::runtime::context::{self, ExecPtr};
+use crate::runtime::context::{self, Exec};
 use crate::runtime::dump::GoroutineDump;
 
 /// What [`find`] and [`verify_none`] ignore, and how long they wait.
@@ -116,13 +116,12 @@ impl std::error::Error for Leaks {}
 /// Every goroutine of the current run except the caller.
 fn current_goroutines() -> Vec<GoroutineDump> {
     let me = crate::runtime::id();
-    let all = match context::exec() {
-        // SAFETY: an installed worker context outlives its installation on this thread.
-        ExecPtr::Steal(w) => unsafe { &*w }.shared().goroutines(),
-        ExecPtr::Controlled(_) => {
+    let all = match context::exec_ref() {
+        Exec::Steal(w) => w.shared().goroutines(),
+        Exec::Controlled(_) => {
             crate::runtime::executor::with_controlled(|c| c.goroutines()).unwrap_or_default()
         }
-        ExecPtr::None => Vec::new(),
+        Exec::None => Vec::new(),
     };
     all.into_iter().filter(|d| d.id != me).collect()
 }

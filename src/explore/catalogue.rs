@@ -9,6 +9,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use goweave_settings::StrategyName;
+
 use crate::explore;
 use crate::schedule::Schedule;
 
@@ -75,6 +77,18 @@ impl StrategyKind {
     }
 }
 
+impl StrategyKind {
+    /// The strategy as messages name it, with its seed where the seed matters:
+    /// `pct:3, seed 0`, `dfs`, `round_robin`, `replay`.
+    pub fn describe(&self, seed: u64) -> String {
+        match self {
+            StrategyKind::Replay(_) => "replay".into(),
+            s @ (StrategyKind::Dfs { .. } | StrategyKind::RoundRobin) => s.to_string(),
+            s => format!("{s}, seed {seed}"),
+        }
+    }
+}
+
 impl fmt::Display for StrategyKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -98,47 +112,24 @@ impl fmt::Display for StrategyKind {
 impl FromStr for StrategyKind {
     type Err = String;
 
+    /// The grammar of `GOWEAVE_STRATEGY` (see `goweave_settings::parse_strategy`); a replay
+    /// token becomes `Replay`.
     fn from_str(s: &str) -> Result<StrategyKind, String> {
-        let s = s.trim();
-        if s.starts_with('@') || (s.starts_with("gw") && s.contains(':')) {
-            return Schedule::from_arg(s)
-                .map(StrategyKind::Replay)
-                .map_err(|e| e.to_string());
-        }
-        let (name, arg) = match s.split_once(':') {
-            Some((n, a)) => (n, Some(a)),
-            None => (s, None),
-        };
-        let num = |what: &str| -> Result<u32, String> {
-            let a = arg.unwrap_or_default();
-            a.parse::<u32>()
-                .map_err(|_| format!("{a:?} is not a valid {what} (a small integer)"))
-        };
-        let st = match (name.to_ascii_lowercase().as_str(), arg) {
-            ("random", None) => StrategyKind::Random,
-            ("pct", None) => StrategyKind::Pct { depth: 3 },
-            ("pct", Some(_)) => StrategyKind::Pct {
-                depth: num("PCT depth")?.max(1),
+        Ok(match goweave_settings::parse_strategy(s)? {
+            StrategyName::Random => StrategyKind::Random,
+            StrategyName::Pct(d) => StrategyKind::Pct {
+                depth: d.unwrap_or(3),
             },
-            ("pos", None) => StrategyKind::Pos,
-            ("dfs", None) => StrategyKind::Dfs {
-                max_preemptions: None,
+            StrategyName::Pos => StrategyKind::Pos,
+            StrategyName::Dfs(m) => StrategyKind::Dfs { max_preemptions: m },
+            StrategyName::RoundRobin => StrategyKind::RoundRobin,
+            StrategyName::Fuzz(d) => StrategyKind::Fuzz {
+                corpus: d.map(PathBuf::from),
             },
-            ("dfs", Some(_)) => StrategyKind::Dfs {
-                max_preemptions: Some(num("preemption bound")?),
-            },
-            ("round_robin" | "roundrobin" | "rr", None) => StrategyKind::RoundRobin,
-            ("fuzz", None) => StrategyKind::Fuzz { corpus: None },
-            ("fuzz", Some(d)) if !d.trim().is_empty() => StrategyKind::Fuzz {
-                corpus: Some(PathBuf::from(d.trim())),
-            },
-            _ => {
-                return Err(format!(
-                    "unknown strategy {s:?}: expected random, pct, pct:<depth>, pos, dfs, dfs:<max preemptions>, round_robin, fuzz, fuzz:<corpus directory> or a replay token (gw1:... or @file)"
-                ))
+            StrategyName::Replay(t) => {
+                StrategyKind::Replay(Schedule::from_arg(t).map_err(|e| e.to_string())?)
             }
-        };
-        Ok(st)
+        })
     }
 }
 

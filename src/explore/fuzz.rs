@@ -72,6 +72,8 @@ use std::sync::Arc;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::util::hash::{fnv1a, MixedFxHasher};
+
 use super::random::{below, schedule_seed};
 use super::{default_pick, Decision, Observation, Op, Strategy, ValueDecision};
 
@@ -245,29 +247,7 @@ enum Origin {
     Calibrate(usize),
 }
 
-/// A tiny fast hasher for features (which are hashes already) and site keys.
-#[derive(Default)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn finish(&self) -> u64 {
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(b as u64);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517C_C1B7_2722_0A95);
-    }
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64);
-    }
-}
+type Fx = MixedFxHasher;
 
 type FxSet = HashSet<u64, BuildHasherDefault<Fx>>;
 
@@ -404,7 +384,7 @@ impl Fuzz {
     fn save(&mut self, input: &Input) {
         let Some(dir) = &self.dir else { return };
         let line = input.to_line();
-        let name = format!("{:016x}", mix(&[fnv64(line.as_bytes())]));
+        let name = format!("{:016x}", mix(&[fnv1a(line.as_bytes())]));
         let path = dir.join(&name);
         if path.exists() {
             return;
@@ -706,15 +686,6 @@ fn is_temp(p: &Path) -> bool {
     p.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with('.'))
-}
-
-fn fnv64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01B3);
-    }
-    h
 }
 
 /// A uniform value in [0, 1).

@@ -45,6 +45,7 @@
 //! interleavings of a loop that is not one: a loop whose only operation on goweave objects is a
 //! load of the same atomic, say, is taken for a spin.
 
+mod bytes;
 mod catalogue;
 mod dfs;
 mod fuzz;
@@ -53,12 +54,14 @@ mod pos;
 mod random;
 mod replay;
 mod round_robin;
+mod shard;
 
 use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use bytes::{Bytes, Tail};
 pub use catalogue::StrategyKind;
 pub use dfs::Dfs;
 pub use fuzz::Fuzz;
@@ -67,6 +70,7 @@ pub use pos::Pos;
 pub use random::Random;
 pub use replay::Replay;
 pub use round_robin::RoundRobin;
+pub use shard::Shard;
 
 pub use crate::runtime::event::{Event, ObjId, Op};
 pub use crate::runtime::executor::controlled::TraceEntry;
@@ -118,13 +122,10 @@ impl FromStr for TimerMode {
 
     /// `any_time` or `when_blocked` (`-` for `_` and any case accepted).
     fn from_str(s: &str) -> Result<TimerMode, String> {
-        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "any_time" | "anytime" => Ok(TimerMode::AnyTime),
-            "when_blocked" => Ok(TimerMode::WhenBlocked),
-            _ => Err(format!(
-                "unknown timer mode {s:?}: expected any_time (timers fire at any scheduling point) or when_blocked (only when every goroutine is blocked, as synctest)"
-            )),
-        }
+        Ok(match goweave_settings::parse_timer_mode(s)? {
+            goweave_settings::TimerModeName::AnyTime => TimerMode::AnyTime,
+            goweave_settings::TimerModeName::WhenBlocked => TimerMode::WhenBlocked,
+        })
     }
 }
 

@@ -2,8 +2,9 @@
 //! interleaving, and its export as Chrome trace-event JSON (one track per goroutine) for
 //! Perfetto or `chrome://tracing`.
 //!
-//! Everything here is a pure function from what the controlled executor left behind (a
-//! verdict, a list of [`TraceEntry`]s) to text.
+//! Everything here is a pure function from data (a [`Verdict`], a list of [`TraceEntry`]s, the
+//! backtraces a verdict carries) to text: the one place where goweave writes what a person
+//! reads about a failure.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,7 +14,7 @@ mod goroutine;
 mod panic;
 mod race;
 
-use crate::runtime::dump::backtraces;
+use crate::schedule::FINGERPRINT_EVENTS;
 pub use crate::verdict::TraceEntry;
 use crate::verdict::{FailureKind, GoroutineDump, ObjId, Op, Status, Verdict};
 
@@ -39,9 +40,9 @@ pub(crate) fn verdict_report(v: &Verdict) -> (FailureKind, String) {
             } else {
                 let _ = writeln!(s, "created at {}", p.spawned_at);
             }
-            // With `GOWEAVE_BACKTRACE`, the replay that produced this verdict left behind where
+            // With `GOWEAVE_BACKTRACE`, the replay that produced this verdict captured where
             // the goroutine was created.
-            if let Some(st) = backtraces::created_stacks(p.goroutine) {
+            if let Some(st) = &p.created {
                 let frames = st.render();
                 if !frames.is_empty() {
                     let _ = writeln!(s, "{frames}");
@@ -89,40 +90,60 @@ pub(crate) fn verdict_report(v: &Verdict) -> (FailureKind, String) {
     }
 }
 
-/// Resolve the backtraces that `v`'s report will print (`GOWEAVE_BACKTRACE`) on a helper
-/// thread, calling `alive` every few milliseconds meanwhile: symbolizing a large debug binary
-/// takes a while the first time, and the checker's watchdog must not take that for a hang.
-pub(crate) fn resolve_backtraces(v: &Verdict, alive: impl Fn()) {
-    let dumps: &[GoroutineDump] = match v {
-        Verdict::Deadlock(d) | Verdict::Leak(d) => d,
-        Verdict::Livelock { goroutines, .. } => goroutines,
-        _ => &[],
-    };
-    let mut stacks: Vec<_> = dumps.iter().filter_map(|d| d.stacks.clone()).collect();
-    if let Verdict::Panic(p) = v {
-        stacks.extend(backtraces::created_stacks(p.goroutine));
-    }
-    if stacks.is_empty() {
-        return;
-    }
-    std::thread::scope(|s| {
-        let h = s.spawn(|| {
-            for st in &stacks {
-                st.render();
-            }
-        });
-        while !h.is_finished() {
-            alive();
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    });
-}
-
 fn push_dumps(s: &mut String, dump: &[GoroutineDump]) {
     for d in dump {
         s.push('\n');
         let _ = writeln!(s, "{d}");
     }
+}
+
+/// The report of a replay that did not follow its token, if it did not: `changed` if the
+/// first events do not match the token's fingerprint, `diverged` how the schedule diverged,
+/// `past_fingerprint` if both runs got beyond the events the fingerprint covers.
+pub(crate) fn replay_mismatch(
+    changed: bool,
+    diverged: Option<&str>,
+    past_fingerprint: bool,
+) -> Option<String> {
+    const CAUSES: &str =
+        "(real time, I/O, std threads, a HashMap's order or state kept between runs)";
+    if changed {
+        let mut s = String::from(
+            "replay: this token was recorded from a different program: the first events of the run do not match the token's fingerprint; the code under test (or goweave) has changed since the failure was found\n",
+        );
+        if let Some(d) = diverged {
+            let _ = writeln!(s, "the schedule then diverged: {d}");
+        }
+        return Some(s);
+    }
+    let d = diverged?;
+    Some(if past_fingerprint {
+        format!(
+            "nondeterminism: the replay diverged from its token {d}; the first {FINGERPRINT_EVENTS} events matched the recording, so the program is probably nondeterministic {CAUSES}\n"
+        )
+    } else {
+        format!(
+            "nondeterminism: the replay diverged from its token {d}; the program has changed since the token was recorded, or it is nondeterministic {CAUSES}\n"
+        )
+    })
+}
+
+/// The report of a goroutine (0: the scheduler) that has not reached a scheduling point for
+/// `after`, last seen at `site`.
+pub(crate) fn blocked(
+    goroutine: u64,
+    after: std::time::Duration,
+    site: Option<&'static std::panic::Location<'static>>,
+) -> String {
+    let who = if goroutine == 0 {
+        "the scheduler".to_string()
+    } else {
+        format!("goroutine {goroutine}")
+    };
+    let site = site.map_or_else(|| "<unknown>".to_string(), |s| s.to_string());
+    format!(
+        "goweave: {who} has not reached a scheduling point for {after:?}: it is blocked outside goweave's control (a std lock, I/O, a std thread join or sleep) or computing without yielding; it last yielded at {site}"
+    )
 }
 
 /// The text of an object id in a trace: `g5` for goroutine operations, `#3` for objects, `-`
@@ -234,21 +255,22 @@ pub(crate) fn chrome_trace(trace: &[TraceEntry]) -> String {
 fn json_str(v: &str) -> String {
     let mut s = String::with_capacity(v.len() + 2);
     s.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\t' => s.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(s, "\\u{:04x}", c as u32);
-            }
-            c => s.push(c),
-        }
-    }
+    crate::util::json::escape_into(&mut s, v);
     s.push('"');
     s
+}
+
+/// `s` escaped for the inside of a JSON string (RFC 8259): quotes and backslashes escaped, control
+/// characters as escapes (for tools that write goweave's reports into JSON, as
+/// `goweave-harness --format json` does).
+///
+/// ```
+/// assert_eq!(goweave::report::escape_json("a\"b\n"), "a\\\"b\\n");
+/// ```
+pub fn escape_json(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    crate::util::json::escape_into(&mut out, s);
+    out
 }
 
 #[cfg(test)]

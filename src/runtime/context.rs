@@ -30,6 +30,36 @@ pub(crate) fn exec() -> ExecPtr {
     EXEC.with(|e| e.get())
 }
 
+/// The executor driving this thread, borrowed.
+#[derive(Clone, Copy)]
+pub(crate) enum Exec<'a> {
+    /// Not inside any goweave runtime.
+    None,
+    /// A controlled executor.
+    Controlled(&'a Controlled),
+    /// A work-stealing worker.
+    Steal(&'a WorkerCtx),
+}
+
+/// The executor driving this thread, as a reference.
+///
+/// The lifetime invariant, stated once for every caller: an executor is installed on a thread
+/// (`set_exec`) only while it is alive, and uninstalled only after every goroutine of it has
+/// finished or been torn down, by the same thread's run loop, which is not re-entered from a
+/// goroutine. So a reference taken here stays valid for the rest of any call made on this
+/// thread from one of the executor's goroutines or its scheduler, including across the
+/// goroutine's parks. Callers use it within such a call and never store it elsewhere.
+#[inline]
+pub(crate) fn exec_ref<'a>() -> Exec<'a> {
+    match exec() {
+        ExecPtr::None => Exec::None,
+        // SAFETY: the lifetime invariant above.
+        ExecPtr::Controlled(c) => Exec::Controlled(unsafe { &*c }),
+        // SAFETY: the lifetime invariant above.
+        ExecPtr::Steal(w) => Exec::Steal(unsafe { &*w }),
+    }
+}
+
 /// Install `e` as this thread's executor; returns the previous one.
 pub(crate) fn set_exec(e: ExecPtr) -> ExecPtr {
     EXEC.with(|c| c.replace(e))

@@ -71,6 +71,7 @@ pub(crate) fn resume(g: &GRef) -> Step {
                     location: g.spawn_site.to_string(),
                     message: format!("cannot allocate its stack: {e}"),
                     spawned_at: g.spawn_site,
+                    created: None,
                 }));
             }
         }

@@ -10,6 +10,7 @@
 
 pub(crate) mod backtraces;
 
+use super::context;
 use super::goroutine::{Status, G};
 pub use crate::verdict::GoroutineDump;
 
@@ -44,6 +45,31 @@ impl WaitDetail {
         // SAFETY: `new`'s contract: the object is alive while the detail is attached, and a
         // detail is only evaluated while attached.
         unsafe { (self.describe)(self.obj, self.waiter) }
+    }
+}
+
+/// Keeps a wait detail attached to the current goroutine while it is parked; removes it on
+/// wake-up and on unwind (also when the goroutine is torn down while parked). Details only
+/// exist on the controlled executor.
+pub(crate) struct DetailGuard(*const G);
+
+impl DetailGuard {
+    pub(crate) fn attach(detail: WaitDetail) -> Option<DetailGuard> {
+        let g = context::current_ptr();
+        if g.is_null() {
+            return None;
+        }
+        // SAFETY: the running goroutine's record outlives the call it is running, which
+        // outlives this guard (the guard lives on its stack).
+        unsafe { &*g }.set_wait_detail(Some(detail));
+        Some(DetailGuard(g))
+    }
+}
+
+impl Drop for DetailGuard {
+    fn drop(&mut self) {
+        // SAFETY: as in `attach`: dropped on the same goroutine's stack, before it finishes.
+        unsafe { &*self.0 }.set_wait_detail(None);
     }
 }
 

@@ -18,7 +18,7 @@
 
 use std::panic::Location;
 
-use super::context::{self, ExecPtr};
+use super::context::{self, Exec};
 use super::event::ObjId;
 use super::timer::TimerFn;
 use crate::detect::race::{Detector, SyncKey};
@@ -47,8 +47,8 @@ fn with_detector(f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
 /// access rather than an edge (see `Detector::admits`).
 #[inline]
 fn on_current(access: bool, f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
-    match context::exec() {
-        ExecPtr::Controlled(_) => on_detector(super::id(), access, f),
+    match context::exec_ref() {
+        Exec::Controlled(_) => on_detector(super::id(), access, f),
         #[cfg(feature = "race")]
         _ => on_detector(super::id(), access, f),
         #[cfg(not(feature = "race"))]
@@ -65,10 +65,8 @@ fn with_detector_as(g: u64, f: impl FnOnce(&mut Detector, u64) -> Result<(), Rac
 /// Run `f` on the current run's detector as goroutine `g` (`access` as in `on_current`).
 #[inline]
 fn on_detector(g: u64, access: bool, f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
-    match context::exec() {
-        ExecPtr::Controlled(c) => {
-            // SAFETY: an installed controlled executor outlives its installation on this thread.
-            let c = unsafe { &*c };
+    match context::exec_ref() {
+        Exec::Controlled(c) => {
             let mut d = c.race_detector().borrow_mut();
             if !d.admits(access) {
                 return;
@@ -80,12 +78,9 @@ fn on_detector(g: u64, access: bool, f: impl FnOnce(&mut Detector, u64) -> Resul
             }
         }
         #[cfg(feature = "race")]
-        ExecPtr::Steal(w) => {
-            // SAFETY: an installed worker context outlives its installation on this thread.
-            on_steal(unsafe { &*w }.shared(), g, f)
-        }
+        Exec::Steal(w) => on_steal(w.shared(), g, f),
         #[cfg(feature = "race")]
-        ExecPtr::None => {
+        Exec::None => {
             let s = TIMER_RUNTIME.with(|t| t.get());
             if !s.is_null() {
                 // SAFETY: set only while the timer callback that holds this runtime runs.
@@ -222,10 +217,8 @@ pub(crate) fn exited(g: u64) {
 /// what the callback does (Go's `racerelease` in `time.go`'s `modify`, `raceacquire` when the
 /// timer runs). Outside a watched run the callback is returned as it is.
 pub(crate) fn timer(f: TimerFn) -> TimerFn {
-    match context::exec() {
-        ExecPtr::Controlled(c) => {
-            // SAFETY: an installed controlled executor outlives its installation on this thread.
-            let c = unsafe { &*c };
+    match context::exec_ref() {
+        Exec::Controlled(c) => {
             let mut d = c.race_detector().borrow_mut();
             if !d.enabled() {
                 return f;
@@ -234,23 +227,16 @@ pub(crate) fn timer(f: TimerFn) -> TimerFn {
             drop(d);
             Box::new(move || {
                 // The callback runs on the same controlled executor (its timers never leave it).
-                if let ExecPtr::Controlled(c) = context::exec() {
-                    // SAFETY: as above.
-                    unsafe { &*c }
-                        .race_detector()
-                        .borrow_mut()
-                        .timer_fired(armed);
+                if let Exec::Controlled(c) = context::exec_ref() {
+                    c.race_detector().borrow_mut().timer_fired(armed);
                 }
                 f()
             })
         }
         #[cfg(feature = "race")]
-        ExecPtr::Steal(w) => {
-            // SAFETY: an installed worker context outlives its installation on this thread.
-            timer_on(unsafe { &*w }.shared(), super::id(), f)
-        }
+        Exec::Steal(w) => timer_on(w.shared(), super::id(), f),
         #[cfg(feature = "race")]
-        ExecPtr::None => {
+        Exec::None => {
             // A callback re-arming its own timer (a ticker) on the timer thread.
             let s = TIMER_RUNTIME.with(|t| t.get());
             if s.is_null() {

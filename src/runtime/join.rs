@@ -16,26 +16,11 @@ use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
 
-use super::context;
 use super::event::{Event, ObjId, Op};
 use super::executor;
 use super::goroutine::{self, Body, GRef, InlineEntry, Payload, WaitReason, G};
 use super::hb::{self, Key};
-
-/// Who waits in `JoinHandle::join`.
-pub(crate) enum Waiter {
-    Goroutine(GRef),
-    Thread(std::thread::Thread),
-}
-
-impl Waiter {
-    fn wake(self) {
-        match self {
-            Waiter::Goroutine(g) => executor::unpark(g),
-            Waiter::Thread(t) => t.unpark(),
-        }
-    }
-}
+use super::waiter::Waiter;
 
 /// A goroutine's result hand-over; see the module invariants.
 pub(crate) enum JoinState {
@@ -179,17 +164,11 @@ impl<T> JoinHandle<T> {
                     drop(st);
                     panic!("goweave: joined goroutine {}: {why}", self.id)
                 }
-                JoinState::Running { waiter, .. } => match context::current_gref() {
-                    Some(g) => {
-                        *waiter = Some(Waiter::Goroutine(g));
-                        executor::park(WaitReason::Join, site, move || drop(st));
-                    }
-                    None => {
-                        *waiter = Some(Waiter::Thread(std::thread::current()));
-                        drop(st);
-                        std::thread::park();
-                    }
-                },
+                JoinState::Running { waiter, .. } => {
+                    let (w, sleeper) = Waiter::current();
+                    *waiter = Some(w);
+                    sleeper.sleep(WaitReason::Join, site, st);
+                }
             }
         }
     }

@@ -15,6 +15,7 @@ mod local;
 pub(crate) mod panic;
 pub(crate) mod stack;
 pub(crate) mod timer;
+pub(crate) mod waiter;
 
 use std::panic::Location;
 
@@ -24,7 +25,7 @@ pub use goroutine::{Status, WaitReason};
 pub use local::GoroutineLocal;
 pub use stack::StackError;
 
-use context::ExecPtr;
+use context::Exec;
 
 /// Yield the processor so other goroutines run (Go's `runtime.Gosched`).
 #[track_caller]
@@ -35,22 +36,20 @@ pub fn gosched() {
 /// The number of goroutines that exist now (started and not finished), as Go's
 /// `runtime.NumGoroutine`. Outside a runtime: 0.
 pub fn num_goroutine() -> usize {
-    match context::exec() {
-        ExecPtr::Controlled(_) => executor::with_controlled(|c| c.num_goroutine()).unwrap_or(0),
-        // SAFETY: an installed worker context outlives its installation on this thread.
-        ExecPtr::Steal(w) => unsafe { &*w }.shared().num_goroutine(),
-        ExecPtr::None => 0,
+    match context::exec_ref() {
+        Exec::Controlled(_) => executor::with_controlled(|c| c.num_goroutine()).unwrap_or(0),
+        Exec::Steal(w) => w.shared().num_goroutine(),
+        Exec::None => 0,
     }
 }
 
 /// The number of worker threads running goroutines (Go's `runtime.GOMAXPROCS(0)`): 1 on the
 /// controlled executor; outside a runtime, what a new runtime would use.
 pub fn gomaxprocs() -> usize {
-    match context::exec() {
-        ExecPtr::Controlled(_) => 1,
-        // SAFETY: an installed worker context outlives its installation on this thread.
-        ExecPtr::Steal(w) => unsafe { &*w }.shared().workers(),
-        ExecPtr::None => default_workers(),
+    match context::exec_ref() {
+        Exec::Controlled(_) => 1,
+        Exec::Steal(w) => w.shared().workers(),
+        Exec::None => default_workers(),
     }
 }
 
@@ -64,9 +63,8 @@ pub fn id() -> u64 {
 /// stress programs that need goroutines on different workers.
 #[doc(hidden)]
 pub fn __worker_index() -> Option<usize> {
-    match context::exec() {
-        // SAFETY: an installed worker context outlives its installation on this thread.
-        ExecPtr::Steal(w) => Some(unsafe { &*w }.index()),
+    match context::exec_ref() {
+        Exec::Steal(w) => Some(w.index()),
         _ => None,
     }
 }

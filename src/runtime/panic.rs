@@ -64,6 +64,7 @@ pub(crate) fn capture_panic(g: &G, payload: Box<dyn Any + Send>) -> PanicReport 
         location,
         message,
         spawned_at: g.spawn_site,
+        created: super::dump::backtraces::created_stacks(g.id),
     }
 }
 

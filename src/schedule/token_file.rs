@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use super::LONG_TOKEN;
+use crate::util::hash::fnv1a;
 
 /// What a report prints after `GOWEAVE_REPLAY=`: the token itself when it is short, else
 /// `@path` of the file it was written to. If the file cannot be written the token is returned
@@ -38,7 +39,7 @@ pub(crate) fn replay_arg(token: &str) -> (String, Option<String>) {
 fn write(token: &str, dir: &Path) -> std::io::Result<PathBuf> {
     let dir = dir.join("goweave");
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("replay-{:016x}.token", hash(token)));
+    let path = dir.join(format!("replay-{:016x}.token", fnv1a(token.as_bytes())));
     let path = std::path::absolute(&path).unwrap_or(path);
     let same = std::fs::read(&path).is_ok_and(|old| old == token.as_bytes());
     if !same {
@@ -46,7 +47,7 @@ fn write(token: &str, dir: &Path) -> std::io::Result<PathBuf> {
         // printing the same report) never sees half a token.
         let tmp = dir.join(format!(
             "replay-{:016x}.{}.tmp",
-            hash(token),
+            fnv1a(token.as_bytes()),
             std::process::id()
         ));
         std::fs::write(&tmp, token)?;
@@ -72,15 +73,6 @@ fn target_dir() -> PathBuf {
         return PathBuf::from(d).join("target");
     }
     std::env::temp_dir()
-}
-
-/// 64-bit FNV-1a: a name for the token's file.
-fn hash(token: &str) -> u64 {
-    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
-    for &b in token.as_bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3);
-    }
-    h
 }
 
 /// `s` as one shell word (single-quoted when it holds anything but plain path characters).

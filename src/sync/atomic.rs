@@ -18,7 +18,7 @@ use std::sync::atomic as std_atomic;
 
 pub use std::sync::atomic::Ordering;
 
-use super::sema::{watched, Obj};
+use super::obj::{watched, Obj};
 use crate::runtime::event::Op;
 use crate::runtime::hb;
 

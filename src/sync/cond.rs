@@ -15,10 +15,11 @@ use std::fmt;
 use std::panic::Location;
 
 use super::mutex::MutexGuard;
-use super::sema::{lock_queue, watched, Obj, Sleeper, Waiter};
+use super::obj::{lock_queue, watched, Obj};
 use crate::runtime::event::Op;
 use crate::runtime::goroutine::WaitReason;
 use crate::runtime::hb;
+use crate::runtime::waiter::{Sleeper, Waiter};
 
 #[derive(Default)]
 struct NotifyList {

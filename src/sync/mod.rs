@@ -6,6 +6,7 @@ pub mod chan;
 pub mod atomic;
 mod cond;
 mod mutex;
+pub(crate) mod obj;
 mod once;
 mod rwlock;
 pub(crate) mod sema;

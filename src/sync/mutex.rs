@@ -31,12 +31,14 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::sema::{current_id, watched, Obj, Sema};
+use super::obj::{watched, Obj};
+use super::sema::Sema;
 use crate::runtime::dump::WaitDetail;
 use crate::runtime::event::Op;
 use crate::runtime::executor;
 use crate::runtime::goroutine::WaitReason;
 use crate::runtime::hb;
+use crate::runtime::id as current_id;
 
 const LOCKED: u32 = 1;
 const WOKEN: u32 = 1 << 1;

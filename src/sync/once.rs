@@ -15,11 +15,12 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::mutex::{describe_holder, RawMutex};
-use super::sema::{current_id, watched};
+use super::obj::watched;
 use crate::runtime::dump::WaitDetail;
 use crate::runtime::event::Op;
 use crate::runtime::goroutine::WaitReason;
 use crate::runtime::hb;
+use crate::runtime::id as current_id;
 
 /// Runs a function exactly once: Go's `sync.Once`.
 ///

@@ -26,11 +26,13 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::mutex::RawMutex;
-use super::sema::{current_id, lock_queue, watched, Obj, Sema};
+use super::obj::{lock_queue, watched, Obj};
+use super::sema::Sema;
 use crate::runtime::dump::WaitDetail;
 use crate::runtime::event::Op;
 use crate::runtime::goroutine::WaitReason;
 use crate::runtime::hb;
+use crate::runtime::id as current_id;
 
 /// Race-detector key parts (Go's annotations on `readerSem` and `writerSem`): writers release
 /// to `READERS`, which readers and the next writer acquire; readers release-merge to

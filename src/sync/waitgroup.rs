@@ -15,7 +15,8 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::sema::{watched, Obj, Sema};
+use super::obj::{watched, Obj};
+use super::sema::Sema;
 use crate::runtime::dump::WaitDetail;
 use crate::runtime::event::Op;
 use crate::runtime::goroutine::WaitReason;

@@ -16,6 +16,7 @@ use std::str::FromStr;
 /// assert!("hang".parse::<FailureKind>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum FailureKind {
     /// A goroutine panicked.
     Panic,
@@ -48,15 +49,7 @@ impl FailureKind {
 
     /// The lower-case name.
     pub fn name(self) -> &'static str {
-        match self {
-            FailureKind::Panic => "panic",
-            FailureKind::Deadlock => "deadlock",
-            FailureKind::Leak => "leak",
-            FailureKind::Race => "race",
-            FailureKind::Livelock => "livelock",
-            FailureKind::Nondeterminism => "nondeterminism",
-            FailureKind::Blocked => "blocked",
-        }
+        goweave_settings::FAILURE_KINDS[self as usize]
     }
 }
 
@@ -70,16 +63,19 @@ impl FromStr for FailureKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<FailureKind, String> {
-        let s = s.trim();
-        FailureKind::ALL
-            .into_iter()
-            .find(|k| k.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                let names: Vec<_> = FailureKind::ALL.iter().map(|k| k.name()).collect();
-                format!(
-                    "unknown failure kind {s:?}: expected one of {}",
-                    names.join(", ")
-                )
-            })
+        goweave_settings::parse_failure_kind(s).map(|i| FailureKind::ALL[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_declaration_order() {
+        for (i, k) in FailureKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+            assert_eq!(k.name().parse::<FailureKind>(), Ok(*k));
+        }
     }
 }

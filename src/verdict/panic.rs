@@ -1,6 +1,9 @@
 //! An unrecovered panic, as data.
 
 use std::panic::Location;
+use std::sync::Arc;
+
+use super::Stacks;
 
 /// An unrecovered panic: which goroutine, where, and what it said.
 #[derive(Clone, Debug)]
@@ -15,4 +18,7 @@ pub struct PanicReport {
     pub message: String,
     /// Where the goroutine was spawned.
     pub spawned_at: &'static Location<'static>,
+    /// With `GOWEAVE_BACKTRACE`, on the checker's replay of a failure: the full backtrace of
+    /// where the goroutine was created.
+    pub(crate) created: Option<Arc<Stacks>>,
 }

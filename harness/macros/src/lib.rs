@@ -4,8 +4,8 @@
 //! `#[conc_test(options)] fn name() { body }` expands to two items:
 //!
 //! 1. a `#[test] fn name()` that runs the body under goweave's checker
-//!    (`goweave::conc_test::run_test`), so plain `cargo test` runs it;
-//! 2. a static `ConcTest` descriptor in the distributed slice `goweave::conc_test::TESTS`, so a
+//!    (`goweave::harness::run_test`), so plain `cargo test` runs it;
+//! 2. a static `ConcTest` descriptor in the distributed slice `goweave::harness::TESTS`, so a
 //!    `harness = false` target driven by `goweave_harness::main()` finds every test without a
 //!    list written by hand. The body lives in the descriptor, not in the `#[test]` function,
 //!    because a `harness = false` target is compiled without `--test` and so without its
@@ -104,36 +104,36 @@ fn expand(opts: &Options, func: ItemFn) -> syn::Result<TokenStream2> {
         }
     }
 
-    let spec = spec_tokens(opts);
+    let options = options_tokens(opts);
     let output = &sig.output;
     let ret_span = match output {
         ReturnType::Default => ident.span(),
         ReturnType::Type(_, t) => t.span(),
     };
     let finish = quote_spanned! {ret_span=>
-        ::goweave::conc_test::finish(__goweave_conc_test_body())
+        ::goweave::harness::finish(__goweave_conc_test_body())
     };
 
     Ok(quote! {
         #(#test_attrs)*
         #[test]
         #vis fn #ident() {
-            ::goweave::conc_test::run_test(&#reg)
+            ::goweave::harness::run_test(&#reg)
         }
 
         #(#cfg_attrs)*
         #[doc(hidden)]
         #[allow(non_upper_case_globals)]
-        #[::goweave::conc_test::__linkme::distributed_slice(::goweave::conc_test::TESTS)]
-        #[linkme(crate = ::goweave::conc_test::__linkme)]
-        static #reg: ::goweave::conc_test::ConcTest = ::goweave::conc_test::ConcTest {
+        #[::goweave::harness::__linkme::distributed_slice(::goweave::harness::TESTS)]
+        #[linkme(crate = ::goweave::harness::__linkme)]
+        static #reg: ::goweave::harness::ConcTest = ::goweave::harness::ConcTest {
             name: #name,
             module_path: ::core::module_path!(),
             file: ::core::file!(),
             line: ::core::line!(),
             site: ::core::panic::Location::caller(),
             ignored: #ignored,
-            spec: #spec,
+            options: #options,
             body: {
                 #(#lint_attrs)*
                 fn __goweave_conc_test_body() #output #block
@@ -195,69 +195,12 @@ fn check_signature(f: &ItemFn) -> syn::Result<()> {
     Ok(())
 }
 
-/// The `goweave::conc_test::Spec` literal for the options.
-fn spec_tokens(o: &Options) -> TokenStream2 {
-    fn opt<T>(v: &Option<options::Spanned<T>>, f: impl Fn(&T) -> TokenStream2) -> TokenStream2 {
-        match v {
-            Some(s) => {
-                let inner = f(&s.value);
-                quote!(::core::option::Option::Some(#inner))
-            }
-            None => quote!(::core::option::Option::None),
-        }
-    }
-    let strategy = opt(&o.strategy, |s| {
-        let v = format_ident!("{}", variant(s));
-        quote!(::goweave::conc_test::StrategyName::#v)
+/// The options as `&[(name, value)]` text, which the runtime resolves with the environment and
+/// the harness's flags (`goweave::check::Settings`).
+fn options_tokens(o: &Options) -> TokenStream2 {
+    let pairs = o.values.iter().map(|v| {
+        let (name, text) = (&v.value.0, &v.value.1);
+        quote!((#name, #text))
     });
-    let iterations = opt(&o.iterations, |v| quote!(#v));
-    let seed = opt(&o.seed, |v| quote!(#v));
-    let depth = opt(&o.depth, |v| quote!(#v));
-    let max_preemptions = opt(&o.max_preemptions, |v| quote!(#v));
-    let time_budget = opt(
-        &o.time_budget_ns,
-        |v| quote!(::core::time::Duration::from_nanos(#v)),
-    );
-    let max_steps = opt(&o.max_steps, |v| quote!(#v));
-    let replay = opt(&o.replay, |v| quote!(#v));
-    let leak_check = opt(&o.leak_check, |v| quote!(#v));
-    let expect = opt(&o.expect, |s| {
-        let v = format_ident!("{}", variant(s));
-        quote!(::goweave::FailureKind::#v)
-    });
-    let timers = opt(&o.timers, |s| {
-        let v = format_ident!(
-            "{}",
-            if s == "when_blocked" {
-                "WhenBlocked"
-            } else {
-                "AnyTime"
-            }
-        );
-        quote!(::goweave::TimerMode::#v)
-    });
-    quote! {
-        ::goweave::conc_test::Spec {
-            strategy: #strategy,
-            iterations: #iterations,
-            seed: #seed,
-            depth: #depth,
-            max_preemptions: #max_preemptions,
-            time_budget: #time_budget,
-            max_steps: #max_steps,
-            replay: #replay,
-            leak_check: #leak_check,
-            expect: #expect,
-            timers: #timers,
-        }
-    }
-}
-
-/// `"pct"` → `Pct`.
-fn variant(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
+    quote!(&[#(#pairs),*])
 }

@@ -3,7 +3,13 @@
 use std::collections::hash_map::Entry;
 
 use super::clock::{Lock, VectorClock};
-use super::hash::FxHashMap;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use crate::util::hash::FxHasher;
+
+/// The detector's maps: keys are small integers (see `util::hash`).
+pub(super) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// What a synchronisation edge hangs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -34,7 +34,6 @@
 //! thread (the controlled executor makes one per schedule).
 
 mod clock;
-mod hash;
 mod locks;
 #[cfg(feature = "race")]
 mod shared;
@@ -46,7 +45,7 @@ use std::panic::Location;
 
 pub(crate) use clock::VectorClock;
 use clock::{Lock, Thread, MAX_SPARE};
-use hash::FxHashMap;
+use locks::FxHashMap;
 use locks::Locks;
 pub(crate) use locks::SyncKey;
 #[cfg(feature = "race")]

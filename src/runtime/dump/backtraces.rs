@@ -23,44 +23,10 @@ use std::cell::{Cell, RefCell};
 use std::sync::{Arc, OnceLock};
 
 use backtrace::Backtrace;
-use once_cell::sync::Lazy;
 
 use crate::runtime::context;
 use crate::runtime::goroutine::{Status, G};
 use crate::verdict::Stacks;
-
-/// The environment variable that turns full backtraces on.
-pub(crate) const ENV_VAR: &str = "GOWEAVE_BACKTRACE";
-
-/// `GOWEAVE_BACKTRACE`, read once per process: `None` if unset or empty, else its value and
-/// what it means.
-static ENV: Lazy<Option<(String, Result<bool, String>)>> = Lazy::new(|| {
-    let v = std::env::var(ENV_VAR).ok()?;
-    if v.trim().is_empty() {
-        return None;
-    }
-    let parsed = parse(v.trim());
-    Some((v, parsed))
-});
-
-/// The meaning of a `GOWEAVE_BACKTRACE` value.
-pub(crate) fn parse(v: &str) -> Result<bool, String> {
-    match v {
-        "1" | "full" | "true" | "on" => Ok(true),
-        "0" | "false" | "off" => Ok(false),
-        _ => Err("expected 1 (or full) to print full backtraces in reports, or 0".into()),
-    }
-}
-
-/// `GOWEAVE_BACKTRACE` as set in this process: `None` if unset, else (value, meaning).
-pub(crate) fn env_setting() -> Option<(String, Result<bool, String>)> {
-    ENV.clone()
-}
-
-/// True if `GOWEAVE_BACKTRACE` asks for backtraces (an unusable value counts as no).
-pub(crate) fn env_enabled() -> bool {
-    matches!(&*ENV, Some((_, Ok(true))))
-}
 
 /// What the table keeps of one goroutine.
 #[derive(Default)]
@@ -202,17 +168,4 @@ pub(crate) fn created_stacks(id: u64) -> Option<Arc<Stacks>> {
         created: Some(created),
         rendered: OnceLock::new(),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_parse() {
-        assert_eq!(parse("1"), Ok(true));
-        assert_eq!(parse("full"), Ok(true));
-        assert_eq!(parse("0"), Ok(false));
-        assert!(parse("yes please").is_err());
-    }
 }

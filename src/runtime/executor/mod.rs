@@ -23,7 +23,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::context::{self, ExecPtr};
+use super::context::{self, Exec};
 use super::coroutine::{self, Request};
 use super::event::{Event, ObjId};
 use super::goroutine::{GRef, Install, WaitReason};
@@ -85,9 +85,7 @@ pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>, unlock:
 pub(crate) fn unpark(g: GRef) {
     match &g.exec {
         ExecKind::Steal(id) => {
-            if let ExecPtr::Steal(w) = context::exec() {
-                // SAFETY: an installed worker context outlives its installation on this thread.
-                let w = unsafe { &*w };
+            if let Exec::Steal(w) = context::exec_ref() {
                 if w.shared().id() == *id {
                     // The common case, a waker on a worker of the same runtime: use the
                     // worker's own handle.
@@ -114,17 +112,15 @@ pub(crate) fn unpark(g: GRef) {
 /// A scheduling point before a visible operation.
 #[inline]
 pub(crate) fn sched_point(ev: Event) {
-    if let ExecPtr::Controlled(c) = context::exec() {
-        // SAFETY: an installed controlled executor outlives its installation on this thread.
-        unsafe { &*c }.sched_point(ev);
+    if let Exec::Controlled(c) = context::exec_ref() {
+        c.sched_point(ev);
     }
 }
 
 /// Run `f` with the controlled executor driving this thread, if any.
 pub(crate) fn with_controlled<R>(f: impl FnOnce(&controlled::Controlled) -> R) -> Option<R> {
-    match context::exec() {
-        // SAFETY: an installed controlled executor outlives its installation on this thread.
-        ExecPtr::Controlled(c) => Some(f(unsafe { &*c })),
+    match context::exec_ref() {
+        Exec::Controlled(c) => Some(f(c)),
         _ => None,
     }
 }
@@ -136,12 +132,10 @@ pub(crate) fn spawn(
     site: &'static Location<'static>,
     handle: bool,
 ) -> GRef {
-    match context::exec() {
-        // SAFETY: an installed controlled executor outlives its installation on this thread.
-        ExecPtr::Controlled(c) => unsafe { &*c }.spawn(install, name, site, handle),
-        // SAFETY: an installed worker context outlives its installation on this thread.
-        ExecPtr::Steal(w) => unsafe { &*w }.shared().spawn(install, name, site, handle),
-        ExecPtr::None => panic!("goweave::go {}", OUTSIDE_RUNTIME),
+    match context::exec_ref() {
+        Exec::Controlled(c) => c.spawn(install, name, site, handle),
+        Exec::Steal(w) => w.shared().spawn(install, name, site, handle),
+        Exec::None => panic!("goweave::go {}", OUTSIDE_RUNTIME),
     }
 }
 
@@ -158,9 +152,8 @@ pub(crate) fn yield_now(site: &'static Location<'static>) {
         return;
     }
     g.set_site(site);
-    if let ExecPtr::Controlled(c) = context::exec() {
-        // SAFETY: as in `sched_point`.
-        if unsafe { &*c }.yield_point(g) {
+    if let Exec::Controlled(c) = context::exec_ref() {
+        if c.yield_point(g) {
             coroutine::suspend(g, Request::Switch);
         }
         return;
@@ -174,43 +167,36 @@ pub(crate) fn yield_now(site: &'static Location<'static>) {
 /// the strategy lets the goroutine it waits for (or time) go first. Costs nothing elsewhere.
 #[inline]
 pub(crate) fn yield_hint() {
-    if let ExecPtr::Controlled(c) = context::exec() {
-        // SAFETY: as in `sched_point`.
-        unsafe { &*c }.yield_hint();
+    if let Exec::Controlled(c) = context::exec_ref() {
+        c.yield_hint();
     }
 }
 
 /// The executor's clock: time since its epoch (virtual on the controlled executor).
 #[inline]
 pub(crate) fn now() -> Duration {
-    match context::exec() {
-        // SAFETY: as in `sched_point`.
-        ExecPtr::Controlled(c) => unsafe { &*c }.now(),
-        // SAFETY: an installed worker context outlives its installation on this thread.
-        ExecPtr::Steal(w) => unsafe { &*w }.shared().now(),
-        ExecPtr::None => steal::real_now(),
+    match context::exec_ref() {
+        Exec::Controlled(c) => c.now(),
+        Exec::Steal(w) => w.shared().now(),
+        Exec::None => steal::real_now(),
     }
 }
 
 /// Arm a timer that runs `f` (on a scheduler, not a goroutine) at `deadline`.
 pub(crate) fn add_timer(deadline: Duration, f: TimerFn) -> TimerId {
-    match context::exec() {
-        // SAFETY: as in `sched_point`.
-        ExecPtr::Controlled(c) => unsafe { &*c }.add_timer(deadline, f),
-        // SAFETY: as in `now`.
-        ExecPtr::Steal(w) => unsafe { &*w }.shared().add_timer(deadline, f),
-        ExecPtr::None => panic!("goweave timers {}", OUTSIDE_RUNTIME),
+    match context::exec_ref() {
+        Exec::Controlled(c) => c.add_timer(deadline, f),
+        Exec::Steal(w) => w.shared().add_timer(deadline, f),
+        Exec::None => panic!("goweave timers {}", OUTSIDE_RUNTIME),
     }
 }
 
 /// Disarm a timer; true if it had not fired yet.
 pub(crate) fn cancel_timer(id: TimerId) -> bool {
-    match context::exec() {
-        // SAFETY: as in `sched_point`.
-        ExecPtr::Controlled(c) => unsafe { &*c }.cancel_timer(id),
-        // SAFETY: as in `now`.
-        ExecPtr::Steal(w) => unsafe { &*w }.shared().cancel_timer(id),
-        ExecPtr::None => false,
+    match context::exec_ref() {
+        Exec::Controlled(c) => c.cancel_timer(id),
+        Exec::Steal(w) => w.shared().cancel_timer(id),
+        Exec::None => false,
     }
 }
 
@@ -228,12 +214,10 @@ pub(crate) enum Timers {
 
 /// The [`Timers`] of the executor driving this thread. Panics outside a runtime.
 pub(crate) fn timers() -> Timers {
-    match context::exec() {
-        // SAFETY: as in `sched_point`.
-        ExecPtr::Controlled(c) => Timers::Controlled(unsafe { &*c }.id()),
-        // SAFETY: as in `now`.
-        ExecPtr::Steal(w) => Timers::Steal(unsafe { &*w }.shared().clone()),
-        ExecPtr::None => panic!("goweave timers {}", OUTSIDE_RUNTIME),
+    match context::exec_ref() {
+        Exec::Controlled(c) => Timers::Controlled(c.id()),
+        Exec::Steal(w) => Timers::Steal(w.shared().clone()),
+        Exec::None => panic!("goweave timers {}", OUTSIDE_RUNTIME),
     }
 }
 
@@ -272,18 +256,16 @@ pub(crate) fn random_below(n: u64) -> u64 {
     if n == 1 {
         return 0;
     }
-    match context::exec() {
-        // SAFETY: as in `sched_point`.
-        ExecPtr::Controlled(c) => unsafe { &*c }.random_below(n),
+    match context::exec_ref() {
+        Exec::Controlled(c) => c.random_below(n),
         _ => steal::fast_random_below(n),
     }
 }
 
 /// A fresh object id (deterministic per run on the controlled executor).
 pub(crate) fn new_object_id() -> ObjId {
-    match context::exec() {
-        // SAFETY: as in `sched_point`.
-        ExecPtr::Controlled(c) => unsafe { &*c }.new_object_id(),
+    match context::exec_ref() {
+        Exec::Controlled(c) => c.new_object_id(),
         _ => steal::global_object_id(),
     }
 }
@@ -291,5 +273,5 @@ pub(crate) fn new_object_id() -> ObjId {
 /// True on the controlled executor's thread.
 #[inline]
 pub(crate) fn is_controlled() -> bool {
-    matches!(context::exec(), ExecPtr::Controlled(_))
+    matches!(context::exec_ref(), Exec::Controlled(_))
 }

@@ -30,7 +30,7 @@ use crossbeam_deque::{Injector, Stealer, Worker as Deque};
 use crossbeam_utils::CachePadded;
 use once_cell::sync::Lazy;
 
-use crate::runtime::context::{self, ExecPtr};
+use crate::runtime::context::{self, Exec};
 use crate::runtime::event::ObjId;
 use crate::runtime::goroutine::{self, GRef, Install, G};
 use crate::runtime::panic::{install_hook, PanicReport};
@@ -128,7 +128,7 @@ pub(crate) struct Shared {
     race: crate::detect::race::SharedDetector,
     /// Races found so far, one per pair of locations.
     #[cfg(feature = "race")]
-    races: Mutex<Vec<crate::detect::race::RaceReport>>,
+    races: Mutex<Vec<crate::verdict::RaceReport>>,
 }
 
 impl Shared {
@@ -144,11 +144,10 @@ impl Shared {
     /// Print a race as `go test -race` does, once per pair of locations; the run fails at the
     /// end.
     #[cfg(feature = "race")]
-    pub(crate) fn report_race(&self, r: crate::detect::race::RaceReport) {
+    pub(crate) fn report_race(&self, r: crate::verdict::RaceReport) {
         let mut races = self.races.lock().unwrap();
-        let same = |o: &crate::detect::race::RaceReport| {
-            (o.site, o.previous_site) == (r.site, r.previous_site)
-        };
+        let same =
+            |o: &crate::verdict::RaceReport| (o.site, o.previous_site) == (r.site, r.previous_site);
         if !races.iter().any(same) {
             eprintln!("==================\n{r}==================");
             races.push(r);
@@ -197,9 +196,8 @@ impl Shared {
 
     /// True on one of this runtime's workers or on its timer thread.
     fn on_own_thread(&self) -> bool {
-        match context::exec() {
-            // SAFETY: an installed worker context outlives its installation on this thread.
-            ExecPtr::Steal(w) => unsafe { &*w }.shared().id == self.id,
+        match context::exec_ref() {
+            Exec::Steal(w) => w.shared().id == self.id,
             _ => timers::on_timer_thread_of(self.id),
         }
     }
@@ -230,11 +228,8 @@ impl Shared {
         // On this runtime's detector: main is spawned from outside the runtime.
         #[cfg(feature = "race")]
         crate::runtime::hb::spawned_on(self, parent, id, site);
-        match context::exec() {
-            // SAFETY: an installed worker context outlives its installation on this thread.
-            ExecPtr::Steal(w) if Arc::ptr_eq(unsafe { &*w }.shared(), self) => {
-                // SAFETY: as above.
-                let w = unsafe { &*w };
+        match context::exec_ref() {
+            Exec::Steal(w) if Arc::ptr_eq(w.shared(), self) => {
                 self.live[w.index()].fetch_add(1, Ordering::Relaxed);
                 // Only the first of a burst needs to wake a thief (Go wakes one spinning M per
                 // `go`; here, per empty-to-non-empty change of the deque): a worker sleeps only
@@ -264,9 +259,7 @@ impl Shared {
         }
         let home = g.home.load(Ordering::Acquire);
         let mut own = false;
-        if let ExecPtr::Steal(w) = context::exec() {
-            // SAFETY: an installed worker context outlives its installation on this thread.
-            let w = unsafe { &*w };
+        if let Exec::Steal(w) = context::exec_ref() {
             if Arc::ptr_eq(w.shared(), self) {
                 if w.index() == home {
                     w.push_run_next(g);
@@ -298,7 +291,7 @@ pub(crate) fn block_on<T: Send + 'static>(
     main: impl FnOnce() -> T + Send + 'static,
 ) -> T {
     install_hook();
-    if context::exec() != ExecPtr::None {
+    if !matches!(context::exec_ref(), Exec::None) {
         panic!(
             "goweave: block_on called from inside a goweave runtime; use go(..) and join() instead"
         );

@@ -11,16 +11,17 @@
 //! The registry holds the strong reference that keeps a parked goroutine alive when nothing
 //! else does (a `select!` with no cases). It takes over the run queue's reference at the first
 //! run and hands it back at the end, so registering costs no reference-count update; and a
-//! shard's lock is a flag its owner sets and clears with one atomic swap and one plain store,
-//! where a `std::sync::Mutex` pays a second read-modify-write to unlock. Together that was a
+//! shard's lock is the crate's spin lock (`util::spin`), which its owner takes with one atomic
+//! compare-exchange and releases with a plain store, where a `std::sync::Mutex` pays a second
+//! read-modify-write to unlock. Together that was a
 //! tenth of spawn+join.
 
-use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
-use crossbeam_utils::{Backoff, CachePadded};
+use crossbeam_utils::CachePadded;
 
 use crate::runtime::goroutine::{GRef, G};
+use crate::util::spin::SpinLock;
 
 #[derive(Default)]
 struct Shard {
@@ -32,31 +33,11 @@ struct Shard {
 
 /// A shard behind a spin lock (held for a few vector operations, or one report's copy).
 #[derive(Default)]
-struct Locked {
-    held: AtomicBool,
-    shard: UnsafeCell<Shard>,
-}
-
-// SAFETY: `shard` is only reached through `with`, which holds `held` (one thread at a time);
-// the goroutine records in it are `Send + Sync`.
-unsafe impl Sync for Locked {}
+struct Locked(SpinLock<Shard>);
 
 impl Locked {
     fn with<R>(&self, f: impl FnOnce(&mut Shard) -> R) -> R {
-        let backoff = Backoff::new();
-        while self.held.swap(true, Ordering::Acquire) {
-            backoff.snooze();
-        }
-        /// Releases the lock, also if `f` unwinds.
-        struct Release<'a>(&'a AtomicBool);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                self.0.store(false, Ordering::Release);
-            }
-        }
-        let _release = Release(&self.held);
-        // SAFETY: `held` is ours until `_release` drops, after `f` returns.
-        f(unsafe { &mut *self.shard.get() })
+        f(&mut self.0.lock())
     }
 }
 

@@ -1,0 +1,96 @@
+//! The shard adaptor: one strategy's run dealt out to several explorers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::{Decision, Observation, Strategy, ValueDecision};
+
+/// Restricts a strategy to every `stride`th schedule from `offset` (schedule `i` of the shard is
+/// schedule `offset + i * stride` of the whole run), and stops at a shared bound: how the
+/// harness's `--shard i/n` and `--jobs N` deal one run out to several processes or threads.
+pub struct Shard {
+    inner: Box<dyn Strategy>,
+    offset: u64,
+    stride: u64,
+    stop: Option<Arc<AtomicU64>>,
+    /// Schedules begun by this part.
+    begun: Arc<AtomicU64>,
+    progress: Option<Arc<AtomicU64>>,
+}
+
+impl Shard {
+    /// Schedules `offset`, `offset + stride`, ... of `inner`.
+    pub fn new(inner: Box<dyn Strategy>, offset: u64, stride: u64) -> Shard {
+        Shard {
+            inner,
+            offset,
+            stride: stride.max(1),
+            stop: None,
+            begun: Arc::new(AtomicU64::new(0)),
+            progress: None,
+        }
+    }
+
+    /// Begin no schedule whose index in the whole run is at or past `stop` (shared by shards
+    /// that search for the first failure together).
+    pub fn stop_at(mut self, stop: Option<Arc<AtomicU64>>) -> Shard {
+        self.stop = stop;
+        self
+    }
+
+    /// Count every schedule begun into `progress` too (for progress lines).
+    pub fn progress(mut self, progress: Option<Arc<AtomicU64>>) -> Shard {
+        self.progress = progress;
+        self
+    }
+
+    /// How many schedules this shard has begun, shared.
+    pub fn begun(&self) -> Arc<AtomicU64> {
+        self.begun.clone()
+    }
+}
+
+impl Strategy for Shard {
+    fn begin(&mut self, i: u64) -> bool {
+        let k = self.offset + i * self.stride;
+        if self
+            .stop
+            .as_ref()
+            .is_some_and(|s| k >= s.load(Ordering::Relaxed))
+        {
+            return false;
+        }
+        if !self.inner.begin(k) {
+            return false;
+        }
+        self.begun.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = &self.progress {
+            p.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+
+    fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
+        self.inner.pick_goroutine(d)
+    }
+
+    fn pick_value(&mut self, d: &ValueDecision) -> u64 {
+        self.inner.pick_value(d)
+    }
+
+    fn end(&mut self) {
+        self.inner.end()
+    }
+
+    fn wants_trace(&self) -> bool {
+        self.inner.wants_trace()
+    }
+
+    fn observe(&mut self, run: &Observation<'_>) {
+        self.inner.observe(run)
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}

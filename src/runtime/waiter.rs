@@ -1,0 +1,97 @@
+//! A sleeper in some wait queue: a goroutine (parked), or a plain thread outside any runtime
+//! (blocked in `std::thread::park`). Every blocking primitive queues a [`Waiter`] and sleeps on
+//! the matching [`Sleeper`].
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, MutexGuard};
+
+use super::context;
+use super::executor;
+use super::goroutine::{GRef, WaitReason};
+
+/// A sleeper in some wait queue: a goroutine, or a plain thread outside any runtime.
+pub(crate) enum Waiter {
+    /// A parked goroutine.
+    Goroutine(GRef),
+    /// A thread blocked in `std::thread::park`.
+    Thread(Arc<ThreadSignal>),
+}
+
+/// How a thread waiter learns it was woken (`thread::park` may return spuriously).
+pub(crate) struct ThreadSignal {
+    thread: std::thread::Thread,
+    /// Set (then the thread unparked) by the waker.
+    woken: AtomicBool,
+}
+
+/// The sleeping side of a [`Waiter`]: the caller keeps it and blocks on it.
+pub(crate) enum Sleeper {
+    Goroutine(u64),
+    Thread(Arc<ThreadSignal>),
+}
+
+impl Waiter {
+    /// A waiter for the caller, and the handle it sleeps on.
+    #[inline]
+    pub(crate) fn current() -> (Waiter, Sleeper) {
+        match context::current_gref() {
+            Some(g) => {
+                let id = g.id;
+                (Waiter::Goroutine(g), Sleeper::Goroutine(id))
+            }
+            None => {
+                let s = Arc::new(ThreadSignal {
+                    thread: std::thread::current(),
+                    woken: AtomicBool::new(false),
+                });
+                (Waiter::Thread(s.clone()), Sleeper::Thread(s))
+            }
+        }
+    }
+
+    /// Wake the sleeper. Call it without holding the queue lock.
+    #[inline]
+    pub(crate) fn wake(self) {
+        match self {
+            Waiter::Goroutine(g) => executor::unpark(g),
+            Waiter::Thread(s) => {
+                let t = s.thread.clone();
+                s.woken.store(true, Ordering::Release);
+                t.unpark();
+            }
+        }
+    }
+
+    /// True if this waiter is `s`.
+    pub(crate) fn is(&self, s: &Sleeper) -> bool {
+        match (self, s) {
+            (Waiter::Goroutine(g), Sleeper::Goroutine(id)) => g.id == *id,
+            (Waiter::Thread(a), Sleeper::Thread(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Sleeper {
+    /// Sleep until the matching [`Waiter`] is woken. `queue` is the guard of the lock that
+    /// protects the queue holding the waiter; it is released only once the sleeper can no
+    /// longer miss its wake-up (for a goroutine: after it is parked, as in Go's
+    /// `goparkunlock`).
+    pub(crate) fn sleep<T>(
+        &self,
+        reason: WaitReason,
+        site: &'static Location<'static>,
+        queue: MutexGuard<'_, T>,
+    ) {
+        match self {
+            Sleeper::Goroutine(_) => executor::park(reason, site, move || drop(queue)),
+            Sleeper::Thread(s) => {
+                drop(queue);
+                while !s.woken.load(Ordering::Acquire) {
+                    std::thread::park();
+                }
+            }
+        }
+    }
+}
