@@ -68,10 +68,10 @@ fn main() {
     println!(
         "{case} n={n} budget={budget:?}: {:?} in {wall:.2?}, token {} chars\n  {summary}\n  {}",
         f.kind(),
-        f.token().len(),
+        f.token().map_or(0, str::len),
         f.replay_line().chars().take(120).collect::<String>()
     );
-    if f.kind() != expected || f.token().is_empty() {
+    if f.kind() != expected || f.token().is_none_or(str::is_empty) {
         std::process::exit(1);
     }
 }

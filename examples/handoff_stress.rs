@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goweave::chan::Chan;
-use goweave::runtime::__worker_index;
+use goweave::test_hooks::worker_index;
 use goweave::{chan, go, Runtime};
 
 /// Goroutines started per attempt to find two on different workers.
@@ -61,7 +61,7 @@ fn main() {
                         let (reports, role) = (reports.clone(), roles[i].clone());
                         let d = d.clone();
                         go(move || {
-                            reports.send((i, __worker_index().unwrap()));
+                            reports.send((i, worker_index().unwrap()));
                             match role.recv().unwrap() {
                                 Role::Dismissed => {}
                                 Role::Ping(ping, pong) => {

@@ -27,6 +27,10 @@
 //!   [`select!`](crate::select); [`Context::err`] says why (`Canceled` or
 //!   `DeadlineExceeded`).
 //! - [`with_value`] attaches a value; [`Context::value`] finds the nearest one for a key.
+//! - [`Context::from_custom`] turns your own [`CustomContext`] into a `Context` (Go's
+//!   `Context` is an interface): contexts derived from it are cancelled when it is done.
+//! - A context prints as Go's `String()` does: `context.Background.WithCancel`,
+//!   `context.Background.WithDeadline(Instant(+5s) [5s])`, `context.TODO.WithValue(k, v)`.
 //!
 //! Structure. A context is a node holding its parent. Cancellable nodes own a `Canceler`;
 //! value nodes use their parent's. A canceler holds its children's cancelers (strongly, so
@@ -78,6 +82,86 @@ impl fmt::Display for ContextError {
 
 impl std::error::Error for ContextError {}
 
+impl ContextError {
+    /// True for [`DeadlineExceeded`](ContextError::DeadlineExceeded): Go's deadline error
+    /// implements `Timeout() bool` (the `net.Error` convention), so code that asks "was this a
+    /// timeout?" treats an expired context like a network timeout.
+    pub fn timeout(&self) -> bool {
+        matches!(self, ContextError::DeadlineExceeded)
+    }
+
+    /// True for [`DeadlineExceeded`](ContextError::DeadlineExceeded), as Go's deadline error's
+    /// `Temporary()` (the request may succeed with more time).
+    pub fn temporary(&self) -> bool {
+        self.timeout()
+    }
+}
+
+/// A context implemented outside goweave: Go's `Context` interface, for
+/// [`Context::from_custom`]. Its `Display` is its `String()` (derived contexts print it as
+/// their prefix).
+///
+/// The methods are Go's: [`deadline`](CustomContext::deadline) (`Deadline`),
+/// [`done`](CustomContext::done) (`Done`; `None` is Go's nil channel: never cancelled),
+/// [`err`](CustomContext::err) (`Err`: `Some` once `done` is closed) and
+/// [`value`](CustomContext::value) (`Value`). As in Go, `done` must return the same channel
+/// every time, closed once when the context is cancelled.
+///
+/// ```
+/// use std::any::Any;
+/// use std::fmt;
+/// use goweave::chan::{self, Chan, Receiver, TryRecvError};
+/// use goweave::context::{self, Context, ContextError, CustomContext};
+///
+/// /// Cancelled when a shutdown channel is closed.
+/// struct Shutdown(Chan<()>);
+///
+/// impl fmt::Display for Shutdown {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         f.write_str("shutdown")
+///     }
+/// }
+///
+/// impl CustomContext for Shutdown {
+///     fn done(&self) -> Option<Receiver<()>> {
+///         Some(self.0.receiver())
+///     }
+///     fn err(&self) -> Option<ContextError> {
+///         // Nobody sends on it: a receive succeeds only once it is closed.
+///         matches!(self.0.try_recv(), Err(TryRecvError::Closed)).then_some(ContextError::Canceled)
+///     }
+/// }
+///
+/// goweave::run(|| {
+///     let stop = chan::make::<()>(0);
+///     let root = Context::from_custom(Shutdown(stop.clone()));
+///     let (ctx, _cancel) = context::with_cancel(&root);
+///     assert_eq!(ctx.to_string(), "shutdown.WithCancel");
+///     stop.close();
+///     assert_eq!(ctx.done().recv(), None); // cancelled with its parent
+///     assert_eq!(ctx.err(), Some(ContextError::Canceled));
+/// });
+/// ```
+pub trait CustomContext: fmt::Display + Send + Sync + 'static {
+    /// When the context will be cancelled for its deadline, if it has one.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// A channel closed when the context is cancelled; `None` if it never is.
+    fn done(&self) -> Option<Receiver<()>>;
+
+    /// Why the context was cancelled; `None` while it is not.
+    fn err(&self) -> Option<ContextError>;
+
+    /// The value for `key` (a key given to [`Context::value`] or [`Context::value_any`]),
+    /// if this context has one. The default has none.
+    fn value(&self, key: &dyn Any) -> Option<&(dyn Any + Send + Sync)> {
+        let _ = key;
+        None
+    }
+}
+
 /// A cancellation scope: Go's `context.Context`. Cheap to clone; clones are the same context.
 #[derive(Clone)]
 pub struct Context {
@@ -93,6 +177,25 @@ struct Node {
     deadline: Option<Instant>,
     /// `(key, value)` for contexts made by `with_value`.
     value: Option<(Box<dyn Any + Send + Sync>, Box<dyn Any + Send + Sync>)>,
+    /// How it was made, for `Display` (and, for a custom context, the implementation).
+    kind: Kind,
+}
+
+/// How a context was made: the part of Go's `String()` it adds to its parent's.
+enum Kind {
+    /// `context.Background`.
+    Background,
+    /// `context.TODO`.
+    Todo,
+    /// `.WithCancel`.
+    Cancel,
+    /// `.WithDeadline(deadline [time left])`.
+    Deadline(Instant),
+    /// `.WithValue(key, value)`, with the type names of both (printed unless the value is a
+    /// string).
+    Value(&'static str, &'static str),
+    /// A context implemented outside goweave: it prints itself, and answers for itself.
+    Custom(Arc<dyn CustomContext>),
 }
 
 /// The cancellation state of one cancellable context.
@@ -213,20 +316,25 @@ impl Canceler {
 
 /// The root context: never cancelled, no deadline, no values (Go's `context.Background`).
 pub fn background() -> Context {
+    root(Kind::Background)
+}
+
+/// Same as [`background`], for code that has not decided which context to use yet (Go's
+/// `context.TODO`; it prints as `context.TODO`).
+pub fn todo() -> Context {
+    root(Kind::Todo)
+}
+
+fn root(kind: Kind) -> Context {
     Context {
         node: Arc::new(Node {
             parent: None,
             canceler: None,
             deadline: None,
             value: None,
+            kind,
         }),
     }
-}
-
-/// Same as [`background`], for code that has not decided which context to use yet (Go's
-/// `context.TODO`).
-pub fn todo() -> Context {
-    background()
 }
 
 /// Cancels a context made by [`with_cancel`], [`with_deadline`] or [`with_timeout`] (Go's
@@ -258,8 +366,9 @@ impl fmt::Debug for CancelFn {
 
 /// A child of `parent` that is cancelled when the returned [`CancelFn`] is called or `parent`
 /// is (Go's `context.WithCancel`).
+#[track_caller]
 pub fn with_cancel(parent: &Context) -> (Context, CancelFn) {
-    derive(parent, parent.node.deadline)
+    derive(parent, parent.deadline(), Kind::Cancel)
 }
 
 /// A child of `parent` that is also cancelled, with [`ContextError::DeadlineExceeded`], at
@@ -268,14 +377,15 @@ pub fn with_cancel(parent: &Context) -> (Context, CancelFn) {
 ///
 /// Must be called from a goroutine (it arms a timer on the current executor) unless the parent
 /// deadline is earlier.
+#[track_caller]
 pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFn) {
-    if let Some(d) = parent.node.deadline {
+    if let Some(d) = parent.deadline() {
         if d <= deadline {
             // The parent's deadline comes first and will cancel us.
             return with_cancel(parent);
         }
     }
-    let (ctx, cancel) = derive(parent, Some(deadline));
+    let (ctx, cancel) = derive(parent, Some(deadline), Kind::Deadline(deadline));
     let c = &cancel.canceler;
     let now = time::now();
     if deadline <= now {
@@ -287,7 +397,7 @@ pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFn)
     let mut st = lock_queue(&c.state);
     if st.err.is_none() {
         let id = timers.add(
-            deadline.since_epoch(),
+            deadline.deadline(),
             Box::new(move || {
                 if let Some(c) = weak.upgrade() {
                     c.cancel(ContextError::DeadlineExceeded, true);
@@ -301,12 +411,14 @@ pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFn)
 }
 
 /// [`with_deadline`] at `now + timeout` (Go's `context.WithTimeout`).
+#[track_caller]
 pub fn with_timeout(parent: &Context, timeout: Duration) -> (Context, CancelFn) {
     with_deadline(parent, time::now() + timeout)
 }
 
 /// A child of `parent` that carries `value` under `key` (Go's `context.WithValue`). Keys are
-/// compared by type and value; use a private key type to avoid collisions.
+/// compared by type and value; use a private key type to avoid collisions. As in Go, the
+/// value shadows every value an ancestor holds for an equal key, whatever their types.
 ///
 /// ```
 /// use goweave::context;
@@ -327,18 +439,27 @@ where
         node: Arc::new(Node {
             parent: Some(parent.clone()),
             canceler: None,
-            deadline: parent.node.deadline,
+            deadline: parent.deadline(),
             value: Some((Box::new(key), Box::new(value))),
+            kind: Kind::Value(std::any::type_name::<K>(), std::any::type_name::<V>()),
         }),
     }
 }
 
 /// A cancellable child of `parent` with the effective `deadline`.
-fn derive(parent: &Context, deadline: Option<Instant>) -> (Context, CancelFn) {
-    let up = parent.canceler();
+#[track_caller]
+fn derive(parent: &Context, deadline: Option<Instant>, kind: Kind) -> (Context, CancelFn) {
+    let origin = parent.origin();
+    let up = match origin {
+        Origin::Canceler(c) => Some(c),
+        _ => None,
+    };
     let canceler = Canceler::new(up.map_or_else(Weak::new, Arc::downgrade));
     if let Some(up) = up {
         up.adopt(&canceler);
+    }
+    if let Origin::Custom(custom) = origin {
+        follow(custom, &canceler);
     }
     let ctx = Context {
         node: Arc::new(Node {
@@ -346,36 +467,111 @@ fn derive(parent: &Context, deadline: Option<Instant>) -> (Context, CancelFn) {
             canceler: Some(canceler.clone()),
             deadline,
             value: None,
+            kind,
         }),
     };
     (ctx, CancelFn { canceler })
 }
 
+/// Cancel `child` when the custom context `parent` is done (Go's `propagateCancel` for a
+/// parent it does not know): at once if it is done already, else from a goroutine that waits
+/// for whichever comes first, the parent's cancellation or the child's. That goroutine exists
+/// until one of them happens, as Go's does: cancel the child when its work is done. Reports
+/// say it was created where the child was derived.
+#[track_caller]
+fn follow(parent: &Arc<dyn CustomContext>, child: &Arc<Canceler>) {
+    let Some(done) = parent.done() else {
+        // Go's nil Done: never cancelled, nothing to follow.
+        return;
+    };
+    if let Some(err) = parent.err() {
+        child.cancel(err, false);
+        return;
+    }
+    if crate::runtime::context::current_gref().is_none() {
+        panic!("goweave: a context derived from a CustomContext that can be cancelled is followed by a goroutine (Go's propagateCancel), so it must be derived inside a goroutine (goweave::run, go, or the checker)");
+    }
+    let (parent, child) = (parent.clone(), child.clone());
+    crate::runtime::join::go_named("context.propagateCancel", move || {
+        let child_done = child.done();
+        crate::select! {
+            recv(done) => child.cancel(parent.err().unwrap_or(ContextError::Canceled), false),
+            recv(child_done) => {}
+        }
+    });
+}
+
+/// Where a context's cancellation comes from: the nearest cancellable or custom context on
+/// the path to the root.
+enum Origin<'a> {
+    /// A goweave cancellable context.
+    Canceler(&'a Arc<Canceler>),
+    /// A context implemented outside goweave.
+    Custom(&'a Arc<dyn CustomContext>),
+    /// Nothing: the background (or TODO) context, never cancelled.
+    Root,
+}
+
 impl Context {
-    /// The nearest cancellable context on the path to the root (this one included).
-    fn canceler(&self) -> Option<&Arc<Canceler>> {
+    /// A context implemented outside goweave (Go's `Context` is an interface). Contexts derived
+    /// from it with [`with_cancel`], [`with_deadline`] or [`with_timeout`] are cancelled when
+    /// it is done (see [`CustomContext`]); [`with_value`] children ask it for the keys they do
+    /// not hold.
+    pub fn from_custom(c: impl CustomContext) -> Context {
+        Context {
+            node: Arc::new(Node {
+                parent: None,
+                canceler: None,
+                deadline: None,
+                value: None,
+                kind: Kind::Custom(Arc::new(c)),
+            }),
+        }
+    }
+
+    /// The nearest cancellable or custom context on the path to the root (this one included).
+    fn origin(&self) -> Origin<'_> {
         let mut n = &*self.node;
         loop {
             if let Some(c) = &n.canceler {
-                return Some(c);
+                return Origin::Canceler(c);
             }
-            n = &*n.parent.as_ref()?.node;
+            if let Kind::Custom(c) = &n.kind {
+                return Origin::Custom(c);
+            }
+            match &n.parent {
+                Some(p) => n = &*p.node,
+                None => return Origin::Root,
+            }
+        }
+    }
+
+    /// The nearest cancellable context on the path to the root (this one included).
+    fn canceler(&self) -> Option<&Arc<Canceler>> {
+        match self.origin() {
+            Origin::Canceler(c) => Some(c),
+            _ => None,
         }
     }
 
     /// A channel that is closed when this context is cancelled (Go's `Done`): receive from it
     /// in [`select!`](crate::select). For the background context it is never closed.
     pub fn done(&self) -> Receiver<()> {
-        match self.canceler() {
-            Some(c) => c.done(),
-            None => chan::make(0).receiver(),
+        match self.origin() {
+            Origin::Canceler(c) => c.done(),
+            Origin::Custom(c) => c.done().unwrap_or_else(|| chan::make(0).receiver()),
+            Origin::Root => chan::make(0).receiver(),
         }
     }
 
     /// Why this context was cancelled, or `None` while it is not (Go's `Err`).
     #[track_caller]
     pub fn err(&self) -> Option<ContextError> {
-        let c = self.canceler()?;
+        let c = match self.origin() {
+            Origin::Canceler(c) => c,
+            Origin::Custom(c) => return c.err(),
+            Origin::Root => return None,
+        };
         let controlled = c.obj.point(Op::Context, Location::caller());
         let err = c.err();
         if err.is_some() && watched(controlled) {
@@ -386,27 +582,92 @@ impl Context {
 
     /// The deadline, if this context or an ancestor has one (Go's `Deadline`).
     pub fn deadline(&self) -> Option<Instant> {
-        self.node.deadline
+        match &self.node.kind {
+            Kind::Custom(c) => c.deadline(),
+            _ => self.node.deadline,
+        }
     }
 
     /// The value of the nearest [`with_value`] ancestor (this one included) whose key equals
-    /// `key` and whose value is a `V` (Go's `Value`).
+    /// `key`, if that value is a `V` (Go's `ctx.Value(key).(V)`).
+    ///
+    /// As in Go, lookup is by key alone: the nearest value for an equal key shadows the ones
+    /// further up even when it is of another type, and then this returns `None` (Go's failed
+    /// type assertion) rather than an outer value. [`value_any`](Context::value_any) returns
+    /// the value whatever its type. A custom context on the path answers for itself and its
+    /// ancestors ([`CustomContext::value`]).
     pub fn value<K, V>(&self, key: &K) -> Option<&V>
     where
         K: Any + PartialEq,
         V: Any,
     {
+        self.value_any(key)?.downcast_ref::<V>()
+    }
+
+    /// The value of the nearest [`with_value`] ancestor (this one included) whose key equals
+    /// `key`, whatever its type (Go's `Value`).
+    pub fn value_any<K>(&self, key: &K) -> Option<&(dyn Any + Send + Sync)>
+    where
+        K: Any + PartialEq,
+    {
         let mut n = &*self.node;
         loop {
             if let Some((k, v)) = &n.value {
                 if k.downcast_ref::<K>() == Some(key) {
-                    if let Some(v) = v.downcast_ref::<V>() {
-                        return Some(v);
-                    }
+                    return Some(&**v);
                 }
+            }
+            if let Kind::Custom(c) = &n.kind {
+                return c.value(key);
             }
             n = &*n.parent.as_ref()?.node;
         }
+    }
+}
+
+/// Go's `String()`: the chain of constructors from the root, e.g.
+/// `context.Background.WithCancel.WithValue(my::Key, u64)`. A deadline prints as the instant
+/// and the time left (negative once passed); a value prints as itself when it is a string,
+/// else as its type name (Go prints a non-`Stringer` by type); a custom context prints its own
+/// `Display`.
+impl fmt::Display for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = &self.node.parent {
+            write!(f, "{p}")?;
+        }
+        match &self.node.kind {
+            Kind::Background => f.write_str("context.Background"),
+            Kind::Todo => f.write_str("context.TODO"),
+            Kind::Cancel => f.write_str(".WithCancel"),
+            Kind::Deadline(d) => {
+                let now = time::now();
+                match d.checked_duration_since(now) {
+                    Some(left) => write!(f, ".WithDeadline({d:?} [{left:?}])"),
+                    None => write!(f, ".WithDeadline({d:?} [-{:?}])", now.duration_since(*d)),
+                }
+            }
+            Kind::Value(k, v) => {
+                let (key, value) = self.node.value.as_ref().expect("a value node holds one");
+                write!(
+                    f,
+                    ".WithValue({}, {})",
+                    stringify(&**key, k),
+                    stringify(&**value, v)
+                )
+            }
+            Kind::Custom(c) => write!(f, "{c}"),
+        }
+    }
+}
+
+/// Go's `stringify` for `WithValue`'s `String()`: a string as itself, else the type's name.
+fn stringify<'a>(v: &'a (dyn Any + Send + Sync), type_name: &'a str) -> &'a str {
+    if let Some(s) = v.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = v.downcast_ref::<String>() {
+        s
+    } else {
+        type_name
     }
 }
 

@@ -78,7 +78,7 @@ where
         panic!(
             "goweave::fuzz: this input makes the program fail ({:?}); replay it with GOWEAVE_REPLAY={}\n\n{f}",
             f.kind(),
-            f.token()
+            f.token().unwrap_or_default()
         );
     }
 }
@@ -100,5 +100,7 @@ pub fn token_from_input<F>(data: &[u8], body: F) -> Option<String>
 where
     F: Fn() + Send + Sync + 'static,
 {
-    try_run(data, body).err().map(|f| f.token())
+    try_run(data, body)
+        .err()
+        .and_then(|f| f.token().map(str::to_string))
 }

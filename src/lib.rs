@@ -24,6 +24,7 @@ pub mod errgroup;
 pub mod explore;
 pub mod fuzz;
 pub mod harness;
+pub mod leak;
 #[cfg(feature = "proptest")]
 pub mod proptest;
 pub mod rand;
@@ -35,7 +36,6 @@ pub mod time;
 mod util;
 pub mod verdict;
 
-pub use detect::leak;
 pub use goweave_macros::conc_test;
 pub use sync::chan;
 
@@ -47,5 +47,10 @@ pub use runtime::{run, BuildError, Builder, Runtime, StackError};
 pub use schedule::{Schedule, TokenError};
 pub use verdict::FailureKind;
 
-#[doc(hidden)]
-pub use runtime::stack::{exhaust_probe as __exhaust_probe, overflow_probe as __overflow_probe};
+/// Hooks for goweave's own tests and stress examples (feature `test-hooks`): not part of the
+/// API.
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks {
+    pub use crate::runtime::stack::{exhaust_probe, overflow_probe};
+    pub use crate::runtime::worker_index;
+}

@@ -1,5 +1,11 @@
-//! Time, as Go's `time` package: [`sleep`], [`after`], [`tick`], [`Timer`], [`Ticker`], and
-//! [`now`] / [`Instant`] on the executor's clock.
+//! Time, as Go's `time` package: [`sleep`], [`after`], [`after_func`], [`tick`], [`Timer`],
+//! [`Ticker`], and [`now`] / [`Instant`] on the executor's clock.
+//!
+//! Durations too large to add are "never", as in Go: every deadline saturates at the end of
+//! the clock, and a timer there never fires (a `sleep(Duration::MAX)` does not return, a
+//! `with_timeout(&ctx, Duration::MAX)` never expires, and neither keeps a deadlock from being
+//! reported: the controlled executor's virtual clock does not jump to the end of time). An
+//! [`Instant`] may lie before the clock's epoch: `now() - d` always works.
 //!
 //! ```
 //! use goweave::time::{self, Duration};
@@ -59,12 +65,33 @@ use crate::runtime::timer::TimerId;
 
 /// A point on the executor's clock (virtual on the controlled executor). Instants from
 /// different runtimes are not comparable.
+///
+/// Like Go's `time.Time`, an instant can be moved any way: `now() - d` works for any
+/// duration, also right after the clock's epoch (the start of the process's clock, or zero on
+/// the controlled executor's virtual clock), and gives an instant before it; a deadline there
+/// has simply passed. Arithmetic saturates at [`Duration::MAX`] either side of the epoch, so
+/// `now() + Duration::MAX` is "never" rather than an overflow panic.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Instant(Duration);
+pub struct Instant(i128);
+
+/// `Duration::MAX` in nanoseconds: the bound of an [`Instant`] either side of the epoch.
+const MAX_NANOS: i128 = u64::MAX as i128 * 1_000_000_000 + 999_999_999;
+
+/// The nanoseconds of `d` (always representable: `d` is at most [`MAX_NANOS`]).
+fn nanos(d: Duration) -> i128 {
+    d.as_nanos() as i128
+}
+
+/// The duration of `n` nanoseconds, for `0 <= n <= MAX_NANOS`.
+fn duration(n: i128) -> Duration {
+    debug_assert!((0..=MAX_NANOS).contains(&n));
+    let n = n.clamp(0, MAX_NANOS);
+    Duration::new((n / 1_000_000_000) as u64, (n % 1_000_000_000) as u32)
+}
 
 /// The executor's current time (Go's `time.Now`).
 pub fn now() -> Instant {
-    Instant(executor::now())
+    Instant::from_clock(executor::now())
 }
 
 /// The time elapsed since `t` (Go's `time.Since`).
@@ -78,61 +105,96 @@ pub fn until(t: Instant) -> Duration {
 }
 
 impl Instant {
+    /// The instant at `d` on the executor's clock (time since its epoch).
+    pub(crate) fn from_clock(d: Duration) -> Instant {
+        Instant(nanos(d))
+    }
+
+    /// This instant as a timer deadline on the executor's clock: an instant before the epoch
+    /// is due at once (deadline zero).
+    pub(crate) fn deadline(&self) -> Duration {
+        duration(self.0.max(0))
+    }
+
     /// Time since this instant (zero if it is in the future).
     pub fn elapsed(&self) -> Duration {
         now().duration_since(*self)
     }
 
-    /// `self - earlier`, or zero if `earlier` is later.
+    /// `self - earlier`, or zero if `earlier` is later (saturating at [`Duration::MAX`]).
     pub fn duration_since(&self, earlier: Instant) -> Duration {
-        self.0.saturating_sub(earlier.0)
+        self.checked_duration_since(earlier).unwrap_or_default()
     }
 
-    /// `self - earlier`, or `None` if `earlier` is later.
+    /// `self - earlier`, or `None` if `earlier` is later (or the difference exceeds
+    /// [`Duration::MAX`]).
     pub fn checked_duration_since(&self, earlier: Instant) -> Option<Duration> {
-        self.0.checked_sub(earlier.0)
+        let d = self.0 - earlier.0;
+        (0..=MAX_NANOS).contains(&d).then(|| duration(d))
     }
 
-    /// `self + d`, or `None` on overflow.
+    /// `self + d`, or `None` if that is more than [`Duration::MAX`] after the epoch.
     pub fn checked_add(&self, d: Duration) -> Option<Instant> {
-        self.0.checked_add(d).map(Instant)
+        let t = self.0 + nanos(d);
+        (t <= MAX_NANOS).then_some(Instant(t))
     }
 
-    /// `self - d`, or `None` if that is before the clock's epoch.
+    /// `self - d`, or `None` if that is more than [`Duration::MAX`] before the epoch. (An
+    /// instant before the epoch is fine: Go's `Now().Add(-d)` always works.)
     pub fn checked_sub(&self, d: Duration) -> Option<Instant> {
-        self.0.checked_sub(d).map(Instant)
+        let t = self.0 - nanos(d);
+        (t >= -MAX_NANOS).then_some(Instant(t))
+    }
+
+    /// `self + d`, saturating at [`Duration::MAX`] after the epoch ("never").
+    pub fn saturating_add(&self, d: Duration) -> Instant {
+        Instant((self.0 + nanos(d)).min(MAX_NANOS))
+    }
+
+    /// `self - d`, saturating at [`Duration::MAX`] before the epoch.
+    pub fn saturating_sub(&self, d: Duration) -> Instant {
+        Instant((self.0 - nanos(d)).max(-MAX_NANOS))
     }
 
     /// Time since the clock's epoch (the start of the runtime's process clock, or zero
-    /// virtual time on the controlled executor).
+    /// virtual time on the controlled executor); zero for an instant before the epoch (see
+    /// [`before_epoch`](Instant::before_epoch)).
     pub fn since_epoch(&self) -> Duration {
-        self.0
+        duration(self.0.max(0))
+    }
+
+    /// How long before the clock's epoch this instant is; `None` for the epoch itself or an
+    /// instant after it.
+    pub fn before_epoch(&self) -> Option<Duration> {
+        (self.0 < 0).then(|| duration(-self.0))
     }
 }
 
+/// Saturating, as [`Instant::saturating_add`]: an instant never overflows.
 impl Add<Duration> for Instant {
     type Output = Instant;
     fn add(self, d: Duration) -> Instant {
-        Instant(self.0 + d)
+        self.saturating_add(d)
     }
 }
 
 impl AddAssign<Duration> for Instant {
     fn add_assign(&mut self, d: Duration) {
-        self.0 += d;
+        *self = *self + d;
     }
 }
 
+/// Saturating, as [`Instant::saturating_sub`]; an instant before the epoch is fine.
 impl Sub<Duration> for Instant {
     type Output = Instant;
     fn sub(self, d: Duration) -> Instant {
-        Instant(self.0 - d)
+        self.saturating_sub(d)
     }
 }
 
 impl SubAssign<Duration> for Instant {
     fn sub_assign(&mut self, d: Duration) {
-        self.0 -= d;
+        *self = *self - d;
     }
 }
 
@@ -146,7 +208,10 @@ impl Sub<Instant> for Instant {
 
 impl fmt::Debug for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Instant(+{:?})", self.0)
+        match self.before_epoch() {
+            Some(d) => write!(f, "Instant(-{d:?})"),
+            None => write!(f, "Instant(+{:?})", self.since_epoch()),
+        }
     }
 }
 
@@ -179,29 +244,99 @@ pub fn after(d: Duration) -> Chan<Instant> {
     let weak = ch.downgrade();
     executor::add_timer(
         executor::now().saturating_add(d),
-        Box::new(move || chan::send_from_timer(&weak, Instant(executor::now()))),
+        Box::new(move || chan::send_from_timer(&weak, Instant::from_clock(executor::now()))),
     );
     ch
 }
 
 /// A channel that receives the time every `d` (Go's `time.Tick`); ticks are dropped while the
-/// receiver lags. The ticker runs until the channel is dropped. A zero `d` gives a channel
-/// that never receives (Go returns a nil channel).
+/// receiver lags. The ticker runs until the channel is dropped.
+///
+/// A zero `d` gives `None`, as Go's `Tick(d)` gives a nil channel for `d <= 0`. `None` is what
+/// goweave uses for Go's nil channel: in [`select!`](crate::select) a `recv(time::tick(d))`
+/// case whose channel is `None` is never ready, so a select written for Go behaves the same.
+///
+/// ```
+/// use goweave::time::{self, Duration};
+/// goweave::run(|| {
+///     assert!(time::tick(Duration::ZERO).is_none());
+///     let t = time::tick(Duration::from_millis(1)).expect("a positive period");
+///     assert!(t.recv().is_some());
+/// });
+/// ```
 #[track_caller]
-pub fn tick(d: Duration) -> Chan<Instant> {
+pub fn tick(d: Duration) -> Option<Chan<Instant>> {
     executor::sched_point(Event::new(Op::Timer, ObjId(0), Location::caller()));
+    if d.is_zero() {
+        return None;
+    }
     let ch = chan::make(1);
-    if !d.is_zero() {
-        let shared = TimerShared::new(&ch, Some(d));
-        wake_on_receive(&ch, &shared);
+    let shared = TimerShared::new(&ch, Some(d), None);
+    wake_on_receive(&ch, &shared);
+    let mut st = shared.lock();
+    arm(&shared, &mut st, executor::now().saturating_add(d));
+    drop(st);
+    Some(ch)
+}
+
+/// Wait for `d`, then call `f` in a goroutine of its own (Go's `time.AfterFunc`). No goroutine
+/// exists until the timer fires. The returned [`Timer`] cancels or moves the call:
+///
+/// - [`stop`](Timer::stop) returns true if it stopped the timer before it fired (then `f` will
+///   not run), false if it had already fired (`f` has been started; `stop` does not wait for
+///   it) or been stopped.
+/// - [`reset`](Timer::reset) returns true if it moved a pending call, false if the timer had
+///   fired or been stopped; either way `f` runs (again) after the new duration.
+///
+/// As in Go, the timer's channel is not used: nothing is ever received from
+/// [`c`](Timer::c). Dropping the `Timer` does **not** cancel the call (Go's timers are not
+/// tied to their handle either); call [`stop`](Timer::stop) to cancel it.
+///
+/// ```
+/// use goweave::time::{self, Duration};
+/// use goweave::chan;
+/// goweave::run(|| {
+///     let done = chan::make::<&str>(1);
+///     let d = done.clone();
+///     let t = time::after_func(Duration::from_millis(1), move || d.send("fired"));
+///     assert_eq!(done.recv(), Some("fired"));
+///     assert!(!t.stop(), "already fired");
+/// });
+/// ```
+#[track_caller]
+pub fn after_func(d: Duration, f: impl Fn() + Send + Sync + 'static) -> Timer {
+    let site = Location::caller();
+    let ch = chan::make(0);
+    let shared = TimerShared::new(
+        &ch,
+        None,
+        Some(AfterFunc {
+            f: Arc::new(f),
+            site,
+        }),
+    );
+    executor::sched_point(Event::new(Op::Timer, shared.id, site));
+    {
         let mut st = shared.lock();
         arm(&shared, &mut st, executor::now().saturating_add(d));
     }
-    ch
+    Timer {
+        shared,
+        c: ch.receiver(),
+    }
+}
+
+/// The function of an [`after_func`] timer, and where it was made (the goroutine's creation
+/// site in reports).
+struct AfterFunc {
+    f: Arc<dyn Fn() + Send + Sync>,
+    site: &'static Location<'static>,
 }
 
 /// A single event in the future (Go's `time.Timer`): after the duration, the time is sent on
-/// [`c`](Timer::c). Dropping the timer stops it.
+/// [`c`](Timer::c), or, for a timer made by [`after_func`], its function is started in a new
+/// goroutine. Dropping a channel timer stops it (nobody could receive its value); dropping an
+/// [`after_func`] timer does not (its call stays scheduled, as in Go).
 pub struct Timer {
     shared: Arc<TimerShared>,
     c: Receiver<Instant>,
@@ -224,6 +359,8 @@ struct TimerShared {
     timers: Timers,
     /// The timer's identity in events.
     id: ObjId,
+    /// For [`after_func`]: the function to start in a goroutine instead of sending the time.
+    func: Option<AfterFunc>,
 }
 
 /// The fields guarded by `TimerShared::state`.
@@ -242,7 +379,11 @@ struct TimerState {
 }
 
 impl TimerShared {
-    fn new(ch: &Chan<Instant>, period: Option<Duration>) -> Arc<TimerShared> {
+    fn new(
+        ch: &Chan<Instant>,
+        period: Option<Duration>,
+        func: Option<AfterFunc>,
+    ) -> Arc<TimerShared> {
         Arc::new(TimerShared {
             state: Mutex::new(TimerState {
                 armed: None,
@@ -253,6 +394,7 @@ impl TimerShared {
             chan: ch.downgrade(),
             timers: executor::timers(),
             id: executor::new_object_id(),
+            func,
         })
     }
 
@@ -300,13 +442,19 @@ fn fire(shared: &Arc<TimerShared>, gen: u64, deadline: Duration) {
         return;
     }
     st.armed = None;
+    if let Some(func) = &shared.func {
+        drop(st);
+        let f = func.f.clone();
+        crate::runtime::join::spawn_from_timer(&shared.timers, func.site, move || f());
+        return;
+    }
     let Some(c) = shared.chan.upgrade() else {
         // Nobody can receive any more: stop for good.
         return;
     };
     let now = executor::now();
     // Fails (the tick is dropped) if the buffer is full: the previous tick is unreceived.
-    let delivered = c.send_nonblocking(Instant(now)).is_ok();
+    let delivered = c.send_nonblocking(Instant::from_clock(now)).is_ok();
     drop(c);
     if let Some(p) = st.period {
         let next = next_tick(deadline, now, p);
@@ -350,7 +498,7 @@ impl Timer {
     #[track_caller]
     pub fn new(d: Duration) -> Timer {
         let ch = chan::make(1);
-        let shared = TimerShared::new(&ch, None);
+        let shared = TimerShared::new(&ch, None, None);
         executor::sched_point(Event::new(Op::Timer, shared.id, Location::caller()));
         {
             let mut st = shared.lock();
@@ -391,6 +539,11 @@ impl Timer {
 
 impl Drop for Timer {
     fn drop(&mut self) {
+        if self.shared.func.is_some() {
+            // Go's `AfterFunc(d, f)` is mostly called for its effect, its Timer ignored: the
+            // call stays scheduled (the armed callback keeps the state alive).
+            return;
+        }
         let mut st = self.shared.lock();
         st.gen += 1;
         if let Some(id) = st.armed.take() {
@@ -417,7 +570,7 @@ impl Ticker {
             panic!("non-positive interval for NewTicker");
         }
         let ch = chan::make(1);
-        let shared = TimerShared::new(&ch, Some(d));
+        let shared = TimerShared::new(&ch, Some(d), None);
         wake_on_receive(&ch, &shared);
         executor::sched_point(Event::new(Op::Timer, shared.id, Location::caller()));
         {

@@ -193,7 +193,9 @@ fn the_replay_option_runs_exactly_the_recorded_schedule() {
         .iterations(1_000)
         .run(lost_update)
         .expect_err("the lost update is found")
-        .token();
+        .token()
+        .unwrap()
+        .to_string();
     let pinned: &'static str = Box::leak(token.clone().into_boxed_str());
     let spec = &[("replay", pinned), ("expect", "panic")];
     let cfg = TestConfig::resolve(spec, &[]).unwrap();
@@ -201,7 +203,7 @@ fn the_replay_option_runs_exactly_the_recorded_schedule() {
     let ex = explore(lost_update, &cfg, &Part::whole(), "pinned").unwrap();
     assert_eq!(ex.schedules, 1);
     let (k, f) = ex.failure.as_ref().expect("the pinned schedule fails");
-    assert_eq!((*k, f.token()), (0, token));
+    assert_eq!((*k, f.token()), (0, Some(token.as_str())));
     assert!(judge(&cfg, &ex).is_ok());
 
     // A strategy given later (here by a variable) explores instead of replaying.

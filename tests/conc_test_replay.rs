@@ -46,6 +46,8 @@ fn failing_token() -> String {
         .run(lost_update)
         .expect_err("the lost update is found")
         .token()
+        .unwrap()
+        .to_string()
 }
 
 /// Run this test binary on `test` (exactly), with `GOWEAVE_REPLAY=token`.

@@ -38,7 +38,7 @@ fn a_panic_report_ends_with_the_replay_line_for_this_test() {
         last,
         format!(
             "replay: GOWEAVE_REPLAY={} cargo test -- a_panic_report_ends_with_the_replay_line_for_this_test --exact",
-            f.token()
+            f.token().unwrap()
         )
     );
     assert_eq!(f.replay_line(), last);
@@ -165,7 +165,7 @@ fn the_replay_line_omits_the_test_name_outside_a_test_thread() {
         .unwrap();
     assert_eq!(
         f.replay_line(),
-        format!("replay: GOWEAVE_REPLAY={}", f.token())
+        format!("replay: GOWEAVE_REPLAY={}", f.token().unwrap())
     );
     let named = Checker::new()
         .iterations(1_000)
@@ -269,7 +269,7 @@ fn strategies_parse_from_text() {
         .iterations(1_000)
         .run(lost_update)
         .unwrap_err();
-    match f.token().parse::<StrategyKind>() {
+    match f.token().unwrap().parse::<StrategyKind>() {
         Ok(StrategyKind::Replay(s)) => assert_eq!(&s, f.schedule()),
         other => panic!("{other:?}"),
     }

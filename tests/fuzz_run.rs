@@ -55,11 +55,12 @@ fn found_and_replayed(body: fn(), kind: FailureKind, says: &str) {
         .expect("the panic message carries the token")
         .to_string();
     assert!(token.starts_with("gw1:"), "{token}");
-    let replayed = goweave::replay(&token, body).expect_err("the token replays the failure");
+    let replayed =
+        goweave::replay(&token.parse().unwrap(), body).expect_err("the token replays the failure");
     assert_eq!(replayed.kind(), kind, "{replayed}");
     // A crash artifact (the raw input) gives a token that replays too.
     let from_input = fuzz::token_from_input(&data, body).expect("the input still fails");
-    let replayed = goweave::replay(&from_input, body).unwrap_err();
+    let replayed = goweave::replay(&from_input.parse().unwrap(), body).unwrap_err();
     assert_eq!(replayed.kind(), kind, "{replayed}");
     eprintln!("{kind:?}: found after {tried} inputs, {} bytes", data.len());
 }

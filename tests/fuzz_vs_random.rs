@@ -67,7 +67,7 @@ fn a_fuzz_failure_is_shrunk_and_replays() {
         .unwrap_err();
     assert_eq!(e.kind(), FailureKind::Panic);
     assert!(e.to_string().contains("fuzz(seed=0)"), "{e}");
-    let again = goweave::replay(&e.token(), reorder(20)).unwrap_err();
+    let again = goweave::replay(e.schedule(), reorder(20)).unwrap_err();
     assert_eq!(again.kind(), FailureKind::Panic);
     assert!(again.report().contains("reorder: a=1 b=0"), "{again}");
 }

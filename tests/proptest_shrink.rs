@@ -45,7 +45,7 @@ fn a_failing_pair_shrinks_to_the_minimal_input_and_replays() {
     assert_eq!(cx.failure.preemptions(), 1, "{}", cx.failure);
     // The pair fails again as it is, and the token replays.
     assert!(cx.interleaving.run(counter(cx.input)).is_err());
-    let again = goweave::replay(&cx.failure.token(), counter(cx.input)).unwrap_err();
+    let again = goweave::replay(cx.failure.schedule(), counter(cx.input)).unwrap_err();
     assert_eq!(again.kind(), FailureKind::Panic);
 }
 

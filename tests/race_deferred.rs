@@ -38,7 +38,7 @@ fn a_race_on_a_rare_path_is_still_found_and_replays() {
     assert_eq!(f.kind(), FailureKind::Race, "{f}");
     assert!(f.report().contains(" at rare by goroutine "), "{f}");
     // The token replays the race, with the detector on from the start.
-    let again = goweave::replay(&f.token(), rare_race(40)).unwrap_err();
+    let again = goweave::replay(f.schedule(), rare_race(40)).unwrap_err();
     assert_eq!(again.kind(), FailureKind::Race, "{again}");
 }
 

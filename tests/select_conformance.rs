@@ -250,7 +250,7 @@ fn replaying_a_token_reproduces_select_choices_exactly() {
     assert_eq!(failure.kind(), FailureKind::Panic, "{failure}");
     let original = log.lock().unwrap()[0].clone();
     log.lock().unwrap().clear();
-    let again = goweave::replay(&failure.original_token(), body).unwrap_err();
+    let again = goweave::replay(failure.original_schedule(), body).unwrap_err();
     assert_eq!(again.kind(), FailureKind::Panic, "{again}");
     assert_eq!(
         log.lock().unwrap()[0],

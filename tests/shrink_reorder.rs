@@ -80,11 +80,11 @@ fn reorder_5_shrinks_to_the_minimum_number_of_preemptions() {
         // Fewer preemptions first, then fewer steps.
         assert!(
             f.preemptions() < f.original_preemptions()
-                || f.schedule().steps() <= f.original_schedule().steps(),
+                || f.schedule().events() <= f.original_schedule().events(),
             "{f}"
         );
         // The shrunk schedule fails the same way when replayed.
-        let r = goweave::replay(&f.token(), reorder(5)).unwrap_err();
+        let r = goweave::replay(f.schedule(), reorder(5)).unwrap_err();
         assert_eq!(r.report(), f.report());
         let text = f.to_string();
         assert!(text.contains("(fewest possible preemptions)"), "{text}");
@@ -144,7 +144,7 @@ fn deadlocks_shrink_too_and_keep_their_kind() {
         .unwrap_err();
     assert_eq!(f.kind(), FailureKind::Deadlock, "{f}");
     assert_eq!(f.preemptions(), 1, "{f}");
-    assert!(f.schedule().steps() <= f.original_schedule().steps());
+    assert!(f.schedule().events() <= f.original_schedule().events());
 }
 
 #[test]

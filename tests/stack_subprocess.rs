@@ -56,7 +56,7 @@ fn no_core_dump() {
 
 fn overflow_child() {
     no_core_dump();
-    goweave::__overflow_probe(64 * 1024);
+    goweave::test_hooks::overflow_probe(64 * 1024);
     unreachable!("the overflow probe returned");
 }
 
@@ -125,7 +125,7 @@ fn stack_overflow_on_a_thread_without_signal_stack() {
 #[test]
 fn running_out_of_stacks_names_goweave_max_stacks() {
     if child_mode().is_some() {
-        println!("EXHAUST-MESSAGE: {}", goweave::__exhaust_probe());
+        println!("EXHAUST-MESSAGE: {}", goweave::test_hooks::exhaust_probe());
         return;
     }
     let out = run_child(
@@ -147,7 +147,7 @@ fn running_out_of_stacks_names_goweave_max_stacks() {
 #[test]
 fn running_out_of_mappings_names_vm_max_map_count() {
     if child_mode().is_some() {
-        println!("EXHAUST-MESSAGE: {}", goweave::__exhaust_probe());
+        println!("EXHAUST-MESSAGE: {}", goweave::test_hooks::exhaust_probe());
         return;
     }
     let max: u64 = std::fs::read_to_string("/proc/sys/vm/max_map_count")
@@ -182,7 +182,7 @@ fn thread_stack_overflow_still_reaches_std_handler() {
     if child_mode().is_some() {
         no_core_dump();
         // Allocating a stack installs goweave's handler in front of std's.
-        let _ = goweave::__exhaust_probe();
+        let _ = goweave::test_hooks::exhaust_probe();
         std::thread::Builder::new()
             .name("deep".into())
             .stack_size(128 * 1024)
@@ -220,7 +220,7 @@ fn other_faults_still_segfault() {
     if child_mode().is_some() {
         no_core_dump();
         // Allocating a stack installs goweave's handler in front of std's.
-        let _ = goweave::__exhaust_probe();
+        let _ = goweave::test_hooks::exhaust_probe();
         // SAFETY: maps one inaccessible page; reading it faults, which is the point.
         let page = unsafe {
             libc::mmap(

@@ -94,13 +94,13 @@ fn replay_reproduces_timer_choices_exactly() {
         ] {
             let f = first_failure(s.clone(), seed, TimerMode::AnyTime);
             assert_eq!(f.kind(), FailureKind::Panic, "{f}");
-            let schedule = Schedule::from_token(&f.token()).unwrap();
+            let schedule = Schedule::from_token(f.token().unwrap()).unwrap();
             assert_eq!(schedule.timers(), TimerMode::AnyTime);
             with_time += schedule.choices().contains(&Choice::Time) as u32;
             // Replayed under the default checker settings, and under a checker told to run
             // when_blocked: the token's mode wins.
             for again in [
-                replay(&f.token(), timeline).unwrap_err(),
+                replay(f.schedule(), timeline).unwrap_err(),
                 Checker::new()
                     .timers(TimerMode::WhenBlocked)
                     .strategy(StrategyKind::Replay(schedule.clone()))
@@ -133,11 +133,11 @@ fn replay_reproduces_timer_choices_exactly() {
 #[test]
 fn a_when_blocked_token_replays_as_when_blocked() {
     let f = first_failure(StrategyKind::Random, 3, TimerMode::WhenBlocked);
-    let schedule = Schedule::from_token(&f.token()).unwrap();
+    let schedule = Schedule::from_token(f.token().unwrap()).unwrap();
     assert_eq!(schedule.timers(), TimerMode::WhenBlocked);
     assert!(!schedule.choices().contains(&Choice::Time));
     // The checker's default is any_time; the token says when_blocked.
-    let again = replay(&f.token(), timeline).unwrap_err();
+    let again = replay(f.schedule(), timeline).unwrap_err();
     assert_eq!(message(&again), message(&f));
     assert_eq!(events(&again), events(&f));
 }
@@ -181,7 +181,7 @@ fn a_time_choice_where_no_timer_is_pending_is_a_divergence() {
         ch.recv();
     };
     let forged = Schedule::new(vec![Choice::Time; 3], 0, 0).with_timers(TimerMode::AnyTime);
-    let e = replay(&forged.token(), no_timers).unwrap_err();
+    let e = replay(&forged, no_timers).unwrap_err();
     assert_eq!(e.kind(), FailureKind::Nondeterminism, "{e}");
     assert!(e.to_string().contains("lets time pass"), "{e}");
 }
@@ -221,10 +221,10 @@ fn shrinking_keeps_time_choices_replayable() {
         assert_eq!(f.kind(), FailureKind::Leak, "{f}");
         assert!(f.preemptions() <= f.original_preemptions());
         assert_eq!(f.preemptions(), 0, "seed {seed}: {f}");
-        let again = replay(&f.token(), leaky).unwrap_err();
+        let again = replay(f.schedule(), leaky).unwrap_err();
         assert_eq!(again.kind(), FailureKind::Leak);
         assert_eq!(again.report(), f.report());
-        let original = replay(&f.original_token(), leaky).unwrap_err();
+        let original = replay(f.original_schedule(), leaky).unwrap_err();
         assert_eq!(original.kind(), FailureKind::Leak);
     }
 }

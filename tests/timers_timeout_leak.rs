@@ -120,7 +120,7 @@ fn the_fixed_program_passes_10_000_schedules() {
 #[test]
 fn the_shrunk_schedule_lets_time_pass_without_preempting_anyone() {
     let f = explore(StrategyKind::Random, TimerMode::AnyTime, 1_000, 0).unwrap_err();
-    let shrunk = goweave::Schedule::from_token(&f.token()).unwrap();
+    let shrunk = goweave::Schedule::from_token(f.token().unwrap()).unwrap();
     assert_eq!(shrunk.timers(), TimerMode::AnyTime);
     assert!(
         shrunk.choices().contains(&goweave::schedule::Choice::Time),

@@ -37,19 +37,21 @@ where
 {
     println!("== {title} ==");
     let replayed = match std::env::var("GOWEAVE_REPLAY") {
-        Ok(token) if !token.is_empty() => match goweave::replay(&token, body.clone()) {
-            Ok(stats) => return Err(format!("the replayed schedule passed: {stats}")),
-            // A token recorded from another program (the tour has two buggy programs) does not
-            // fit this one: its fingerprint says so. Explore as usual.
-            Err(f) if f.kind() == FailureKind::Nondeterminism => {
-                println!("(GOWEAVE_REPLAY is a schedule of another program: exploring)");
-                None
+        Ok(token) if !token.is_empty() => {
+            match goweave::replay(&token.parse().unwrap(), body.clone()) {
+                Ok(stats) => return Err(format!("the replayed schedule passed: {stats}")),
+                // A token recorded from another program (the tour has two buggy programs) does not
+                // fit this one: its fingerprint says so. Explore as usual.
+                Err(f) if f.kind() == FailureKind::Nondeterminism => {
+                    println!("(GOWEAVE_REPLAY is a schedule of another program: exploring)");
+                    None
+                }
+                Err(f) => {
+                    println!("(replaying GOWEAVE_REPLAY={token})");
+                    Some(f)
+                }
             }
-            Err(f) => {
-                println!("(replaying GOWEAVE_REPLAY={token})");
-                Some(f)
-            }
-        },
+        }
         _ => None,
     };
     let failure = match replayed {
@@ -80,7 +82,7 @@ where
             .collect()
     }
     let same = |a: &str, b: &str| program(a) == program(b);
-    match goweave::replay(&failure.token(), body) {
+    match goweave::replay(failure.schedule(), body) {
         Err(again) if again.kind() == kind && same(again.report(), failure.report()) => {}
         Err(again) => {
             return Err(format!(
@@ -92,7 +94,7 @@ where
     println!("(replaying the token gave the same report)");
     println!(
         "to replay: GOWEAVE_REPLAY={} cargo run --release --example {example}",
-        failure.token()
+        failure.token().unwrap_or_default()
     );
     println!();
     Ok(failure)

@@ -196,8 +196,8 @@ impl Record {
                 kind: f.kind().name(),
                 expected: cfg.expect == Some(f.kind()),
                 schedule: *k,
-                token: f.token(),
-                original_token: f.original_token(),
+                token: f.token().unwrap_or_default().to_string(),
+                original_token: f.original_token().unwrap_or_default().to_string(),
                 replay: f.replay_line(),
                 report: f.to_string(),
             })

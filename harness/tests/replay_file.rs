@@ -53,7 +53,7 @@ fn replay_reads_the_token_from_a_file() {
         .unwrap_err();
     assert_eq!(f.kind(), FailureKind::Livelock);
     let path = std::env::temp_dir().join(format!("goweave-harness-{}.token", std::process::id()));
-    std::fs::write(&path, f.token()).unwrap();
+    std::fs::write(&path, f.token().unwrap()).unwrap();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["harness_child", "--exact", "--nocapture"])
         .env(
@@ -69,7 +69,7 @@ fn replay_reads_the_token_from_a_file() {
     assert!(stdout.contains("livelock"), "{stdout}");
     // The token is long: the report names a file holding it, not the token.
     assert!(stdout.contains("GOWEAVE_REPLAY=@"), "{stdout}");
-    assert!(!stdout.contains(&f.token()), "{stdout}");
+    assert!(!stdout.contains(f.token().unwrap()), "{stdout}");
     // A file that is not there is an error that names it.
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["harness_child", "--exact", "--nocapture"])

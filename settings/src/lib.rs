@@ -59,7 +59,7 @@ impl Grammar {
     /// The grammar in a few words, for documentation and error messages.
     pub fn describe(self) -> &'static str {
         match self {
-            Grammar::Strategy => "random, pct, pct:<depth>, pos, dfs, dfs:<max preemptions>, round_robin, fuzz, fuzz:<corpus dir>, or a replay token",
+            Grammar::Strategy => "random, pct, pct:DEPTH, pos, dfs, dfs:MAX_PREEMPTIONS, round_robin, fuzz, fuzz:CORPUS_DIR, or a replay token",
             Grammar::Count { min: 0 } => "a whole number (1000, 10_000, 1e6)",
             Grammar::Count { .. } => "a whole number, at least 1 (1000, 10_000, 1e6)",
             Grammar::Seed => "a number, decimal or 0x hexadecimal",
@@ -68,7 +68,7 @@ impl Grammar {
             Grammar::Bool => "true or false (also 1/0, yes/no, on/off)",
             Grammar::Expect => "deadlock, leak, race, panic, livelock or none",
             Grammar::TimerMode => "any_time or when_blocked",
-            Grammar::Token => "a replay token (gw1:...) or @<file holding one>",
+            Grammar::Token => "a replay token (gw1:...) or @FILE holding one",
             Grammar::Trace => "full or tail",
             Grammar::Path => "a file path",
         }
@@ -485,7 +485,7 @@ pub fn check_token(s: &str) -> Result<(), String> {
     let s = s.trim();
     if let Some(path) = s.strip_prefix('@') {
         if path.trim().is_empty() {
-            return Err("expected @<path of a file holding a replay token>".into());
+            return Err("expected @FILE, the path of a file holding a replay token".into());
         }
         return Ok(());
     }
@@ -493,7 +493,7 @@ pub fn check_token(s: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(
-            "expected a replay token printed by a failing run (gw1:...), or @<file holding one>"
+            "expected a replay token printed by a failing run (gw1:...), or @FILE holding one"
                 .into(),
         )
     }

@@ -1,6 +1,7 @@
 //! A failing schedule and everything a person needs to understand and replay it.
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::report;
@@ -77,6 +78,10 @@ pub(crate) struct Data {
     pub(crate) replayable: bool,
     /// The report was made with full backtraces on (`GOWEAVE_BACKTRACE`).
     pub(crate) backtraces: bool,
+    /// `schedule`'s token, made when first asked for.
+    pub(crate) token: OnceLock<String>,
+    /// `original`'s token, made when first asked for.
+    pub(crate) original_token: OnceLock<String>,
 }
 
 impl Failure {
@@ -97,6 +102,8 @@ impl Failure {
             notes: Vec::new(),
             replayable: true,
             backtraces: false,
+            token: OnceLock::new(),
+            original_token: OnceLock::new(),
         }))
     }
 
@@ -110,22 +117,26 @@ impl Failure {
         &self.0.report
     }
 
-    /// The token that replays the shrunk schedule (empty for a watchdog failure).
-    pub fn token(&self) -> String {
-        if self.0.replayable {
-            self.0.schedule.token()
-        } else {
-            String::new()
-        }
+    /// The token that replays the shrunk schedule; `None` for a failure no schedule can
+    /// replay (the watchdog's [`FailureKind::Blocked`]).
+    pub fn token(&self) -> Option<&str> {
+        self.0.replayable.then(|| {
+            self.0
+                .token
+                .get_or_init(|| self.0.schedule.token())
+                .as_str()
+        })
     }
 
-    /// The token that replays the schedule as it was first found.
-    pub fn original_token(&self) -> String {
-        if self.0.replayable {
-            self.0.original.token()
-        } else {
-            String::new()
-        }
+    /// The token that replays the schedule as it was first found (`None` as for
+    /// [`token`](Failure::token)).
+    pub fn original_token(&self) -> Option<&str> {
+        self.0.replayable.then(|| {
+            self.0
+                .original_token
+                .get_or_init(|| self.0.original.token())
+                .as_str()
+        })
     }
 
     /// The shrunk schedule.
@@ -177,7 +188,7 @@ impl Failure {
         if !self.0.replayable {
             return "replay: not available (the schedule is stuck in the blocked goroutine)".into();
         }
-        let (arg, note) = token_file::replay_arg(&self.token());
+        let (arg, note) = token_file::replay_arg(self.token().unwrap_or_default());
         let note = note.map(|n| format!("{n}\n")).unwrap_or_default();
         match &self.0.test_name {
             Some(name) => {
@@ -228,7 +239,7 @@ impl fmt::Display for Failure {
             }
         }
         if self.0.replayable && self.0.shrink.is_some() {
-            let (arg, _) = token_file::replay_arg(&self.original_token());
+            let (arg, _) = token_file::replay_arg(self.original_token().unwrap_or_default());
             writeln!(f, "original: GOWEAVE_REPLAY={arg}")?;
         }
         if self.0.replayable

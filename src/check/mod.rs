@@ -506,18 +506,28 @@ pub fn judge(
     }
 }
 
-/// Replay the schedule of a token (or of `@path`, a file holding one) once. A token that
-/// cannot be read panics with the reason
-/// (malformed, truncated, or of another version); a token from a program that has changed
-/// fails with [`FailureKind::Nondeterminism`].
+/// Replay one recorded schedule once: a failure's [`Failure::schedule`], or a token parsed
+/// into a [`Schedule`] (which is where an unreadable token is an error value, a
+/// [`TokenError`](crate::TokenError)). A schedule from a program that has changed fails with
+/// [`FailureKind::Nondeterminism`].
+///
+/// ```
+/// # fn body() { let h = goweave::go(|| 1); assert_eq!(h.join(), 2, "wrong"); }
+/// let found = goweave::Checker::new().run(body).unwrap_err();
+/// let token = found.token().unwrap().to_string();
+/// // Later, or in another process:
+/// let schedule: goweave::Schedule = token.parse().expect("a readable token");
+/// let again = goweave::replay(&schedule, body).unwrap_err();
+/// assert_eq!(again.kind(), found.kind());
+/// assert!("gw1:garbage".parse::<goweave::Schedule>().is_err());
+/// ```
 #[track_caller]
-pub fn replay<F>(token: &str, f: F) -> Result<Stats, Failure>
+pub fn replay<F>(schedule: &Schedule, f: F) -> Result<Stats, Failure>
 where
     F: Fn() + Send + Sync + 'static,
 {
-    let schedule = Schedule::from_arg(token).unwrap_or_else(|e| panic!("goweave: {e}"));
     Checker::new()
-        .strategy(StrategyKind::Replay(schedule))
+        .strategy(StrategyKind::Replay(schedule.clone()))
         .run(f)
 }
 
@@ -710,7 +720,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         result: &Result<(), Verdict>,
         test_name: &Option<String>,
     ) -> Option<Failure> {
-        let covered = |s: &Schedule| s.steps().min(FINGERPRINT_EVENTS);
+        let covered = |s: &Schedule| s.events().min(FINGERPRINT_EVENTS);
         let comparable = covered(expected) == covered(got);
         let changed = comparable && expected.fingerprint() != got.fingerprint();
         let diverged = match result {
@@ -724,7 +734,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
             )),
             _ => None,
         };
-        let past = expected.steps() >= FINGERPRINT_EVENTS && got.steps() >= FINGERPRINT_EVENTS;
+        let past = expected.events() >= FINGERPRINT_EVENTS && got.events() >= FINGERPRINT_EVENTS;
         let report = report::replay_mismatch(changed, diverged.as_deref(), past)?;
         let mut f = Failure::new(FailureKind::Nondeterminism, report);
         f.0.schedule = expected.clone();
@@ -743,8 +753,8 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         if !budget.is_zero() && !matches!(sig, Signature::Other(FailureKind::Nondeterminism)) {
             // Each candidate run ends by the shrinker's deadline too, so that a long schedule
             // (a livelock of a million steps) cannot overrun it.
-            let mut run = |s: Box<dyn explore::Strategy>, deadline: Instant| {
-                let out = self.once_until(s, false, false, Some(deadline));
+            let mut run = |s: Box<dyn explore::Strategy>, deadline: Option<Instant>| {
+                let out = self.once_until(s, false, false, deadline);
                 let probe = Probe {
                     sig: out.result.as_ref().err().map(Signature::of),
                     choices: out.schedule,

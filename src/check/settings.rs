@@ -16,7 +16,7 @@
 //!
 //! | setting | `#[conc_test]` option | variable | harness flag | value |
 //! | --- | --- | --- | --- | --- |
-//! | the exploration strategy (default random) | `strategy = "pct"` | `GOWEAVE_STRATEGY` | `--strategy` | random, pct, pct:<depth>, pos, dfs, dfs:<max preemptions>, round_robin, fuzz, fuzz:<corpus dir>, or a replay token |
+//! | the exploration strategy (default random) | `strategy = "pct"` | `GOWEAVE_STRATEGY` | `--strategy` | random, pct, pct:DEPTH, pos, dfs, dfs:MAX_PREEMPTIONS, round_robin, fuzz, fuzz:CORPUS_DIR, or a replay token |
 //! | schedules to explore (default 100; dfs: all; fuzz: 1000) | `iterations = 10_000` | `GOWEAVE_ITERATIONS` | `--iterations` | a whole number, at least 1 (1000, 10_000, 1e6) |
 //! | seed of the randomised strategies (default 0) | `seed = 42` | `GOWEAVE_SEED` | `--seed` | a number, decimal or 0x hexadecimal |
 //! | PCT's bug depth (default 3) | `depth = 3` | `GOWEAVE_DEPTH` | `--depth` | a whole number, at least 1 (1000, 10_000, 1e6) |
@@ -25,7 +25,7 @@
 //! | scheduling points per schedule before a livelock is reported (default 100_000) | `max_steps = 100_000` | `GOWEAVE_MAX_STEPS` | `--max-steps` | a whole number, at least 1 (1000, 10_000, 1e6) |
 //! | time allowed for shrinking a failing schedule (default 5s; 0 turns it off) | `shrink_budget = "10s"` | `GOWEAVE_SHRINK_BUDGET` | `--shrink-budget` | a duration (500ms, 10s, 1.5s, 2m, 1m30s; 0 turns it off) |
 //! | how long a goroutine may go without a scheduling point before the run fails as blocked outside goweave (default 5s) | `watchdog = "30s"` | `GOWEAVE_WATCHDOG` | `--watchdog` | a duration (500ms, 10s, 1.5s, 2m, 1m30s) |
-//! | replay this schedule once instead of exploring | `replay = "gw1:..."` | `GOWEAVE_REPLAY` | `--replay` | a replay token (gw1:...) or @<file holding one> |
+//! | replay this schedule once instead of exploring | `replay = "gw1:..."` | `GOWEAVE_REPLAY` | `--replay` | a replay token (gw1:...) or @FILE holding one |
 //! | report goroutines left behind when main returns (default true) | `leak_check = false` | `GOWEAVE_LEAK_CHECK` | `--leak-check` | true or false (also 1/0, yes/no, on/off) |
 //! | detect data races on watched cells (default true) | `race_detection = false` | `GOWEAVE_RACE_DETECTION` | `--race-detection` | true or false (also 1/0, yes/no, on/off) |
 //! | the failure the test must find (default none) | `expect = "deadlock"` | `GOWEAVE_EXPECT` | `--expect` | deadlock, leak, race, panic, livelock or none |
@@ -282,12 +282,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_in_the_docs_is_the_grammars() {
+    fn the_tables_in_the_docs_are_the_grammars() {
         let doc = include_str!("settings.rs");
+        let readme = include_str!("../../README.md");
         for line in grammar::markdown_table().lines() {
             assert!(
                 doc.contains(&format!("//! {line}")),
                 "the module doc lacks the row:\n{line}\n(copy goweave_settings::markdown_table())"
+            );
+            assert!(
+                readme.lines().any(|l| l == line),
+                "README.md lacks the row:\n{line}\n(copy goweave_settings::markdown_table())"
             );
         }
     }

@@ -1,4 +1,3 @@
-//! Bug detectors: goroutine leaks and data races.
+//! Bug detectors that run under the runtime: data races (vector clocks).
 
-pub mod leak;
 pub mod race;

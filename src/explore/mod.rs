@@ -19,7 +19,7 @@
 //! [`Decision::time_index`] gets synctest semantics.
 //!
 //! Built in: [`Random`], [`Pct`], [`Pos`], [`Dfs`], [`Replay`], [`RoundRobin`] and the
-//! coverage-guided [`Fuzz`]. The checker names them with the [`crate::Strategy`] enum; a
+//! coverage-guided [`Fuzz`]. The checker names them with the [`StrategyKind`] enum; a
 //! strategy of your own goes to [`Checker::custom_strategy`](crate::Checker::custom_strategy).
 //!
 //! Vocabulary (from the literature):
@@ -72,8 +72,8 @@ pub use replay::Replay;
 pub use round_robin::RoundRobin;
 pub use shard::Shard;
 
-pub use crate::runtime::event::{Event, ObjId, Op};
-pub use crate::runtime::executor::controlled::TraceEntry;
+pub use crate::verdict::TraceEntry;
+pub use crate::verdict::{Event, ObjId, Op};
 
 /// A goroutine's id (main is 1).
 pub type GoroutineId = u64;

@@ -219,6 +219,25 @@ pub fn go_named<T: Send + 'static>(
     spawn_named(Some(name.into().into_boxed_str()), Location::caller(), f)
 }
 
+/// Start `f` as a detached goroutine (no `JoinHandle`) on the executor behind `timers`, from a
+/// timer callback: `time::after_func`, whose function runs in a goroutine of its own that only
+/// exists once the timer fires (Go's `goFunc`).
+pub(crate) fn spawn_from_timer<F>(timers: &executor::Timers, site: &'static Location<'static>, f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    let mut f = Some(f);
+    let mut install = |p: &Payload| {
+        // SAFETY: the payload of a record being created is empty and not shared yet.
+        unsafe { p.put(f.take().expect("installed once")) };
+        Body::Inline(InlineEntry {
+            run: run::<F, ()>,
+            discard: Payload::discard::<F>,
+        })
+    };
+    goroutine::recycle(timers.spawn(&mut install, None, site, false));
+}
+
 fn spawn_named<F, T>(
     name: Option<Box<str>>,
     site: &'static Location<'static>,

@@ -61,8 +61,8 @@ pub fn id() -> u64 {
 
 /// The index of the worker thread running the caller (work-stealing executor), for tests and
 /// stress programs that need goroutines on different workers.
-#[doc(hidden)]
-pub fn __worker_index() -> Option<usize> {
+#[cfg(feature = "test-hooks")]
+pub fn worker_index() -> Option<usize> {
     match context::exec_ref() {
         Exec::Steal(w) => Some(w.index()),
         _ => None,

@@ -3,6 +3,13 @@
 //!
 //! Timers with equal deadlines fire in the order they were added (their sequence number), so the
 //! order is deterministic. Cancelling removes the callback; the heap entry is skipped lazily.
+//!
+//! A deadline at the end of the clock ([`NEVER`], where every deadline computation saturates:
+//! `now + Duration::MAX`) is "never", as Go's clamped timers are: such a timer stays armed (it
+//! can be cancelled, and cancelling reports it as pending) but is never due and is not a
+//! pending deadline, so neither executor's clock waits for it. A goroutine sleeping for
+//! `Duration::MAX` with nothing else to wake it is therefore reported as deadlocked, rather than
+//! the controlled executor's virtual clock jumping to the end of time.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -15,6 +22,9 @@ pub(crate) type TimerFn = Box<dyn FnOnce() + Send>;
 /// Identity of an armed timer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct TimerId(pub(crate) u64);
+
+/// The deadline that never comes: the end of the executor's clock.
+pub(crate) const NEVER: Duration = Duration::MAX;
 
 /// Deadlines are durations since the executor's epoch.
 #[derive(Default)]
@@ -33,7 +43,9 @@ impl TimerHeap {
     pub(crate) fn add(&mut self, deadline: Duration, f: TimerFn) -> TimerId {
         let seq = self.next;
         self.next += 1;
-        self.heap.push(Reverse((deadline, seq)));
+        if deadline < NEVER {
+            self.heap.push(Reverse((deadline, seq)));
+        }
         self.armed.insert(seq, super::hb::timer(f));
         TimerId(seq)
     }
@@ -102,5 +114,16 @@ mod tests {
         assert_eq!(*log.lock().unwrap(), vec![3, 4]);
         assert_eq!(h.len(), 1);
         assert_eq!(h.next_deadline(), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_timer_at_the_end_of_the_clock_never_comes_due_but_can_be_cancelled() {
+        let mut h = TimerHeap::default();
+        let never = h.add(NEVER, Box::new(|| panic!("fired at the end of time")));
+        assert_eq!(h.next_deadline(), None);
+        assert!(h.pop_due(NEVER).is_empty());
+        assert_eq!(h.len(), 1);
+        assert!(h.cancel(never));
+        assert_eq!(h.len(), 0);
     }
 }

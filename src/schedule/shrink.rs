@@ -54,7 +54,7 @@ pub(crate) struct Probe<S> {
 /// Runs the program once under a strategy, handing the strategy back; a run still going at the
 /// deadline is cut short (`Probe::cancelled`).
 pub(crate) type Runner<'a, S> =
-    dyn FnMut(Box<dyn Strategy>, Instant) -> (Probe<S>, Box<dyn Strategy>) + 'a;
+    dyn FnMut(Box<dyn Strategy>, Option<Instant>) -> (Probe<S>, Box<dyn Strategy>) + 'a;
 
 /// What shrinking produced.
 pub(crate) struct Shrunk {
@@ -168,7 +168,8 @@ impl Best {
 struct Shrinker<'r, 'a, S> {
     target: &'r S,
     run: &'r mut Runner<'a, S>,
-    deadline: Instant,
+    /// When to stop; `None` if the budget is too large to be reached (`Duration::MAX`).
+    deadline: Option<Instant>,
     runs: u64,
     timed_out: bool,
     seen: HashSet<u64>,
@@ -176,7 +177,7 @@ struct Shrinker<'r, 'a, S> {
 
 impl<S: PartialEq> Shrinker<'_, '_, S> {
     fn out_of_time(&mut self) -> bool {
-        if Instant::now() >= self.deadline {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
             self.timed_out = true;
         }
         self.timed_out
@@ -304,7 +305,7 @@ pub(crate) fn shrink<S: PartialEq>(
     let mut sh = Shrinker {
         target,
         run,
-        deadline: start + budget,
+        deadline: start.checked_add(budget),
         runs: 0,
         timed_out: false,
         seen: HashSet::new(),
@@ -313,10 +314,10 @@ pub(crate) fn shrink<S: PartialEq>(
     let mut best = sh.try_plan(exact)?;
     // The report replays the result once more: keep the time of one run (this one) for it,
     // so that shrinking and the report together stay within the budget.
-    sh.deadline = (start + budget)
-        .checked_sub(start.elapsed())
-        .unwrap_or(start)
-        .max(start);
+    let first_run = start.elapsed();
+    sh.deadline = sh
+        .deadline
+        .map(|d| d.checked_sub(first_run).unwrap_or(start).max(start));
     sh.climb(&mut best);
     let mut minimal = best.preemptions == 0;
     if !minimal && !sh.out_of_time() {

@@ -10,11 +10,8 @@
 //!   goroutines there; the work-stealing executor does (almost) nothing.
 //! - [`yield_hint`] tells the controlled executor that a non-blocking operation failed (the
 //!   goroutine is polling), so that its strategy deprioritises the goroutine.
-//! - [`spawn`], [`yield_now`], timers ([`now`], [`add_timer`], [`cancel_timer`]) and the
+//! - [`spawn`], [`yield_now`], timers ([`now`], [`add_timer`], [`Timers`]) and the
 //!   executor's random source ([`random_below`]).
-
-// Parts of the interface are only used by the primitives built on it.
-#![allow(dead_code)]
 
 pub(crate) mod controlled;
 pub(crate) mod steal;
@@ -191,15 +188,6 @@ pub(crate) fn add_timer(deadline: Duration, f: TimerFn) -> TimerId {
     }
 }
 
-/// Disarm a timer; true if it had not fired yet.
-pub(crate) fn cancel_timer(id: TimerId) -> bool {
-    match context::exec_ref() {
-        Exec::Controlled(c) => c.cancel_timer(id),
-        Exec::Steal(w) => w.shared().cancel_timer(id),
-        Exec::None => false,
-    }
-}
-
 /// The current executor's timers, as a handle that works from any thread. A timer callback runs
 /// outside every goroutine (on the timer thread, or the controlled executor's scheduler stack),
 /// where [`add_timer`] cannot find its executor; a periodic timer (`time::Ticker`) re-arms
@@ -235,6 +223,29 @@ impl Timers {
                 c.add_timer(deadline, f)
             })
             .expect("goweave: a controlled executor's timer was armed from another thread"),
+        }
+    }
+
+    /// Start a goroutine on this executor from a timer callback (which runs outside every
+    /// goroutine, where [`spawn`] cannot find the executor): `time::after_func`.
+    pub(crate) fn spawn(
+        &self,
+        install: Install<'_>,
+        name: Option<Box<str>>,
+        site: &'static Location<'static>,
+        handle: bool,
+    ) -> GRef {
+        match self {
+            Timers::Steal(s) => s.spawn(install, name, site, handle),
+            Timers::Controlled(id) => with_controlled(|c| {
+                assert_eq!(
+                    c.id(),
+                    *id,
+                    "goweave: a goroutine spawned on another controlled run"
+                );
+                c.spawn(install, name, site, handle)
+            })
+            .expect("goweave: a controlled executor's goroutine was spawned from another thread"),
         }
     }
 

@@ -415,8 +415,8 @@ fn rlimit_as() -> Option<u64> {
 /// Test probe: runs a deliberately infinite recursion on a goroutine stack of `size` bytes owned
 /// by goroutine 7, which must end the process through the overflow handler with
 /// `goroutine 7 overflowed its stack (size ...)` on stderr and SIGABRT. Re-exported as
-/// `goweave::__overflow_probe` for the subprocess tests.
-#[doc(hidden)]
+/// `goweave::test_hooks::overflow_probe` for the subprocess tests.
+#[cfg(feature = "test-hooks")]
 pub fn overflow_probe(size: usize) {
     prepare_thread();
     let stack = allocate(size).unwrap_or_else(|e| panic!("{e}"));
@@ -430,6 +430,7 @@ pub fn overflow_probe(size: usize) {
 /// Recurses until the stack overflows. Each frame is below a page, so the recursion walks into
 /// the guard page rather than jumping over it.
 #[inline(never)]
+#[cfg(feature = "test-hooks")]
 fn recurse_forever(depth: u64) -> u64 {
     let mut frame = [0u8; 512];
     frame[(depth % 512) as usize] = depth as u8;
@@ -442,8 +443,8 @@ fn recurse_forever(depth: u64) -> u64 {
 
 /// Test probe: allocates default-size stacks until allocation fails and returns the error's
 /// `Display` (meant to run with `GOWEAVE_MAX_STACKS` set). Gives up after about a million
-/// stacks. Re-exported as `goweave::__exhaust_probe` for the subprocess tests.
-#[doc(hidden)]
+/// stacks. Re-exported as `goweave::test_hooks::exhaust_probe` for the subprocess tests.
+#[cfg(feature = "test-hooks")]
 pub fn exhaust_probe() -> String {
     const GIVE_UP: usize = 1 << 20;
     let size = default_size();

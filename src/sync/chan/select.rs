@@ -12,7 +12,8 @@
 //!    recorded choice on the controlled executor, so a replay makes the same one.) If there are
 //!    none and there is a `default`, unlock and take it.
 //! 2. Queue a waiter on every case, all sharing one [`Sleeper`], and park; the unlock step
-//!    releases the locks after the switch.
+//!    releases the locks after the switch. Cases on the same channel are queued in a random
+//!    order (`shuffle_ties`), so which of them a peer completes is random too, as in Go.
 //! 3. Woken: the waker claimed exactly one waiter (the `selectDone` compare-and-swap in
 //!    `waitq.rs`). Lock every channel again, unqueue the other waiters, unlock, and finish the
 //!    winning case.
@@ -164,6 +165,7 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
             panic!("goweave: {} {}", WaitReason::Select, OUTSIDE_RUNTIME);
         };
         let sleeper = Sleeper::new(me, true);
+        shuffle_ties(order);
         for &(_, i) in order.iter() {
             // SAFETY: we hold the lock; the cases live in the caller's frame and `sleeper` in
             // ours until `pass3` has unqueued every waiter.
@@ -189,6 +191,30 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
 fn finish(case: &dyn SelectHandle) {
     if !case.finish() {
         panic!("{SEND_ON_CLOSED}");
+    }
+}
+
+/// Put the cases that share one channel in a random order (Fisher-Yates over each run of equal
+/// keys), before pass 2 queues them. The first waiter queued on a channel is the first one a
+/// peer takes, so in key-then-index order two cases on one channel would always complete the
+/// one written first; Go's lock order is a sort of a random poll order, so its ties fall either
+/// way. The draws come from the executor's random source: recorded and explored by the
+/// checker, repeated by a replay. A select whose cases are all on different channels draws
+/// nothing, so its schedule is unchanged.
+fn shuffle_ties(order: &mut [(usize, usize)]) {
+    let mut start = 0;
+    while start < order.len() {
+        let key = order[start].0;
+        let end = start
+            + order[start..]
+                .iter()
+                .take_while(|&&(k, _)| k == key)
+                .count();
+        for i in (start + 1..end).rev() {
+            let j = start + executor::random_below((i - start + 1) as u64) as usize;
+            order.swap(i, j);
+        }
+        start = end;
     }
 }
 
@@ -267,7 +293,8 @@ fn block_forever(reason: WaitReason, site: &'static Location<'static>) -> ! {
 /// When several cases are ready, one is chosen uniformly at random (from the executor's
 /// random source: the controlled executor explores the choice and a replay repeats it).
 /// With no case ready and no `default`, the goroutine blocks (wait reason `select`) until one
-/// can complete. A select with no enabled case and no `default` blocks forever, with wait
+/// can complete; if several of its cases are on one channel, which of them a peer completes is
+/// random as well (Go's rule), not the first one written. A select with no enabled case and no `default` blocks forever, with wait
 /// reason `select (no cases)` (or `chan receive (nil chan)` / `chan send (nil chan)` when it
 /// has exactly one case, like Go's one-case select).
 ///
@@ -293,7 +320,11 @@ macro_rules! select {
     };
 }
 
-/// The muncher behind [`select!`]: parses one case at a time into `@cases`, then generates.
+/// The muncher behind [`select!`]: parses one case per expansion step into `@cases`, then
+/// generates. Each case is matched, head and body together, by one rule (so a 64-case select
+/// needs about 66 nested expansions, within the default `recursion_limit` of 128); the rules are
+/// the product of the three case heads and the four body shapes (a block with or without a
+/// comma, an expression followed by a comma or by the end).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_parse {
@@ -301,54 +332,83 @@ macro_rules! __select_parse {
     (@cases [$($cases:tt)*] @default [$($default:tt)*] @ids [$($ids:ident)*]) => {
         $crate::__select_gen!([$($cases)*] [$($default)*])
     };
-    // Case heads; the body is parsed by the `@body` rules.
-    (@cases $cases:tt @default $default:tt @ids [$id:ident $($ids:ident)*]
-        recv($ch:expr) -> $p:pat => $($rest:tt)*) => {
-        $crate::__select_parse!(@body [$id recv_case ($ch) () ($p)]
-            @cases $cases @default $default @ids [$($ids)*] $($rest)*)
+    (@cases $cases:tt @default $default:tt @ids [] $($rest:tt)+) => {
+        ::core::compile_error!("select! supports at most 64 cases")
     };
-    (@cases $cases:tt @default $default:tt @ids [$id:ident $($ids:ident)*]
-        recv($ch:expr) => $($rest:tt)*) => {
-        $crate::__select_parse!(@body [$id recv_case ($ch) () (_)]
-            @cases $cases @default $default @ids [$($ids)*] $($rest)*)
+    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+        recv($ch:expr) -> $p:pat => $body:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () ($p) {$body})] @default $default
+            @ids [$($ids)*] $($rest)*)
     };
-    (@cases $cases:tt @default $default:tt @ids [$id:ident $($ids:ident)*]
-        send($ch:expr, $v:expr) => $($rest:tt)*) => {
-        $crate::__select_parse!(@body [$id send_case ($ch) (, $v) (_)]
-            @cases $cases @default $default @ids [$($ids)*] $($rest)*)
+    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+        recv($ch:expr) -> $p:pat => $body:block $($rest:tt)*) => {
+        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () ($p) {$body})] @default $default
+            @ids [$($ids)*] $($rest)*)
     };
-    (@cases $cases:tt @default [] @ids $ids:tt default => $($rest:tt)*) => {
-        $crate::__select_parse!(@body [default] @cases $cases @default [] @ids $ids $($rest)*)
+    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+        recv($ch:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () ($p) {$body})] @default $default
+            @ids [$($ids)*] $($rest)*)
+    };
+    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+        recv($ch:expr) -> $p:pat => $body:expr) => {
+        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () ($p) {$body})] @default $default
+            @ids [$($ids)*] )
+    };
+    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+        recv($ch:expr) => $body:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () (_) {$body})] @default $default
+            @ids [$($ids)*] $($rest)*)
+    };
+    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+        recv($ch:expr) => $body:block $($rest:tt)*) => {
+        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () (_) {$body})] @default $default
+            @ids [$($ids)*] $($rest)*)
+    };
+    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+        recv($ch:expr) => $body:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () (_) {$body})] @default $default
+            @ids [$($ids)*] $($rest)*)
+    };
+    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+        recv($ch:expr) => $body:expr) => {
+        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () (_) {$body})] @default $default
+            @ids [$($ids)*] )
+    };
+    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+        send($ch:expr, $v:expr) => $body:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@cases [$($cases)* ($id send_case ($ch) (, $v) (_) {$body})] @default $default
+            @ids [$($ids)*] $($rest)*)
+    };
+    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+        send($ch:expr, $v:expr) => $body:block $($rest:tt)*) => {
+        $crate::__select_parse!(@cases [$($cases)* ($id send_case ($ch) (, $v) (_) {$body})] @default $default
+            @ids [$($ids)*] $($rest)*)
+    };
+    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+        send($ch:expr, $v:expr) => $body:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@cases [$($cases)* ($id send_case ($ch) (, $v) (_) {$body})] @default $default
+            @ids [$($ids)*] $($rest)*)
+    };
+    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+        send($ch:expr, $v:expr) => $body:expr) => {
+        $crate::__select_parse!(@cases [$($cases)* ($id send_case ($ch) (, $v) (_) {$body})] @default $default
+            @ids [$($ids)*] )
     };
     (@cases $cases:tt @default [$($d:tt)+] @ids $ids:tt default => $($rest:tt)*) => {
         ::core::compile_error!("select! has more than one `default` case")
     };
-    (@cases $cases:tt @default $default:tt @ids [] $($rest:tt)+) => {
-        ::core::compile_error!("select! supports at most 64 cases")
+    (@cases $cases:tt @default [] @ids $ids:tt default => $body:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@cases $cases @default [{$body}] @ids $ids $($rest)*)
     };
-    // Bodies: a block (comma optional) or an expression followed by a comma or the end.
-    (@body $head:tt @cases $cases:tt @default $default:tt @ids $ids:tt
-        $body:block, $($rest:tt)*) => {
-        $crate::__select_parse!(@push $head {$body} @cases $cases @default $default @ids $ids $($rest)*)
+    (@cases $cases:tt @default [] @ids $ids:tt default => $body:block $($rest:tt)*) => {
+        $crate::__select_parse!(@cases $cases @default [{$body}] @ids $ids $($rest)*)
     };
-    (@body $head:tt @cases $cases:tt @default $default:tt @ids $ids:tt
-        $body:block $($rest:tt)*) => {
-        $crate::__select_parse!(@push $head {$body} @cases $cases @default $default @ids $ids $($rest)*)
+    (@cases $cases:tt @default [] @ids $ids:tt default => $body:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@cases $cases @default [{$body}] @ids $ids $($rest)*)
     };
-    (@body $head:tt @cases $cases:tt @default $default:tt @ids $ids:tt
-        $body:expr, $($rest:tt)*) => {
-        $crate::__select_parse!(@push $head {$body} @cases $cases @default $default @ids $ids $($rest)*)
-    };
-    (@body $head:tt @cases $cases:tt @default $default:tt @ids $ids:tt $body:expr) => {
-        $crate::__select_parse!(@push $head {$body} @cases $cases @default $default @ids $ids)
-    };
-    (@push [default] $body:tt @cases $cases:tt @default [] @ids $ids:tt $($rest:tt)*) => {
-        $crate::__select_parse!(@cases $cases @default [$body] @ids $ids $($rest)*)
-    };
-    (@push [$($head:tt)*] $body:tt @cases [$($cases:tt)*] @default $default:tt @ids $ids:tt
-        $($rest:tt)*) => {
-        $crate::__select_parse!(@cases [$($cases)* ($($head)* $body)] @default $default
-            @ids $ids $($rest)*)
+    (@cases $cases:tt @default [] @ids $ids:tt default => $body:expr) => {
+        $crate::__select_parse!(@cases $cases @default [{$body}] @ids $ids )
     };
     // Anything else is a syntax error in a case.
     (@cases $cases:tt @default $default:tt @ids $ids:tt $($rest:tt)+) => {

@@ -9,7 +9,7 @@ use crate::explore::{Pending, Strategy, TimerMode};
 use crate::runtime::goroutine::{GRef, G};
 use crate::runtime::stack;
 use crate::schedule::Choice;
-use crate::verdict::{GoroutineDump, TraceEntry, Verdict};
+use crate::verdict::{TraceEntry, Verdict};
 
 /// Settings of one controlled run.
 #[derive(Clone, Debug)]
@@ -77,8 +77,6 @@ pub struct Outcome<T> {
     pub fingerprint: u64,
     /// The events, in order (empty unless `Config::trace`).
     pub trace: Vec<TraceEntry>,
-    /// Goroutines alive when main returned (before they were torn down).
-    pub survivors: Vec<GoroutineDump>,
     /// The strategy, handed back for the next schedule.
     pub strategy: Box<dyn Strategy>,
     /// The race detector was deferred and a watched cell was touched: the schedule must run

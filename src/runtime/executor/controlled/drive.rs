@@ -104,7 +104,7 @@ impl Controlled {
                     if g.id == 1 {
                         st.main_done = true;
                         if self.cfg.leak_check {
-                            st.quiesce = Some((st.steps, st.now + QUIESCE_WINDOW));
+                            st.quiesce = Some((st.steps, st.now.saturating_add(QUIESCE_WINDOW)));
                         }
                     }
                     if let Exit::Panicked(report) = exit {

@@ -338,18 +338,6 @@ pub fn run<T: Send + 'static>(
         false,
     );
     ex.drive();
-    let survivors = {
-        let st = ex.st.borrow();
-        if st.main_done && st.verdict.is_none() {
-            st.all
-                .iter()
-                .flatten()
-                .map(|g| GoroutineDump::of(g))
-                .collect()
-        } else {
-            Vec::new()
-        }
-    };
     backtraces::end();
     ex.tear_down_all();
     context::set_exec(ExecPtr::None);
@@ -379,7 +367,6 @@ pub fn run<T: Send + 'static>(
         preemptions: st.preemptions,
         fingerprint: st.fingerprint,
         trace: st.trace,
-        survivors,
         strategy: st.strategy,
         race_needed,
         cancelled: st.cancelled,

@@ -283,6 +283,9 @@ impl Shared {
 /// goroutine ends the run and is re-raised here as `goroutine N panicked at file:line: msg`.
 /// With `deadlock_check`, a run whose goroutines all stay blocked ends with a panic
 /// `all goroutines are asleep - deadlock!` and a goroutine dump (see `deadlock`).
+// `track_caller`: the nested-runtime panic below points at the user's `run`/`block_on` line
+// (both are `track_caller` too), not at this function.
+#[track_caller]
 pub(crate) fn block_on<T: Send + 'static>(
     workers: usize,
     stack_size: usize,
@@ -292,8 +295,10 @@ pub(crate) fn block_on<T: Send + 'static>(
 ) -> T {
     install_hook();
     if !matches!(context::exec_ref(), Exec::None) {
+        let who = context::with_current(|g| g.map(|g| g.label()))
+            .unwrap_or_else(|| "a timer callback".into());
         panic!(
-            "goweave: block_on called from inside a goweave runtime; use go(..) and join() instead"
+            "goweave: goweave::run / Runtime::block_on called from {who}, inside a goweave runtime; runtimes do not nest: start a goroutine with go(..) and join() it instead"
         );
     }
     let workers = workers.max(1);
