@@ -20,7 +20,7 @@
 //!   varint  max steps          the livelock bound it ran under (0: unknown)
 //!   varint  choice count
 //!   items, each starting with varint x, kind in the low 2 bits:
-//!     0  Goroutine(x >> 2)
+//!     0  Goroutine(x >> 2)    (ids are sequential, so 62 bits are plenty)
 //!     1  Goroutine(x >> 2) repeated (next varint + 2) times (run-length: most decisions keep
 //!        the goroutine that is running)
 //!     2  Value(next varint)
@@ -35,18 +35,44 @@
 //!
 //! Invariants: decoding an encoded schedule gives it back exactly; a token that was cut short
 //! is reported as truncated (the length comes first), anything else that does not check out as
-//! malformed, and a `gwN:` prefix other than `gw1:` as a version mismatch.
+//! malformed, and a `gwN:` prefix other than `gw1:` as a version mismatch. Decoding never
+//! allocates more than [`MAX_CHOICES`] choices, whatever a token claims: a run-length item can
+//! name millions of choices in three bytes, so the length of a token does not bound what it
+//! decodes to, and the cap does (and the allocation itself is fallible).
+//!
+//! # Tokens in files
+//!
+//! A token takes about 0.75 characters per step, and Linux refuses to start a command whose
+//! single environment string passes 128 KiB, so a long run's token cannot travel in
+//! `GOWEAVE_REPLAY=<token>`. Wherever a token is accepted, `@path` names a file that holds it
+//! ([`Schedule::from_arg`]), and a report whose token is longer than [`LONG_TOKEN`] writes it
+//! to a file under the cargo target directory and prints the line that uses the file
+//! ([`token_file`]).
 
 pub(crate) mod shrink;
 pub(crate) mod shrink_stall;
+pub(crate) mod token_file;
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use crate::explore::TimerMode;
 use crate::util::hash::{fnv1a32, FNV_OFFSET, FNV_PRIME};
 
 /// Version written into, and accepted from, tokens.
 const VERSION: u32 = 1;
+
+/// The most choices a token may decode to: 2^24 (256 MiB of schedule), 16 times the default
+/// step bound. A schedule recorded under a larger `max_steps` can hold more; its token is then
+/// refused with a message saying so, instead of letting a crafted token allocate gigabytes.
+pub const MAX_CHOICES: u64 = 1 << 24;
+
+/// Tokens longer than this (in characters) are written to a file for the replay line.
+pub const LONG_TOKEN: usize = 8 * 1024;
+
+/// The largest token file [`Schedule::from_arg`] reads (a token of [`MAX_CHOICES`] alternating
+/// choices is about 12 MiB; anything far larger is not a token).
+const MAX_TOKEN_FILE: u64 = 64 << 20;
 
 /// Scheduling points covered by the fingerprint.
 pub(crate) const FINGERPRINT_EVENTS: u64 = 64;
@@ -200,31 +226,65 @@ impl Schedule {
                 }
             }
         }
-        let mut bytes = Vec::with_capacity(payload.len() + 9);
-        put_varint(&mut bytes, payload.len() as u64);
-        bytes.extend_from_slice(&fnv1a32(&payload).to_le_bytes());
-        bytes.extend_from_slice(&payload);
-        format!("gw{VERSION}:{}", base64url_encode(&bytes))
+        __frame_payload(&payload)
     }
 
-    /// Parse a replay argument: a token, or `@path` naming a file that holds one (tokens of long
-    /// schedules outgrow what an environment variable may hold). An unreadable file is
-    /// [`TokenError::Malformed`] naming the path.
+    /// Parse a replay argument: a token, or `@path` for a file that holds one (as a report
+    /// prints for a long token). This is what `GOWEAVE_REPLAY`, the harness's `--replay` and
+    /// [`crate::replay`] accept. A file that cannot be read, or whose token is refused, is an
+    /// error naming the file.
+    ///
+    /// ```
+    /// use goweave::Schedule;
+    ///
+    /// let token = Schedule::default().token();
+    /// let path = std::env::temp_dir().join(format!("goweave-doc-{}.token", std::process::id()));
+    /// std::fs::write(&path, &token).unwrap();
+    /// let from_file = Schedule::from_arg(&format!("@{}", path.display())).unwrap();
+    /// assert_eq!(from_file, Schedule::from_arg(&token).unwrap());
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert!(Schedule::from_arg(&format!("@{}", path.display()))
+    ///     .unwrap_err()
+    ///     .to_string()
+    ///     .contains("goweave-doc-"));
+    /// ```
     pub fn from_arg(arg: &str) -> Result<Schedule, TokenError> {
-        let arg = arg.trim();
-        match arg.strip_prefix('@') {
-            Some(path) => {
-                let text = std::fs::read_to_string(path.trim()).map_err(|e| {
-                    TokenError::Malformed(format!("cannot read the token file {path:?}: {e}"))
-                })?;
-                Schedule::from_token(&text)
-            }
-            None => Schedule::from_token(arg),
+        let a = arg.trim();
+        let a = a.strip_prefix("GOWEAVE_REPLAY=").unwrap_or(a);
+        match a.strip_prefix('@') {
+            Some(path) => Schedule::from_file(Path::new(path.trim())),
+            None => Schedule::from_token(a),
         }
     }
 
+    /// Parse the token held in a file (surrounding whitespace ignored).
+    pub fn from_file(path: &Path) -> Result<Schedule, TokenError> {
+        let unreadable = |reason: String| TokenError::Unreadable {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::File::open(path)
+            .and_then(|f| {
+                use std::io::Read;
+                let mut text = String::new();
+                f.take(MAX_TOKEN_FILE + 1).read_to_string(&mut text)?;
+                Ok(text)
+            })
+            .map_err(|e| unreadable(e.to_string()))?;
+        if text.len() as u64 > MAX_TOKEN_FILE {
+            return Err(unreadable(format!(
+                "it is larger than {} MiB, far more than a token",
+                MAX_TOKEN_FILE >> 20
+            )));
+        }
+        Schedule::from_token(&text).map_err(|e| TokenError::InFile {
+            path: path.to_path_buf(),
+            error: Box::new(e),
+        })
+    }
+
     /// Parse a token made by [`token`](Schedule::token). A leading `GOWEAVE_REPLAY=` and
-    /// surrounding whitespace are ignored.
+    /// surrounding whitespace are ignored. (For `@path` too, see [`from_arg`](Schedule::from_arg).)
     pub fn from_token(token: &str) -> Result<Schedule, TokenError> {
         let t = token.trim();
         let t = t.strip_prefix("GOWEAVE_REPLAY=").unwrap_or(t);
@@ -290,19 +350,32 @@ impl Schedule {
         let fingerprint = r.varint().map_err(|_| bad("fingerprint"))?;
         let max_steps = r.varint().map_err(|_| bad("max steps"))?;
         let count = r.varint().map_err(|_| bad("choice count"))?;
-        if count > payload.len() as u64 * 1_000_000 {
-            return Err(bad("choice count"));
+        if count > MAX_CHOICES {
+            return Err(TokenError::Malformed(format!(
+                "it claims {count} choices, more than the {MAX_CHOICES} a token may hold"
+            )));
         }
-        let mut choices = Vec::with_capacity(count.min(1 << 20) as usize);
+        let mut choices = Vec::new();
+        choices.try_reserve_exact(count as usize).map_err(|_| {
+            TokenError::Malformed(format!(
+                "its {count} choices do not fit in memory ({} MiB)",
+                (count * std::mem::size_of::<Choice>() as u64) >> 20
+            ))
+        })?;
         let mut timers = TimerMode::WhenBlocked;
         let items = r.pos;
         while r.pos < payload.len() {
             let x = r.varint().map_err(|_| bad("item"))?;
+            // Every item adds at least one choice; none may go past the count (so the
+            // reservation above is never exceeded).
+            if x != ITEM_ANY_TIME && choices.len() as u64 >= count {
+                return Err(bad("more items than its choice count"));
+            }
             match x & 3 {
                 0 => choices.push(Choice::Goroutine(x >> 2)),
                 1 => {
                     let n = r.varint().map_err(|_| bad("run length"))?;
-                    if n > count.saturating_sub(choices.len() as u64) {
+                    if n.saturating_add(2) > count - choices.len() as u64 {
                         return Err(bad("run length"));
                     }
                     choices.extend(std::iter::repeat_n(
@@ -365,6 +438,20 @@ pub enum TokenError {
         /// The version it claims.
         found: String,
     },
+    /// `@path`: the file cannot be read.
+    Unreadable {
+        /// The file named.
+        path: PathBuf,
+        /// Why not (the OS error, or that it is far too large).
+        reason: String,
+    },
+    /// `@path`: the token in the file was refused.
+    InFile {
+        /// The file named.
+        path: PathBuf,
+        /// Why its token was refused.
+        error: Box<TokenError>,
+    },
 }
 
 impl fmt::Display for TokenError {
@@ -379,11 +466,31 @@ impl fmt::Display for TokenError {
                 f,
                 "replay token version gw{found} is not supported: this goweave reads gw{VERSION} tokens; replay it with the goweave version that recorded it"
             ),
+            TokenError::Unreadable { path, reason } => write!(
+                f,
+                "cannot read the token file {}: {reason}",
+                path.display()
+            ),
+            TokenError::InFile { path, error } => {
+                write!(f, "in the replay token file {}: {error}", path.display())
+            }
         }
     }
 }
 
 impl std::error::Error for TokenError {}
+
+/// A token around `payload` (the bytes after the checksum), framed as [`Schedule::token`]
+/// frames it: length, checksum, payload. For fuzzing the decoder with inputs whose checksum
+/// holds, so that it reaches the schedule data; not part of the stable API.
+#[doc(hidden)]
+pub fn __frame_payload(payload: &[u8]) -> String {
+    let mut bytes = Vec::with_capacity(payload.len() + 9);
+    put_varint(&mut bytes, payload.len() as u64);
+    bytes.extend_from_slice(&fnv1a32(payload).to_le_bytes());
+    bytes.extend_from_slice(payload);
+    format!("gw{VERSION}:{}", base64url_encode(&bytes))
+}
 
 /// Folds the (operation, goroutine) of the first events of a run into a fingerprint.
 #[inline]
@@ -506,14 +613,7 @@ mod tests {
         }
     }
 
-    /// A token around `payload`, as `Schedule::token` frames it.
-    fn framed(payload: &[u8]) -> String {
-        let mut bytes = Vec::new();
-        put_varint(&mut bytes, payload.len() as u64);
-        bytes.extend_from_slice(&fnv1a32(payload).to_le_bytes());
-        bytes.extend_from_slice(payload);
-        format!("gw{VERSION}:{}", base64url_encode(&bytes))
-    }
+    use super::__frame_payload as framed;
 
     #[test]
     fn time_choices_and_the_timer_mode_round_trip() {
@@ -580,6 +680,88 @@ mod tests {
         ));
     }
 
+    /// A payload header (steps, fingerprint, max steps) and a choice count, as varints.
+    fn header(count: u64) -> Vec<u8> {
+        let mut p = vec![3, 5, 0];
+        put_varint(&mut p, count);
+        p
+    }
+
+    #[test]
+    fn a_token_may_not_claim_more_than_the_cap() {
+        // One run-length item claiming the whole count: a few bytes that decode to anything.
+        for count in [MAX_CHOICES + 1, 1_000_000_000, u64::MAX >> 1] {
+            let mut p = header(count);
+            put_varint(&mut p, (1 << 2) | 1);
+            put_varint(&mut p, count - 2);
+            match Schedule::from_token(&framed(&p)) {
+                Err(TokenError::Malformed(why)) => assert!(why.contains("claims"), "{why}"),
+                other => panic!("count {count}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn runs_may_not_go_past_the_count_nor_items_past_the_count() {
+        // Two runs of 4 where 6 choices are claimed.
+        let mut p = header(6);
+        p.extend([(1 << 2) | 1, 2, (2 << 2) | 1, 2]);
+        assert!(matches!(
+            Schedule::from_token(&framed(&p)),
+            Err(TokenError::Malformed(_))
+        ));
+        // A run whose length overflows when the 2 is added.
+        let mut p = header(6);
+        p.push((1 << 2) | 1);
+        put_varint(&mut p, u64::MAX);
+        assert!(Schedule::from_token(&framed(&p)).is_err());
+        // One item more than the count.
+        let mut p = header(1);
+        p.extend([1 << 2, 2 << 2]);
+        assert!(Schedule::from_token(&framed(&p)).is_err());
+        // Exactly the count is fine.
+        let mut p = header(6);
+        p.extend([(1 << 2) | 1, 2, 2 << 2, ITEM_TIME as u8]);
+        let s = Schedule::from_token(&framed(&p)).unwrap();
+        assert_eq!(s.len(), 6);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri isolates the file system")]
+    fn from_arg_reads_tokens_and_files_and_names_the_file_on_error() {
+        let s = Schedule::new(vec![Choice::Goroutine(2), Choice::Time], 4, 9);
+        assert_eq!(Schedule::from_arg(&s.token()), Ok(s.clone()));
+        assert_eq!(
+            Schedule::from_arg(&format!("GOWEAVE_REPLAY={}", s.token())),
+            Ok(s.clone())
+        );
+        let dir = std::env::temp_dir().join(format!("goweave-from-arg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.token");
+        std::fs::write(&good, format!("{}\n", s.token())).unwrap();
+        assert_eq!(Schedule::from_arg(&format!("@{}", good.display())), Ok(s));
+        let missing = dir.join("missing.token");
+        match Schedule::from_arg(&format!("@{}", missing.display())) {
+            Err(e @ TokenError::Unreadable { .. }) => {
+                assert!(e.to_string().contains("missing.token"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = dir.join("bad.token");
+        std::fs::write(&bad, "gw1:AAAA").unwrap();
+        match Schedule::from_arg(&format!("@{}", bad.display())) {
+            Err(e @ TokenError::InFile { .. }) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains("bad.token") && text.contains("replay token"),
+                    "{text}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn varint_round_trips_extremes() {
         for v in [0, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
@@ -588,5 +770,102 @@ mod tests {
             let mut r = Reader { bytes: &b, pos: 0 };
             assert_eq!(r.varint(), Ok(v));
         }
+    }
+}
+
+/// The decoder under arbitrary input: never a panic, never more than the cap, and whatever it
+/// accepts encodes back to the same schedule. (Not under Miri: thousands of cases.)
+#[cfg(all(test, not(miri)))]
+mod props {
+    use super::__frame_payload as framed;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn choice() -> impl Strategy<Value = Choice> {
+        prop_oneof![
+            6 => (1u64..6).prop_map(Choice::Goroutine),
+            // Ids are sequential: the token keeps 62 bits of them.
+            1 => (0u64..1 << 62).prop_map(Choice::Goroutine),
+            2 => (0u64..4).prop_map(Choice::Value),
+            1 => any::<u64>().prop_map(Choice::Value),
+            1 => Just(Choice::Time),
+        ]
+    }
+
+    /// Items as the token writes them, with counts chosen freely (often far too large).
+    fn item() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            (0u64..8).prop_map(|g| {
+                let mut v = Vec::new();
+                put_varint(&mut v, g << 2);
+                v
+            }),
+            ((0u64..8), prop_oneof![0u64..10, any::<u64>()]).prop_map(|(g, n)| {
+                let mut v = Vec::new();
+                put_varint(&mut v, (g << 2) | 1);
+                put_varint(&mut v, n);
+                v
+            }),
+            any::<u64>().prop_map(|x| {
+                let mut v = vec![2];
+                put_varint(&mut v, x);
+                v
+            }),
+            Just(vec![ITEM_TIME as u8]),
+            Just(vec![ITEM_ANY_TIME as u8]),
+            any::<u8>().prop_map(|b| vec![b]),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        #[test]
+        fn schedules_round_trip(
+            choices in proptest::collection::vec(choice(), 0..300),
+            steps in any::<u64>(),
+            fp in any::<u32>(),
+            max_steps in any::<u64>(),
+            any_time in any::<bool>(),
+        ) {
+            let mode = if any_time { TimerMode::AnyTime } else { TimerMode::WhenBlocked };
+            let s = Schedule::new(choices, steps, fp as u64)
+                .with_max_steps(max_steps)
+                .with_timers(mode);
+            prop_assert_eq!(Schedule::from_token(&s.token()), Ok(s.clone()));
+            prop_assert_eq!(Schedule::from_arg(&format!(" {} ", s.token())), Ok(s));
+        }
+
+        #[test]
+        fn checksum_valid_item_streams_decode_within_bounds(
+            count in prop_oneof![0u64..64, any::<u64>(), Just(MAX_CHOICES), Just(MAX_CHOICES + 1)],
+            items in proptest::collection::vec(item(), 0..40),
+        ) {
+            let mut p = vec![1, 2, 3];
+            put_varint(&mut p, count);
+            for i in &items {
+                p.extend_from_slice(i);
+            }
+            check(&framed(&p))?;
+        }
+
+        #[test]
+        fn checksum_valid_bytes_never_panic(payload in proptest::collection::vec(any::<u8>(), 0..200)) {
+            check(&framed(&payload))?;
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "(gw1:)?[A-Za-z0-9_=@-]{0,120}") {
+            let _ = Schedule::from_token(&text);
+        }
+    }
+
+    /// A decoded token respects the cap and re-encodes to itself.
+    fn check(token: &str) -> Result<(), TestCaseError> {
+        if let Ok(s) = Schedule::from_token(token) {
+            prop_assert!(s.len() as u64 <= MAX_CHOICES);
+            prop_assert_eq!(Schedule::from_token(&s.token()), Ok(s));
+        }
+        Ok(())
     }
 }

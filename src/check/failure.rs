@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::explore::TimerMode;
 use crate::report;
-use crate::schedule::Schedule;
+use crate::schedule::{token_file, Schedule};
 pub use crate::verdict::FailureKind;
 use crate::verdict::{Stall, TraceEntry, Verdict};
 
@@ -202,20 +202,20 @@ impl Failure {
     }
 
     /// The line that replays the failure, e.g.
-    /// `replay: GOWEAVE_REPLAY=gw1:... cargo test -- name --exact`.
+    /// `replay: GOWEAVE_REPLAY=gw1:... cargo test -- name --exact`. A token longer than
+    /// [`LONG_TOKEN`](crate::schedule::LONG_TOKEN) is written to a file under the target
+    /// directory, and the line names it: `GOWEAVE_REPLAY=@/path/to/target/goweave/replay-....token`.
     pub fn replay_line(&self) -> String {
         if !self.0.replayable {
             return "replay: not available (the schedule is stuck in the blocked goroutine)".into();
         }
+        let (arg, note) = token_file::replay_arg(self.token().unwrap_or_default());
+        let note = note.map(|n| format!("{n}\n")).unwrap_or_default();
         match &self.0.test_name {
-            Some(name) => format!(
-                "replay: GOWEAVE_REPLAY={} cargo test -- {name} --exact",
-                self.token().unwrap_or_default()
-            ),
-            None => format!(
-                "replay: GOWEAVE_REPLAY={}",
-                self.token().unwrap_or_default()
-            ),
+            Some(name) => {
+                format!("{note}replay: GOWEAVE_REPLAY={arg} cargo test -- {name} --exact")
+            }
+            None => format!("{note}replay: GOWEAVE_REPLAY={arg}"),
         }
     }
 }
@@ -263,11 +263,8 @@ impl fmt::Display for Failure {
             }
         }
         if self.0.replayable && self.0.shrink.is_some() {
-            writeln!(
-                f,
-                "original: GOWEAVE_REPLAY={}",
-                self.original_token().unwrap_or_default()
-            )?;
+            let (arg, _) = token_file::replay_arg(self.original_token().unwrap_or_default());
+            writeln!(f, "original: GOWEAVE_REPLAY={arg}")?;
         }
         if self.0.replayable
             && !self.0.backtraces

@@ -255,13 +255,20 @@ impl Checker {
     }
 
     /// How long a goroutine may go without reaching a scheduling point before the run fails as
-    /// blocked outside goweave's control.
+    /// blocked outside goweave's control. The checker thread is then told to stop: its
+    /// schedule ends at the next scheduling point it reaches, and `run` waits up to a second
+    /// for it to be gone. (A thread stuck for good, on a std lock or I/O, cannot be stopped;
+    /// the report then says it was left behind.)
     pub fn watchdog(mut self, d: Duration) -> Checker {
         self.watchdog = d;
         self
     }
 
     /// Time allowed for shrinking a failing schedule (default 5 s; zero turns shrinking off).
+    /// Candidates are made and run one at a time, a run still going when the budget ends is cut
+    /// short, and the time of one run is kept back for the replay that builds the report; so
+    /// the report comes about this long after the failure was found, with the best schedule
+    /// found by then, however long the schedule.
     pub fn shrink_budget(mut self, d: Duration) -> Checker {
         self.shrink_budget = d;
         self
@@ -437,7 +444,7 @@ impl Checker {
             full_trace: self.full_trace,
             trace_file: self.trace_file.clone(),
         };
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("goweave-controlled".into())
             .spawn(move || {
                 // Every schedule of this run executes on this thread.
@@ -449,7 +456,11 @@ impl Checker {
         let mut last = (monitor.progress.load(Ordering::Relaxed), Instant::now());
         loop {
             match rx.recv_timeout(Duration::from_millis(100).min(watchdog)) {
-                Ok(r) => return r,
+                Ok(r) => {
+                    // It has sent its last word: wait for it to be gone.
+                    let _ = thread.join();
+                    return r;
+                }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     panic!("goweave: the checker thread died")
                 }
@@ -458,13 +469,28 @@ impl Checker {
                     if p != last.0 {
                         last = (p, Instant::now());
                     } else if last.1.elapsed() >= watchdog {
-                        return Err(blocked_failure(&monitor, watchdog));
+                        let mut f = blocked_failure(&monitor, watchdog);
+                        // Stop the checker thread: its schedule ends at the next scheduling
+                        // point it reaches and it returns. One stuck outside goweave's control
+                        // (a std lock, I/O) cannot be stopped; the report says so.
+                        monitor.request_stop();
+                        if rx.recv_timeout(STOP_GRACE).is_ok() {
+                            let _ = thread.join();
+                        } else {
+                            f.0.notes.push(format!(
+                                "note: the checker thread did not stop within {STOP_GRACE:?} and was left behind (it is still blocked)"
+                            ));
+                        }
+                        return Err(f);
                     }
                 }
             }
         }
     }
 }
+
+/// How long `Checker::run` waits, once its watchdog has fired, for the checker thread to stop.
+const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// Explore `f` with the configuration from the environment (see [`Checker::with_env`]), and
 /// panic with the full report if a schedule fails. For use in tests.
@@ -623,10 +649,22 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         trace: bool,
         backtraces: bool,
     ) -> Outcome<()> {
+        self.once_until(strategy, trace, backtraces, None)
+    }
+
+    /// `once`, cut short at `deadline` (`Outcome::cancelled`).
+    fn once_until(
+        &self,
+        strategy: Box<dyn explore::Strategy>,
+        trace: bool,
+        backtraces: bool,
+        deadline: Option<Instant>,
+    ) -> Outcome<()> {
         let body = self.f.clone();
         let mut cfg = self.cfg.clone();
         cfg.trace = trace;
         cfg.backtraces = backtraces;
+        cfg.deadline = deadline;
         if let Some(m) = self.replay_max_steps {
             cfg.max_steps = m;
         }
@@ -669,6 +707,10 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
             crate::detect::race::set_deferred_on_this_thread(defer);
             let mut out = self.once(strategy, learn, false);
             crate::detect::race::set_deferred_on_this_thread(false);
+            if out.cancelled {
+                // The watchdog gave up on this run and `Checker::run` has returned: end here.
+                return Err(Failure::new(FailureKind::Blocked, String::new()));
+            }
             if out.race_needed {
                 defer = false;
                 strategy = out.strategy;
@@ -763,14 +805,17 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         let mut shrunk_choices = found.schedule.choices().to_vec();
         let mut preemptions = found.preemptions;
         if !budget.is_zero() && !matches!(sig, Signature::Other(FailureKind::Nondeterminism)) {
-            let mut run = |s: Box<dyn explore::Strategy>| {
-                let out = self.once(s, false, false);
+            // Each candidate run ends by the shrinker's deadline too, so that a long schedule
+            // (a livelock of a million steps) cannot overrun it.
+            let mut run = |s: Box<dyn explore::Strategy>, deadline: Option<Instant>| {
+                let out = self.once_until(s, false, false, deadline);
                 let probe = Probe {
                     sig: out.result.as_ref().err().map(Signature::of),
                     choices: out.schedule,
                     preemptions: out.preemptions,
                     steps: out.events,
                     stall: out.stall.map_or(Duration::ZERO, |s| s.duration),
+                    cancelled: out.cancelled,
                 };
                 (probe, out.strategy)
             };

@@ -214,6 +214,9 @@ pub struct Decision<'a> {
     pub index: u64,
     /// What each goroutine will do next, indexed by goroutine id.
     pending: &'a [Pending],
+    /// Goroutines made runnable (spawned or woken) since the previous decision, if the
+    /// executor tracks them.
+    woken: Option<&'a [GoroutineId]>,
     /// Set by [`Decision::abort`].
     abort: Cell<Option<String>>,
 }
@@ -251,8 +254,26 @@ impl<'a> Decision<'a> {
             yielded,
             index,
             pending,
+            woken: None,
             abort: Cell::new(None),
         }
+    }
+
+    /// The same decision, noting which goroutines became runnable (were spawned or woken)
+    /// since the previous decision of this schedule, in the order they did (ids may repeat,
+    /// and some may have blocked again since).
+    pub fn with_woken(mut self, woken: &'a [GoroutineId]) -> Decision<'a> {
+        self.woken = Some(woken);
+        self
+    }
+
+    /// The goroutines that became runnable since the previous decision, when the executor
+    /// says (see [`with_woken`](Decision::with_woken)). A strategy that keeps its own index
+    /// of runnable goroutines (PCT's priority order) updates it from these instead of
+    /// scanning `runnable`, so that a decision costs the same however many goroutines there
+    /// are.
+    pub fn woken(&self) -> Option<&[GoroutineId]> {
+        self.woken
     }
 
     /// The same decision with letting time pass (to `deadline`) as one more option.

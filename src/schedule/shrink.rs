@@ -50,10 +50,15 @@ pub(crate) struct Probe<S> {
     pub(crate) steps: u64,
     /// The largest stall time caused by passing ahead of runnable goroutines (zero if none).
     pub(crate) stall: Duration,
+    /// The run was cut short before it could end by itself (the shrinking budget ran out
+    /// during it, or the checker is stopping): `sig` means nothing.
+    pub(crate) cancelled: bool,
 }
 
-/// Runs the program once under a strategy, handing the strategy back.
-pub(crate) type Runner<'a, S> = dyn FnMut(Box<dyn Strategy>) -> (Probe<S>, Box<dyn Strategy>) + 'a;
+/// Runs the program once under a strategy, handing the strategy back; a run still going at the
+/// deadline is cut short (`Probe::cancelled`).
+pub(crate) type Runner<'a, S> =
+    dyn FnMut(Box<dyn Strategy>, Option<Instant>) -> (Probe<S>, Box<dyn Strategy>) + 'a;
 
 /// What shrinking produced.
 pub(crate) struct Shrunk {
@@ -185,6 +190,15 @@ impl<S: PartialEq> Shrinker<'_, '_, S> {
         self.timed_out
     }
 
+    /// Note a run that was cut short (the budget ran out, or the checker was stopped): its
+    /// result says nothing, and no further run is started.
+    fn note_cancelled<T>(&mut self, probe: &Probe<T>) -> bool {
+        if probe.cancelled {
+            self.timed_out = true;
+        }
+        probe.cancelled
+    }
+
     /// Run `plan` leniently; the run as a `Best` if it failed the target way.
     fn try_plan(&mut self, plan: Plan) -> Option<Best> {
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -196,10 +210,10 @@ impl<S: PartialEq> Shrinker<'_, '_, S> {
             log: log.clone(),
         });
         g.begin(0);
-        let (probe, mut g) = (self.run)(g);
+        let (probe, mut g) = (self.run)(g, self.deadline);
         g.end();
         self.runs += 1;
-        if probe.sig.as_ref() != Some(self.target) {
+        if self.note_cancelled(&probe) || probe.sig.as_ref() != Some(self.target) {
             return None;
         }
         let log = std::mem::take(&mut *log.lock().unwrap());
@@ -234,70 +248,26 @@ impl<S: PartialEq> Shrinker<'_, '_, S> {
         })
     }
 
-    /// Edits of `best` worth trying, preemption removals first.
-    fn candidates(best: &Best) -> Vec<Plan> {
-        let blocks = &best.plan.blocks;
-        let with = |bs: Vec<Block>| Plan {
-            blocks: bs,
-            values: best.plan.values.clone(),
-        };
-        let mut out = Vec::new();
-        for j in (1..blocks.len()).filter(|&j| best.preemptive[j]) {
-            // Let the preempted goroutine run on until it blocks.
-            if blocks[j - 1].g != TIME {
-                let mut b = blocks.clone();
-                b[j - 1].n = UNTIL_BLOCKED;
-                out.push(with(b));
-            }
-            // Drop the preempting block.
-            let mut b = blocks.clone();
-            b.remove(j);
-            out.push(with(b));
-            // Run the preempting block first.
-            let mut b = blocks.clone();
-            b.swap(j - 1, j);
-            out.push(with(b));
-            // Merge the preempted goroutine's halves around the preempting block.
-            if j + 1 < blocks.len() && blocks[j + 1].g == blocks[j - 1].g {
-                let mut b = blocks.clone();
-                let tail = b.remove(j + 1);
-                b[j - 1].n = b[j - 1].n.saturating_add(tail.n);
-                out.push(with(b));
-            }
-        }
-        for j in 0..blocks.len() {
-            let mut b = blocks.clone();
-            b.remove(j);
-            out.push(with(b));
-            if blocks[j].n >= 2 {
-                let mut b = blocks.clone();
-                b[j].n /= 2;
-                out.push(with(b));
-            }
-        }
-        out
-    }
-
-    /// First-improvement hill climbing from `best`.
+    /// First-improvement hill climbing from `best`. Candidates are made one at a time, each
+    /// run before the next is made (see [`Edits`]), so memory stays a few schedules' worth
+    /// and the budget is checked before every run.
     fn climb(&mut self, best: &mut Best) {
-        'outer: loop {
-            for plan in Self::candidates(best) {
-                if self.out_of_time() {
-                    return;
-                }
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                plan.hash(&mut h);
-                if !self.seen.insert(h.finish()) {
-                    continue;
-                }
-                if let Some(b) = self.try_plan(plan) {
-                    if b.key() < best.key() {
-                        *best = b;
-                        continue 'outer;
-                    }
+        let mut edits = Edits::default();
+        while let Some(plan) = edits.next(best) {
+            if self.out_of_time() {
+                return;
+            }
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            plan.hash(&mut h);
+            if !self.seen.insert(h.finish()) {
+                continue;
+            }
+            if let Some(b) = self.try_plan(plan) {
+                if b.key() < best.key() {
+                    *best = b;
+                    edits = Edits::default();
                 }
             }
-            return;
         }
     }
 
@@ -314,11 +284,14 @@ impl<S: PartialEq> Shrinker<'_, '_, S> {
                 if !s.begin(i) {
                     break;
                 }
-                let (probe, back) = (self.run)(s);
+                let (probe, back) = (self.run)(s, self.deadline);
                 s = back;
                 s.end();
                 self.runs += 1;
                 i += 1;
+                if self.note_cancelled(&probe) {
+                    return (None, false);
+                }
                 if probe.sig.as_ref() == Some(self.target) && probe.preemptions < best.preemptions {
                     return (Some(probe.choices), true);
                 }
@@ -328,8 +301,8 @@ impl<S: PartialEq> Shrinker<'_, '_, S> {
     }
 }
 
-/// Shrink `original` (which failed with `target`) within `budget`. `run` executes the
-/// program once under a strategy.
+/// Shrink `original` (which failed with `target`) within `budget`, less the time of one run
+/// (kept for the report's replay). `run` executes the program once under a strategy.
 pub(crate) fn shrink<S: PartialEq>(
     target: &S,
     original: &[Choice],
@@ -347,6 +320,12 @@ pub(crate) fn shrink<S: PartialEq>(
     };
     let exact = plan_of(original);
     let mut best = sh.try_plan(exact)?;
+    // The report replays the result once more: keep the time of one run (this one) for it,
+    // so that shrinking and the report together stay within the budget.
+    let first_run = start.elapsed();
+    sh.deadline = sh
+        .deadline
+        .map(|d| d.checked_sub(first_run).unwrap_or(start).max(start));
     sh.climb(&mut best);
     let mut minimal = best.preemptions == 0;
     if !minimal && !sh.out_of_time() {
@@ -373,6 +352,100 @@ pub(crate) fn shrink<S: PartialEq>(
     })
 }
 
+/// A cursor over the edits of a `Best`, in the order they are tried: for each block that
+/// starts with a preemption, the four preemption removals; then for each block, dropping it and
+/// halving it. `next` builds the one edited plan it points at (a copy of the best plan, O(one
+/// schedule)) and moves on; it skips edits that do not apply. Building all candidates up front
+/// instead costs O(blocks^2) memory before the first run, gigabytes for a livelock.
+#[derive(Default)]
+struct Edits {
+    /// 0: preemption removals; 1: step removals; 2: done.
+    phase: u8,
+    /// The block edited.
+    j: usize,
+    /// Which edit of that block.
+    e: u8,
+}
+
+impl Edits {
+    fn next(&mut self, best: &Best) -> Option<Plan> {
+        let blocks = &best.plan.blocks;
+        loop {
+            let (j, e) = (self.j, self.e);
+            let edits_per_block = if self.phase == 0 { 4 } else { 2 };
+            self.e += 1;
+            if self.e == edits_per_block {
+                self.e = 0;
+                self.j += 1;
+            }
+            let edited = match self.phase {
+                0 if j == 0 => {
+                    self.j = 1;
+                    self.e = 0;
+                    continue;
+                }
+                0 if j >= blocks.len() => {
+                    (self.phase, self.j, self.e) = (1, 0, 0);
+                    continue;
+                }
+                0 if !best.preemptive[j] => {
+                    (self.j, self.e) = (j + 1, 0);
+                    continue;
+                }
+                0 => Self::remove_preemption(blocks, j, e),
+                1 if j >= blocks.len() => {
+                    self.phase = 2;
+                    return None;
+                }
+                1 => Self::remove_steps(blocks, j, e),
+                _ => return None,
+            };
+            if let Some(b) = edited {
+                return Some(Plan {
+                    blocks: b,
+                    values: best.plan.values.clone(),
+                });
+            }
+        }
+    }
+
+    /// Edit `e` removing the preemption that starts block `j` (>= 1), if it applies.
+    fn remove_preemption(blocks: &[Block], j: usize, e: u8) -> Option<Vec<Block>> {
+        let mut b = blocks.to_vec();
+        match e {
+            // Let the preempted goroutine run on until it blocks.
+            0 if blocks[j - 1].g != TIME => b[j - 1].n = UNTIL_BLOCKED,
+            0 => return None,
+            // Drop the preempting block.
+            1 => {
+                b.remove(j);
+            }
+            // Run the preempting block first.
+            2 => b.swap(j - 1, j),
+            // Merge the preempted goroutine's halves around the preempting block.
+            _ if j + 1 < blocks.len() && blocks[j + 1].g == blocks[j - 1].g => {
+                let tail = b.remove(j + 1);
+                b[j - 1].n = b[j - 1].n.saturating_add(tail.n);
+            }
+            _ => return None,
+        }
+        Some(b)
+    }
+
+    /// Edit `e` removing steps from block `j`: drop it, or halve it.
+    fn remove_steps(blocks: &[Block], j: usize, e: u8) -> Option<Vec<Block>> {
+        let mut b = blocks.to_vec();
+        match e {
+            0 => {
+                b.remove(j);
+            }
+            _ if blocks[j].n >= 2 => b[j].n /= 2,
+            _ => return None,
+        }
+        Some(b)
+    }
+}
+
 /// The plan that replays `choices` exactly.
 fn plan_of(choices: &[Choice]) -> Plan {
     let mut plan = Plan::default();
@@ -391,4 +464,71 @@ fn plan_of(choices: &[Choice]) -> Plan {
         }
     }
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn best(blocks: &[(u64, u32)], preemptive: &[bool]) -> Best {
+        Best {
+            plan: Plan {
+                blocks: blocks.iter().map(|&(g, n)| Block { g, n }).collect(),
+                values: vec![7],
+            },
+            preemptive: preemptive.to_vec(),
+            choices: Vec::new(),
+            preemptions: 0,
+            steps: 0,
+            stall: Duration::ZERO,
+        }
+    }
+
+    fn all(b: &Best) -> Vec<Vec<(u64, u32)>> {
+        let mut e = Edits::default();
+        let mut out = Vec::new();
+        while let Some(p) = e.next(b) {
+            assert_eq!(p.values, [7]);
+            out.push(p.blocks.iter().map(|b| (b.g, b.n)).collect());
+        }
+        out
+    }
+
+    #[test]
+    fn edits_come_one_at_a_time_preemption_removals_first() {
+        const U: u32 = UNTIL_BLOCKED;
+        // 1 runs 3, 2 preempts it for 1, 1 runs 2 more; then time passes.
+        let b = best(
+            &[(1, 3), (2, 1), (1, 2), (TIME, 1)],
+            &[false, true, false, false],
+        );
+        let edits = all(&b);
+        let expected: Vec<Vec<(u64, u32)>> = vec![
+            // Removing the preemption at block 1: run 1 on, drop 2, swap, merge 1's halves.
+            vec![(1, U), (2, 1), (1, 2), (TIME, 1)],
+            vec![(1, 3), (1, 2), (TIME, 1)],
+            vec![(2, 1), (1, 3), (1, 2), (TIME, 1)],
+            vec![(1, 5), (2, 1), (TIME, 1)],
+            // Removing steps: drop each block, halve those of two or more.
+            vec![(2, 1), (1, 2), (TIME, 1)],
+            vec![(1, 1), (2, 1), (1, 2), (TIME, 1)],
+            vec![(1, 3), (1, 2), (TIME, 1)],
+            vec![(1, 3), (2, 1), (TIME, 1)],
+            vec![(1, 3), (2, 1), (1, 1), (TIME, 1)],
+            vec![(1, 3), (2, 1), (1, 2)],
+        ];
+        assert_eq!(edits, expected);
+        // A preemption right after time passed cannot let "time" run on.
+        let b = best(&[(TIME, 1), (2, 1)], &[false, true]);
+        assert_eq!(
+            all(&b),
+            vec![
+                vec![(TIME, 1)],
+                vec![(2, 1), (TIME, 1)],
+                vec![(2, 1)],
+                vec![(TIME, 1)],
+            ]
+        );
+        assert!(all(&best(&[], &[])).is_empty());
+    }
 }

@@ -86,11 +86,12 @@ pub(crate) fn minimise<S: PartialEq>(
             if !s.begin(i) {
                 break;
             }
-            let (probe, back): (Probe<S>, _) = run(s);
+            let (probe, back): (Probe<S>, _) = run(s, deadline);
             s = back;
             s.end();
             *runs += 1;
-            if probe.sig.as_ref() == Some(target)
+            if !probe.cancelled
+                && probe.sig.as_ref() == Some(target)
                 && probe.preemptions <= preemptions
                 && probe.stall < limit
             {

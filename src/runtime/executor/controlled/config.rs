@@ -2,8 +2,8 @@
 //! progress it publishes for the checker's watchdog.
 use std::cell::RefCell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::explore::{Pending, Strategy, TimerMode};
 use crate::runtime::goroutine::{GRef, G};
@@ -31,7 +31,14 @@ pub struct Config {
     /// Capture full backtraces for reports (spawn and park sites; the checker sets it only for
     /// the replay of a failure's shrunk schedule, see `runtime::dump::backtraces`).
     pub backtraces: bool,
+    /// A run still going at this instant is cut short (`Outcome::cancelled`): the shrinker's
+    /// budget bounds each candidate run, not just when the next one may start.
+    pub deadline: Option<Instant>,
 }
+
+/// Scheduling points between two looks at the clock and the stop flag: cheap enough to be
+/// invisible (a mask test per step), frequent enough to stop within microseconds.
+pub(super) const CANCEL_CHECK_STEPS: u64 = 256;
 
 /// How far virtual time may advance after main returns while the others wind down: a goroutine
 /// still waiting on a timer beyond this has leaked (goleak gives up after about 0.5 s).
@@ -51,6 +58,7 @@ impl Default for Config {
             timers: TimerMode::default(),
             backtraces: false,
             main_site: None,
+            deadline: None,
         }
     }
 }
@@ -83,6 +91,9 @@ pub struct Outcome<T> {
     /// A livelock with a timer pending that `TimerMode::MaxStall` kept from firing: the stall
     /// letting it fire would have taken (with `Config::trace`, which goroutine and timer).
     pub held: Option<Stall>,
+    /// The run was cut short (its deadline passed, or the monitor was stopped): `result` is a
+    /// `Nondeterminism` verdict that says so, not a judgement of the program.
+    pub cancelled: bool,
 }
 
 /// Progress published for a watchdog on another thread.
@@ -94,6 +105,9 @@ pub struct Monitor {
     pub current: AtomicU64,
     /// Where that goroutine last passed a scheduling point.
     pub site: AtomicPtr<Location<'static>>,
+    /// Set by the watchdog when it gives up on the run: the running schedule ends at its next
+    /// scheduling point (within `CANCEL_CHECK_STEPS`) and the checker thread returns at once.
+    pub stop: AtomicBool,
 }
 
 impl Monitor {
@@ -105,6 +119,17 @@ impl Monitor {
         self.current.store(g.id, Ordering::Relaxed);
         self.site
             .store(site as *const _ as *mut _, Ordering::Relaxed);
+    }
+
+    /// Ask the checker thread to stop (see `stop`).
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// True once a stop was requested.
+    #[inline]
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
     }
 
     /// Where the running goroutine last yielded, if known.

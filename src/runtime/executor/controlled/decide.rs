@@ -2,8 +2,9 @@
 //! events to the trace.
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::config::CANCEL_CHECK_STEPS;
 use super::{bad_index, dump_all, Controlled, State, QUIESCE_STEPS};
 use crate::explore::{Decision, Note, Pending, ValueDecision};
 use crate::runtime::context;
@@ -34,8 +35,11 @@ impl Controlled {
         if let Some(t) = time {
             d = d.with_time(t).with_stall(st.stall.stall_at(t));
         }
+        d = d.with_woken(&st.woken);
         let i = st.strategy.pick_goroutine(&d);
-        if let Some(reason) = d.take_abort() {
+        let aborted = d.take_abort();
+        st.woken.clear();
+        if let Some(reason) = aborted {
             Self::abort(st, reason);
             return None;
         }
@@ -73,6 +77,9 @@ impl Controlled {
     pub(super) fn step(&self, st: &mut State, g: &G, ev: Event) -> bool {
         st.steps += 1;
         self.monitor.note(g, ev.site);
+        if st.steps.is_multiple_of(CANCEL_CHECK_STEPS) {
+            self.check_cancel(st);
+        }
         if st.verdict.is_none() {
             if let Some((since, _)) = st.quiesce {
                 if st.steps - since > QUIESCE_STEPS {
@@ -86,6 +93,28 @@ impl Controlled {
             }
         }
         st.verdict.is_some()
+    }
+
+    /// End the run if its deadline has passed or the checker is stopping.
+    #[cold]
+    #[inline(never)]
+    fn check_cancel(&self, st: &mut State) {
+        if st.verdict.is_some() {
+            return;
+        }
+        let why = if self.monitor.stopping() {
+            "the checker was stopped"
+        } else if self.cfg.deadline.is_some_and(|d| Instant::now() >= d) {
+            "its time ran out"
+        } else {
+            return;
+        };
+        st.cancelled = true;
+        let step = st.steps;
+        st.verdict = Some(Verdict::Nondeterminism {
+            step,
+            reason: format!("cancelled: {why}"),
+        });
     }
 
     /// `g` goes on to perform `ev` now: fingerprint it and trace it.

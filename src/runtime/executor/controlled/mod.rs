@@ -107,6 +107,9 @@ struct State {
     runnable: Vec<GRef>,
     /// Ids of `runnable`, position for position (what a `Decision` shows).
     ids: Vec<u64>,
+    /// Goroutines made runnable (spawned or woken) since the strategy's last decision
+    /// (`Decision::woken`).
+    woken: Vec<u64>,
     /// The next event of each goroutine, by id (index 0 unused).
     pending: Vec<Pending>,
     /// The goroutine to resume next, chosen at a scheduling point (it is in `all`).
@@ -147,6 +150,8 @@ struct State {
     /// Once main has returned (leak check on): the step count then, and the virtual time
     /// beyond which timers no longer fire.
     quiesce: Option<(u64, Duration)>,
+    /// The run was cut short (deadline or stop; see `Config::deadline`, `Monitor::stop`).
+    cancelled: bool,
     strategy: Box<dyn Strategy>,
     /// The strategy follows the schedule step by step (`Strategy::wants_notes`).
     notes: bool,
@@ -210,6 +215,7 @@ impl Controlled {
                 live: 0,
                 runnable: spare.runnable,
                 ids: spare.ids,
+                woken: Vec::new(),
                 pending: spare.pending,
                 switch_to: None,
                 pass_time: false,
@@ -232,6 +238,7 @@ impl Controlled {
                 quiesce: None,
                 notes: strategy.wants_notes(),
                 last_load: (0, 0),
+                cancelled: false,
                 strategy,
             }),
             cfg,
@@ -252,6 +259,8 @@ impl Controlled {
         let now = st.now;
         st.stall.runnable(g.id, now);
         st.runnable.insert(at, g);
+        let id = st.ids[at];
+        st.woken.push(id);
     }
 
     /// Take `id` out of the runnable set, if it is there.
@@ -292,6 +301,7 @@ impl Controlled {
         st.runnable.push(g.clone());
         let now = st.now;
         st.stall.runnable(id, now);
+        st.woken.push(id);
         debug_assert_eq!(st.pending.len() as u64, id);
         let since = st.steps;
         st.pending.push(Pending {
@@ -391,5 +401,6 @@ pub fn run<T: Send + 'static>(
         race_needed,
         stall: st.stall.worst.take(),
         held,
+        cancelled: st.cancelled,
     }
 }
