@@ -176,7 +176,7 @@ impl WorkerCtx {
                 }
             }
         }
-        if t % LOCAL_EVERY == 0 && self.active() {
+        if t.is_multiple_of(LOCAL_EVERY) && self.active() {
             // Start our own new goroutines before thieves may take them (`DEQUE_PATIENCE`).
             if let Some(g) = self.local.pop() {
                 return Some(g);
