@@ -1,5 +1,5 @@
-//! Recorded schedules and their replay tokens; shrinking lives in `schedule/shrink.rs` (and
-//! the stall's, in `schedule/shrink_stall.rs`).
+//! Recorded schedules and their replay tokens; shrinking lives in `check/shrink.rs` (and
+//! the stall's, in `check/shrink_stall.rs`).
 //!
 //! A [`Schedule`] is the list of every answer the strategy gave during one run of the
 //! controlled executor ([`Choice`]s), plus two facts used to recognise the program again on
@@ -49,15 +49,13 @@
 //! to a file under the cargo target directory and prints the line that uses the file
 //! ([`token_file`]).
 
-pub(crate) mod shrink;
-pub(crate) mod shrink_stall;
 pub(crate) mod token_file;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::explore::TimerMode;
 use crate::util::hash::{fnv1a32, FNV_OFFSET, FNV_PRIME};
+use crate::verdict::TimerMode;
 
 /// Version written into, and accepted from, tokens.
 const VERSION: u32 = 1;

@@ -186,7 +186,20 @@ impl Failure {
     /// blocked intervals, the failing events highlighted, the replay line on top).
     /// `GOWEAVE_TRACE_FILE=path.html` writes it when the failure is found.
     pub fn html_trace(&self) -> String {
-        report::html_trace(self)
+        report::html_trace(&self.page())
+    }
+
+    /// What the HTML trace shows of this failure.
+    pub(crate) fn page(&self) -> report::Page<'_> {
+        report::Page {
+            kind: self.0.kind,
+            test_name: self.0.test_name.as_deref(),
+            report: &self.0.report,
+            replay_line: self.replay_line(),
+            full_text: self.to_string(),
+            trace: &self.0.trace,
+            graph: &self.0.graph,
+        }
     }
 
     /// The largest stall the shrunk schedule assumed: how long time kept a goroutine that could

@@ -8,7 +8,7 @@
 //! where it last yielded, instead of hanging.
 //!
 //! Exploration runs without a trace (it is the hot path). When a schedule fails, it is shrunk
-//! (`schedule::shrink`), and the shrunk schedule is replayed once more with the trace on, to
+//! (`check::shrink`), and the shrunk schedule is replayed once more with the trace on, to
 //! produce the report; both the shrunk and the original schedule become tokens.
 //!
 //! A replay (`StrategyKind::Replay`, `GOWEAVE_REPLAY`, [`replay`]) also checks that the program
@@ -22,6 +22,8 @@
 
 mod failure;
 pub mod settings;
+mod shrink;
+mod shrink_stall;
 
 use std::fmt;
 use std::panic::Location;
@@ -38,12 +40,11 @@ use crate::explore::{self, TimerMode};
 use crate::report;
 use crate::runtime::dump::backtraces;
 use crate::runtime::executor::controlled::{self, Config, Monitor, Outcome, Verdict};
-use crate::schedule::shrink::{self, Probe};
-use crate::schedule::shrink_stall;
 use crate::schedule::{hash_choices, Schedule, FINGERPRINT_EVENTS};
 use crate::util::hash::HashOfHashes;
 use failure::{ShrinkSummary, Signature};
 pub use settings::Origin;
+use shrink::Probe;
 
 /// What an exploration did.
 #[derive(Clone, Debug, Default)]
@@ -922,7 +923,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         f.0.graph = graph;
         f.0.stall = stall.map(|s| (s, self.cfg.timers));
         if let Some(path) = &self.trace_file {
-            let note = report::write_trace_file(&f, path);
+            let note = report::write_trace_file(&f.page(), path);
             f.0.notes.push(note);
         }
         f

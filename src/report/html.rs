@@ -16,11 +16,26 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{json_str, object, TraceEntry};
-use crate::check::{Failure, FailureKind};
-use crate::runtime::event::Op;
-use crate::runtime::executor::controlled::Verdict;
-use crate::runtime::hbgraph::{EdgeKind, SyncLog};
-use crate::runtime::Status;
+use crate::verdict::graph::{EdgeKind, SyncLog};
+use crate::verdict::{FailureKind, Op, Status, Verdict};
+
+/// What the HTML trace of a failure is made from (the parts of a `check::Failure` it shows).
+pub(crate) struct Page<'a> {
+    /// The failure's kind.
+    pub(crate) kind: FailureKind,
+    /// The test, if known.
+    pub(crate) test_name: Option<&'a str>,
+    /// The Go-shaped report.
+    pub(crate) report: &'a str,
+    /// The line that replays the failure.
+    pub(crate) replay_line: String,
+    /// Everything the failure prints (report, interleaving, how it was found).
+    pub(crate) full_text: String,
+    /// The events, in order.
+    pub(crate) trace: &'a [TraceEntry],
+    /// Hand-offs, blocked intervals and the failing events.
+    pub(crate) graph: &'a Graph,
+}
 
 /// What the HTML trace needs beyond the trace: the run's hand-offs and blocked intervals, and
 /// the failing events.
@@ -298,10 +313,9 @@ fn js_str(s: &str) -> String {
 }
 
 /// The page's data, as JSON.
-fn data_json(f: &Failure) -> String {
-    let d = &f.0;
-    let trace = &d.trace;
-    let g = &d.graph;
+fn data_json(d: &Page<'_>) -> String {
+    let trace = d.trace;
+    let g = d.graph;
     // Sites, deduplicated.
     let mut site_ix: BTreeMap<String, usize> = BTreeMap::new();
     let mut sites: Vec<String> = Vec::new();
@@ -427,8 +441,7 @@ fn kind_name(k: FailureKind) -> &'static str {
 }
 
 /// The page.
-pub(crate) fn html_trace(f: &Failure) -> String {
-    let d = &f.0;
+pub(crate) fn html_trace(d: &Page<'_>) -> String {
     let title = match &d.test_name {
         Some(n) => format!("goweave: {} in {n}", kind_name(d.kind)),
         None => format!("goweave: {}", kind_name(d.kind)),
@@ -449,7 +462,7 @@ pub(crate) fn html_trace(f: &Failure) -> String {
     let _ = writeln!(
         s,
         "<div class=\"replay\"><code id=\"replay\" title=\"click to show it whole\">{}</code><button id=\"copy\" type=\"button\">copy</button></div>",
-        escape(&f.replay_line())
+        escape(&d.replay_line)
     );
     s.push_str(PAGE_CONTROLS);
     s.push_str("</header>\n");
@@ -457,10 +470,10 @@ pub(crate) fn html_trace(f: &Failure) -> String {
     let _ = writeln!(
         s,
         "<details id=\"report\"><summary>report</summary><pre>{}</pre></details>",
-        escape(&f.to_string())
+        escape(&d.full_text)
     );
     s.push_str("<script type=\"application/json\" id=\"data\">");
-    s.push_str(&data_json(f));
+    s.push_str(&data_json(d));
     s.push_str("</script>\n<script>\n");
     s.push_str(PAGE_SCRIPT);
     s.push_str("</script>\n</body>\n</html>\n");
@@ -469,7 +482,7 @@ pub(crate) fn html_trace(f: &Failure) -> String {
 
 /// Write `f`'s trace to `path`: HTML if the name ends in `.html` or `.htm`, Chrome trace JSON
 /// otherwise. Returns the line the report prints about it.
-pub(crate) fn write_trace_file(f: &Failure, path: &std::path::Path) -> String {
+pub(crate) fn write_trace_file(f: &Page<'_>, path: &std::path::Path) -> String {
     let html = path
         .extension()
         .and_then(|e| e.to_str())
@@ -481,7 +494,7 @@ pub(crate) fn write_trace_file(f: &Failure, path: &std::path::Path) -> String {
         )
     } else {
         (
-            super::chrome_trace(&f.0.trace),
+            super::chrome_trace(f.trace),
             "Chrome trace-event JSON: open it in Perfetto or chrome://tracing; name it .html for a page of its own",
         )
     };

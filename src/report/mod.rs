@@ -8,7 +8,7 @@
 
 mod html;
 
-pub(crate) use html::{html_trace, write_trace_file, Graph};
+pub(crate) use html::{html_trace, write_trace_file, Graph, Page};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

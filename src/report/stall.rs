@@ -2,8 +2,8 @@
 //! run was kept waiting while a timer fired; and the note for a livelock in which the bound on
 //! that wait held the clock back.
 
-use crate::explore::TimerMode;
 use crate::verdict::Stall;
+use crate::verdict::TimerMode;
 
 /// `this failure needs goroutine 3 to stall for 200ms while the timer created at x.rs:12:5
 /// fires (timers: max_stall:250ms)`.

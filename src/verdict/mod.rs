@@ -9,11 +9,13 @@
 
 pub mod event;
 mod goroutine;
+pub(crate) mod graph;
 mod kind;
 mod panic;
 mod race;
 mod stacks;
 mod stall;
+mod time;
 mod trace;
 
 pub use event::{Event, ObjId, Op};
@@ -23,6 +25,7 @@ pub use panic::PanicReport;
 pub use race::RaceReport;
 pub(crate) use stacks::Stacks;
 pub use stall::Stall;
+pub use time::{TimerMode, DEFAULT_MAX_STALL};
 pub use trace::TraceEntry;
 
 /// Why a run failed, as the executor (or a detector) saw it.
