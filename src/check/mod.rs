@@ -438,18 +438,19 @@ impl Checker {
                 leak_check: self.leak_check,
                 timers,
                 main_site: Some(main_site),
+                race_detection: self.race_detection,
                 ..Config::default()
             },
             replay_max_steps,
             backtraces: self.backtraces,
             full_trace: self.full_trace,
             trace_file: self.trace_file.clone(),
+            race_deferred: std::cell::Cell::new(false),
         };
         let thread = std::thread::Builder::new()
             .name("goweave-controlled".into())
             .spawn(move || {
                 // Every schedule of this run executes on this thread.
-                crate::detect::race::set_enabled_on_this_thread(self.race_detection);
                 let r = explorer.explore(self, test_name);
                 let _ = tx.send(r);
             })
@@ -635,6 +636,9 @@ struct Explorer<F> {
     full_trace: bool,
     /// Write the failing interleaving here.
     trace_file: Option<PathBuf>,
+    /// The next schedule runs with the race detector deferred (the random walk's exploration
+    /// only; shrinking and report replays watch from the start).
+    race_deferred: std::cell::Cell<bool>,
 }
 
 impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
@@ -666,6 +670,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         cfg.trace = trace;
         cfg.backtraces = backtraces;
         cfg.deadline = deadline;
+        cfg.race_deferred = self.race_deferred.get();
         if let Some(m) = self.replay_max_steps {
             cfg.max_steps = m;
         }
@@ -705,9 +710,9 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 break;
             }
             let learn = strategy.wants_trace();
-            crate::detect::race::set_deferred_on_this_thread(defer);
+            self.race_deferred.set(defer);
             let mut out = self.once(strategy, learn, false);
-            crate::detect::race::set_deferred_on_this_thread(false);
+            self.race_deferred.set(false);
             if out.cancelled {
                 // The watchdog gave up on this run and `Checker::run` has returned: end here.
                 return Err(Failure::new(FailureKind::Blocked, String::new()));

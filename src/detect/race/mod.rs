@@ -120,33 +120,28 @@ struct Tables {
 thread_local! {
     /// Tables kept between runs on this thread, with their allocations.
     static SPARE: RefCell<Option<Tables>> = const { RefCell::new(None) };
-    /// Whether detectors made on this thread watch anything (the checker's setting).
-    static ENABLED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
-    /// Whether detectors made on this thread defer their work (see [`Detector::deferred`]).
-    static DEFERRED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Turn race detection on or off for the detectors made on this thread from now on (the
-/// checker runs every schedule of one `Checker::run` on a thread of its own).
-pub(crate) fn set_enabled_on_this_thread(on: bool) {
-    ENABLED.with(|e| e.set(on));
-}
-
-/// Make the detectors made on this thread from now on deferred, or not.
-pub(crate) fn set_deferred_on_this_thread(on: bool) {
-    DEFERRED.with(|e| e.set(on));
 }
 
 impl Default for Detector {
+    /// A detector that watches at once.
     fn default() -> Detector {
+        Detector::new(true, false)
+    }
+}
+
+impl Detector {
+    /// A detector that watches (`enabled`: the checker's `race_detection` setting), possibly
+    /// only once a watched cell is touched (`deferred`, see [`Detector::deferred`]); it reuses
+    /// the tables a previous detector of this thread left.
+    pub(crate) fn new(enabled: bool, deferred: bool) -> Detector {
         let t = SPARE
             .try_with(|s| s.borrow_mut().take())
             .ok()
             .flatten()
             .unwrap_or_default();
         Detector {
-            enabled: ENABLED.try_with(|e| e.get()).unwrap_or(true),
-            deferred: DEFERRED.try_with(|e| e.get()).unwrap_or(false),
+            enabled,
+            deferred,
             needed: false,
             spawned: 0,
             threads: t.threads,

@@ -2,7 +2,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::{dump_all, Controlled, State, QUIESCE_STEPS};
+use super::{Controlled, State};
 use crate::explore::TimerMode;
 use crate::runtime::context;
 use crate::runtime::timer::{TimerFn, TimerId};
@@ -164,18 +164,8 @@ impl Controlled {
         self.monitor
             .progress
             .store(p.wrapping_add(1), Ordering::Relaxed);
-        if st.verdict.is_some() {
-            return;
-        }
-        if let Some((since, _)) = st.quiesce {
-            if st.steps - since > QUIESCE_STEPS {
-                st.verdict = Some(Verdict::Leak(dump_all(st)));
-            }
-        } else if st.steps > self.cfg.max_steps {
-            st.verdict = Some(Verdict::Livelock {
-                max_steps: self.cfg.max_steps,
-                goroutines: dump_all(st),
-            });
+        if st.verdict.is_none() && (st.quiesce.is_some() || st.steps > self.cfg.max_steps) {
+            self.check_bounds(st);
         }
     }
 }

@@ -31,6 +31,11 @@ pub struct Config {
     /// Capture full backtraces for reports (spawn and park sites; the checker sets it only for
     /// the replay of a failure's shrunk schedule, see `runtime::dump::backtraces`).
     pub backtraces: bool,
+    /// Detect data races (the checker's `race_detection`).
+    pub race_detection: bool,
+    /// Start the race detector deferred: no clocks until a watched cell is touched, which the
+    /// outcome then says (`Outcome::race_needed`).
+    pub race_deferred: bool,
     /// A run still going at this instant is cut short (`Outcome::cancelled`): the shrinker's
     /// budget bounds each candidate run, not just when the next one may start.
     pub deadline: Option<Instant>,
@@ -57,6 +62,8 @@ impl Default for Config {
             leak_check: true,
             timers: TimerMode::default(),
             backtraces: false,
+            race_detection: true,
+            race_deferred: false,
             main_site: None,
             deadline: None,
         }

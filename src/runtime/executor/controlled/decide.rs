@@ -71,6 +71,23 @@ impl Controlled {
             .get_or_insert(Verdict::Nondeterminism { step, reason });
     }
 
+    /// Past the step bound: a livelock, or while quiescing after main returned, a leak (the
+    /// others spin forever). Called with no verdict yet, past `max_steps` or while quiescing
+    /// (so out of line: the hot path is the comparison in front of the call).
+    #[cold]
+    pub(super) fn check_bounds(&self, st: &mut State) {
+        if let Some((since, _)) = st.quiesce {
+            if st.steps - since > QUIESCE_STEPS {
+                st.verdict = Some(Verdict::Leak(dump_all(st)));
+            }
+        } else if st.steps > self.cfg.max_steps {
+            st.verdict = Some(Verdict::Livelock {
+                max_steps: self.cfg.max_steps,
+                goroutines: dump_all(st),
+            });
+        }
+    }
+
     /// Count an announced scheduling point; flag a livelock past the bound. True if the run
     /// must stop.
     #[inline(always)]
@@ -80,17 +97,8 @@ impl Controlled {
         if st.steps.is_multiple_of(CANCEL_CHECK_STEPS) {
             self.check_cancel(st);
         }
-        if st.verdict.is_none() {
-            if let Some((since, _)) = st.quiesce {
-                if st.steps - since > QUIESCE_STEPS {
-                    st.verdict = Some(Verdict::Leak(dump_all(st)));
-                }
-            } else if st.steps > self.cfg.max_steps {
-                st.verdict = Some(Verdict::Livelock {
-                    max_steps: self.cfg.max_steps,
-                    goroutines: dump_all(st),
-                });
-            }
+        if st.verdict.is_none() && (st.quiesce.is_some() || st.steps > self.cfg.max_steps) {
+            self.check_bounds(st);
         }
         st.verdict.is_some()
     }

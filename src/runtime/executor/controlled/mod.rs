@@ -207,7 +207,10 @@ impl Controlled {
         spare.schedule.clear();
         Controlled {
             id: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
-            race: RefCell::new(Default::default()),
+            race: RefCell::new(crate::detect::race::Detector::new(
+                cfg.race_detection,
+                cfg.race_deferred,
+            )),
             st: RefCell::new(State {
                 next_gid: 1,
                 next_obj: 1,
