@@ -113,7 +113,11 @@ fn on_detector(
         Exec::Controlled(c) => {
             // Before the detector's gate: the graph is drawn whether or not races are checked.
             if let Some(n) = note {
-                n.record(g);
+                // Recording is off while exploring: test the flag here, inline, instead of in
+                // each recorder hook.
+                if super::hbgraph::on() {
+                    n.record(g);
+                }
             }
             let mut d = c.race_detector().borrow_mut();
             if !d.admits(access) {

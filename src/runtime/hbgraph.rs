@@ -69,8 +69,9 @@ pub(crate) fn end() -> SyncLog {
     REC.with(|r| std::mem::take(&mut *r.borrow_mut()).log)
 }
 
-#[inline]
-fn on() -> bool {
+/// True while this thread records (the report's replay of a failure): one thread-local load.
+#[inline(always)]
+pub(crate) fn on() -> bool {
     ON.with(|o| o.get())
 }
 

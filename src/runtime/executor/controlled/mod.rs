@@ -267,6 +267,7 @@ impl Controlled {
     }
 
     /// Take `id` out of the runnable set, if it is there.
+    #[inline]
     fn remove_runnable(st: &mut State, id: u64) {
         st.stall.blocked(id);
         if let Ok(i) = st.ids.binary_search(&id) {
