@@ -47,7 +47,7 @@
 //! `GOWEAVE_REPLAY=<token>`. Wherever a token is accepted, `@path` names a file that holds it
 //! ([`Schedule::from_arg`]), and a report whose token is longer than [`LONG_TOKEN`] writes it
 //! to a file under the cargo target directory and prints the line that uses the file
-//! ([`token_file`]).
+//! (`schedule/token_file.rs`).
 
 pub(crate) mod token_file;
 
