@@ -8,6 +8,9 @@ use goweave::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use goweave::sync::Mutex;
 use goweave::{go, Checker, StrategyKind};
 
+#[path = "common/kernels.rs"]
+mod kernels;
+
 fn count(body: impl Fn() + Send + Sync + 'static) -> u64 {
     let stats = Checker::new()
         .strategy(StrategyKind::Dfs {
@@ -145,24 +148,7 @@ fn the_kernels_are_found_lost_update_deadlock_leak_race() {
     use goweave::cell::RaceCell;
     use goweave::FailureKind;
     // Lost update: load, then store.
-    let f = dfs()
-        .run(|| {
-            let x = Arc::new(AtomicU64::new(0));
-            let hs: Vec<_> = (0..2)
-                .map(|_| {
-                    let x = x.clone();
-                    go(move || {
-                        let v = x.load(SeqCst);
-                        x.store(v + 1, SeqCst);
-                    })
-                })
-                .collect();
-            for h in hs {
-                h.join();
-            }
-            assert_eq!(x.load(SeqCst), 2, "lost update");
-        })
-        .unwrap_err();
+    let f = dfs().run(kernels::lost_update).unwrap_err();
     assert_eq!(f.kind(), FailureKind::Panic, "{f}");
     // Deadlock: two locks in opposite orders.
     let f = dfs()
