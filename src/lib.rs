@@ -32,6 +32,7 @@ pub mod report;
 pub mod runtime;
 pub mod schedule;
 pub mod sync;
+pub mod task;
 pub mod time;
 mod util;
 pub mod verdict;

@@ -85,6 +85,7 @@ impl GoroutineDump {
         GoroutineDump {
             id: g.id,
             name: g.name.as_deref().map(str::to_string),
+            task: g.task,
             status: g.status(),
             wait_reason: g.wait_reason(),
             site: g.site(),

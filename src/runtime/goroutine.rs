@@ -35,6 +35,10 @@ pub(crate) enum Body {
     Unstarted(Box<dyn FnOnce() + Send>),
     /// Created, never run, with the closure of a `go` in the record's payload.
     Inline(InlineEntry),
+    /// A task (`goweave::task::spawn`): a future in the record's payload, polled by the
+    /// worker on its own stack (work-stealing executor) or, on the controlled executor, on a
+    /// stack of its own so that the strategy can switch inside a poll (`task::poll`).
+    Task(crate::task::TaskEntry),
     /// Started: the coroutine, only ever touched on its home thread.
     Started(GoCoroutine),
     /// Finished or torn down.
@@ -101,6 +105,21 @@ impl Payload {
         } else {
             // SAFETY: a `Box<X>` was written in place by `put::<X>`.
             *unsafe { p.cast::<Box<X>>().read() }
+        }
+    }
+
+    /// The `X` in place, where it stays until taken or discarded (a task's future is polled
+    /// there, pinned: the record, or the box, does not move while it holds the value).
+    ///
+    /// # Safety
+    /// As for [`take`](Self::take), except that the payload still holds the `X` afterwards.
+    pub(crate) unsafe fn as_mut_ptr<X>(&self) -> *mut X {
+        let p = self.0.get().cast::<u8>();
+        if Self::fits::<X>() {
+            p.cast::<X>()
+        } else {
+            // SAFETY: a `Box<X>` was written in place by `put::<X>` (the caller's contract).
+            unsafe { &mut **p.cast::<Box<X>>() }
         }
     }
 
@@ -171,6 +190,20 @@ pub(crate) struct G {
     pub(crate) payload: Payload,
     /// Result hand-over to the `JoinHandle` (see `join.rs`).
     pub(crate) join: Mutex<JoinState>,
+    /// A task rather than a goroutine (set at creation from its body): reports say `task 7`.
+    pub(crate) task: bool,
+    /// Async wake-ups (`task::waker`): set by a waker before it unparks, cleared before each
+    /// poll. A wake that lands while the future is being polled (status `Running`, so the
+    /// unpark finds nothing to wake) is found by the park that follows, which then wakes the
+    /// record itself: no lost wake-ups.
+    pub(crate) notified: AtomicBool,
+    /// Wakers of this record alive now (clones made by `task::waker`): a task parked with none
+    /// and not notified can never be woken, which reports say.
+    pub(crate) wakers: AtomicUsize,
+    /// True while this record's thread polls a future for it: a blocking call then has no
+    /// stack to park and panics naming the async form (`task::blocking_in_task`). Only
+    /// touched by the thread running the record.
+    pub(crate) polling: Cell<bool>,
 }
 
 // SAFETY: `payload` is written by the spawner before the record is shared, read by the
@@ -215,11 +248,15 @@ impl G {
             waiter: None,
             handle,
         };
+        *r.notified.get_mut() = false;
+        r.polling.set(false);
         let body = install(&r.payload);
         r.function = match &body {
             Body::Inline(e) => e.function,
+            Body::Task(e) => e.function,
             _ => "",
         };
+        r.task = matches!(body, Body::Task(_));
         *r.body.get_mut() = body;
         g
     }
@@ -248,6 +285,10 @@ impl G {
             detail: Cell::new(None),
             payload: Payload::empty(),
             join: Mutex::new(JoinState::Empty),
+            task: false,
+            notified: AtomicBool::new(false),
+            wakers: AtomicUsize::new(0),
+            polling: Cell::new(false),
         }
     }
 
@@ -258,6 +299,8 @@ impl G {
             // SAFETY: an `Inline` body means the payload holds its closure; `&mut self` is
             // exclusive access.
             Body::Inline(e) => unsafe { (e.discard)(&self.payload) },
+            // SAFETY: a `Task` body means the payload holds its future; exclusive as above.
+            Body::Task(e) => unsafe { e.discard(&self.payload) },
             other => drop(other),
         }
         let join = self.join.get_mut().unwrap_or_else(|p| p.into_inner());
@@ -366,11 +409,12 @@ impl G {
         drop(map);
     }
 
-    /// `goroutine 7` or `goroutine 7 "name"`.
+    /// `goroutine 7` or `goroutine 7 "name"` (`task 7` for a task).
     pub(crate) fn label(&self) -> String {
+        let kind = if self.task { "task" } else { "goroutine" };
         match &self.name {
-            Some(n) => format!("goroutine {} \"{}\"", self.id, n),
-            None => format!("goroutine {}", self.id),
+            Some(n) => format!("{kind} {} \"{}\"", self.id, n),
+            None => format!("{kind} {}", self.id),
         }
     }
 }

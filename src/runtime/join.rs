@@ -83,6 +83,16 @@ where
     let unwound = Unwound(g);
     let v = f();
     std::mem::forget(unwound);
+    // SAFETY: the closure was taken out, so the payload is empty.
+    unsafe { finish(g, v) };
+}
+
+/// Hand `v`, the value of goroutine or task `g`, to its `JoinHandle` (or drop it if there is
+/// none), and wake the joiner.
+///
+/// # Safety
+/// `g`'s payload is empty, `g` finishes once, and the caller is the thread running it.
+pub(crate) unsafe fn finish<T>(g: &G, v: T) {
     let (waiter, unwanted) = {
         let mut st = lock(g);
         match std::mem::replace(&mut *st, JoinState::Empty) {
@@ -114,6 +124,8 @@ where
 pub struct JoinHandle<T> {
     g: ManuallyDrop<GRef>,
     id: u64,
+    /// Awaited to completion: the value was taken (polling again is a bug).
+    taken: bool,
     _value: PhantomData<fn() -> T>,
 }
 
@@ -134,13 +146,18 @@ impl<T> JoinHandle<T> {
         !matches!(*lock(&self.g), JoinState::Running { .. })
     }
 
-    /// Wait for the goroutine's value. Works from a goroutine (it parks with wait reason
+    /// Wait for the goroutine's (or task's) value. Works from a goroutine (it parks with wait reason
     /// `join`) and from a thread outside the runtime (it blocks the thread).
     ///
     /// Panics if the goroutine panicked (the run is ending anyway, as in Go) or was torn down.
     #[track_caller]
     pub fn join(self) -> T {
         let site = Location::caller();
+        if self.taken {
+            panic!(
+                "goweave: join at {site} of a JoinHandle that was already awaited to completion"
+            );
+        }
         executor::sched_point(Event::new(Op::Join, ObjId(self.id), site));
         loop {
             let mut st = lock(&self.g);
@@ -169,6 +186,58 @@ impl<T> JoinHandle<T> {
                     *waiter = Some(w);
                     sleeper.sleep(WaitReason::Join, site, st);
                 }
+            }
+        }
+    }
+}
+
+/// Awaiting a handle waits for the value of the goroutine or task behind it, as
+/// [`join`](JoinHandle::join) does, without blocking: from a task (`goweave::task::spawn`),
+/// from [`task::block_on`](crate::task::block_on), or from any other executor (its waker is
+/// woken when the value is ready). Panics, as `join` does, if the goroutine or task panicked or
+/// was torn down, and if polled again after it returned the value.
+impl<T> std::future::Future for JoinHandle<T> {
+    type Output = T;
+
+    #[track_caller]
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        let site = Location::caller();
+        let this = self.get_mut();
+        if this.taken {
+            panic!(
+                "goweave: JoinHandle of {} {} polled after it returned its value",
+                if this.g.task { "task" } else { "goroutine" },
+                this.id
+            );
+        }
+        executor::sched_point(Event::new(Op::Join, ObjId(this.id), site));
+        let mut st = lock(&this.g);
+        match &mut *st {
+            JoinState::Done { .. } => {
+                *st = JoinState::Empty;
+                // SAFETY: `Done` means the payload holds the result, a `T`; the lock is held.
+                let v = unsafe { this.g.payload.take::<T>() };
+                drop(st);
+                this.taken = true;
+                hb::acquire(Key::Exit(this.id));
+                std::task::Poll::Ready(v)
+            }
+            JoinState::Empty => unreachable!("the value is taken once"),
+            JoinState::Abandoned(why) => {
+                let why = *why;
+                drop(st);
+                panic!(
+                    "goweave: joined {} {}: {why}",
+                    if this.g.task { "task" } else { "goroutine" },
+                    this.id
+                )
+            }
+            JoinState::Running { waiter, .. } => {
+                // The latest waker replaces any earlier one (a future may move between tasks).
+                *waiter = Some(Waiter::Task(cx.waker().clone()));
+                drop(st);
+                crate::task::awaiting(WaitReason::Join, site);
+                std::task::Poll::Pending
             }
         }
     }
@@ -261,9 +330,17 @@ where
     let g = executor::spawn(&mut install, name, site, true);
     let id = g.id;
     executor::sched_point(Event::new(Op::Spawn, ObjId(id), site));
-    JoinHandle {
-        g: ManuallyDrop::new(g),
-        id,
-        _value: PhantomData,
+    JoinHandle::new(g)
+}
+
+impl<T> JoinHandle<T> {
+    /// The handle of goroutine or task `g`, just spawned with a handle.
+    pub(crate) fn new(g: GRef) -> JoinHandle<T> {
+        JoinHandle {
+            id: g.id,
+            g: ManuallyDrop::new(g),
+            taken: false,
+            _value: PhantomData,
+        }
     }
 }

@@ -50,6 +50,9 @@ pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>, unlock:
     }
     // SAFETY: the running goroutine is kept alive by its executor while it runs.
     let g = unsafe { &*g };
+    if g.polling.get() {
+        crate::task::blocking_in_task(g, reason, site);
+    }
     if g.torn_down.load(std::sync::atomic::Ordering::Acquire) {
         eprintln!(
             "goweave: {} tried to block ({}) at {} while being torn down after main returned; blocking in a destructor during teardown is not supported",
@@ -152,6 +155,9 @@ pub(crate) fn yield_now(site: &'static Location<'static>) {
     }
     // SAFETY: the running goroutine is kept alive by its executor while it runs.
     let g = unsafe { &*g };
+    if g.polling.get() {
+        crate::task::gosched_in_task(g, site);
+    }
     // A goroutine never suspends in the middle of an unwind unless it must block (see
     // `runtime::unwind`): `gosched` in a destructor during a panic is a no-op.
     if g.torn_down.load(std::sync::atomic::Ordering::Acquire) || super::unwind::unwinding(g) {

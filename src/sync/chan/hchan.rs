@@ -42,8 +42,9 @@ use super::{TryRecvError, TrySendError};
 use crate::runtime::context;
 use crate::runtime::event::{Event, ObjId, Op};
 use crate::runtime::executor::{self, OUTSIDE_RUNTIME};
-use crate::runtime::goroutine::{GRef, WaitReason};
+use crate::runtime::goroutine::WaitReason;
 use crate::runtime::hb::{self, Key};
+use crate::runtime::waiter::Waiter as Wakee;
 
 /// The message of a send on a closed channel (Go's, exactly).
 pub(crate) const SEND_ON_CLOSED: &str = "send on closed channel";
@@ -100,7 +101,7 @@ pub(crate) struct State<T> {
 /// What a send can do right now.
 pub(crate) enum SendNow<T> {
     /// Delivered (to a waiting receiver, which is returned to be unparked, or into the buffer).
-    Done(Option<GRef>),
+    Done(Option<Wakee>),
     /// The channel is closed; the value is handed back.
     Closed(T),
     /// It would have to wait; the value is handed back.
@@ -110,7 +111,7 @@ pub(crate) enum SendNow<T> {
 /// What a receive can do right now.
 pub(crate) enum RecvNow<T> {
     /// A value (and a sender to unpark, if it came from a waiting sender).
-    Value(T, Option<GRef>),
+    Value(T, Option<Wakee>),
     /// The channel is closed and drained.
     Closed,
     /// It would have to wait.
@@ -391,7 +392,7 @@ impl<T> HChan<T> {
             SendNow::Done(wake) => {
                 drop(st);
                 if let Some(g) = wake {
-                    executor::unpark(g);
+                    g.wake();
                 }
             }
             SendNow::Closed(v) => {
@@ -458,7 +459,7 @@ impl<T> HChan<T> {
             SendNow::Done(wake) => {
                 drop(st);
                 if let Some(g) = wake {
-                    executor::unpark(g);
+                    g.wake();
                 }
                 Ok(())
             }
@@ -476,7 +477,7 @@ impl<T> HChan<T> {
             RecvNow::Value(v, wake) => {
                 drop(st);
                 if let Some(g) = wake {
-                    executor::unpark(g);
+                    g.wake();
                 }
                 self.received();
                 Some(v)
@@ -525,7 +526,7 @@ impl<T> HChan<T> {
             RecvNow::Value(v, wake) => {
                 drop(st);
                 if let Some(g) = wake {
-                    executor::unpark(g);
+                    g.wake();
                 }
                 self.received();
                 Ok(v)
@@ -574,7 +575,7 @@ impl<T> HChan<T> {
             hb::release(st.close_key());
         }
         let key = st.close_key();
-        let mut wake: Vec<GRef> = Vec::new();
+        let mut wake: Vec<Wakee> = Vec::new();
         // SAFETY: we hold the lock; each claimed waiter is only touched before we unlock.
         unsafe {
             // Every blocked receiver gets "closed" (no value); every blocked sender will panic
@@ -589,7 +590,7 @@ impl<T> HChan<T> {
         }
         drop(st);
         for g in wake {
-            executor::unpark(g);
+            g.wake();
         }
     }
 }

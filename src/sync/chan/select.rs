@@ -34,7 +34,7 @@ use super::waitq::Sleeper;
 use crate::runtime::context;
 use crate::runtime::event::{Event, ObjId, Op};
 use crate::runtime::executor::{self, OUTSIDE_RUNTIME};
-use crate::runtime::goroutine::{GRef, WaitReason};
+use crate::runtime::goroutine::WaitReason;
 
 /// One case of a `select!`, as the select algorithm sees it.
 ///
@@ -91,7 +91,7 @@ pub trait SelectHandle {
 /// A goroutine that a completed case must unpark once every lock is released.
 #[doc(hidden)]
 #[derive(Default)]
-pub struct Wake(pub(crate) Option<GRef>);
+pub struct Wake(pub(crate) Option<crate::runtime::waiter::Waiter>);
 
 /// Run one `select!` over `cases`: complete one ready case (chosen uniformly among the ready
 /// ones), else take the default (return false) if `has_default`, else block until a case
@@ -154,7 +154,7 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
                 continue;
             }
             if let Some(g) = wake.0 {
-                executor::unpark(g);
+                g.wake();
             }
             finish(cases[pick]);
             return true;

@@ -330,6 +330,10 @@ impl WorkerCtx {
                 // suspended (and so alive) until someone unparks it after this call.
                 unsafe { (*unlock)() };
             }
+            Step::Suspended(Request::ParkTask) => {
+                g.set_status(Status::Waiting);
+                crate::task::parked(&g);
+            }
             Step::Suspended(Request::Yield) | Step::Suspended(Request::Switch) => {
                 g.set_status(Status::Runnable);
                 // Go's run queue is one FIFO of new and woken goroutines alike; ours is split

@@ -1,0 +1,301 @@
+//! Async tasks (`goweave::task`): spawn, await and join, `block_on`, wakers from anywhere, the
+//! channel futures, and what a blocking call inside a task does, on both executors.
+
+mod common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use common::{on_both, on_controlled, on_steal, panic_message};
+use goweave::{chan, go, task, Checker, FailureKind, Runtime};
+
+/// A one-shot flag that only speaks wakers: what any runtime-agnostic future does.
+#[derive(Clone, Default)]
+struct Flag(Arc<Mutex<(bool, Option<Waker>)>>);
+
+impl Flag {
+    fn set(&self) {
+        let w = {
+            let mut s = self.0.lock().unwrap();
+            s.0 = true;
+            s.1.take()
+        };
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+}
+
+impl Future for Flag {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = self.0.lock().unwrap();
+        if s.0 {
+            Poll::Ready(())
+        } else {
+            s.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn spawn_then_join_from_a_goroutine_and_await_from_a_task() {
+    on_both(|| {
+        let a = task::spawn(async { 20 });
+        let b = task::spawn(async move { a.await + 1 });
+        assert_eq!(b.join(), 21);
+        let g = go(|| 5);
+        // A task awaits a goroutine's handle: it is a future too.
+        assert_eq!(task::spawn(async move { g.await * 2 }).join(), 10);
+    });
+}
+
+#[test]
+fn block_on_parks_the_goroutine_until_a_waker_fires() {
+    on_both(|| {
+        let flag = Flag::default();
+        let f = flag.clone();
+        go(move || f.set());
+        task::block_on(flag);
+        assert_eq!(task::block_on(async { 7 }), 7);
+    });
+}
+
+#[test]
+fn block_on_outside_any_runtime_blocks_the_thread() {
+    let flag = Flag::default();
+    let f = flag.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        f.set()
+    });
+    task::block_on(flag);
+    t.join().unwrap();
+}
+
+#[test]
+fn a_waker_called_from_a_plain_thread_wakes_a_task_on_the_work_stealing_runtime() {
+    let rt = Runtime::builder()
+        .workers(2)
+        .deadlock_check(false)
+        .build()
+        .unwrap();
+    let v = rt.block_on(|| {
+        let flag = Flag::default();
+        let f = flag.clone();
+        let h = task::spawn(async move {
+            flag.await;
+            99
+        });
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            f.set();
+        });
+        let v = h.join();
+        t.join().unwrap();
+        v
+    });
+    assert_eq!(v, 99);
+}
+
+#[test]
+fn many_tasks_ping_pong_over_channels_with_goroutines() {
+    on_both(|| {
+        let n = 8;
+        let ping = chan::make::<u32>(0);
+        let pong = chan::make::<u32>(0);
+        let (pi, po) = (ping.clone(), pong.clone());
+        let server = task::spawn(async move {
+            let mut served = 0;
+            while let Some(v) = pi.recv_async().await {
+                po.send_async(v + 1).await;
+                served += 1;
+            }
+            served
+        });
+        for i in 0..n {
+            ping.send(i);
+            assert_eq!(pong.recv(), Some(i + 1));
+        }
+        ping.close();
+        assert_eq!(server.join(), n);
+    });
+}
+
+#[test]
+fn channel_futures_buffered_fifo_and_close() {
+    on_both(|| {
+        let ch = chan::make::<u32>(2);
+        let tx = ch.clone();
+        let producer = task::spawn(async move {
+            for i in 0..10 {
+                tx.send_async(i).await;
+            }
+            tx.close();
+        });
+        let consumer = task::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(v) = ch.recv_async().await {
+                got.push(v);
+            }
+            got
+        });
+        producer.join();
+        assert_eq!(consumer.join(), (0..10).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn a_dropped_recv_future_leaves_the_queue() {
+    on_both(|| {
+        let ch = chan::make::<u32>(0);
+        let rx = ch.clone();
+        // Poll once (it queues itself), then drop it.
+        task::block_on(async {
+            let mut f = Box::pin(rx.recv_async());
+            let w = futures_task_noop();
+            assert!(f.as_mut().poll(&mut Context::from_waker(&w)).is_pending());
+        });
+        // Nobody is queued now: a try_send finds no receiver.
+        assert!(ch.try_send(1).is_err());
+    });
+}
+
+fn futures_task_noop() -> Waker {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    Waker::from(Arc::new(Noop))
+}
+
+#[test]
+fn a_blocking_call_inside_a_task_panics_naming_the_call_and_the_async_form() {
+    let run = || {
+        let ch = chan::make::<u32>(0);
+        let h = task::spawn(async move { ch.recv() });
+        h.join();
+    };
+    let steal = std::panic::catch_unwind(|| on_steal(run)).unwrap_err();
+    let msg = panic_message(steal);
+    assert!(msg.contains("blocking call (chan receive)"), "{msg}");
+    assert!(msg.contains("inside task 2"), "{msg}");
+    assert!(msg.contains("ch.recv_async().await"), "{msg}");
+    let err = Checker::new().iterations(5).run(run).unwrap_err();
+    assert_eq!(err.kind(), FailureKind::Panic);
+    let r = err.to_string();
+    assert!(r.contains("ch.recv_async().await"), "{r}");
+}
+
+#[test]
+fn gosched_and_block_on_inside_a_task_panic_too() {
+    let err = Checker::new()
+        .iterations(1)
+        .run(|| task::spawn(async { goweave::runtime::gosched() }).join())
+        .unwrap_err();
+    assert!(err.to_string().contains("task::yield_now().await"), "{err}");
+    let err = Checker::new()
+        .iterations(1)
+        .run(|| {
+            task::spawn(async { task::block_on(async { 1 }) }).join();
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("future.await"), "{err}");
+}
+
+#[test]
+fn yield_now_lets_another_task_run() {
+    on_both(|| {
+        let turns = Arc::new(AtomicUsize::new(0));
+        let t = turns.clone();
+        let h = task::spawn(async move {
+            for _ in 0..3 {
+                t.fetch_add(1, Ordering::SeqCst);
+                task::yield_now().await;
+            }
+        });
+        h.join();
+        assert_eq!(turns.load(Ordering::SeqCst), 3);
+    });
+}
+
+#[test]
+fn a_task_pending_with_no_waker_is_a_leak_with_its_location() {
+    struct Never;
+    impl Future for Never {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            Poll::Pending // keeps no waker: nothing can ever wake it
+        }
+    }
+    let line = line!() + 3;
+    let err = Checker::new()
+        .iterations(3)
+        .run(|| task::spawn(Never).join())
+        .unwrap_err();
+    assert_eq!(err.kind(), FailureKind::Leak);
+    let r = err.to_string();
+    assert!(r.contains("task 2 [await (no waker registered)]"), "{r}");
+    assert!(
+        r.contains(&format!("tests/task_basics.rs:{line}")),
+        "spawn site: {r}"
+    );
+    assert!(r.contains("replay: GOWEAVE_REPLAY=gw1:"), "{r}");
+}
+
+#[test]
+fn a_task_blocked_forever_is_reported_as_a_task_in_a_deadlock() {
+    let err = Checker::new()
+        .iterations(3)
+        .run(|| {
+            let ch = chan::make::<u32>(0);
+            task::spawn_named("reader", async move { ch.recv_async().await }).join();
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), FailureKind::Deadlock);
+    let r = err.to_string();
+    assert!(r.contains("task 2 \"reader\" [chan receive]:"), "{r}");
+    assert!(r.contains("goroutine 1 [join]:"), "{r}");
+}
+
+#[test]
+fn a_panicking_task_ends_the_run_like_a_goroutine() {
+    let err = Checker::new()
+        .iterations(1)
+        .run(|| {
+            task::spawn(async { panic!("boom in a task") }).join();
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), FailureKind::Panic);
+    assert!(err.to_string().contains("boom in a task"), "{err}");
+    let p = std::panic::catch_unwind(|| {
+        on_steal(|| {
+            let _h = task::spawn(async { panic!("boom on steal") });
+            goweave::time::sleep(std::time::Duration::from_millis(50));
+        })
+    })
+    .unwrap_err();
+    assert!(panic_message(p).contains("boom on steal"));
+}
+
+#[test]
+fn tasks_interleave_under_the_checker() {
+    // Two tasks each send their id; both orders must be seen across schedules.
+    let seen = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let s = seen.clone();
+    on_controlled(50, move || {
+        let ch = chan::make::<u32>(2);
+        for i in 0..2 {
+            let tx = ch.clone();
+            task::spawn(async move { tx.send_async(i).await });
+        }
+        let a = ch.recv().unwrap();
+        let b = ch.recv().unwrap();
+        s.lock().unwrap().insert((a, b));
+    });
+    assert_eq!(seen.lock().unwrap().len(), 2, "both orders explored");
+}
