@@ -299,3 +299,88 @@ fn tasks_interleave_under_the_checker() {
     });
     assert_eq!(seen.lock().unwrap().len(), 2, "both orders explored");
 }
+
+#[test]
+fn mutex_lock_async_excludes_under_contention() {
+    on_both(|| {
+        let m = Arc::new(goweave::sync::Mutex::new(0u64));
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let m = m.clone();
+                task::spawn(async move {
+                    for _ in 0..5 {
+                        let mut g = m.lock_owned_async().await;
+                        let v = *g;
+                        task::yield_now().await; // hold it across an await
+                        *g = v + 1;
+                    }
+                })
+            })
+            .collect();
+        // A goroutine contends with the tasks through the blocking form.
+        let m2 = m.clone();
+        let g = go(move || {
+            for _ in 0..5 {
+                *m2.lock() += 1;
+            }
+        });
+        hs.into_iter().for_each(|h| h.join());
+        g.join();
+        assert_eq!(*m.lock(), 25);
+    });
+}
+
+#[test]
+fn waitgroup_wait_async_and_sleep_async() {
+    on_both(|| {
+        let t0 = goweave::time::now();
+        let wg = goweave::sync::WaitGroup::new();
+        wg.add(3);
+        for i in 0..3u64 {
+            let w = wg.clone();
+            task::spawn(async move {
+                goweave::time::sleep_async(std::time::Duration::from_millis(i)).await;
+                w.done();
+            });
+        }
+        let w = wg.clone();
+        task::spawn(async move { w.wait_async().await }).join();
+        assert_eq!(wg.count(), 0);
+        assert!(goweave::time::since(t0) >= std::time::Duration::from_millis(2));
+    });
+}
+
+#[test]
+fn a_dropped_sleep_disarms_its_timer_and_a_dropped_lock_future_leaves_the_queue() {
+    on_both(|| {
+        let m = Arc::new(goweave::sync::Mutex::new(()));
+        let held = m.lock();
+        task::block_on(async {
+            let mut f = Box::pin(m.lock_async());
+            let w = futures_task_noop();
+            assert!(f.as_mut().poll(&mut Context::from_waker(&w)).is_pending());
+            let mut s = Box::pin(goweave::time::sleep_async(std::time::Duration::from_secs(
+                3600,
+            )));
+            assert!(s.as_mut().poll(&mut Context::from_waker(&w)).is_pending());
+        });
+        drop(held);
+        // The dropped waiter does not hold the lock: it is free now.
+        assert!(m.try_lock().is_some());
+    });
+}
+
+#[test]
+fn timers_and_context_done_through_the_channel_futures() {
+    on_both(|| {
+        let (ctx, cancel) = goweave::context::with_cancel(&goweave::context::background());
+        let h = task::spawn(async move {
+            let done = ctx.done();
+            done.recv_async().await;
+            let t = goweave::time::Timer::new(std::time::Duration::from_millis(1));
+            t.c().recv_async().await.is_some()
+        });
+        cancel.cancel();
+        assert!(h.join());
+    });
+}

@@ -45,6 +45,43 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// [`lock_owned`](Mutex::lock_owned) as a future (see [`Mutex::lock_async`]): its guard is
+    /// `Send`, so a task may hold the lock across an `.await`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// goweave::run(|| {
+    ///     let m = Arc::new(goweave::sync::Mutex::new(Vec::new()));
+    ///     let m2 = m.clone();
+    ///     goweave::task::spawn(async move {
+    ///         let mut g = m2.lock_owned_async().await;
+    ///         g.push(1);
+    ///         goweave::task::yield_now().await; // still held
+    ///         g.push(2);
+    ///     })
+    ///     .join();
+    ///     assert_eq!(*m.lock(), vec![1, 2]);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn lock_owned_async(
+        self: &Arc<Self>,
+    ) -> impl std::future::Future<Output = OwnedMutexGuard<T>> + Send + 'static
+    where
+        T: Send + 'static,
+    {
+        let site = Location::caller();
+        let mutex = self.clone();
+        async move {
+            mutex.raw.lock_async(WaitReason::MutexLock, site).await;
+            OwnedMutexGuard {
+                mutex,
+                site,
+                _not_sync: PhantomData,
+            }
+        }
+    }
+
     /// [`lock_owned`](Mutex::lock_owned) if nobody holds the lock (Go's `TryLock`).
     #[track_caller]
     pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMutexGuard<T>> {
