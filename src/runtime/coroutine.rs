@@ -81,7 +81,7 @@ pub(crate) fn resume(g: &GRef) -> Step {
             Body::Task(e) => Launch::Task(e),
             _ => unreachable!(),
         };
-        match stack::allocate(g.stack_size) {
+        match stack::allocate(g.stack_size()) {
             Ok(stack) => {
                 stack.set_owner(g.id);
                 *body = Body::Started(start(g.clone(), launch, stack));
@@ -90,7 +90,7 @@ pub(crate) fn resume(g: &GRef) -> Step {
                 launch.discard(g);
                 return Step::Finished(Exit::Panicked(PanicReport {
                     goroutine: g.id,
-                    name: g.name.as_deref().map(str::to_string),
+                    name: g.name().map(str::to_string),
                     location: g.spawn_site.to_string(),
                     message: format!("cannot allocate its stack: {e}"),
                     spawned_at: g.spawn_site,
@@ -138,7 +138,7 @@ pub(crate) fn tear_down(g: &G) -> Option<PanicReport> {
             g.clear_locals();
             return Some(PanicReport {
                 goroutine: g.id,
-                name: g.name.as_deref().map(str::to_string),
+                name: g.name().map(str::to_string),
                 location,
                 message: format!(
                     "{message}\n\t(its unwind was still blocked in a destructor ({}) at {} when the run ended; the goroutine was left there, not torn down)",

@@ -14,7 +14,7 @@ use std::fmt;
 use std::mem::{align_of, size_of, MaybeUninit};
 use std::panic::Location;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::coroutine::GoCoroutine;
@@ -147,8 +147,9 @@ pub(crate) fn boxed(f: Box<dyn FnOnce() + Send>) -> impl FnMut(&Payload) -> Body
 pub(crate) struct G {
     /// Sequential id within its executor; main is 1.
     pub(crate) id: u64,
-    /// Optional name given at spawn.
-    pub(crate) name: Option<Box<str>>,
+    /// Optional name given at spawn, boxed once more: names are rare, and the thin pointer
+    /// keeps the record (and so every parked goroutine and task) 16 bytes smaller.
+    name: Option<Box<Box<str>>>,
     /// The function it runs (its closure's type path; empty for main and for goroutines the
     /// runtime starts), for `leak::Options::ignore_top_function`.
     pub(crate) function: &'static str,
@@ -156,8 +157,9 @@ pub(crate) struct G {
     pub(crate) spawn_site: &'static Location<'static>,
     /// Id of the goroutine that spawned this one (0 for main).
     pub(crate) parent: u64,
-    /// Usable bytes of the stack it will run on.
-    pub(crate) stack_size: usize,
+    /// Usable bytes of the stack it will run on (`u32`: see `name`; stacks stay far below
+    /// 4 GiB).
+    stack_size: u32,
     /// Which executor owns the goroutine.
     pub(crate) exec: ExecKind,
     /// A `Status` as u8.
@@ -199,7 +201,7 @@ pub(crate) struct G {
     pub(crate) notified: AtomicBool,
     /// Wakers of this record alive now (clones made by `task::waker`): a task parked with none
     /// and not notified can never be woken, which reports say.
-    pub(crate) wakers: AtomicUsize,
+    pub(crate) wakers: AtomicU32,
     /// True while this record's thread polls a future for it: a blocking call then has no
     /// stack to park and panics naming the async form (`task::blocking_in_task`). Only
     /// touched by the thread running the record.
@@ -230,11 +232,11 @@ impl G {
         let mut g = free_list::take().unwrap_or_else(|| Arc::new(G::blank()));
         let r = Arc::get_mut(&mut g).expect("a fresh or recycled record is not shared");
         r.id = id;
-        r.name = name;
+        r.name = name.map(Box::new);
         r.spawn_site = spawn_site;
         r.parent = parent;
         r.exec = exec;
-        r.stack_size = stack_size;
+        r.stack_size = u32::try_from(stack_size).expect("goweave: a stack of 4 GiB or more");
         *r.status.get_mut() = Status::Runnable as u8;
         *r.wait_reason.get_mut() = WaitReason::None as u8;
         *r.wait_site.get_mut() = spawn_site as *const _ as *mut _;
@@ -287,7 +289,7 @@ impl G {
             join: Mutex::new(JoinState::Empty),
             task: false,
             notified: AtomicBool::new(false),
-            wakers: AtomicUsize::new(0),
+            wakers: AtomicU32::new(0),
             polling: Cell::new(false),
         }
     }
@@ -409,10 +411,20 @@ impl G {
         drop(map);
     }
 
+    /// The name given at spawn.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref().map(|n| &**n)
+    }
+
+    /// Usable bytes of the stack it will run on.
+    pub(crate) fn stack_size(&self) -> usize {
+        self.stack_size as usize
+    }
+
     /// `goroutine 7` or `goroutine 7 "name"` (`task 7` for a task).
     pub(crate) fn label(&self) -> String {
         let kind = if self.task { "task" } else { "goroutine" };
-        match &self.name {
+        match self.name() {
             Some(n) => format!("{kind} {} \"{}\"", self.id, n),
             None => format!("{kind} {}", self.id),
         }

@@ -166,3 +166,18 @@ impl Future for YieldNow {
         Poll::Pending
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// A parked task is its record plus its future: the record must stay small enough that
+    /// 1M parked tasks cost at most 512 bytes each (`benches/tasks.rs`, `task_parked_1m`:
+    /// a 304-byte record is a 336-byte allocation, plus the boxed future).
+    #[test]
+    fn the_record_stays_within_the_parked_task_budget() {
+        assert!(
+            std::mem::size_of::<crate::runtime::goroutine::G>() <= 304,
+            "G grew to {} bytes",
+            std::mem::size_of::<crate::runtime::goroutine::G>()
+        );
+    }
+}
