@@ -201,7 +201,7 @@ impl<T> std::future::Future for JoinHandle<T> {
 
     #[track_caller]
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
-        let site = Location::caller();
+        let site = crate::task::poll_site(Location::caller());
         let this = self.get_mut();
         if this.taken {
             panic!(

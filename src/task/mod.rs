@@ -52,7 +52,8 @@ use std::task::{Context, Poll};
 pub use crate::runtime::join::JoinHandle;
 
 pub(crate) use poll::{
-    awaiting, blocking_in_task, gosched_in_task, parked, poll_on_stack, poll_stackless, TaskEntry,
+    awaiting, blocking_in_task, gosched_in_task, parked, poll_on_stack, poll_site, poll_stackless,
+    TaskEntry,
 };
 
 use crate::runtime::event::{Event, ObjId, Op};

@@ -215,8 +215,34 @@ pub(crate) fn awaiting(reason: WaitReason, site: &'static Location<'static>) {
     });
 }
 
+thread_local! {
+    /// The caller of the `block_on` running on this thread, if any: the location a future
+    /// polled directly by `block_on` reports (its `#[track_caller]` location would be this
+    /// file).
+    static BLOCK_ON_SITE: std::cell::Cell<Option<&'static Location<'static>>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Where a `#[track_caller]` poll was called from, as the user sees it: `site`, unless the
+/// caller is `block_on` here, which stands for its own caller.
+pub(crate) fn poll_site(site: &'static Location<'static>) -> &'static Location<'static> {
+    if site.file() == file!() {
+        BLOCK_ON_SITE.with(|s| s.get()).unwrap_or(site)
+    } else {
+        site
+    }
+}
+
 /// `block_on`: poll on the calling goroutine's stack, parking the goroutine while pending.
 pub(super) fn block_on<F: Future>(site: &'static Location<'static>, future: F) -> F::Output {
+    /// Restores the enclosing `block_on`'s site (block_on may nest in goroutines).
+    struct Restore(Option<&'static Location<'static>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BLOCK_ON_SITE.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(BLOCK_ON_SITE.with(|s| s.replace(Some(site))));
     let Some(g) = context::current_gref() else {
         return block_on_thread(future);
     };
