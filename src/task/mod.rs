@@ -26,9 +26,13 @@
 //! outside goweave.) The controlled executor panics the same way, so the tester finds it.
 //! Inside [`block_on`] in a goroutine, blocking calls are fine: the goroutine has a stack.
 //!
-//! Happens-before: waking a task and its next poll are a synchronisation edge for the race
-//! detector, so data handed over through a waker-only channel (say `futures::channel::oneshot`)
-//! is not reported as a race.
+//! Happens-before: waking a task (or a goroutine in `block_on`) and its next poll are a
+//! synchronisation edge for the race detector, so data handed over through a waker-only
+//! channel (say `futures::channel::oneshot`) to a future that waited for it is not reported as
+//! a race. A foreign channel whose value is already there at the first poll involves no wake,
+//! and its own synchronisation (std atomics) is invisible to the detector: accesses to a
+//! `RaceCell` ordered only that way are reported as a race. Hand such data over through
+//! goweave's channels, or let the receiver wait first.
 //!
 //! ```
 //! let v = goweave::run(|| {

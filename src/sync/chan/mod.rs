@@ -36,6 +36,7 @@ mod future;
 mod hchan;
 mod lock;
 mod select;
+mod select_async;
 mod waitq;
 
 use std::fmt;
@@ -53,6 +54,7 @@ pub mod __private {
     pub use super::case::{recv_case, send_case, RecvCase, SendCase};
     pub use super::lock::ChanGuard;
     pub use super::select::{select, SelectHandle, Wake};
+    pub use super::select_async::{select_async, SelectFuture};
     pub use super::waitq::Sleeper;
 }
 
