@@ -384,3 +384,55 @@ fn timers_and_context_done_through_the_channel_futures() {
         assert!(h.join());
     });
 }
+
+#[test]
+fn rwlock_async_readers_share_writers_exclude() {
+    on_both(|| {
+        let l = Arc::new(goweave::sync::RwLock::new(0u64));
+        let writers: Vec<_> = (0..3)
+            .map(|_| {
+                let l = l.clone();
+                task::spawn(async move {
+                    let mut g = l.write_owned_async().await;
+                    let v = *g;
+                    task::yield_now().await;
+                    *g = v + 1;
+                })
+            })
+            .collect();
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let l = l.clone();
+                task::spawn(async move {
+                    // (Not a second read lock while holding one: with a writer waiting, Go's
+                    // RWMutex deadlocks there, and the checker reports it.)
+                    let a = l.read_owned_async().await;
+                    task::yield_now().await;
+                    let v = *a;
+                    drop(a);
+                    let b = l.read_async().await;
+                    assert!(*b >= v);
+                    v
+                })
+            })
+            .collect();
+        // A goroutine writes through the blocking form meanwhile.
+        let l2 = l.clone();
+        let g = go(move || *l2.write() += 10);
+        writers.into_iter().for_each(|h| h.join());
+        readers.into_iter().for_each(|h| assert!(h.join() <= 13));
+        g.join();
+        assert_eq!(*l.read(), 13);
+    });
+}
+
+#[test]
+fn errgroup_wait_async_returns_the_first_error() {
+    on_both(|| {
+        let g = goweave::errgroup::Group::<&'static str>::new();
+        g.go(|| Ok(()));
+        g.go(|| Err("first"));
+        let r = task::spawn(async move { g.wait_async().await }).join();
+        assert_eq!(r, Err("first"));
+    });
+}

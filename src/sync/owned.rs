@@ -173,6 +173,55 @@ impl<T: ?Sized> RwLock<T> {
             site,
         }
     }
+
+    /// [`read_owned`](RwLock::read_owned) as a future (see [`RwLock::read_async`]): its guard
+    /// is `Send`, so a task may hold the read lock across an `.await`.
+    #[track_caller]
+    pub fn read_owned_async(
+        self: &Arc<Self>,
+    ) -> impl std::future::Future<Output = OwnedRwLockReadGuard<T>> + Send + 'static
+    where
+        T: Send + Sync + 'static,
+    {
+        let site = Location::caller();
+        let lock = self.clone();
+        async move {
+            lock.raw.read_async(site).await;
+            OwnedRwLockReadGuard { lock, site }
+        }
+    }
+
+    /// [`write_owned`](RwLock::write_owned) as a future (see [`RwLock::read_async`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// goweave::run(|| {
+    ///     let l = Arc::new(goweave::sync::RwLock::new(0));
+    ///     let w = l.clone();
+    ///     goweave::task::spawn(async move {
+    ///         let mut g = w.write_owned_async().await;
+    ///         goweave::task::yield_now().await; // held across an await
+    ///         *g += 1;
+    ///     })
+    ///     .join();
+    ///     let r = l.clone();
+    ///     assert_eq!(goweave::task::spawn(async move { *r.read_owned_async().await }).join(), 1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn write_owned_async(
+        self: &Arc<Self>,
+    ) -> impl std::future::Future<Output = OwnedRwLockWriteGuard<T>> + Send + 'static
+    where
+        T: Send + Sync + 'static,
+    {
+        let site = Location::caller();
+        let lock = self.clone();
+        async move {
+            lock.raw.write_async(site).await;
+            OwnedRwLockWriteGuard { lock, site }
+        }
+    }
 }
 
 /// Proof of read-locking an [`RwLock`], owning a reference to it; read-unlocks when dropped,
