@@ -271,7 +271,10 @@ fn a_panicking_task_ends_the_run_like_a_goroutine() {
         })
         .unwrap_err();
     assert_eq!(err.kind(), FailureKind::Panic);
-    assert!(err.to_string().contains("boom in a task"), "{err}");
+    let r = err.to_string();
+    assert!(r.contains("task 2 panicked at tests/task_basics.rs:"), "{r}");
+    assert!(r.contains("boom in a task"), "{r}");
+    assert!(r.contains("task 2 [running]:"), "{r}");
     let p = std::panic::catch_unwind(|| {
         on_steal(|| {
             let _h = task::spawn(async { panic!("boom on steal") });
@@ -279,7 +282,9 @@ fn a_panicking_task_ends_the_run_like_a_goroutine() {
         })
     })
     .unwrap_err();
-    assert!(panic_message(p).contains("boom on steal"));
+    let msg = panic_message(p);
+    assert!(msg.contains("task 2 panicked at"), "{msg}");
+    assert!(msg.contains("boom on steal"), "{msg}");
 }
 
 #[test]

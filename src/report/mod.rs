@@ -32,12 +32,13 @@ pub(crate) fn verdict_report(v: &Verdict) -> (FailureKind, String) {
     match v {
         Verdict::Panic(p) => {
             let mut s = format!("{p}\n\n");
+            let kind = if p.task { "task" } else { "goroutine" };
             match &p.name {
                 Some(n) => {
-                    let _ = writeln!(s, "goroutine {} \"{n}\" [running]:", p.goroutine);
+                    let _ = writeln!(s, "{kind} {} \"{n}\" [running]:", p.goroutine);
                 }
                 None => {
-                    let _ = writeln!(s, "goroutine {} [running]:", p.goroutine);
+                    let _ = writeln!(s, "{kind} {} [running]:", p.goroutine);
                 }
             }
             let _ = writeln!(s, "    panicked at {}", p.location);

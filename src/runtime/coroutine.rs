@@ -91,6 +91,7 @@ pub(crate) fn resume(g: &GRef) -> Step {
                 return Step::Finished(Exit::Panicked(PanicReport {
                     goroutine: g.id,
                     name: g.name().map(str::to_string),
+                    task: g.task,
                     location: g.spawn_site.to_string(),
                     message: format!("cannot allocate its stack: {e}"),
                     spawned_at: g.spawn_site,
@@ -139,6 +140,7 @@ pub(crate) fn tear_down(g: &G) -> Option<PanicReport> {
             return Some(PanicReport {
                 goroutine: g.id,
                 name: g.name().map(str::to_string),
+        task: g.task,
                 location,
                 message: format!(
                     "{message}\n\t(its unwind was still blocked in a destructor ({}) at {} when the run ended; the goroutine was left there, not torn down)",

@@ -208,6 +208,7 @@ pub(crate) fn capture_panic(g: &G, payload: Box<dyn Any + Send>) -> PanicReport 
     PanicReport {
         goroutine: g.id,
         name: g.name().map(str::to_string),
+        task: g.task,
         location,
         message,
         spawned_at: g.spawn_site,
