@@ -272,7 +272,10 @@ fn a_panicking_task_ends_the_run_like_a_goroutine() {
         .unwrap_err();
     assert_eq!(err.kind(), FailureKind::Panic);
     let r = err.to_string();
-    assert!(r.contains("task 2 panicked at tests/task_basics.rs:"), "{r}");
+    assert!(
+        r.contains("task 2 panicked at tests/task_basics.rs:"),
+        "{r}"
+    );
     assert!(r.contains("boom in a task"), "{r}");
     assert!(r.contains("task 2 [running]:"), "{r}");
     let p = std::panic::catch_unwind(|| {
@@ -439,5 +442,51 @@ fn errgroup_wait_async_returns_the_first_error() {
         g.go(|| Err("first"));
         let r = task::spawn(async move { g.wait_async().await }).join();
         assert_eq!(r, Err("first"));
+    });
+}
+
+#[test]
+fn semaphore_acquire_async_bounds_concurrency_fifo_with_goroutines() {
+    on_both(|| {
+        let sem = Arc::new(goweave::sync::Semaphore::new(3));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..4)
+            .map(|i| {
+                let (sem, inside) = (sem.clone(), inside.clone());
+                task::spawn(async move {
+                    let w = 1 + i % 2;
+                    sem.acquire_async(w).await;
+                    let now = inside.fetch_add(w as usize, Ordering::SeqCst) + w as usize;
+                    assert!(now <= 3, "{now} units held");
+                    task::yield_now().await;
+                    inside.fetch_sub(w as usize, Ordering::SeqCst);
+                    sem.release(w);
+                })
+            })
+            .collect();
+        let s2 = sem.clone();
+        let g = go(move || {
+            s2.acquire(2);
+            s2.release(2);
+        });
+        hs.into_iter().for_each(|h| h.join());
+        g.join();
+        assert_eq!(sem.held(), 0);
+    });
+}
+
+#[test]
+fn a_dropped_semaphore_future_gives_its_place_back() {
+    on_both(|| {
+        let sem = goweave::sync::Semaphore::new(1);
+        sem.acquire(1);
+        task::block_on(async {
+            let mut f = Box::pin(sem.acquire_async(1));
+            let w = futures_task_noop();
+            assert!(f.as_mut().poll(&mut Context::from_waker(&w)).is_pending());
+        });
+        sem.release(1);
+        // Nobody waits: the unit is free.
+        assert!(sem.try_acquire(1));
     });
 }

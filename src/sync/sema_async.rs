@@ -1,10 +1,10 @@
 //! [`Sema::acquire_async`]: waiting for a permit as a future, on the same queue and with the
 //! same hand-off as the blocking `acquire` (a child module of `sema`, for its private fields).
 //!
-//! The queue entry of a waiting future is `Waiter::Task` holding a *grant waker*: waking it
-//! records that `release` handed over a permit, then wakes the future's current waker. That
-//! keeps the semaphore's rule (a woken sleeper owns a permit; no spurious wake-ups count) for
-//! futures, which may be polled at any time.
+//! The queue entry of a waiting future is `Waiter::Task` holding a *grant waker*
+//! (`sync::grant`): waking it records that `release` handed over a permit, then wakes the
+//! future's current waker. That keeps the semaphore's rule (a woken sleeper owns a permit; no
+//! spurious wake-ups count) for futures, which may be polled at any time.
 //!
 //! Invariants (on top of `sema`'s):
 //! - While `Queued`, the future's grant waker is in the queue, or `release` has dequeued it
@@ -15,32 +15,15 @@
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use super::Sema;
 use crate::runtime::goroutine::WaitReason;
 use crate::runtime::waiter::Waiter;
+use crate::sync::grant::Grant;
 use crate::sync::obj::lock_queue;
-
-/// What `release` wakes: the permit is ours from then on.
-struct Grant {
-    granted: AtomicBool,
-    /// The waker of the latest poll.
-    waker: Mutex<Waker>,
-}
-
-impl Wake for Grant {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref()
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.granted.store(true, Ordering::SeqCst);
-        let w = lock_queue(&self.waker).clone();
-        w.wake();
-    }
-}
 
 /// The future of [`Sema::acquire_async`].
 pub(crate) struct Acquire<'a> {
@@ -84,13 +67,9 @@ impl Future for Acquire<'_> {
             "goweave: semaphore future polled after it completed"
         );
         if let Some((grant, _)) = &this.queued {
-            if !grant.granted.load(Ordering::SeqCst) {
-                *lock_queue(&grant.waker) = cx.waker().clone();
-                // A grant between the check and the new waker woke the old one: look again.
-                if !grant.granted.load(Ordering::SeqCst) {
-                    crate::task::awaiting(this.reason, this.site);
-                    return Poll::Pending;
-                }
+            if !grant.poll(cx) {
+                crate::task::awaiting(this.reason, this.site);
+                return Poll::Pending;
             }
             this.queued = None;
             this.done = true;
@@ -108,11 +87,7 @@ impl Future for Acquire<'_> {
             this.done = true;
             return Poll::Ready(());
         }
-        let grant = Arc::new(Grant {
-            granted: AtomicBool::new(false),
-            waker: Mutex::new(cx.waker().clone()),
-        });
-        let entry = Waker::from(grant.clone());
+        let (grant, entry) = Grant::new(cx);
         if this.lifo {
             q.push_front(Waiter::Task(entry.clone()));
         } else {
@@ -131,9 +106,7 @@ impl Drop for Acquire<'_> {
             return;
         };
         let mut q = lock_queue(&self.sema.queue);
-        let at = q
-            .iter()
-            .position(|w| matches!(w, Waiter::Task(k) if k.will_wake(&entry)));
+        let at = q.iter().position(|w| Grant::is_entry(w, &entry));
         if let Some(i) = at {
             q.remove(i);
             self.sema.nwait.fetch_sub(1, Ordering::SeqCst);
