@@ -490,3 +490,37 @@ fn a_dropped_semaphore_future_gives_its_place_back() {
         assert!(sem.try_acquire(1));
     });
 }
+
+#[test]
+fn once_call_once_async_runs_once_and_a_cancelled_run_does_not_count() {
+    on_both(|| {
+        let once = Arc::new(goweave::sync::Once::new());
+        let runs = Arc::new(AtomicUsize::new(0));
+        // A first call whose future is dropped mid-run: not counted, and the lock is freed.
+        task::block_on(async {
+            let mut f = Box::pin(once.call_once_async(std::future::pending()));
+            let w = futures_task_noop();
+            assert!(f.as_mut().poll(&mut Context::from_waker(&w)).is_pending());
+        });
+        assert!(!once.is_completed());
+        let hs: Vec<_> = (0..3)
+            .map(|_| {
+                let (once, runs) = (once.clone(), runs.clone());
+                task::spawn(async move {
+                    let r = runs.clone();
+                    once.call_once_async(async move {
+                        task::yield_now().await;
+                        r.fetch_add(1, Ordering::SeqCst);
+                    })
+                    .await;
+                    assert_eq!(runs.load(Ordering::SeqCst), 1, "returns after the run");
+                })
+            })
+            .collect();
+        let (o, r) = (once.clone(), runs.clone());
+        let g = go(move || o.call_once(|| drop(r.fetch_add(1, Ordering::SeqCst))));
+        hs.into_iter().for_each(|h| h.join());
+        g.join();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    });
+}
