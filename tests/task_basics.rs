@@ -518,7 +518,11 @@ fn once_call_once_async_runs_once_and_a_cancelled_run_does_not_count() {
             })
             .collect();
         let (o, r) = (once.clone(), runs.clone());
-        let g = go(move || o.call_once(|| drop(r.fetch_add(1, Ordering::SeqCst))));
+        let g = go(move || {
+            o.call_once(|| {
+                r.fetch_add(1, Ordering::SeqCst);
+            })
+        });
         hs.into_iter().for_each(|h| h.join());
         g.join();
         assert_eq!(runs.load(Ordering::SeqCst), 1);
