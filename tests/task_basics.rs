@@ -528,3 +528,40 @@ fn once_call_once_async_runs_once_and_a_cancelled_run_does_not_count() {
         assert_eq!(runs.load(Ordering::SeqCst), 1);
     });
 }
+
+#[test]
+fn cond_wait_async_with_signal_and_broadcast() {
+    on_both(|| {
+        let m = Arc::new(goweave::sync::Mutex::new(0u32));
+        let c = Arc::new(goweave::sync::Cond::new());
+        let waiters: Vec<_> = (0..3)
+            .map(|i| {
+                let (m, c) = (m.clone(), c.clone());
+                task::spawn(async move {
+                    let mut g = m.lock_owned_async().await;
+                    while *g < i + 1 {
+                        g = c.wait_async(g).await;
+                    }
+                    *g
+                })
+            })
+            .collect();
+        // A goroutine waiting with the blocking form on the same Cond.
+        let (m2, c2) = (m.clone(), c.clone());
+        let g = go(move || {
+            let mut v = m2.lock();
+            while *v < 3 {
+                v = c2.wait(v);
+            }
+        });
+        for _ in 0..3 {
+            *m.lock() += 1;
+            c.signal();
+            c.broadcast();
+        }
+        for h in waiters {
+            assert!(h.join() >= 1);
+        }
+        g.join();
+    });
+}
