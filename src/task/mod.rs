@@ -18,10 +18,12 @@
 //! once with a leak report naming the task, where it was spawned and where it was polled last.
 //! Reports call tasks `task 7` where they say `goroutine 7` for goroutines.
 //!
-//! **A blocking goweave call inside a task panics.** A task has no stack to park on, so
-//! `ch.recv()`, `mutex.lock()`, `wg.wait()`, `time::sleep`, `JoinHandle::join`, `gosched`,
-//! [`block_on`] and the like panic with a message naming the call, the task and the async form
-//! to await instead. (Moving the task onto a goroutine stack at that point would hide the cost
+//! **A blocking goweave call inside a task panics when it has to wait.** A task has no stack
+//! to park on, so `ch.recv()` on an empty channel, a contended `mutex.lock()`, `wg.wait()`,
+//! `time::sleep`, `JoinHandle::join`, `gosched`, [`block_on`] and the like panic with a message
+//! naming the call, the task and the async form to await instead. (A call that completes at
+//! once, such as an uncontended lock, just completes; the checker explores the schedules where
+//! it would wait, so it finds the panic.) (Moving the task onto a goroutine stack at that point would hide the cost
 //! of the task model, and the same program would then block a worker for good on a primitive
 //! outside goweave.) The controlled executor panics the same way, so the tester finds it.
 //! Inside [`block_on`] in a goroutine, blocking calls are fine: the goroutine has a stack.

@@ -106,6 +106,33 @@ impl<'a, T> SendFuture<'a, T> {
     }
 }
 
+impl<T> RecvFuture<'_, T> {
+    /// Make a completed future new again, to receive once more (a stream reuses one future).
+    #[cfg(feature = "stream")]
+    pub(super) fn rearm(self: Pin<&mut Self>) {
+        // SAFETY: the future is done, so its waiter is in no queue: nothing points into it.
+        let this = unsafe { self.get_unchecked_mut() };
+        debug_assert!(this.stage == Stage::Done);
+        this.stage = Stage::Start;
+        this.sleeper = None;
+        this.w = Waiter::new(None);
+    }
+}
+
+impl<T> SendFuture<'_, T> {
+    /// Make a completed future new again, to send `v` (a sink reuses one future).
+    #[cfg(feature = "stream")]
+    pub(super) fn rearm(self: Pin<&mut Self>, v: T) {
+        // SAFETY: as in `RecvFuture::rearm`.
+        let this = unsafe { self.get_unchecked_mut() };
+        debug_assert!(this.stage == Stage::Done);
+        this.stage = Stage::Start;
+        this.value = Some(v);
+        this.sleeper = None;
+        this.w = Waiter::new(None);
+    }
+}
+
 impl<T> Future for RecvFuture<'_, T> {
     type Output = Option<T>;
 

@@ -37,6 +37,8 @@ mod hchan;
 mod lock;
 mod select;
 mod select_async;
+#[cfg(feature = "stream")]
+mod stream;
 mod waitq;
 
 use std::fmt;
@@ -47,6 +49,8 @@ use std::sync::{Arc, Weak};
 pub use case::{AsRecv, AsSend};
 pub use future::{RecvFuture, SendFuture};
 pub(crate) use hchan::HChan;
+#[cfg(feature = "stream")]
+pub use stream::{RecvStream, SendSink};
 
 /// What the `select!` expansion uses; not a public API.
 #[doc(hidden)]
