@@ -242,3 +242,22 @@ fn every_strategy_finds_the_task_lost_update_and_shrinks_it() {
         .unwrap();
     assert!(stats.exhausted, "the fixed program is proved: {stats:?}");
 }
+
+/// With the `race` feature, the work-stealing runtime's detector sees tasks too: the racy lazy
+/// init fails the run whatever the real interleaving, the fixed one (ordered by the mutex,
+/// whose wake-ups are edges) passes.
+#[cfg(feature = "race")]
+#[test]
+fn racy_lazy_init_with_tasks_on_the_work_stealing_runtime() {
+    let rt = || goweave::Runtime::builder().workers(2).build().unwrap();
+    for _ in 0..10 {
+        rt().block_on(lazy_init(true));
+    }
+    let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt().block_on(lazy_init(false))
+    }))
+    .expect_err("the racy variant did not fail the run");
+    let msg = common::panic_message(p);
+    assert!(msg.contains("WARNING: DATA RACE"), "{msg}");
+    assert!(msg.contains("config"), "{msg}");
+}
