@@ -565,3 +565,38 @@ fn cond_wait_async_with_signal_and_broadcast() {
         g.join();
     });
 }
+
+#[test]
+fn a_stuck_task_on_the_work_stealing_runtime_is_in_the_deadlock_dump() {
+    let p = std::panic::catch_unwind(|| {
+        on_steal(|| {
+            let ch = chan::make::<u32>(0);
+            task::spawn(async move { ch.recv_async().await }).join();
+        })
+    })
+    .unwrap_err();
+    let msg = panic_message(p);
+    assert!(
+        msg.contains("all goroutines are asleep - deadlock!"),
+        "{msg}"
+    );
+    assert!(msg.contains("task 2 [chan receive]:"), "{msg}");
+    assert!(msg.contains("goroutine 1 [join]:"), "{msg}");
+}
+
+#[test]
+fn leak_verify_none_lists_leaked_tasks() {
+    let run = || {
+        let ch = chan::make::<u32>(0);
+        let rx = ch.clone();
+        drop(task::spawn(async move { rx.recv_async().await }));
+        goweave::leak::verify_none(
+            goweave::leak::Options::new().retry_window(std::time::Duration::from_millis(20)),
+        );
+        drop(ch);
+    };
+    let p = std::panic::catch_unwind(|| on_steal(run)).unwrap_err();
+    let msg = panic_message(p);
+    assert!(msg.contains("found unexpected goroutines"), "{msg}");
+    assert!(msg.contains("task 2 [chan receive]:"), "{msg}");
+}
