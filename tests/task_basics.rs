@@ -600,3 +600,14 @@ fn leak_verify_none_lists_leaked_tasks() {
     assert!(msg.contains("found unexpected goroutines"), "{msg}");
     assert!(msg.contains("task 2 [chan receive]:"), "{msg}");
 }
+
+#[test]
+fn spawning_a_task_outside_a_runtime_says_how_to_start_one() {
+    let p = std::panic::catch_unwind(|| drop(task::spawn(async {}))).unwrap_err();
+    let msg = panic_message(p);
+    assert!(
+        msg.contains("goweave::task::spawn at tests/task_basics.rs:"),
+        "{msg}"
+    );
+    assert!(msg.contains("goweave::run"), "{msg}");
+}

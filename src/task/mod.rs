@@ -109,6 +109,12 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    if !crate::runtime::context::in_runtime() {
+        panic!(
+            "goweave::task::spawn at {site} {}",
+            crate::runtime::executor::OUTSIDE_RUNTIME
+        );
+    }
     let mut future = Some(future);
     let mut install = |p: &Payload| {
         // SAFETY: the payload of a record being created is empty and not shared yet.
