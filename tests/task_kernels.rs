@@ -161,6 +161,10 @@ fn ab_ba_deadlock_with_tasks() {
             "goroutine 1 [join]:",
             "task 2 [sync.Mutex.Lock]:",
             "task 3 [sync.Mutex.Lock]:",
+            // The interleaving labels tasks `t2`, goroutines `g1`.
+            "  t2  ",
+            "  g1  ",
+            " go            t3 ",
         ],
     );
 }

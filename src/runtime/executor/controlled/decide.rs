@@ -142,6 +142,7 @@ impl Controlled {
                 goroutine: g.id,
                 event: ev,
                 preempted,
+                task: g.task,
             });
         }
     }
