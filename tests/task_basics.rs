@@ -611,3 +611,17 @@ fn spawning_a_task_outside_a_runtime_says_how_to_start_one() {
     );
     assert!(msg.contains("goweave::run"), "{msg}");
 }
+
+#[test]
+fn a_handle_awaited_to_completion_cannot_be_joined_or_polled_again() {
+    let p = std::panic::catch_unwind(|| {
+        on_steal(|| {
+            let mut h = Box::pin(task::spawn(async { 1 }));
+            assert_eq!(task::block_on(h.as_mut()), 1);
+            task::block_on(h.as_mut());
+        })
+    })
+    .unwrap_err();
+    let msg = panic_message(p);
+    assert!(msg.contains("polled after it returned its value"), "{msg}");
+}

@@ -8,7 +8,8 @@
 //! - the state moves `Running` → `Done` | `Empty` | `Abandoned` exactly once, and whoever waits
 //!   registers itself under the same lock, so a completion never misses a waiter;
 //! - `Done` means the payload holds the result; it leaves `Done` only by the handle taking the
-//!   result (`join`) or dropping it (the handle's drop), both under the lock;
+//!   result (`join`, or its `poll` as a future) or dropping it (the handle's drop), all under the
+//!   lock; so `Empty` with a handle alive means the handle took the value;
 //! - `handle` is true while a `JoinHandle` exists: a goroutine that finishes without one drops
 //!   its result at once (`Empty`).
 
@@ -124,8 +125,6 @@ pub(crate) unsafe fn finish<T>(g: &G, v: T) {
 pub struct JoinHandle<T> {
     g: ManuallyDrop<GRef>,
     id: u64,
-    /// Awaited to completion: the value was taken (polling again is a bug).
-    taken: bool,
     _value: PhantomData<fn() -> T>,
 }
 
@@ -153,11 +152,6 @@ impl<T> JoinHandle<T> {
     #[track_caller]
     pub fn join(self) -> T {
         let site = Location::caller();
-        if self.taken {
-            panic!(
-                "goweave: join at {site} of a JoinHandle that was already awaited to completion"
-            );
-        }
         executor::sched_point(Event::new(Op::Join, ObjId(self.id), site));
         loop {
             let mut st = lock(&self.g);
@@ -175,7 +169,13 @@ impl<T> JoinHandle<T> {
                     goroutine::recycle(unsafe { ManuallyDrop::take(&mut this.g) });
                     return v;
                 }
-                JoinState::Empty => unreachable!("join consumes the handle"),
+                // With a handle alive, `Empty` means the handle took the value: it was awaited.
+                JoinState::Empty => {
+                    drop(st);
+                    panic!(
+                        "goweave: join at {site} of a JoinHandle that was already awaited to completion"
+                    )
+                }
                 JoinState::Abandoned(why) => {
                     let why = *why;
                     drop(st);
@@ -203,13 +203,6 @@ impl<T> std::future::Future for JoinHandle<T> {
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
         let site = crate::task::poll_site(Location::caller());
         let this = self.get_mut();
-        if this.taken {
-            panic!(
-                "goweave: JoinHandle of {} {} polled after it returned its value",
-                if this.g.task { "task" } else { "goroutine" },
-                this.id
-            );
-        }
         executor::sched_point(Event::new(Op::Join, ObjId(this.id), site));
         let mut st = lock(&this.g);
         match &mut *st {
@@ -218,11 +211,18 @@ impl<T> std::future::Future for JoinHandle<T> {
                 // SAFETY: `Done` means the payload holds the result, a `T`; the lock is held.
                 let v = unsafe { this.g.payload.take::<T>() };
                 drop(st);
-                this.taken = true;
                 hb::acquire(Key::Exit(this.id));
                 std::task::Poll::Ready(v)
             }
-            JoinState::Empty => unreachable!("the value is taken once"),
+            // With a handle alive, `Empty` means this handle took the value already.
+            JoinState::Empty => {
+                drop(st);
+                panic!(
+                    "goweave: JoinHandle of {} {} polled after it returned its value",
+                    if this.g.task { "task" } else { "goroutine" },
+                    this.id
+                )
+            }
             JoinState::Abandoned(why) => {
                 let why = *why;
                 drop(st);
@@ -339,7 +339,6 @@ impl<T> JoinHandle<T> {
         JoinHandle {
             id: g.id,
             g: ManuallyDrop::new(g),
-            taken: false,
             _value: PhantomData,
         }
     }
