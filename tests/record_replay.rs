@@ -212,13 +212,14 @@ fn a_passing_run_is_recorded_and_passes() {
 
 #[test]
 fn the_recorded_token_and_the_checkers_token_shrink_to_the_same_preemptions() {
-    let recorded = record::run(&rt(), overdraw(true)).unwrap_err();
+    let recorded = record::stress(&rt(), 2_000, None, overdraw(false)).unwrap_err();
     let explored = Checker::new()
         .strategy(StrategyKind::Random)
         .iterations(10_000)
         .seed(1)
-        .run(overdraw(true))
+        .run(overdraw(false))
         .unwrap_err();
+    assert!(recorded.minimal() && explored.minimal());
     assert_eq!(recorded.kind(), explored.kind());
     assert_eq!(
         recorded.preemptions(),
@@ -255,4 +256,10 @@ fn stress_finds_the_unforced_lock_order_deadlock() {
     assert_eq!(found.kind(), FailureKind::Deadlock, "{found}");
     let _ = STOP.load(Ordering::Relaxed);
     replays_100(&found, lock_order(false));
+}
+
+/// The attribute's spelling: 2,000 recorded runs, and the overdraw must be found.
+#[goweave::conc_test(stress = 2000, expect = "panic")]
+fn the_attribute_runs_the_overdraw_under_stress() {
+    overdraw(false)()
 }

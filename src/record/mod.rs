@@ -42,6 +42,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub(crate) use buf::Buf;
 pub(crate) use session::Session;
 pub use session::DEFAULT_LIMIT;
+pub(crate) use stress::run_named;
 pub use stress::{run, stress, StressStats};
 
 use crate::runtime::context::{self, Exec};

@@ -53,9 +53,18 @@ pub fn run<F>(rt: &Runtime, f: F) -> Result<StressStats, Failure>
 where
     F: Fn() + Send + Sync + 'static,
 {
+    run_named(rt, f, None)
+}
+
+/// [`run`], with the test name for the replay line (the harness's).
+#[track_caller]
+pub(crate) fn run_named<F>(rt: &Runtime, f: F, name: Option<&str>) -> Result<StressStats, Failure>
+where
+    F: Fn() + Send + Sync + 'static,
+{
     let start = Instant::now();
     let f = Arc::new(f);
-    let operations = once(rt, &f)?;
+    let operations = once(rt, &f, name)?;
     Ok(StressStats {
         runs: 1,
         operations,
@@ -83,7 +92,7 @@ where
         if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
             break;
         }
-        stats.operations = once(rt, &f)?;
+        stats.operations = once(rt, &f, None)?;
         stats.runs += 1;
     }
     stats.elapsed = start.elapsed();
@@ -92,7 +101,7 @@ where
 
 /// One recorded run; the number of operations logged, or the failure.
 #[track_caller]
-fn once<F>(rt: &Runtime, f: &Arc<F>) -> Result<u64, Failure>
+fn once<F>(rt: &Runtime, f: &Arc<F>, name: Option<&str>) -> Result<u64, Failure>
 where
     F: Fn() + Send + Sync + 'static,
 {
@@ -112,7 +121,7 @@ where
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "the run panicked".into());
-            Err(follow(rec, msg, f))
+            Err(follow(rec, msg, f, name))
         }
     }
 }
@@ -156,7 +165,7 @@ fn diverged(why: &str, real: &str) -> Failure {
 
 /// Follow the failed run's logs under the checker (see [`run`]).
 #[track_caller]
-fn follow<F>(rec: Recording, real: String, f: &Arc<F>) -> Failure
+fn follow<F>(rec: Recording, real: String, f: &Arc<F>, name: Option<&str>) -> Failure
 where
     F: Fn() + Send + Sync + 'static,
 {
@@ -169,7 +178,11 @@ where
     let report = Arc::new(Mutex::new(FollowReport::default()));
     let strategy = Follow::new(Arc::new(rec), order, report.clone());
     let body = f.clone();
-    let found = Checker::new()
+    let mut checker = Checker::new();
+    if let Some(name) = name {
+        checker = checker.test_name(name);
+    }
+    let found = checker
         .custom_strategy(strategy)
         .iterations(1)
         .timers(TimerMode::AnyTime)
