@@ -195,11 +195,16 @@ fn a_program_that_depends_on_a_thread_local_replays_as_nondeterminism_with_the_s
 
 #[test]
 fn a_passing_run_is_recorded_and_passes() {
-    let stats = record::stress(&rt(), 20, None, overdraw(false)).map(|s| s.runs);
-    // The unforced bank may fail on a real run; when it passes, every run ran.
-    if let Ok(runs) = stats {
-        assert_eq!(runs, 20);
-    }
+    let stats = record::stress(&rt(), 20, None, || {
+        let m = Arc::new(Mutex::new(0));
+        let m2 = m.clone();
+        go(move || *m2.lock() += 1).join();
+        assert_eq!(*m.lock(), 1);
+    })
+    .unwrap();
+    assert_eq!(stats.runs, 20);
+    // go, join, lock, unlock (main) and lock, unlock (the goroutine).
+    assert_eq!(stats.operations, 6, "{stats:?}");
     let ok = record::run(&rt(), || {
         let ch = chan::make::<u32>(0);
         let tx = ch.clone();
@@ -262,4 +267,56 @@ fn stress_finds_the_unforced_lock_order_deadlock() {
 #[goweave::conc_test(stress = 2000, expect = "panic")]
 fn the_attribute_runs_the_overdraw_under_stress() {
     overdraw(false)()
+}
+
+#[test]
+fn a_run_that_outgrows_its_log_says_which_limit_to_raise() {
+    let rt = Runtime::builder()
+        .workers(2)
+        .record_limit(5)
+        .build()
+        .unwrap();
+    let found = record::run(&rt, || {
+        let m = Mutex::new(0);
+        for _ in 0..10 {
+            *m.lock() += 1;
+        }
+        panic!("boom");
+    })
+    .unwrap_err();
+    assert!(found.token().is_none());
+    let text = found.to_string();
+    assert!(text.contains("boom"), "{text}");
+    assert!(
+        text.contains("more than 5 recorded operations") && text.contains("GOWEAVE_RECORD_LIMIT"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_plain_block_on_with_recording_runs_as_without() {
+    let rt = Runtime::builder().workers(2).record(true).build().unwrap();
+    let v = rt.block_on(|| {
+        let ch = chan::make::<u32>(1);
+        ch.send(3);
+        select! { recv(ch) -> v => v.unwrap() * 2 }
+    });
+    assert_eq!(v, 6);
+    assert!(Runtime::builder().record_limit(0).build().is_err());
+}
+
+/// With the `race` feature the real runtime reports the race; the followed run finds it too.
+#[cfg(feature = "race")]
+#[test]
+fn a_race_on_the_real_runtime_becomes_a_token() {
+    let body = || {
+        let c = Arc::new(goweave::cell::RaceCell::named("c", 0));
+        let c2 = c.clone();
+        let h = go(move || c2.set(1));
+        c.set(2);
+        h.join();
+    };
+    let found = record::stress(&rt(), 200, None, body).unwrap_err();
+    assert_eq!(found.kind(), FailureKind::Race, "{found}");
+    replays_100(&found, body);
 }

@@ -58,6 +58,13 @@ impl Session {
             .push(group);
     }
 
+    /// Operations logged so far (every worker thread joined).
+    pub(crate) fn len(&self) -> usize {
+        let bufs = self.bufs.lock().unwrap_or_else(|p| p.into_inner());
+        let fires = self.fires.lock().unwrap_or_else(|p| p.into_inner());
+        bufs.iter().map(|b| b.len()).sum::<usize>() + fires.iter().map(Vec::len).sum::<usize>()
+    }
+
     /// The logs, once the run is over (every worker thread joined).
     pub(crate) fn collect(&self) -> Recording {
         let bufs = std::mem::take(&mut *self.bufs.lock().unwrap_or_else(|p| p.into_inner()));
@@ -85,5 +92,10 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         ACTIVE.fetch_sub(1, Ordering::Relaxed);
+        // No goroutine of the run is left (the session outlives the runtime's workers).
+        let bufs = std::mem::take(self.bufs.get_mut().unwrap_or_else(|p| p.into_inner()));
+        for b in bufs {
+            super::buf::recycle(b.take());
+        }
     }
 }

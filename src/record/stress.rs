@@ -111,11 +111,11 @@ where
     let result = catch_unwind(AssertUnwindSafe(|| {
         rt.block_on_recorded(session.clone(), site, move || body())
     }));
-    let rec = session.collect();
-    drop(session);
     match result {
-        Ok(()) => Ok(rec.len() as u64),
+        Ok(()) => Ok(session.len() as u64),
         Err(payload) => {
+            let rec = session.collect();
+            drop(session);
             let msg = payload
                 .downcast_ref::<String>()
                 .cloned()

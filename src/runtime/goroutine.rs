@@ -270,6 +270,7 @@ impl G {
             unsafe { discard(&self.payload) };
         }
         self.name = None;
+        self.rec = None;
         self.locals.get_mut().clear();
     }
 
