@@ -21,7 +21,7 @@ fn rt(record: bool) -> Runtime {
     Runtime::builder()
         .workers(2)
         .record(record)
-        .record_limit(std::env::var("RL").map_or(1 << 24, |v| v.parse().unwrap()))
+        .record_limit(1 << 24)
         .build()
         .unwrap()
 }

@@ -122,20 +122,21 @@ thread_local! {
 #[cold]
 #[inline(never)]
 pub(crate) fn point(op: Op, obj: ObjId, seq: Option<&AtomicU64>) {
-    let e = Entry {
+    // The entry is made only for a goroutine (or timer callback) that records: other runtimes
+    // running meanwhile pay for nothing but this lookup.
+    push(|| Entry {
         kind: Kind::Op(op),
         obj: obj.0,
         seq: seq.map_or(NO_SEQ, |s| s.fetch_add(1, Ordering::Relaxed)),
         stamp: clock::stamp(),
-    };
-    push(e);
+    });
 }
 
 /// Log a data choice `v` of the running goroutine. Call only when [`on`].
 #[cold]
 #[inline(never)]
 pub(crate) fn value(v: u64) {
-    push(Entry {
+    push(|| Entry {
         kind: Kind::Value,
         obj: v,
         seq: NO_SEQ,
@@ -143,16 +144,18 @@ pub(crate) fn value(v: u64) {
     });
 }
 
-fn push(e: Entry) {
+/// Log the entry `e` makes, if whoever runs on this thread records.
+#[inline(always)]
+fn push(e: impl FnOnce() -> Entry) {
     context::with_current(|g| match g {
         Some(g) => {
             if let Some(b) = &g.rec {
-                b.push(e)
+                b.push(e())
             }
         }
         None => FIRING.with(|f| {
             if let Some(group) = f.borrow_mut().as_mut() {
-                group.push(e)
+                group.push(e())
             }
         }),
     })
