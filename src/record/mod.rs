@@ -149,7 +149,13 @@ pub(crate) fn value(v: u64) {
 fn push(e: impl FnOnce() -> Entry) {
     context::with_current(|g| match g {
         Some(g) => {
-            if let Some(b) = &g.rec {
+            // What a goroutine does while the runtime tears it down (the destructors run by
+            // its forced unwind) happened after the run ended: the checker never sees it.
+            if let Some(b) = g
+                .rec
+                .as_ref()
+                .filter(|_| !g.torn_down.load(Ordering::Relaxed))
+            {
                 b.push(e())
             }
         }

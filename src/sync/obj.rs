@@ -66,6 +66,14 @@ impl Obj {
         true
     }
 
+    /// Log `op` on this object in a recording run (call only when `record::on()`), for
+    /// operations whose work-stealing path does not go through [`point`](Obj::point).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn record(&self, op: Op) {
+        crate::record::point(op, self.id(), Some(&self.seq));
+    }
+
     #[cold]
     fn point_controlled(&self, ev: Event) {
         executor::sched_point(ev);
