@@ -216,6 +216,21 @@ fn a_passing_run_is_recorded_and_passes() {
 }
 
 #[test]
+fn the_recorded_and_the_checkers_deadlock_shrink_to_the_same_preemptions() {
+    let recorded = record::stress(&rt(), 2_000, None, lock_order(false)).unwrap_err();
+    let explored = Checker::new()
+        .strategy(StrategyKind::Random)
+        .iterations(10_000)
+        .seed(1)
+        .run(lock_order(false))
+        .unwrap_err();
+    assert_eq!(recorded.kind(), FailureKind::Deadlock);
+    assert_eq!(explored.kind(), FailureKind::Deadlock);
+    assert!(recorded.minimal() && explored.minimal());
+    assert_eq!(recorded.preemptions(), explored.preemptions());
+}
+
+#[test]
 fn the_recorded_token_and_the_checkers_token_shrink_to_the_same_preemptions() {
     let recorded = record::stress(&rt(), 2_000, None, overdraw(false)).unwrap_err();
     let explored = Checker::new()

@@ -366,7 +366,17 @@ impl Runtime {
         let site = Location::caller();
         if self.record {
             let session = crate::record::Session::new(self.record_limit);
-            return self.block_on_recorded(session, site, main);
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.block_on_recorded(session.clone(), site, main)
+            }));
+            return run.unwrap_or_else(|p| {
+                // `block_on` cannot run `main` again to follow its log: say what can.
+                eprintln!(
+                    "goweave: this failed run was recorded ({} operations); to turn such a failure into a replay token, run it through goweave::record::run, or as a test with --stress N (GOWEAVE_STRESS=N, #[conc_test(stress = N)])",
+                    session.len()
+                );
+                std::panic::resume_unwind(p)
+            });
         }
         executor::steal::block_on(
             self.workers,
