@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use super::Entry;
 
-/// Most entries kept in [`POOL`], all vectors together (8 Mi entries of 32 bytes: 256 MiB).
+/// Most entries kept in [`POOL`], all vectors together (8 Mi entries of 24 bytes: 192 MiB).
 const POOL_ENTRIES: usize = 8 << 20;
 
 /// Emptied logs of finished runs, kept for the next run: a stress campaign records the same

@@ -94,7 +94,7 @@ impl Follow {
         loop {
             let p = self.pos.get(&r).copied().unwrap_or(0);
             let e = *self.entries(r).get(p)?;
-            if e.kind == Kind::Value {
+            if e.kind() == Kind::Value {
                 self.pos.insert(r, p + 1);
                 continue;
             }
@@ -129,7 +129,7 @@ impl Follow {
         };
         self.pos.insert(r, p + 1);
         let c = ev.obj.0;
-        let describe = |e: &Entry| match e.kind {
+        let describe = |e: &Entry| match e.kind() {
             Kind::Op(op) => format!("{} on recorded object #{}", op.name(), e.obj),
             Kind::Value => format!("a data choice ({})", e.obj),
             Kind::Fire => "a timer firing".into(),
@@ -142,7 +142,7 @@ impl Follow {
             p + 1,
             describe(&e)
         );
-        if e.kind != Kind::Op(ev.op) {
+        if e.kind() != Kind::Op(ev.op) {
             return self.diverge(what);
         }
         let ok = match ev.op {
@@ -222,7 +222,7 @@ impl Strategy for Follow {
         };
         let p = self.pos.get(&r).copied().unwrap_or(0);
         match self.entries(r).get(p).copied() {
-            Some(e) if e.kind == Kind::Value => {
+            Some(e) if e.kind() == Kind::Value => {
                 self.pos.insert(r, p + 1);
                 if e.obj < d.n {
                     e.obj
@@ -258,7 +258,7 @@ impl Strategy for Follow {
                     return;
                 };
                 if let Some((_, e)) = self.next_op(r) {
-                    if e.kind == Kind::Op(Op::Spawn) {
+                    if e.kind() == Kind::Op(Op::Spawn) {
                         self.bind_goroutine(child, e.obj);
                     }
                 }

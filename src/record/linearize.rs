@@ -32,10 +32,10 @@ pub(crate) fn linearize(rec: &Recording) -> (Vec<Node>, usize) {
             if i > 0 {
                 edge((gid, i - 1), n, &mut succ);
             }
-            if e.seq != NO_SEQ {
-                per_obj.entry(e.obj).or_default().push((e.seq, n));
+            if e.seq() != NO_SEQ {
+                per_obj.entry(e.obj).or_default().push((e.seq(), n));
             }
-            if e.kind == Kind::Op(Op::Spawn)
+            if e.kind() == Kind::Op(Op::Spawn)
                 && rec
                     .streams
                     .get(&e.obj)
@@ -52,8 +52,8 @@ pub(crate) fn linearize(rec: &Recording) -> (Vec<Node>, usize) {
             edge((0, j - 1), n, &mut succ);
         }
         for e in group {
-            if e.seq != NO_SEQ {
-                per_obj.entry(e.obj).or_default().push((e.seq, n));
+            if e.seq() != NO_SEQ {
+                per_obj.entry(e.obj).or_default().push((e.seq(), n));
             }
         }
     }
@@ -119,12 +119,7 @@ mod tests {
     use crate::record::{Entry, Stream};
 
     fn op(op: Op, obj: u64, seq: u64, stamp: u64) -> Entry {
-        Entry {
-            kind: Kind::Op(op),
-            obj,
-            seq,
-            stamp,
-        }
+        Entry::new(Kind::Op(op), obj, seq, stamp)
     }
 
     #[test]
@@ -162,12 +157,7 @@ mod tests {
             },
         );
         rec.fires.push(vec![
-            Entry {
-                kind: Kind::Fire,
-                obj: 0,
-                seq: NO_SEQ,
-                stamp: 25,
-            },
+            Entry::new(Kind::Fire, 0, NO_SEQ, 25),
             op(Op::ChanSend, 7, 0, 26),
         ]);
         let (order, _) = linearize(&rec);

@@ -52,7 +52,46 @@ use crate::verdict::{ObjId, Op};
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// "No sequence number": the object keeps no counter of its own.
-pub(crate) const NO_SEQ: u64 = u64::MAX;
+pub(crate) const NO_SEQ: u64 = SEQ_MASK;
+
+/// The bits of [`Entry::tag`] that hold the sequence number (the top byte holds the kind).
+const SEQ_MASK: u64 = (1 << 56) - 1;
+
+/// Every [`Op`], at its own discriminant (so that a kind fits a byte of the tag).
+const OPS: [Op; 28] = [
+    Op::Spawn,
+    Op::Join,
+    Op::Yield,
+    Op::ChanSend,
+    Op::ChanRecv,
+    Op::ChanClose,
+    Op::Select,
+    Op::Lock,
+    Op::Unlock,
+    Op::RLock,
+    Op::RUnlock,
+    Op::TryLock,
+    Op::TryRLock,
+    Op::WaitGroupAdd,
+    Op::WaitGroupWait,
+    Op::Once,
+    Op::Cond,
+    Op::Semaphore,
+    Op::AtomicLoad,
+    Op::AtomicStore,
+    Op::AtomicRmw,
+    Op::Read,
+    Op::Write,
+    Op::Timer,
+    Op::Context,
+    Op::Rand,
+    Op::Other,
+    Op::TimerFire,
+];
+
+/// The tag byte of [`Kind::Value`] and [`Kind::Fire`].
+const VALUE: u8 = 254;
+const FIRE: u8 = 255;
 
 /// What an entry of a log records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,16 +104,46 @@ pub(crate) enum Kind {
     Fire,
 }
 
-/// One logged operation.
+/// One logged operation, in 24 bytes (the log's memory traffic is most of recording's cost).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
-    pub(crate) kind: Kind,
     /// The object's id in this run (for `go` and `join`: the goroutine's), or the value.
     pub(crate) obj: u64,
-    /// The object's own sequence number for this operation, or [`NO_SEQ`].
-    pub(crate) seq: u64,
     /// When, machine-wide (`clock.rs`).
     pub(crate) stamp: u64,
+    /// The kind in the top byte, the object's own sequence number for this operation (or
+    /// [`NO_SEQ`]) below it.
+    tag: u64,
+}
+
+impl Entry {
+    pub(crate) fn new(kind: Kind, obj: u64, seq: u64, stamp: u64) -> Entry {
+        let k = match kind {
+            Kind::Op(op) => op as u8,
+            Kind::Value => VALUE,
+            Kind::Fire => FIRE,
+        };
+        Entry {
+            obj,
+            stamp,
+            tag: (k as u64) << 56 | seq.min(SEQ_MASK),
+        }
+    }
+
+    /// What it records.
+    pub(crate) fn kind(&self) -> Kind {
+        match (self.tag >> 56) as u8 {
+            VALUE => Kind::Value,
+            FIRE => Kind::Fire,
+            // `OPS` lists every `Op` (a unit test's exhaustive match keeps it so).
+            k => Kind::Op(OPS.get(k as usize).copied().unwrap_or(Op::Other)),
+        }
+    }
+
+    /// The object's own sequence number for it, or [`NO_SEQ`].
+    pub(crate) fn seq(&self) -> u64 {
+        self.tag & SEQ_MASK
+    }
 }
 
 /// One goroutine's log.
@@ -124,11 +193,9 @@ thread_local! {
 pub(crate) fn point(op: Op, obj: ObjId, seq: Option<&AtomicU64>) {
     // The entry is made only for a goroutine (or timer callback) that records: other runtimes
     // running meanwhile pay for nothing but this lookup.
-    push(|| Entry {
-        kind: Kind::Op(op),
-        obj: obj.0,
-        seq: seq.map_or(NO_SEQ, |s| s.fetch_add(1, Ordering::Relaxed)),
-        stamp: clock::stamp(),
+    push(|| {
+        let seq = seq.map_or(NO_SEQ, |s| s.fetch_add(1, Ordering::Relaxed));
+        Entry::new(Kind::Op(op), obj.0, seq, clock::stamp())
     });
 }
 
@@ -136,12 +203,7 @@ pub(crate) fn point(op: Op, obj: ObjId, seq: Option<&AtomicU64>) {
 #[cold]
 #[inline(never)]
 pub(crate) fn value(v: u64) {
-    push(|| Entry {
-        kind: Kind::Value,
-        obj: v,
-        seq: NO_SEQ,
-        stamp: clock::stamp(),
-    });
+    push(|| Entry::new(Kind::Value, v, NO_SEQ, clock::stamp()));
 }
 
 /// Log the entry `e` makes, if whoever runs on this thread records.
@@ -194,13 +256,63 @@ fn fire_recorded(f: impl FnOnce()) {
             }
         }
     }
-    let fire = Entry {
-        kind: Kind::Fire,
-        obj: 0,
-        seq: NO_SEQ,
-        stamp: clock::stamp(),
-    };
+    let fire = Entry::new(Kind::Fire, 0, NO_SEQ, clock::stamp());
     let prev = FIRING.with(|c| c.replace(Some(vec![fire])));
     let _group = Group(prev, session);
     f();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `Op`: a new one fails to compile here until `OPS` lists it.
+    fn listed(op: Op) -> bool {
+        match op {
+            Op::Spawn
+            | Op::Join
+            | Op::Yield
+            | Op::ChanSend
+            | Op::ChanRecv
+            | Op::ChanClose
+            | Op::Select
+            | Op::Lock
+            | Op::Unlock
+            | Op::RLock
+            | Op::RUnlock
+            | Op::TryLock
+            | Op::TryRLock
+            | Op::WaitGroupAdd
+            | Op::WaitGroupWait
+            | Op::Once
+            | Op::Cond
+            | Op::Semaphore
+            | Op::AtomicLoad
+            | Op::AtomicStore
+            | Op::AtomicRmw
+            | Op::Read
+            | Op::Write
+            | Op::Timer
+            | Op::Context
+            | Op::Rand
+            | Op::Other
+            | Op::TimerFire => OPS.contains(&op),
+        }
+    }
+
+    #[test]
+    fn an_entry_keeps_its_kind_and_sequence_number() {
+        for (i, &op) in OPS.iter().enumerate() {
+            assert!(listed(op));
+            assert_eq!(op as usize, i, "OPS is in discriminant order");
+            let e = Entry::new(Kind::Op(op), 7, 12345, 9);
+            assert_eq!(
+                (e.kind(), e.seq(), e.obj, e.stamp),
+                (Kind::Op(op), 12345, 7, 9)
+            );
+        }
+        assert_eq!(Entry::new(Kind::Value, 3, NO_SEQ, 1).kind(), Kind::Value);
+        assert_eq!(Entry::new(Kind::Fire, 0, NO_SEQ, 1).seq(), NO_SEQ);
+        assert_eq!(std::mem::size_of::<Entry>(), 24);
+    }
 }
