@@ -22,7 +22,8 @@ const POOL_ENTRIES: usize = 8 << 20;
 
 /// Emptied logs of finished runs, kept for the next run: a stress campaign records the same
 /// program again and again, and fresh memory for every log cost more than the logging itself
-/// (page faults: 5.8x on `benches/record.rs`'s mpmc workload, against 1.2x when reused).
+/// (page faults: `benches/record.rs`'s mpmc workload ran 5.8-8x slower with recording, 2.2-3x
+/// with the logs reused).
 /// The pooled vectors and their capacity, all together.
 static POOL: Mutex<(Vec<Vec<Entry>>, usize)> = Mutex::new((Vec::new(), 0));
 
