@@ -23,8 +23,7 @@ const POOL_ENTRIES: usize = 8 << 20;
 /// Emptied logs of finished runs, kept for the next run: a stress campaign records the same
 /// program again and again, and fresh memory for every log cost more than the logging itself
 /// (page faults: `benches/record.rs`'s mpmc workload ran 5.8-8x slower with recording, 2.2-3x
-/// with the logs reused).
-/// The pooled vectors and their capacity, all together.
+/// with the logs reused). Held with the vectors' capacity, all together.
 static POOL: Mutex<(Vec<Vec<Entry>>, usize)> = Mutex::new((Vec::new(), 0));
 
 /// A vector for a new log: a pooled one if any.
