@@ -14,7 +14,7 @@ use std::fmt;
 use std::mem::{align_of, size_of, MaybeUninit};
 use std::panic::Location;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::coroutine::GoCoroutine;
@@ -22,6 +22,10 @@ use super::dump::WaitDetail;
 use super::executor::ExecKind;
 use super::join::JoinState;
 pub use crate::verdict::{Status, WaitReason};
+
+/// `G::home` of a goroutine that has not started (`u32`, like the other small fields: the
+/// record stays at 304 bytes, see `task`'s budget test).
+pub(crate) const NO_HOME: u32 = u32::MAX;
 
 /// A shared reference to a goroutine record.
 pub(crate) type GRef = Arc<G>;
@@ -168,10 +172,10 @@ pub(crate) struct G {
     wait_reason: AtomicU8,
     /// Where the goroutine blocked, or last yielded (never null once it has run).
     wait_site: AtomicPtr<Location<'static>>,
-    /// Worker index the goroutine is bound to once started (usize::MAX before).
-    pub(crate) home: AtomicUsize,
+    /// Worker index the goroutine is bound to once started (`NO_HOME` before).
+    pub(crate) home: AtomicU32,
     /// The goroutine's slot in its home worker's table of started goroutines.
-    pub(crate) slot: AtomicUsize,
+    pub(crate) slot: AtomicU32,
     /// Set while the executor force-unwinds the goroutine (main returned or the run failed).
     pub(crate) torn_down: AtomicBool,
     /// Parked in the middle of an unwind (a destructor blocked during a panic): it must never
@@ -206,6 +210,8 @@ pub(crate) struct G {
     /// stack to park and panics naming the async form (`task::blocking_in_task`). Only
     /// touched by the thread running the record.
     pub(crate) polling: Cell<bool>,
+    /// Its operation log, on a recording runtime (`record`); set before it is shared.
+    pub(crate) rec: Option<Arc<crate::record::Buf>>,
 }
 
 // SAFETY: `payload` is written by the spawner before the record is shared, read by the
@@ -240,12 +246,13 @@ impl G {
         *r.status.get_mut() = Status::Runnable as u8;
         *r.wait_reason.get_mut() = WaitReason::None as u8;
         *r.wait_site.get_mut() = spawn_site as *const _ as *mut _;
-        *r.home.get_mut() = usize::MAX;
+        *r.home.get_mut() = NO_HOME;
         *r.slot.get_mut() = 0;
         *r.torn_down.get_mut() = false;
         *r.parked_unwinding.get_mut() = false;
         *r.yielder.get_mut() = std::ptr::null_mut();
         r.detail.set(None);
+        r.rec = None;
         *r.join.get_mut().unwrap_or_else(|p| p.into_inner()) = JoinState::Running {
             waiter: None,
             handle,
@@ -277,8 +284,8 @@ impl G {
             status: AtomicU8::new(Status::Dead as u8),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             wait_site: AtomicPtr::new(nowhere as *const _ as *mut _),
-            home: AtomicUsize::new(usize::MAX),
-            slot: AtomicUsize::new(0),
+            home: AtomicU32::new(NO_HOME),
+            slot: AtomicU32::new(0),
             torn_down: AtomicBool::new(false),
             parked_unwinding: AtomicBool::new(false),
             body: UnsafeCell::new(Body::Gone),
@@ -291,6 +298,7 @@ impl G {
             notified: AtomicBool::new(false),
             wakers: AtomicU32::new(0),
             polling: Cell::new(false),
+            rec: None,
         }
     }
 
@@ -311,6 +319,7 @@ impl G {
             unsafe { discard(&self.payload) };
         }
         self.name = None;
+        self.rec = None;
         self.locals.get_mut().clear();
     }
 

@@ -308,10 +308,10 @@ impl WorkerCtx {
         let mut queued = Some(queued);
         if queued
             .as_ref()
-            .is_some_and(|g| g.home.load(Ordering::Relaxed) == usize::MAX)
+            .is_some_and(|g| g.home.load(Ordering::Relaxed) == goroutine::NO_HOME)
         {
             let g = queued.take().expect("checked just above");
-            g.home.store(self.index, Ordering::Release);
+            g.home.store(self.index as u32, Ordering::Release);
             self.shared.registry.insert(g);
         }
         // SAFETY: the record stays alive to the end of this call: `queued` holds it, or the
@@ -376,10 +376,9 @@ impl WorkerCtx {
         self.ready.borrow_mut().clear();
         self.drain_inbox();
         self.ready.borrow_mut().clear();
-        let homed =
-            self.shared.registry.snapshot().into_iter().filter(|g| {
-                g.home.load(Ordering::Acquire) == self.index && g.status() != Status::Dead
-            });
+        let homed = self.shared.registry.snapshot().into_iter().filter(|g| {
+            g.home.load(Ordering::Acquire) as usize == self.index && g.status() != Status::Dead
+        });
         for g in homed {
             let _running = CurrentGuard::enter(&g);
             if let Some(report) = coroutine::tear_down(&g) {
