@@ -265,3 +265,28 @@ fn racy_lazy_init_with_tasks_on_the_work_stealing_runtime() {
     assert!(msg.contains("WARNING: DATA RACE"), "{msg}");
     assert!(msg.contains("config"), "{msg}");
 }
+
+/// A failing run of a program with tasks, recorded on the work-stealing runtime (issue 21),
+/// becomes a replay token that the checker replays to the same failure.
+#[test]
+fn a_recorded_task_failure_on_the_work_stealing_runtime_replays() {
+    let f = || {
+        let ch = chan::make::<u32>(0);
+        let tx = ch.clone();
+        let t = task::spawn(async move {
+            tx.send_async(1).await;
+            tx.send_async(2).await;
+        });
+        let a = ch.recv().unwrap();
+        let b = task::block_on(ch.recv_async()).unwrap();
+        t.join();
+        assert_eq!(a + b, 4, "the sum is wrong");
+    };
+    let rt = goweave::Runtime::builder().workers(2).build().unwrap();
+    let found = goweave::record::run(&rt, f).unwrap_err();
+    assert_eq!(found.kind(), FailureKind::Panic, "{found}");
+    assert!(found.report().contains("the sum is wrong"), "{found}");
+    let token: goweave::Schedule = found.token().expect("a token").parse().unwrap();
+    let again = goweave::replay(&token, f).unwrap_err();
+    assert_eq!(again.kind(), FailureKind::Panic, "{again}");
+}

@@ -141,7 +141,10 @@ impl<T> Future for RecvFuture<'_, T> {
         let this = unsafe { self.get_unchecked_mut() };
         match this.stage {
             Stage::Start => {
-                executor::sched_point(Event::new(Op::ChanRecv, this.chan.id(), this.site));
+                executor::sched_point_seq(
+                    Event::new(Op::ChanRecv, this.chan.id(), this.site),
+                    &this.chan.seq,
+                );
                 let mut st = this.chan.lock();
                 // SAFETY: we hold the lock.
                 match unsafe { st.try_recv() } {
@@ -213,7 +216,10 @@ impl<T> Future for SendFuture<'_, T> {
         let this = unsafe { self.get_unchecked_mut() };
         match this.stage {
             Stage::Start => {
-                executor::sched_point(Event::new(Op::ChanSend, this.chan.id(), this.site));
+                executor::sched_point_seq(
+                    Event::new(Op::ChanSend, this.chan.id(), this.site),
+                    &this.chan.seq,
+                );
                 this.chan.race_send(this.site);
                 let v = this.value.take().expect("a value until sent");
                 let mut st = this.chan.lock();

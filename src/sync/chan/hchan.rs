@@ -62,7 +62,7 @@ pub(crate) struct HChan<T> {
     /// The channel's identity in events.
     id: ObjId,
     /// Operations on it logged by a recording run so far (its per-object order).
-    seq: std::sync::atomic::AtomicU64,
+    pub(super) seq: std::sync::atomic::AtomicU64,
     /// Called (with no lock held) after each receive that took a value. Only a ticker's
     /// channel has one: a ticker whose last tick is still unreceived stops re-arming, and
     /// resumes here (see `time.rs`).
