@@ -16,7 +16,8 @@
 //!   schedule has no change points).
 //!
 //! A goroutine that yields drops below everything, so a polling loop cannot starve the
-//! goroutine it waits for.
+//! goroutine it waits for. Where a release wakes one of several waiters (a waiter choice),
+//! the waiter with the highest priority wins.
 //!
 //! # Cost per decision
 //!
@@ -58,6 +59,17 @@ use super::{Decision, Event, ObjId, Op, Strategy, ValueDecision};
 /// Change points go only where the goroutine about to run will touch a shared object.
 fn touches_shared_object(e: &Event) -> bool {
     e.obj != ObjId(0) && !matches!(e.op, Op::Spawn | Op::Join | Op::Yield)
+}
+
+/// The index in `ids` of the goroutine with the highest `prio` (the first among equals).
+pub(super) fn highest(ids: &[u64], prio: impl Fn(u64) -> i64) -> u64 {
+    let mut best = 0;
+    for (i, &g) in ids.iter().enumerate().skip(1) {
+        if prio(g) > prio(ids[best]) {
+            best = i;
+        }
+    }
+    best as u64
 }
 
 /// PCT with a bug depth of `depth` (≥ 1).
@@ -284,6 +296,13 @@ impl Strategy for Pct {
     }
 
     fn pick_value(&mut self, d: &ValueDecision) -> u64 {
+        if !d.waiters().is_empty() {
+            // Which waiter a release wakes: the one with the highest priority, as the
+            // highest-priority goroutine is the one that would win the race to the lock.
+            return highest(d.waiters(), |g| {
+                self.prio.get(g as usize).copied().unwrap_or(0)
+            });
+        }
         below(&mut self.rng, d.n)
     }
 

@@ -6,6 +6,8 @@
 //! one just executed (same object, not both reads) gets a fresh random priority. Resetting the
 //! racing events is what makes the sampling close to uniform over partial orders rather than
 //! over interleavings. A goroutine that yields drops below everything until it moves on.
+//! Where a release wakes one of several waiters (a waiter choice), the waiter whose wait has
+//! the highest priority wins.
 //!
 //! Letting time pass is a pending event too, of a pseudo-goroutine: the earliest pending
 //! deadline. A new deadline (a goroutine armed an earlier timer, or a first one) gets a fresh
@@ -21,6 +23,7 @@ use std::time::Duration;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::pct::highest;
 use super::random::{below, schedule_seed};
 use super::{conflicts, Decision, Strategy, ValueDecision};
 
@@ -151,6 +154,13 @@ impl Strategy for Pos {
     }
 
     fn pick_value(&mut self, d: &ValueDecision) -> u64 {
+        if !d.waiters().is_empty() {
+            // Which waiter a release wakes: the one whose pending event (its wait) has the
+            // highest priority.
+            return highest(d.waiters(), |g| {
+                self.slots.get(g as usize).map_or(0, |s| s.prio)
+            });
+        }
         below(&mut self.rng, d.n)
     }
 

@@ -96,3 +96,31 @@ impl Sleeper {
         }
     }
 }
+
+/// Which of `candidates` (queued waiters, oldest first) a release wakes, as an index: on the
+/// controlled executor with two or more goroutines to choose from, the strategy's choice (a
+/// recorded waiter choice, see `explore::ValueDecision`); otherwise 0, the oldest (Go's FIFO
+/// hand-off), at the cost of one length test on the work-stealing executor.
+#[inline]
+pub(crate) fn pick<'a, I>(candidates: I) -> usize
+where
+    I: ExactSizeIterator<Item = &'a Waiter>,
+{
+    if candidates.len() < 2 || !executor::is_controlled() {
+        return 0;
+    }
+    pick_controlled(candidates)
+}
+
+#[cold]
+fn pick_controlled<'a>(candidates: impl Iterator<Item = &'a Waiter>) -> usize {
+    let mut ids = Vec::new();
+    for w in candidates {
+        match w {
+            Waiter::Goroutine(g) => ids.push(g.id),
+            // A plain thread waits outside the schedule: keep the FIFO order.
+            Waiter::Thread(_) => return 0,
+        }
+    }
+    executor::pick_waiter(&ids)
+}
