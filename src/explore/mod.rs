@@ -54,7 +54,8 @@
 //! that failed, a `select!` that took its `default`, a compare-exchange that failed, and an
 //! atomic load repeated at the same place with nothing in between (a spin). The executor marks
 //! its next decision [`Decision::yielded`]; [`Pct`] and [`Pos`] then drop it to the lowest
-//! priority, and [`Dfs`], [`Dpor`], [`RoundRobin`] and [`Fuzz`] move on to another goroutine (or let time
+//! priority until another goroutine has taken a step (then it may rise again, at random), and
+//! [`Dfs`], [`Dpor`], [`RoundRobin`] and [`Fuzz`] move on to another goroutine (or let time
 //! pass), so a polling loop cannot starve the goroutine it waits for. A program that can never
 //! make progress still spins until `max_steps`, and is reported as a livelock that names the
 //! goroutines still running.
