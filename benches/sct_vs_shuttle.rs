@@ -7,7 +7,8 @@
 //! seeds that found the bug, the median and worst number of schedules over the seeds (a seed
 //! that did not find it counts as the budget, marked `>`), the wall time, and the schedules
 //! per seed. Then, per program, the ratio of goweave's PCT median to shuttle's (the goal:
-//! at most 0.5). `--program NAME` runs one program.
+//! at most 0.5). `--program NAME` runs one program; `--tool goweave` (or `shuttle`) only
+//! that tool's rows.
 //!
 //! The programs, written from SCTBench's published descriptions:
 //! - `twostage_N`: N writers each set `data1` under one lock, then `data2 = data1 + 1` under
@@ -368,6 +369,10 @@ fn main() {
         .iter()
         .position(|a| a == "--program")
         .and_then(|i| args.get(i + 1).cloned());
+    let tool = args
+        .iter()
+        .position(|a| a == "--tool")
+        .and_then(|i| args.get(i + 1).cloned());
     println!("seeds 0..{SEEDS}; PCT depth {DEPTH}; a miss counts as the budget (shown with >)");
     println!(
         "{:<13} {:<15} {:>5} {:>8} {:>8} {:>9}  schedules to the bug, per seed",
@@ -404,6 +409,13 @@ fn main() {
                 Box::new(|seed| shuttle_found(&p, false, seed)),
             ),
         ] {
+            if tool
+                .as_ref()
+                .is_some_and(|t| !label.starts_with(t.as_str()))
+            {
+                medians.push(0);
+                continue;
+            }
             let start = Instant::now();
             let found: Vec<Option<u64>> = (0..SEEDS).map(&run).collect();
             let (hits, median, worst, missed) = summary(&found, p.budget);
@@ -425,10 +437,12 @@ fn main() {
             );
             medians.push(median);
         }
-        println!(
-            "{:<13} goweave pct median / shuttle pct median = {:.2}",
-            p.name,
-            medians[0] as f64 / medians[1].max(1) as f64
-        );
+        if tool.is_none() {
+            println!(
+                "{:<13} goweave pct median / shuttle pct median = {:.2}",
+                p.name,
+                medians[0] as f64 / medians[1].max(1) as f64
+            );
+        }
     }
 }
