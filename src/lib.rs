@@ -28,6 +28,7 @@ pub mod leak;
 #[cfg(feature = "proptest")]
 pub mod proptest;
 pub mod rand;
+pub mod record;
 pub mod report;
 pub mod runtime;
 pub mod schedule;

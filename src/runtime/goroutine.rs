@@ -171,6 +171,8 @@ pub(crate) struct G {
     pub(crate) payload: Payload,
     /// Result hand-over to the `JoinHandle` (see `join.rs`).
     pub(crate) join: Mutex<JoinState>,
+    /// Its operation log, on a recording runtime (`record`); set before it is shared.
+    pub(crate) rec: Option<Arc<crate::record::Buf>>,
 }
 
 // SAFETY: `payload` is written by the spawner before the record is shared, read by the
@@ -211,6 +213,7 @@ impl G {
         *r.parked_unwinding.get_mut() = false;
         *r.yielder.get_mut() = std::ptr::null_mut();
         r.detail.set(None);
+        r.rec = None;
         *r.join.get_mut().unwrap_or_else(|p| p.into_inner()) = JoinState::Running {
             waiter: None,
             handle,
@@ -248,6 +251,7 @@ impl G {
             detail: Cell::new(None),
             payload: Payload::empty(),
             join: Mutex::new(JoinState::Empty),
+            rec: None,
         }
     }
 
@@ -266,6 +270,7 @@ impl G {
             unsafe { discard(&self.payload) };
         }
         self.name = None;
+        self.rec = None;
         self.locals.get_mut().clear();
     }
 

@@ -144,6 +144,10 @@ impl RawMutex {
             return self.lock_controlled(reason, site, detail);
         }
         self.acquire(reason, site, false, detail);
+        if crate::record::on() {
+            // Logged once held: a recording's lock order is the order of acquisition.
+            self.obj.record(Op::Lock);
+        }
         if watched(false) {
             // Go's raceAcquire: everything before the previous unlock happens before us.
             hb::acquire(self.obj.key());
@@ -312,6 +316,9 @@ impl RawMutex {
     pub(crate) fn unlock(&self, site: &'static Location<'static>) {
         if executor::is_controlled() {
             return self.unlock_controlled(site);
+        }
+        if crate::record::on() {
+            self.obj.record(Op::Unlock);
         }
         if watched(false) {
             // Go's raceRelease, before the lock can change hands.

@@ -118,6 +118,19 @@ pub(crate) fn unpark(g: GRef) {
 pub(crate) fn sched_point(ev: Event) {
     if let Exec::Controlled(c) = context::exec_ref() {
         c.sched_point(ev);
+    } else if crate::record::on() {
+        crate::record::point(ev.op, ev.obj, None);
+    }
+}
+
+/// A scheduling point before `ev` on an object that numbers its operations in `seq` (for a
+/// recording run's per-object order).
+#[inline]
+pub(crate) fn sched_point_seq(ev: Event, seq: &std::sync::atomic::AtomicU64) {
+    if let Exec::Controlled(c) = context::exec_ref() {
+        c.sched_point(ev);
+    } else if crate::record::on() {
+        crate::record::point(ev.op, ev.obj, Some(seq));
     }
 }
 
@@ -163,6 +176,9 @@ pub(crate) fn yield_now(site: &'static Location<'static>) {
             coroutine::suspend(g, Request::Switch);
         }
         return;
+    }
+    if crate::record::on() {
+        crate::record::point(super::event::Op::Yield, super::event::ObjId(0), None);
     }
     coroutine::suspend(g, Request::Yield);
 }
@@ -278,7 +294,13 @@ pub(crate) fn random_below(n: u64) -> u64 {
     }
     match context::exec_ref() {
         Exec::Controlled(c) => c.random_below(n),
-        _ => steal::fast_random_below(n),
+        _ => {
+            let v = steal::fast_random_below(n);
+            if crate::record::on() {
+                crate::record::value(v);
+            }
+            v
+        }
     }
 }
 

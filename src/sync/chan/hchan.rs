@@ -60,6 +60,8 @@ pub(crate) struct HChan<T> {
     cap: usize,
     /// The channel's identity in events.
     id: ObjId,
+    /// Operations on it logged by a recording run so far (its per-object order).
+    seq: std::sync::atomic::AtomicU64,
     /// Called (with no lock held) after each receive that took a value. Only a ticker's
     /// channel has one: a ticker whose last tick is still unreceived stops re-arming, and
     /// resumes here (see `time.rs`).
@@ -307,6 +309,7 @@ impl<T> HChan<T> {
             }),
             cap,
             id,
+            seq: std::sync::atomic::AtomicU64::new(0),
             recv_hook: OnceLock::new(),
         }
     }
@@ -383,7 +386,7 @@ impl<T> HChan<T> {
     /// user's line, as Go's does.)
     #[track_caller]
     pub(crate) fn send(&self, v: T, site: &'static Location<'static>) {
-        executor::sched_point(Event::new(Op::ChanSend, self.id, site));
+        executor::sched_point_seq(Event::new(Op::ChanSend, self.id, site), &self.seq);
         self.race_send(site);
         let mut st = self.lock();
         // SAFETY: we hold the lock.
@@ -439,7 +442,7 @@ impl<T> HChan<T> {
         v: T,
         site: &'static Location<'static>,
     ) -> Result<(), TrySendError<T>> {
-        executor::sched_point(Event::new(Op::ChanSend, self.id, site));
+        executor::sched_point_seq(Event::new(Op::ChanSend, self.id, site), &self.seq);
         self.race_send(site);
         let r = self.send_nonblocking(v);
         if matches!(r, Err(TrySendError::Full(_))) {
@@ -469,7 +472,7 @@ impl<T> HChan<T> {
 
     /// `v, ok := <-ch`: Go's `chanrecv` with `block = true`.
     pub(crate) fn recv(&self, site: &'static Location<'static>) -> Option<T> {
-        executor::sched_point(Event::new(Op::ChanRecv, self.id, site));
+        executor::sched_point_seq(Event::new(Op::ChanRecv, self.id, site), &self.seq);
         let mut st = self.lock();
         // SAFETY: we hold the lock.
         match unsafe { st.try_recv() } {
@@ -518,7 +521,7 @@ impl<T> HChan<T> {
 
     /// Non-blocking receive.
     pub(crate) fn try_recv(&self, site: &'static Location<'static>) -> Result<T, TryRecvError> {
-        executor::sched_point(Event::new(Op::ChanRecv, self.id, site));
+        executor::sched_point_seq(Event::new(Op::ChanRecv, self.id, site), &self.seq);
         let mut st = self.lock();
         // SAFETY: we hold the lock.
         match unsafe { st.try_recv() } {
@@ -554,7 +557,7 @@ impl<T> HChan<T> {
     /// `close(ch)`: Go's `closechan`.
     #[track_caller]
     pub(crate) fn close(&self, site: &'static Location<'static>) {
-        executor::sched_point(Event::new(Op::ChanClose, self.id, site));
+        executor::sched_point_seq(Event::new(Op::ChanClose, self.id, site), &self.seq);
         let mut st = self.lock();
         if st.closed {
             drop(st);
