@@ -53,7 +53,8 @@ pub struct Stats {
     pub schedules: u64,
     /// Scheduling points passed, over all schedules.
     pub steps: u64,
-    /// Schedules that differed from every other (by their recorded choices).
+    /// Schedules that differed from every other (by their recorded choices); see
+    /// [`distinct_per_1000`](Stats::distinct_per_1000).
     pub distinct: u64,
     /// Wall time.
     pub elapsed: Duration,
@@ -68,11 +69,22 @@ impl Stats {
     pub fn schedules_per_sec(&self) -> f64 {
         self.schedules as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+
+    /// Distinct schedules per 1,000 run: a health figure of a sampling strategy. Near 1,000, each
+    /// schedule tried something new; far below, the strategy keeps sampling the same few
+    /// interleavings (a random walk over a program with many choices stays near 1,000; a
+    /// strategy whose priorities collapse onto a few orders does not). 0 before any schedule.
+    pub fn distinct_per_1000(&self) -> f64 {
+        if self.schedules == 0 {
+            return 0.0;
+        }
+        self.distinct as f64 * 1000.0 / self.schedules as f64
+    }
 }
 
 impl fmt::Display for Stats {
     /// `explored all 20 schedules (dfs) ...` when exhaustive, else
-    /// `ran 1000 schedules (998 distinct) of random(seed=0) ...`.
+    /// `ran 1000 schedules (998 distinct, 998.0 per 1,000) of random(seed=0) ...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.exhausted {
             write!(
@@ -83,8 +95,11 @@ impl fmt::Display for Stats {
         } else {
             write!(
                 f,
-                "ran {} schedules ({} distinct) of {}",
-                self.schedules, self.distinct, self.strategy
+                "ran {} schedules ({} distinct, {:.1} per 1,000) of {}",
+                self.schedules,
+                self.distinct,
+                self.distinct_per_1000(),
+                self.strategy
             )?;
         }
         write!(

@@ -54,7 +54,8 @@
 //! that failed, a `select!` that took its `default`, a compare-exchange that failed, and an
 //! atomic load repeated at the same place with nothing in between (a spin). The executor marks
 //! its next decision [`Decision::yielded`]; [`Pct`] and [`Pos`] then drop it to the lowest
-//! priority, and [`Dfs`], [`Dpor`], [`RoundRobin`] and [`Fuzz`] move on to another goroutine (or let time
+//! priority until another goroutine has taken a step (then it may rise again, at random), and
+//! [`Dfs`], [`Dpor`], [`RoundRobin`] and [`Fuzz`] move on to another goroutine (or let time
 //! pass), so a polling loop cannot starve the goroutine it waits for. A program that can never
 //! make progress still spins until `max_steps`, and is reported as a livelock that names the
 //! goroutines still running.
@@ -279,7 +280,19 @@ impl<'a> Decision<'a> {
     }
 }
 
-/// A data choice (`select!` case or random number), as a strategy sees it.
+/// A data choice (`select!` case or random number), or which of several waiters a release
+/// wakes, as a strategy sees it.
+///
+/// # Waiter choices
+///
+/// Go promises no order among the goroutines waiting for a mutex, a read-write lock's writer
+/// side, a semaphore or a condition variable. On the controlled executor, a release (unlock,
+/// semaphore release, `Cond::signal`) that finds two or more waiters asks the strategy which
+/// one it wakes: a value decision whose [`waiters`](ValueDecision::waiters) lists the
+/// candidates' goroutine ids, oldest waiter first (answer `i` wakes `waiters()[i]`; 0 is the
+/// FIFO hand-off the work-stealing executor always does). It is recorded and replayed like any
+/// data choice. Priority-based strategies ([`Pct`], [`Pos`]) wake the waiter with the highest
+/// priority, the others answer it as any data choice.
 #[non_exhaustive]
 pub struct ValueDecision {
     /// The number of options; the answer must be in `0..n` (n ≥ 2).
@@ -290,6 +303,8 @@ pub struct ValueDecision {
     pub step: u64,
     /// Choices made so far in this schedule: the index of this one.
     pub index: u64,
+    /// For a waiter choice, the candidates (see "Waiter choices"); empty for a data choice.
+    waiters: Vec<GoroutineId>,
     abort: Cell<Option<String>>,
 }
 
@@ -300,6 +315,7 @@ impl std::fmt::Debug for ValueDecision {
             .field("goroutine", &self.goroutine)
             .field("step", &self.step)
             .field("index", &self.index)
+            .field("waiters", &self.waiters)
             .finish_non_exhaustive()
     }
 }
@@ -312,8 +328,33 @@ impl ValueDecision {
             goroutine,
             step,
             index,
+            waiters: Vec::new(),
             abort: Cell::new(None),
         }
+    }
+
+    /// A waiter choice: which of `waiters` (two or more goroutine ids, oldest waiter first) a
+    /// release by `goroutine` wakes (the executor builds these; public for testing strategies).
+    pub fn waiter(
+        waiters: Vec<GoroutineId>,
+        goroutine: GoroutineId,
+        step: u64,
+        index: u64,
+    ) -> ValueDecision {
+        ValueDecision {
+            n: waiters.len() as u64,
+            goroutine,
+            step,
+            index,
+            waiters,
+            abort: Cell::new(None),
+        }
+    }
+
+    /// The candidates of a waiter choice, oldest waiter first (answer `i` wakes
+    /// `waiters()[i]`); empty for a data choice (`select!` case, random value).
+    pub fn waiters(&self) -> &[GoroutineId] {
+        &self.waiters
     }
 
     /// End this schedule now, as in [`Decision::abort`].

@@ -15,8 +15,22 @@
 //! - `k` is learnt: the most such steps any earlier schedule of this run took (the first
 //!   schedule has no change points).
 //!
-//! A goroutine that yields drops below everything, so a polling loop cannot starve the
-//! goroutine it waits for.
+//! Where a release wakes one of several waiters (a waiter choice), the waiter with the
+//! highest priority wins.
+//!
+//! # Yields
+//!
+//! A goroutine that yields (it polls: see `explore`'s "Yields") drops below everything, so a
+//! polling loop cannot starve the goroutine it waits for. It does not stay there for the rest
+//! of the schedule: after each step of another goroutine that is not a yield itself (letting
+//! time pass is not one), it draws a priority like a new goroutine's, and takes it if that puts
+//! it above every other runnable goroutine. So between two polls the others take one step or
+//! more, a random number of them, as they would on a real machine. (When yielders kept the
+//! lowest priority, a poller could never act while another goroutine was runnable: on a
+//! watchdog whose abort path loses a condition-variable signal, PCT at every depth missed
+//! what the random walk finds in 50 schedules, sampling 9 to 157 distinct schedules per 1,000;
+//! `tests/explore_polling_strategies.rs`.) Fairness still holds: every yield lets the
+//! highest-priority goroutine that does not poll take at least one step.
 //!
 //! # Cost per decision
 //!
@@ -38,12 +52,14 @@
 //!   everything else is blocked in others, and change points move it in between (letting time
 //!   pass is a step that may hold a change point: it touches the timers' channels);
 //! - once time has passed, it yields: it drops below everything, like a goroutine that called
-//!   `gosched`, and the deadline it moves on to (a ticker's next tick, or the next deadline a
-//!   goroutine arms) keeps that low priority until a goroutine has been chosen over time. So
-//!   time cannot run away from the goroutines (a ticker nobody reads would otherwise fire
-//!   forever, and a goroutine polling by sleeping would arm a fresh deadline, with a fresh
-//!   priority, at every turn and starve a demoted goroutine for ever), and a goroutine polling
-//!   for a timer's effect alternates with time.
+//!   `gosched`, and keeps that low priority, whatever deadline comes next, until every
+//!   goroutine that could have run when it passed has run (or stopped being runnable); then it
+//!   draws a fresh priority, even for the same deadline (a zero-length timer re-armed while
+//!   the clock stands still would otherwise keep time at the bottom for ever). So time cannot
+//!   run away from the goroutines (a ticker nobody reads would otherwise fire forever, and a
+//!   goroutine polling by sleeping would arm a fresh deadline, with a fresh priority, at every
+//!   turn and starve a demoted goroutine for ever), and a goroutine polling for a timer's
+//!   effect alternates with time.
 
 use std::cmp::Reverse;
 use std::collections::BTreeSet;
@@ -58,6 +74,17 @@ use super::{Decision, Event, ObjId, Op, Strategy, ValueDecision};
 /// Change points go only where the goroutine about to run will touch a shared object.
 fn touches_shared_object(e: &Event) -> bool {
     e.obj != ObjId(0) && !matches!(e.op, Op::Spawn | Op::Join | Op::Yield)
+}
+
+/// The index in `ids` of the goroutine with the highest `prio` (the first among equals).
+pub(super) fn highest(ids: &[u64], prio: impl Fn(u64) -> i64) -> u64 {
+    let mut best = 0;
+    for (i, &g) in ids.iter().enumerate().skip(1) {
+        if prio(g) > prio(ids[best]) {
+            best = i;
+        }
+    }
+    best as u64
 }
 
 /// PCT with a bug depth of `depth` (≥ 1).
@@ -76,10 +103,11 @@ pub struct Pct {
     ordered: Vec<bool>,
     /// Scratch: goroutines that get their initial priority at this decision.
     fresh: Vec<u64>,
-    /// The goroutine whose yield gave it priority 0, which also means "not assigned": it
-    /// draws an initial priority again at the next decision where it is runnable. (Kept as it
-    /// always behaved, so that schedules and tokens stay the same.)
-    zeroed: Option<u64>,
+    /// Goroutines that yielded and have not drawn a new priority above the others yet (see
+    /// "Yields" in the module docs).
+    demoted: Vec<u64>,
+    /// The latest decision let time pass.
+    last_was_time: bool,
     /// (decision index, new priority) of each change point, sorted by index.
     changes: Vec<(u64, i64)>,
     /// The first change point not applied yet.
@@ -89,14 +117,18 @@ pub struct Pct {
     /// The estimate of k: the most steps any schedule so far took.
     k: u64,
     /// The priority the next yielding goroutine (or time, once it has passed) gets
-    /// (decreasing).
+    /// (decreasing, below 0: 0 means "not assigned").
     next_low: i64,
     /// The priority of letting time pass (meaningful while `time_deadline` is set).
     time_prio: i64,
     /// The earliest deadline `time_prio` belongs to.
     time_deadline: Option<Duration>,
-    /// Time passed at the latest decision: the deadline it moves on to keeps its priority.
-    time_passed: bool,
+    /// Time has passed and has kept the low priority it got then.
+    time_low: bool,
+    /// While `time_low`: the goroutines that could have run when time passed and have not
+    /// been chosen (or stopped being runnable) since; once none is left, time draws a fresh
+    /// priority at its next option.
+    time_owed: Vec<u64>,
 }
 
 impl Pct {
@@ -110,15 +142,17 @@ impl Pct {
             order: BTreeSet::new(),
             ordered: Vec::new(),
             fresh: Vec::new(),
-            zeroed: None,
+            demoted: Vec::new(),
+            last_was_time: false,
             changes: Vec::new(),
             next_change: 0,
             steps: 0,
             k: 0,
-            next_low: 0,
+            next_low: -1,
             time_prio: 0,
             time_deadline: None,
-            time_passed: false,
+            time_low: false,
+            time_owed: Vec::new(),
         }
     }
 
@@ -150,6 +184,49 @@ impl Pct {
         }
     }
 
+    /// After a step that was not a yield: each runnable yielder draws a priority like a new
+    /// goroutine's, and takes it if that puts it above every other runnable goroutine (it
+    /// then runs next); otherwise it stays below them, until the next such step. So a
+    /// goroutine that polls lets the others take one step or more, at random, between polls.
+    fn redraw_yielders(&mut self, d: &Decision<'_>) {
+        let mut demoted = std::mem::take(&mut self.demoted);
+        let top = self.top_goroutine(d);
+        demoted.retain(|&g| {
+            if d.index_of(g).is_none() {
+                return true;
+            }
+            let p = self.initial();
+            if p > top {
+                self.set_prio(g, p);
+                false
+            } else {
+                true
+            }
+        });
+        self.demoted = demoted;
+    }
+
+    /// The highest priority among the runnable goroutines.
+    fn top_goroutine(&mut self, d: &Decision<'_>) -> i64 {
+        self.top(d).0
+    }
+
+    /// (priority, id) of the runnable goroutine with the highest priority. Goroutines at the
+    /// top of `order` that are no longer runnable leave it.
+    fn top(&mut self, d: &Decision<'_>) -> (i64, u64) {
+        loop {
+            let &(p, Reverse(g)) = self
+                .order
+                .last()
+                .expect("every runnable goroutine is ordered");
+            if d.index_of(g).is_some() {
+                return (p, g);
+            }
+            self.order.pop_last();
+            self.ordered[g as usize] = false;
+        }
+    }
+
     /// Give goroutine `g` priority `p`, keeping `order` in step.
     fn set_prio(&mut self, g: u64, p: i64) {
         let i = g as usize;
@@ -173,16 +250,6 @@ impl Pct {
         }
         let mut fresh = std::mem::take(&mut self.fresh);
         fresh.clear();
-        if let Some(z) = self.zeroed {
-            if d.index_of(z).is_some() {
-                self.zeroed = None;
-                if self.ordered[z as usize] {
-                    self.order.remove(&(0, Reverse(z)));
-                    self.ordered[z as usize] = false;
-                }
-                fresh.push(z);
-            }
-        }
         for &g in woken {
             if self.ordered[g as usize] || d.index_of(g).is_none() {
                 continue;
@@ -212,7 +279,8 @@ impl Strategy for Pct {
         self.prio.clear();
         self.order.clear();
         self.ordered.clear();
-        self.zeroed = None;
+        self.demoted.clear();
+        self.last_was_time = false;
         self.changes.clear();
         if self.k > 0 {
             for i in 1..self.depth {
@@ -223,38 +291,46 @@ impl Strategy for Pct {
         }
         self.next_change = 0;
         self.steps = 0;
-        self.next_low = 0;
+        self.next_low = -1;
         self.time_prio = 0;
         self.time_deadline = None;
-        self.time_passed = false;
+        self.time_low = false;
+        self.time_owed.clear();
         true
     }
 
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
         self.absorb(d);
+        // A goroutine took a step that was not a yield (it ran on, blocked or finished; letting
+        // time pass is not one): the yielders get their priorities back.
+        let progressed = !d.yielded && (d.current.is_some() || !self.last_was_time);
+        if progressed && !self.demoted.is_empty() {
+            self.redraw_yielders(d);
+        }
         if d.yielded {
             if let Some(c) = d.current {
+                if !self.demoted.contains(&c) {
+                    self.demoted.push(c);
+                }
                 let low = self.next_low;
                 self.set_prio(c, low);
-                if low == 0 {
-                    self.zeroed = Some(c);
-                }
                 self.next_low -= 1;
             }
         }
         if let Some(deadline) = d.time {
-            // Once time has passed, it stays below everyone until a goroutine has run at a
-            // decision where time was an option too: decisions without it (goroutines
-            // handing over among themselves) do not count. Otherwise a goroutine that polls by
-            // sleeping arms a new deadline at every turn, each with a fresh priority, and time
-            // and the poller can starve everyone else for ever.
-            let passed = std::mem::take(&mut self.time_passed);
-            if self.time_deadline != Some(deadline) {
-                if !passed {
+            // A new deadline draws a fresh priority, like a new goroutine. Once time has
+            // passed, it stays below everyone until the goroutines it overtook have run, then
+            // draws a fresh one, even for the same deadline (a zero-length timer re-armed while
+            // the clock stands still).
+            if self.time_low {
+                if self.time_owed.is_empty() {
+                    self.time_low = false;
                     self.time_prio = self.initial();
                 }
-                self.time_deadline = Some(deadline);
+            } else if self.time_deadline != Some(deadline) {
+                self.time_prio = self.initial();
             }
+            self.time_deadline = Some(deadline);
         }
         let mut best = self.best(d);
         let shared = d.is_time(best)
@@ -266,7 +342,11 @@ impl Strategy for Pct {
                     break;
                 }
                 match d.runnable.get(best) {
-                    Some(&g) => self.set_prio(g, p),
+                    Some(&g) => {
+                        // A change point's priority is not undone when yielders get theirs back.
+                        self.demoted.retain(|&y| y != g);
+                        self.set_prio(g, p)
+                    }
                     None => self.time_prio = p,
                 }
                 self.next_change += 1;
@@ -274,16 +354,30 @@ impl Strategy for Pct {
             }
             self.steps += 1;
         }
+        self.last_was_time = d.is_time(best);
         if d.is_time(best) {
-            // Time yields once it has passed.
+            // Time yields once it has passed, until the goroutines it overtook have run.
             self.time_prio = self.next_low;
             self.next_low -= 1;
-            self.time_passed = true;
+            self.time_low = true;
+            self.time_owed.clear();
+            self.time_owed.extend_from_slice(d.runnable);
+        } else if !self.time_owed.is_empty() {
+            let chosen = d.runnable[best];
+            self.time_owed
+                .retain(|&g| g != chosen && d.index_of(g).is_some());
         }
         best
     }
 
     fn pick_value(&mut self, d: &ValueDecision) -> u64 {
+        if !d.waiters().is_empty() {
+            // Which waiter a release wakes: the one with the highest priority, as the
+            // highest-priority goroutine is the one that would win the race to the lock.
+            return highest(d.waiters(), |g| {
+                self.prio.get(g as usize).copied().unwrap_or(0)
+            });
+        }
         below(&mut self.rng, d.n)
     }
 

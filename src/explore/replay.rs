@@ -62,7 +62,7 @@ impl Strategy for Replay {
             },
             Some(Choice::Value(_)) => {
                 d.abort(format!(
-                    "at choice {at} (step {}) the schedule holds a data choice (a select! case or random value), but the program asks which goroutine runs next (runnable: {:?})",
+                    "at choice {at} (step {}) the schedule holds a data choice (a select! case, a random value, or which waiter a release wakes), but the program asks which goroutine runs next (runnable: {:?})",
                     d.step, d.runnable
                 ));
                 0
@@ -93,14 +93,14 @@ impl Strategy for Replay {
             }
             Some(Choice::Goroutine(g)) => {
                 d.abort(format!(
-                    "at choice {at} (step {}) the schedule runs goroutine {g}, but goroutine {} asks for a data choice (a select! case or random value) among {}",
+                    "at choice {at} (step {}) the schedule runs goroutine {g}, but goroutine {} asks for a data choice (a select! case, a random value, or which waiter a release wakes) among {}",
                     d.step, d.goroutine, d.n
                 ));
                 0
             }
             Some(Choice::Time) => {
                 d.abort(format!(
-                    "at choice {at} (step {}) the schedule lets time pass, but goroutine {} asks for a data choice (a select! case or random value) among {}",
+                    "at choice {at} (step {}) the schedule lets time pass, but goroutine {} asks for a data choice (a select! case, a random value, or which waiter a release wakes) among {}",
                     d.step, d.goroutine, d.n
                 ));
                 0

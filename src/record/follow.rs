@@ -217,6 +217,11 @@ impl Strategy for Follow {
 
     fn pick_value(&mut self, d: &ValueDecision) -> u64 {
         self.last_step = d.step;
+        if !d.waiters().is_empty() {
+            // Which waiter a release wakes: the work-stealing runtime always wakes the oldest
+            // (FIFO), so the recording holds no entry for it; do the same.
+            return 0;
+        }
         let Some(&r) = self.g_to_rec.get(&d.goroutine) else {
             return 0;
         };

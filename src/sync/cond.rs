@@ -5,12 +5,22 @@
 //! comes between the unlock and the moment the waiter actually sleeps is therefore not lost: the
 //! waiter sees its ticket already notified and does not sleep.
 //!
+//! Go promises no order among waiters ("Signal wakes one goroutine waiting on c"). On the
+//! controlled executor, a signal with two or more waiters asks the strategy which one it
+//! notifies (a waiter choice, see `explore::ValueDecision`), so a later waiter may be
+//! notified before an earlier one; elsewhere it is always the lowest ticket, as in Go.
+//!
 //! Invariants (all under `list`'s lock):
-//! - `notify <= wait`; tickets `notify..wait` belong to waiters not yet notified.
-//! - `sleepers` holds exactly the waiters that are asleep, each with a ticket `>= notify`;
-//!   a notified sleeper is removed before it is woken.
+//! - `notify <= wait`; tickets `notify..wait` not in `early` belong to waiters not yet
+//!   notified.
+//! - `early` holds only tickets in `notify + 1..wait` (notified out of order); it is empty off
+//!   the controlled executor.
+//! - On the controlled executor, `owners` lists every ticket not yet notified with its
+//!   goroutine, in ticket order; elsewhere it is empty.
+//! - `sleepers` holds exactly the waiters that are asleep, each with a ticket not yet
+//!   notified; a notified sleeper is removed before it is woken.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::panic::Location;
 
@@ -18,6 +28,7 @@ use super::locker::Locker;
 use super::mutex::MutexGuard;
 use super::obj::{lock_queue, watched, Obj};
 use crate::runtime::event::Op;
+use crate::runtime::executor;
 use crate::runtime::goroutine::WaitReason;
 use crate::runtime::hb;
 use crate::runtime::waiter::{Sleeper, Waiter};
@@ -30,6 +41,53 @@ struct NotifyList {
     notify: u64,
     /// Waiters asleep, with their tickets.
     sleepers: VecDeque<(u64, Waiter)>,
+    /// Tickets above `notify` that a signal chose out of order (controlled executor only).
+    early: BTreeSet<u64>,
+    /// (ticket, goroutine id) of every ticket not yet notified (controlled executor only):
+    /// the candidates of a waiter choice, which include waiters not asleep yet.
+    owners: VecDeque<(u64, u64)>,
+}
+
+impl NotifyList {
+    /// Take a ticket; on the controlled executor, note whose it is.
+    fn take_ticket(&mut self, controlled: bool) -> u64 {
+        let t = self.wait;
+        self.wait += 1;
+        if controlled {
+            self.owners.push_back((t, crate::runtime::id()));
+        }
+        t
+    }
+
+    /// True if `ticket` has been notified.
+    fn notified(&self, ticket: u64) -> bool {
+        ticket < self.notify || self.early.contains(&ticket)
+    }
+
+    /// The ticket a signal notifies (one is outstanding): the lowest, or on the controlled
+    /// executor with two or more outstanding, the strategy's pick. It is marked notified.
+    fn pick(&mut self) -> u64 {
+        let outstanding = self.wait - self.notify - self.early.len() as u64;
+        let i = if self.owners.len() >= 2 && self.owners.len() as u64 == outstanding {
+            let ids: Vec<u64> = self.owners.iter().map(|&(_, g)| g).collect();
+            executor::pick_waiter(&ids)
+        } else {
+            0
+        };
+        let t = match self.owners.remove(i) {
+            Some((t, _)) if i > 0 || t == self.notify => t,
+            _ => self.notify,
+        };
+        if t == self.notify {
+            self.notify += 1;
+            while self.early.remove(&self.notify) {
+                self.notify += 1;
+            }
+        } else {
+            self.early.insert(t);
+        }
+        t
+    }
 }
 
 /// A condition variable: Go's `sync.Cond`. Goroutines wait for a condition, guarded by a
@@ -78,6 +136,8 @@ impl Cond {
                 wait: 0,
                 notify: 0,
                 sleepers: VecDeque::new(),
+                early: BTreeSet::new(),
+                owners: VecDeque::new(),
             }),
             obj: Obj::new(),
         }
@@ -98,11 +158,7 @@ impl Cond {
         site: &'static Location<'static>,
     ) -> MutexGuard<'a, T> {
         let controlled = self.obj.point(Op::Cond, site);
-        let ticket = {
-            let mut l = lock_queue(&self.list);
-            l.wait += 1;
-            l.wait - 1
-        };
+        let ticket = lock_queue(&self.list).take_ticket(controlled);
         let mutex = guard.mutex();
         guard.unlock_at(site);
         self.sleep(ticket, site);
@@ -145,11 +201,7 @@ impl Cond {
     pub fn wait_locker<L: Locker + ?Sized>(&self, l: &L) {
         let site = Location::caller();
         let controlled = self.obj.point(Op::Cond, site);
-        let ticket = {
-            let mut list = lock_queue(&self.list);
-            list.wait += 1;
-            list.wait - 1
-        };
+        let ticket = lock_queue(&self.list).take_ticket(controlled);
         l.unlock();
         self.sleep(ticket, site);
         if watched(controlled) {
@@ -175,7 +227,7 @@ impl Cond {
     /// Sleep until `ticket` is notified (Go's `notifyListWait`).
     fn sleep(&self, ticket: u64, site: &'static Location<'static>) {
         let mut l = lock_queue(&self.list);
-        if ticket < l.notify {
+        if l.notified(ticket) {
             return; // Signalled between the unlock and now.
         }
         let (w, sleeper) = Waiter::current();
@@ -199,8 +251,7 @@ impl Cond {
             if l.wait == l.notify {
                 return;
             }
-            let t = l.notify;
-            l.notify += 1;
+            let t = l.pick();
             // The ticket's owner may not be asleep yet; then it sees `notify` and returns.
             let i = l.sleepers.iter().position(|(s, _)| *s == t);
             i.and_then(|i| l.sleepers.remove(i))
@@ -219,6 +270,8 @@ impl Cond {
         let woken = {
             let mut l = lock_queue(&self.list);
             l.notify = l.wait;
+            l.early.clear();
+            l.owners.clear();
             std::mem::take(&mut l.sleepers)
         };
         for (_, w) in woken {
@@ -244,7 +297,7 @@ impl fmt::Debug for Cond {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let l = lock_queue(&self.list);
         f.debug_struct("Cond")
-            .field("waiters", &(l.wait - l.notify))
+            .field("waiters", &(l.wait - l.notify - l.early.len() as u64))
             .finish()
     }
 }

@@ -54,6 +54,6 @@ impl Grant {
 
     /// True if the queued waiter `w` is the entry `entry`.
     pub(crate) fn is_entry(w: &Waiter, entry: &Waker) -> bool {
-        matches!(w, Waiter::Task(k) if k.will_wake(entry))
+        matches!(w, Waiter::Task { waker, .. } if waker.will_wake(entry))
     }
 }

@@ -2,6 +2,9 @@
 //!
 //! The algorithm is Go's (`sync/mutex.go`): one atomic state word, a lock-free fast path, brief
 //! spinning on the work-stealing executor, then a FIFO queue of parked goroutines ([`Sema`]).
+//! On the controlled executor, which of two or more parked goroutines an unlock wakes is a
+//! choice of the strategy (Go promises no order), so schedules where a later waiter wins are
+//! explored too.
 //!
 //! - **Normal mode**: a woken waiter competes with newly arriving goroutines (which are already
 //!   on a CPU, so they usually win; that is what makes a busy mutex fast). A waiter that loses
@@ -146,7 +149,7 @@ impl RawMutex {
     pub(crate) const fn new() -> RawMutex {
         RawMutex {
             state: AtomicU32::new(0),
-            sema: Sema::new(),
+            sema: Sema::choosing(),
             holder: Holder::new(),
             obj: Obj::new(),
         }
@@ -487,7 +490,8 @@ pub(super) fn mutex_detail(m: &RawMutex) -> WaitDetail {
 ///   `goroutine 1 [sync.Mutex.Lock]`, where it blocked, and where the mutex was locked.
 /// - There is no poisoning (as in Go): a panic while holding the guard unlocks the mutex.
 /// - Uncontended lock/unlock is two atomic operations; contended goroutines spin briefly, then
-///   park in FIFO order (with Go's starvation mode).
+///   park in FIFO order (with Go's starvation mode). Go promises no order among waiters, and
+///   the tester explores every one: which waiter an unlock wakes is a scheduling choice.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -12,6 +12,12 @@
 //! - A releaser increments `count` *before* reading `nwait`, and an acquirer increments `nwait`
 //!   *before* re-reading `count` (both `SeqCst`): one of them always sees the other, so a
 //!   permit is never left banked while a sleeper waits for it.
+//! - Which sleeper a release wakes: the head (FIFO), except for a sema made with
+//!   [`Sema::choosing`] (a mutex's) on the controlled executor, where the strategy picks any
+//!   of two or more sleepers (Go promises no order among a mutex's waiters; see
+//!   `explore::ValueDecision`'s "Waiter choices"). Sleepers that are all woken anyway (a
+//!   WaitGroup's, a read-write lock's readers) stay FIFO: choosing their order only repeats
+//!   schedules.
 //! - Nobody is woken while the queue lock is held (Go: "do not ready a G while holding the
 //!   lock"); wake-ups happen after the guard drops.
 
@@ -23,7 +29,7 @@ use std::sync::Mutex;
 use super::obj::lock_queue;
 use crate::runtime::dump::{DetailGuard, WaitDetail};
 use crate::runtime::goroutine::WaitReason;
-use crate::runtime::waiter::{Sleeper, Waiter};
+use crate::runtime::waiter::{self, Sleeper, Waiter};
 
 /// Go's runtime semaphore, with hand-off (see the module docs).
 pub(crate) struct Sema {
@@ -34,6 +40,8 @@ pub(crate) struct Sema {
     nwait: AtomicU32,
     /// Sleepers, head first.
     queue: Mutex<VecDeque<Waiter>>,
+    /// On the controlled executor, the strategy picks which sleeper a release wakes.
+    choose: bool,
 }
 
 impl Default for Sema {
@@ -48,6 +56,18 @@ impl Sema {
             count: AtomicU32::new(0),
             nwait: AtomicU32::new(0),
             queue: Mutex::new(VecDeque::new()),
+            choose: false,
+        }
+    }
+
+    /// A sema whose release, on the controlled executor, wakes the sleeper the strategy picks
+    /// (see the module docs).
+    pub(crate) const fn choosing() -> Sema {
+        Sema {
+            count: AtomicU32::new(0),
+            nwait: AtomicU32::new(0),
+            queue: Mutex::new(VecDeque::new()),
+            choose: true,
         }
     }
 
@@ -101,7 +121,8 @@ impl Sema {
         std::mem::forget(queued);
     }
 
-    /// Return a permit: hand it to the head sleeper if there is one, else bank it.
+    /// Return a permit: hand it to a sleeper if there is one (the head, or the one the strategy
+    /// picks, see the module docs), else bank it.
     pub(crate) fn release(&self) {
         self.count.fetch_add(1, Ordering::SeqCst);
         if self.nwait.load(Ordering::SeqCst) == 0 {
@@ -112,7 +133,12 @@ impl Sema {
             // Nobody sleeps yet (they will find the permit), or a running acquirer took it.
             return;
         }
-        let w = q.pop_front().expect("checked non-empty");
+        let i = if self.choose {
+            waiter::pick(q.iter())
+        } else {
+            0
+        };
+        let w = q.remove(i).expect("a queued sleeper");
         self.nwait.fetch_sub(1, Ordering::SeqCst);
         drop(q);
         w.wake();

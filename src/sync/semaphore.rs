@@ -2,9 +2,12 @@
 //!
 //! Invariants (all under `state`'s lock):
 //! - `cur <= size`: the weight currently held.
-//! - Waiters are served strictly first-in first-out: a large request at the head is not
-//!   overtaken by smaller ones behind it (so it cannot starve), and a newcomer never skips a
-//!   non-empty queue.
+//! - Waiters are served first-in first-out: a large request at the head is not overtaken by
+//!   smaller ones behind it (so it cannot starve), and a newcomer never skips a non-empty
+//!   queue. On the controlled executor, which waiter is granted next is a choice of the
+//!   strategy (a waiter choice, see `explore::ValueDecision`) among the head waiters that fit,
+//!   so schedules where a later one goes first are explored too; a request is still never
+//!   overtaken by a smaller one, nor by one behind a request that does not fit.
 //! - A waiter leaves the queue only by being granted its weight (`cur` already includes it when
 //!   it is woken), or by its goroutine being torn down.
 
@@ -14,9 +17,10 @@ use std::panic::Location;
 
 use super::obj::{lock_queue, watched, Obj};
 use crate::runtime::event::Op;
+use crate::runtime::executor;
 use crate::runtime::goroutine::WaitReason;
 use crate::runtime::hb;
-use crate::runtime::waiter::{Sleeper, Waiter};
+use crate::runtime::waiter::{self, Sleeper, Waiter};
 
 struct State {
     /// Total weight.
@@ -28,22 +32,50 @@ struct State {
 }
 
 impl State {
-    /// Grant waiters from the head while their weight fits (x/sync's `notifyWaiters`).
+    /// Grant waiters from the head while their weight fits (x/sync's `notifyWaiters`); on the
+    /// controlled executor, each grant goes to the waiter the strategy picks among the head
+    /// ones that fit.
     fn grant(&mut self) -> Vec<Waiter> {
         let mut woken = Vec::new();
-        while let Some(&(n, _)) = self.waiters.front() {
-            if self.size - self.cur < n {
+        let controlled = self.waiters.len() >= 2 && executor::is_controlled();
+        while let Some(&(head, _)) = self.waiters.front() {
+            let free = self.size - self.cur;
+            if free < head {
                 break;
             }
+            let i = if controlled { self.choose(free) } else { 0 };
+            let (n, w) = self.waiters.remove(i).expect("a fitting waiter");
             self.cur += n;
-            woken.push(self.waiters.pop_front().expect("non-empty").1);
+            woken.push(w);
         }
         woken
+    }
+
+    /// The queue index of the waiter the strategy picks to grant next, among the candidates:
+    /// the waiters of the head run that fit in `free` units, each no smaller than any waiter
+    /// ahead of it (so a request is never overtaken by a smaller one, nor by one behind a
+    /// request that does not fit).
+    #[cold]
+    fn choose(&self, free: u64) -> usize {
+        let mut at = Vec::new();
+        let mut largest = 0;
+        for (i, &(n, _)) in self.waiters.iter().enumerate() {
+            if n > free {
+                break;
+            }
+            if n >= largest {
+                at.push(i);
+            }
+            largest = largest.max(n);
+        }
+        at[waiter::pick(at.iter().map(|&i| &self.waiters[i].1))]
     }
 }
 
 /// A weighted semaphore: at most `size` units are held at once. Like Go's
-/// `x/sync/semaphore.Weighted`, waiters are served in FIFO order.
+/// `x/sync/semaphore.Weighted`, waiters are served in FIFO order. The tester also explores
+/// a later waiter being served first, except where that would let a smaller request overtake
+/// a larger one.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -46,3 +46,58 @@ pub fn lost_update_yielding() {
     }
     assert_eq!(n.load(SeqCst), 2, "an increment was lost");
 }
+
+/// A lost condition-variable signal between a polling loop and an abort path, in the shape of
+/// Go code that polls for cancellation with a zero-length timer between checks.
+///
+/// A watchdog polls `done` (a `select` with `default`, then `<-time.After(0)`) and, once
+/// `done` is closed, sets `aborted` and signals, *without holding the mutex*. A worker,
+/// started late (main first sleeps for a second, longer than virtual time may run ahead of a
+/// runnable goroutine, so the watchdog has polled by then), waits under the mutex until
+/// `ready` or `aborted`. If the watchdog's store and signal fall between the worker's check of
+/// `aborted` and its wait, the signal wakes nobody and the worker waits for ever: a deadlock
+/// (`sync.Cond.Wait`). The watchdog has been polling, so its steps follow yields.
+pub fn lost_signal_polling() {
+    signal_polling(false)
+}
+
+/// [`lost_signal_polling`] with the abort path fixed (`fixed`: it sets `aborted` under the
+/// mutex, so the signal cannot fall between the worker's check and its wait), or not.
+pub fn signal_polling(fixed: bool) {
+    use goweave::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use goweave::sync::{Cond, Mutex};
+    use std::time::Duration;
+
+    let st = Arc::new((Mutex::new(false), Cond::new(), AtomicBool::new(false)));
+    let done = goweave::chan::make::<()>(0);
+    let (s, d) = (st.clone(), done.clone());
+    let watchdog = goweave::go(move || loop {
+        goweave::select! {
+            recv(d) -> _ => {
+                let (ready, cond, aborted) = &*s;
+                if fixed {
+                    let _g = ready.lock();
+                    aborted.store(true, SeqCst);
+                } else {
+                    aborted.store(true, SeqCst);
+                }
+                cond.signal();
+                return;
+            },
+            default => {},
+        }
+        goweave::time::after(Duration::ZERO).recv();
+    });
+    goweave::time::sleep(Duration::from_secs(1));
+    let s = st.clone();
+    let worker = goweave::go(move || {
+        let (ready, cond, aborted) = &*s;
+        let mut r = ready.lock();
+        while !*r && !aborted.load(SeqCst) {
+            r = cond.wait(r);
+        }
+    });
+    done.close();
+    worker.join();
+    watchdog.join();
+}

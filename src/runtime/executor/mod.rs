@@ -310,6 +310,16 @@ pub(crate) fn random_below(n: u64) -> u64 {
     }
 }
 
+/// Which of `waiters` (goroutine ids, oldest first, two or more) a release wakes: the
+/// strategy's choice on the controlled executor, else the oldest (Go's FIFO hand-off).
+#[cold]
+pub(crate) fn pick_waiter(waiters: &[u64]) -> usize {
+    match context::exec_ref() {
+        Exec::Controlled(c) => c.pick_waiter(waiters),
+        _ => 0,
+    }
+}
+
 /// A fresh object id (deterministic per run on the controlled executor).
 pub(crate) fn new_object_id() -> ObjId {
     match context::exec_ref() {

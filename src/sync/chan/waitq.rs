@@ -67,7 +67,10 @@ impl Sleeper {
     pub(crate) fn with_waker(waker: std::task::Waker, gid: u64, select: bool) -> Sleeper {
         Sleeper {
             gid,
-            g: Cell::new(Some(Wakee::Task(waker))),
+            g: Cell::new(Some(Wakee::Task {
+                waker,
+                owner: (gid != 0).then_some(gid),
+            })),
             select,
             done: AtomicBool::new(false),
             winner: Cell::new(usize::MAX),
@@ -110,13 +113,17 @@ impl Sleeper {
     /// Replace the waker of an awaiting future still queued (it was polled again, perhaps by
     /// another task). The caller holds the lock of the channel it is queued on.
     pub(crate) fn set_waker(&self, waker: &std::task::Waker) {
-        if let Some(Wakee::Task(w)) = self.g.take() {
+        let owner = (self.gid != 0).then_some(self.gid);
+        if let Some(Wakee::Task { waker: w, owner }) = self.g.take() {
             if w.will_wake(waker) {
-                self.g.set(Some(Wakee::Task(w)));
+                self.g.set(Some(Wakee::Task { waker: w, owner }));
                 return;
             }
         }
-        self.g.set(Some(Wakee::Task(waker.clone())));
+        self.g.set(Some(Wakee::Task {
+            waker: waker.clone(),
+            owner,
+        }));
     }
 
     /// Take the goroutine to unpark. Only the claimer calls this, once.

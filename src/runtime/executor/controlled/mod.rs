@@ -44,6 +44,7 @@ mod config;
 mod decide;
 mod drive;
 mod stall;
+mod wake;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

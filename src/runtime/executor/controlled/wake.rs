@@ -1,0 +1,59 @@
+//! Waiter choices: which of several goroutines waiting on a lock, semaphore or condition
+//! variable a release wakes (see `explore::ValueDecision`'s "Waiter choices").
+//!
+//! The choice is asked inside the primitive's release, with its queue lock held, so it must
+//! never switch goroutines: a strategy that aborts here sets the verdict and gets the FIFO
+//! answer, and the run ends at the releasing goroutine's next scheduling point.
+
+use super::{Controlled, State};
+use crate::explore::ValueDecision;
+use crate::runtime::context;
+use crate::schedule::Choice;
+use crate::verdict::Verdict;
+
+impl Controlled {
+    /// The index into `waiters` (goroutine ids, oldest first, two or more) of the one to wake.
+    /// FIFO (0) where no choice may be recorded: the run is over, the releasing goroutine is
+    /// unwinding (teardown), or the scheduler itself is busy (a release from a timer callback
+    /// while it holds the state).
+    pub(crate) fn pick_waiter(&self, waiters: &[u64]) -> usize {
+        debug_assert!(waiters.len() >= 2);
+        let Ok(mut st) = self.st.try_borrow_mut() else {
+            return 0;
+        };
+        let gp = context::current_ptr();
+        let gid = if gp.is_null() {
+            0
+        } else {
+            // SAFETY: the running goroutine is kept alive by `State::all` while it runs.
+            let g = unsafe { &*gp };
+            if crate::runtime::unwind::unwinding(g) {
+                return 0;
+            }
+            g.id
+        };
+        if st.verdict.is_some() {
+            return 0;
+        }
+        Self::ask_waiter(&mut st, waiters, gid)
+    }
+
+    fn ask_waiter(st: &mut State, waiters: &[u64], gid: u64) -> usize {
+        let n = waiters.len() as u64;
+        let d = ValueDecision::waiter(waiters.to_vec(), gid, st.steps, st.schedule.len() as u64);
+        let v = st.strategy.pick_value(&d);
+        match d.take_abort() {
+            None => {
+                assert!(v < n, "goweave: strategy chose waiter {v} of {n}");
+                st.schedule.push(Choice::Value(v));
+                v as usize
+            }
+            Some(reason) => {
+                let step = st.steps;
+                st.verdict
+                    .get_or_insert(Verdict::Nondeterminism { step, reason });
+                0
+            }
+        }
+    }
+}
