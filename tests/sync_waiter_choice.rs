@@ -74,6 +74,32 @@ fn mutex_task_program(pause: Duration) {
     assert_a_won(&w);
 }
 
+/// The semaphore program with tasks awaiting `acquire_async`.
+fn semaphore_task_program(pause: Duration) {
+    let s = Arc::new(Semaphore::new(2));
+    let w: Winner = Arc::default();
+    s.acquire(1);
+    let mut hs = Vec::new();
+    for me in 1..=2 {
+        let (s2, w) = (s.clone(), w.clone());
+        hs.push(goweave::task::spawn(async move {
+            s2.acquire_async(2).await;
+            claim(&w, me);
+            s2.release(2);
+        }));
+        while s.try_acquire(1) {
+            s.release(1);
+            goweave::runtime::gosched();
+        }
+        goweave::time::sleep(pause);
+    }
+    s.release(1);
+    for h in hs {
+        h.join();
+    }
+    assert_a_won(&w);
+}
+
 fn rwlock_writer_program(pause: Duration) {
     let l = Arc::new(RwLock::new(0));
     let w: Winner = Arc::default();
@@ -152,11 +178,12 @@ fn cond_program(pause: Duration) {
 /// A program, given how long main pauses after each spawn.
 type Program = fn(Duration);
 
-const PROGRAMS: [(&str, Program); 5] = [
+const PROGRAMS: [(&str, Program); 6] = [
     ("mutex", mutex_program),
     ("mutex, tasks", mutex_task_program),
     ("rwlock writer", rwlock_writer_program),
     ("semaphore", semaphore_program),
+    ("semaphore, tasks", semaphore_task_program),
     ("cond", cond_program),
 ];
 
