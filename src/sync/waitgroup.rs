@@ -151,7 +151,9 @@ impl WaitGroup {
     pub fn wait(&self) {
         let site = Location::caller();
         let inner = &*self.inner;
-        let controlled = inner.obj.point(Op::WaitGroupWait, site);
+        let controlled = inner.obj.point_probe(Op::WaitGroupWait, site, &|| {
+            (inner.state.load(Ordering::SeqCst) >> 32) as i32 != 0
+        });
         let mut state = inner.state.load(Ordering::SeqCst);
         loop {
             if (state >> 32) as i32 == 0 {

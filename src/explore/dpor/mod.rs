@@ -62,17 +62,49 @@
 //! Spawn and join are happens-before, not conflicts: goroutines that never touch a common
 //! object give one trace, whatever their number.
 //!
-//! **Blocking is enabledness.** At each decision the strategy keeps a shadow of every lock
-//! (who holds it, from the lock, unlock and `try_lock` events it saw) and of which goroutines
-//! have finished: a goroutine about to lock a held lock, or to join a goroutine that is still
-//! running, is not offered (unless nothing else is), so it never blocks in an explored
-//! schedule and "lock, then unlock, then the other's lock" is one trace with one schedule. The
-//! pairs "unlock, then lock" and "exit, then join" are therefore not reversible races; instead
-//! an acquisition races with the previous acquisitions of the same lock (through the unlock
-//! between them), so that every lock order is explored. Other blocking operations (a receive
-//! on an empty channel, `WaitGroup::wait`, a full semaphore) may still park in a schedule; the
-//! park is then part of a transition like any other, which is sound but can count a trace
-//! twice (blocked first, or run after what unblocks it).
+//! **Blocking is enabledness.** A goroutine whose next operation would block is not offered
+//! at a decision (unless nothing else is), so it never parks in an explored schedule where
+//! something else could run, and "blocked first, then woken" is not a second trace of "run
+//! after what unblocks it". How the strategy knows, per operation:
+//!
+//! - channel send and receive, `select!` without `default`, `WaitGroup::wait`,
+//!   `Semaphore::acquire`, `Once` (while another call runs the function): the primitive
+//!   announces the operation with a *probe*, a closure over its own state that the
+//!   controlled executor keeps beside the pending event until the goroutine goes on
+//!   ([`Decision::would_block`], `verdict::probe`). The answer is exact (the primitive's real
+//!   state at the decision: buffer, waiting partners, closed flag, counter, units) and costs
+//!   a store per scheduling point, plus a look under the primitive's lock only when asked;
+//!   a shadow kept from the events could not be exact (the events do not carry a
+//!   `WaitGroup` delta, a semaphore weight, or whether a send is a `try_send`).
+//! - `Mutex`/`RwLock` lock and read lock, `join`: a shadow of each lock (who holds it, from
+//!   the lock, unlock and `try_lock` events) and of which goroutines have finished. The pairs
+//!   "unlock, then lock" and "exit, then join" are not reversible races; instead an
+//!   acquisition races with the previous acquisitions of the same lock (through the unlock
+//!   between them), unless it comes after them anyway (program order, creation, a wake-up),
+//!   so that every lock order is explored.
+//! - `Cond::wait` never blocks at its own event: it unlocks, queues and parks (a transition
+//!   like any other); its relock is a lock.
+//!
+//! The parks that remain (everything blocked, or a goroutine woken to complete a hand-off)
+//! are handled so as to count each trace once: the transition that resumes a goroutine
+//! parked on a channel operation, `select!`, `WaitGroup::wait`, a semaphore, a `Once` or a
+//! `Cond` touches nothing (its waker did the work) and happens after its waker; and a park
+//! on a hand-off followed by the transition that completes it is not a reversible race (the
+//! other order, the completer parking first, is the same rendezvous).
+//!
+//! Two cases keep a goroutine that would block in play. A *non-blocking observer* (a
+//! `try_send`, `try_recv`, `select!` with `default`, `try_acquire`: the channel and
+//! semaphore operations that announce no probe) sees whether a partner is parked, so its
+//! race with a blocking operation is reversed even though that one would block there: the
+//! reversal parks it first, and the observer takes its value. And a goroutine that yielded
+//! is an option (last, never a free choice) that a wakeup sequence may run on: the plain
+//! search reaches the same trace by letting another goroutine make invisible progress
+//! first.
+//!
+//! Known redundancy: a semaphore acquire moved before the release that let it through parks
+//! and is granted by that release, the same trace (two goroutines on a one-unit semaphore:
+//! 3 schedules for 2 traces). Unlike unlock-then-lock, the pair cannot be declared
+//! irreversible from the events: on a larger semaphore the acquire may go first.
 //!
 //! # Soundness and its limits
 //!
@@ -95,7 +127,7 @@ mod access;
 mod trace;
 mod wut;
 
-use access::{of_event, of_wake, Acc};
+use access::{of_event, of_resume, of_wake, Acc};
 use trace::Exec;
 use wut::{Seq, Wut};
 
@@ -116,6 +148,13 @@ struct GNode {
     enabled: Vec<u64>,
     /// The accesses each option's next transition is expected to make.
     next: Vec<Vec<Acc>>,
+    /// The options whose next operation is a non-blocking one that can see a goroutine
+    /// parked on its object (`try_send`, `try_recv`, `select!` with `default`,
+    /// `try_acquire`): a race of one of these with a blocking operation is reversed even
+    /// though that one would block here (its park is then what the observer sees).
+    observers: Vec<u64>,
+    /// The goroutine that yielded at this decision: an option, last, but never a free choice.
+    yielder: Option<u64>,
     /// Asleep here: explored from an earlier decision, and nothing conflicting since.
     sleep: Vec<(u64, Vec<Acc>)>,
     /// Options explored here before `chosen`.
@@ -148,8 +187,14 @@ struct GState {
     started: bool,
     parked: bool,
     exited: bool,
-    /// The last event it committed (what it blocks on, if parked).
+    /// The last event it committed, and the one before.
     last: Option<Event>,
+    prev: Option<Event>,
+    /// While parked: the operation it waits to complete (`last`, except in `Cond::wait`,
+    /// which unlocks its mutex between its own event and the park).
+    waits: Option<Event>,
+    /// The transition that woke it from its latest park.
+    woken_by: Option<usize>,
     /// Its transition running now or last.
     cur: Option<usize>,
     /// The transition that created it.
@@ -271,8 +316,8 @@ impl Dpor {
         }
         let st = self.gs.get(g as usize);
         if let Some(st) = st.filter(|s| s.parked) {
-            if let Some(ev) = st.last {
-                of_event(&ev, &mut v);
+            if let Some(ev) = st.waits {
+                of_resume(&ev, &mut v);
             }
             return v;
         }
@@ -321,7 +366,15 @@ impl Dpor {
         if self.gs.get(g as usize).is_some_and(|s| s.parked) {
             return true; // Woken: it completes its operation (or parks again).
         }
-        let Some(p) = d.index_of(g).and_then(|i| d.pending(i)) else {
+        let Some(i) = d.index_of(g) else {
+            return true;
+        };
+        // The primitives that can say answer exactly (channels, select!, WaitGroup,
+        // Semaphore, Once); locks and joins are read from the shadow.
+        if let Some(blocks) = d.would_block(i) {
+            return !blocks;
+        }
+        let Some(p) = d.pending(i) else {
             return true;
         };
         let ev = p.event;
@@ -333,6 +386,26 @@ impl Dpor {
             }
             _ => true,
         }
+    }
+
+    /// True if `g`'s next operation is a non-blocking one that may see a goroutine parked on
+    /// its object (a channel or semaphore operation that does not say whether it would
+    /// block: it never does). A `Semaphore::release` is taken for one too (sound: more
+    /// reversals, never fewer).
+    fn observes(&self, g: u64, d: &Decision<'_>) -> bool {
+        if g == TIME || self.gs.get(g as usize).is_some_and(|s| s.parked) {
+            return false;
+        }
+        let Some(i) = d.index_of(g) else {
+            return false;
+        };
+        d.would_block(i).is_none()
+            && d.pending(i).is_some_and(|p| {
+                matches!(
+                    p.event.op,
+                    Op::ChanSend | Op::ChanRecv | Op::Select | Op::Semaphore
+                )
+            })
     }
 
     /// Start a transition of `g`.
@@ -375,6 +448,12 @@ impl Dpor {
             self.scratch.extend(d.runnable[at..].iter().copied());
             self.scratch
                 .extend(d.runnable[..at].iter().copied().filter(|&g| g != y));
+            // Last, and never a free choice (see `pick_goroutine`): only a wakeup sequence
+            // runs it on, where the plain search would have let another goroutine make
+            // invisible progress first.
+            if d.index_of(y).is_some() {
+                self.scratch.push(y);
+            }
         } else {
             self.scratch.extend_from_slice(d.runnable);
         }
@@ -407,7 +486,12 @@ impl Dpor {
             };
             let v = self.exec.notdep(i, j);
             let first = self.exec.t[v[0]].g;
-            if !node.enabled.contains(&first) || first == node.chosen {
+            // The first may be a goroutine that would block here if the race was with an
+            // observer of its park, or one that yielded here (another goroutine's invisible
+            // progress put it back in the plain search's options).
+            let observed = node.observers.contains(&node.chosen);
+            let yielded = node.yielder == Some(first);
+            if (!node.enabled.contains(&first) && !observed && !yielded) || first == node.chosen {
                 continue;
             }
             // A goroutine asleep here that could start `v` already covers it.
@@ -510,7 +594,7 @@ impl Strategy for Dpor {
                             let asleep = g.sleep.iter().any(|(q, _)| *q == c)
                                 || g.done.contains(&c)
                                 || c == g.chosen;
-                            if asleep || !g.enabled.contains(&c) {
+                            if asleep || !g.options.contains(&c) {
                                 continue;
                             }
                             g.done.push(g.chosen);
@@ -591,19 +675,32 @@ impl Strategy for Dpor {
             let next: Vec<Vec<Acc>> = options.iter().map(|&g| self.next_of(g, d)).collect();
             // After a yield the shadow is not applied: the plain search may let a goroutine
             // block there, which lets the one that yielded run again at the next decision.
+            let yielder = d.current.filter(|_| d.yielded);
             let mut enabled: Vec<u64> = options
                 .iter()
                 .copied()
-                .filter(|&g| d.yielded || self.would_run(g, d))
+                .filter(|&g| Some(g) != yielder && (d.yielded || self.would_run(g, d)))
                 .collect();
+            if enabled.is_empty() {
+                enabled = options
+                    .iter()
+                    .copied()
+                    .filter(|&g| Some(g) != yielder)
+                    .collect();
+            }
             if enabled.is_empty() {
                 enabled = options.clone();
             }
+            let observers = options
+                .iter()
+                .copied()
+                .filter(|&g| self.observes(g, d))
+                .collect();
             let asleep = |s: &[(u64, Vec<Acc>)], g: u64| s.iter().any(|(q, _)| *q == g);
             let mut wut = std::mem::take(&mut self.carry);
             let mut chosen = None;
             while let Some((c, sub)) = wut.pop_first() {
-                if enabled.contains(&c) && !asleep(&self.sleep, c) {
+                if options.contains(&c) && !asleep(&self.sleep, c) {
                     chosen = Some(c);
                     self.carry = sub;
                     break;
@@ -636,6 +733,8 @@ impl Strategy for Dpor {
                 options,
                 enabled,
                 next,
+                observers,
+                yielder,
                 sleep,
                 done: Vec::new(),
                 wut,
@@ -697,8 +796,9 @@ impl Strategy for Dpor {
                     tr.creator = st.creator;
                 } else if st.parked {
                     tr.resumed = true;
-                    if let Some(ev) = st.last {
-                        of_event(&ev, &mut tr.acc);
+                    tr.waker = st.woken_by;
+                    if let Some(ev) = st.waits {
+                        of_resume(&ev, &mut tr.acc);
                         if matches!(ev.op, Op::Lock | Op::RLock) {
                             tr.acquire = Some((ev.op, ev.obj.0));
                             tr.locks.push((ev.op, ev.obj.0));
@@ -728,31 +828,45 @@ impl Strategy for Dpor {
                     tr.locks.push((ev.op, ev.obj.0));
                 }
                 let s = self.gs(g);
+                s.prev = s.last;
                 s.last = Some(ev);
                 s.started = true;
             }
             Note::Park(g) => {
+                let s = self.gs(g);
+                let waits = match (s.prev, s.last) {
+                    (Some(c), Some(u))
+                        if c.op == Op::Cond && matches!(u.op, Op::Unlock | Op::RUnlock) =>
+                    {
+                        Some(c)
+                    }
+                    (_, last) => last,
+                };
+                s.waits = waits;
+                s.parked = true;
+                s.woken_by = None;
                 if let Some(tr) = self.exec.t.last_mut() {
                     if tr.g == g {
                         tr.parked = true;
+                        tr.hand_off = waits.is_some_and(|e| access::handed_off(e.op));
                         // Parked on a lock: it did not acquire (it does when it resumes).
-                        let last = self.gs.get(g as usize).and_then(|s| s.last);
-                        if tr.resumed || last.is_some_and(|e| matches!(e.op, Op::Lock | Op::RLock))
+                        if tr.resumed || waits.is_some_and(|e| matches!(e.op, Op::Lock | Op::RLock))
                         {
                             tr.acquire = None;
                         }
                     }
                 }
-                self.gs(g).parked = true;
             }
             Note::Wake(h) => {
-                let last = self.gs.get(h as usize).and_then(|s| s.last);
+                let waits = self.gs.get(h as usize).and_then(|s| s.waits);
+                let cur = self.exec.t.len().checked_sub(1);
                 if let Some(tr) = self.exec.t.last_mut() {
                     tr.woke.push(h);
-                    if let Some(ev) = last {
+                    if let Some(ev) = waits {
                         of_wake(&ev, &mut tr.acc);
                     }
                 }
+                self.gs(h).woken_by = cur;
             }
             Note::Exit(g) => {
                 if let Some(tr) = self.exec.t.last_mut() {

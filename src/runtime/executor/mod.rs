@@ -117,7 +117,17 @@ pub(crate) fn unpark(g: GRef) {
 #[inline]
 pub(crate) fn sched_point(ev: Event) {
     if let Exec::Controlled(c) = context::exec_ref() {
-        c.sched_point(ev);
+        c.sched_point(ev, None);
+    }
+}
+
+/// A scheduling point before an operation that may block: `probe` tells the controlled
+/// executor's strategy, at any decision while the goroutine waits at this point, whether the
+/// operation would block if it ran then (see `verdict::probe`).
+#[inline]
+pub(crate) fn sched_point_probe(ev: Event, probe: &dyn crate::verdict::probe::WouldBlock) {
+    if let Exec::Controlled(c) = context::exec_ref() {
+        c.sched_point(ev, Some(probe));
     }
 }
 
