@@ -430,6 +430,12 @@ pub trait Strategy: Send {
     fn note(&mut self, n: Note) {
         let _ = n;
     }
+
+    /// For an exhaustive search: an estimate of the fraction of it done before the schedule
+    /// just begun (0 to 1), for progress lines. Default: `None` (no estimate).
+    fn explored(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// What the controlled executor tells a strategy that asked for it
@@ -489,6 +495,9 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn note(&mut self, n: Note) {
         (**self).note(n)
+    }
+    fn explored(&self) -> Option<f64> {
+        (**self).explored()
     }
 }
 

@@ -884,4 +884,25 @@ impl Strategy for Dpor {
     fn describe(&self) -> String {
         "dpor".into()
     }
+
+    /// The explored fraction of the search tree, read off the current schedule's path as if
+    /// every subtree below a decision were as large as the others (Knuth's estimate of a
+    /// backtrack tree, on the one path): at each decision, the branches already explored
+    /// count for their share of what is left at that depth. Branches are the explored ones,
+    /// the one taken and those recorded in the wakeup tree (values for a data choice); later
+    /// races may add branches, so the estimate can go down.
+    fn explored(&self) -> Option<f64> {
+        let (mut before, mut weight) = (0.0, 1.0);
+        for node in &self.nodes {
+            let (done, total) = match node {
+                Node::G(g) => (g.done.len(), g.done.len() + 1 + g.wut.children.len()),
+                Node::Value { n, chosen } => (*chosen as usize, *n as usize),
+            };
+            if total > 1 {
+                before += weight * done as f64 / total as f64;
+                weight /= total as f64;
+            }
+        }
+        Some(before)
+    }
 }
