@@ -146,7 +146,8 @@ struct GNode {
     options: Vec<u64>,
     /// The options whose next operation would not block (all of them if none qualifies).
     enabled: Vec<u64>,
-    /// The accesses each option's next transition is expected to make.
+    /// The accesses each option's next transition is expected to make (filled for the options
+    /// taken here, the only ones whose next transition is asked for: once they are done).
     next: Vec<Vec<Acc>>,
     /// The options whose next operation is a non-blocking one that can see a goroutine
     /// parked on its object (`try_send`, `try_recv`, `select!` with `default`,
@@ -435,8 +436,9 @@ impl Dpor {
         }
     }
 
-    /// The options of a decision, in `Dfs`'s order (its first is the free choice).
-    fn options(&mut self, d: &Decision<'_>) -> Vec<u64> {
+    /// The options of a decision, in `Dfs`'s order (its first is the free choice), into
+    /// `scratch`.
+    fn options(&mut self, d: &Decision<'_>) {
         self.scratch.clear();
         let cont = d.can_continue();
         if let Some(c) = cont {
@@ -460,7 +462,6 @@ impl Dpor {
         if d.time.is_some() {
             self.scratch.push(TIME);
         }
-        self.scratch.clone()
     }
 
     /// Race analysis of the schedule just run: insert the reversals into the wakeup trees.
@@ -634,16 +635,17 @@ impl Strategy for Dpor {
 
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
         self.close();
-        let options = self.options(d);
+        self.options(d);
         let k = self.depth;
         let chosen = if k < self.nodes.len() {
+            let options = &self.scratch;
             let Node::G(node) = &self.nodes[k] else {
                 d.abort(format!(
                     "the program did not repeat itself under Dpor: decision {k} was a data choice before and a goroutine choice now (is it nondeterministic?)"
                 ));
                 return 0;
             };
-            if node.options != options {
+            if node.options != *options {
                 d.abort(format!(
                     "the program did not repeat itself under Dpor: decision {k} offered {:?} before and {:?} now (is it nondeterministic?)",
                     node.options, options
@@ -669,10 +671,21 @@ impl Strategy for Dpor {
             }
             if k == self.fresh_from {
                 self.carry = std::mem::take(&mut self.next_carry);
+                // The branch taken here: what it does next, for when it is done.
+                let i = node
+                    .options
+                    .iter()
+                    .position(|&o| o == chosen)
+                    .expect("chosen is an option");
+                let next = self.next_of(chosen, d);
+                let Node::G(node) = &mut self.nodes[k] else {
+                    unreachable!()
+                };
+                node.next[i] = next;
             }
             chosen
         } else {
-            let next: Vec<Vec<Acc>> = options.iter().map(|&g| self.next_of(g, d)).collect();
+            let options = self.scratch.clone();
             // After a yield the shadow is not applied: the plain search may let a goroutine
             // block there, which lets the one that yielded run again at the next decision.
             let yielder = d.current.filter(|_| d.yielded);
@@ -720,6 +733,18 @@ impl Strategy for Dpor {
                     }
                 },
             };
+            // What each option does next matters once it is done here (it then sleeps):
+            // computed for the one chosen now, and for each later branch when it is taken.
+            let next: Vec<Vec<Acc>> = options
+                .iter()
+                .map(|&g| {
+                    if g == chosen {
+                        self.next_of(g, d)
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect();
             let sleep = self.sleep.clone();
             self.sleep.retain(|(q, _)| *q != chosen);
             for &g in &options {
