@@ -119,9 +119,22 @@
 //! runnable at that point, which the relation's approximations allow), the schedule goes on
 //! with free choices; [`Dpor::diverged`] counts these.
 //!
+//! # Preemption bounding
+//!
+//! `Dfs { max_preemptions: Some(k) }` does not run this reduction: it is the plain
+//! preemption-bounded search ([`Dfs`](super::Dfs)), every interleaving with at most `k`
+//! preemptions. Bounded partial-order reduction (Coons, Musuvathi, McKinley, OOPSLA 2013)
+//! would need the races' reversals to respect the bound (a reversal may add preemptions, so
+//! a bounded search must also schedule the cheaper alternatives that reach the same race);
+//! it is not implemented. Both searches order a decision's options the same way
+//! (`dfs::order`).
+//!
+//! # Data choices and yields
+//!
 //! Data choices (`select!` among ready cases, `goweave::rand`) branch over every value, as in
-//! [`Dfs`](super::Dfs). Yields are treated as in `Dfs`: a goroutine that yielded is not
-//! chosen again while another can run.
+//! [`Dfs`](super::Dfs). Yields are treated as in `Dfs`: a goroutine that yielded is not a
+//! free choice while another can run; only a wakeup sequence may run it on (see "Blocking is
+//! enabledness").
 
 mod access;
 mod trace;
@@ -440,25 +453,10 @@ impl Dpor {
     /// `scratch`.
     fn options(&mut self, d: &Decision<'_>) {
         self.scratch.clear();
-        let cont = d.can_continue();
-        if let Some(c) = cont {
-            self.scratch.push(d.runnable[c]);
-            self.scratch
-                .extend(d.runnable.iter().filter(|&&g| g != d.runnable[c]));
-        } else if let (true, Some(y)) = (d.yielded, d.current) {
-            let at = d.runnable.partition_point(|&g| g <= y);
-            self.scratch.extend(d.runnable[at..].iter().copied());
-            self.scratch
-                .extend(d.runnable[..at].iter().copied().filter(|&g| g != y));
-            // Last, and never a free choice (see `pick_goroutine`): only a wakeup sequence
-            // runs it on, where the plain search would have let another goroutine make
-            // invisible progress first.
-            if d.index_of(y).is_some() {
-                self.scratch.push(y);
-            }
-        } else {
-            self.scratch.extend_from_slice(d.runnable);
-        }
+        // The goroutine that yielded comes last, and is never a free choice (see
+        // `pick_goroutine`): only a wakeup sequence runs it on, where the plain search would
+        // have let another goroutine make invisible progress first.
+        super::dfs::order(d, true, &mut self.scratch);
         if d.time.is_some() {
             self.scratch.push(TIME);
         }
