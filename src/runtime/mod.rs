@@ -158,8 +158,16 @@ pub(crate) fn default_workers() -> usize {
             Ok(n) if n > 0 => n,
             _ => panic!("goweave: GOMAXPROCS={v:?} is not a positive integer"),
         },
-        Err(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Err(_) => available_parallelism(),
     }
+}
+
+/// The machine's parallelism, read once per process: the standard library reads the cgroup
+/// quota files on every call, which was a measurable part of a cold `goweave::run`.
+fn available_parallelism() -> usize {
+    static N: once_cell::sync::Lazy<usize> =
+        once_cell::sync::Lazy::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    *N
 }
 
 /// Builds a work-stealing [`Runtime`].
@@ -236,7 +244,7 @@ impl Builder {
         if workers == 0 {
             return Err(BuildError("workers must be at least 1".into()));
         }
-        let parallelism = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let parallelism = available_parallelism();
         let max_workers = self.max_workers.unwrap_or(parallelism.max(workers));
         if max_workers < workers {
             return Err(BuildError(format!(

@@ -126,6 +126,10 @@ impl RawMutex {
     }
 
     /// Lock (Go's `Lock`): a scheduling point, then [`acquire`](Self::acquire).
+    ///
+    /// The work-stealing fast path (one compare-exchange) is all that is inlined into the
+    /// caller; the controlled executor's bookkeeping stays out of line, so that the caller's
+    /// loop does not pay for its register pressure.
     #[inline]
     pub(crate) fn lock(
         &self,
@@ -133,15 +137,27 @@ impl RawMutex {
         site: &'static Location<'static>,
         detail: &dyn Fn(&RawMutex) -> WaitDetail,
     ) {
-        let controlled = self.obj.point(Op::Lock, site);
-        self.acquire(reason, site, controlled, detail);
-        if controlled {
-            self.holder.set(site);
+        if executor::is_controlled() {
+            return self.lock_controlled(reason, site, detail);
         }
-        if watched(controlled) {
+        self.acquire(reason, site, false, detail);
+        if watched(false) {
             // Go's raceAcquire: everything before the previous unlock happens before us.
             hb::acquire(self.obj.key());
         }
+    }
+
+    #[inline(never)]
+    fn lock_controlled(
+        &self,
+        reason: WaitReason,
+        site: &'static Location<'static>,
+        detail: &dyn Fn(&RawMutex) -> WaitDetail,
+    ) {
+        self.obj.point(Op::Lock, site);
+        self.acquire(reason, site, true, detail);
+        self.holder.set(site);
+        hb::acquire(self.obj.key());
     }
 
     /// Take the lock without an event of its own (for primitives built on this one). `reason`
@@ -287,17 +303,25 @@ impl RawMutex {
     }
 
     /// Unlock (from any goroutine, as in Go): a scheduling point, then
-    /// [`release`](Self::release).
+    /// [`release`](Self::release). As for [`lock`](Self::lock), only the work-stealing fast
+    /// path is inlined.
     #[inline]
     pub(crate) fn unlock(&self, site: &'static Location<'static>) {
-        let controlled = self.obj.point(Op::Unlock, site);
-        if controlled {
-            self.holder.clear();
+        if executor::is_controlled() {
+            return self.unlock_controlled(site);
         }
-        if watched(controlled) {
+        if watched(false) {
             // Go's raceRelease, before the lock can change hands.
             hb::release(self.obj.key());
         }
+        self.release(site);
+    }
+
+    #[inline(never)]
+    fn unlock_controlled(&self, site: &'static Location<'static>) {
+        self.obj.point(Op::Unlock, site);
+        self.holder.clear();
+        hb::release(self.obj.key());
         self.release(site);
     }
 
