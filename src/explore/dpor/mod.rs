@@ -692,7 +692,10 @@ impl Strategy for Dpor {
                 .copied()
                 .filter(|&g| Some(g) != yielder && (d.yielded || self.would_run(g, d)))
                 .collect();
-            if enabled.is_empty() {
+            // Every goroutine would block: they may park (a rendezvous needs one side parked
+            // first), rather than time passing for ever ahead of them; time passes on its own
+            // once they all have.
+            if enabled.iter().all(|&g| g == TIME) {
                 enabled = options
                     .iter()
                     .copied()
