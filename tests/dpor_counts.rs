@@ -423,33 +423,6 @@ fn a_parked_sender_seen_by_a_polling_receiver_is_explored() {
     assert!(f.report().contains("took 7 from the parked sender"), "{f}");
 }
 
-#[test]
-fn a_goroutine_that_yielded_is_still_preempted_after_invisible_progress() {
-    // The goroutine's `try_recv` fails (a poll: it yields at its next point, the write lock).
-    // The plain search then runs main, which only reaches its store (invisible progress), and
-    // at that store lets the goroutine take the lock and add first: final value 2. The
-    // reduction must reach it too (it once missed it: only 3 was reached).
-    use std::collections::BTreeSet;
-    use std::sync::Mutex as StdMutex;
-    let seen = Arc::new(StdMutex::new(BTreeSet::new()));
-    let s = seen.clone();
-    count(move || {
-        let a = Arc::new(AtomicU64::new(0));
-        let rw = Arc::new(goweave::sync::RwLock::new(()));
-        let c = goweave::chan::make::<u64>(0);
-        let (a2, rw2) = (a.clone(), rw.clone());
-        let h = go(move || {
-            let _ = c.try_recv();
-            let _g = rw2.write();
-            a2.fetch_add(1, SeqCst);
-        });
-        a.store(2, SeqCst);
-        h.join();
-        s.lock().unwrap().insert(a.load(SeqCst));
-    });
-    assert_eq!(*seen.lock().unwrap(), BTreeSet::from([2, 3]));
-}
-
 /// Dpor, recording its estimate of the search done at every schedule begun.
 struct Watch(goweave::explore::Dpor, Arc<std::sync::Mutex<Vec<f64>>>);
 

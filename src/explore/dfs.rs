@@ -23,10 +23,9 @@ const TIME: u64 = u64::MAX;
 
 /// The goroutine options of decision `d` in the order the exhaustive searches try them, into
 /// `out`: the goroutine at the scheduling point first if it can continue, then the others by
-/// id; after a yield, the goroutines after the one that yielded (wrapping), without it, or
-/// with it last if `yielder_last` (for [`Dpor`](super::Dpor), whose wakeup sequences may run
-/// it on); else by id. Letting time pass is for the caller to add.
-pub(super) fn order(d: &Decision<'_>, yielder_last: bool, out: &mut Vec<u64>) {
+/// id; after a yield, the goroutines after the one that yielded (wrapping), without it; else
+/// by id. Letting time pass is for the caller to add.
+pub(super) fn order(d: &Decision<'_>, out: &mut Vec<u64>) {
     if let Some(c) = d.can_continue() {
         out.push(d.runnable[c]);
         out.extend(d.runnable.iter().filter(|&&g| g != d.runnable[c]));
@@ -34,9 +33,6 @@ pub(super) fn order(d: &Decision<'_>, yielder_last: bool, out: &mut Vec<u64>) {
         let at = d.runnable.partition_point(|&g| g <= y);
         out.extend(d.runnable[at..].iter().copied());
         out.extend(d.runnable[..at].iter().copied().filter(|&g| g != y));
-        if yielder_last && d.index_of(y).is_some() {
-            out.push(y);
-        }
     } else {
         out.extend_from_slice(d.runnable);
     }
@@ -156,7 +152,7 @@ impl Strategy for Dfs {
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
         self.scratch.clear();
         let cont = d.can_continue();
-        order(d, false, &mut self.scratch);
+        order(d, &mut self.scratch);
         if d.time.is_some() {
             self.scratch.push(TIME);
         }

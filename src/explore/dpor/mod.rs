@@ -92,14 +92,11 @@
 //! on a hand-off followed by the transition that completes it is not a reversible race (the
 //! other order, the completer parking first, is the same rendezvous).
 //!
-//! Two cases keep a goroutine that would block in play. A *non-blocking observer* (a
+//! One case keeps a goroutine that would block in play: a *non-blocking observer* (a
 //! `try_send`, `try_recv`, `select!` with `default`, `try_acquire`: the channel and
 //! semaphore operations that announce no probe) sees whether a partner is parked, so its
 //! race with a blocking operation is reversed even though that one would block there: the
-//! reversal parks it first, and the observer takes its value. And a goroutine that yielded
-//! is an option (last, never a free choice) that a wakeup sequence may run on: the plain
-//! search reaches the same trace by letting another goroutine make invisible progress
-//! first.
+//! reversal parks it first, and the observer takes its value.
 //!
 //! Known redundancy: a semaphore acquire moved before the release that let it through parks
 //! and is granted by that release, the same trace (two goroutines on a one-unit semaphore:
@@ -133,8 +130,12 @@
 //!
 //! Data choices (`select!` among ready cases, `goweave::rand`) branch over every value, as in
 //! [`Dfs`](super::Dfs). Yields are treated as in `Dfs`: a goroutine that yielded is not a
-//! free choice while another can run; only a wakeup sequence may run it on (see "Blocking is
-//! enabledness").
+//! choice while another can run. Known gap (as in `main` before): when a goroutine polls
+//! (fails a `try_recv`, say) and another then makes only invisible progress to its next
+//! event, the plain search may run the poller on there, and that interleaving can be
+//! missed (`DPOR_DIFF_SEED=3` and `4` of `tests/dpor_differential.rs` find such programs).
+//! Letting wakeup sequences run the poller on fixed those, but made Peterson's spin loop an
+//! endless search.
 
 mod access;
 mod trace;
@@ -167,8 +168,6 @@ struct GNode {
     /// `try_acquire`): a race of one of these with a blocking operation is reversed even
     /// though that one would block here (its park is then what the observer sees).
     observers: Vec<u64>,
-    /// The goroutine that yielded at this decision: an option, last, but never a free choice.
-    yielder: Option<u64>,
     /// Asleep here: explored from an earlier decision, and nothing conflicting since.
     sleep: Vec<(u64, Vec<Acc>)>,
     /// Options explored here before `chosen`.
@@ -453,10 +452,7 @@ impl Dpor {
     /// `scratch`.
     fn options(&mut self, d: &Decision<'_>) {
         self.scratch.clear();
-        // The goroutine that yielded comes last, and is never a free choice (see
-        // `pick_goroutine`): only a wakeup sequence runs it on, where the plain search would
-        // have let another goroutine make invisible progress first.
-        super::dfs::order(d, true, &mut self.scratch);
+        super::dfs::order(d, &mut self.scratch);
         if d.time.is_some() {
             self.scratch.push(TIME);
         }
@@ -486,11 +482,9 @@ impl Dpor {
             let v = self.exec.notdep(i, j);
             let first = self.exec.t[v[0]].g;
             // The first may be a goroutine that would block here if the race was with an
-            // observer of its park, or one that yielded here (another goroutine's invisible
-            // progress put it back in the plain search's options).
+            // observer of its park.
             let observed = node.observers.contains(&node.chosen);
-            let yielded = node.yielder == Some(first);
-            if (!node.enabled.contains(&first) && !observed && !yielded) || first == node.chosen {
+            if (!node.enabled.contains(&first) && !observed) || first == node.chosen {
                 continue;
             }
             // A goroutine asleep here that could start `v` already covers it.
@@ -686,23 +680,15 @@ impl Strategy for Dpor {
             let options = self.scratch.clone();
             // After a yield the shadow is not applied: the plain search may let a goroutine
             // block there, which lets the one that yielded run again at the next decision.
-            let yielder = d.current.filter(|_| d.yielded);
             let mut enabled: Vec<u64> = options
                 .iter()
                 .copied()
-                .filter(|&g| Some(g) != yielder && (d.yielded || self.would_run(g, d)))
+                .filter(|&g| d.yielded || self.would_run(g, d))
                 .collect();
             // Every goroutine would block: they may park (a rendezvous needs one side parked
             // first), rather than time passing for ever ahead of them; time passes on its own
             // once they all have.
             if enabled.iter().all(|&g| g == TIME) {
-                enabled = options
-                    .iter()
-                    .copied()
-                    .filter(|&g| Some(g) != yielder)
-                    .collect();
-            }
-            if enabled.is_empty() {
                 enabled = options.clone();
             }
             let observers = options
@@ -760,7 +746,6 @@ impl Strategy for Dpor {
                 enabled,
                 next,
                 observers,
-                yielder,
                 sleep,
                 done: Vec::new(),
                 wut,
