@@ -9,7 +9,8 @@ may and std threads, and its controlled executor against shuttle and loom.
 
 It runs, from the repository root:
 
-- goweave: `cargo bench --bench runtime`, `--bench chan`, `--bench sync`, `--bench explore`;
+- goweave: `cargo bench --bench runtime`, `--bench chan`, `--bench sync`, `--bench explore`,
+  `--bench tasks`;
 - the one-shot rows: `benches/oneshot.rs` (built once), run `--runs` times per workload, each
   run a fresh process (cold start included), against `benches/go/main.go -fresh N`, which does
   the same for Go; each side reports the median and the worst of its runs, so a bimodal
@@ -58,6 +59,10 @@ RUNTIME_ROWS = [
     ("mutex, 1000 tasks x 1000 (per lock)", "mutex_1000x1000", "mutex_1000x1000", None),
     ("mutex, uncontended (per lock)", "mutex_uncontended", "mutex_uncontended", None),
     ("fib(20) fan-out, 100k tasks (per task)", "fib20_fanout_100k", "fib20_fanout_100k", None),
+    # Async tasks (benches/tasks.rs) against tokio's tasks, in the same shapes.
+    ("async tasks: spawn + await, 1M", "task_spawn_join_1m", "spawn_join_1m", ("tokio",)),
+    ("async tasks: ping-pong, unbuffered (per round trip)", "task_pingpong_unbuffered_1m", "pingpong_unbuffered_1m", ("tokio",)),
+    ("async tasks: mpmc 4x4, cap 1024 (per message)", "task_mpmc_4x4_cap1024_4m", "mpmc_4x4_cap1024_4m", ("tokio",)),
 ]
 ANCHORS = ("go", "tokio", "may", "threads")
 
@@ -196,6 +201,14 @@ def runtime_table(figures):
         d = figures.get((a, "parked_1m"))
         text, v = cell(d, "bytes_per_goroutine", full_n=full_n)
         row += [text, ratio(gw_v, v) if v is not None else "-"]
+    out.append("| " + " | ".join(row) + " |")
+    row = ["bytes per parked async task (RSS) `task_parked_1m`"]
+    text, gw_v = cell(figures.get(("goweave", "task_parked_1m")), "bytes_per_goroutine")
+    row.append(text)
+    for a in ANCHORS:
+        d = figures.get((a, "parked_1m")) if a == "tokio" else None
+        text, v = cell(d, "bytes_per_goroutine")
+        row += [text if d else "", ratio(gw_v, v) if d and v is not None else ""]
     out.append("| " + " | ".join(row) + " |")
     row = ["fib(20) fan-out speed-up, 1 -> 2 workers (ideal 2)"]
     gw_v = num((figures.get(("goweave", "fib20_fanout_speedup")) or {}).get("value"))
@@ -350,7 +363,7 @@ def measure(args):
         with open("/proc/loadavg") as f:
             load = " ".join(f.read().split()[:3])
         note(f"{stamp}, {os.cpu_count()} cpus, {rustc}, {gov}; loadavg at start {load}")
-        for b in ("runtime", "chan", "sync", "explore"):
+        for b in ("runtime", "chan", "sync", "explore", "tasks"):
             run(["cargo", "bench", "--bench", b], log)
         # The one-shot rows, goweave and Go in the same minutes.
         oneshot = cargo_executables(["bench", "--bench", "oneshot", "--no-run"], ROOT, log).get("oneshot")

@@ -174,6 +174,35 @@ impl<E: Send + 'static> Group<E> {
     }
 }
 
+impl<E: Send> Group<E> {
+    /// [`wait`](Group::wait) as a future, for tasks (`goweave::task`) and any other executor:
+    /// the group's wait group awaited (`WaitGroup::wait_async`), then the same result.
+    ///
+    /// ```
+    /// goweave::run(|| {
+    ///     let g = goweave::errgroup::Group::<String>::new();
+    ///     g.go(|| Ok(()));
+    ///     g.go(|| Err("boom".to_string()));
+    ///     let r = goweave::task::spawn(async move { g.wait_async().await }).join();
+    ///     assert_eq!(r, Err("boom".to_string()));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn wait_async(&self) -> impl std::future::Future<Output = Result<(), E>> + Send + '_ {
+        let wait = self.inner.wg.wait_async();
+        async move {
+            wait.await;
+            if let Some(c) = &self.inner.cancel {
+                c.cancel();
+            }
+            match lock_queue(&self.inner.first).take() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
 /// Ends one subtask: gives its limit unit back and counts it done (also if it panics).
 struct Finish<E> {
     inner: Arc<Inner<E>>,

@@ -28,10 +28,12 @@ pub mod leak;
 #[cfg(feature = "proptest")]
 pub mod proptest;
 pub mod rand;
+pub mod record;
 pub mod report;
 pub mod runtime;
 pub mod schedule;
 pub mod sync;
+pub mod task;
 pub mod time;
 mod util;
 pub mod verdict;

@@ -85,11 +85,16 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 pub use std::time::Duration;
 
 use crate::chan::{self, Chan, Receiver};
+
+// The future form of `sleep`, in a file of its own.
+#[path = "time_async.rs"]
+mod sleep_future;
 use crate::runtime::context;
 use crate::runtime::event::{Event, ObjId, Op};
 use crate::runtime::executor::{self, Timers, OUTSIDE_RUNTIME};
 use crate::runtime::goroutine::WaitReason;
 use crate::runtime::timer::TimerId;
+pub use sleep_future::{sleep_async, Sleep};
 
 /// A point on the executor's clock (virtual on the controlled executor). Instants from
 /// different runtimes are not comparable.

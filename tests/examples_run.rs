@@ -37,6 +37,9 @@ mod bug_unbounded_spawn;
 #[path = "../examples/bug_lost_error.rs"]
 mod bug_lost_error;
 
+#[path = "../examples/async_service.rs"]
+mod async_service;
+
 /// What holds for every failure an example shows: its kind, a replay token, a shrunk schedule
 /// no longer than the one first found, a trace, and the replay line last.
 fn check_failure(f: &Failure, kind: FailureKind) {
@@ -176,5 +179,21 @@ fn lost_error() {
     let d = run("bug_lost_error", bug_lost_error::run());
     check_failure(&d.bug, FailureKind::Panic);
     assert!(d.bug.report().contains("the permission error was lost"));
+    assert_eq!(d.fixed[0].1.schedules, 1_000);
+}
+
+#[test]
+fn async_service() {
+    let d = run("async_service", async_service::run());
+    check_failure(&d.bug, FailureKind::Panic);
+    assert!(d
+        .bug
+        .report()
+        .contains("the backend was asked twice for one key"));
+    assert!(
+        d.bug.preemptions() <= 1,
+        "one preemption between the miss and the fill: {}",
+        d.bug
+    );
     assert_eq!(d.fixed[0].1.schedules, 1_000);
 }

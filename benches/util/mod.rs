@@ -4,6 +4,8 @@
 //! programs in `benches/anchors` and `benches/go` print, so one script can tabulate them all.
 #![allow(dead_code)]
 
+pub mod chan_work;
+
 use std::time::Instant;
 
 /// Run `f` `reps` times; `f` returns the number of operations it did. Prints and returns the

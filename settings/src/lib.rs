@@ -130,6 +130,13 @@ pub const SETTINGS: &[Setting] = &[
         example: "10_000",
     },
     Setting {
+        name: "stress",
+        grammar: Grammar::Count { min: 1 },
+        scopes: ALL,
+        help: "run the test this many times on the work-stealing runtime with recording instead of exploring; the first failure is followed under the checker into a replay token (default off)",
+        example: "1000",
+    },
+    Setting {
         name: "seed",
         grammar: Grammar::Seed,
         scopes: ALL,

@@ -18,6 +18,7 @@
 //! | --- | --- | --- | --- | --- |
 //! | the exploration strategy (default random) | `strategy = "pct"` | `GOWEAVE_STRATEGY` | `--strategy` | random, pct, pct:DEPTH, pos, dfs, dfs:MAX_PREEMPTIONS, dfs:plain, round_robin, fuzz, fuzz:CORPUS_DIR, or a replay token |
 //! | schedules to explore (default 100; dfs: all; fuzz: 1000) | `iterations = 10_000` | `GOWEAVE_ITERATIONS` | `--iterations` | a whole number, at least 1 (1000, 10_000, 1e6) |
+//! | run the test this many times on the work-stealing runtime with recording instead of exploring; the first failure is followed under the checker into a replay token (default off) | `stress = 1000` | `GOWEAVE_STRESS` | `--stress` | a whole number, at least 1 (1000, 10_000, 1e6) |
 //! | seed of the randomised strategies (default 0) | `seed = 42` | `GOWEAVE_SEED` | `--seed` | a number, decimal or 0x hexadecimal |
 //! | PCT's bug depth (default 3) | `depth = 3` | `GOWEAVE_DEPTH` | `--depth` | a whole number, at least 1 (1000, 10_000, 1e6) |
 //! | DFS's preemption bound (default none) | `max_preemptions = 2` | `GOWEAVE_MAX_PREEMPTIONS` | `--max-preemptions` | a whole number (1000, 10_000, 1e6) |
@@ -154,6 +155,8 @@ pub struct Settings {
     pub max_preemptions: Option<u32>,
     /// Schedules to explore.
     pub iterations: Option<u64>,
+    /// Recorded runs on the work-stealing runtime instead of exploring (`record::stress`).
+    pub stress: Option<u64>,
     /// Seed of the randomised strategies.
     pub seed: Option<u64>,
     /// Wall-clock budget of the exploration.
@@ -218,6 +221,7 @@ impl Settings {
                     "depth" => out.depth = Some(count_u32(v)),
                     "max_preemptions" => out.max_preemptions = Some(count_u32(v)),
                     "iterations" => out.iterations = Some(count(v)),
+                    "stress" => out.stress = Some(count(v)),
                     "seed" => out.seed = grammar::parse_seed(v).ok(),
                     "time_budget" => out.time_budget = duration(v),
                     "max_steps" => out.max_steps = Some(count(v)),

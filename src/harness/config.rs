@@ -67,11 +67,22 @@ impl TestConfig {
         matches!(
             self.strategy,
             StrategyKind::Random | StrategyKind::Pct { .. } | StrategyKind::Pos
-        )
+        ) || self.stressed()
+    }
+
+    /// True if the test runs as `--stress N` recorded runs on the work-stealing runtime
+    /// rather than explored (a replay token still replays).
+    pub fn stressed(&self) -> bool {
+        self.settings.stress.is_some() && !matches!(self.strategy, StrategyKind::Replay(_))
     }
 
     /// A short description, such as `pct:3, seed 7`.
     pub fn describe(&self) -> String {
-        self.strategy.describe(self.seed)
+        match self.settings.stress {
+            Some(n) if self.stressed() => {
+                format!("stress: {n} recorded runs on the work-stealing runtime")
+            }
+            _ => self.strategy.describe(self.seed),
+        }
     }
 }

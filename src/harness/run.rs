@@ -37,6 +37,9 @@ pub fn explore(
         }
         s => s,
     };
+    if let (Some(n), true) = (cfg.settings.stress, cfg.stressed()) {
+        return Ok(stress(body, n, part, name));
+    }
     let (offset, stride) = if cfg.splittable() || fuzz {
         (part.offset, part.stride)
     } else if part.offset == 0 {
@@ -99,6 +102,52 @@ pub fn explore(
             exhausted: None,
         },
     })
+}
+
+/// `--stress N`: this part's share of `n` recorded runs of `body` on the work-stealing runtime
+/// (runs `offset`, `offset + stride`, ...), stopping at the first failure of any part; the
+/// failure is the checker's, from following the recorded run (`record::run`).
+fn stress(body: fn(), n: u64, part: &Part, name: &str) -> Exploration {
+    let start = Instant::now();
+    let rt = match crate::Runtime::builder().build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("goweave: --stress needs a runtime: {e}"),
+    };
+    let mut runs = 0;
+    let mut k = part.offset;
+    while k < n {
+        if part
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed) <= k)
+        {
+            break;
+        }
+        if let Some(p) = &part.progress {
+            p.fetch_add(1, Ordering::Relaxed);
+        }
+        runs += 1;
+        if let Err(f) = crate::record::run_named(&rt, body, Some(name)) {
+            if let Some(s) = &part.stop {
+                s.fetch_min(k, Ordering::Relaxed);
+            }
+            return Exploration {
+                schedules: runs,
+                steps: None,
+                elapsed: start.elapsed(),
+                failure: Some((k, f)),
+                exhausted: None,
+            };
+        }
+        k += part.stride.max(1);
+    }
+    Exploration {
+        schedules: runs,
+        steps: None,
+        elapsed: start.elapsed(),
+        failure: None,
+        exhausted: None,
+    }
 }
 
 /// A test's corpus subdirectory: its path with `::` as `.` and anything unusual as `_`.

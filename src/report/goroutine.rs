@@ -28,9 +28,10 @@ impl fmt::Display for GoroutineDump {
     ///
     /// followed, when the dump has them, by the [backtraces](GoroutineDump::backtrace).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.task { "task" } else { "goroutine" };
         match &self.name {
-            Some(n) => writeln!(f, "goroutine {} \"{}\" [{}]:", self.id, n, self.state())?,
-            None => writeln!(f, "goroutine {} [{}]:", self.id, self.state())?,
+            Some(n) => writeln!(f, "{kind} {} \"{}\" [{}]:", self.id, n, self.state())?,
+            None => writeln!(f, "{kind} {} [{}]:", self.id, self.state())?,
         }
         let verb = if self.status == Status::Waiting {
             "blocked at"

@@ -794,6 +794,7 @@ mod tests {
             goroutine: g,
             event: Event::new(op, ObjId(7), Location::caller()),
             preempted: None,
+            task: false,
         }
     }
 

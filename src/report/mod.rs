@@ -10,7 +10,7 @@ mod html;
 
 pub(crate) use html::{html_trace, write_trace_file, Graph, Page};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 mod backtrace;
@@ -32,12 +32,13 @@ pub(crate) fn verdict_report(v: &Verdict) -> (FailureKind, String) {
     match v {
         Verdict::Panic(p) => {
             let mut s = format!("{p}\n\n");
+            let kind = if p.task { "task" } else { "goroutine" };
             match &p.name {
                 Some(n) => {
-                    let _ = writeln!(s, "goroutine {} \"{n}\" [running]:", p.goroutine);
+                    let _ = writeln!(s, "{kind} {} \"{n}\" [running]:", p.goroutine);
                 }
                 None => {
-                    let _ = writeln!(s, "goroutine {} [running]:", p.goroutine);
+                    let _ = writeln!(s, "{kind} {} [running]:", p.goroutine);
                 }
             }
             let _ = writeln!(s, "    panicked at {}", p.location);
@@ -155,10 +156,24 @@ pub(crate) fn blocked(
 /// The text of an object id in a trace: `g5` for goroutine operations, `#3` for objects, `-`
 /// for none.
 fn object(e: &TraceEntry) -> String {
+    object_in(e, &BTreeSet::new())
+}
+
+/// [`object`], with the goroutines in `tasks` labelled `t5`.
+fn object_in(e: &TraceEntry, tasks: &BTreeSet<u64>) -> String {
     match e.event.op {
-        Op::Spawn | Op::Join => format!("g{}", e.event.obj.0),
+        Op::Spawn | Op::Join => who(e.event.obj.0, tasks),
         _ if e.event.obj == ObjId(0) => "-".into(),
         _ => e.event.obj.to_string(),
+    }
+}
+
+/// `g5`, or `t5` for a task.
+fn who(g: u64, tasks: &BTreeSet<u64>) -> String {
+    if tasks.contains(&g) {
+        format!("t{g}")
+    } else {
+        format!("g{g}")
     }
 }
 
@@ -183,6 +198,12 @@ pub(crate) fn render_trace(trace: &[TraceEntry], full: bool) -> String {
             trace.len()
         );
     }
+    // The tasks among the goroutines that ran (a task that never ran is labelled `g`).
+    let tasks: BTreeSet<u64> = trace
+        .iter()
+        .filter(|e| e.task)
+        .map(|e| e.goroutine)
+        .collect();
     let w = trace.last().map_or(4, |e| e.step.to_string().len()).max(5);
     let _ = writeln!(
         s,
@@ -194,13 +215,13 @@ pub(crate) fn render_trace(trace: &[TraceEntry], full: bool) -> String {
             s,
             "  {:>w$}  {:<9}  {:<12}  {:<6}  {}",
             e.step,
-            format!("g{}", e.goroutine),
+            who(e.goroutine, &tasks),
             e.event.op.name(),
-            object(e),
+            object_in(e, &tasks),
             e.event.site
         );
         if let Some(p) = e.preempted {
-            let _ = write!(s, "  <- preempts g{p}");
+            let _ = write!(s, "  <- preempts {}", who(p, &tasks));
         }
         s.push('\n');
     }
@@ -291,6 +312,7 @@ mod tests {
             goroutine: g,
             event: Event::new(op, ObjId(obj), Location::caller()),
             preempted: (step == 2).then_some(1),
+            task: false,
         }
     }
 

@@ -8,8 +8,11 @@ impl fmt::Display for PanicReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "goroutine {} panicked at {}: {}",
-            self.goroutine, self.location, self.message
+            "{} {} panicked at {}: {}",
+            if self.task { "task" } else { "goroutine" },
+            self.goroutine,
+            self.location,
+            self.message
         )
     }
 }

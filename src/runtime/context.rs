@@ -60,6 +60,12 @@ pub(crate) fn exec_ref<'a>() -> Exec<'a> {
     }
 }
 
+/// True if a goweave executor drives this thread.
+#[inline]
+pub(crate) fn in_runtime() -> bool {
+    exec() != ExecPtr::None
+}
+
 /// Install `e` as this thread's executor; returns the previous one.
 pub(crate) fn set_exec(e: ExecPtr) -> ExecPtr {
     EXEC.with(|c| c.replace(e))

@@ -25,6 +25,9 @@ pub(crate) enum Request {
     Yield,
     /// Controlled executor only: the strategy chose another goroutine at a scheduling point.
     Switch,
+    /// A task's future returned `Pending` (the task has no stack: nothing is suspended). The
+    /// executor marks it waiting, then calls `task::parked`, after which anyone may wake it.
+    ParkTask,
 }
 
 /// How a goroutine's body ended.
@@ -52,13 +55,33 @@ pub(crate) fn resume(g: &GRef) -> Step {
     // SAFETY: the executors only call `resume` from the goroutine's owning thread, and the
     // reference does not outlive this function.
     let body = unsafe { g.body_mut() };
-    if let Body::Unstarted(..) | Body::Inline(..) = body {
+    if let Body::Task(e) = body {
+        if matches!(g.exec, super::executor::ExecKind::Steal(_)) {
+            let e = *e;
+            // Polled here, on the worker's stack.
+            return match crate::task::poll_stackless(g, e) {
+                Ok(false) => Step::Suspended(Request::ParkTask),
+                Ok(true) => {
+                    *body = Body::Gone;
+                    Step::Finished(Exit::Returned)
+                }
+                Err(report) => {
+                    *body = Body::Gone;
+                    Step::Finished(Exit::Panicked(report))
+                }
+            };
+        }
+    }
+    if let Body::Unstarted(..) | Body::Inline(..) | Body::Task(..) = body {
         let launch = match std::mem::replace(body, Body::Gone) {
             Body::Unstarted(f) => Launch::Boxed(f),
             Body::Inline(e) => Launch::Inline(e),
+            // The controlled executor gives a task a stack, so that the strategy may switch at
+            // a scheduling point in the middle of a poll.
+            Body::Task(e) => Launch::Task(e),
             _ => unreachable!(),
         };
-        match stack::allocate(g.stack_size) {
+        match stack::allocate(g.stack_size()) {
             Ok(stack) => {
                 stack.set_owner(g.id);
                 *body = Body::Started(start(g.clone(), launch, stack));
@@ -67,7 +90,8 @@ pub(crate) fn resume(g: &GRef) -> Step {
                 launch.discard(g);
                 return Step::Finished(Exit::Panicked(PanicReport {
                     goroutine: g.id,
-                    name: g.name.as_deref().map(str::to_string),
+                    name: g.name().map(str::to_string),
+                    task: g.task,
                     location: g.spawn_site.to_string(),
                     message: format!("cannot allocate its stack: {e}"),
                     spawned_at: g.spawn_site,
@@ -115,7 +139,8 @@ pub(crate) fn tear_down(g: &G) -> Option<PanicReport> {
             g.clear_locals();
             return Some(PanicReport {
                 goroutine: g.id,
-                name: g.name.as_deref().map(str::to_string),
+                name: g.name().map(str::to_string),
+        task: g.task,
                 location,
                 message: format!(
                     "{message}\n\t(its unwind was still blocked in a destructor ({}) at {} when the run ended; the goroutine was left there, not torn down)",
@@ -134,6 +159,7 @@ pub(crate) fn tear_down(g: &G) -> Option<PanicReport> {
         }
         Body::Unstarted(f) => drop(f),
         Body::Inline(e) => Launch::Inline(e).discard(g),
+        Body::Task(e) => Launch::Task(e).discard(g),
         Body::Gone => {}
     }
     g.clear_locals();
@@ -144,6 +170,7 @@ pub(crate) fn tear_down(g: &G) -> Option<PanicReport> {
 enum Launch {
     Boxed(Box<dyn FnOnce() + Send>),
     Inline(InlineEntry),
+    Task(crate::task::TaskEntry),
 }
 
 impl Launch {
@@ -157,6 +184,12 @@ impl Launch {
                 unsafe { (e.discard)(&g.payload) };
                 join::abandon(g, "it was torn down (main returned) before it started");
             }
+            Launch::Task(e) => {
+                // SAFETY: a `Task` body means the payload holds its future, and the caller owns
+                // the task (it is not being polled).
+                unsafe { e.discard(&g.payload) };
+                join::abandon(g, "it was torn down (main returned) before it finished");
+            }
         }
     }
 }
@@ -169,6 +202,8 @@ fn start(g: GRef, launch: Launch, stack: GoStack) -> GoCoroutine {
             // SAFETY: the payload holds the closure `e` describes (the body said so), and this
             // is the goroutine, running.
             Launch::Inline(e) => unsafe { (e.run)(&g) },
+            // SAFETY: as above, with the task's future in the payload.
+            Launch::Task(e) => unsafe { crate::task::poll_on_stack(&g, e) },
         }));
         g.clear_locals();
         match result {

@@ -84,7 +84,8 @@ impl GoroutineDump {
     pub(crate) fn of(g: &G) -> GoroutineDump {
         GoroutineDump {
             id: g.id,
-            name: g.name.as_deref().map(str::to_string),
+            name: g.name().map(str::to_string),
+            task: g.task,
             status: g.status(),
             wait_reason: g.wait_reason(),
             site: g.site(),

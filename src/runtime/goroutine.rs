@@ -14,7 +14,7 @@ use std::fmt;
 use std::mem::{align_of, size_of, MaybeUninit};
 use std::panic::Location;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::coroutine::GoCoroutine;
@@ -22,6 +22,10 @@ use super::dump::WaitDetail;
 use super::executor::ExecKind;
 use super::join::JoinState;
 pub use crate::verdict::{Status, WaitReason};
+
+/// `G::home` of a goroutine that has not started (`u32`, like the other small fields: the
+/// record stays at 304 bytes, see `task`'s budget test).
+pub(crate) const NO_HOME: u32 = u32::MAX;
 
 /// A shared reference to a goroutine record.
 pub(crate) type GRef = Arc<G>;
@@ -35,6 +39,10 @@ pub(crate) enum Body {
     Unstarted(Box<dyn FnOnce() + Send>),
     /// Created, never run, with the closure of a `go` in the record's payload.
     Inline(InlineEntry),
+    /// A task (`goweave::task::spawn`): a future in the record's payload, polled by the
+    /// worker on its own stack (work-stealing executor) or, on the controlled executor, on a
+    /// stack of its own so that the strategy can switch inside a poll (`task::poll`).
+    Task(crate::task::TaskEntry),
     /// Started: the coroutine, only ever touched on its home thread.
     Started(GoCoroutine),
     /// Finished or torn down.
@@ -104,6 +112,21 @@ impl Payload {
         }
     }
 
+    /// The `X` in place, where it stays until taken or discarded (a task's future is polled
+    /// there, pinned: the record, or the box, does not move while it holds the value).
+    ///
+    /// # Safety
+    /// As for [`take`](Self::take), except that the payload still holds the `X` afterwards.
+    pub(crate) unsafe fn as_mut_ptr<X>(&self) -> *mut X {
+        let p = self.0.get().cast::<u8>();
+        if Self::fits::<X>() {
+            p.cast::<X>()
+        } else {
+            // SAFETY: a `Box<X>` was written in place by `put::<X>` (the caller's contract).
+            unsafe { &mut **p.cast::<Box<X>>() }
+        }
+    }
+
     /// Drop the `X` in place.
     ///
     /// # Safety
@@ -128,8 +151,9 @@ pub(crate) fn boxed(f: Box<dyn FnOnce() + Send>) -> impl FnMut(&Payload) -> Body
 pub(crate) struct G {
     /// Sequential id within its executor; main is 1.
     pub(crate) id: u64,
-    /// Optional name given at spawn.
-    pub(crate) name: Option<Box<str>>,
+    /// Optional name given at spawn, boxed once more: names are rare, and the thin pointer
+    /// keeps the record (and so every parked goroutine and task) 16 bytes smaller.
+    name: Option<Box<Box<str>>>,
     /// The function it runs (its closure's type path; empty for main and for goroutines the
     /// runtime starts), for `leak::Options::ignore_top_function`.
     pub(crate) function: &'static str,
@@ -137,8 +161,9 @@ pub(crate) struct G {
     pub(crate) spawn_site: &'static Location<'static>,
     /// Id of the goroutine that spawned this one (0 for main).
     pub(crate) parent: u64,
-    /// Usable bytes of the stack it will run on.
-    pub(crate) stack_size: usize,
+    /// Usable bytes of the stack it will run on (`u32`: see `name`; stacks stay far below
+    /// 4 GiB).
+    stack_size: u32,
     /// Which executor owns the goroutine.
     pub(crate) exec: ExecKind,
     /// A `Status` as u8.
@@ -147,10 +172,10 @@ pub(crate) struct G {
     wait_reason: AtomicU8,
     /// Where the goroutine blocked, or last yielded (never null once it has run).
     wait_site: AtomicPtr<Location<'static>>,
-    /// Worker index the goroutine is bound to once started (usize::MAX before).
-    pub(crate) home: AtomicUsize,
+    /// Worker index the goroutine is bound to once started (`NO_HOME` before).
+    pub(crate) home: AtomicU32,
     /// The goroutine's slot in its home worker's table of started goroutines.
-    pub(crate) slot: AtomicUsize,
+    pub(crate) slot: AtomicU32,
     /// Set while the executor force-unwinds the goroutine (main returned or the run failed).
     pub(crate) torn_down: AtomicBool,
     /// Parked in the middle of an unwind (a destructor blocked during a panic): it must never
@@ -171,6 +196,22 @@ pub(crate) struct G {
     pub(crate) payload: Payload,
     /// Result hand-over to the `JoinHandle` (see `join.rs`).
     pub(crate) join: Mutex<JoinState>,
+    /// A task rather than a goroutine (set at creation from its body): reports say `task 7`.
+    pub(crate) task: bool,
+    /// Async wake-ups (`task::waker`): set by a waker before it unparks, cleared before each
+    /// poll. A wake that lands while the future is being polled (status `Running`, so the
+    /// unpark finds nothing to wake) is found by the park that follows, which then wakes the
+    /// record itself: no lost wake-ups.
+    pub(crate) notified: AtomicBool,
+    /// Wakers of this record alive now (clones made by `task::waker`): a task parked with none
+    /// and not notified can never be woken, which reports say.
+    pub(crate) wakers: AtomicU32,
+    /// True while this record's thread polls a future for it: a blocking call then has no
+    /// stack to park and panics naming the async form (`task::blocking_in_task`). Only
+    /// touched by the thread running the record.
+    pub(crate) polling: Cell<bool>,
+    /// Its operation log, on a recording runtime (`record`); set before it is shared.
+    pub(crate) rec: Option<Arc<crate::record::Buf>>,
 }
 
 // SAFETY: `payload` is written by the spawner before the record is shared, read by the
@@ -197,29 +238,34 @@ impl G {
         let mut g = free_list::take().unwrap_or_else(|| Arc::new(G::blank()));
         let r = Arc::get_mut(&mut g).expect("a fresh or recycled record is not shared");
         r.id = id;
-        r.name = name;
+        r.name = name.map(Box::new);
         r.spawn_site = spawn_site;
         r.parent = parent;
         r.exec = exec;
-        r.stack_size = stack_size;
+        r.stack_size = u32::try_from(stack_size).expect("goweave: a stack of 4 GiB or more");
         *r.status.get_mut() = Status::Runnable as u8;
         *r.wait_reason.get_mut() = WaitReason::None as u8;
         *r.wait_site.get_mut() = spawn_site as *const _ as *mut _;
-        *r.home.get_mut() = usize::MAX;
+        *r.home.get_mut() = NO_HOME;
         *r.slot.get_mut() = 0;
         *r.torn_down.get_mut() = false;
         *r.parked_unwinding.get_mut() = false;
         *r.yielder.get_mut() = std::ptr::null_mut();
         r.detail.set(None);
+        r.rec = None;
         *r.join.get_mut().unwrap_or_else(|p| p.into_inner()) = JoinState::Running {
             waiter: None,
             handle,
         };
+        *r.notified.get_mut() = false;
+        r.polling.set(false);
         let body = install(&r.payload);
         r.function = match &body {
             Body::Inline(e) => e.function,
+            Body::Task(e) => e.function,
             _ => "",
         };
+        r.task = matches!(body, Body::Task(_));
         *r.body.get_mut() = body;
         g
     }
@@ -238,8 +284,8 @@ impl G {
             status: AtomicU8::new(Status::Dead as u8),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             wait_site: AtomicPtr::new(nowhere as *const _ as *mut _),
-            home: AtomicUsize::new(usize::MAX),
-            slot: AtomicUsize::new(0),
+            home: AtomicU32::new(NO_HOME),
+            slot: AtomicU32::new(0),
             torn_down: AtomicBool::new(false),
             parked_unwinding: AtomicBool::new(false),
             body: UnsafeCell::new(Body::Gone),
@@ -248,6 +294,11 @@ impl G {
             detail: Cell::new(None),
             payload: Payload::empty(),
             join: Mutex::new(JoinState::Empty),
+            task: false,
+            notified: AtomicBool::new(false),
+            wakers: AtomicU32::new(0),
+            polling: Cell::new(false),
+            rec: None,
         }
     }
 
@@ -258,6 +309,8 @@ impl G {
             // SAFETY: an `Inline` body means the payload holds its closure; `&mut self` is
             // exclusive access.
             Body::Inline(e) => unsafe { (e.discard)(&self.payload) },
+            // SAFETY: a `Task` body means the payload holds its future; exclusive as above.
+            Body::Task(e) => unsafe { e.discard(&self.payload) },
             other => drop(other),
         }
         let join = self.join.get_mut().unwrap_or_else(|p| p.into_inner());
@@ -266,6 +319,7 @@ impl G {
             unsafe { discard(&self.payload) };
         }
         self.name = None;
+        self.rec = None;
         self.locals.get_mut().clear();
     }
 
@@ -366,11 +420,22 @@ impl G {
         drop(map);
     }
 
-    /// `goroutine 7` or `goroutine 7 "name"`.
+    /// The name given at spawn.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref().map(|n| &**n)
+    }
+
+    /// Usable bytes of the stack it will run on.
+    pub(crate) fn stack_size(&self) -> usize {
+        self.stack_size as usize
+    }
+
+    /// `goroutine 7` or `goroutine 7 "name"` (`task 7` for a task).
     pub(crate) fn label(&self) -> String {
-        match &self.name {
-            Some(n) => format!("goroutine {} \"{}\"", self.id, n),
-            None => format!("goroutine {}", self.id),
+        let kind = if self.task { "task" } else { "goroutine" };
+        match self.name() {
+            Some(n) => format!("{kind} {} \"{}\"", self.id, n),
+            None => format!("{kind} {}", self.id),
         }
     }
 }

@@ -8,7 +8,8 @@
 //! - the state moves `Running` → `Done` | `Empty` | `Abandoned` exactly once, and whoever waits
 //!   registers itself under the same lock, so a completion never misses a waiter;
 //! - `Done` means the payload holds the result; it leaves `Done` only by the handle taking the
-//!   result (`join`) or dropping it (the handle's drop), both under the lock;
+//!   result (`join`, or its `poll` as a future) or dropping it (the handle's drop), all under the
+//!   lock; so `Empty` with a handle alive means the handle took the value;
 //! - `handle` is true while a `JoinHandle` exists: a goroutine that finishes without one drops
 //!   its result at once (`Empty`).
 
@@ -83,6 +84,16 @@ where
     let unwound = Unwound(g);
     let v = f();
     std::mem::forget(unwound);
+    // SAFETY: the closure was taken out, so the payload is empty.
+    unsafe { finish(g, v) };
+}
+
+/// Hand `v`, the value of goroutine or task `g`, to its `JoinHandle` (or drop it if there is
+/// none), and wake the joiner.
+///
+/// # Safety
+/// `g`'s payload is empty, `g` finishes once, and the caller is the thread running it.
+pub(crate) unsafe fn finish<T>(g: &G, v: T) {
     let (waiter, unwanted) = {
         let mut st = lock(g);
         match std::mem::replace(&mut *st, JoinState::Empty) {
@@ -134,7 +145,7 @@ impl<T> JoinHandle<T> {
         !matches!(*lock(&self.g), JoinState::Running { .. })
     }
 
-    /// Wait for the goroutine's value. Works from a goroutine (it parks with wait reason
+    /// Wait for the goroutine's (or task's) value. Works from a goroutine (it parks with wait reason
     /// `join`) and from a thread outside the runtime (it blocks the thread).
     ///
     /// Panics if the goroutine panicked (the run is ending anyway, as in Go) or was torn down.
@@ -158,7 +169,13 @@ impl<T> JoinHandle<T> {
                     goroutine::recycle(unsafe { ManuallyDrop::take(&mut this.g) });
                     return v;
                 }
-                JoinState::Empty => unreachable!("join consumes the handle"),
+                // With a handle alive, `Empty` means the handle took the value: it was awaited.
+                JoinState::Empty => {
+                    drop(st);
+                    panic!(
+                        "goweave: join at {site} of a JoinHandle that was already awaited to completion"
+                    )
+                }
                 JoinState::Abandoned(why) => {
                     let why = *why;
                     drop(st);
@@ -169,6 +186,58 @@ impl<T> JoinHandle<T> {
                     *waiter = Some(w);
                     sleeper.sleep(WaitReason::Join, site, st);
                 }
+            }
+        }
+    }
+}
+
+/// Awaiting a handle waits for the value of the goroutine or task behind it, as
+/// [`join`](JoinHandle::join) does, without blocking: from a task (`goweave::task::spawn`),
+/// from [`task::block_on`](crate::task::block_on), or from any other executor (its waker is
+/// woken when the value is ready). Panics, as `join` does, if the goroutine or task panicked or
+/// was torn down, and if polled again after it returned the value.
+impl<T> std::future::Future for JoinHandle<T> {
+    type Output = T;
+
+    #[track_caller]
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        let site = crate::task::poll_site(Location::caller());
+        let this = self.get_mut();
+        executor::sched_point(Event::new(Op::Join, ObjId(this.id), site));
+        let mut st = lock(&this.g);
+        match &mut *st {
+            JoinState::Done { .. } => {
+                *st = JoinState::Empty;
+                // SAFETY: `Done` means the payload holds the result, a `T`; the lock is held.
+                let v = unsafe { this.g.payload.take::<T>() };
+                drop(st);
+                hb::acquire(Key::Exit(this.id));
+                std::task::Poll::Ready(v)
+            }
+            // With a handle alive, `Empty` means this handle took the value already.
+            JoinState::Empty => {
+                drop(st);
+                panic!(
+                    "goweave: JoinHandle of {} {} polled after it returned its value",
+                    if this.g.task { "task" } else { "goroutine" },
+                    this.id
+                )
+            }
+            JoinState::Abandoned(why) => {
+                let why = *why;
+                drop(st);
+                panic!(
+                    "goweave: joined {} {}: {why}",
+                    if this.g.task { "task" } else { "goroutine" },
+                    this.id
+                )
+            }
+            JoinState::Running { waiter, .. } => {
+                // The latest waker replaces any earlier one (a future may move between tasks).
+                *waiter = Some(Waiter::Task(cx.waker().clone()));
+                drop(st);
+                crate::task::awaiting(WaitReason::Join, site);
+                std::task::Poll::Pending
             }
         }
     }
@@ -261,9 +330,16 @@ where
     let g = executor::spawn(&mut install, name, site, true);
     let id = g.id;
     executor::sched_point(Event::new(Op::Spawn, ObjId(id), site));
-    JoinHandle {
-        g: ManuallyDrop::new(g),
-        id,
-        _value: PhantomData,
+    JoinHandle::new(g)
+}
+
+impl<T> JoinHandle<T> {
+    /// The handle of goroutine or task `g`, just spawned with a handle.
+    pub(crate) fn new(g: GRef) -> JoinHandle<T> {
+        JoinHandle {
+            id: g.id,
+            g: ManuallyDrop::new(g),
+            _value: PhantomData,
+        }
     }
 }

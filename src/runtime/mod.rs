@@ -182,6 +182,8 @@ pub struct Builder {
     max_workers: Option<usize>,
     stack_size: Option<usize>,
     deadlock_check: Option<bool>,
+    record: Option<bool>,
+    record_limit: Option<usize>,
 }
 
 impl Builder {
@@ -238,6 +240,25 @@ impl Builder {
         self
     }
 
+    /// Whether [`block_on`](Runtime::block_on) logs every visible operation of goweave's
+    /// primitives (default: `GOWEAVE_RECORD=1`, else false). The logs are what
+    /// [`record::run`](crate::record::run) and [`record::stress`](crate::record::stress) (which
+    /// always record) follow under the checker to turn a failure of the real runtime into a
+    /// replay token; a plain `block_on` keeps them only for the run. Off, recording costs one
+    /// load and a branch per operation.
+    pub fn record(mut self, on: bool) -> Builder {
+        self.record = Some(on);
+        self
+    }
+
+    /// Most operations recorded per goroutine (default: `GOWEAVE_RECORD_LIMIT`, else
+    /// [`record::DEFAULT_LIMIT`](crate::record::DEFAULT_LIMIT)). A run that outgrows it is
+    /// not replayable, and says so, naming this limit.
+    pub fn record_limit(mut self, n: usize) -> Builder {
+        self.record_limit = Some(n);
+        self
+    }
+
     /// Validate the settings and build the runtime.
     pub fn build(self) -> Result<Runtime, BuildError> {
         let workers = self.workers.unwrap_or_else(default_workers);
@@ -257,12 +278,51 @@ impl Builder {
                 "stack_size {stack_size} is below the 16 KiB minimum"
             )));
         }
+        let record = match self.record {
+            Some(on) => on,
+            None => env_flag("GOWEAVE_RECORD")?,
+        };
+        let record_limit = match self.record_limit {
+            Some(n) => n,
+            None => match std::env::var("GOWEAVE_RECORD_LIMIT") {
+                Ok(v) => v
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| {
+                        BuildError(format!(
+                            "GOWEAVE_RECORD_LIMIT={v:?} is not a positive number of operations"
+                        ))
+                    })?,
+                Err(_) => crate::record::DEFAULT_LIMIT,
+            },
+        };
+        if record_limit == 0 {
+            return Err(BuildError("record_limit must be at least 1".into()));
+        }
         Ok(Runtime {
             workers,
             max_workers,
             stack_size,
             deadlock_check: self.deadlock_check.unwrap_or(true),
+            record,
+            record_limit,
         })
+    }
+}
+
+/// A boolean environment variable: unset, `0`/`false` or `1`/`true`.
+fn env_flag(name: &str) -> Result<bool, BuildError> {
+    match std::env::var(name) {
+        Err(_) => Ok(false),
+        Ok(v) => match v.trim() {
+            "" | "0" | "false" => Ok(false),
+            "1" | "true" => Ok(true),
+            _ => Err(BuildError(format!(
+                "{name}={v:?} is not 0, 1, true or false"
+            ))),
+        },
     }
 }
 
@@ -285,6 +345,8 @@ pub struct Runtime {
     max_workers: usize,
     stack_size: usize,
     deadlock_check: bool,
+    record: bool,
+    record_limit: usize,
 }
 
 impl Runtime {
@@ -302,14 +364,52 @@ impl Runtime {
     #[track_caller]
     pub fn block_on<T: Send + 'static>(&self, main: impl FnOnce() -> T + Send + 'static) -> T {
         let site = Location::caller();
+        if self.record {
+            let session = crate::record::Session::new(self.record_limit);
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.block_on_recorded(session.clone(), site, main)
+            }));
+            return run.unwrap_or_else(|p| {
+                // `block_on` cannot run `main` again to follow its log: say what can.
+                eprintln!(
+                    "goweave: this failed run was recorded ({} operations); to turn such a failure into a replay token, run it through goweave::record::run, or as a test with --stress N (GOWEAVE_STRESS=N, #[conc_test(stress = N)])",
+                    session.len()
+                );
+                std::panic::resume_unwind(p)
+            });
+        }
         executor::steal::block_on(
             self.workers,
             self.max_workers,
             self.stack_size,
             self.deadlock_check,
+            None,
             site,
             main,
         )
+    }
+
+    /// [`block_on`](Runtime::block_on), logging into `session`.
+    pub(crate) fn block_on_recorded<T: Send + 'static>(
+        &self,
+        session: std::sync::Arc<crate::record::Session>,
+        site: &'static Location<'static>,
+        main: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        executor::steal::block_on(
+            self.workers,
+            self.max_workers,
+            self.stack_size,
+            self.deadlock_check,
+            Some(session),
+            site,
+            main,
+        )
+    }
+
+    /// Most operations recorded per goroutine ([`Builder::record_limit`]).
+    pub(crate) fn record_limit(&self) -> usize {
+        self.record_limit
     }
 }
 
@@ -329,6 +429,8 @@ pub fn run<T: Send + 'static>(main: impl FnOnce() -> T + Send + 'static) -> T {
         rt.max_workers,
         rt.stack_size,
         rt.deadlock_check,
+        rt.record
+            .then(|| crate::record::Session::new(rt.record_limit)),
         site,
         main,
     )

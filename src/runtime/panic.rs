@@ -207,7 +207,8 @@ pub(crate) fn capture_panic(g: &G, payload: Box<dyn Any + Send>) -> PanicReport 
     forget(g.id);
     PanicReport {
         goroutine: g.id,
-        name: g.name.as_deref().map(str::to_string),
+        name: g.name().map(str::to_string),
+        task: g.task,
         location,
         message,
         spawned_at: g.spawn_site,

@@ -16,6 +16,8 @@ pub(crate) enum Waiter {
     Goroutine(GRef),
     /// A thread blocked in `std::thread::park`.
     Thread(Arc<ThreadSignal>),
+    /// An awaiting future (a task, `task::block_on`, or any other executor's): its waker.
+    Task(std::task::Waker),
 }
 
 /// How a thread waiter learns it was woken (`thread::park` may return spuriously).
@@ -60,6 +62,7 @@ impl Waiter {
                 s.woken.store(true, Ordering::Release);
                 t.unpark();
             }
+            Waiter::Task(w) => w.wake(),
         }
     }
 

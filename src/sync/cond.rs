@@ -248,3 +248,7 @@ impl fmt::Debug for Cond {
             .finish()
     }
 }
+
+// The future form of `wait`, in a file of its own (it reads the private list above).
+#[path = "cond_async.rs"]
+mod async_wait;

@@ -5,6 +5,7 @@ pub mod chan;
 
 pub mod atomic;
 mod cond;
+mod grant;
 mod locker;
 mod mutex;
 pub(crate) mod obj;
@@ -21,5 +22,5 @@ pub use mutex::{Mutex, MutexGuard};
 pub use once::Once;
 pub use owned::{OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-pub use semaphore::Semaphore;
+pub use semaphore::{Semaphore, SemaphoreAcquire};
 pub use waitgroup::WaitGroup;

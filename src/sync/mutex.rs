@@ -115,6 +115,33 @@ pub(crate) struct RawMutex {
     pub(crate) obj: Obj,
 }
 
+/// The locals of one slow lock (Go's in `lockSlow`), kept across the semaphore wait by the
+/// blocking and the async form alike.
+struct Slow {
+    /// When it first queued on the semaphore.
+    wait_start: Option<Duration>,
+    /// It has waited longer than `STARVATION_THRESHOLD`.
+    starving: bool,
+    /// It was woken (or set `WOKEN` itself), so it must clear `WOKEN`.
+    awoke: bool,
+    /// Spin rounds since it last woke.
+    iter: u32,
+    /// The state word last read.
+    old: u32,
+}
+
+impl Slow {
+    fn new(m: &RawMutex) -> Slow {
+        Slow {
+            wait_start: None,
+            starving: false,
+            awoke: false,
+            iter: 0,
+            old: m.state.load(Ordering::Relaxed),
+        }
+    }
+}
+
 impl RawMutex {
     pub(crate) const fn new() -> RawMutex {
         RawMutex {
@@ -141,6 +168,10 @@ impl RawMutex {
             return self.lock_controlled(reason, site, detail);
         }
         self.acquire(reason, site, false, detail);
+        if crate::record::on() {
+            // Logged once held: a recording's lock order is the order of acquisition.
+            self.obj.record(Op::Lock);
+        }
         if watched(false) {
             // Go's raceAcquire: everything before the previous unlock happens before us.
             hb::acquire(self.obj.key());
@@ -158,6 +189,18 @@ impl RawMutex {
         self.acquire(reason, site, true, detail);
         self.holder.set(site);
         hb::acquire(self.obj.key());
+    }
+
+    /// [`lock`](Self::lock) as a future (`Mutex::lock_async`).
+    pub(crate) async fn lock_async(&self, reason: WaitReason, site: &'static Location<'static>) {
+        let controlled = self.obj.point(Op::Lock, site);
+        self.acquire_async(reason, site, controlled).await;
+        if controlled {
+            self.holder.set(site);
+        }
+        if watched(controlled) {
+            hb::acquire(self.obj.key());
+        }
     }
 
     /// Take the lock without an event of its own (for primitives built on this one). `reason`
@@ -220,17 +263,51 @@ impl RawMutex {
         controlled: bool,
         detail: &dyn Fn(&RawMutex) -> WaitDetail,
     ) {
-        let mut wait_start: Option<Duration> = None;
-        let mut starving = false;
-        let mut awoke = false;
-        let mut iter = 0;
-        let mut old = self.state.load(Ordering::Relaxed);
+        let mut s = Slow::new(self);
+        while let Some(lifo) = self.slow_step(&mut s, controlled) {
+            let d = controlled.then(|| detail(self));
+            self.sema.acquire(reason, site, lifo, d);
+            if self.slow_woken(&mut s) {
+                return;
+            }
+        }
+    }
+
+    /// [`acquire`](Self::acquire) as a future (`Mutex::lock_async`): the same steps, with the
+    /// semaphore awaited instead of parked on.
+    pub(crate) async fn acquire_async(
+        &self,
+        reason: WaitReason,
+        site: &'static Location<'static>,
+        controlled: bool,
+    ) {
+        if self
+            .state
+            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+        let mut s = Slow::new(self);
+        while let Some(lifo) = self.slow_step(&mut s, controlled) {
+            self.sema.acquire_async(reason, site, lifo).await;
+            if self.slow_woken(&mut s) {
+                return;
+            }
+        }
+    }
+
+    /// Go's `lockSlow` up to the semaphore: `None` once locked, `Some(lifo)` when the caller
+    /// must wait on the semaphore (at the front of its queue if `lifo`) and then call
+    /// [`slow_woken`](Self::slow_woken).
+    fn slow_step(&self, s: &mut Slow, controlled: bool) -> Option<bool> {
         loop {
+            let old = s.old;
             // Spin while locked in normal mode (in starvation mode ownership is handed off, so
             // spinning cannot win).
-            if old & (LOCKED | STARVING) == LOCKED && Self::can_spin(iter, controlled) {
+            if old & (LOCKED | STARVING) == LOCKED && Self::can_spin(s.iter, controlled) {
                 // Tell unlock not to wake anyone else: we are about to take it.
-                if !awoke
+                if !s.awoke
                     && old & WOKEN == 0
                     && old >> WAITER_SHIFT != 0
                     && self
@@ -238,13 +315,13 @@ impl RawMutex {
                         .compare_exchange(old, old | WOKEN, Ordering::Relaxed, Ordering::Relaxed)
                         .is_ok()
                 {
-                    awoke = true;
+                    s.awoke = true;
                 }
                 for _ in 0..30 {
                     std::hint::spin_loop();
                 }
-                iter += 1;
-                old = self.state.load(Ordering::Relaxed);
+                s.iter += 1;
+                s.old = self.state.load(Ordering::Relaxed);
                 continue;
             }
             let mut new = old;
@@ -257,10 +334,10 @@ impl RawMutex {
             }
             // Switch to starvation mode, unless it was just unlocked (unlock expects a
             // starving mutex to have waiters).
-            if starving && old & LOCKED != 0 {
+            if s.starving && old & LOCKED != 0 {
                 new |= STARVING;
             }
-            if awoke {
+            if s.awoke {
                 assert!(new & WOKEN != 0, "sync: inconsistent mutex state");
                 new &= !WOKEN;
             }
@@ -270,36 +347,42 @@ impl RawMutex {
             {
                 Ok(_) => {
                     if old & (LOCKED | STARVING) == 0 {
-                        return; // Locked it.
+                        return None; // Locked it.
                     }
                     // A waiter that lost the race goes back to the front.
-                    let lifo = wait_start.is_some();
-                    let started = *wait_start.get_or_insert_with(executor::now);
-                    let d = controlled.then(|| detail(self));
-                    self.sema.acquire(reason, site, lifo, d);
-                    starving = starving || executor::now() - started > STARVATION_THRESHOLD;
-                    old = self.state.load(Ordering::Relaxed);
-                    if old & STARVING != 0 {
-                        // Ownership was handed to us; we still count as a waiter and LOCKED
-                        // is clear. Fix both, and leave starvation mode if we are the last
-                        // waiter or did not wait long.
-                        assert!(
-                            old & (LOCKED | WOKEN) == 0 && old >> WAITER_SHIFT != 0,
-                            "sync: inconsistent mutex state"
-                        );
-                        let mut delta = LOCKED.wrapping_sub(1 << WAITER_SHIFT);
-                        if !starving || old >> WAITER_SHIFT == 1 {
-                            delta = delta.wrapping_sub(STARVING);
-                        }
-                        self.state.fetch_add(delta, Ordering::Acquire);
-                        return;
-                    }
-                    awoke = true;
-                    iter = 0;
+                    let lifo = s.wait_start.is_some();
+                    s.wait_start.get_or_insert_with(executor::now);
+                    return Some(lifo);
                 }
-                Err(now) => old = now,
+                Err(now) => s.old = now,
             }
         }
+    }
+
+    /// Go's `lockSlow` after the semaphore: true if ownership was handed to us (locked),
+    /// false to go round [`slow_step`](Self::slow_step) again.
+    fn slow_woken(&self, s: &mut Slow) -> bool {
+        let started = s.wait_start.expect("waited");
+        s.starving = s.starving || executor::now() - started > STARVATION_THRESHOLD;
+        let old = self.state.load(Ordering::Relaxed);
+        s.old = old;
+        if old & STARVING != 0 {
+            // Ownership was handed to us; we still count as a waiter and LOCKED is clear. Fix
+            // both, and leave starvation mode if we are the last waiter or did not wait long.
+            assert!(
+                old & (LOCKED | WOKEN) == 0 && old >> WAITER_SHIFT != 0,
+                "sync: inconsistent mutex state"
+            );
+            let mut delta = LOCKED.wrapping_sub(1 << WAITER_SHIFT);
+            if !s.starving || old >> WAITER_SHIFT == 1 {
+                delta = delta.wrapping_sub(STARVING);
+            }
+            self.state.fetch_add(delta, Ordering::Acquire);
+            return true;
+        }
+        s.awoke = true;
+        s.iter = 0;
+        false
     }
 
     /// Unlock (from any goroutine, as in Go): a scheduling point, then
@@ -309,6 +392,9 @@ impl RawMutex {
     pub(crate) fn unlock(&self, site: &'static Location<'static>) {
         if executor::is_controlled() {
             return self.unlock_controlled(site);
+        }
+        if crate::record::on() {
+            self.obj.record(Op::Unlock);
         }
         if watched(false) {
             // Go's raceRelease, before the lock can change hands.
@@ -460,6 +546,44 @@ impl<T: ?Sized> Mutex<T> {
             mutex: self,
             site,
             _not_send: PhantomData,
+        }
+    }
+
+    /// [`lock`](Mutex::lock) as a future, for tasks (`goweave::task`) and any other executor:
+    /// the same lock and wait queue (Go's algorithm, starvation mode included), with the
+    /// future's waker queued instead of a parked goroutine.
+    ///
+    /// The guard is the `!Send` [`MutexGuard`], fine between two awaits; to hold the lock
+    /// across an `.await` in a task (whose future must be `Send`), use
+    /// [`lock_owned_async`](Mutex::lock_owned_async).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// goweave::run(|| {
+    ///     let m = Arc::new(goweave::sync::Mutex::new(0));
+    ///     let hs: Vec<_> = (0..4)
+    ///         .map(|_| {
+    ///             let m = m.clone();
+    ///             goweave::task::spawn(async move { *m.lock_async().await += 1 })
+    ///         })
+    ///         .collect();
+    ///     hs.into_iter().for_each(|h| h.join());
+    ///     assert_eq!(*m.lock(), 4);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn lock_async(&self) -> impl std::future::Future<Output = MutexGuard<'_, T>> + Send
+    where
+        T: Send,
+    {
+        let site = Location::caller();
+        async move {
+            self.raw.lock_async(WaitReason::MutexLock, site).await;
+            MutexGuard {
+                mutex: self,
+                site,
+                _not_send: PhantomData,
+            }
         }
     }
 

@@ -22,12 +22,15 @@ pub(crate) fn lock_queue<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Obj {
     /// The object id, 0 until assigned.
     id: AtomicU64,
+    /// Operations on it logged by a recording run so far (its per-object order).
+    seq: AtomicU64,
 }
 
 impl Obj {
     pub(crate) const fn new() -> Obj {
         Obj {
             id: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
         }
     }
 
@@ -36,6 +39,9 @@ impl Obj {
     #[inline]
     pub(crate) fn point(&self, op: Op, site: &'static Location<'static>) -> bool {
         if !is_controlled() {
+            if crate::record::on() {
+                crate::record::point(op, self.id(), Some(&self.seq));
+            }
             return false;
         }
         self.point_controlled(Event::new(op, self.id(), site));
@@ -52,6 +58,9 @@ impl Obj {
         would_block: &dyn Fn() -> bool,
     ) -> bool {
         if !is_controlled() {
+            if crate::record::on() {
+                crate::record::point(op, self.id(), Some(&self.seq));
+            }
             return false;
         }
         executor::sched_point_probe(Event::new(op, self.id(), site), &would_block);
@@ -67,10 +76,21 @@ impl Obj {
         site: &'static Location<'static>,
     ) -> bool {
         if !is_controlled() {
+            if crate::record::on() {
+                crate::record::point(op, self.id(), Some(&self.seq));
+            }
             return false;
         }
         self.point_controlled(Event::atomic(op, self.id(), ordering, site));
         true
+    }
+
+    /// Log `op` on this object in a recording run (call only when `record::on()`), for
+    /// operations whose work-stealing path does not go through [`point`](Obj::point).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn record(&self, op: Op) {
+        crate::record::point(op, self.id(), Some(&self.seq));
     }
 
     #[cold]

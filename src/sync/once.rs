@@ -90,34 +90,12 @@ impl Once {
         if controlled {
             self.m.holder.set(site);
         }
-        /// Unlocks, also if `f` panics; marks the `Once` done (and publishes the run to the
-        /// race detector) if this call ran the function.
-        struct Finish<'a> {
-            once: &'a Once,
-            site: &'static Location<'static>,
-            controlled: bool,
-            ran: bool,
-        }
-        impl Drop for Finish<'_> {
-            fn drop(&mut self) {
-                let once = self.once;
-                if self.ran {
-                    if watched(self.controlled) {
-                        hb::release(once.m.obj.key());
-                    }
-                    once.done.store(true, Ordering::Release);
-                }
-                if self.controlled {
-                    once.m.holder.clear();
-                }
-                once.m.release(self.site);
-            }
-        }
         let mut finish = Finish {
             once: self,
             site,
             controlled,
             ran: false,
+            awaiting: false,
         };
         if !self.done.load(Ordering::Relaxed) {
             finish.ran = true;
@@ -126,9 +104,105 @@ impl Once {
         drop(finish);
     }
 
+    /// [`call_once`](Once::call_once) with an async function, as a future, for tasks
+    /// (`goweave::task`) and any other executor: the first caller awaits `f`; concurrent
+    /// callers await (wait reason `sync.Once.Do`) until it completed. As with `call_once`, an
+    /// `f` that panics counts as run; an `f` whose future is dropped before it completed (the
+    /// call was cancelled) does not, and the next caller runs its own.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// goweave::run(|| {
+    ///     let once = Arc::new(goweave::sync::Once::new());
+    ///     let runs = Arc::new(AtomicU32::new(0));
+    ///     let hs: Vec<_> = (0..3)
+    ///         .map(|_| {
+    ///             let (once, runs) = (once.clone(), runs.clone());
+    ///             goweave::task::spawn(async move {
+    ///                 once.call_once_async(async {
+    ///                     goweave::task::yield_now().await;
+    ///                     runs.fetch_add(1, Ordering::Relaxed);
+    ///                 })
+    ///                 .await;
+    ///                 assert_eq!(runs.load(Ordering::Relaxed), 1);
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     hs.into_iter().for_each(|h| h.join());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn call_once_async<'a, F>(
+        &'a self,
+        f: F,
+    ) -> impl std::future::Future<Output = ()> + Send + 'a
+    where
+        F: std::future::Future<Output = ()> + Send + 'a,
+    {
+        let site = Location::caller();
+        async move {
+            let controlled = self.m.obj.point(Op::Once, site);
+            if !self.done.load(Ordering::Acquire) {
+                self.m
+                    .acquire_async(WaitReason::OnceWait, site, controlled)
+                    .await;
+                if controlled {
+                    self.m.holder.set(site);
+                }
+                let mut finish = Finish {
+                    once: self,
+                    site,
+                    controlled,
+                    ran: false,
+                    awaiting: false,
+                };
+                if !self.done.load(Ordering::Relaxed) {
+                    finish.ran = true;
+                    finish.awaiting = true;
+                    f.await;
+                    finish.awaiting = false;
+                }
+                drop(finish);
+            }
+            if watched(controlled) {
+                hb::acquire(self.m.obj.key());
+            }
+        }
+    }
+
     /// True once a call has completed.
     pub fn is_completed(&self) -> bool {
         self.done.load(Ordering::Acquire)
+    }
+}
+
+/// The end of a call that holds the `Once`'s mutex: unlocks, also if `f` panics; marks the
+/// `Once` done (and publishes the run to the race detector) if this call ran the function.
+struct Finish<'a> {
+    once: &'a Once,
+    site: &'static Location<'static>,
+    controlled: bool,
+    /// This call ran (or began) the function.
+    ran: bool,
+    /// Inside `f.await`: a drop that is not a panic is a cancellation, and does not count.
+    awaiting: bool,
+}
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        let once = self.once;
+        let cancelled = self.awaiting && !std::thread::panicking();
+        if self.ran && !cancelled {
+            if watched(self.controlled) {
+                hb::release(once.m.obj.key());
+            }
+            once.done.store(true, Ordering::Release);
+        }
+        if self.controlled {
+            once.m.holder.clear();
+        }
+        once.m.release(self.site);
     }
 }
 

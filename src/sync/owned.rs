@@ -45,6 +45,43 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// [`lock_owned`](Mutex::lock_owned) as a future (see [`Mutex::lock_async`]): its guard is
+    /// `Send`, so a task may hold the lock across an `.await`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// goweave::run(|| {
+    ///     let m = Arc::new(goweave::sync::Mutex::new(Vec::new()));
+    ///     let m2 = m.clone();
+    ///     goweave::task::spawn(async move {
+    ///         let mut g = m2.lock_owned_async().await;
+    ///         g.push(1);
+    ///         goweave::task::yield_now().await; // still held
+    ///         g.push(2);
+    ///     })
+    ///     .join();
+    ///     assert_eq!(*m.lock(), vec![1, 2]);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn lock_owned_async(
+        self: &Arc<Self>,
+    ) -> impl std::future::Future<Output = OwnedMutexGuard<T>> + Send + 'static
+    where
+        T: Send + 'static,
+    {
+        let site = Location::caller();
+        let mutex = self.clone();
+        async move {
+            mutex.raw.lock_async(WaitReason::MutexLock, site).await;
+            OwnedMutexGuard {
+                mutex,
+                site,
+                _not_sync: PhantomData,
+            }
+        }
+    }
+
     /// [`lock_owned`](Mutex::lock_owned) if nobody holds the lock (Go's `TryLock`).
     #[track_caller]
     pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMutexGuard<T>> {
@@ -134,6 +171,55 @@ impl<T: ?Sized> RwLock<T> {
         OwnedRwLockWriteGuard {
             lock: self.clone(),
             site,
+        }
+    }
+
+    /// [`read_owned`](RwLock::read_owned) as a future (see [`RwLock::read_async`]): its guard
+    /// is `Send`, so a task may hold the read lock across an `.await`.
+    #[track_caller]
+    pub fn read_owned_async(
+        self: &Arc<Self>,
+    ) -> impl std::future::Future<Output = OwnedRwLockReadGuard<T>> + Send + 'static
+    where
+        T: Send + Sync + 'static,
+    {
+        let site = Location::caller();
+        let lock = self.clone();
+        async move {
+            lock.raw.read_async(site).await;
+            OwnedRwLockReadGuard { lock, site }
+        }
+    }
+
+    /// [`write_owned`](RwLock::write_owned) as a future (see [`RwLock::read_async`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// goweave::run(|| {
+    ///     let l = Arc::new(goweave::sync::RwLock::new(0));
+    ///     let w = l.clone();
+    ///     goweave::task::spawn(async move {
+    ///         let mut g = w.write_owned_async().await;
+    ///         goweave::task::yield_now().await; // held across an await
+    ///         *g += 1;
+    ///     })
+    ///     .join();
+    ///     let r = l.clone();
+    ///     assert_eq!(goweave::task::spawn(async move { *r.read_owned_async().await }).join(), 1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn write_owned_async(
+        self: &Arc<Self>,
+    ) -> impl std::future::Future<Output = OwnedRwLockWriteGuard<T>> + Send + 'static
+    where
+        T: Send + Sync + 'static,
+    {
+        let site = Location::caller();
+        let lock = self.clone();
+        async move {
+            lock.raw.write_async(site).await;
+            OwnedRwLockWriteGuard { lock, site }
         }
     }
 }

@@ -90,12 +90,36 @@ impl RawRwLock {
     #[inline]
     pub(crate) fn read(&self, site: &'static Location<'static>) {
         let controlled = self.obj.point(Op::RLock, site);
-        if self.reader_count.fetch_add(1, Ordering::SeqCst) + 1 < 0 {
+        if self.read_begin() {
             // A writer is announced: wait for it.
             let d = controlled.then(|| self.detail());
             self.reader_sem
                 .acquire(WaitReason::RwLockRead, site, false, d);
         }
+        self.read_end(controlled, site);
+    }
+
+    /// [`read`](Self::read) as a future (`RwLock::read_async`): the same steps, with the
+    /// semaphore awaited.
+    pub(crate) async fn read_async(&self, site: &'static Location<'static>) {
+        let controlled = self.obj.point(Op::RLock, site);
+        if self.read_begin() {
+            self.reader_sem
+                .acquire_async(WaitReason::RwLockRead, site, false)
+                .await;
+        }
+        self.read_end(controlled, site);
+    }
+
+    /// Count a reader in; true if a writer is announced (then wait on `reader_sem`).
+    #[inline]
+    fn read_begin(&self) -> bool {
+        self.reader_count.fetch_add(1, Ordering::SeqCst) + 1 < 0
+    }
+
+    /// The reader holds the lock: bookkeeping and the race detector's edge.
+    #[inline]
+    fn read_end(&self, controlled: bool, site: &'static Location<'static>) {
         if controlled {
             lock_queue(&self.track).readers.push((current_id(), site));
         }
@@ -179,16 +203,43 @@ impl RawRwLock {
             .acquire(WaitReason::RwLockWrite, site, controlled, &|_| {
                 self.detail()
             });
-        if controlled {
-            lock_queue(&self.track).writer = Some((current_id(), site, false));
-        }
-        // Announce the writer to readers, then wait for the active ones.
-        let r = self.reader_count.fetch_add(-MAX_READERS, Ordering::SeqCst);
-        if r != 0 && self.reader_wait.fetch_add(r, Ordering::SeqCst) + r != 0 {
+        if self.write_announce(controlled, site) {
             let d = controlled.then(|| self.detail());
             self.writer_sem
                 .acquire(WaitReason::RwLockWrite, site, false, d);
         }
+        self.write_end(controlled, site);
+    }
+
+    /// [`write`](Self::write) as a future (`RwLock::write_async`): the same steps, with the
+    /// writers' mutex and the semaphore awaited.
+    pub(crate) async fn write_async(&self, site: &'static Location<'static>) {
+        let controlled = self.obj.point(Op::Lock, site);
+        self.w
+            .acquire_async(WaitReason::RwLockWrite, site, controlled)
+            .await;
+        if self.write_announce(controlled, site) {
+            self.writer_sem
+                .acquire_async(WaitReason::RwLockWrite, site, false)
+                .await;
+        }
+        self.write_end(controlled, site);
+    }
+
+    /// The writer won against other writers: announce it to readers. True if active readers
+    /// remain (then wait on `writer_sem` for the last of them).
+    #[inline]
+    fn write_announce(&self, controlled: bool, site: &'static Location<'static>) -> bool {
+        if controlled {
+            lock_queue(&self.track).writer = Some((current_id(), site, false));
+        }
+        let r = self.reader_count.fetch_add(-MAX_READERS, Ordering::SeqCst);
+        r != 0 && self.reader_wait.fetch_add(r, Ordering::SeqCst) + r != 0
+    }
+
+    /// The writer holds the lock: bookkeeping and the race detector's edges.
+    #[inline]
+    fn write_end(&self, controlled: bool, site: &'static Location<'static>) {
         if controlled {
             lock_queue(&self.track).writer = Some((current_id(), site, true));
         }
@@ -341,6 +392,44 @@ impl<T: ?Sized> RwLock<T> {
             lock: self,
             site,
             _not_send: PhantomData,
+        }
+    }
+
+    /// [`read`](RwLock::read) as a future, for tasks (`goweave::task`) and any other executor:
+    /// the same lock and queues, with the future's waker queued instead of a parked goroutine.
+    /// The guard is `!Send`; to hold it across an `.await` in a task, use
+    /// [`read_owned_async`](RwLock::read_owned_async).
+    #[track_caller]
+    pub fn read_async(&self) -> impl std::future::Future<Output = RwLockReadGuard<'_, T>> + Send
+    where
+        T: Send + Sync,
+    {
+        let site = Location::caller();
+        async move {
+            self.raw.read_async(site).await;
+            RwLockReadGuard {
+                lock: self,
+                site,
+                _not_send: PhantomData,
+            }
+        }
+    }
+
+    /// [`write`](RwLock::write) as a future (see [`read_async`](RwLock::read_async); the
+    /// sendable guard comes from [`write_owned_async`](RwLock::write_owned_async)).
+    #[track_caller]
+    pub fn write_async(&self) -> impl std::future::Future<Output = RwLockWriteGuard<'_, T>> + Send
+    where
+        T: Send + Sync,
+    {
+        let site = Location::caller();
+        async move {
+            self.raw.write_async(site).await;
+            RwLockWriteGuard {
+                lock: self,
+                site,
+                _not_send: PhantomData,
+            }
         }
     }
 

@@ -219,3 +219,8 @@ impl fmt::Debug for Semaphore {
             .finish()
     }
 }
+
+// The future form of `acquire`, in a file of its own (it reads the private state above).
+#[path = "semaphore_async.rs"]
+mod async_acquire;
+pub use async_acquire::Acquire as SemaphoreAcquire;

@@ -150,17 +150,60 @@ impl WaitGroup {
     #[track_caller]
     pub fn wait(&self) {
         let site = Location::caller();
-        let inner = &*self.inner;
-        let controlled = inner.obj.point_probe(Op::WaitGroupWait, site, &|| {
-            (inner.state.load(Ordering::SeqCst) >> 32) as i32 != 0
+        // Blocks while the counter is not zero (what a strategy asks: `verdict::probe`).
+        let controlled = self.inner.obj.point_probe(Op::WaitGroupWait, site, &|| {
+            (self.inner.state.load(Ordering::SeqCst) >> 32) as i32 != 0
         });
+        if self.register(site, controlled) {
+            let detail = controlled.then(|| self.detail());
+            self.inner
+                .sema
+                .acquire(WaitReason::WaitGroupWait, site, false, detail);
+            self.woken(controlled);
+        }
+    }
+
+    /// [`wait`](WaitGroup::wait) as a future, for tasks (`goweave::task`) and any other
+    /// executor: the same counter and semaphore, with the future's waker queued instead of a
+    /// parked goroutine.
+    ///
+    /// ```
+    /// goweave::run(|| {
+    ///     let wg = goweave::sync::WaitGroup::new();
+    ///     wg.add(2);
+    ///     for _ in 0..2 {
+    ///         let w = wg.clone();
+    ///         goweave::task::spawn(async move { w.done() });
+    ///     }
+    ///     goweave::task::spawn(async move { wg.wait_async().await }).join();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn wait_async(&self) -> impl std::future::Future<Output = ()> + Send + '_ {
+        let site = Location::caller();
+        async move {
+            let controlled = self.inner.obj.point(Op::WaitGroupWait, site);
+            if self.register(site, controlled) {
+                self.inner
+                    .sema
+                    .acquire_async(WaitReason::WaitGroupWait, site, false)
+                    .await;
+                self.woken(controlled);
+            }
+        }
+    }
+
+    /// The first half of `wait`: false if the counter is zero (nothing to wait for), true once
+    /// registered as a waiter (then wait on the semaphore, and call `woken`).
+    fn register(&self, site: &'static Location<'static>, controlled: bool) -> bool {
+        let inner = &*self.inner;
         let mut state = inner.state.load(Ordering::SeqCst);
         loop {
             if (state >> 32) as i32 == 0 {
                 if watched(controlled) {
                     hb::acquire(inner.obj.key());
                 }
-                return;
+                return false;
             }
             // Register as a waiter.
             match inner.state.compare_exchange_weak(
@@ -175,20 +218,21 @@ impl WaitGroup {
                         // first waiter only; see the module docs).
                         hb::write(inner.obj.id(), Some(RACE_NAME), site);
                     }
-                    let detail = controlled.then(|| self.detail());
-                    inner
-                        .sema
-                        .acquire(WaitReason::WaitGroupWait, site, false, detail);
-                    if inner.state.load(Ordering::SeqCst) != 0 {
-                        panic!("sync: WaitGroup is reused before previous Wait has returned");
-                    }
-                    if watched(controlled) {
-                        hb::acquire(inner.obj.key());
-                    }
-                    return;
+                    return true;
                 }
                 Err(now) => state = now,
             }
+        }
+    }
+
+    /// The second half of `wait`, once the semaphore released the waiter.
+    fn woken(&self, controlled: bool) {
+        let inner = &*self.inner;
+        if inner.state.load(Ordering::SeqCst) != 0 {
+            panic!("sync: WaitGroup is reused before previous Wait has returned");
+        }
+        if watched(controlled) {
+            hb::acquire(inner.obj.key());
         }
     }
 

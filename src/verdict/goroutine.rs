@@ -45,6 +45,12 @@ pub enum WaitReason {
     Sleep,
     /// Waiting in `JoinHandle::join`.
     Join,
+    /// A task (or `task::block_on`) awaiting a future that is not a goweave primitive, or that
+    /// did not say what it waits for.
+    Await,
+    /// A task whose future returned `Pending` with no waker left alive anywhere: nothing can
+    /// ever wake it.
+    AwaitNoWaker,
     /// Parked by something else (runtime internals).
     Other,
 }
@@ -69,12 +75,14 @@ impl WaitReason {
             WaitReason::SemaphoreAcquire => "semacquire",
             WaitReason::Sleep => "sleep",
             WaitReason::Join => "join",
+            WaitReason::Await => "await",
+            WaitReason::AwaitNoWaker => "await (no waker registered)",
             WaitReason::Other => "waiting",
         }
     }
 
     pub(crate) fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 17] = [
+        const ALL: [WaitReason; 19] = [
             WaitReason::None,
             WaitReason::ChanSend,
             WaitReason::ChanReceive,
@@ -91,6 +99,8 @@ impl WaitReason {
             WaitReason::SemaphoreAcquire,
             WaitReason::Sleep,
             WaitReason::Join,
+            WaitReason::Await,
+            WaitReason::AwaitNoWaker,
             WaitReason::Other,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::Other)
@@ -135,6 +145,8 @@ pub struct GoroutineDump {
     pub id: u64,
     /// Its name, if any.
     pub name: Option<String>,
+    /// A task (`goweave::task::spawn`) rather than a goroutine: reports say `task 7`.
+    pub task: bool,
     /// Its status.
     pub status: Status,
     /// Why it is blocked (when waiting).

@@ -12,6 +12,8 @@ pub struct PanicReport {
     pub goroutine: u64,
     /// Its name, if it was given one.
     pub name: Option<String>,
+    /// A task (`goweave::task::spawn`) rather than a goroutine: the report says `task 7`.
+    pub task: bool,
     /// `file:line:column` of the panic.
     pub location: String,
     /// The panic message.

@@ -14,4 +14,6 @@ pub struct TraceEntry {
     pub event: Event,
     /// Set when this event ran because the strategy preempted that goroutine just before.
     pub preempted: Option<u64>,
+    /// The goroutine is an async task (`goweave::task`): the interleaving labels it `t7`.
+    pub task: bool,
 }

@@ -41,7 +41,9 @@ use options::Options;
 /// Options (each overridden by its `GOWEAVE_*` variable, e.g. `GOWEAVE_ITERATIONS`):
 /// `strategy = "random" | "pct" | "pos" | "dfs" | "fuzz"`, `iterations = N`, `seed = N`,
 /// `depth = N` (pct), `max_preemptions = N` (dfs), `time_budget = "5s"`, `max_steps = N`,
-/// `replay = "gw1:..."`, `leak_check = false`,
+/// `replay = "gw1:..."`, `leak_check = false`, `stress = N` (N recorded runs on the
+/// work-stealing runtime instead of exploring; a failure is followed under the checker into a
+/// replay token),
 /// `expect = "deadlock" | "leak" | "race" | "panic" | "livelock"`,
 /// `timers = "any_time" | "when_blocked"` (when virtual time may pass: at any scheduling point,
 /// as a choice, or only once every goroutine is blocked, as in Go's synctest; without it, the

@@ -50,6 +50,9 @@ pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>, unlock:
     }
     // SAFETY: the running goroutine is kept alive by its executor while it runs.
     let g = unsafe { &*g };
+    if g.polling.get() {
+        crate::task::blocking_in_task(g, reason, site);
+    }
     if g.torn_down.load(std::sync::atomic::Ordering::Acquire) {
         eprintln!(
             "goweave: {} tried to block ({}) at {} while being torn down after main returned; blocking in a destructor during teardown is not supported",
@@ -118,6 +121,19 @@ pub(crate) fn unpark(g: GRef) {
 pub(crate) fn sched_point(ev: Event) {
     if let Exec::Controlled(c) = context::exec_ref() {
         c.sched_point(ev, None);
+    } else if crate::record::on() {
+        crate::record::point(ev.op, ev.obj, None);
+    }
+}
+
+/// A scheduling point before `ev` on an object that numbers its operations in `seq` (for a
+/// recording run's per-object order).
+#[inline]
+pub(crate) fn sched_point_seq(ev: Event, seq: &std::sync::atomic::AtomicU64) {
+    if let Exec::Controlled(c) = context::exec_ref() {
+        c.sched_point(ev, None);
+    } else if crate::record::on() {
+        crate::record::point(ev.op, ev.obj, Some(seq));
     }
 }
 
@@ -128,6 +144,22 @@ pub(crate) fn sched_point(ev: Event) {
 pub(crate) fn sched_point_probe(ev: Event, probe: &dyn crate::verdict::probe::WouldBlock) {
     if let Exec::Controlled(c) = context::exec_ref() {
         c.sched_point(ev, Some(probe));
+    } else if crate::record::on() {
+        crate::record::point(ev.op, ev.obj, None);
+    }
+}
+
+/// [`sched_point_seq`] and [`sched_point_probe`] together (a blocking channel operation).
+#[inline]
+pub(crate) fn sched_point_seq_probe(
+    ev: Event,
+    seq: &std::sync::atomic::AtomicU64,
+    probe: &dyn crate::verdict::probe::WouldBlock,
+) {
+    if let Exec::Controlled(c) = context::exec_ref() {
+        c.sched_point(ev, Some(probe));
+    } else if crate::record::on() {
+        crate::record::point(ev.op, ev.obj, Some(seq));
     }
 }
 
@@ -162,6 +194,9 @@ pub(crate) fn yield_now(site: &'static Location<'static>) {
     }
     // SAFETY: the running goroutine is kept alive by its executor while it runs.
     let g = unsafe { &*g };
+    if g.polling.get() {
+        crate::task::gosched_in_task(g, site);
+    }
     // A goroutine never suspends in the middle of an unwind unless it must block (see
     // `runtime::unwind`): `gosched` in a destructor during a panic is a no-op.
     if g.torn_down.load(std::sync::atomic::Ordering::Acquire) || super::unwind::unwinding(g) {
@@ -173,6 +208,9 @@ pub(crate) fn yield_now(site: &'static Location<'static>) {
             coroutine::suspend(g, Request::Switch);
         }
         return;
+    }
+    if crate::record::on() {
+        crate::record::point(super::event::Op::Yield, super::event::ObjId(0), None);
     }
     coroutine::suspend(g, Request::Yield);
 }
@@ -288,7 +326,13 @@ pub(crate) fn random_below(n: u64) -> u64 {
     }
     match context::exec_ref() {
         Exec::Controlled(c) => c.random_below(n),
-        _ => steal::fast_random_below(n),
+        _ => {
+            let v = steal::fast_random_below(n);
+            if crate::record::on() {
+                crate::record::value(v);
+            }
+            v
+        }
     }
 }
 

@@ -116,6 +116,18 @@ pub struct SendCase<'a, T> {
     fired: Cell<bool>,
 }
 
+// SAFETY: a case's waiter is only touched under its channel's lock while queued, and
+// otherwise only by the select that owns the case (`fired` too); so a case may move to
+// another thread between the polls of a `select_async!`, and a shared reference to it (held
+// by the select's future) gives nothing another thread could race on. Values are `T: Send`.
+unsafe impl<T: Send> Send for RecvCase<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for RecvCase<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for SendCase<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for SendCase<'_, T> {}
+
 /// Build a receive case (used by the `select!` expansion).
 #[doc(hidden)]
 pub fn recv_case<C: AsRecv + ?Sized>(c: &C) -> RecvCase<'_, C::Item> {

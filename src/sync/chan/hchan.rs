@@ -42,8 +42,9 @@ use super::{TryRecvError, TrySendError};
 use crate::runtime::context;
 use crate::runtime::event::{Event, ObjId, Op};
 use crate::runtime::executor::{self, OUTSIDE_RUNTIME};
-use crate::runtime::goroutine::{GRef, WaitReason};
+use crate::runtime::goroutine::WaitReason;
 use crate::runtime::hb::{self, Key};
+use crate::runtime::waiter::Waiter as Wakee;
 
 /// The message of a send on a closed channel (Go's, exactly).
 pub(crate) const SEND_ON_CLOSED: &str = "send on closed channel";
@@ -60,6 +61,8 @@ pub(crate) struct HChan<T> {
     cap: usize,
     /// The channel's identity in events.
     id: ObjId,
+    /// Operations on it logged by a recording run so far (its per-object order).
+    pub(super) seq: std::sync::atomic::AtomicU64,
     /// Called (with no lock held) after each receive that took a value. Only a ticker's
     /// channel has one: a ticker whose last tick is still unreceived stops re-arming, and
     /// resumes here (see `time.rs`).
@@ -100,7 +103,7 @@ pub(crate) struct State<T> {
 /// What a send can do right now.
 pub(crate) enum SendNow<T> {
     /// Delivered (to a waiting receiver, which is returned to be unparked, or into the buffer).
-    Done(Option<GRef>),
+    Done(Option<Wakee>),
     /// The channel is closed; the value is handed back.
     Closed(T),
     /// It would have to wait; the value is handed back.
@@ -110,7 +113,7 @@ pub(crate) enum SendNow<T> {
 /// What a receive can do right now.
 pub(crate) enum RecvNow<T> {
     /// A value (and a sender to unpark, if it came from a waiting sender).
-    Value(T, Option<GRef>),
+    Value(T, Option<Wakee>),
     /// The channel is closed and drained.
     Closed,
     /// It would have to wait.
@@ -307,6 +310,7 @@ impl<T> HChan<T> {
             }),
             cap,
             id,
+            seq: std::sync::atomic::AtomicU64::new(0),
             recv_hook: OnceLock::new(),
         }
     }
@@ -383,10 +387,14 @@ impl<T> HChan<T> {
     /// user's line, as Go's does.)
     #[track_caller]
     pub(crate) fn send(&self, v: T, site: &'static Location<'static>) {
-        executor::sched_point_probe(Event::new(Op::ChanSend, self.id, site), &|| {
-            // SAFETY: we hold the lock.
-            !unsafe { self.lock().send_ready() }
-        });
+        executor::sched_point_seq_probe(
+            Event::new(Op::ChanSend, self.id, site),
+            &self.seq,
+            &|| {
+                // SAFETY: we hold the lock.
+                !unsafe { self.lock().send_ready() }
+            },
+        );
         self.race_send(site);
         let mut st = self.lock();
         // SAFETY: we hold the lock.
@@ -394,7 +402,7 @@ impl<T> HChan<T> {
             SendNow::Done(wake) => {
                 drop(st);
                 if let Some(g) = wake {
-                    executor::unpark(g);
+                    g.wake();
                 }
             }
             SendNow::Closed(v) => {
@@ -442,7 +450,7 @@ impl<T> HChan<T> {
         v: T,
         site: &'static Location<'static>,
     ) -> Result<(), TrySendError<T>> {
-        executor::sched_point(Event::new(Op::ChanSend, self.id, site));
+        executor::sched_point_seq(Event::new(Op::ChanSend, self.id, site), &self.seq);
         self.race_send(site);
         let r = self.send_nonblocking(v);
         if matches!(r, Err(TrySendError::Full(_))) {
@@ -461,7 +469,7 @@ impl<T> HChan<T> {
             SendNow::Done(wake) => {
                 drop(st);
                 if let Some(g) = wake {
-                    executor::unpark(g);
+                    g.wake();
                 }
                 Ok(())
             }
@@ -472,17 +480,21 @@ impl<T> HChan<T> {
 
     /// `v, ok := <-ch`: Go's `chanrecv` with `block = true`.
     pub(crate) fn recv(&self, site: &'static Location<'static>) -> Option<T> {
-        executor::sched_point_probe(Event::new(Op::ChanRecv, self.id, site), &|| {
-            // SAFETY: we hold the lock.
-            !unsafe { self.lock().recv_ready() }
-        });
+        executor::sched_point_seq_probe(
+            Event::new(Op::ChanRecv, self.id, site),
+            &self.seq,
+            &|| {
+                // SAFETY: we hold the lock.
+                !unsafe { self.lock().recv_ready() }
+            },
+        );
         let mut st = self.lock();
         // SAFETY: we hold the lock.
         match unsafe { st.try_recv() } {
             RecvNow::Value(v, wake) => {
                 drop(st);
                 if let Some(g) = wake {
-                    executor::unpark(g);
+                    g.wake();
                 }
                 self.received();
                 Some(v)
@@ -524,14 +536,14 @@ impl<T> HChan<T> {
 
     /// Non-blocking receive.
     pub(crate) fn try_recv(&self, site: &'static Location<'static>) -> Result<T, TryRecvError> {
-        executor::sched_point(Event::new(Op::ChanRecv, self.id, site));
+        executor::sched_point_seq(Event::new(Op::ChanRecv, self.id, site), &self.seq);
         let mut st = self.lock();
         // SAFETY: we hold the lock.
         match unsafe { st.try_recv() } {
             RecvNow::Value(v, wake) => {
                 drop(st);
                 if let Some(g) = wake {
-                    executor::unpark(g);
+                    g.wake();
                 }
                 self.received();
                 Ok(v)
@@ -560,7 +572,7 @@ impl<T> HChan<T> {
     /// `close(ch)`: Go's `closechan`.
     #[track_caller]
     pub(crate) fn close(&self, site: &'static Location<'static>) {
-        executor::sched_point(Event::new(Op::ChanClose, self.id, site));
+        executor::sched_point_seq(Event::new(Op::ChanClose, self.id, site), &self.seq);
         let mut st = self.lock();
         if st.closed {
             drop(st);
@@ -580,7 +592,7 @@ impl<T> HChan<T> {
             hb::release(st.close_key());
         }
         let key = st.close_key();
-        let mut wake: Vec<GRef> = Vec::new();
+        let mut wake: Vec<Wakee> = Vec::new();
         // SAFETY: we hold the lock; each claimed waiter is only touched before we unlock.
         unsafe {
             // Every blocked receiver gets "closed" (no value); every blocked sender will panic
@@ -595,7 +607,7 @@ impl<T> HChan<T> {
         }
         drop(st);
         for g in wake {
-            executor::unpark(g);
+            g.wake();
         }
     }
 }

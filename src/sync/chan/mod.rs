@@ -32,9 +32,13 @@
 //! `select.rs` the select algorithm and macro, `case.rs` the channel side of a select.
 
 mod case;
+mod future;
 mod hchan;
 mod lock;
 mod select;
+mod select_async;
+#[cfg(feature = "stream")]
+mod stream;
 mod waitq;
 
 use std::fmt;
@@ -43,7 +47,10 @@ use std::panic::Location;
 use std::sync::{Arc, Weak};
 
 pub use case::{AsRecv, AsSend};
+pub use future::{RecvFuture, SendFuture};
 pub(crate) use hchan::HChan;
+#[cfg(feature = "stream")]
+pub use stream::{RecvStream, SendSink};
 
 /// What the `select!` expansion uses; not a public API.
 #[doc(hidden)]
@@ -51,6 +58,7 @@ pub mod __private {
     pub use super::case::{recv_case, send_case, RecvCase, SendCase};
     pub use super::lock::ChanGuard;
     pub use super::select::{select, SelectHandle, Wake};
+    pub use super::select_async::{select_async, SelectFuture};
     pub use super::waitq::Sleeper;
 }
 
@@ -108,6 +116,22 @@ impl<T> Chan<T> {
     #[track_caller]
     pub fn recv(&self) -> Option<T> {
         self.inner.recv(Location::caller())
+    }
+
+    /// [`send`](Chan::send) as a future, for tasks (`goweave::task`) and any other executor:
+    /// the same queue and hand-off, with the waiting future's waker in the queue instead of a
+    /// parked goroutine. Panics as `send` does.
+    #[track_caller]
+    pub fn send_async(&self, v: T) -> SendFuture<'_, T> {
+        SendFuture::new(&self.inner, v, Location::caller())
+    }
+
+    /// [`recv`](Chan::recv) as a future (see [`send_async`](Chan::send_async)). Dropping it
+    /// while it waits leaves the queue; see [`RecvFuture`] for a value handed over just
+    /// before the drop.
+    #[track_caller]
+    pub fn recv_async(&self) -> RecvFuture<'_, T> {
+        RecvFuture::new(&self.inner, Location::caller())
     }
 
     /// Close the channel (Go's `close(ch)`): blocked receivers wake with `None` once the buffer
@@ -220,6 +244,12 @@ impl<T> Sender<T> {
         self.0.inner.send(v, Location::caller())
     }
 
+    /// See [`Chan::send_async`].
+    #[track_caller]
+    pub fn send_async(&self, v: T) -> SendFuture<'_, T> {
+        SendFuture::new(&self.0.inner, v, Location::caller())
+    }
+
     /// See [`Chan::try_send`].
     #[track_caller]
     pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
@@ -253,6 +283,12 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn recv(&self) -> Option<T> {
         self.0.inner.recv(Location::caller())
+    }
+
+    /// See [`Chan::recv_async`].
+    #[track_caller]
+    pub fn recv_async(&self) -> RecvFuture<'_, T> {
+        RecvFuture::new(&self.0.inner, Location::caller())
     }
 
     /// See [`Chan::try_recv`].

@@ -34,7 +34,7 @@ use super::waitq::Sleeper;
 use crate::runtime::context;
 use crate::runtime::event::{Event, ObjId, Op};
 use crate::runtime::executor::{self, OUTSIDE_RUNTIME};
-use crate::runtime::goroutine::{GRef, WaitReason};
+use crate::runtime::goroutine::WaitReason;
 
 /// One case of a `select!`, as the select algorithm sees it.
 ///
@@ -91,7 +91,7 @@ pub trait SelectHandle {
 /// A goroutine that a completed case must unpark once every lock is released.
 #[doc(hidden)]
 #[derive(Default)]
-pub struct Wake(pub(crate) Option<GRef>);
+pub struct Wake(pub(crate) Option<crate::runtime::waiter::Waiter>);
 
 /// Run one `select!` over `cases`: complete one ready case (chosen uniformly among the ready
 /// ones), else take the default (return false) if `has_default`, else block until a case
@@ -169,7 +169,7 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
                 continue;
             }
             if let Some(g) = wake.0 {
-                executor::unpark(g);
+                g.wake();
             }
             finish(cases[pick]);
             return true;
@@ -210,7 +210,7 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
 /// Finish the completed case; a send that found its channel closed panics here, so that the
 /// panic names the user's `select!` line.
 #[track_caller]
-fn finish(case: &dyn SelectHandle) {
+pub(super) fn finish(case: &dyn SelectHandle) {
     if !case.finish() {
         panic!("{SEND_ON_CLOSED}");
     }
@@ -223,7 +223,7 @@ fn finish(case: &dyn SelectHandle) {
 /// way. The draws come from the executor's random source: recorded and explored by the
 /// checker, repeated by a replay. A select whose cases are all on different channels draws
 /// nothing, so its schedule is unchanged.
-fn shuffle_ties(order: &mut [(usize, usize)]) {
+pub(super) fn shuffle_ties(order: &mut [(usize, usize)]) {
     let mut start = 0;
     while start < order.len() {
         let key = order[start].0;
@@ -241,7 +241,7 @@ fn shuffle_ties(order: &mut [(usize, usize)]) {
 }
 
 /// Lock the cases in `order` (sorted by key), each distinct lock once.
-fn lock_all<'a, const N: usize>(
+pub(super) fn lock_all<'a, const N: usize>(
     cases: &[&'a dyn SelectHandle; N],
     order: &[(usize, usize)],
 ) -> [Option<ChanGuard<'a>>; N] {
@@ -325,6 +325,7 @@ fn block_forever(reason: WaitReason, site: &'static Location<'static>) -> ! {
 macro_rules! select {
     ($($tokens:tt)*) => {
         $crate::__select_parse!(
+            @gen __select_gen
             @cases []
             @default []
             @ids [
@@ -351,89 +352,89 @@ macro_rules! select {
 #[macro_export]
 macro_rules! __select_parse {
     // All parsed: generate.
-    (@cases [$($cases:tt)*] @default [$($default:tt)*] @ids [$($ids:ident)*]) => {
-        $crate::__select_gen!([$($cases)*] [$($default)*])
+    (@gen $gen:ident @cases [$($cases:tt)*] @default [$($default:tt)*] @ids [$($ids:ident)*]) => {
+        $crate::$gen!([$($cases)*] [$($default)*])
     };
-    (@cases $cases:tt @default $default:tt @ids [] $($rest:tt)+) => {
+    (@gen $gen:ident @cases $cases:tt @default $default:tt @ids [] $($rest:tt)+) => {
         ::core::compile_error!("select! supports at most 64 cases")
     };
-    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+    (@gen $gen:ident @cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
         recv($ch:expr) -> $p:pat => $body:block, $($rest:tt)*) => {
-        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () ($p) {$body})] @default $default
+        $crate::__select_parse!(@gen $gen @cases [$($cases)* ($id recv_case ($ch) () ($p) {$body})] @default $default
             @ids [$($ids)*] $($rest)*)
     };
-    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+    (@gen $gen:ident @cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
         recv($ch:expr) -> $p:pat => $body:block $($rest:tt)*) => {
-        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () ($p) {$body})] @default $default
+        $crate::__select_parse!(@gen $gen @cases [$($cases)* ($id recv_case ($ch) () ($p) {$body})] @default $default
             @ids [$($ids)*] $($rest)*)
     };
-    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+    (@gen $gen:ident @cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
         recv($ch:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
-        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () ($p) {$body})] @default $default
+        $crate::__select_parse!(@gen $gen @cases [$($cases)* ($id recv_case ($ch) () ($p) {$body})] @default $default
             @ids [$($ids)*] $($rest)*)
     };
-    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+    (@gen $gen:ident @cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
         recv($ch:expr) -> $p:pat => $body:expr) => {
-        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () ($p) {$body})] @default $default
+        $crate::__select_parse!(@gen $gen @cases [$($cases)* ($id recv_case ($ch) () ($p) {$body})] @default $default
             @ids [$($ids)*] )
     };
-    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+    (@gen $gen:ident @cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
         recv($ch:expr) => $body:block, $($rest:tt)*) => {
-        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () (_) {$body})] @default $default
+        $crate::__select_parse!(@gen $gen @cases [$($cases)* ($id recv_case ($ch) () (_) {$body})] @default $default
             @ids [$($ids)*] $($rest)*)
     };
-    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+    (@gen $gen:ident @cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
         recv($ch:expr) => $body:block $($rest:tt)*) => {
-        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () (_) {$body})] @default $default
+        $crate::__select_parse!(@gen $gen @cases [$($cases)* ($id recv_case ($ch) () (_) {$body})] @default $default
             @ids [$($ids)*] $($rest)*)
     };
-    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+    (@gen $gen:ident @cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
         recv($ch:expr) => $body:expr, $($rest:tt)*) => {
-        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () (_) {$body})] @default $default
+        $crate::__select_parse!(@gen $gen @cases [$($cases)* ($id recv_case ($ch) () (_) {$body})] @default $default
             @ids [$($ids)*] $($rest)*)
     };
-    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+    (@gen $gen:ident @cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
         recv($ch:expr) => $body:expr) => {
-        $crate::__select_parse!(@cases [$($cases)* ($id recv_case ($ch) () (_) {$body})] @default $default
+        $crate::__select_parse!(@gen $gen @cases [$($cases)* ($id recv_case ($ch) () (_) {$body})] @default $default
             @ids [$($ids)*] )
     };
-    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+    (@gen $gen:ident @cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
         send($ch:expr, $v:expr) => $body:block, $($rest:tt)*) => {
-        $crate::__select_parse!(@cases [$($cases)* ($id send_case ($ch) (, $v) (_) {$body})] @default $default
+        $crate::__select_parse!(@gen $gen @cases [$($cases)* ($id send_case ($ch) (, $v) (_) {$body})] @default $default
             @ids [$($ids)*] $($rest)*)
     };
-    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+    (@gen $gen:ident @cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
         send($ch:expr, $v:expr) => $body:block $($rest:tt)*) => {
-        $crate::__select_parse!(@cases [$($cases)* ($id send_case ($ch) (, $v) (_) {$body})] @default $default
+        $crate::__select_parse!(@gen $gen @cases [$($cases)* ($id send_case ($ch) (, $v) (_) {$body})] @default $default
             @ids [$($ids)*] $($rest)*)
     };
-    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+    (@gen $gen:ident @cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
         send($ch:expr, $v:expr) => $body:expr, $($rest:tt)*) => {
-        $crate::__select_parse!(@cases [$($cases)* ($id send_case ($ch) (, $v) (_) {$body})] @default $default
+        $crate::__select_parse!(@gen $gen @cases [$($cases)* ($id send_case ($ch) (, $v) (_) {$body})] @default $default
             @ids [$($ids)*] $($rest)*)
     };
-    (@cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
+    (@gen $gen:ident @cases [$($cases:tt)*] @default $default:tt @ids [$id:ident $($ids:ident)*]
         send($ch:expr, $v:expr) => $body:expr) => {
-        $crate::__select_parse!(@cases [$($cases)* ($id send_case ($ch) (, $v) (_) {$body})] @default $default
+        $crate::__select_parse!(@gen $gen @cases [$($cases)* ($id send_case ($ch) (, $v) (_) {$body})] @default $default
             @ids [$($ids)*] )
     };
-    (@cases $cases:tt @default [$($d:tt)+] @ids $ids:tt default => $($rest:tt)*) => {
+    (@gen $gen:ident @cases $cases:tt @default [$($d:tt)+] @ids $ids:tt default => $($rest:tt)*) => {
         ::core::compile_error!("select! has more than one `default` case")
     };
-    (@cases $cases:tt @default [] @ids $ids:tt default => $body:block, $($rest:tt)*) => {
-        $crate::__select_parse!(@cases $cases @default [{$body}] @ids $ids $($rest)*)
+    (@gen $gen:ident @cases $cases:tt @default [] @ids $ids:tt default => $body:block, $($rest:tt)*) => {
+        $crate::__select_parse!(@gen $gen @cases $cases @default [{$body}] @ids $ids $($rest)*)
     };
-    (@cases $cases:tt @default [] @ids $ids:tt default => $body:block $($rest:tt)*) => {
-        $crate::__select_parse!(@cases $cases @default [{$body}] @ids $ids $($rest)*)
+    (@gen $gen:ident @cases $cases:tt @default [] @ids $ids:tt default => $body:block $($rest:tt)*) => {
+        $crate::__select_parse!(@gen $gen @cases $cases @default [{$body}] @ids $ids $($rest)*)
     };
-    (@cases $cases:tt @default [] @ids $ids:tt default => $body:expr, $($rest:tt)*) => {
-        $crate::__select_parse!(@cases $cases @default [{$body}] @ids $ids $($rest)*)
+    (@gen $gen:ident @cases $cases:tt @default [] @ids $ids:tt default => $body:expr, $($rest:tt)*) => {
+        $crate::__select_parse!(@gen $gen @cases $cases @default [{$body}] @ids $ids $($rest)*)
     };
-    (@cases $cases:tt @default [] @ids $ids:tt default => $body:expr) => {
-        $crate::__select_parse!(@cases $cases @default [{$body}] @ids $ids )
+    (@gen $gen:ident @cases $cases:tt @default [] @ids $ids:tt default => $body:expr) => {
+        $crate::__select_parse!(@gen $gen @cases $cases @default [{$body}] @ids $ids )
     };
     // Anything else is a syntax error in a case.
-    (@cases $cases:tt @default $default:tt @ids $ids:tt $($rest:tt)+) => {
+    (@gen $gen:ident @cases $cases:tt @default $default:tt @ids $ids:tt $($rest:tt)+) => {
         ::core::compile_error!(::core::concat!(
             "select!: expected `recv(ch) -> v => ..`, `send(ch, value) => ..` or `default => ..`, found: ",
             ::core::stringify!($($rest)+)

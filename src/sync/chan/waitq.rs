@@ -27,14 +27,16 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::runtime::goroutine::GRef;
+use crate::runtime::waiter::Waiter as Wakee;
 
 /// One blocked goroutine, as the wait queues see it: Go's `g` plus its `selectDone` word.
 ///
 /// Lives on the blocked goroutine's stack for the duration of one blocking operation.
 #[doc(hidden)]
 pub struct Sleeper {
-    /// The goroutine to wake. Taken by whoever claims the sleeper (exactly one party).
-    g: Cell<Option<GRef>>,
+    /// The goroutine, or the awaiting future's waker (`send_async`/`recv_async`), to wake.
+    /// Taken by whoever claims the sleeper (exactly one party).
+    g: Cell<Option<Wakee>>,
     /// That goroutine's id (for race-detector edges made on its behalf).
     gid: u64,
     /// True for a `select!`: claiming then needs the compare-and-swap on `done`.
@@ -52,7 +54,20 @@ impl Sleeper {
     pub(crate) fn new(g: GRef, select: bool) -> Sleeper {
         Sleeper {
             gid: g.id,
-            g: Cell::new(Some(g)),
+            g: Cell::new(Some(Wakee::Goroutine(g))),
+            select,
+            done: AtomicBool::new(false),
+            winner: Cell::new(usize::MAX),
+        }
+    }
+
+    /// A sleeper for an awaiting future (`send_async`, `recv_async`) polled by record `gid`
+    /// (a task, a goroutine in `block_on`; 0 on a thread outside the runtime): claiming it
+    /// wakes `waker`.
+    pub(crate) fn with_waker(waker: std::task::Waker, gid: u64, select: bool) -> Sleeper {
+        Sleeper {
+            gid,
+            g: Cell::new(Some(Wakee::Task(waker))),
             select,
             done: AtomicBool::new(false),
             winner: Cell::new(usize::MAX),
@@ -92,8 +107,20 @@ impl Sleeper {
         self.winner.get()
     }
 
+    /// Replace the waker of an awaiting future still queued (it was polled again, perhaps by
+    /// another task). The caller holds the lock of the channel it is queued on.
+    pub(crate) fn set_waker(&self, waker: &std::task::Waker) {
+        if let Some(Wakee::Task(w)) = self.g.take() {
+            if w.will_wake(waker) {
+                self.g.set(Some(Wakee::Task(w)));
+                return;
+            }
+        }
+        self.g.set(Some(Wakee::Task(waker.clone())));
+    }
+
     /// Take the goroutine to unpark. Only the claimer calls this, once.
-    fn take_g(&self) -> GRef {
+    fn take_g(&self) -> Wakee {
         self.g
             .take()
             .expect("goweave: a channel waiter was claimed twice (runtime bug)")
@@ -181,7 +208,7 @@ impl<T> Waiter<T> {
     }
 
     /// Take the goroutine to unpark; only after this waiter was claimed by [`WaitQ::dequeue`].
-    pub(crate) fn take_g(&self) -> GRef {
+    pub(crate) fn take_g(&self) -> Wakee {
         self.sleeper().take_g()
     }
 }

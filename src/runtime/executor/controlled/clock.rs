@@ -135,6 +135,7 @@ impl Controlled {
                         goroutine: 0,
                         event: Event::new(Op::TimerFire, ObjId(0), site),
                         preempted: None,
+                        task: false,
                     });
                 }
                 fired.into_values().collect()

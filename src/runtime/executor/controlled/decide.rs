@@ -146,6 +146,7 @@ impl Controlled {
                 goroutine: g.id,
                 event: ev,
                 preempted,
+                task: g.task,
             });
         }
     }

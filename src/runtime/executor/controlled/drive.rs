@@ -87,7 +87,7 @@ impl Controlled {
             };
             self.monitor.current.store(0, Ordering::Relaxed);
             match step {
-                Step::Suspended(Request::Park(unlock)) => {
+                Step::Suspended(req @ (Request::Park(_) | Request::ParkTask)) => {
                     {
                         let mut st = self.st.borrow_mut();
                         g.set_status(Status::Waiting);
@@ -97,9 +97,13 @@ impl Controlled {
                         }
                         Self::remove_runnable(&mut st, g.id);
                     }
-                    // SAFETY: the closure lives on the parked goroutine's stack, which stays
-                    // suspended (and so alive) until someone unparks it after this call.
-                    unsafe { (*unlock)() };
+                    match req {
+                        // SAFETY: the closure lives on the parked goroutine's stack, which stays
+                        // suspended (and so alive) until someone unparks it after this call.
+                        Request::Park(unlock) => unsafe { (*unlock)() },
+                        // (Tasks here run on stacks and park with `Park`; kept for symmetry.)
+                        _ => crate::task::parked(&g),
+                    }
                 }
                 // `gosched` decides in place (`yield_point`) and suspends with `Switch`.
                 Step::Suspended(Request::Yield | Request::Switch) => g.set_status(Status::Runnable),

@@ -197,6 +197,15 @@ impl Controlled {
         }
     }
 
+    /// A leak found while running (a task parked with no waker alive): the run ends at the
+    /// next decision, with these goroutines reported.
+    pub(crate) fn report_leak(&self, leaked: Vec<GoroutineDump>) {
+        let mut st = self.st.borrow_mut();
+        if st.verdict.is_none() {
+            st.verdict = Some(Verdict::Leak(leaked));
+        }
+    }
+
     fn new(strategy: Box<dyn Strategy>, cfg: Config, monitor: Arc<Monitor>) -> Controlled {
         let mut spare = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
         spare.all.clear();

@@ -138,6 +138,8 @@ pub(crate) struct Shared {
     /// Races found so far, one per pair of locations.
     #[cfg(feature = "race")]
     races: Mutex<Vec<crate::verdict::RaceReport>>,
+    /// The operation logs of a recording run (`record`).
+    record: Option<Arc<crate::record::Session>>,
 }
 
 impl Shared {
@@ -230,6 +232,11 @@ impl Shared {
         self.timers.cancel(id)
     }
 
+    /// The recording session, if this runtime records.
+    pub(crate) fn record_session(&self) -> Option<&Arc<crate::record::Session>> {
+        self.record.as_ref()
+    }
+
     pub(crate) fn spawn(
         self: &Arc<Self>,
         install: Install<'_>,
@@ -239,7 +246,8 @@ impl Shared {
     ) -> GRef {
         let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
         let parent = context::with_current(|g| g.map_or(0, |g| g.id));
-        let g = G::new(
+        #[allow(unused_mut)]
+        let mut g = G::new(
             id,
             name,
             site,
@@ -249,6 +257,11 @@ impl Shared {
             self.stack_size,
             handle,
         );
+        if let Some(s) = &self.record {
+            Arc::get_mut(&mut g)
+                .expect("a new goroutine is not shared yet")
+                .rec = Some(s.attach(id, site));
+        }
         // On this runtime's detector: main is spawned from outside the runtime.
         #[cfg(feature = "race")]
         crate::runtime::hb::spawned_on(self, parent, id, site);
@@ -289,7 +302,7 @@ impl Shared {
         if !g.try_wake() || self.is_shutdown() {
             return;
         }
-        let home = g.home.load(Ordering::Acquire);
+        let home = g.home.load(Ordering::Acquire) as usize;
         let mut own = false;
         if let Exec::Steal(w) = context::exec_ref() {
             if Arc::ptr_eq(w.shared(), self) {
@@ -323,6 +336,7 @@ pub(crate) fn block_on<T: Send + 'static>(
     max_workers: usize,
     stack_size: usize,
     deadlock_check: bool,
+    record: Option<Arc<crate::record::Session>>,
     site: &'static Location<'static>,
     main: impl FnOnce() -> T + Send + 'static,
 ) -> T {
@@ -367,6 +381,7 @@ pub(crate) fn block_on<T: Send + 'static>(
         race: Default::default(),
         #[cfg(feature = "race")]
         races: Mutex::new(Vec::new()),
+        record,
     });
     RUNTIMES
         .lock()

@@ -54,7 +54,7 @@ impl Registry {
 
     /// The shard of `g`'s home worker.
     fn shard(&self, g: &G) -> &Locked {
-        &self.shards[g.home.load(Ordering::Relaxed)]
+        &self.shards[g.home.load(Ordering::Relaxed) as usize]
     }
 
     /// Register `g`, which has just started on its home worker; the registry keeps this
@@ -65,7 +65,7 @@ impl Registry {
                 s.slots.push(None);
                 s.slots.len() - 1
             });
-            g.slot.store(i, Ordering::Relaxed);
+            g.slot.store(i as u32, Ordering::Relaxed);
             s.slots[i] = Some(g);
         });
     }
@@ -73,7 +73,7 @@ impl Registry {
     /// Unregister `g` (on its home worker, when it finished), returning the registry's
     /// reference to it.
     pub(crate) fn remove(&self, g: &G) -> Option<GRef> {
-        let i = g.slot.load(Ordering::Relaxed);
+        let i = g.slot.load(Ordering::Relaxed) as usize;
         self.shard(g).with(|s| {
             let mine = s
                 .slots

@@ -308,10 +308,10 @@ impl WorkerCtx {
         let mut queued = Some(queued);
         if queued
             .as_ref()
-            .is_some_and(|g| g.home.load(Ordering::Relaxed) == usize::MAX)
+            .is_some_and(|g| g.home.load(Ordering::Relaxed) == goroutine::NO_HOME)
         {
             let g = queued.take().expect("checked just above");
-            g.home.store(self.index, Ordering::Release);
+            g.home.store(self.index as u32, Ordering::Release);
             self.shared.registry.insert(g);
         }
         // SAFETY: the record stays alive to the end of this call: `queued` holds it, or the
@@ -329,6 +329,10 @@ impl WorkerCtx {
                 // SAFETY: the closure lives on the parked goroutine's stack, which stays
                 // suspended (and so alive) until someone unparks it after this call.
                 unsafe { (*unlock)() };
+            }
+            Step::Suspended(Request::ParkTask) => {
+                g.set_status(Status::Waiting);
+                crate::task::parked(&g);
             }
             Step::Suspended(Request::Yield) | Step::Suspended(Request::Switch) => {
                 g.set_status(Status::Runnable);
@@ -372,10 +376,9 @@ impl WorkerCtx {
         self.ready.borrow_mut().clear();
         self.drain_inbox();
         self.ready.borrow_mut().clear();
-        let homed =
-            self.shared.registry.snapshot().into_iter().filter(|g| {
-                g.home.load(Ordering::Acquire) == self.index && g.status() != Status::Dead
-            });
+        let homed = self.shared.registry.snapshot().into_iter().filter(|g| {
+            g.home.load(Ordering::Acquire) as usize == self.index && g.status() != Status::Dead
+        });
         for g in homed {
             let _running = CurrentGuard::enter(&g);
             if let Some(report) = coroutine::tear_down(&g) {
