@@ -132,7 +132,10 @@ fn own_atomics() {
     finish();
 }
 
-/// `n` senders on a buffered channel (capacity `n`), main receives `n` values.
+/// `n` senders on a buffered channel (capacity `n`), main receives `n` values. By hand: the
+/// order of the sends (n!) times the places of the receives among them with no prefix holding
+/// more receives than sends (a receive on the empty channel is not enabled): the Catalan
+/// number C(n). 4 for n = 2, 30 for n = 3.
 fn chan_senders(n: u64) -> impl Fn() + Send + Sync + 'static {
     move || {
         let c = chan::make::<u64>(n as usize);
@@ -154,7 +157,9 @@ fn chan_senders(n: u64) -> impl Fn() + Send + Sync + 'static {
     }
 }
 
-/// Two senders on two channels; main selects twice.
+/// Two senders on two channels; main selects twice. A select reads both channels and takes
+/// one (logged as a write of the one it takes and a read of the other). By hand: the first
+/// select runs after exactly one send (a or b), or after both and takes a or b: 4.
 fn select2() {
     let a = chan::make::<u64>(1);
     let b = chan::make::<u64>(1);
@@ -176,12 +181,42 @@ fn select2() {
     ];
     for _ in 0..2 {
         goweave::select! {
-            recv(a) -> _ => log(0, true),
-            recv(b) -> _ => log(1, true),
+            recv(a) -> _ => {
+                log(0, true);
+                log(1, false);
+            },
+            recv(b) -> _ => {
+                log(1, true);
+                log(0, false);
+            },
         }
     }
     join_all(hs);
     finish();
+}
+
+/// Unbuffered ping-pong, `rounds` times. Each rendezvous is one event (logged by the receiving
+/// side), whichever side arrives first; each depends on the one before. By hand: 1.
+fn ping_pong(rounds: u64) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let ping = chan::make::<u64>(0);
+        let pong = chan::make::<u64>(0);
+        let (pi, po) = (ping.clone(), pong.clone());
+        let h = go(move || {
+            for _ in 0..rounds {
+                let v = pi.recv().unwrap();
+                log(0, true);
+                po.send(v + 1);
+            }
+        });
+        for i in 0..rounds {
+            ping.send(i);
+            pong.recv();
+            log(1, true);
+        }
+        h.join();
+        finish();
+    }
 }
 
 /// Two readers and a writer of one RwLock. By hand: each reader before or after the writer
@@ -423,9 +458,10 @@ fn programs() -> Vec<(&'static str, Option<u64>, Body)> {
         ("mutex_2x3", Some(20), Arc::new(mutex(2, 3))),
         ("atomic_w1r3", Some(8), Arc::new(atomic_w1r3)),
         ("own_atomics_3", Some(1), Arc::new(own_atomics)),
-        ("chan_senders_2", None, Arc::new(chan_senders(2))),
-        ("chan_senders_3", None, Arc::new(chan_senders(3))),
-        ("select_2", None, Arc::new(select2)),
+        ("chan_senders_2", Some(4), Arc::new(chan_senders(2))),
+        ("chan_senders_3", Some(30), Arc::new(chan_senders(3))),
+        ("ping_pong_3", Some(1), Arc::new(ping_pong(3))),
+        ("select_2", Some(4), Arc::new(select2)),
         ("rwlock_2r1w", Some(4), Arc::new(rwlock_2r1w)),
         ("waitgroup_3", Some(6), Arc::new(waitgroup3)),
         ("cond", Some(2), Arc::new(cond)),

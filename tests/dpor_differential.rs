@@ -3,6 +3,13 @@
 //! reduction) reaches exactly the outcomes that the plain search over every interleaving
 //! (`dfs:plain`) reaches, and finds a failure (of the same kind) exactly when it does.
 //!
+//! The mix covers atomics, mutexes (with `RaceCell`s under them), `try_lock`, an `RwLock`,
+//! buffered and unbuffered channels (blocking and `try_` operations), `select!` with receive
+//! and send cases (with and without `default`), `goweave::rand`, `gosched`, `Once`, a
+//! `Semaphore`, `WaitGroup` (`done` at each goroutine's end, `wait` in main and in
+//! goroutines), a `Cond` (a guarded wait against a signal or broadcast, sent with or
+//! without the lock) and sleeps.
+//!
 //! An outcome is what every goroutine observed (values loaded, received, chosen) and the
 //! final values, recorded outside goweave (a std mutex is not a scheduling point).
 
@@ -13,7 +20,7 @@ use std::time::Duration;
 use goweave::cell::RaceCell;
 use goweave::chan::{self, Chan};
 use goweave::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use goweave::sync::{Mutex, Once, RwLock, Semaphore, WaitGroup};
+use goweave::sync::{Cond, Mutex, Once, RwLock, Semaphore, WaitGroup};
 use goweave::{go, Checker, FailureKind, StrategyKind};
 
 /// One statement of a generated goroutine.
@@ -46,6 +53,17 @@ enum Stmt {
     /// Acquire one unit of the semaphore, add to atomic 1, release.
     Sem,
     Sleep(u64),
+    /// Under mutex 0: wait on the `Cond` once if the flag is not set, then observe it.
+    CondWait,
+    /// Set the flag under mutex 0 and signal (or broadcast), before or after unlocking.
+    CondSignal {
+        broadcast: bool,
+        locked: bool,
+    },
+    /// `WaitGroup::wait` from a goroutine (returns at once without a group).
+    WgWait,
+    /// `select!` sending on channel `a` or receiving from `b`.
+    SelectSend(usize, usize),
 }
 
 #[derive(Clone, Debug)]
@@ -74,7 +92,7 @@ impl Rng {
 fn stmt(r: &mut Rng, depth: u32) -> Stmt {
     let a = r.below(2) as usize;
     let c = r.below(2) as usize;
-    match r.below(if depth > 0 { 7 } else { 21 }) {
+    match r.below(if depth > 0 { 7 } else { 25 }) {
         0 => Stmt::Load(a),
         1 => Stmt::Store(a, 1 + r.below(2)),
         2 => Stmt::Add(a),
@@ -104,7 +122,14 @@ fn stmt(r: &mut Rng, depth: u32) -> Stmt {
         17 => [Stmt::Yield, Stmt::Rand][r.below(2) as usize].clone(),
         18 => Stmt::Once,
         19 => [Stmt::Sem, Stmt::RacyCell][r.below(2) as usize].clone(),
-        _ => Stmt::Sleep(1 + r.below(2)),
+        20 => Stmt::Sleep(1 + r.below(2)),
+        21 => Stmt::CondWait,
+        22 => Stmt::CondSignal {
+            broadcast: r.below(2) == 0,
+            locked: r.below(2) == 0,
+        },
+        23 => Stmt::WgWait,
+        _ => Stmt::SelectSend(c, 1 - c),
     }
 }
 
@@ -113,7 +138,26 @@ fn prog(r: &mut Rng) -> Prog {
     let mut gs = Vec::new();
     for i in 0..n {
         let len = if i == 0 { r.below(2) } else { 1 + r.below(2) };
-        gs.push((0..len).map(|_| stmt(r, 0)).collect());
+        let mut g: Vec<Stmt> = (0..len).map(|_| stmt(r, 0)).collect();
+        if i > 0 {
+            // A goroutine counted by the group that waits for it deadlocks every time: wait
+            // in main only.
+            for s in &mut g {
+                if matches!(s, Stmt::WgWait) {
+                    *s = Stmt::Load(0);
+                }
+            }
+        }
+        gs.push(g);
+    }
+    // Half the programs with a waiter end main with a broadcast (so that not every one of
+    // them deadlocks); the others rely on their own signals, if any.
+    let waits = gs.iter().flatten().any(|s| matches!(s, Stmt::CondWait));
+    if waits && r.below(2) == 0 {
+        gs[0].push(Stmt::CondSignal {
+            broadcast: true,
+            locked: true,
+        });
     }
     Prog {
         gs,
@@ -133,6 +177,9 @@ struct World {
     once: Once,
     sem: Semaphore,
     wg: WaitGroup,
+    cond: Cond,
+    /// The condition the `Cond` stands for, guarded by mutex 0.
+    flag: RaceCell<u64>,
 }
 
 fn run_stmt(w: &World, s: &Stmt, seen: &mut Vec<u64>) {
@@ -196,6 +243,35 @@ fn run_stmt(w: &World, s: &Stmt, seen: &mut Vec<u64>) {
             w.sem.release(1);
         }
         Stmt::Sleep(ms) => goweave::time::sleep(Duration::from_millis(*ms)),
+        Stmt::CondWait => {
+            let mut g = w.mutexes[0].lock();
+            if w.flag.get() == 0 {
+                g = w.cond.wait(g);
+            }
+            seen.push(w.flag.get());
+            drop(g);
+        }
+        Stmt::CondSignal { broadcast, locked } => {
+            let g = w.mutexes[0].lock();
+            w.flag.set(1);
+            if !*locked {
+                drop(g);
+            }
+            if *broadcast {
+                w.cond.broadcast();
+            } else {
+                w.cond.signal();
+            }
+        }
+        Stmt::WgWait => w.wg.wait(),
+        Stmt::SelectSend(a, b) => {
+            let (a, b) = (&w.chans[*a], &w.chans[*b]);
+            let got = goweave::select! {
+                send(a, 4) => 40,
+                recv(b) -> v => 50 + v.unwrap_or(9),
+            };
+            seen.push(got);
+        }
     }
 }
 
@@ -213,6 +289,8 @@ fn body(p: &Prog, out: Arc<StdMutex<BTreeSet<String>>>) -> impl Fn() + Send + Sy
             once: Once::new(),
             sem: Semaphore::new(p.sem_size),
             wg: WaitGroup::new(),
+            cond: Cond::new(),
+            flag: RaceCell::new(0),
         });
         if p.wait_group {
             w.wg.add(p.gs.len() as i64 - 1);
@@ -276,7 +354,12 @@ fn explore(
 
 #[test]
 fn dpor_reaches_what_plain_dfs_reaches() {
-    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    // Another generator seed (to look further than the suite does): DPOR_DIFF_SEED=<u64>.
+    let seed = std::env::var("DPOR_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let mut r = Rng(seed);
     let (mut compared, mut failing, mut plain_total, mut dpor_total) = (0, 0, 0u64, 0u64);
     for i in 0..500 {
         let p = prog(&mut r);

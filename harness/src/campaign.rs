@@ -26,6 +26,19 @@ pub fn explore_test(
     jobs: u64,
     progress: Option<Arc<AtomicU64>>,
 ) -> Result<Exploration, ConfigError> {
+    explore_test_with(test, cfg, shard, jobs, progress, None)
+}
+
+/// [`explore_test`], and an exhaustive search publishes its estimate of the fraction of it
+/// done into `estimate` (the bits of an `f64`) at every schedule, for the progress line.
+pub fn explore_test_with(
+    test: &ConcTest,
+    cfg: &TestConfig,
+    shard: Shard,
+    jobs: u64,
+    progress: Option<Arc<AtomicU64>>,
+    estimate: Option<Arc<AtomicU64>>,
+) -> Result<Exploration, ConfigError> {
     let name = test.path();
     let jobs = if cfg.splittable() { jobs.max(1) } else { 1 };
     let stride = shard.count * jobs;
@@ -35,6 +48,7 @@ pub fn explore_test(
         stride,
         stop: Some(stop.clone()),
         progress: progress.clone(),
+        estimate: estimate.clone(),
     };
     let start = Instant::now();
     if jobs == 1 {

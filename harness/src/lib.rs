@@ -41,7 +41,7 @@ use goweave::harness::{ConcTest, Part, TestConfig};
 use libtest_mimic::{Arguments, Failed, FormatSetting, Trial};
 
 pub use args::{Args, Shard};
-pub use campaign::{explore_test, FailureRecord, Merged, Outcome, Record};
+pub use campaign::{explore_test, explore_test_with, FailureRecord, Merged, Outcome, Record};
 
 use progress::{thousands, Progress};
 
@@ -147,7 +147,14 @@ fn run_one(
                 cfg.iterations
             };
             let ticket = progress.begin(planned, cfg.time_budget);
-            let r = explore_test(t, &cfg, args.shard, args.jobs, Some(ticket.counter.clone()));
+            let r = explore_test_with(
+                t,
+                &cfg,
+                args.shard,
+                args.jobs,
+                Some(ticket.counter.clone()),
+                Some(ticket.estimate.clone()),
+            );
             progress.end(ticket);
             match r {
                 Ok(ex) => {

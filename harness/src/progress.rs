@@ -22,6 +22,8 @@ struct Running {
     done: Arc<AtomicU64>,
     /// Schedules planned for this process.
     planned: u64,
+    /// An exhaustive search's estimate of the fraction of it done (`f64` bits; 0 if none).
+    explored: Arc<AtomicU64>,
     start: Instant,
     deadline: Option<Instant>,
 }
@@ -54,6 +56,8 @@ pub(crate) struct Ticket {
     id: u64,
     /// Incremented at every schedule begun.
     pub(crate) counter: Arc<AtomicU64>,
+    /// Where an exhaustive search publishes the fraction of it done (`f64` bits).
+    pub(crate) estimate: Arc<AtomicU64>,
 }
 
 impl Progress {
@@ -83,6 +87,7 @@ impl Progress {
     /// A test starts: `planned` schedules, within `budget` if set.
     pub(crate) fn begin(&self, planned: u64, budget: Option<Duration>) -> Ticket {
         let counter = Arc::new(AtomicU64::new(0));
+        let estimate = Arc::new(AtomicU64::new(0));
         let mut st = self.state.0.lock().expect("progress lock");
         let id = st.next_id;
         st.next_id += 1;
@@ -91,10 +96,15 @@ impl Progress {
             id,
             done: counter.clone(),
             planned,
+            explored: estimate.clone(),
             start: now,
             deadline: budget.map(|b| now + b),
         });
-        Ticket { id, counter }
+        Ticket {
+            id,
+            counter,
+            estimate,
+        }
     }
 
     /// A test is done: forget it and clear the line.
@@ -169,7 +179,9 @@ fn ticker(state: &(Mutex<State>, Condvar), below: bool) {
     }
 }
 
-/// `goweave: 2 tests running, 12,345 schedules, 4,321/s, ~3s left`.
+/// `goweave: 2 tests running, 12,345 schedules, 4,321/s, ~3s left`; with an exhaustive search
+/// (`dfs`, DPOR), the share of its tree explored so far: `..., 4,321/s, ~37% explored, ~9s
+/// left` (the time left then assumes the rest of the tree is like what was explored).
 fn render(st: &State, elapsed: Duration) -> String {
     let now = Instant::now();
     let running: u64 = st
@@ -180,12 +192,25 @@ fn render(st: &State, elapsed: Duration) -> String {
     let total = st.finished + running;
     let rate = total as f64 / elapsed.as_secs_f64().max(1e-9);
     let mut left: Option<f64> = Some(0.0);
+    let mut explored = None;
     for r in &st.running {
         let done = r.done.load(Ordering::Relaxed);
         let secs = r.start.elapsed().as_secs_f64().max(1e-9);
         let own_rate = done as f64 / secs;
         let by_count = (r.planned != u64::MAX && own_rate > 0.0)
             .then(|| r.planned.saturating_sub(done) as f64 / own_rate);
+        // An exhaustive search that estimates the share of its tree done: the schedules
+        // left are in proportion.
+        let f = f64::from_bits(r.explored.load(Ordering::Relaxed));
+        let by_tree =
+            (f > 0.0 && f <= 1.0 && own_rate > 0.0).then(|| done as f64 * (1.0 - f) / f / own_rate);
+        if f > 0.0 {
+            explored = Some(explored.map_or(f, |e: f64| e.min(f)));
+        }
+        let by_count = match (by_count, by_tree) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let by_deadline = r
             .deadline
             .map(|d| d.saturating_duration_since(now).as_secs_f64());
@@ -201,6 +226,10 @@ fn render(st: &State, elapsed: Duration) -> String {
     let left = match left {
         Some(s) => format!("~{} left", fmt_secs(s)),
         None => "time left unknown".into(),
+    };
+    let left = match explored {
+        Some(f) => format!("~{}% explored, {left}", (f * 100.0).floor() as u64),
+        None => left,
     };
     format!(
         "goweave: {} test{} running, {} schedules, {}/s, {left}",
@@ -253,6 +282,7 @@ mod tests {
                 id: 0,
                 done,
                 planned: 1000,
+                explored: Arc::default(),
                 start: Instant::now() - Duration::from_secs(2),
                 deadline: None,
             }],
@@ -265,5 +295,34 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with("s left"), "{line}");
+    }
+
+    #[test]
+    fn an_exhaustive_search_shows_its_explored_share_and_the_time_it_implies() {
+        // 300 schedules in just under 3 s (about 100/s), a quarter of the tree: 900 more,
+        // just under 9 s.
+        let st = State {
+            running: vec![Running {
+                id: 0,
+                done: Arc::new(AtomicU64::new(300)),
+                planned: u64::MAX,
+                explored: Arc::new(AtomicU64::new(0.25f64.to_bits())),
+                start: Instant::now() - Duration::from_millis(2950),
+                deadline: None,
+            }],
+            ..State::default()
+        };
+        let line = render(&st, Duration::from_secs(3));
+        assert!(line.ends_with(", ~25% explored, ~9s left"), "{line}");
+        // Without an estimate, an unbounded search has no time left to show.
+        let st = State {
+            running: vec![Running {
+                explored: Arc::default(),
+                ..st.running.into_iter().next().unwrap()
+            }],
+            ..State::default()
+        };
+        let line = render(&st, Duration::from_secs(3));
+        assert!(line.ends_with(", time left unknown"), "{line}");
     }
 }

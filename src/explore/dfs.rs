@@ -21,6 +21,23 @@ use super::{Decision, Strategy, ValueDecision};
 /// The option that lets time pass, among a frame's goroutine options.
 const TIME: u64 = u64::MAX;
 
+/// The goroutine options of decision `d` in the order the exhaustive searches try them, into
+/// `out`: the goroutine at the scheduling point first if it can continue, then the others by
+/// id; after a yield, the goroutines after the one that yielded (wrapping), without it; else
+/// by id. Letting time pass is for the caller to add.
+pub(super) fn order(d: &Decision<'_>, out: &mut Vec<u64>) {
+    if let Some(c) = d.can_continue() {
+        out.push(d.runnable[c]);
+        out.extend(d.runnable.iter().filter(|&&g| g != d.runnable[c]));
+    } else if let (true, Some(y)) = (d.yielded, d.current) {
+        let at = d.runnable.partition_point(|&g| g <= y);
+        out.extend(d.runnable[at..].iter().copied());
+        out.extend(d.runnable[..at].iter().copied().filter(|&g| g != y));
+    } else {
+        out.extend_from_slice(d.runnable);
+    }
+}
+
 /// One decision of the current schedule.
 struct Frame {
     /// The goroutine options in exploration order, [`TIME`] last where time may pass (empty for
@@ -135,18 +152,7 @@ impl Strategy for Dfs {
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
         self.scratch.clear();
         let cont = d.can_continue();
-        if let Some(c) = cont {
-            self.scratch.push(d.runnable[c]);
-            self.scratch
-                .extend(d.runnable.iter().filter(|&&g| g != d.runnable[c]));
-        } else if let (true, Some(y)) = (d.yielded, d.current) {
-            let at = d.runnable.partition_point(|&g| g <= y);
-            self.scratch.extend(d.runnable[at..].iter().copied());
-            self.scratch
-                .extend(d.runnable[..at].iter().copied().filter(|&g| g != y));
-        } else {
-            self.scratch.extend_from_slice(d.runnable);
-        }
+        order(d, &mut self.scratch);
         if d.time.is_some() {
             self.scratch.push(TIME);
         }

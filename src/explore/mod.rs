@@ -94,6 +94,7 @@ pub use replay::Replay;
 pub use round_robin::RoundRobin;
 pub use shard::Shard;
 
+use crate::verdict::probe::Probe;
 pub use crate::verdict::TraceEntry;
 pub use crate::verdict::{Event, ObjId, Op};
 pub use crate::verdict::{TimerMode, DEFAULT_MAX_STALL};
@@ -142,6 +143,8 @@ pub struct Decision<'a> {
     pub index: u64,
     /// What each goroutine will do next, indexed by goroutine id.
     pending: &'a [Pending],
+    /// Beside `pending`: whether that operation would block now, where the primitive says.
+    probes: &'a [Option<Probe>],
     /// Goroutines made runnable (spawned or woken) since the previous decision, if the
     /// executor tracks them.
     woken: Option<&'a [GoroutineId]>,
@@ -182,9 +185,33 @@ impl<'a> Decision<'a> {
             yielded,
             index,
             pending,
+            probes: &[],
             woken: None,
             abort: Cell::new(None),
         }
+    }
+
+    /// The same decision, with the probes of the goroutines' blocking operations (the
+    /// controlled executor's, indexed by goroutine id; see `verdict::probe` for what keeps
+    /// them valid while the decision exists).
+    pub(crate) fn with_probes(mut self, probes: &'a [Option<Probe>]) -> Decision<'a> {
+        self.probes = probes;
+        self
+    }
+
+    /// Whether `runnable[i]`'s pending operation would block (park it) if it ran now: `Some`
+    /// for the operations that can tell (a channel send or receive, a `select!` without
+    /// `default`, `WaitGroup::wait`, `Semaphore::acquire`, `Once`), `None` for the others
+    /// and for a goroutine that resumes from a park. Exact: it reads the primitive's state.
+    /// A strategy that only offers goroutines that would not block treats blocking as
+    /// enabledness (as [`Dpor`] does).
+    pub fn would_block(&self, i: usize) -> Option<bool> {
+        let g = *self.runnable.get(i)? as usize;
+        let p = (*self.probes.get(g)?)?;
+        // SAFETY: the executor put the probe there for a goroutine suspended at the point that
+        // announced it, and drops it when that goroutine goes on; the decision borrows the
+        // executor's state, so no goroutine runs while it exists.
+        Some(unsafe { p.ask() })
     }
 
     /// The same decision, noting which goroutines became runnable (were spawned or woken)
@@ -227,6 +254,7 @@ impl<'a> Decision<'a> {
             self.index,
             self.pending,
         )
+        .with_probes(self.probes)
     }
 
     /// The number of options: the runnable goroutines, plus one if time may pass.
@@ -443,6 +471,12 @@ pub trait Strategy: Send {
     fn note(&mut self, n: Note) {
         let _ = n;
     }
+
+    /// For an exhaustive search: an estimate of the fraction of it done before the schedule
+    /// just begun (0 to 1), for progress lines. Default: `None` (no estimate).
+    fn explored(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// What the controlled executor tells a strategy that asked for it
@@ -502,6 +536,9 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn note(&mut self, n: Note) {
         (**self).note(n)
+    }
+    fn explored(&self) -> Option<f64> {
+        (**self).explored()
     }
 }
 

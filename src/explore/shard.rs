@@ -16,6 +16,8 @@ pub struct Shard {
     /// Schedules begun by this part.
     begun: Arc<AtomicU64>,
     progress: Option<Arc<AtomicU64>>,
+    /// Where to publish the inner strategy's [`Strategy::explored`] (as `f64` bits).
+    estimate: Option<Arc<AtomicU64>>,
 }
 
 impl Shard {
@@ -28,6 +30,7 @@ impl Shard {
             stop: None,
             begun: Arc::new(AtomicU64::new(0)),
             progress: None,
+            estimate: None,
         }
     }
 
@@ -41,6 +44,13 @@ impl Shard {
     /// Count every schedule begun into `progress` too (for progress lines).
     pub fn progress(mut self, progress: Option<Arc<AtomicU64>>) -> Shard {
         self.progress = progress;
+        self
+    }
+
+    /// Publish the inner strategy's estimate of the search done ([`Strategy::explored`], as
+    /// the bits of an `f64`) into `estimate` at every schedule begun (for progress lines).
+    pub fn estimate(mut self, estimate: Option<Arc<AtomicU64>>) -> Shard {
+        self.estimate = estimate;
         self
     }
 
@@ -66,6 +76,9 @@ impl Strategy for Shard {
         self.begun.fetch_add(1, Ordering::Relaxed);
         if let Some(p) = &self.progress {
             p.fetch_add(1, Ordering::Relaxed);
+        }
+        if let (Some(e), Some(f)) = (&self.estimate, self.inner.explored()) {
+            e.store(f.to_bits(), Ordering::Relaxed);
         }
         true
     }
@@ -100,5 +113,9 @@ impl Strategy for Shard {
 
     fn note(&mut self, n: super::Note) {
         self.inner.note(n)
+    }
+
+    fn explored(&self) -> Option<f64> {
+        self.inner.explored()
     }
 }

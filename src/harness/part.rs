@@ -19,6 +19,9 @@ pub struct Part {
     pub stop: Option<Arc<AtomicU64>>,
     /// Incremented at the start of every schedule (for progress lines).
     pub progress: Option<Arc<AtomicU64>>,
+    /// An exhaustive search's estimate of the fraction of it done (the bits of an `f64`),
+    /// updated at the start of every schedule (for progress lines).
+    pub estimate: Option<Arc<AtomicU64>>,
 }
 
 impl Part {
@@ -29,6 +32,7 @@ impl Part {
             stride: 1,
             stop: None,
             progress: None,
+            estimate: None,
         }
     }
 
@@ -40,6 +44,7 @@ impl Part {
             stride: count,
             stop: None,
             progress: None,
+            estimate: None,
         }
     }
 

@@ -58,6 +58,7 @@ pub fn explore(
         stride,
         stop: None,
         progress: None,
+        estimate: None,
     };
     let mut begun = Arc::new(AtomicU64::new(0));
     let mut checker = Checker::new().apply(&cfg.settings).test_name(name);
@@ -71,7 +72,8 @@ pub fn explore(
             stride,
         )
         .stop_at(part.stop.clone())
-        .progress(part.progress.clone());
+        .progress(part.progress.clone())
+        .estimate(part.estimate.clone());
         begun = shard.begun();
         checker
             .custom_strategy(shard)
@@ -183,7 +185,17 @@ pub fn run_test(t: &'static ConcTest) {
     };
     match judge(&cfg, &ex) {
         Ok(Some(note)) => eprintln!("goweave: {}: {note}", t.path()),
-        Ok(None) => {}
+        // An exhaustive search says that it covered everything (libtest shows it with
+        // `--nocapture`), as the harness's summary and `Stats` do.
+        Ok(None) => {
+            if let Some(by) = &ex.exhausted {
+                eprintln!(
+                    "goweave: {}: explored all {} schedules ({by})",
+                    t.path(),
+                    ex.schedules
+                );
+            }
+        }
         Err(msg) => panic!("{msg}"),
     }
 }

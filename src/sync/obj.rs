@@ -48,6 +48,25 @@ impl Obj {
         true
     }
 
+    /// A scheduling point before an `op` that may block: `would_block` says, at any decision
+    /// while the goroutine waits at this point, whether it would (see `verdict::probe`).
+    #[inline]
+    pub(crate) fn point_probe(
+        &self,
+        op: Op,
+        site: &'static Location<'static>,
+        would_block: &dyn Fn() -> bool,
+    ) -> bool {
+        if !is_controlled() {
+            if crate::record::on() {
+                crate::record::point(op, self.id(), Some(&self.seq));
+            }
+            return false;
+        }
+        executor::sched_point_probe(Event::new(op, self.id(), site), &would_block);
+        true
+    }
+
     /// A scheduling point before an atomic `op` with `ordering`.
     #[inline]
     pub(crate) fn atomic_point(

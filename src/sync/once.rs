@@ -70,7 +70,10 @@ impl Once {
     #[track_caller]
     pub fn call_once(&self, f: impl FnOnce()) {
         let site = Location::caller();
-        let controlled = self.m.obj.point(Op::Once, site);
+        // Blocks while another call runs the function (it holds `m`).
+        let controlled = self.m.obj.point_probe(Op::Once, site, &|| {
+            !self.done.load(Ordering::Acquire) && self.m.is_locked()
+        });
         if !self.done.load(Ordering::Acquire) {
             self.call_slow(f, site, controlled);
         }

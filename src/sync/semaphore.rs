@@ -120,7 +120,10 @@ impl Semaphore {
     #[track_caller]
     pub fn acquire(&self, n: u64) {
         let site = Location::caller();
-        let controlled = self.obj.point(Op::Semaphore, site);
+        let controlled = self.obj.point_probe(Op::Semaphore, site, &|| {
+            let st = lock_queue(&self.state);
+            !(st.size - st.cur >= n && st.waiters.is_empty())
+        });
         let mut st = lock_queue(&self.state);
         if st.size - st.cur >= n && st.waiters.is_empty() {
             st.cur += n;
@@ -178,7 +181,12 @@ impl Semaphore {
     /// Panics with `semaphore: released more than held` if `n` exceeds the weight held.
     #[track_caller]
     pub fn release(&self, n: u64) {
-        if watched(self.obj.point(Op::Semaphore, Location::caller())) {
+        // It never blocks, and says so: a strategy then knows it for a release that completes
+        // waiters, not a `try_acquire` that merely sees them (both are `Op::Semaphore`).
+        if watched(
+            self.obj
+                .point_probe(Op::Semaphore, Location::caller(), &|| false),
+        ) {
             hb::release_merge(self.obj.key());
         }
         let woken = {

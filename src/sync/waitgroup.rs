@@ -150,7 +150,10 @@ impl WaitGroup {
     #[track_caller]
     pub fn wait(&self) {
         let site = Location::caller();
-        let controlled = self.inner.obj.point(Op::WaitGroupWait, site);
+        // Blocks while the counter is not zero (what a strategy asks: `verdict::probe`).
+        let controlled = self.inner.obj.point_probe(Op::WaitGroupWait, site, &|| {
+            (self.inner.state.load(Ordering::SeqCst) >> 32) as i32 != 0
+        });
         if self.register(site, controlled) {
             let detail = controlled.then(|| self.detail());
             self.inner

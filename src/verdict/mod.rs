@@ -12,6 +12,7 @@ mod goroutine;
 pub(crate) mod graph;
 mod kind;
 mod panic;
+pub(crate) mod probe;
 mod race;
 mod stacks;
 mod stall;

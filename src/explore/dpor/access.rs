@@ -129,6 +129,30 @@ pub(super) fn irreversible(first: &Acc, second: &Acc) -> bool {
     )
 }
 
+/// True if a goroutine parked on `op` is completed by the goroutine that wakes it, and the
+/// other order (the waker first, then `op` without parking) is the same trace: a channel
+/// hand-off (either side may wait for the other), a `select!` woken by the hand-off of one
+/// of its cases, a `WaitGroup::wait` released by the last `done`, a semaphore acquire
+/// granted by a release, a `Once` caller released when the function returns. Not `Cond`
+/// (a signal before the wait is lost: another trace), nor locks (see [`irreversible`]).
+pub(super) fn handed_off(op: Op) -> bool {
+    matches!(
+        op,
+        Op::ChanSend | Op::ChanRecv | Op::Select | Op::WaitGroupWait | Op::Semaphore | Op::Once
+    )
+}
+
+/// What completing `ev` after a park touches. The operations whose waker did the work (a
+/// hand-off, see [`handed_off`], or a `Cond` signal) touch nothing more: the transition
+/// happens after the waker's and simply returns. A lock acquired after a park, a join and a
+/// timer touch what performing them does.
+pub(super) fn of_resume(ev: &Event, out: &mut Vec<Acc>) {
+    if handed_off(ev.op) || ev.op == Op::Cond {
+        return;
+    }
+    of_event(ev, out);
+}
+
 /// The accesses of performing `ev` (also of completing it after a park).
 pub(super) fn of_event(ev: &Event, out: &mut Vec<Acc>) {
     let ObjId(o) = ev.obj;

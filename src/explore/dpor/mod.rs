@@ -62,17 +62,46 @@
 //! Spawn and join are happens-before, not conflicts: goroutines that never touch a common
 //! object give one trace, whatever their number.
 //!
-//! **Blocking is enabledness.** At each decision the strategy keeps a shadow of every lock
-//! (who holds it, from the lock, unlock and `try_lock` events it saw) and of which goroutines
-//! have finished: a goroutine about to lock a held lock, or to join a goroutine that is still
-//! running, is not offered (unless nothing else is), so it never blocks in an explored
-//! schedule and "lock, then unlock, then the other's lock" is one trace with one schedule. The
-//! pairs "unlock, then lock" and "exit, then join" are therefore not reversible races; instead
-//! an acquisition races with the previous acquisitions of the same lock (through the unlock
-//! between them), so that every lock order is explored. Other blocking operations (a receive
-//! on an empty channel, `WaitGroup::wait`, a full semaphore) may still park in a schedule; the
-//! park is then part of a transition like any other, which is sound but can count a trace
-//! twice (blocked first, or run after what unblocks it).
+//! **Blocking is enabledness.** A goroutine whose next operation would block is not offered
+//! at a decision (unless nothing else is), so it never parks in an explored schedule where
+//! something else could run, and "blocked first, then woken" is not a second trace of "run
+//! after what unblocks it". How the strategy knows, per operation:
+//!
+//! - channel send and receive, `select!` without `default`, `WaitGroup::wait`,
+//!   `Semaphore::acquire`, `Once` (while another call runs the function): the primitive
+//!   announces the operation with a *probe*, a closure over its own state that the
+//!   controlled executor keeps beside the pending event until the goroutine goes on
+//!   ([`Decision::would_block`], `verdict::probe`). The answer is exact (the primitive's real
+//!   state at the decision: buffer, waiting partners, closed flag, counter, units) and costs
+//!   a store per scheduling point, plus a look under the primitive's lock only when asked;
+//!   a shadow kept from the events could not be exact (the events do not carry a
+//!   `WaitGroup` delta, a semaphore weight, or whether a send is a `try_send`).
+//! - `Mutex`/`RwLock` lock and read lock, `join`: a shadow of each lock (who holds it, from
+//!   the lock, unlock and `try_lock` events) and of which goroutines have finished. The pairs
+//!   "unlock, then lock" and "exit, then join" are not reversible races; instead an
+//!   acquisition races with the previous acquisitions of the same lock (through the unlock
+//!   between them), unless it comes after them anyway (program order, creation, a wake-up),
+//!   so that every lock order is explored.
+//! - `Cond::wait` never blocks at its own event: it unlocks, queues and parks (a transition
+//!   like any other); its relock is a lock.
+//!
+//! The parks that remain (everything blocked, or a goroutine woken to complete a hand-off)
+//! are handled so as to count each trace once: the transition that resumes a goroutine
+//! parked on a channel operation, `select!`, `WaitGroup::wait`, a semaphore, a `Once` or a
+//! `Cond` touches nothing (its waker did the work) and happens after its waker; and a park
+//! on a hand-off followed by the transition that completes it is not a reversible race (the
+//! other order, the completer parking first, is the same rendezvous).
+//!
+//! One case keeps a goroutine that would block in play: a *non-blocking observer* (a
+//! `try_send`, `try_recv`, `select!` with `default`, `try_acquire`: the channel and
+//! semaphore operations that announce no probe) sees whether a partner is parked, so its
+//! race with a blocking operation is reversed even though that one would block there: the
+//! reversal parks it first, and the observer takes its value.
+//!
+//! Known redundancy: a semaphore acquire moved before the release that let it through parks
+//! and is granted by that release, the same trace (two goroutines on a one-unit semaphore:
+//! 3 schedules for 2 traces). Unlike unlock-then-lock, the pair cannot be declared
+//! irreversible from the events: on a larger semaphore the acquire may go first.
 //!
 //! # Soundness and its limits
 //!
@@ -87,15 +116,32 @@
 //! runnable at that point, which the relation's approximations allow), the schedule goes on
 //! with free choices; [`Dpor::diverged`] counts these.
 //!
+//! # Preemption bounding
+//!
+//! `Dfs { max_preemptions: Some(k) }` does not run this reduction: it is the plain
+//! preemption-bounded search ([`Dfs`](super::Dfs)), every interleaving with at most `k`
+//! preemptions. Bounded partial-order reduction (Coons, Musuvathi, McKinley, OOPSLA 2013)
+//! would need the races' reversals to respect the bound (a reversal may add preemptions, so
+//! a bounded search must also schedule the cheaper alternatives that reach the same race);
+//! it is not implemented. Both searches order a decision's options the same way
+//! (`dfs::order`).
+//!
+//! # Data choices and yields
+//!
 //! Data choices (`select!` among ready cases, `goweave::rand`) branch over every value, as in
-//! [`Dfs`](super::Dfs). Yields are treated as in `Dfs`: a goroutine that yielded is not
-//! chosen again while another can run.
+//! [`Dfs`](super::Dfs). Yields are treated as in `Dfs`: a goroutine that yielded is not a
+//! choice while another can run. Known gap (as in `main` before): when a goroutine polls
+//! (fails a `try_recv`, say) and another then makes only invisible progress to its next
+//! event, the plain search may run the poller on there, and that interleaving can be
+//! missed (`DPOR_DIFF_SEED=3` and `4` of `tests/dpor_differential.rs` find such programs).
+//! Letting wakeup sequences run the poller on fixed those, but made Peterson's spin loop an
+//! endless search.
 
 mod access;
 mod trace;
 mod wut;
 
-use access::{of_event, of_wake, Acc};
+use access::{of_event, of_resume, of_wake, Acc};
 use trace::Exec;
 use wut::{Seq, Wut};
 
@@ -114,8 +160,14 @@ struct GNode {
     options: Vec<u64>,
     /// The options whose next operation would not block (all of them if none qualifies).
     enabled: Vec<u64>,
-    /// The accesses each option's next transition is expected to make.
+    /// The accesses each option's next transition is expected to make (filled for the options
+    /// taken here, the only ones whose next transition is asked for: once they are done).
     next: Vec<Vec<Acc>>,
+    /// The options whose next operation is a non-blocking one that can see a goroutine
+    /// parked on its object (`try_send`, `try_recv`, `select!` with `default`,
+    /// `try_acquire`): a race of one of these with a blocking operation is reversed even
+    /// though that one would block here (its park is then what the observer sees).
+    observers: Vec<u64>,
     /// Asleep here: explored from an earlier decision, and nothing conflicting since.
     sleep: Vec<(u64, Vec<Acc>)>,
     /// Options explored here before `chosen`.
@@ -148,8 +200,14 @@ struct GState {
     started: bool,
     parked: bool,
     exited: bool,
-    /// The last event it committed (what it blocks on, if parked).
+    /// The last event it committed, and the one before.
     last: Option<Event>,
+    prev: Option<Event>,
+    /// While parked: the operation it waits to complete (`last`, except in `Cond::wait`,
+    /// which unlocks its mutex between its own event and the park).
+    waits: Option<Event>,
+    /// The transition that woke it from its latest park.
+    woken_by: Option<usize>,
     /// Its transition running now or last.
     cur: Option<usize>,
     /// The transition that created it.
@@ -271,8 +329,8 @@ impl Dpor {
         }
         let st = self.gs.get(g as usize);
         if let Some(st) = st.filter(|s| s.parked) {
-            if let Some(ev) = st.last {
-                of_event(&ev, &mut v);
+            if let Some(ev) = st.waits {
+                of_resume(&ev, &mut v);
             }
             return v;
         }
@@ -321,7 +379,15 @@ impl Dpor {
         if self.gs.get(g as usize).is_some_and(|s| s.parked) {
             return true; // Woken: it completes its operation (or parks again).
         }
-        let Some(p) = d.index_of(g).and_then(|i| d.pending(i)) else {
+        let Some(i) = d.index_of(g) else {
+            return true;
+        };
+        // The primitives that can say answer exactly (channels, select!, WaitGroup,
+        // Semaphore, Once); locks and joins are read from the shadow.
+        if let Some(blocks) = d.would_block(i) {
+            return !blocks;
+        }
+        let Some(p) = d.pending(i) else {
             return true;
         };
         let ev = p.event;
@@ -333,6 +399,26 @@ impl Dpor {
             }
             _ => true,
         }
+    }
+
+    /// True if `g`'s next operation is a non-blocking one that may see a goroutine parked on
+    /// its object (a channel or semaphore operation that does not say whether it would
+    /// block: it never does). A `Semaphore::release` is taken for one too (sound: more
+    /// reversals, never fewer).
+    fn observes(&self, g: u64, d: &Decision<'_>) -> bool {
+        if g == TIME || self.gs.get(g as usize).is_some_and(|s| s.parked) {
+            return false;
+        }
+        let Some(i) = d.index_of(g) else {
+            return false;
+        };
+        d.would_block(i).is_none()
+            && d.pending(i).is_some_and(|p| {
+                matches!(
+                    p.event.op,
+                    Op::ChanSend | Op::ChanRecv | Op::Select | Op::Semaphore
+                )
+            })
     }
 
     /// Start a transition of `g`.
@@ -362,26 +448,14 @@ impl Dpor {
         }
     }
 
-    /// The options of a decision, in `Dfs`'s order (its first is the free choice).
-    fn options(&mut self, d: &Decision<'_>) -> Vec<u64> {
+    /// The options of a decision, in `Dfs`'s order (its first is the free choice), into
+    /// `scratch`.
+    fn options(&mut self, d: &Decision<'_>) {
         self.scratch.clear();
-        let cont = d.can_continue();
-        if let Some(c) = cont {
-            self.scratch.push(d.runnable[c]);
-            self.scratch
-                .extend(d.runnable.iter().filter(|&&g| g != d.runnable[c]));
-        } else if let (true, Some(y)) = (d.yielded, d.current) {
-            let at = d.runnable.partition_point(|&g| g <= y);
-            self.scratch.extend(d.runnable[at..].iter().copied());
-            self.scratch
-                .extend(d.runnable[..at].iter().copied().filter(|&g| g != y));
-        } else {
-            self.scratch.extend_from_slice(d.runnable);
-        }
+        super::dfs::order(d, &mut self.scratch);
         if d.time.is_some() {
             self.scratch.push(TIME);
         }
-        self.scratch.clone()
     }
 
     /// Race analysis of the schedule just run: insert the reversals into the wakeup trees.
@@ -407,7 +481,10 @@ impl Dpor {
             };
             let v = self.exec.notdep(i, j);
             let first = self.exec.t[v[0]].g;
-            if !node.enabled.contains(&first) || first == node.chosen {
+            // The first may be a goroutine that would block here if the race was with an
+            // observer of its park.
+            let observed = node.observers.contains(&node.chosen);
+            if (!node.enabled.contains(&first) && !observed) || first == node.chosen {
                 continue;
             }
             // A goroutine asleep here that could start `v` already covers it.
@@ -510,7 +587,7 @@ impl Strategy for Dpor {
                             let asleep = g.sleep.iter().any(|(q, _)| *q == c)
                                 || g.done.contains(&c)
                                 || c == g.chosen;
-                            if asleep || !g.enabled.contains(&c) {
+                            if asleep || !g.options.contains(&c) {
                                 continue;
                             }
                             g.done.push(g.chosen);
@@ -550,16 +627,17 @@ impl Strategy for Dpor {
 
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
         self.close();
-        let options = self.options(d);
+        self.options(d);
         let k = self.depth;
         let chosen = if k < self.nodes.len() {
+            let options = &self.scratch;
             let Node::G(node) = &self.nodes[k] else {
                 d.abort(format!(
                     "the program did not repeat itself under Dpor: decision {k} was a data choice before and a goroutine choice now (is it nondeterministic?)"
                 ));
                 return 0;
             };
-            if node.options != options {
+            if node.options != *options {
                 d.abort(format!(
                     "the program did not repeat itself under Dpor: decision {k} offered {:?} before and {:?} now (is it nondeterministic?)",
                     node.options, options
@@ -585,10 +663,21 @@ impl Strategy for Dpor {
             }
             if k == self.fresh_from {
                 self.carry = std::mem::take(&mut self.next_carry);
+                // The branch taken here: what it does next, for when it is done.
+                let i = node
+                    .options
+                    .iter()
+                    .position(|&o| o == chosen)
+                    .expect("chosen is an option");
+                let next = self.next_of(chosen, d);
+                let Node::G(node) = &mut self.nodes[k] else {
+                    unreachable!()
+                };
+                node.next[i] = next;
             }
             chosen
         } else {
-            let next: Vec<Vec<Acc>> = options.iter().map(|&g| self.next_of(g, d)).collect();
+            let options = self.scratch.clone();
             // After a yield the shadow is not applied: the plain search may let a goroutine
             // block there, which lets the one that yielded run again at the next decision.
             let mut enabled: Vec<u64> = options
@@ -596,14 +685,22 @@ impl Strategy for Dpor {
                 .copied()
                 .filter(|&g| d.yielded || self.would_run(g, d))
                 .collect();
-            if enabled.is_empty() {
+            // Every goroutine would block: they may park (a rendezvous needs one side parked
+            // first), rather than time passing for ever ahead of them; time passes on its own
+            // once they all have.
+            if enabled.iter().all(|&g| g == TIME) {
                 enabled = options.clone();
             }
+            let observers = options
+                .iter()
+                .copied()
+                .filter(|&g| self.observes(g, d))
+                .collect();
             let asleep = |s: &[(u64, Vec<Acc>)], g: u64| s.iter().any(|(q, _)| *q == g);
             let mut wut = std::mem::take(&mut self.carry);
             let mut chosen = None;
             while let Some((c, sub)) = wut.pop_first() {
-                if enabled.contains(&c) && !asleep(&self.sleep, c) {
+                if options.contains(&c) && !asleep(&self.sleep, c) {
                     chosen = Some(c);
                     self.carry = sub;
                     break;
@@ -623,6 +720,18 @@ impl Strategy for Dpor {
                     }
                 },
             };
+            // What each option does next matters once it is done here (it then sleeps):
+            // computed for the one chosen now, and for each later branch when it is taken.
+            let next: Vec<Vec<Acc>> = options
+                .iter()
+                .map(|&g| {
+                    if g == chosen {
+                        self.next_of(g, d)
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect();
             let sleep = self.sleep.clone();
             self.sleep.retain(|(q, _)| *q != chosen);
             for &g in &options {
@@ -636,6 +745,7 @@ impl Strategy for Dpor {
                 options,
                 enabled,
                 next,
+                observers,
                 sleep,
                 done: Vec::new(),
                 wut,
@@ -697,8 +807,9 @@ impl Strategy for Dpor {
                     tr.creator = st.creator;
                 } else if st.parked {
                     tr.resumed = true;
-                    if let Some(ev) = st.last {
-                        of_event(&ev, &mut tr.acc);
+                    tr.waker = st.woken_by;
+                    if let Some(ev) = st.waits {
+                        of_resume(&ev, &mut tr.acc);
                         if matches!(ev.op, Op::Lock | Op::RLock) {
                             tr.acquire = Some((ev.op, ev.obj.0));
                             tr.locks.push((ev.op, ev.obj.0));
@@ -728,31 +839,45 @@ impl Strategy for Dpor {
                     tr.locks.push((ev.op, ev.obj.0));
                 }
                 let s = self.gs(g);
+                s.prev = s.last;
                 s.last = Some(ev);
                 s.started = true;
             }
             Note::Park(g) => {
+                let s = self.gs(g);
+                let waits = match (s.prev, s.last) {
+                    (Some(c), Some(u))
+                        if c.op == Op::Cond && matches!(u.op, Op::Unlock | Op::RUnlock) =>
+                    {
+                        Some(c)
+                    }
+                    (_, last) => last,
+                };
+                s.waits = waits;
+                s.parked = true;
+                s.woken_by = None;
                 if let Some(tr) = self.exec.t.last_mut() {
                     if tr.g == g {
                         tr.parked = true;
+                        tr.hand_off = waits.is_some_and(|e| access::handed_off(e.op));
                         // Parked on a lock: it did not acquire (it does when it resumes).
-                        let last = self.gs.get(g as usize).and_then(|s| s.last);
-                        if tr.resumed || last.is_some_and(|e| matches!(e.op, Op::Lock | Op::RLock))
+                        if tr.resumed || waits.is_some_and(|e| matches!(e.op, Op::Lock | Op::RLock))
                         {
                             tr.acquire = None;
                         }
                     }
                 }
-                self.gs(g).parked = true;
             }
             Note::Wake(h) => {
-                let last = self.gs.get(h as usize).and_then(|s| s.last);
+                let waits = self.gs.get(h as usize).and_then(|s| s.waits);
+                let cur = self.exec.t.len().checked_sub(1);
                 if let Some(tr) = self.exec.t.last_mut() {
                     tr.woke.push(h);
-                    if let Some(ev) = last {
+                    if let Some(ev) = waits {
                         of_wake(&ev, &mut tr.acc);
                     }
                 }
+                self.gs(h).woken_by = cur;
             }
             Note::Exit(g) => {
                 if let Some(tr) = self.exec.t.last_mut() {
@@ -769,5 +894,26 @@ impl Strategy for Dpor {
 
     fn describe(&self) -> String {
         "dpor".into()
+    }
+
+    /// The explored fraction of the search tree, read off the current schedule's path as if
+    /// every subtree below a decision were as large as the others (Knuth's estimate of a
+    /// backtrack tree, on the one path): at each decision, the branches already explored
+    /// count for their share of what is left at that depth. Branches are the explored ones,
+    /// the one taken and those recorded in the wakeup tree (values for a data choice); later
+    /// races may add branches, so the estimate can go down.
+    fn explored(&self) -> Option<f64> {
+        let (mut before, mut weight) = (0.0, 1.0);
+        for node in &self.nodes {
+            let (done, total) = match node {
+                Node::G(g) => (g.done.len(), g.done.len() + 1 + g.wut.children.len()),
+                Node::Value { n, chosen } => (*chosen as usize, *n as usize),
+            };
+            if total > 1 {
+                before += weight * done as f64 / total as f64;
+                weight /= total as f64;
+            }
+        }
+        Some(before)
     }
 }

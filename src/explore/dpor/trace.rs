@@ -30,6 +30,12 @@ pub(super) struct Trans {
     pub node: Option<usize>,
     /// The transition of the parent that created `g`, if this is `g`'s first.
     pub creator: Option<usize>,
+    /// The transition that woke `g`, if this one resumes it from a park (it happens after
+    /// that one even when it touches nothing: the waker did the operation's work).
+    pub waker: Option<usize>,
+    /// It ended by parking on an operation whose hand-off is symmetric (see
+    /// [`handed_off`](super::access::handed_off)): the waker completing it is not a reversible race.
+    pub hand_off: bool,
     /// The operation this transition acquires with, if it takes a lock (a `Lock`, `RLock` or
     /// `TryLock` performed, or a blocked `Lock`/`RLock` completed).
     pub acquire: Option<(Op, u64)>,
@@ -89,6 +95,8 @@ impl Exec {
         t.g = g;
         t.node = node;
         t.creator = None;
+        t.waker = None;
+        t.hand_off = false;
         t.acquire = None;
         t.resumed = false;
         t.parked = false;
@@ -117,6 +125,7 @@ impl Exec {
         }
         let mut races = Vec::new();
         let mut cands: Vec<usize> = Vec::new();
+        let mut done: Vec<usize> = Vec::new();
         for j in 0..n {
             let g = self.t[j].g as usize;
             count[g] += 1;
@@ -131,18 +140,27 @@ impl Exec {
             if let Some(c) = self.t[j].creator {
                 join(&mut base, &self.clock[c]);
             }
+            if let Some(w) = self.t[j].waker {
+                join(&mut base, &self.clock[w]);
+            }
             base[g] = count[g];
-            // Earlier transitions that may conflict with this one.
-            cands.clear();
+            // Direct races, access by access in the order `j` made them: an earlier
+            // conflicting transition that does not happen before that access through a later
+            // one, or through what `j` depended on before it (a join late in `j` must not hide
+            // a race of an atomic early in `j`).
+            let mut acc_clock = spare.pop().unwrap_or_default();
+            acc_clock.clear();
+            acc_clock.extend_from_slice(&base);
+            done.clear();
             for a in &self.t[j].acc {
-                let mut look = |k: &Key, st: &KeyState| {
+                cands.clear();
+                let mut look = |st: &KeyState| {
                     if let Some(w) = st.write {
                         cands.push(w);
                     }
                     if a.write {
                         cands.extend_from_slice(&st.reads);
                     }
-                    let _ = k;
                 };
                 match a.key {
                     Key::All | Key::AnyChan => {
@@ -150,44 +168,46 @@ impl Exec {
                             if a.key == Key::All
                                 || matches!(k, Key::Chan(_) | Key::AnyChan | Key::All)
                             {
-                                look(k, st);
+                                look(st);
                             }
                         }
                     }
                     k => {
                         for k in [Some(k), wildcard(k), Some(Key::All)].into_iter().flatten() {
                             if let Some(st) = keys.get(&k) {
-                                look(&k, st);
+                                look(st);
                             }
                         }
                     }
                 }
-            }
-            cands.sort_unstable_by(|a, b| b.cmp(a));
-            cands.dedup();
-            cands.retain(|&i| any_dependent(&self.t[i].acc, &self.t[j].acc));
-            // Direct races: a conflicting transition that does not happen before `j` through
-            // a later one.
-            let mut acc_clock = spare.pop().unwrap_or_default();
-            acc_clock.clear();
-            acc_clock.extend_from_slice(&base);
-            for &i in cands.iter() {
-                let gi = self.t[i].g as usize;
-                let direct = acc_clock[gi] < self.seq[i];
-                if direct && gi != g && self.reversible(i, j) {
-                    races.push((i, j));
+                cands.sort_unstable_by(|a, b| b.cmp(a));
+                cands.dedup();
+                cands.retain(|&i| {
+                    !done.contains(&i) && self.t[i].acc.iter().any(|x| dependent(x, a))
+                });
+                for &i in cands.iter() {
+                    let gi = self.t[i].g as usize;
+                    let direct = acc_clock[gi] < self.seq[i];
+                    if direct && gi != g && self.reversible(i, j) {
+                        races.push((i, j));
+                    }
+                    join(&mut acc_clock, &self.clock[i]);
                 }
-                join(&mut acc_clock, &self.clock[i]);
+                done.extend_from_slice(&cands);
             }
             // Locks: an acquisition also races with the previous acquisitions of the same lock
-            // (through the unlock between them, which is not reversible itself).
+            // (through the unlock between them, which is not reversible itself), unless `j`
+            // comes after `i` anyway, by program order, creation or a wake-up (as a `Cond`
+            // waiter's relock comes after the signal, which comes after the signaller's lock).
             if let Some((op, o)) = self.t[j].acquire {
                 let list = acquired.entry(o).or_default();
                 let write = matches!(op, Op::Lock | Op::TryLock);
                 for &i in list.iter() {
                     let ri = self.t[i].acquire.map(|(op, _)| op);
                     let conflict = write || matches!(ri, Some(Op::Lock | Op::TryLock));
-                    if conflict && self.t[i].g as usize != g {
+                    let gi = self.t[i].g as usize;
+                    let after = base.get(gi).is_some_and(|&c| c >= self.seq[i]);
+                    if conflict && gi != g && !after {
                         races.push((i, j));
                     }
                 }
@@ -196,12 +216,8 @@ impl Exec {
                 }
                 list.push(j);
             }
-            spare.push(acc_clock);
-            let mut clock = base;
-            for &i in cands.iter() {
-                join(&mut clock, &self.clock[i]);
-            }
-            self.clock.push(clock);
+            spare.push(base);
+            self.clock.push(acc_clock);
             last_of[g] = Some(j);
             for a in &self.t[j].acc {
                 let st = keys.entry(a.key).or_default();
@@ -227,14 +243,21 @@ impl Exec {
         if b.resumed && a.woke.contains(&b.g) {
             return false;
         }
-        // Every conflicting pair is an unlock before a lock, or an exit before a join.
-        let pairs: Vec<(&Acc, &Acc)> = a
-            .acc
-            .iter()
-            .flat_map(|x| b.acc.iter().map(move |y| (x, y)))
-            .filter(|(x, y)| dependent(x, y))
-            .collect();
-        !pairs.iter().all(|(x, y)| irreversible(x, y))
+        // `i` parked on a hand-off that `j` completed: `j` first would park instead and `i`
+        // complete it, the same trace.
+        if a.parked && a.hand_off && b.woke.contains(&a.g) {
+            return false;
+        }
+        // `j` moved first runs its operations in order until the first that conflicts with
+        // `i`: if that one would wait for `i` (a lock for `i`'s unlock, a join for its exit),
+        // `j` cannot go first. (Its later operations do not matter: it never gets there.)
+        for y in &b.acc {
+            let mut conflicts = a.acc.iter().filter(|x| dependent(x, y)).peekable();
+            if conflicts.peek().is_some() {
+                return !conflicts.all(|x| irreversible(x, y));
+            }
+        }
+        true
     }
 
     /// Abdulla et al.'s `notdep(i, E).j`: the transitions after `i` that do not happen after

@@ -120,7 +120,7 @@ pub(crate) fn unpark(g: GRef) {
 #[inline]
 pub(crate) fn sched_point(ev: Event) {
     if let Exec::Controlled(c) = context::exec_ref() {
-        c.sched_point(ev);
+        c.sched_point(ev, None);
     } else if crate::record::on() {
         crate::record::point(ev.op, ev.obj, None);
     }
@@ -131,7 +131,33 @@ pub(crate) fn sched_point(ev: Event) {
 #[inline]
 pub(crate) fn sched_point_seq(ev: Event, seq: &std::sync::atomic::AtomicU64) {
     if let Exec::Controlled(c) = context::exec_ref() {
-        c.sched_point(ev);
+        c.sched_point(ev, None);
+    } else if crate::record::on() {
+        crate::record::point(ev.op, ev.obj, Some(seq));
+    }
+}
+
+/// A scheduling point before an operation that may block: `probe` tells the controlled
+/// executor's strategy, at any decision while the goroutine waits at this point, whether the
+/// operation would block if it ran then (see `verdict::probe`).
+#[inline]
+pub(crate) fn sched_point_probe(ev: Event, probe: &dyn crate::verdict::probe::WouldBlock) {
+    if let Exec::Controlled(c) = context::exec_ref() {
+        c.sched_point(ev, Some(probe));
+    } else if crate::record::on() {
+        crate::record::point(ev.op, ev.obj, None);
+    }
+}
+
+/// [`sched_point_seq`] and [`sched_point_probe`] together (a blocking channel operation).
+#[inline]
+pub(crate) fn sched_point_seq_probe(
+    ev: Event,
+    seq: &std::sync::atomic::AtomicU64,
+    probe: &dyn crate::verdict::probe::WouldBlock,
+) {
+    if let Exec::Controlled(c) = context::exec_ref() {
+        c.sched_point(ev, Some(probe));
     } else if crate::record::on() {
         crate::record::point(ev.op, ev.obj, Some(seq));
     }

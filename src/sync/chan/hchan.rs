@@ -387,7 +387,14 @@ impl<T> HChan<T> {
     /// user's line, as Go's does.)
     #[track_caller]
     pub(crate) fn send(&self, v: T, site: &'static Location<'static>) {
-        executor::sched_point_seq(Event::new(Op::ChanSend, self.id, site), &self.seq);
+        executor::sched_point_seq_probe(
+            Event::new(Op::ChanSend, self.id, site),
+            &self.seq,
+            &|| {
+                // SAFETY: we hold the lock.
+                !unsafe { self.lock().send_ready() }
+            },
+        );
         self.race_send(site);
         let mut st = self.lock();
         // SAFETY: we hold the lock.
@@ -473,7 +480,14 @@ impl<T> HChan<T> {
 
     /// `v, ok := <-ch`: Go's `chanrecv` with `block = true`.
     pub(crate) fn recv(&self, site: &'static Location<'static>) -> Option<T> {
-        executor::sched_point_seq(Event::new(Op::ChanRecv, self.id, site), &self.seq);
+        executor::sched_point_seq_probe(
+            Event::new(Op::ChanRecv, self.id, site),
+            &self.seq,
+            &|| {
+                // SAFETY: we hold the lock.
+                !unsafe { self.lock().recv_ready() }
+            },
+        );
         let mut st = self.lock();
         // SAFETY: we hold the lock.
         match unsafe { st.try_recv() } {

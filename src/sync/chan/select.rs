@@ -100,7 +100,22 @@ pub struct Wake(pub(crate) Option<crate::runtime::waiter::Waiter>);
 #[track_caller]
 pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) -> bool {
     let site = Location::caller();
-    executor::sched_point(Event::new(Op::Select, ObjId(0), site));
+    let ev = Event::new(Op::Select, ObjId(0), site);
+    if has_default {
+        executor::sched_point(ev);
+    } else {
+        // Blocks unless some enabled case is ready (each looked at under its own lock: at a
+        // decision nothing else runs, so one at a time is as good as all at once).
+        executor::sched_point_probe(ev, &|| {
+            !cases.iter().any(|c| {
+                c.lock_key().is_some() && {
+                    let _guard = c.lock();
+                    // SAFETY: we hold the case's lock.
+                    unsafe { c.is_ready() }
+                }
+            })
+        });
+    }
 
     // The enabled cases, in lock order (address, then case index).
     let mut order = [(0usize, 0usize); N];

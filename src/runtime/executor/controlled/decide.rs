@@ -11,6 +11,7 @@ use crate::runtime::context;
 use crate::runtime::coroutine::{self, Request};
 use crate::runtime::goroutine::G;
 use crate::schedule::{fingerprint_step, Choice, FINGERPRINT_EVENTS};
+use crate::verdict::probe::{Probe, WouldBlock};
 use crate::verdict::{Event, ObjId, Op, TraceEntry, Verdict};
 
 impl Controlled {
@@ -31,7 +32,8 @@ impl Controlled {
             yielded,
             st.schedule.len() as u64,
             &st.pending,
-        );
+        )
+        .with_probes(&st.probes);
         if let Some(t) = time {
             d = d.with_time(t).with_stall(st.stall.stall_at(t));
         }
@@ -133,6 +135,8 @@ impl Controlled {
             st.fingerprint = fingerprint_step(st.fingerprint, ev.op as u8, g.id);
         }
         let preempted = st.preempted.take();
+        // The operation happens now: its probe's frame may go away from here on.
+        st.probes[g.id as usize] = None;
         if st.notes {
             st.strategy.note(Note::Commit(g.id, ev));
         }
@@ -147,7 +151,7 @@ impl Controlled {
         }
     }
 
-    pub(crate) fn sched_point(&self, ev: Event) {
+    pub(crate) fn sched_point(&self, ev: Event, probe: Option<&dyn WouldBlock>) {
         let gp = context::current_ptr();
         if gp.is_null() {
             return;
@@ -183,6 +187,11 @@ impl Controlled {
                 if st.ids.len() > 1 || time.is_some() {
                     let since = st.steps;
                     st.pending[g.id as usize] = Pending { event: ev, since };
+                    // SAFETY: `probe` lives in this goroutine's frame, below this call, which
+                    // stays suspended until `commit` (here or after the switch) drops the probe;
+                    // a goroutine torn down while suspended here is never runnable again, so
+                    // its stale probe is never asked (see `verdict::probe`).
+                    st.probes[g.id as usize] = probe.map(|p| unsafe { Probe::new(p) });
                     let switch = Self::decide_at(&mut st, g, yielded, time);
                     if !switch {
                         self.commit(&mut st, g, ev);

@@ -65,6 +65,7 @@ use crate::runtime::stack;
 use crate::runtime::timer::TimerHeap;
 pub use crate::schedule::Choice;
 use crate::schedule::FINGERPRINT_SEED;
+use crate::verdict::probe::Probe;
 use crate::verdict::{Event, GoroutineDump, ObjId, Op, RaceReport};
 pub use crate::verdict::{TraceEntry, Verdict};
 
@@ -113,6 +114,9 @@ struct State {
     woken: Vec<u64>,
     /// The next event of each goroutine, by id (index 0 unused).
     pending: Vec<Pending>,
+    /// Beside `pending`: whether that event would block now, for the blocking operations
+    /// that say (`verdict::probe`); `None` once committed.
+    probes: Vec<Option<Probe>>,
     /// The goroutine to resume next, chosen at a scheduling point (it is in `all`).
     switch_to: Option<*const G>,
     /// The strategy let time pass at a goroutine's scheduling point: the scheduler moves the
@@ -230,6 +234,7 @@ impl Controlled {
                 ids: spare.ids,
                 woken: Vec::new(),
                 pending: spare.pending,
+                probes: vec![None],
                 switch_to: None,
                 pass_time: false,
                 interrupted: None,
@@ -322,6 +327,7 @@ impl Controlled {
             event: Event::new(Op::Spawn, ObjId(id), site),
             since,
         });
+        st.probes.push(None);
         if st.notes {
             st.strategy.note(Note::Spawned { parent, child: id });
         }
