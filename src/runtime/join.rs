@@ -234,7 +234,7 @@ impl<T> std::future::Future for JoinHandle<T> {
             }
             JoinState::Running { waiter, .. } => {
                 // The latest waker replaces any earlier one (a future may move between tasks).
-                *waiter = Some(Waiter::task(cx.waker().clone()));
+                *waiter = Some(Waiter::Task(cx.waker().clone()));
                 drop(st);
                 crate::task::awaiting(WaitReason::Join, site);
                 std::task::Poll::Pending

@@ -16,12 +16,10 @@ pub(crate) enum Waiter {
     Goroutine(GRef),
     /// A thread blocked in `std::thread::park`.
     Thread(Arc<ThreadSignal>),
-    /// An awaiting future (a task, `task::block_on`, or any other executor's): its waker, and
-    /// the goroutine or task record that queued it, if one did (see [`Waiter::task`]).
-    Task {
-        waker: std::task::Waker,
-        owner: Option<u64>,
-    },
+    /// An awaiting future (a task, `task::block_on`, or any other executor's): its waker.
+    /// (Which record awaits is read from the waker when needed, see [`pick`], so that the
+    /// entry, and with it a goroutine record, stays small.)
+    Task(std::task::Waker),
 }
 
 /// How a thread waiter learns it was woken (`thread::park` may return spuriously).
@@ -56,13 +54,6 @@ impl Waiter {
         }
     }
 
-    /// A queue entry for a future that waits with `waker`, owned by the goroutine or task
-    /// polling it (which a waiter choice names; see [`pick`]).
-    pub(crate) fn task(waker: std::task::Waker) -> Waiter {
-        let owner = context::with_current(|g| g.map(|g| g.id));
-        Waiter::Task { waker, owner }
-    }
-
     /// Wake the sleeper. Call it without holding the queue lock.
     #[inline]
     pub(crate) fn wake(self) {
@@ -73,7 +64,7 @@ impl Waiter {
                 s.woken.store(true, Ordering::Release);
                 t.unpark();
             }
-            Waiter::Task { waker, .. } => waker.wake(),
+            Waiter::Task(w) => w.wake(),
         }
     }
 
@@ -114,32 +105,36 @@ impl Sleeper {
 /// Which of `candidates` (queued waiters, oldest first) a release wakes, as an index: on the
 /// controlled executor with two or more goroutines to choose from, the strategy's choice (a
 /// recorded waiter choice, see `explore::ValueDecision`); otherwise 0, the oldest (Go's FIFO
-/// hand-off), at the cost of one length test on the work-stealing executor.
+/// hand-off), at the cost of one length test on the work-stealing executor. `owner` names the
+/// goroutine or task record a queued future's waker wakes (`None`: a future outside the
+/// schedule, which keeps the FIFO order).
 #[inline]
-pub(crate) fn pick<'a, I>(candidates: I) -> usize
+pub(crate) fn pick<'a, I>(candidates: I, owner: fn(&std::task::Waker) -> Option<u64>) -> usize
 where
     I: ExactSizeIterator<Item = &'a Waiter>,
 {
     if candidates.len() < 2 || !executor::is_controlled() {
         return 0;
     }
-    pick_controlled(candidates)
+    pick_controlled(candidates, owner)
 }
 
 #[cold]
-fn pick_controlled<'a>(candidates: impl Iterator<Item = &'a Waiter>) -> usize {
+fn pick_controlled<'a>(
+    candidates: impl Iterator<Item = &'a Waiter>,
+    owner: fn(&std::task::Waker) -> Option<u64>,
+) -> usize {
     let mut ids = Vec::new();
     for w in candidates {
         match w {
             Waiter::Goroutine(g) => ids.push(g.id),
-            // A future polled by a goroutine or task of this executor (its record queued the
-            // waker) is scheduled like a goroutine.
-            Waiter::Task {
-                owner: Some(id), ..
-            } => ids.push(*id),
-            // A plain thread, or a future polled outside the runtime, waits outside the
-            // schedule: keep the FIFO order.
-            Waiter::Thread(_) | Waiter::Task { owner: None, .. } => return 0,
+            // A future polled by a goroutine or task of this executor is scheduled like one.
+            Waiter::Task(k) => match owner(k) {
+                Some(id) => ids.push(id),
+                None => return 0,
+            },
+            // A plain thread waits outside the schedule: keep the FIFO order.
+            Waiter::Thread(_) => return 0,
         }
     }
     executor::pick_waiter(&ids)

@@ -42,7 +42,7 @@ impl Future for Notified<'_> {
             this.queued = false;
             return Poll::Ready(());
         }
-        let w = Waiter::task(cx.waker().clone());
+        let w = Waiter::Task(cx.waker().clone());
         match l.sleepers.iter_mut().find(|(t, _)| *t == this.ticket) {
             Some(entry) => entry.1 = w,
             None => l.sleepers.push_back((this.ticket, w)),

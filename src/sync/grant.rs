@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Wake, Waker};
+use std::task::{Context, RawWaker, RawWakerVTable, Waker};
 
 use super::obj::lock_queue;
 use crate::runtime::waiter::Waiter;
@@ -20,25 +20,64 @@ pub(crate) struct Grant {
     waker: Mutex<Waker>,
 }
 
-impl Wake for Grant {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref()
+/// The entry's waker functions, written out (rather than `std::task::Wake`) so that an entry
+/// is recognised by its vtable: a waiter choice asks which record it wakes ([`owner`]).
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_entry);
+
+unsafe fn clone(p: *const ()) -> RawWaker {
+    // SAFETY: `p` came from `Arc::into_raw` of an `Arc<Grant>`, and the waker being cloned
+    // owns one strong count of it, so it is live; the clone owns the count added here.
+    unsafe { Arc::increment_strong_count(p.cast::<Grant>()) };
+    RawWaker::new(p, &VTABLE)
+}
+
+unsafe fn wake(p: *const ()) {
+    // SAFETY: as in `clone`; waking by value consumes the waker's strong count.
+    let g = unsafe { Arc::from_raw(p.cast::<Grant>()) };
+    g.grant();
+}
+
+unsafe fn wake_by_ref(p: *const ()) {
+    // SAFETY: as in `clone`: the grant lives at least as long as the waker.
+    unsafe { &*p.cast::<Grant>() }.grant();
+}
+
+unsafe fn drop_entry(p: *const ()) {
+    // SAFETY: as in `clone`; dropping the waker releases its strong count.
+    drop(unsafe { Arc::from_raw(p.cast::<Grant>()) });
+}
+
+/// The goroutine or task record a queued future's waker `w` wakes (a grant entry's: the
+/// future's latest waker), for a waiter choice; `None` for a future outside the runtime.
+pub(crate) fn owner(w: &Waker) -> Option<u64> {
+    if !std::ptr::eq(w.vtable(), &VTABLE) {
+        return crate::task::waker_record_id(w);
     }
-    fn wake_by_ref(self: &Arc<Self>) {
+    // SAFETY: a waker with this vtable was made by `Grant::new` from a live `Arc<Grant>`, and
+    // holds a strong count of it while `w` lives.
+    let g = unsafe { &*w.data().cast::<Grant>() };
+    let latest = lock_queue(&g.waker);
+    crate::task::waker_record_id(&latest)
+}
+
+impl Grant {
+    /// Record the grant, then wake the future's latest waker.
+    fn grant(&self) {
         self.granted.store(true, Ordering::SeqCst);
         let w = lock_queue(&self.waker).clone();
         w.wake();
     }
-}
 
-impl Grant {
     /// A grant for the future polled with `cx`, and the entry to queue for it.
     pub(crate) fn new(cx: &Context<'_>) -> (Arc<Grant>, Waker) {
         let g = Arc::new(Grant {
             granted: AtomicBool::new(false),
             waker: Mutex::new(cx.waker().clone()),
         });
-        let entry = Waker::from(g.clone());
+        let raw = RawWaker::new(Arc::into_raw(g.clone()).cast(), &VTABLE);
+        // SAFETY: the vtable's functions keep the `RawWaker` contract for a pointer from
+        // `Arc::into_raw` of an `Arc<Grant>` (each waker owns one strong count).
+        let entry = unsafe { Waker::from_raw(raw) };
         (g, entry)
     }
 
@@ -54,6 +93,6 @@ impl Grant {
 
     /// True if the queued waiter `w` is the entry `entry`.
     pub(crate) fn is_entry(w: &Waiter, entry: &Waker) -> bool {
-        matches!(w, Waiter::Task { waker, .. } if waker.will_wake(entry))
+        matches!(w, Waiter::Task(k) if k.will_wake(entry))
     }
 }

@@ -134,7 +134,7 @@ impl Sema {
             return;
         }
         let i = if self.choose {
-            waiter::pick(q.iter())
+            waiter::pick(q.iter(), super::grant::owner)
         } else {
             0
         };

@@ -89,9 +89,9 @@ impl Future for Acquire<'_> {
         }
         let (grant, entry) = Grant::new(cx);
         if this.lifo {
-            q.push_front(Waiter::task(entry.clone()));
+            q.push_front(Waiter::Task(entry.clone()));
         } else {
-            q.push_back(Waiter::task(entry.clone()));
+            q.push_back(Waiter::Task(entry.clone()));
         }
         drop(q);
         this.queued = Some((grant, entry));

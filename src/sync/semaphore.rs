@@ -68,7 +68,7 @@ impl State {
             }
             largest = largest.max(n);
         }
-        at[waiter::pick(at.iter().map(|&i| &self.waiters[i].1))]
+        at[waiter::pick(at.iter().map(|&i| &self.waiters[i].1), super::grant::owner)]
     }
 }
 

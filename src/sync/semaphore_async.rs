@@ -116,7 +116,7 @@ impl Future for Acquire<'_> {
             return Poll::Pending;
         }
         let (grant, entry) = Grant::new(cx);
-        st.waiters.push_back((this.n, Waiter::task(entry.clone())));
+        st.waiters.push_back((this.n, Waiter::Task(entry.clone())));
         drop(st);
         this.queued = Some((grant, entry));
         crate::task::awaiting(WaitReason::SemaphoreAcquire, this.site);

@@ -50,6 +50,8 @@
 mod poll;
 mod waker;
 
+pub(crate) use waker::record_id as waker_record_id;
+
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;

@@ -40,6 +40,17 @@ pub(super) fn lent(g: &GRef) -> ManuallyDrop<Waker> {
     ManuallyDrop::new(unsafe { Waker::from_raw(raw) })
 }
 
+/// The id of the record (task, or goroutine in `block_on`) that `w` wakes, if `w` is one of
+/// these wakers; `None` for any other executor's waker.
+pub(crate) fn record_id(w: &Waker) -> Option<u64> {
+    if !std::ptr::eq(w.vtable(), &VTABLE) {
+        return None;
+    }
+    // SAFETY: a waker with this vtable has a live record as its data pointer (each waker
+    // holds a strong count of it, and the lent one is only used while its record lives).
+    Some(unsafe { (*w.data().cast::<G>()).id })
+}
+
 /// Mark `g` notified and make it runnable (it may be running: see the module docs).
 fn notify(g: &G) {
     hb::release_merge(wake_key(g.id));

@@ -67,10 +67,7 @@ impl Sleeper {
     pub(crate) fn with_waker(waker: std::task::Waker, gid: u64, select: bool) -> Sleeper {
         Sleeper {
             gid,
-            g: Cell::new(Some(Wakee::Task {
-                waker,
-                owner: (gid != 0).then_some(gid),
-            })),
+            g: Cell::new(Some(Wakee::Task(waker))),
             select,
             done: AtomicBool::new(false),
             winner: Cell::new(usize::MAX),
@@ -113,17 +110,13 @@ impl Sleeper {
     /// Replace the waker of an awaiting future still queued (it was polled again, perhaps by
     /// another task). The caller holds the lock of the channel it is queued on.
     pub(crate) fn set_waker(&self, waker: &std::task::Waker) {
-        let owner = (self.gid != 0).then_some(self.gid);
-        if let Some(Wakee::Task { waker: w, owner }) = self.g.take() {
+        if let Some(Wakee::Task(w)) = self.g.take() {
             if w.will_wake(waker) {
-                self.g.set(Some(Wakee::Task { waker: w, owner }));
+                self.g.set(Some(Wakee::Task(w)));
                 return;
             }
         }
-        self.g.set(Some(Wakee::Task {
-            waker: waker.clone(),
-            owner,
-        }));
+        self.g.set(Some(Wakee::Task(waker.clone())));
     }
 
     /// Take the goroutine to unpark. Only the claimer calls this, once.
