@@ -192,7 +192,8 @@ fn racy_lazy_init_with_tasks() {
     found_replayed_fixed(
         lazy_init,
         FailureKind::Race,
-        &["WARNING: DATA RACE", "config"],
+        // Both accesses are the tasks': the report names them as tasks, as Go names goroutines.
+        &["WARNING: DATA RACE", "config", "by task ", "\nTask "],
     );
 }
 
@@ -264,6 +265,7 @@ fn racy_lazy_init_with_tasks_on_the_work_stealing_runtime() {
     let msg = common::panic_message(p);
     assert!(msg.contains("WARNING: DATA RACE"), "{msg}");
     assert!(msg.contains("config"), "{msg}");
+    assert!(msg.contains("by task ") && msg.contains("\nTask "), "{msg}");
 }
 
 /// A failing run of a program with tasks, recorded on the work-stealing runtime (issue 21),

@@ -8,20 +8,23 @@ impl fmt::Display for RaceReport {
     /// Go's shape: `WARNING: DATA RACE`, both accesses, both creation sites.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = |w: bool| if w { "Write" } else { "Read" };
+        let who = |i: usize| if self.tasks[i] { "task" } else { "goroutine" };
         writeln!(f, "WARNING: DATA RACE")?;
         writeln!(
             f,
-            "{} at {} by goroutine {}:\n  {}",
+            "{} at {} by {} {}:\n  {}",
             kind(self.write),
             self.cell,
+            who(0),
             self.goroutine,
             self.site
         )?;
         writeln!(
             f,
-            "\nPrevious {} at {} by goroutine {}:\n  {}",
+            "\nPrevious {} at {} by {} {}:\n  {}",
             kind(self.previous_write).to_lowercase(),
             self.cell,
+            who(1),
             self.previous_goroutine,
             self.previous_site
         )?;
@@ -33,6 +36,7 @@ impl fmt::Display for RaceReport {
                 "running"
             };
             match site {
+                Some(s) if self.tasks[i] => writeln!(f, "\nTask {g} ({state}) created at:\n  {s}")?,
                 Some(s) => writeln!(f, "\nGoroutine {g} ({state}) created at:\n  {s}")?,
                 None if *g == 0 => writeln!(
                     f,

@@ -269,9 +269,13 @@ pub(crate) fn write(cell: ObjId, name: Option<&str>, site: &'static Location<'st
 /// The executors' own edges: spawn (parent → child's first step)... (The controlled
 /// executor's root goroutine is the checked body, whose spawn site is inside goweave: reports
 /// call it the main goroutine.)
-pub(crate) fn spawned(parent: u64, child: u64, site: &'static Location<'static>) {
+/// `task`: the child is a task (reports name it so).
+pub(crate) fn spawned(parent: u64, child: u64, site: &'static Location<'static>, task: bool) {
     with_detector_as(Note::Spawn(child), parent, |d, _| {
         d.spawn(parent, child, (parent != 0).then_some(site));
+        if task {
+            d.mark_task(child);
+        }
         Ok(())
     })
 }
@@ -284,9 +288,13 @@ pub(crate) fn spawned_on(
     parent: u64,
     child: u64,
     site: &'static Location<'static>,
+    task: bool,
 ) {
     on_steal(shared, parent, |d, _| {
         d.spawn(parent, child, Some(site));
+        if task {
+            d.mark_task(child);
+        }
         Ok(())
     })
 }

@@ -22,4 +22,7 @@ pub struct RaceReport {
     /// Where each of the two goroutines was created (`None`: the main goroutine of a checked
     /// body, or goroutine 0, the runtime), and whether it had finished.
     pub creation: [(Option<&'static Location<'static>>, bool); 2],
+    /// Whether each of the two (the later access's, then the earlier's) is a task
+    /// (`goweave::task`) rather than a goroutine: reports call it so.
+    pub tasks: [bool; 2],
 }

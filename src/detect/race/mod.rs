@@ -98,7 +98,7 @@ pub(crate) struct Detector {
     threads: Vec<Thread>,
     sync: Locks,
     cells: FxHashMap<u64, Cell>,
-    goroutines: Vec<(Option<&'static Location<'static>>, bool)>,
+    goroutines: Vec<(Option<&'static Location<'static>>, bool, bool)>,
     spare: Vec<VectorClock>,
 }
 
@@ -111,8 +111,8 @@ struct Tables {
     sync: Locks,
     /// Watched cells, by object id.
     cells: FxHashMap<u64, Cell>,
-    /// Spawn site and "finished" flag, by goroutine id.
-    goroutines: Vec<(Option<&'static Location<'static>>, bool)>,
+    /// Spawn site, "finished" flag and "is a task" flag, by goroutine id.
+    goroutines: Vec<(Option<&'static Location<'static>>, bool, bool)>,
     /// Cleared clocks, reused before allocating new ones.
     spare: Vec<VectorClock>,
 }
@@ -287,9 +287,16 @@ impl Detector {
         threads[c].clock.set(child, 1);
         threads[p].clock.tick(parent);
         if self.goroutines.len() <= c {
-            self.goroutines.resize(c + 1, (None, false));
+            self.goroutines.resize(c + 1, (None, false, false));
         }
-        self.goroutines[c] = (site, false);
+        self.goroutines[c] = (site, false, false);
+    }
+
+    /// Goroutine `g` is a task (`goweave::task`): reports name it so.
+    pub(crate) fn mark_task(&mut self, g: u64) {
+        if let Some(e) = self.goroutines.get_mut(g as usize) {
+            e.2 = true;
+        }
     }
 
     /// `g` finished: its last step happens before a `join` of it.
@@ -390,11 +397,15 @@ impl Detector {
         previous_write: bool,
         prev: Access,
     ) -> RaceReport {
-        let creation = |g: u64| {
+        let info = |g: u64| {
             self.goroutines
                 .get(g as usize)
                 .copied()
-                .unwrap_or((None, false))
+                .unwrap_or((None, false, false))
+        };
+        let creation = |g: u64| {
+            let (site, finished, _) = info(g);
+            (site, finished)
         };
         RaceReport {
             cell: name.map_or_else(|| format!("cell #{cell}"), str::to_string),
@@ -405,6 +416,7 @@ impl Detector {
             previous_goroutine: prev.goroutine,
             previous_site: prev.site,
             creation: [creation(now.goroutine), creation(prev.goroutine)],
+            tasks: [info(now.goroutine).2, info(prev.goroutine).2],
         }
     }
 

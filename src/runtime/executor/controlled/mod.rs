@@ -332,7 +332,7 @@ impl Controlled {
             st.strategy.note(Note::Spawned { parent, child: id });
         }
         drop(st);
-        crate::runtime::hb::spawned(parent, id, site);
+        crate::runtime::hb::spawned(parent, id, site, g.task);
         backtraces::spawned(id, parent);
         g
     }

@@ -264,7 +264,7 @@ impl Shared {
         }
         // On this runtime's detector: main is spawned from outside the runtime.
         #[cfg(feature = "race")]
-        crate::runtime::hb::spawned_on(self, parent, id, site);
+        crate::runtime::hb::spawned_on(self, parent, id, site, g.task);
         match context::exec_ref() {
             Exec::Steal(w) if Arc::ptr_eq(w.shared(), self) && w.active() => {
                 self.live[w.index()].fetch_add(1, Ordering::Relaxed);
@@ -420,23 +420,36 @@ pub(crate) fn block_on<T: Send + 'static>(
     while let Some(g) = worker::steal_one(&shared.injector) {
         crate::runtime::coroutine::tear_down(&g);
     }
-    if let Some(report) = shared.panic.lock().unwrap().take() {
-        panic!("{report}");
-    }
-    if let Some(report) = shared.watch.take_report() {
-        panic!("{report}");
-    }
+    // Races found (with the `race` feature) are reported even when the run also failed
+    // otherwise: a misuse the detector saw often ends in a panic it caused (Go's "WaitGroup
+    // is reused before previous Wait has returned"), and Go's race detector prints its
+    // warning before that panic too.
     #[cfg(feature = "race")]
-    {
+    let races = {
         let races = shared.races.lock().unwrap();
-        if !races.is_empty() {
-            let all: Vec<String> = races.iter().map(|r| r.to_string()).collect();
-            panic!(
+        let all: Vec<String> = races.iter().map(|r| r.to_string()).collect();
+        (!races.is_empty()).then(|| {
+            format!(
                 "goweave: found {} data race(s)\n{}",
                 races.len(),
                 all.join("\n")
-            );
-        }
+            )
+        })
+    };
+    #[cfg(not(feature = "race"))]
+    let races: Option<String> = None;
+    let with_races = |report: String| match &races {
+        Some(r) => format!("{report}\n\n{r}"),
+        None => report,
+    };
+    if let Some(report) = shared.panic.lock().unwrap().take() {
+        panic!("{}", with_races(report.to_string()));
+    }
+    if let Some(report) = shared.watch.take_report() {
+        panic!("{}", with_races(report.to_string()));
+    }
+    if let Some(r) = races {
+        panic!("{r}");
     }
     let v = slot.lock().unwrap().take();
     v.expect("goweave: main goroutine ended without a value")
