@@ -385,6 +385,11 @@ impl ValueDecision {
         &self.waiters
     }
 
+    /// The candidates, back (the executor reuses the allocation).
+    pub(crate) fn into_waiters(self) -> Vec<GoroutineId> {
+        self.waiters
+    }
+
     /// End this schedule now, as in [`Decision::abort`].
     pub fn abort(&self, why: impl Into<String>) {
         self.abort.set(Some(why.into()));

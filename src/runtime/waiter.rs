@@ -124,18 +124,30 @@ fn pick_controlled<'a>(
     candidates: impl Iterator<Item = &'a Waiter>,
     owner: fn(&std::task::Waker) -> Option<u64>,
 ) -> usize {
-    let mut ids = Vec::new();
+    // Ids on the stack for the usual few waiters: this runs at every contended release.
+    let mut few = [0u64; 16];
+    let mut many = Vec::new();
+    let mut n = 0;
     for w in candidates {
-        match w {
-            Waiter::Goroutine(g) => ids.push(g.id),
+        let id = match w {
+            Waiter::Goroutine(g) => g.id,
             // A future polled by a goroutine or task of this executor is scheduled like one.
             Waiter::Task(k) => match owner(k) {
-                Some(id) => ids.push(id),
+                Some(id) => id,
                 None => return 0,
             },
             // A plain thread waits outside the schedule: keep the FIFO order.
             Waiter::Thread(_) => return 0,
+        };
+        if n < few.len() {
+            few[n] = id;
+        } else {
+            if many.is_empty() {
+                many.extend_from_slice(&few);
+            }
+            many.push(id);
         }
+        n += 1;
     }
-    executor::pick_waiter(&ids)
+    executor::pick_waiter(if many.is_empty() { &few[..n] } else { &many })
 }

@@ -9,6 +9,7 @@ use crate::explore::{Pending, Strategy, TimerMode};
 use crate::runtime::goroutine::{GRef, G};
 use crate::runtime::stack;
 use crate::schedule::Choice;
+use crate::verdict::probe::Probe;
 use crate::verdict::{Stall, TraceEntry, Verdict};
 
 /// Settings of one controlled run.
@@ -154,6 +155,8 @@ pub(super) struct Spare {
     pub(super) runnable: Vec<GRef>,
     pub(super) ids: Vec<u64>,
     pub(super) pending: Vec<Pending>,
+    pub(super) probes: Vec<Option<Probe>>,
+    pub(super) woken: Vec<u64>,
     pub(super) schedule: Vec<Choice>,
 }
 

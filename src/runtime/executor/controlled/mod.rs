@@ -112,6 +112,8 @@ struct State {
     /// Goroutines made runnable (spawned or woken) since the strategy's last decision
     /// (`Decision::woken`).
     woken: Vec<u64>,
+    /// The candidates of the latest waiter choice, kept to reuse the allocation.
+    waiter_buf: Vec<u64>,
     /// The next event of each goroutine, by id (index 0 unused).
     pending: Vec<Pending>,
     /// Beside `pending`: whether that event would block now, for the blocking operations
@@ -218,6 +220,9 @@ impl Controlled {
             event: Event::new(Op::Other, ObjId(0), Location::caller()),
             since: 0,
         });
+        spare.probes.clear();
+        spare.probes.push(None);
+        spare.woken.clear();
         spare.schedule.clear();
         Controlled {
             id: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
@@ -232,9 +237,10 @@ impl Controlled {
                 live: 0,
                 runnable: spare.runnable,
                 ids: spare.ids,
-                woken: Vec::new(),
+                woken: spare.woken,
+                waiter_buf: Vec::new(),
                 pending: spare.pending,
-                probes: vec![None],
+                probes: spare.probes,
                 switch_to: None,
                 pass_time: false,
                 interrupted: None,
@@ -400,6 +406,9 @@ pub fn run<T: Send + 'static>(
         s.runnable = std::mem::take(&mut st.runnable);
         s.ids = std::mem::take(&mut st.ids);
         s.pending = std::mem::take(&mut st.pending);
+        st.probes.clear();
+        s.probes = std::mem::take(&mut st.probes);
+        s.woken = std::mem::take(&mut st.woken);
     });
     let result = match st.verdict {
         Some(v) => Err(v),

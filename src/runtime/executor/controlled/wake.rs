@@ -40,9 +40,14 @@ impl Controlled {
 
     fn ask_waiter(st: &mut State, waiters: &[u64], gid: u64) -> usize {
         let n = waiters.len() as u64;
-        let d = ValueDecision::waiter(waiters.to_vec(), gid, st.steps, st.schedule.len() as u64);
+        let mut buf = std::mem::take(&mut st.waiter_buf);
+        buf.clear();
+        buf.extend_from_slice(waiters);
+        let d = ValueDecision::waiter(buf, gid, st.steps, st.schedule.len() as u64);
         let v = st.strategy.pick_value(&d);
-        match d.take_abort() {
+        let aborted = d.take_abort();
+        st.waiter_buf = d.into_waiters();
+        match aborted {
             None => {
                 assert!(v < n, "goweave: strategy chose waiter {v} of {n}");
                 st.schedule.push(Choice::Value(v));
