@@ -94,6 +94,11 @@ where
 /// # Safety
 /// `g`'s payload is empty, `g` finishes once, and the caller is the thread running it.
 pub(crate) unsafe fn finish<T>(g: &G, v: T) {
+    // The joiner may take the value on another worker as soon as it is published, before the
+    // executor records this goroutine's exit (`hb::exited`, after the coroutine returns): the
+    // edge `join` acquires is released here first, or the race detector of the work-stealing
+    // runtime would miss it and report the joiner's reads as races.
+    hb::release(Key::Exit(g.id));
     let (waiter, unwanted) = {
         let mut st = lock(g);
         match std::mem::replace(&mut *st, JoinState::Empty) {
