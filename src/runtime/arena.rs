@@ -12,6 +12,10 @@
 //! thresholds for mapping a block on its own (128 KiB) and for trimming and consolidating on
 //! free (64 KiB), so the step never turns into an `mmap` or into a trim that would undo it.
 //!
+//! The step is also faulted in at once (`MADV_POPULATE_WRITE`): one system call instead of a
+//! trap per page when the records are first written (perf counted 88k page-fault traps for
+//! those 1M spawns, 15k with this).
+//!
 //! Other allocators, and glibc's main arena (grown with `brk`, padded by 128 KiB already), see
 //! one allocation and one free of a medium block now and then, which costs them little.
 
@@ -81,3 +85,57 @@ fn populate(p: *mut u8) {
 
 #[cfg(not(target_os = "linux"))]
 fn populate(_: *mut u8) {}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// Pages of `[p, p + len)` resident now (`mincore`).
+    fn resident(p: *mut u8, len: usize) -> usize {
+        let mut v = vec![0u8; len.div_ceil(4096)];
+        // SAFETY: `[p, p + len)` is one mapping of ours, page-aligned; `v` has a byte per page.
+        let rc = unsafe { libc::mincore(p.cast(), len, v.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+        v.iter().filter(|&&b| b & 1 != 0).count()
+    }
+
+    #[test]
+    fn populate_faults_in_every_whole_page_of_the_block_at_once() {
+        // A fresh mapping, so that nothing is resident before: the allocator's heap may be.
+        let len = STEP + 4096;
+        // SAFETY: an anonymous private mapping; unmapped below.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        let p = p.cast::<u8>();
+        assert_eq!(resident(p, len), 0, "a fresh mapping has no page yet");
+        // A block that starts 16 bytes into a page, as an allocator's would: its first and
+        // last partial pages are left alone.
+        // SAFETY: within the mapping.
+        let block = unsafe { p.add(16) };
+        populate(block);
+        let whole = STEP / 4096 - 1;
+        let got = resident(p, len);
+        // Does this kernel populate at all (5.14+)? Asked of the last page, which `populate`
+        // left alone.
+        // SAFETY: the last page of the mapping made above.
+        let supported =
+            unsafe { libc::madvise(p.add(len - 4096).cast(), 4096, libc::MADV_POPULATE_WRITE) }
+                == 0;
+        // SAFETY: the mapping made above.
+        unsafe { libc::munmap(p.cast(), len) };
+        if supported {
+            assert_eq!(got, whole, "every whole page of the block, and only those");
+        } else {
+            assert_eq!(got, 0, "nothing populated where the kernel cannot");
+        }
+    }
+}
