@@ -55,6 +55,10 @@ impl Controlled {
                     continue;
                 }
                 let mut st = self.st.borrow_mut();
+                if st.main_done && st.live == 0 {
+                    // The usual end of a run: nothing left to report.
+                    return;
+                }
                 let dump = dump_all(&st);
                 st.verdict = Some(if st.main_done {
                     // Everything left is blocked for good: leaked (a partial deadlock, or a
