@@ -160,7 +160,14 @@ fn timeout_leak(work: Duration) -> impl Fn() + Send + Sync + Clone + 'static {
 #[test]
 fn a_forced_timeout_leak_becomes_a_token_that_replays_100_of_100() {
     let found = record::run(&rt(), timeout_leak(Duration::from_millis(30))).unwrap_err();
-    assert!(found.report().contains("chan send"), "{found}");
+    // A leak, as `verify_none` found it on the real runtime, not the panic that ends the test.
+    assert_eq!(found.kind(), FailureKind::Leak, "{found}");
+    assert!(
+        found.report().contains("found unexpected goroutines"),
+        "{found}"
+    );
+    assert!(found.report().contains("[chan send]"), "{found}");
+    assert!(found.report().contains("record_replay.rs"), "{found}");
     replays_100(&found, timeout_leak(Duration::from_millis(30)));
 }
 
@@ -248,6 +255,66 @@ fn the_recorded_token_and_the_checkers_token_shrink_to_the_same_preemptions() {
     );
 }
 
+#[test]
+fn the_recorded_and_the_checkers_leak_shrink_to_the_same_preemptions() {
+    let leak = || timeout_leak(Duration::from_millis(1));
+    let recorded = record::stress(&rt(), 200, None, leak()).unwrap_err();
+    let explored = Checker::new()
+        .strategy(StrategyKind::Random)
+        .iterations(10_000)
+        .seed(1)
+        .timers(goweave::TimerMode::AnyTime)
+        .run(leak())
+        .unwrap_err();
+    assert_eq!(recorded.kind(), FailureKind::Leak, "{recorded}");
+    assert_eq!(explored.kind(), FailureKind::Leak, "{explored}");
+    assert!(recorded.minimal() && explored.minimal());
+    assert_eq!(
+        recorded.preemptions(),
+        explored.preemptions(),
+        "recorded:\n{recorded}\nexplored:\n{explored}"
+    );
+}
+
+/// A check-then-act where one withdrawal is made by the goroutine a timer starts
+/// (`time::after_func`) and the other by main. On the real runtime the timer's goroutine
+/// checks first and takes long to act (work goweave does not see), while main checks and
+/// acts in between: the only order that overdraws. The replay must follow the timer's
+/// goroutine through the same order; left to run freely it would check after main acted and
+/// not withdraw.
+fn overdraw_by_a_timer() -> impl Fn() + Send + Sync + Clone + 'static {
+    move || {
+        let balance = Arc::new(Mutex::new(100i64));
+        let done = chan::make::<()>(1);
+        let (b2, d2) = (balance.clone(), done.clone());
+        time::after_func(Duration::from_micros(1), move || {
+            let ok = *b2.lock() >= 80; // check
+            work(3_000);
+            if ok {
+                *b2.lock() -= 80; // act
+            }
+            d2.send(());
+        });
+        work(1_000);
+        let ok = *balance.lock() >= 80;
+        if ok {
+            *balance.lock() -= 80;
+        }
+        done.recv();
+        let b = *balance.lock();
+        assert!(b >= 0, "overdrawn: balance {b}");
+    }
+}
+
+#[test]
+fn a_goroutine_started_by_a_timer_is_followed() {
+    let found = record::stress(&rt(), 20, None, overdraw_by_a_timer())
+        .expect_err("the timer's goroutine never checked first in 20 real runs");
+    assert_eq!(found.kind(), FailureKind::Panic, "{found}");
+    assert!(found.report().contains("overdrawn: balance -60"), "{found}");
+    replays_100(&found, overdraw_by_a_timer());
+}
+
 /// Stop flag unused here; the harness passes one per campaign.
 #[allow(dead_code)]
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -265,7 +332,8 @@ fn stress_finds_the_unforced_lost_update() {
 fn stress_finds_the_timeout_leak() {
     let found = record::stress(&rt(), 200, None, timeout_leak(Duration::from_millis(1)));
     let found = found.expect_err("200 real runs never leaked");
-    assert!(found.report().contains("chan send"), "{found}");
+    assert_eq!(found.kind(), FailureKind::Leak, "{found}");
+    assert!(found.report().contains("[chan send]"), "{found}");
     replays_100(&found, timeout_leak(Duration::from_millis(1)));
 }
 
