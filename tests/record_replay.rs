@@ -315,6 +315,27 @@ fn a_goroutine_started_by_a_timer_is_followed() {
     replays_100(&found, overdraw_by_a_timer());
 }
 
+/// A timer stopped after it fired: `stop` returns false on the real run. The firing and the
+/// stop are both numbered by the timer, so the replay fires it first too.
+fn late_stop() -> impl Fn() + Send + Sync + Clone + 'static {
+    move || {
+        let t = time::after_func(Duration::from_micros(10), || {});
+        time::sleep(Duration::from_millis(2));
+        assert!(t.stop(), "the timer fired before stop");
+    }
+}
+
+#[test]
+fn a_timer_stopped_after_it_fired_replays_in_that_order() {
+    let found = record::run(&rt(), late_stop()).unwrap_err();
+    assert_eq!(found.kind(), FailureKind::Panic, "{found}");
+    assert!(
+        found.report().contains("the timer fired before stop"),
+        "{found}"
+    );
+    replays_100(&found, late_stop());
+}
+
 /// Stop flag unused here; the harness passes one per campaign.
 #[allow(dead_code)]
 static STOP: AtomicBool = AtomicBool::new(false);
