@@ -232,7 +232,9 @@ pub fn find(opts: Options) -> Result<(), Leaks> {
     }
 }
 
-/// Panic with goleak's report if [`find`] finds leaked goroutines.
+/// Panic with goleak's report if [`find`] finds leaked goroutines. Under the checker the
+/// schedule then fails as a leak ([`FailureKind::Leak`](crate::FailureKind::Leak)), with the
+/// same report, rather than as the panic.
 ///
 /// ```
 /// goweave::run(|| {

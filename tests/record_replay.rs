@@ -277,29 +277,44 @@ fn the_recorded_and_the_checkers_leak_shrink_to_the_same_preemptions() {
 }
 
 /// A check-then-act where one withdrawal is made by the goroutine a timer starts
-/// (`time::after_func`) and the other by main. On the real runtime the timer's goroutine
-/// checks first and takes long to act (work goweave does not see), while main checks and
-/// acts in between: the only order that overdraws. The replay must follow the timer's
-/// goroutine through the same order; left to run freely it would check after main acted and
+/// (`time::after_func`) and the other by a goroutine on the other worker. On the real runtime
+/// the timer's goroutine checks and then works for 3 ms, and the other one waits until that
+/// check before it checks and acts (both through means goweave does not see, used only on the
+/// real runtime's workers): the only order that overdraws. The replay must follow the timer's
+/// goroutine through that order; left to run freely it would check after the other acted, and
 /// not withdraw.
 fn overdraw_by_a_timer() -> impl Fn() + Send + Sync + Clone + 'static {
     move || {
         let balance = Arc::new(Mutex::new(100i64));
-        let done = chan::make::<()>(1);
-        let (b2, d2) = (balance.clone(), done.clone());
+        let checked = Arc::new(AtomicBool::new(false));
+        let done = chan::make::<()>(2);
+        let (b1, c1, d1) = (balance.clone(), checked.clone(), done.clone());
+        go(move || {
+            if ON_WORKER.with(|w| *w) {
+                let t = std::time::Instant::now();
+                while !c1.load(Ordering::SeqCst) && t.elapsed() < Duration::from_millis(20) {
+                    std::hint::spin_loop();
+                }
+            }
+            let ok = *b1.lock() >= 80; // check
+            if ok {
+                *b1.lock() -= 80; // act
+            }
+            d1.send(());
+        });
+        let (b2, c2, d2) = (balance.clone(), checked.clone(), done.clone());
         time::after_func(Duration::from_micros(1), move || {
             let ok = *b2.lock() >= 80; // check
-            work(3_000);
+            c2.store(true, Ordering::SeqCst);
+            if ON_WORKER.with(|w| *w) {
+                work(3_000);
+            }
             if ok {
                 *b2.lock() -= 80; // act
             }
             d2.send(());
         });
-        work(1_000);
-        let ok = *balance.lock() >= 80;
-        if ok {
-            *balance.lock() -= 80;
-        }
+        done.recv();
         done.recv();
         let b = *balance.lock();
         assert!(b >= 0, "overdrawn: balance {b}");
@@ -308,8 +323,8 @@ fn overdraw_by_a_timer() -> impl Fn() + Send + Sync + Clone + 'static {
 
 #[test]
 fn a_goroutine_started_by_a_timer_is_followed() {
-    let found = record::stress(&rt(), 20, None, overdraw_by_a_timer())
-        .expect_err("the timer's goroutine never checked first in 20 real runs");
+    let found = record::stress(&rt(), 200, None, overdraw_by_a_timer())
+        .expect_err("the timer's goroutine never checked first in 200 real runs");
     assert_eq!(found.kind(), FailureKind::Panic, "{found}");
     assert!(found.report().contains("overdrawn: balance -60"), "{found}");
     replays_100(&found, overdraw_by_a_timer());
