@@ -351,6 +351,42 @@ fn a_timer_stopped_after_it_fired_replays_in_that_order() {
     replays_100(&found, late_stop());
 }
 
+/// A task's `select_async!` over two channels that two goroutines fill: which case it takes
+/// is the recorded order's (its channels number it), and the failure names it.
+fn task_select() -> impl Fn() + Send + Sync + Clone + 'static {
+    move || {
+        let (a, b) = (chan::make::<u32>(0), chan::make::<u32>(0));
+        let (a2, b2) = (a.clone(), b.clone());
+        go(move || a2.send(1));
+        go(move || b2.send(2));
+        let t = goweave::task::spawn(async move {
+            let first = goweave::select_async! {
+                recv(a) -> v => v,
+                recv(b) -> v => v,
+            };
+            let second = goweave::select_async! {
+                recv(a) -> v => v,
+                recv(b) -> v => v,
+            };
+            (first, second)
+        });
+        let got = t.join();
+        panic!("took {got:?}");
+    }
+}
+
+#[test]
+fn a_tasks_select_async_is_recorded_and_replays() {
+    let found = record::run(&rt(), task_select()).unwrap_err();
+    assert_eq!(found.kind(), FailureKind::Panic, "{found}");
+    let took = |r: &str| r.lines().find(|l| l.contains("took (")).map(str::to_string);
+    assert!(took(found.report()).is_some(), "{found}");
+    let token: Schedule = found.token().expect("a token").parse().unwrap();
+    let again = goweave::replay(&token, task_select()).unwrap_err();
+    assert_eq!(took(again.report()), took(found.report()), "{again}");
+    replays_100(&found, task_select());
+}
+
 /// Stop flag unused here; the harness passes one per campaign.
 #[allow(dead_code)]
 static STOP: AtomicBool = AtomicBool::new(false);
