@@ -121,3 +121,60 @@ impl Drop for Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::panic::Location;
+
+    use super::*;
+    use crate::record::buf::push;
+    use crate::verdict::Op;
+
+    fn op(obj: u64, seq: u64) -> Entry {
+        Entry::with_seq(Kind::Op(Op::ChanSend), obj, seq)
+    }
+
+    #[test]
+    fn a_threads_log_splits_back_into_each_goroutines_order() {
+        let here = Location::caller();
+        let s = Session::new(100);
+        // Goroutines 2 and 3 take turns on this thread; goroutine 4 logs from another.
+        push(&s, 2, here, op(7, 0));
+        push(&s, 2, here, op(7, 1));
+        push(&s, 3, here, op(8, 0));
+        push(&s, 2, here, op(7, 2));
+        std::thread::scope(|t| {
+            t.spawn(|| push(&s, 4, here, op(9, 0)));
+        });
+        push(&s, 3, here, op(8, 1));
+        assert_eq!(s.len(), 6, "switch entries are not operations");
+        let rec = s.collect();
+        let objs = |g: u64| -> Vec<(u64, Option<u64>)> {
+            rec.streams[&g]
+                .entries
+                .iter()
+                .map(|e| (e.obj, e.seq()))
+                .collect()
+        };
+        assert_eq!(objs(2), vec![(7, Some(0)), (7, Some(1)), (7, Some(2))]);
+        assert_eq!(objs(3), vec![(8, Some(0)), (8, Some(1))]);
+        assert_eq!(objs(4), vec![(9, Some(0))]);
+        assert!(rec.overflow.is_none());
+    }
+
+    #[test]
+    fn a_full_log_names_the_goroutine_and_the_limit() {
+        let here = Location::caller();
+        let s = Session::new(3);
+        for i in 0..5 {
+            push(&s, 5, here, op(1, i));
+        }
+        let rec = s.collect();
+        // The switch entry takes one of the three places.
+        assert_eq!(rec.streams[&5].entries.len(), 2);
+        let msg = rec.overflow.expect("the log outgrew its limit");
+        assert!(msg.contains("more than 3 recorded operations"), "{msg}");
+        assert!(msg.contains("goroutine 5"), "{msg}");
+        assert!(msg.contains("GOWEAVE_RECORD_LIMIT"), "{msg}");
+    }
+}
