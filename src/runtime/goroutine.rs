@@ -236,7 +236,10 @@ impl G {
         stack_size: usize,
         handle: bool,
     ) -> GRef {
-        let mut g = free_list::take().unwrap_or_else(|| Arc::new(G::blank()));
+        let mut g = free_list::take().unwrap_or_else(|| {
+            super::arena::before_fresh_record();
+            Arc::new(G::blank())
+        });
         let r = Arc::get_mut(&mut g).expect("a fresh or recycled record is not shared");
         r.id = id;
         r.name = name.map(Box::new);

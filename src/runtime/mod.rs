@@ -3,6 +3,7 @@
 //! The public face is [`run`], [`Runtime`], [`go`](crate::go) and the Go-named
 //! helpers below ([`gosched`], [`num_goroutine`], [`gomaxprocs`], [`id`]).
 
+mod arena;
 pub(crate) mod context;
 pub(crate) mod coroutine;
 pub(crate) mod dump;
