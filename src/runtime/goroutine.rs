@@ -210,8 +210,9 @@ pub(crate) struct G {
     /// stack to park and panics naming the async form (`task::blocking_in_task`). Only
     /// touched by the thread running the record.
     pub(crate) polling: Cell<bool>,
-    /// Its operation log, on a recording runtime (`record`); set before it is shared.
-    pub(crate) rec: Option<Arc<crate::record::Buf>>,
+    /// The recording session it logs into, on a recording runtime (`record`); set before it
+    /// is shared.
+    pub(crate) rec: Option<Arc<crate::record::Session>>,
 }
 
 // SAFETY: `payload` is written by the spawner before the record is shared, read by the

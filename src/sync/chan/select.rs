@@ -86,6 +86,14 @@ pub trait SelectHandle {
     /// The race detector's view of the case, before any lock is taken: a send case reads its
     /// channel (Go's `racereadpc` in `selectgo`), so it races with an unordered close.
     fn race_announce(&self, _site: &'static Location<'static>) {}
+
+    /// In a recording run, take this case's channel's next sequence number for the select
+    /// (`record::touch`): its order among the channel's operations, which a stamp would
+    /// only guess. Called only when `record::on()`.
+    ///
+    /// # Safety
+    /// The lock is held.
+    unsafe fn log_touch(&self) {}
 }
 
 /// A goroutine that a completed case must unpark once every lock is released.
@@ -102,11 +110,11 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
     let site = Location::caller();
     let ev = Event::new(Op::Select, ObjId(0), site);
     if has_default {
-        executor::sched_point(ev);
+        executor::sched_point_unlogged(ev);
     } else {
         // Blocks unless some enabled case is ready (each looked at under its own lock: at a
         // decision nothing else runs, so one at a time is as good as all at once).
-        executor::sched_point_probe(ev, &|| {
+        executor::sched_point_unlogged_probe(ev, &|| {
             !cases.iter().any(|c| {
                 c.lock_key().is_some() && {
                     let _guard = c.lock();
@@ -115,6 +123,12 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
                 }
             })
         });
+    }
+
+    if crate::record::on() {
+        // No stamp: the select is ordered by the number it takes from each of its channels
+        // under their locks (`log_touch` below).
+        crate::record::point_unordered(Op::Select);
     }
 
     // The enabled cases, in lock order (address, then case index).
@@ -149,6 +163,12 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
     loop {
         // Pass 1: look for a ready case under all the locks.
         let guards = lock_all(&cases, order);
+        if crate::record::on() {
+            for &(_, i) in order.iter() {
+                // SAFETY: we hold every enabled case's lock.
+                unsafe { cases[i].log_touch() };
+            }
+        }
         let mut ready = [0usize; N];
         let mut r = 0;
         for (i, c) in cases.iter().enumerate() {
