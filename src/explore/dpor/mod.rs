@@ -54,6 +54,7 @@
 //! | `go` | nothing: the child's first transition happens after the creating one |
 //! | `join` | `r` the goroutine's completion, which its exit writes |
 //! | `gosched`, a goroutine's first run | nothing |
+//! | a transition after which its goroutine yields / every transition | `w` / `r` the yield flag (see "Yields") |
 //! | timers (`sleep`, `after`, `Timer`, `Ticker`) | `w` the timer heap (and the timer) |
 //! | time passes (timers fire) | `w` everything |
 //! | `goweave::rand`, `select!` among ready cases | no access: a data choice, every value explored |
@@ -92,11 +93,11 @@
 //! on a hand-off followed by the transition that completes it is not a reversible race (the
 //! other order, the completer parking first, is the same rendezvous).
 //!
-//! One case keeps a goroutine that would block in play: a *non-blocking observer* (a
-//! `try_send`, `try_recv`, `select!` with `default`, `try_acquire`: the channel and
-//! semaphore operations that announce no probe) sees whether a partner is parked, so its
-//! race with a blocking operation is reversed even though that one would block there: the
-//! reversal parks it first, and the observer takes its value.
+//! One case keeps a goroutine that would block in play: an *observer* (a `try_send`,
+//! `try_recv`, `select!` with or without `default`, `try_acquire`) sees whether a partner
+//! is parked, so its race with a blocking operation is reversed even though that one would
+//! block there: the reversal parks it first, and the observer takes its value (or, for a
+//! `select!`, finds one more case ready).
 //!
 //! Known redundancy: a semaphore acquire moved before the release that let it through parks
 //! and is granted by that release, the same trace (two goroutines on a one-unit semaphore:
@@ -126,16 +127,52 @@
 //! it is not implemented. Both searches order a decision's options the same way
 //! (`dfs::order`).
 //!
-//! # Data choices and yields
+//! # Data choices
 //!
 //! Data choices (`select!` among ready cases, `goweave::rand`) branch over every value, as in
-//! [`Dfs`](super::Dfs). Yields are treated as in `Dfs`: a goroutine that yielded is not a
-//! choice while another can run. Known gap (as in `main` before): when a goroutine polls
-//! (fails a `try_recv`, say) and another then makes only invisible progress to its next
-//! event, the plain search may run the poller on there, and that interleaving can be
-//! missed (`DPOR_DIFF_SEED=3` and `4` of `tests/dpor_differential.rs` find such programs).
-//! Letting wakeup sequences run the poller on fixed those, but made Peterson's spin loop an
-//! endless search.
+//! [`Dfs`](super::Dfs).
+//!
+//! # Yields
+//!
+//! A goroutine that yields (`gosched`, a failed `try_send`/`try_recv`/`try_acquire`, a
+//! `select!` that takes `default`, a load repeated where it spins) is, as in the plain
+//! search, not an option at the next decision while another goroutine can run: that keeps
+//! spin loops finite (a spin is not progress; the fair-scheduling assumption of stateless
+//! model checkers). That rule is part of the state the searches explore, so the relation
+//! has to say how transitions interfere with it, or DPOR treats as one trace two orders of
+//! which only one can run: a poll just before another goroutine's independent step (which
+//! lets the poller on) and just after it (the poller then has to wait for that goroutine's
+//! next step, which may be the one it conflicts with). `DPOR_DIFF_SEED=3` and `4` of
+//! `tests/dpor_differential.rs` found such programs (`tests/dpor_polling.rs` keeps them).
+//!
+//! The treatment: the scheduler's *yield flag* is a key ([`access::Key::Yield`]). The
+//! transition after which its goroutine yielded *sets* it (a write); every transition, time
+//! passing included, *clears* it (a read: clearing twice commutes, clearing and setting do
+//! not). So a poll races with the transitions of other goroutines just before it (each of
+//! which, moved after it, would be the one that lets the poller on) and with the one just
+//! after it; the poller's next transition happens after that one (`Trans::cleared`), so a
+//! wakeup sequence never runs the poller twice in a row while another could run. The
+//! transitions after the one that cleared it find it clear whoever did; they neither race
+//! with the yield nor are ordered after it through the flag (otherwise every later step of
+//! every goroutine would come after every poll, hiding races behind it).
+//!
+//! Why this and not the alternatives: treating a failed poll as *blocking* until some other
+//! goroutine writes what it read (GenMC's await / spin-assume, loom's yield-as-block) is
+//! sound only for a loop whose failed iteration has no effect; a one-shot `try_recv`
+//! followed by other work (seed 3) would lose the interleavings in which that work runs
+//! before anybody touches the channel. Letting wakeup sequences run the poller on (an
+//! earlier attempt) explores schedules the plain search never runs and made Peterson's spin
+//! loop an endless search. With the flag, every schedule DPOR runs is one the plain search
+//! runs too, so the search ends whenever the plain one does. The price is more traces for
+//! programs that spin (the benchmark's Peterson: see its row), none for programs that do not
+//! yield.
+//!
+//! A parked goroutine is also visible to a *poller* of its channel and to a `select!` that
+//! has another case ready: the hand-off pair (parked, then completed) is a reversible race
+//! when some goroutine polls that channel in the execution (with the partner parked first,
+//! the poller can take its value: seed 19), and a `select!` (with or without `default`)
+//! counts as an observer, so its race with an operation that would block is reversed (the
+//! other side parked first makes one more of its cases ready: seed 18).
 
 mod access;
 mod trace;
@@ -212,6 +249,9 @@ struct GState {
     cur: Option<usize>,
     /// The transition that created it.
     creator: Option<usize>,
+    /// It yielded, and this transition of another goroutine ran first after that: its next
+    /// transition happens after this one.
+    clearer: Option<usize>,
 }
 
 /// Exhaustive search with optimal dynamic partial-order reduction (see the module docs).
@@ -237,6 +277,8 @@ pub struct Dpor {
     locks: std::collections::HashMap<u64, LockShadow, BuildHasherDefault<FxHasher>>,
     /// A decision was taken: the next transition starts a new one.
     boundary: bool,
+    /// The goroutine that yielded at the latest decision, until a transition starts.
+    open_yield: Option<u64>,
     /// The node of the decision whose transition starts next.
     pending_node: Option<usize>,
     /// The last transition whose effect on the sleep set has been applied.
@@ -273,6 +315,7 @@ impl Dpor {
             max_obj: 0,
             locks: Default::default(),
             boundary: false,
+            open_yield: None,
             pending_node: None,
             closed: 0,
             exhausted: false,
@@ -325,6 +368,7 @@ impl Dpor {
         let mut v = Vec::new();
         if g == TIME {
             v.push(Acc::time());
+            v.push(Acc::clears_yield());
             return v;
         }
         let st = self.gs.get(g as usize);
@@ -332,11 +376,13 @@ impl Dpor {
             if let Some(ev) = st.waits {
                 of_resume(&ev, &mut v);
             }
+            v.push(Acc::clears_yield());
             return v;
         }
         if let Some(p) = d.index_of(g).and_then(|i| d.pending(i)) {
             of_event(&p.event, &mut v);
         }
+        v.push(Acc::clears_yield());
         v
     }
 
@@ -412,18 +458,19 @@ impl Dpor {
         let Some(i) = d.index_of(g) else {
             return false;
         };
-        d.would_block(i).is_none()
-            && d.pending(i).is_some_and(|p| {
-                matches!(
-                    p.event.op,
-                    Op::ChanSend | Op::ChanRecv | Op::Select | Op::Semaphore
-                )
-            })
+        // A `select!` sees a parked partner as one more ready case (a choice it would not
+        // have if the partner came later), with or without `default`.
+        d.pending(i).is_some_and(|p| {
+            p.event.op == Op::Select
+                || (d.would_block(i).is_none()
+                    && matches!(p.event.op, Op::ChanSend | Op::ChanRecv | Op::Semaphore))
+        })
     }
 
     /// Start a transition of `g`.
     fn start(&mut self, g: u64) -> usize {
         // The previous transition is over: its whole effect on the sleep set applies.
+        self.exec.seal();
         self.close();
         let node = self.pending_node.take();
         if node.is_none() && !self.carry.is_empty() {
@@ -435,10 +482,47 @@ impl Dpor {
         }
         self.boundary = false;
         let i = self.exec.push(g, node);
+        if let Some(Node::G(n)) = node.and_then(|n| self.nodes.get(n)) {
+            self.exec.t[i].observer = n.observers.contains(&g);
+        }
+        // The first transition after a yield, of another goroutine (or time), clears the flag:
+        // the one that yielded may run again, after it.
+        if let Some(y) = self.open_yield.take() {
+            if y != g {
+                self.gs(y).clearer = Some(i);
+            }
+        }
         if g != TIME {
-            self.gs(g).cur = Some(i);
+            let s = self.gs(g);
+            s.cur = Some(i);
+            let cleared = s.clearer.take();
+            self.exec.t[i].cleared = cleared;
         }
         i
+    }
+
+    /// `d` is taken where its current goroutine yielded: the transition that brought it there
+    /// sets the yield flag (see "Yields" in the module docs), and so does, for the decision
+    /// that chose it, the transition that option stands for once it is done there.
+    fn yielded(&mut self, d: &Decision<'_>) {
+        let (true, Some(g)) = (d.yielded, d.current) else {
+            return;
+        };
+        let Some(t) = self.exec.t.last_mut().filter(|t| t.g == g) else {
+            return;
+        };
+        if !t.acc.contains(&Acc::yielded()) {
+            t.acc.push(Acc::yielded());
+        }
+        self.open_yield = Some(g);
+        if let Some(Node::G(node)) = t.node.and_then(|n| self.nodes.get_mut(n)) {
+            if let Some(k) = node.options.iter().position(|&o| o == g) {
+                let next = &mut node.next[k];
+                if !next.contains(&Acc::yielded()) {
+                    next.push(Acc::yielded());
+                }
+            }
+        }
     }
 
     fn mark_diverged(&mut self) {
@@ -619,6 +703,7 @@ impl Strategy for Dpor {
         self.locks.clear();
         self.sleep.clear();
         self.boundary = false;
+        self.open_yield = None;
         self.pending_node = None;
         self.closed = 0;
         self.marked = (false, false);
@@ -626,6 +711,8 @@ impl Strategy for Dpor {
     }
 
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
+        self.yielded(d);
+        self.exec.seal();
         self.close();
         self.options(d);
         let k = self.depth;

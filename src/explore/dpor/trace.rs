@@ -47,6 +47,14 @@ pub(super) struct Trans {
     pub parked: bool,
     /// The lock operations it committed, in order (for the lock shadow).
     pub locks: Vec<(Op, u64)>,
+    /// If `g` yielded at the end of its previous transition: the transition of another
+    /// goroutine that ran first after that (which let `g` be chosen again). This one happens
+    /// after it.
+    pub cleared: Option<usize>,
+    /// Its first operation is a non-blocking one that can see a goroutine parked on its
+    /// channel (`try_send`, `try_recv`, `select!` with `default`), as the decision that chose
+    /// it said.
+    pub observer: bool,
 }
 
 /// Per key: the last writer and the readers since.
@@ -69,6 +77,13 @@ pub(super) struct Exec {
     acquired: FxMap<u64, Vec<usize>>,
     /// Transitions of earlier schedules, cleared, for reuse.
     pool: Vec<Trans>,
+    /// Transitions before this one are over and carry their [`Acc::clears_yield`].
+    sealed: usize,
+    /// The yield flag's key state (kept out of `keys`: every transition reads it).
+    yield_key: KeyState,
+    /// The channels some goroutine polled in this execution ([`Key::AnyChan`]: a `select!`
+    /// with `default`, which may have polled any): see [`Exec::reversible`].
+    polled: Vec<Key>,
 }
 
 impl Exec {
@@ -87,6 +102,16 @@ impl Exec {
             self.pool.push(t);
         }
         self.seq.clear();
+        self.sealed = 0;
+    }
+
+    /// The transitions so far are over: each clears the yield flag (see "Yields" in
+    /// [`super`]), an access that comes after all of its others.
+    pub fn seal(&mut self) {
+        for t in &mut self.t[self.sealed..] {
+            t.acc.push(Acc::clears_yield());
+        }
+        self.sealed = self.t.len();
     }
 
     /// A new transition of `g`, chosen by decision `node`.
@@ -100,12 +125,15 @@ impl Exec {
         t.acquire = None;
         t.resumed = false;
         t.parked = false;
+        t.cleared = None;
+        t.observer = false;
         self.t.push(t);
         self.t.len() - 1
     }
 
     /// Compute clocks and return the reversible races `(i, j)`, `i` before `j`.
     pub fn analyse(&mut self) -> Vec<(usize, usize)> {
+        self.seal();
         let n = self.t.len();
         let width = self.t.iter().map(|t| t.g as usize + 1).max().unwrap_or(1);
         self.seq.clear();
@@ -118,10 +146,25 @@ impl Exec {
             st.write = None;
             st.reads.clear();
         }
+        let mut ykey = std::mem::take(&mut self.yield_key);
+        ykey.write = None;
+        ykey.reads.clear();
         // Per lock object: the acquisitions since (and including) the last write acquisition.
         let mut acquired = std::mem::take(&mut self.acquired);
         for l in acquired.values_mut() {
             l.clear();
+        }
+        self.polled.clear();
+        for t in &self.t {
+            let polls = t.observer || t.acc.contains(&Acc::yielded());
+            if polls {
+                for a in &t.acc {
+                    if matches!(a.key, Key::Chan(_) | Key::AnyChan) && !self.polled.contains(&a.key)
+                    {
+                        self.polled.push(a.key);
+                    }
+                }
+            }
         }
         let mut races = Vec::new();
         let mut cands: Vec<usize> = Vec::new();
@@ -143,6 +186,9 @@ impl Exec {
             if let Some(w) = self.t[j].waker {
                 join(&mut base, &self.clock[w]);
             }
+            if let Some(c) = self.t[j].cleared {
+                join(&mut base, &self.clock[c]);
+            }
             base[g] = count[g];
             // Direct races, access by access in the order `j` made them: an earlier
             // conflicting transition that does not happen before that access through a later
@@ -163,6 +209,7 @@ impl Exec {
                     }
                 };
                 match a.key {
+                    Key::Yield => look(&ykey),
                     Key::All | Key::AnyChan => {
                         for (k, st) in keys.iter() {
                             if a.key == Key::All
@@ -220,16 +267,27 @@ impl Exec {
             self.clock.push(acc_clock);
             last_of[g] = Some(j);
             for a in &self.t[j].acc {
-                let st = keys.entry(a.key).or_default();
+                let st = match a.key {
+                    Key::Yield => &mut ykey,
+                    k => keys.entry(k).or_default(),
+                };
                 if a.write {
                     st.write = Some(j);
                     st.reads.clear();
                 } else {
+                    // The first transition after a yield clears the flag: later ones find it
+                    // clear whoever cleared it, so they neither race with the yield nor come
+                    // after it through it.
+                    if a.key == Key::Yield && st.write.is_some_and(|w| w != j) {
+                        st.write = None;
+                        st.reads.clear();
+                    }
                     st.reads.push(j);
                 }
             }
         }
         self.keys = keys;
+        self.yield_key = ykey;
         self.acquired = acquired;
         races.sort_unstable();
         races.dedup();
@@ -244,9 +302,22 @@ impl Exec {
             return false;
         }
         // `i` parked on a hand-off that `j` completed: `j` first would park instead and `i`
-        // complete it, the same trace.
+        // complete it, the same trace. Unless a third goroutine polls that channel: with `j`
+        // first, it may see `j` parked (take its value, or find the buffer full) before `i`
+        // comes, which no order of the parked `i` allows.
         if a.parked && a.hand_off && b.woke.contains(&a.g) {
-            return false;
+            let polled = |k: Key| {
+                self.polled.iter().any(|&p| {
+                    p == k || p == Key::AnyChan || (k == Key::AnyChan && matches!(p, Key::Chan(_)))
+                })
+            };
+            let seen = a
+                .acc
+                .iter()
+                .any(|x| matches!(x.key, Key::Chan(_) | Key::AnyChan) && polled(x.key));
+            if !seen {
+                return false;
+            }
         }
         // `j` moved first runs its operations in order until the first that conflicts with
         // `i`: if that one would wait for `i` (a lock for `i`'s unlock, a join for its exit),
