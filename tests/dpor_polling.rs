@@ -216,3 +216,47 @@ fn petersons_spin_loop_is_a_finite_search() {
     assert_eq!(seen.len(), 1);
     assert!(n > 1, "{n}");
 }
+
+/// Seed 13, program 30 (shrunk): a receiver parks on `a`; a `select!` could then send it a
+/// value on `a`, but in the first schedule a plain sender does, the receiver then fills `b`,
+/// and the `select!` takes `b` last. Its race with that sender is hidden behind the chain
+/// (hand-off, wake, send on `b`): the `select!` is offered where it could have run instead.
+/// Taking `a` there leaves the plain sender without a receiver: a deadlock.
+fn select_readied_by_a_parked_receiver() {
+    let a = chan::make::<u64>(0);
+    let b = chan::make::<u64>(1);
+    let sender = {
+        let a = a.clone();
+        go(move || a.send(1))
+    };
+    let selector = {
+        let (a, b) = (a.clone(), b.clone());
+        go(move || {
+            goweave::select! {
+                send(a, 4) => {},
+                recv(b) -> _v => {},
+            }
+        })
+    };
+    let receiver = go(move || {
+        a.recv();
+        b.send(2);
+    });
+    sender.join();
+    selector.join();
+    receiver.join();
+}
+
+#[test]
+fn a_select_that_another_goroutine_readied_is_run_where_it_could_have() {
+    let run = |s: StrategyKind| {
+        Checker::new()
+            .strategy(s)
+            .shrink_budget(Duration::ZERO)
+            .run(select_readied_by_a_parked_receiver)
+            .map(|_| ())
+            .map_err(|f| f.kind())
+    };
+    assert_eq!(run(StrategyKind::DfsPlain), Err(FailureKind::Deadlock));
+    assert_eq!(run(dpor()), Err(FailureKind::Deadlock));
+}

@@ -571,40 +571,78 @@ impl Dpor {
             if (!node.enabled.contains(&first) && !observed) || first == node.chosen {
                 continue;
             }
-            // A goroutine asleep here that could start `v` already covers it.
-            let exec = &self.exec;
-            let covered = node
-                .sleep
-                .iter()
-                .map(|(q, next)| (*q, next.as_slice()))
-                .chain(node.done.iter().map(|q| {
-                    let k = node
-                        .options
-                        .iter()
-                        .position(|o| o == q)
-                        .expect("done is an option");
-                    (*q, node.next[k].as_slice())
-                }))
-                .any(|(q, next)| {
-                    if v.iter().any(|&t| exec.t[t].g == q) {
-                        exec.initial(&v, q).is_some()
-                    } else {
-                        exec.commutes_with_all(next, &v)
-                    }
-                });
-            if covered {
-                continue;
-            }
-            let Node::G(node) = &mut self.nodes[n] else {
-                unreachable!()
-            };
-            let seq = InExec {
-                exec: &self.exec,
-                stable: node.stable,
-                stable_g: node.stable_g,
-            };
-            node.wut.insert(v, &seq);
+            self.offer(n, v);
         }
+        // A race the relation cannot see: an observer (a `select!`, a poll) that could run at
+        // a decision and conflicts with what ran there, but whose own next transition came
+        // after it through others (a `select!` that took another case, readied by a chain
+        // starting there). Run it there first; a branch already recorded that covers it
+        // makes this nothing.
+        let mut late = Vec::new();
+        for i in fresh..self.exec.t.len() {
+            let Some(n) = self.exec.t[i].node else {
+                continue;
+            };
+            let Node::G(node) = &self.nodes[n] else {
+                continue;
+            };
+            for (k, &p) in node.options.iter().enumerate() {
+                if p == node.chosen
+                    || !node.observers.contains(&p)
+                    || !node.enabled.contains(&p)
+                    || !access::any_dependent(&node.next[k], &self.exec.t[i].acc)
+                {
+                    continue;
+                }
+                if let Some(j) = (i + 1..self.exec.t.len()).find(|&j| self.exec.t[j].g == p) {
+                    late.push((n, j));
+                }
+            }
+        }
+        for (n, j) in late {
+            self.offer(n, vec![j]);
+        }
+    }
+
+    /// Insert the wakeup sequence `v` (transitions of this schedule) at decision `n`, unless
+    /// a goroutine asleep or done there covers it.
+    fn offer(&mut self, n: usize, v: Vec<usize>) {
+        let Node::G(node) = &self.nodes[n] else {
+            return;
+        };
+        // A goroutine asleep here that could start `v` already covers it.
+        let exec = &self.exec;
+        let covered = node
+            .sleep
+            .iter()
+            .map(|(q, next)| (*q, next.as_slice()))
+            .chain(node.done.iter().map(|q| {
+                let k = node
+                    .options
+                    .iter()
+                    .position(|o| o == q)
+                    .expect("done is an option");
+                (*q, node.next[k].as_slice())
+            }))
+            .any(|(q, next)| {
+                if v.iter().any(|&t| exec.t[t].g == q) {
+                    exec.initial(&v, q).is_some()
+                } else {
+                    exec.commutes_with_all(next, &v)
+                }
+            });
+        if covered {
+            return;
+        }
+        let Node::G(node) = &mut self.nodes[n] else {
+            unreachable!()
+        };
+        let seq = InExec {
+            exec: &self.exec,
+            stable: node.stable,
+            stable_g: node.stable_g,
+        };
+        node.wut.insert(v, &seq);
     }
 }
 
@@ -778,7 +816,7 @@ impl Strategy for Dpor {
             if enabled.iter().all(|&g| g == TIME) {
                 enabled = options.clone();
             }
-            let observers = options
+            let observers: Vec<u64> = options
                 .iter()
                 .copied()
                 .filter(|&g| self.observes(g, d))
@@ -812,7 +850,8 @@ impl Strategy for Dpor {
             let next: Vec<Vec<Acc>> = options
                 .iter()
                 .map(|&g| {
-                    if g == chosen {
+                    // (And for the observers: see the end of `analyse`.)
+                    if g == chosen || observers.contains(&g) {
                         self.next_of(g, d)
                     } else {
                         Vec::new()
