@@ -341,9 +341,27 @@ impl Exec {
 
     /// If goroutine `g` may go first in the sequence `w` (its first transition there happens
     /// after none of the earlier ones): that transition's position in `w`.
+    ///
+    /// "Happens after" is taken within `w`, as `w` would run on its own: the closure of the
+    /// direct edges between its transitions (program order, creation, wake-up, the yield
+    /// flag's clearing, conflicting accesses). The execution's own happens-before may go
+    /// through transitions that are not in `w` (a lock acquisition's race runs the later
+    /// acquisition without the earlier holder's release), which would make `w` look
+    /// ordered where it is not, and insert a branch that an existing one covers.
     pub fn initial(&self, w: &[usize], g: u64) -> Option<usize> {
         let p = w.iter().position(|&t| self.t[t].g == g)?;
-        (0..p).all(|q| !self.hb(w[q], w[p])).then_some(p)
+        // Anything before it within `w` has its last edge into it.
+        (0..p).all(|q| !self.direct(w[q], w[p])).then_some(p)
+    }
+
+    /// True if transition `a`, earlier than `b`, is ordered before it by one edge.
+    fn direct(&self, a: usize, b: usize) -> bool {
+        let (x, y) = (&self.t[a], &self.t[b]);
+        x.g == y.g
+            || y.creator == Some(a)
+            || y.waker == Some(a)
+            || y.cleared == Some(a)
+            || any_dependent(&x.acc, &y.acc)
     }
 
     /// True if a goroutine whose next transition has accesses `next` and who has no
