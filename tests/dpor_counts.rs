@@ -523,3 +523,41 @@ fn dining_philosophers_give_one_schedule_per_fork_order() {
     });
     assert_eq!(n, 6);
 }
+
+#[test]
+fn select_conflicts_only_with_the_channels_it_names() {
+    // A select! over a and b that the send on a readies, beside a send and a receive on an
+    // unrelated channel c. Each pair has one trace (the select and the receive would block
+    // before their sender, so they come after it), and the pairs touch nothing in common:
+    // 1 trace. DPOR runs 4 schedules: 1, plus the known redundancy of an operation that is
+    // its goroutine's first and would block (the reversal of its race with the sender starts
+    // with that goroutine's start, which is enabled, then parks it and the sender completes
+    // it: the same trace; once per pair and once for both: 3). With select! taken to touch
+    // every channel it was 16: its race with c's operations was reversed too.
+    let n = count(|| {
+        let (a, b, c) = (
+            goweave::chan::make::<u64>(1),
+            goweave::chan::make::<u64>(1),
+            goweave::chan::make::<u64>(1),
+        );
+        let a2 = a.clone();
+        let c2 = c.clone();
+        let hs = vec![
+            go(move || a2.send(1)),
+            go(move || {
+                goweave::select! {
+                    recv(a) -> _v => {},
+                    recv(b) -> _v => {},
+                }
+            }),
+            go(move || c2.send(1)),
+            go(move || {
+                c.recv();
+            }),
+        ];
+        for h in hs {
+            h.join();
+        }
+    });
+    assert_eq!(n, 4);
+}

@@ -219,6 +219,24 @@ pub(super) fn of_event(ev: &Event, out: &mut Vec<Acc>) {
     out.push(acc);
 }
 
+/// The accesses of a `select!` over the channels `objs` (it reads each one's readiness and
+/// completes one of them: taken as writing each); every channel at once if the executor did
+/// not say which ([`Key::AnyChan`]). `act` says why (the operation, or a wake-up).
+pub(super) fn of_select(objs: Option<&[u64]>, act: Act, out: &mut Vec<Acc>) {
+    match objs {
+        Some(objs) => out.extend(objs.iter().map(|&o| Acc {
+            key: Key::Chan(o),
+            write: true,
+            act,
+        })),
+        None => out.push(Acc {
+            key: Key::AnyChan,
+            write: true,
+            act,
+        }),
+    }
+}
+
 /// What waking a goroutine parked on `ev` touches: the object it waits on, written.
 pub(super) fn of_wake(ev: &Event, out: &mut Vec<Acc>) {
     let mut tmp = Vec::new();

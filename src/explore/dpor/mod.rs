@@ -42,7 +42,7 @@
 //! | event | access |
 //! | --- | --- |
 //! | channel send, receive, close (buffered or not, blocking or not) | `w` the channel |
-//! | `select!` (its event names no channel) | `w` every channel |
+//! | `select!` | `w` each channel its enabled cases name (as its probe says at the decision that runs it; every channel where no decision did) |
 //! | `Mutex`/`RwLock` lock, unlock, `try_lock` | `w` the lock |
 //! | `RwLock` read lock, read unlock, `try_read` | `r` the lock (readers commute) |
 //! | `WaitGroup` add / done | `w` the group |
@@ -99,16 +99,24 @@
 //! block there: the reversal parks it first, and the observer takes its value (or, for a
 //! `select!`, finds one more case ready).
 //!
-//! Known redundancy: a semaphore acquire moved before the release that let it through parks
-//! and is granted by that release, the same trace (two goroutines on a one-unit semaphore:
-//! 3 schedules for 2 traces). Unlike unlock-then-lock, the pair cannot be declared
-//! irreversible from the events: on a larger semaphore the acquire may go first.
-//!
+//! Known redundancy: an operation that would block, when it is its goroutine's *first*
+//! (a receive, `select!`, semaphore acquire or `WaitGroup::wait` right at the start of a
+//! goroutine). Its race with the operation that let it through is reversed by a sequence
+//! that starts with that goroutine's start (code up to its first operation, which any
+//! decision offers: the strategy cannot see what comes next), then runs the operation, which
+//! parks and is completed by the other: the same trace, one schedule more (two goroutines on
+//! a one-unit semaphore: 3 schedules for 2 traces; `tests/dpor_counts.rs`'s `select!` beside
+//! an unrelated pair: 4 for 1). Unlike unlock-then-lock, such a pair cannot be declared
+//! irreversible from the events (a buffered channel with room, or a larger semaphore, lets
+//! the operation go first). Running every goroutine's start first, so that its operation is
+//! visible at the decision, was tried: it made the counts worse, not better.
+
 //! # Soundness and its limits
 //!
 //! Every trace is explored if the relation above over-approximates real interference. Its
 //! known approximations, all on the side of more dependence (more schedules, never fewer):
-//! `select!` conflicts with every channel; time passing conflicts with everything;
+//! `select!` writes every channel it names, even those it only found not ready (and every
+//! channel when no decision's probe said which); time passing conflicts with everything;
 //! unclassified operations conflict with everything. Operations goweave does not see (std
 //! locks, memory outside `RaceCell`) are invisible to every strategy alike. Races between
 //! `RaceCell` accesses are found by the vector-clock detector in any schedule of a trace.
@@ -178,7 +186,7 @@ mod access;
 mod trace;
 mod wut;
 
-use access::{of_event, of_resume, of_wake, Acc};
+use access::{of_event, of_resume, of_select, of_wake, Acc, Act};
 use trace::Exec;
 use wut::{Seq, Wut};
 
@@ -252,6 +260,10 @@ struct GState {
     /// It yielded, and this transition of another goroutine ran first after that: its next
     /// transition happens after this one.
     clearer: Option<usize>,
+    /// The channels of the `select!` it is about to perform, as a decision's probe said.
+    next_select: Option<Vec<u64>>,
+    /// The channels of the `select!` it performed last, if known.
+    select: Option<Vec<u64>>,
 }
 
 /// Exhaustive search with optimal dynamic partial-order reduction (see the module docs).
@@ -379,11 +391,35 @@ impl Dpor {
             v.push(Acc::clears_yield());
             return v;
         }
-        if let Some(p) = d.index_of(g).and_then(|i| d.pending(i)) {
-            of_event(&p.event, &mut v);
+        if let Some(i) = d.index_of(g) {
+            if let Some(p) = d.pending(i) {
+                if p.event.op == Op::Select {
+                    let mut objs = Vec::new();
+                    d.objects(i, &mut objs);
+                    of_select(
+                        (!objs.is_empty()).then_some(&objs),
+                        Act::Op(Op::Select),
+                        &mut v,
+                    );
+                } else {
+                    of_event(&p.event, &mut v);
+                }
+            }
         }
         v.push(Acc::clears_yield());
         v
+    }
+
+    /// Note the channels of `g`'s pending `select!`, if that is what it is about to do.
+    fn select_objects(&mut self, g: u64, d: &Decision<'_>) {
+        let Some(i) = d.index_of(g) else {
+            return;
+        };
+        if d.pending(i).is_some_and(|p| p.event.op == Op::Select) {
+            let mut objs = Vec::new();
+            d.objects(i, &mut objs);
+            self.gs(g).next_select = (!objs.is_empty()).then_some(objs);
+        }
     }
 
     /// Apply the transitions finished since the last call to the sleep set: a goroutine
@@ -879,6 +915,9 @@ impl Strategy for Dpor {
             }));
             chosen
         };
+        if chosen != TIME {
+            self.select_objects(chosen, d);
+        }
         self.pending_node = Some(k);
         self.boundary = true;
         self.depth += 1;
@@ -926,15 +965,17 @@ impl Strategy for Dpor {
                 self.gs(child).creator = creator;
             }
             Note::Run(g) => {
-                let st = self.gs(g).clone();
+                let st = self.gs(g);
+                let (started, parked, creator, woken_by, waits) =
+                    (st.started, st.parked, st.creator, st.woken_by, st.waits);
                 let t = self.start(g);
                 let tr = &mut self.exec.t[t];
-                if !st.started {
-                    tr.creator = st.creator;
-                } else if st.parked {
+                if !started {
+                    tr.creator = creator;
+                } else if parked {
                     tr.resumed = true;
-                    tr.waker = st.woken_by;
-                    if let Some(ev) = st.waits {
+                    tr.waker = woken_by;
+                    if let Some(ev) = waits {
                         of_resume(&ev, &mut tr.acc);
                         if matches!(ev.op, Op::Lock | Op::RLock) {
                             tr.acquire = Some((ev.op, ev.obj.0));
@@ -953,8 +994,21 @@ impl Strategy for Dpor {
                     _ => self.start(g),
                 };
                 self.max_obj = self.max_obj.max(ev.obj.0);
+                if ev.op == Op::Select {
+                    let s = self.gs(g);
+                    s.select = s.next_select.take();
+                    let objs = s.select.clone();
+                    let top = objs.iter().flatten().copied().max().unwrap_or(0);
+                    self.max_obj = self.max_obj.max(top);
+                    of_select(
+                        objs.as_deref(),
+                        Act::Op(Op::Select),
+                        &mut self.exec.t[t].acc,
+                    );
+                } else {
+                    of_event(&ev, &mut self.exec.t[t].acc);
+                }
                 let tr = &mut self.exec.t[t];
-                of_event(&ev, &mut tr.acc);
                 if matches!(ev.op, Op::Lock | Op::RLock | Op::TryLock) {
                     tr.acquire = Some((ev.op, ev.obj.0));
                 }
@@ -997,10 +1051,18 @@ impl Strategy for Dpor {
             Note::Wake(h) => {
                 let waits = self.gs.get(h as usize).and_then(|s| s.waits);
                 let cur = self.exec.t.len().checked_sub(1);
+                let select = match waits {
+                    Some(ev) if ev.op == Op::Select => {
+                        self.gs.get(h as usize).map(|s| s.select.clone())
+                    }
+                    _ => None,
+                };
                 if let Some(tr) = self.exec.t.last_mut() {
                     tr.woke.push(h);
-                    if let Some(ev) = waits {
-                        of_wake(&ev, &mut tr.acc);
+                    match (waits, select) {
+                        (Some(_), Some(objs)) => of_select(objs.as_deref(), Act::Wake, &mut tr.acc),
+                        (Some(ev), None) => of_wake(&ev, &mut tr.acc),
+                        _ => {}
                     }
                 }
                 self.gs(h).woken_by = cur;
