@@ -125,6 +125,38 @@
 //! runnable at that point, which the relation's approximations allow), the schedule goes on
 //! with free choices; [`Dpor::diverged`] counts these.
 //!
+//! # Parallel search: not split (one job runs it whole)
+//!
+//! `--jobs N` and `--shard i/n` deal schedules out by index (`explore::Shard`); for this
+//! search, shard 1 (job 0) runs it whole and the others run nothing. Why no split:
+//!
+//! - Splitting the wakeup-tree branches of some decision among shards is unsound. A branch
+//!   at a decision is added by a race found in a *later* schedule, often one below another
+//!   branch of that decision (the race of the second lock acquisition with the first one is
+//!   found only once both ran); a shard that does not explore that subtree never adds it,
+//!   and the shard that would explore it never hears of it. Shards share nothing (they may be
+//!   other machines).
+//! - A sound static split exists: at a decision every shard reaches with the same options
+//!   (the first one), shard `k` takes the options `o_j` with `j % n == k` and explores each
+//!   with the earlier options `o_0 .. o_(j-1)` asleep (as the single search would after
+//!   exploring them), the reduction in full below it, and ignores races that would add
+//!   branches at or above that decision (every option there is explored by someone). Each
+//!   trace is then explored by exactly one shard (sleep sets), so the shards' *traces* add up
+//!   to the single search's. But not the *schedules*: an option explored where the single
+//!   search would not have (it was not in a source set) runs to a schedule in which
+//!   everything left is asleep, and the first decisions of a goweave program are the
+//!   spawns of `main` (options: `main` going on, or the new goroutine starting, which
+//!   commute), where one shard gets nearly all the work. A useful split needs a decision
+//!   with several *dependent* enabled options, known only after schedules have run.
+//! - What would do it: a search in which every execution has exactly one parent, so that
+//!   subtrees are independent and can be handed out as they appear (TruSt's revisits,
+//!   Kokologiannakis et al., POPL 2022), or, for the jobs of one process, a shared work
+//!   queue through which a job that finds a race above its own subtree hands the branch to
+//!   whoever explores that decision (the distributed DPOR of Yang, Chen, Gopalakrishnan and
+//!   Kirby, SPIN 2007, and Simsa, Bryant and Gibson's scalable DPOR, 2012, balance work that
+//!   way). goweave has neither; the harness's progress line shows the share of the tree
+//!   explored and the time left instead.
+
 //! # Preemption bounding
 //!
 //! `Dfs { max_preemptions: Some(k) }` does not run this reduction: it is the plain
