@@ -1010,7 +1010,7 @@ impl Strategy for Dpor {
                     if let Some(ev) = waits {
                         of_resume(&ev, &mut tr.acc);
                         if matches!(ev.op, Op::Lock | Op::RLock) {
-                            tr.acquire = Some((ev.op, ev.obj.0));
+                            tr.acquires.push((ev.op, ev.obj.0));
                             tr.locks.push((ev.op, ev.obj.0));
                         }
                     }
@@ -1042,7 +1042,7 @@ impl Strategy for Dpor {
                 }
                 let tr = &mut self.exec.t[t];
                 if matches!(ev.op, Op::Lock | Op::RLock | Op::TryLock) {
-                    tr.acquire = Some((ev.op, ev.obj.0));
+                    tr.acquires.push((ev.op, ev.obj.0));
                 }
                 if matches!(
                     ev.op,
@@ -1072,10 +1072,10 @@ impl Strategy for Dpor {
                     if tr.g == g {
                         tr.parked = true;
                         tr.hand_off = waits.is_some_and(|e| access::handed_off(e.op));
-                        // Parked on a lock: it did not acquire (it does when it resumes).
-                        if tr.resumed || waits.is_some_and(|e| matches!(e.op, Op::Lock | Op::RLock))
-                        {
-                            tr.acquire = None;
+                        // Parked on a lock: it did not acquire that one (it does when it
+                        // resumes).
+                        if waits.is_some_and(|e| matches!(e.op, Op::Lock | Op::RLock)) {
+                            tr.acquires.pop();
                         }
                     }
                 }

@@ -36,9 +36,10 @@ pub(super) struct Trans {
     /// It ended by parking on an operation whose hand-off is symmetric (see
     /// [`handed_off`](super::access::handed_off)): the waker completing it is not a reversible race.
     pub hand_off: bool,
-    /// The operation this transition acquires with, if it takes a lock (a `Lock`, `RLock` or
-    /// `TryLock` performed, or a blocked `Lock`/`RLock` completed).
-    pub acquire: Option<(Op, u64)>,
+    /// The acquisitions it makes, in order (a `Lock`, `RLock` or `TryLock` performed, or a
+    /// blocked `Lock`/`RLock` completed): several when its goroutine ran alone through more
+    /// than one lock.
+    pub acquires: Vec<(Op, u64)>,
     /// Goroutines it woke.
     pub woke: Vec<u64>,
     /// It resumed a parked goroutine.
@@ -74,7 +75,7 @@ pub(super) struct Exec {
     /// Scratch kept between schedules (its allocations are reused): per key, the last writer
     /// and the readers since; per lock, the acquisitions since the last write acquisition.
     keys: FxMap<Key, KeyState>,
-    acquired: FxMap<u64, Vec<usize>>,
+    acquired: FxMap<u64, Vec<(usize, Op)>>,
     /// Transitions of earlier schedules, cleared, for reuse.
     pool: Vec<Trans>,
     /// Transitions before this one are over and carry their [`Acc::clears_yield`].
@@ -99,6 +100,7 @@ impl Exec {
             t.acc.clear();
             t.woke.clear();
             t.locks.clear();
+            t.acquires.clear();
             self.pool.push(t);
         }
         self.seq.clear();
@@ -122,7 +124,6 @@ impl Exec {
         t.creator = None;
         t.waker = None;
         t.hand_off = false;
-        t.acquire = None;
         t.resumed = false;
         t.parked = false;
         t.cleared = None;
@@ -246,12 +247,12 @@ impl Exec {
             // (through the unlock between them, which is not reversible itself), unless `j`
             // comes after `i` anyway, by program order, creation or a wake-up (as a `Cond`
             // waiter's relock comes after the signal, which comes after the signaller's lock).
-            if let Some((op, o)) = self.t[j].acquire {
+            for k in 0..self.t[j].acquires.len() {
+                let (op, o) = self.t[j].acquires[k];
                 let list = acquired.entry(o).or_default();
                 let write = matches!(op, Op::Lock | Op::TryLock);
-                for &i in list.iter() {
-                    let ri = self.t[i].acquire.map(|(op, _)| op);
-                    let conflict = write || matches!(ri, Some(Op::Lock | Op::TryLock));
+                for &(i, ri) in list.iter() {
+                    let conflict = write || matches!(ri, Op::Lock | Op::TryLock);
                     let gi = self.t[i].g as usize;
                     let after = base.get(gi).is_some_and(|&c| c >= self.seq[i]);
                     if conflict && gi != g && !after {
@@ -261,7 +262,7 @@ impl Exec {
                 if write {
                     list.clear();
                 }
-                list.push(j);
+                list.push((j, op));
             }
             spare.push(base);
             self.clock.push(acc_clock);
