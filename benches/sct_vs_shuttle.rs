@@ -8,7 +8,8 @@
 //! that did not find it counts as the budget, marked `>`), the wall time, and the schedules
 //! per seed. Then, per program, the ratio of goweave's PCT median to shuttle's (the goal:
 //! at most 0.5). `--program NAME` runs one program; `--tool goweave` (or `shuttle`) only
-//! that tool's rows.
+//! that tool's rows; `--depth N` sets PCT's bug depth for both tools (default 3), `--seeds N`
+//! the number of seeds (default 10).
 //!
 //! The programs, written from SCTBench's published descriptions:
 //! - `twostage_N`: N writers each set `data1` under one lock, then `data2 = data1 + 1` under
@@ -31,7 +32,9 @@ use std::time::{Duration, Instant};
 
 use goweave::{Checker, StrategyKind};
 
+/// Seeds per program and strategy unless `--seeds N` says otherwise.
 const SEEDS: u64 = 10;
+/// PCT's bug depth unless `--depth N` says otherwise.
 const DEPTH: usize = 3;
 
 mod gw {
@@ -323,7 +326,7 @@ fn goweave_found(p: &Program, strategy: StrategyKind, seed: u64) -> Option<u64> 
 
 /// Schedules shuttle's scheduler needed with `seed` (None: not within `budget`). Shuttle
 /// reports a failure by panicking; the schedules are counted as the body's starts.
-fn shuttle_found(p: &Program, pct: bool, seed: u64) -> Option<u64> {
+fn shuttle_found(p: &Program, pct: Option<usize>, seed: u64) -> Option<u64> {
     let runs = Arc::new(AtomicU64::new(0));
     let (body, counter) = (p.body.clone(), runs.clone());
     let f = move || {
@@ -337,8 +340,8 @@ fn shuttle_found(p: &Program, pct: bool, seed: u64) -> Option<u64> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let failed = catch_unwind(AssertUnwindSafe(|| {
-        if pct {
-            let s = shuttle::scheduler::PctScheduler::new_from_seed(seed, DEPTH, budget);
+        if let Some(depth) = pct {
+            let s = shuttle::scheduler::PctScheduler::new_from_seed(seed, depth, budget);
             shuttle::Runner::new(s, config).run(f);
         } else {
             let s = shuttle::scheduler::RandomScheduler::new_from_seed(seed, budget);
@@ -373,7 +376,19 @@ fn main() {
         .iter()
         .position(|a| a == "--tool")
         .and_then(|i| args.get(i + 1).cloned());
-    println!("seeds 0..{SEEDS}; PCT depth {DEPTH}; a miss counts as the budget (shown with >)");
+    let depth = args
+        .iter()
+        .position(|a| a == "--depth")
+        .and_then(|i| args.get(i + 1))
+        .map(|d| d.parse().expect("--depth takes a number"))
+        .unwrap_or(DEPTH);
+    let seeds: u64 = args
+        .iter()
+        .position(|a| a == "--seeds")
+        .and_then(|i| args.get(i + 1))
+        .map(|d| d.parse().expect("--seeds takes a number"))
+        .unwrap_or(SEEDS);
+    println!("seeds 0..{seeds}; PCT depth {depth}; a miss counts as the budget (shown with >)");
     println!(
         "{:<13} {:<15} {:>5} {:>8} {:>8} {:>9}  schedules to the bug, per seed",
         "program", "tool/strategy", "found", "median", "worst", "time"
@@ -390,7 +405,7 @@ fn main() {
                     goweave_found(
                         &p,
                         StrategyKind::Pct {
-                            depth: DEPTH as u32,
+                            depth: depth as u32,
                         },
                         seed,
                     )
@@ -398,7 +413,7 @@ fn main() {
             ),
             (
                 "shuttle pct",
-                Box::new(|seed| shuttle_found(&p, true, seed)),
+                Box::new(|seed| shuttle_found(&p, Some(depth), seed)),
             ),
             (
                 "goweave random",
@@ -406,7 +421,7 @@ fn main() {
             ),
             (
                 "shuttle random",
-                Box::new(|seed| shuttle_found(&p, false, seed)),
+                Box::new(|seed| shuttle_found(&p, None, seed)),
             ),
         ] {
             if tool
@@ -417,7 +432,7 @@ fn main() {
                 continue;
             }
             let start = Instant::now();
-            let found: Vec<Option<u64>> = (0..SEEDS).map(&run).collect();
+            let found: Vec<Option<u64>> = (0..seeds).map(&run).collect();
             let (hits, median, worst, missed) = summary(&found, p.budget);
             let mark = |m: bool, v: u64| if m { format!(">{v}") } else { v.to_string() };
             let per: Vec<String> = found
@@ -429,9 +444,9 @@ fn main() {
                 p.name,
                 label,
                 hits,
-                SEEDS,
+                seeds,
                 mark(missed, median),
-                mark(hits < SEEDS as usize, worst),
+                mark(hits < seeds as usize, worst),
                 start.elapsed(),
                 per.join(" ")
             );
