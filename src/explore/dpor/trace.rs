@@ -16,7 +16,7 @@ use crate::util::hash::FxHasher;
 /// Small integer keys: Fx, not SipHash.
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-use super::access::{any_dependent, dependent, irreversible, wildcard, Acc, Key};
+use super::access::{any_dependent, dependent, irreversible, wildcard, Acc, Act, Key};
 use crate::verdict::Op;
 
 /// One transition: a goroutine's run from one point where the scheduler may switch to the
@@ -169,6 +169,7 @@ impl Exec {
         }
         let mut races = Vec::new();
         let mut cands: Vec<usize> = Vec::new();
+        let mut lock_clock: Vec<u32> = Vec::new();
         let mut done: Vec<usize> = Vec::new();
         for j in 0..n {
             let g = self.t[j].g as usize;
@@ -199,7 +200,15 @@ impl Exec {
             acc_clock.clear();
             acc_clock.extend_from_slice(&base);
             done.clear();
+            // What `j` comes after before its first lock acquisition: the acquisitions race
+            // with the earlier ones of their lock unless they come after them anyway (below).
+            let mut before_lock = false;
             for a in &self.t[j].acc {
+                if !before_lock && matches!(a.act, Act::Op(Op::Lock | Op::RLock | Op::TryLock)) {
+                    before_lock = true;
+                    lock_clock.clear();
+                    lock_clock.extend_from_slice(&acc_clock);
+                }
                 cands.clear();
                 let mut look = |st: &KeyState| {
                     if let Some(w) = st.write {
@@ -246,7 +255,9 @@ impl Exec {
             // Locks: an acquisition also races with the previous acquisitions of the same lock
             // (through the unlock between them, which is not reversible itself), unless `j`
             // comes after `i` anyway, by program order, creation or a wake-up (as a `Cond`
-            // waiter's relock comes after the signal, which comes after the signaller's lock).
+            // waiter's relock comes after the signal, which comes after the signaller's lock),
+            // or through what `j` depended on before its first acquisition (a `wait` in the
+            // same transition, when its goroutine ran alone).
             for k in 0..self.t[j].acquires.len() {
                 let (op, o) = self.t[j].acquires[k];
                 let list = acquired.entry(o).or_default();
@@ -254,7 +265,8 @@ impl Exec {
                 for &(i, ri) in list.iter() {
                     let conflict = write || matches!(ri, Op::Lock | Op::TryLock);
                     let gi = self.t[i].g as usize;
-                    let after = base.get(gi).is_some_and(|&c| c >= self.seq[i]);
+                    let after = base.get(gi).is_some_and(|&c| c >= self.seq[i])
+                        || (before_lock && lock_clock.get(gi).is_some_and(|&c| c >= self.seq[i]));
                     if conflict && gi != g && !after {
                         races.push((i, j));
                     }
