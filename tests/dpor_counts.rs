@@ -561,3 +561,33 @@ fn select_conflicts_only_with_the_channels_it_names() {
     });
     assert_eq!(n, 4);
 }
+
+#[test]
+fn locks_after_a_wait_in_the_same_step_do_not_race_with_what_the_wait_ordered() {
+    // The tour's fixed bank: two transfers from account 0 (to 1 and to 2), each holding both
+    // accounts' locks, counted by a WaitGroup (`wg.go`: add, then go); main waits for both,
+    // then locks every account (an audit). Main runs alone after the wait, so the wait and
+    // its three locks are one step, and they come after both transfers through the wait.
+    // Traces, by the writes to the locks and the group: if B (the second) takes account 0
+    // first, A's `done` comes after B's unlock, before or after B's `done` (2); if A does,
+    // A's `done` comes before main's second `add`, between it and B's `done`, or after (3): 5.
+    // Raced against the transfers' acquisitions as if only program order came before the
+    // step's locks, it was 9.
+    let n = count(|| {
+        let m: Arc<Vec<Mutex<u64>>> = Arc::new((0..3).map(|_| Mutex::new(0)).collect());
+        let wg = goweave::sync::WaitGroup::new();
+        for to in 1..3 {
+            let m = m.clone();
+            wg.go(move || {
+                let mut a = m[0].lock();
+                let mut b = m[to].lock();
+                *a += 1;
+                *b += 1;
+            });
+        }
+        wg.wait();
+        let total: u64 = m.iter().map(|x| *x.lock()).sum();
+        assert_eq!(total, 4);
+    });
+    assert_eq!(n, 5);
+}
