@@ -213,6 +213,16 @@
 //! the poller can take its value: seed 19), and a `select!` (with or without `default`)
 //! counts as an observer, so its race with an operation that would block is reversed (the
 //! other side parked first makes one more of its cases ready: seed 18).
+//!
+//! Known gap: *which* goroutine lets a poller on is not a choice the relation sees. The
+//! steps that could run right after a poll all clear the flag (reads: they commute), but the
+//! poller's next step comes after whichever ran, so a trace in which another goroutine lets
+//! it on, and the poller then overtakes the first one, can be missed. `DPOR_DIFF_SEED=351`,
+//! program 31, is such a program (a `try_recv` that fails, then a send that must fill a
+//! buffer before another goroutine's `select!`; shrunk: the poller `try_recv`s `b` and sends
+//! on `a`, capacity 1, while the other `select!`s between sending on `a` and receiving from
+//! `b`, then receives from `a`; the deadlock when the send comes first is missed). Offering
+//! every goroutine as a branch at the decision after a yield did not find it either.
 
 mod access;
 mod trace;
