@@ -52,6 +52,9 @@ pub struct RaceCell<T> {
     id: ObjId,
     name: Option<String>,
     value: Mutex<T>,
+    /// Accesses logged by a recording run so far (the cell's order in the recording: a
+    /// racing pair replays in the order it happened, not in the order of two clocks).
+    seq: std::sync::atomic::AtomicU64,
 }
 
 impl<T> RaceCell<T> {
@@ -61,6 +64,7 @@ impl<T> RaceCell<T> {
             id: executor::new_object_id(),
             name: None,
             value: Mutex::new(value),
+            seq: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -73,7 +77,7 @@ impl<T> RaceCell<T> {
 
     fn access(&self, write: bool, site: &'static Location<'static>) {
         let op = if write { Op::Write } else { Op::Read };
-        executor::sched_point(Event::new(op, self.id, site));
+        executor::sched_point_seq(Event::new(op, self.id, site), &self.seq);
         let name = self.name.as_deref();
         if write {
             hb::write(self.id, name, site);
@@ -85,12 +89,10 @@ impl<T> RaceCell<T> {
     /// An atomic access (see the module docs): a scheduling point, then the access checked
     /// between an acquire and a release of the cell's own key.
     fn atomic_access(&self, op: Op, site: &'static Location<'static>) {
-        executor::sched_point(Event::atomic(
-            op,
-            self.id,
-            std::sync::atomic::Ordering::SeqCst,
-            site,
-        ));
+        executor::sched_point_seq(
+            Event::atomic(op, self.id, std::sync::atomic::Ordering::SeqCst, site),
+            &self.seq,
+        );
         let key = Key::Part(self.id.0, ATOMIC_PART);
         let write = op != Op::AtomicLoad;
         hb::atomic_access(key, self.id, self.name.as_deref(), write, site);

@@ -348,9 +348,9 @@ pub fn after_func(d: Duration, f: impl Fn() + Send + Sync + 'static) -> Timer {
             site,
         }),
     );
-    executor::sched_point(Event::new(Op::Timer, shared.id, site));
+    executor::sched_point_unlogged(Event::new(Op::Timer, shared.id, site));
     {
-        let mut st = shared.lock();
+        let mut st = shared.lock_logged();
         arm(&shared, &mut st, executor::now().saturating_add(d));
     }
     Timer {
@@ -409,6 +409,18 @@ struct TimerState {
     /// next receive from its channel re-arms it. So an unattended ticker does not keep the
     /// controlled executor's virtual clock running forever.
     dormant: Option<Duration>,
+    /// Operations and firings logged by a recording run so far: the timer's own order,
+    /// numbered under this lock, so that a stop or reset and a firing that raced replay in
+    /// the order they took effect.
+    rec_seq: u64,
+}
+
+impl TimerState {
+    /// The timer's next number for a recorded operation or firing (under the lock).
+    fn next_seq(&mut self) -> u64 {
+        self.rec_seq += 1;
+        self.rec_seq - 1
+    }
 }
 
 impl TimerShared {
@@ -423,6 +435,7 @@ impl TimerShared {
                 gen: 0,
                 period,
                 dormant: None,
+                rec_seq: 0,
             }),
             chan: ch.downgrade(),
             timers: executor::timers(),
@@ -433,6 +446,17 @@ impl TimerShared {
 
     fn lock(&self) -> MutexGuard<'_, TimerState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lock for an operation whose scheduling point was
+    /// [`sched_point_unlogged`](executor::sched_point_unlogged), logging it (`Op::Timer`) with
+    /// the timer's next number in a recording run.
+    fn lock_logged(&self) -> MutexGuard<'_, TimerState> {
+        let mut st = self.lock();
+        if crate::record::on() {
+            crate::record::point_seq(Op::Timer, self.id, st.next_seq());
+        }
+        st
     }
 
     /// Disarm, and discard a value delivered but not yet received; true if the timer had not
@@ -471,6 +495,10 @@ fn arm(shared: &Arc<TimerShared>, st: &mut TimerState, deadline: Duration) {
 /// A timer callback: deliver the time unless stopped or reset since; re-arm a ticker.
 fn fire(shared: &Arc<TimerShared>, gen: u64, deadline: Duration) {
     let mut st = shared.lock();
+    if crate::record::on() {
+        // Logged in the firing's group (`record::fire_timer`): its place in the timer's order.
+        crate::record::touch(shared.id, st.next_seq());
+    }
     if st.gen != gen {
         return;
     }
@@ -532,9 +560,9 @@ impl Timer {
     pub fn new(d: Duration) -> Timer {
         let ch = chan::make(1);
         let shared = TimerShared::new(&ch, None, None);
-        executor::sched_point(Event::new(Op::Timer, shared.id, Location::caller()));
+        executor::sched_point_unlogged(Event::new(Op::Timer, shared.id, Location::caller()));
         {
-            let mut st = shared.lock();
+            let mut st = shared.lock_logged();
             arm(&shared, &mut st, executor::now().saturating_add(d));
         }
         Timer {
@@ -553,8 +581,8 @@ impl Timer {
     /// from [`c`](Timer::c) until a [`reset`](Timer::reset) (Go 1.23).
     #[track_caller]
     pub fn stop(&self) -> bool {
-        executor::sched_point(Event::new(Op::Timer, self.shared.id, Location::caller()));
-        let mut st = self.shared.lock();
+        executor::sched_point_unlogged(Event::new(Op::Timer, self.shared.id, Location::caller()));
+        let mut st = self.shared.lock_logged();
         self.shared.disarm(&mut st)
     }
 
@@ -562,8 +590,8 @@ impl Timer {
     /// timer was still active (as [`stop`](Timer::stop) would have reported).
     #[track_caller]
     pub fn reset(&self, d: Duration) -> bool {
-        executor::sched_point(Event::new(Op::Timer, self.shared.id, Location::caller()));
-        let mut st = self.shared.lock();
+        executor::sched_point_unlogged(Event::new(Op::Timer, self.shared.id, Location::caller()));
+        let mut st = self.shared.lock_logged();
         let active = self.shared.disarm(&mut st);
         arm(&self.shared, &mut st, executor::now().saturating_add(d));
         active
@@ -605,9 +633,9 @@ impl Ticker {
         let ch = chan::make(1);
         let shared = TimerShared::new(&ch, Some(d), None);
         wake_on_receive(&ch, &shared);
-        executor::sched_point(Event::new(Op::Timer, shared.id, Location::caller()));
+        executor::sched_point_unlogged(Event::new(Op::Timer, shared.id, Location::caller()));
         {
-            let mut st = shared.lock();
+            let mut st = shared.lock_logged();
             arm(&shared, &mut st, executor::now().saturating_add(d));
         }
         Ticker {
@@ -624,8 +652,8 @@ impl Ticker {
     /// Stop the ticker; no tick prepared before the call is received afterwards.
     #[track_caller]
     pub fn stop(&self) {
-        executor::sched_point(Event::new(Op::Timer, self.shared.id, Location::caller()));
-        let mut st = self.shared.lock();
+        executor::sched_point_unlogged(Event::new(Op::Timer, self.shared.id, Location::caller()));
+        let mut st = self.shared.lock_logged();
         self.shared.disarm(&mut st);
     }
 
@@ -637,8 +665,8 @@ impl Ticker {
         if d.is_zero() {
             panic!("non-positive interval for Ticker.Reset");
         }
-        executor::sched_point(Event::new(Op::Timer, self.shared.id, Location::caller()));
-        let mut st = self.shared.lock();
+        executor::sched_point_unlogged(Event::new(Op::Timer, self.shared.id, Location::caller()));
+        let mut st = self.shared.lock_logged();
         self.shared.disarm(&mut st);
         st.period = Some(d);
         arm(&self.shared, &mut st, executor::now().saturating_add(d));

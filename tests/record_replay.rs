@@ -160,7 +160,14 @@ fn timeout_leak(work: Duration) -> impl Fn() + Send + Sync + Clone + 'static {
 #[test]
 fn a_forced_timeout_leak_becomes_a_token_that_replays_100_of_100() {
     let found = record::run(&rt(), timeout_leak(Duration::from_millis(30))).unwrap_err();
-    assert!(found.report().contains("chan send"), "{found}");
+    // A leak, as `verify_none` found it on the real runtime, not the panic that ends the test.
+    assert_eq!(found.kind(), FailureKind::Leak, "{found}");
+    assert!(
+        found.report().contains("found unexpected goroutines"),
+        "{found}"
+    );
+    assert!(found.report().contains("[chan send]"), "{found}");
+    assert!(found.report().contains("record_replay.rs"), "{found}");
     replays_100(&found, timeout_leak(Duration::from_millis(30)));
 }
 
@@ -248,6 +255,138 @@ fn the_recorded_token_and_the_checkers_token_shrink_to_the_same_preemptions() {
     );
 }
 
+#[test]
+fn the_recorded_and_the_checkers_leak_shrink_to_the_same_preemptions() {
+    let leak = || timeout_leak(Duration::from_millis(1));
+    let recorded = record::stress(&rt(), 200, None, leak()).unwrap_err();
+    let explored = Checker::new()
+        .strategy(StrategyKind::Random)
+        .iterations(10_000)
+        .seed(1)
+        .timers(goweave::TimerMode::AnyTime)
+        .run(leak())
+        .unwrap_err();
+    assert_eq!(recorded.kind(), FailureKind::Leak, "{recorded}");
+    assert_eq!(explored.kind(), FailureKind::Leak, "{explored}");
+    assert!(recorded.minimal() && explored.minimal());
+    assert_eq!(
+        recorded.preemptions(),
+        explored.preemptions(),
+        "recorded:\n{recorded}\nexplored:\n{explored}"
+    );
+}
+
+/// A check-then-act where one withdrawal is made by the goroutine a timer starts
+/// (`time::after_func`) and the other by a goroutine on the other worker. On the real runtime
+/// the timer's goroutine checks and then works for 3 ms, and the other one waits until that
+/// check before it checks and acts (both through means goweave does not see, used only on the
+/// real runtime's workers): the only order that overdraws. The replay must follow the timer's
+/// goroutine through that order; left to run freely it would check after the other acted, and
+/// not withdraw.
+fn overdraw_by_a_timer() -> impl Fn() + Send + Sync + Clone + 'static {
+    move || {
+        let balance = Arc::new(Mutex::new(100i64));
+        let checked = Arc::new(AtomicBool::new(false));
+        let done = chan::make::<()>(2);
+        let (b1, c1, d1) = (balance.clone(), checked.clone(), done.clone());
+        go(move || {
+            if ON_WORKER.with(|w| *w) {
+                let t = std::time::Instant::now();
+                while !c1.load(Ordering::SeqCst) && t.elapsed() < Duration::from_millis(20) {
+                    std::hint::spin_loop();
+                }
+            }
+            let ok = *b1.lock() >= 80; // check
+            if ok {
+                *b1.lock() -= 80; // act
+            }
+            d1.send(());
+        });
+        let (b2, c2, d2) = (balance.clone(), checked.clone(), done.clone());
+        time::after_func(Duration::from_micros(1), move || {
+            let ok = *b2.lock() >= 80; // check
+            c2.store(true, Ordering::SeqCst);
+            if ON_WORKER.with(|w| *w) {
+                work(3_000);
+            }
+            if ok {
+                *b2.lock() -= 80; // act
+            }
+            d2.send(());
+        });
+        done.recv();
+        done.recv();
+        let b = *balance.lock();
+        assert!(b >= 0, "overdrawn: balance {b}");
+    }
+}
+
+#[test]
+fn a_goroutine_started_by_a_timer_is_followed() {
+    let found = record::stress(&rt(), 200, None, overdraw_by_a_timer())
+        .expect_err("the timer's goroutine never checked first in 200 real runs");
+    assert_eq!(found.kind(), FailureKind::Panic, "{found}");
+    assert!(found.report().contains("overdrawn: balance -60"), "{found}");
+    replays_100(&found, overdraw_by_a_timer());
+}
+
+/// A timer stopped after it fired: `stop` returns false on the real run. The firing and the
+/// stop are both numbered by the timer, so the replay fires it first too.
+fn late_stop() -> impl Fn() + Send + Sync + Clone + 'static {
+    move || {
+        let t = time::after_func(Duration::from_micros(10), || {});
+        time::sleep(Duration::from_millis(2));
+        assert!(t.stop(), "the timer fired before stop");
+    }
+}
+
+#[test]
+fn a_timer_stopped_after_it_fired_replays_in_that_order() {
+    let found = record::run(&rt(), late_stop()).unwrap_err();
+    assert_eq!(found.kind(), FailureKind::Panic, "{found}");
+    assert!(
+        found.report().contains("the timer fired before stop"),
+        "{found}"
+    );
+    replays_100(&found, late_stop());
+}
+
+/// A task's `select_async!` over two channels that two goroutines fill: which case it takes
+/// is the recorded order's (its channels number it), and the failure names it.
+fn task_select() -> impl Fn() + Send + Sync + Clone + 'static {
+    move || {
+        let (a, b) = (chan::make::<u32>(0), chan::make::<u32>(0));
+        let (a2, b2) = (a.clone(), b.clone());
+        go(move || a2.send(1));
+        go(move || b2.send(2));
+        let t = goweave::task::spawn(async move {
+            let first = goweave::select_async! {
+                recv(a) -> v => v,
+                recv(b) -> v => v,
+            };
+            let second = goweave::select_async! {
+                recv(a) -> v => v,
+                recv(b) -> v => v,
+            };
+            (first, second)
+        });
+        let got = t.join();
+        panic!("took {got:?}");
+    }
+}
+
+#[test]
+fn a_tasks_select_async_is_recorded_and_replays() {
+    let found = record::run(&rt(), task_select()).unwrap_err();
+    assert_eq!(found.kind(), FailureKind::Panic, "{found}");
+    let took = |r: &str| r.lines().find(|l| l.contains("took (")).map(str::to_string);
+    assert!(took(found.report()).is_some(), "{found}");
+    let token: Schedule = found.token().expect("a token").parse().unwrap();
+    let again = goweave::replay(&token, task_select()).unwrap_err();
+    assert_eq!(took(again.report()), took(found.report()), "{again}");
+    replays_100(&found, task_select());
+}
+
 /// Stop flag unused here; the harness passes one per campaign.
 #[allow(dead_code)]
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -265,7 +404,8 @@ fn stress_finds_the_unforced_lost_update() {
 fn stress_finds_the_timeout_leak() {
     let found = record::stress(&rt(), 200, None, timeout_leak(Duration::from_millis(1)));
     let found = found.expect_err("200 real runs never leaked");
-    assert!(found.report().contains("chan send"), "{found}");
+    assert_eq!(found.kind(), FailureKind::Leak, "{found}");
+    assert!(found.report().contains("[chan send]"), "{found}");
     replays_100(&found, timeout_leak(Duration::from_millis(1)));
 }
 

@@ -191,6 +191,36 @@ impl<'a> Decision<'a> {
         }
     }
 
+    /// A decision with every part at once (the controlled executor's, on the path of every
+    /// scheduling point: one value built in place, where the builder moves it four times).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn full(
+        runnable: &'a [GoroutineId],
+        current: Option<GoroutineId>,
+        step: u64,
+        yielded: bool,
+        index: u64,
+        pending: &'a [Pending],
+        probes: &'a [Option<Probe>],
+        time: Option<(Duration, Duration)>,
+        woken: &'a [GoroutineId],
+    ) -> Decision<'a> {
+        Decision {
+            runnable,
+            time: time.map(|t| t.0),
+            stall: time.map_or(Duration::ZERO, |t| t.1),
+            current,
+            step,
+            yielded,
+            index,
+            pending,
+            probes,
+            woken: Some(woken),
+            abort: Cell::new(None),
+        }
+    }
+
     /// The same decision, with the probes of the goroutines' blocking operations (the
     /// controlled executor's, indexed by goroutine id; see `verdict::probe` for what keeps
     /// them valid while the decision exists).

@@ -43,6 +43,10 @@ pub(crate) struct Follow {
     cursor: usize,
     pos: HashMap<u64, usize>,
     fires: usize,
+    /// The recorded goroutines that timer firings started (`time::after_func`), in firing
+    /// order, and how many of them the followed run has started so far.
+    timer_spawns: Arc<[u64]>,
+    timer_spawned: usize,
     g_to_rec: HashMap<u64, u64>,
     g_from_rec: HashMap<u64, u64>,
     o_to_rec: HashMap<u64, u64>,
@@ -59,12 +63,21 @@ impl Follow {
         order: Vec<Node>,
         report: Arc<Mutex<FollowReport>>,
     ) -> Follow {
+        let timer_spawns = rec
+            .fires
+            .iter()
+            .flatten()
+            .filter(|e| e.kind() == Kind::Op(Op::Spawn))
+            .map(|e| e.obj)
+            .collect();
         Follow {
             rec,
             order: order.into(),
             cursor: 0,
             pos: HashMap::new(),
             fires: 0,
+            timer_spawns,
+            timer_spawned: 0,
             g_to_rec: HashMap::new(),
             g_from_rec: HashMap::new(),
             o_to_rec: HashMap::new(),
@@ -94,12 +107,27 @@ impl Follow {
         loop {
             let p = self.pos.get(&r).copied().unwrap_or(0);
             let e = *self.entries(r).get(p)?;
-            if e.kind() == Kind::Value {
+            if matches!(e.kind(), Kind::Value | Kind::Touch) {
                 self.pos.insert(r, p + 1);
                 continue;
             }
             return Some((p, e));
         }
+    }
+
+    /// The position of recorded goroutine `r` past the order-only entries at it (which
+    /// belong to the operation before them: nothing is followed for them).
+    fn skip_touches(&mut self, r: u64) -> usize {
+        let mut p = self.pos.get(&r).copied().unwrap_or(0);
+        while self
+            .entries(r)
+            .get(p)
+            .is_some_and(|e| e.kind() == Kind::Touch)
+        {
+            p += 1;
+        }
+        self.pos.insert(r, p);
+        p
     }
 
     fn bind_goroutine(&mut self, g: u64, r: u64) {
@@ -132,6 +160,9 @@ impl Follow {
         let describe = |e: &Entry| match e.kind() {
             Kind::Op(op) => format!("{} on recorded object #{}", op.name(), e.obj),
             Kind::Value => format!("a data choice ({})", e.obj),
+            Kind::Touch => format!("an order entry of recorded object #{}", e.obj),
+            // Split off by the session: never in a stream.
+            Kind::Switch => "a switch of goroutines".into(),
             Kind::Fire => "a timer firing".into(),
         };
         let what = format!(
@@ -172,6 +203,7 @@ impl Strategy for Follow {
         self.cursor = 0;
         self.pos.clear();
         self.fires = 0;
+        self.timer_spawned = 0;
         self.g_to_rec.clear();
         self.g_from_rec.clear();
         self.o_to_rec.clear();
@@ -225,7 +257,7 @@ impl Strategy for Follow {
         let Some(&r) = self.g_to_rec.get(&d.goroutine) else {
             return 0;
         };
-        let p = self.pos.get(&r).copied().unwrap_or(0);
+        let p = self.skip_touches(r);
         match self.entries(r).get(p).copied() {
             Some(e) if e.kind() == Kind::Value => {
                 self.pos.insert(r, p + 1);
@@ -258,6 +290,16 @@ impl Strategy for Follow {
 
     fn note(&mut self, n: Note) {
         match n {
+            // Outside every goroutine: a timer firing started it (`time::after_func`). The
+            // followed run fires the recorded firings in their order, so the k-th goroutine a
+            // firing starts is the recording's k-th; its operations are then checked against
+            // that goroutine's log like any other's.
+            Note::Spawned { parent: 0, child } if child != 1 => {
+                if let Some(&r) = self.timer_spawns.get(self.timer_spawned) {
+                    self.timer_spawned += 1;
+                    self.bind_goroutine(child, r);
+                }
+            }
             Note::Spawned { parent, child } => {
                 let Some(&r) = self.g_to_rec.get(&parent) else {
                     return;

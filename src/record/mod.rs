@@ -7,11 +7,14 @@
 //!
 //! - **Recording** ([`Builder::record`](crate::Builder::record), `GOWEAVE_RECORD=1`):
 //!   every visible operation of a goweave primitive (the places that are scheduling points
-//!   under the checker) is logged by the goroutine that performs it, in its own bounded log
-//!   (no lock; `GOWEAVE_RECORD_LIMIT` entries, default [`DEFAULT_LIMIT`]), with the object,
-//!   the object's own sequence number for it where the object keeps one (locks, wait groups,
-//!   atomics, channels...), and a machine-wide stamp. Data choices (`select!` among ready
-//!   cases, `rand`) and timer firings are logged too.
+//!   under the checker) is logged by the goroutine that performs it, in the bounded log of
+//!   the worker thread it runs on (no lock; `GOWEAVE_RECORD_LIMIT` entries per thread, default
+//!   [`DEFAULT_LIMIT`]), with the object and the object's own sequence number for it (locks,
+//!   wait groups, atomics and watched cells number their operations as they announce them,
+//!   channels under their own lock, and a `select!` takes a number from each channel it looks
+//!   at); what no object orders (a yield, a timer's creation, a firing) carries a
+//!   machine-wide stamp instead. Data choices (`select!` among ready cases, `rand`) and timer
+//!   firings are logged too.
 //! - **Linearising** (`linearize.rs`): the logs merge into one order consistent with every
 //!   goroutine's order, every object's order and every spawn; stamps decide the rest.
 //! - **Following** (`follow.rs`): the checker runs the program under a strategy that, at each
@@ -39,7 +42,6 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-pub(crate) use buf::Buf;
 pub(crate) use session::Session;
 pub use session::DEFAULT_LIMIT;
 pub(crate) use stress::run_named;
@@ -51,11 +53,12 @@ use crate::verdict::{ObjId, Op};
 /// Recording sessions alive in this process: the hooks do nothing while it is 0.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// "No sequence number": the object keeps no counter of its own.
-pub(crate) const NO_SEQ: u64 = SEQ_MASK;
+/// The bits of [`Entry::tag`] that hold the sequence number or the stamp (the top byte holds
+/// the kind, the bit below it says which of the two the rest is).
+const LOW_MASK: u64 = (1 << 55) - 1;
 
-/// The bits of [`Entry::tag`] that hold the sequence number (the top byte holds the kind).
-const SEQ_MASK: u64 = (1 << 56) - 1;
+/// Set in [`Entry::tag`] when the low bits are a stamp, not a sequence number.
+const STAMPED: u64 = 1 << 55;
 
 /// Every [`Op`], at its own discriminant (so that a kind fits a byte of the tag).
 const OPS: [Op; 28] = [
@@ -89,7 +92,9 @@ const OPS: [Op; 28] = [
     Op::TimerFire,
 ];
 
-/// The tag byte of [`Kind::Value`] and [`Kind::Fire`].
+/// The tag byte of [`Kind::Switch`], [`Kind::Touch`], [`Kind::Value`] and [`Kind::Fire`].
+const SWITCH: u8 = 252;
+const TOUCH: u8 = 253;
 const VALUE: u8 = 254;
 const FIRE: u8 = 255;
 
@@ -98,41 +103,68 @@ const FIRE: u8 = 255;
 pub(crate) enum Kind {
     /// A visible operation (a scheduling point under the checker).
     Op(Op),
+    /// The operation before it also took the object's sequence number `seq` (a `select!`
+    /// looking at each of its channels under their locks): an order constraint only, which
+    /// the checker does not see as an operation of its own.
+    Touch,
+    /// In a thread's log only (`buf.rs`): the entries that follow are goroutine `obj`'s.
+    Switch,
     /// A data choice (`select!` among ready cases, `rand`); `obj` holds the value.
     Value,
     /// A timer fired (first entry of a firing's group).
     Fire,
 }
 
-/// One logged operation, in 24 bytes (the log's memory traffic is most of recording's cost).
+/// One logged operation, in 16 bytes (the log's memory traffic is most of recording's cost).
+///
+/// An operation on an object that numbers its operations carries that number and no stamp:
+/// the object's order is exact, and reading the clock at every channel operation cost more
+/// than the rest of the entry (`benches/record.rs`). Only what has no such number (a yield, a
+/// timer's creation, a firing, a `select!`'s own entry, a data choice) reads the clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
     /// The object's id in this run (for `go` and `join`: the goroutine's), or the value.
     pub(crate) obj: u64,
-    /// When, machine-wide (`clock.rs`).
-    pub(crate) stamp: u64,
-    /// The kind in the top byte, the object's own sequence number for this operation (or
-    /// [`NO_SEQ`]) below it.
+    /// The kind in the top byte; below it the [`STAMPED`] bit, then either the object's own
+    /// sequence number for this operation or a machine-wide stamp (`clock.rs`).
     tag: u64,
 }
 
 impl Entry {
-    pub(crate) fn new(kind: Kind, obj: u64, seq: u64, stamp: u64) -> Entry {
+    fn make(kind: Kind, obj: u64, low: u64) -> Entry {
         let k = match kind {
             Kind::Op(op) => op as u8,
+            Kind::Switch => SWITCH,
+            Kind::Touch => TOUCH,
             Kind::Value => VALUE,
             Kind::Fire => FIRE,
         };
         Entry {
             obj,
-            stamp,
-            tag: (k as u64) << 56 | seq.min(SEQ_MASK),
+            tag: (k as u64) << 56 | low,
         }
+    }
+
+    /// An entry ordered by `obj`'s own sequence number `seq`.
+    pub(crate) fn with_seq(kind: Kind, obj: u64, seq: u64) -> Entry {
+        Entry::make(kind, obj, seq.min(LOW_MASK - 1))
+    }
+
+    /// The entries that follow in a thread's log are goroutine `gid`'s.
+    pub(crate) fn switch(gid: u64) -> Entry {
+        Entry::make(Kind::Switch, gid, 0)
+    }
+
+    /// An entry ordered only by its stamp.
+    pub(crate) fn stamped(kind: Kind, obj: u64, stamp: u64) -> Entry {
+        Entry::make(kind, obj, STAMPED | (stamp & LOW_MASK))
     }
 
     /// What it records.
     pub(crate) fn kind(&self) -> Kind {
         match (self.tag >> 56) as u8 {
+            SWITCH => Kind::Switch,
+            TOUCH => Kind::Touch,
             VALUE => Kind::Value,
             FIRE => Kind::Fire,
             // `OPS` lists every `Op` (a unit test's exhaustive match keeps it so).
@@ -140,9 +172,22 @@ impl Entry {
         }
     }
 
-    /// The object's own sequence number for it, or [`NO_SEQ`].
-    pub(crate) fn seq(&self) -> u64 {
-        self.tag & SEQ_MASK
+    /// An entry that neither an object's number nor a stamp orders: its place in its
+    /// goroutine's order is all that matters (a data choice; a `select!`, ordered by the
+    /// [`Kind::Touch`] entries that follow it).
+    pub(crate) fn unordered(kind: Kind, obj: u64) -> Entry {
+        Entry::make(kind, obj, LOW_MASK)
+    }
+
+    /// The object's own sequence number for it, if it has one.
+    pub(crate) fn seq(&self) -> Option<u64> {
+        let low = self.tag & LOW_MASK;
+        (self.tag & STAMPED == 0 && low != LOW_MASK).then_some(low)
+    }
+
+    /// When it happened, machine-wide, if it was stamped.
+    pub(crate) fn stamp(&self) -> Option<u64> {
+        (self.tag & STAMPED != 0).then_some(self.tag & LOW_MASK)
     }
 }
 
@@ -187,23 +232,47 @@ thread_local! {
 }
 
 /// Log `op` on `obj` by whoever runs on this thread; `seq` is the object's counter, if it
-/// keeps one. Call only when [`on`].
+/// keeps one (then the entry carries its number, else a stamp). Call only when [`on`].
 #[cold]
 #[inline(never)]
 pub(crate) fn point(op: Op, obj: ObjId, seq: Option<&AtomicU64>) {
     // The entry is made only for a goroutine (or timer callback) that records: other runtimes
     // running meanwhile pay for nothing but this lookup.
-    push(|| {
-        let seq = seq.map_or(NO_SEQ, |s| s.fetch_add(1, Ordering::Relaxed));
-        Entry::new(Kind::Op(op), obj.0, seq, clock::stamp())
+    push(|| match seq {
+        Some(s) => Entry::with_seq(Kind::Op(op), obj.0, s.fetch_add(1, Ordering::Relaxed)),
+        None => Entry::stamped(Kind::Op(op), obj.0, clock::stamp()),
     });
+}
+
+/// Log `op` on `obj`, whose sequence number `seq` the caller took under the object's own
+/// lock (no shared counter, no clock: the channels). Call only when [`on`].
+#[cold]
+#[inline(never)]
+pub(crate) fn point_seq(op: Op, obj: ObjId, seq: u64) {
+    push(|| Entry::with_seq(Kind::Op(op), obj.0, seq));
+}
+
+/// The operation just logged also took `obj`'s sequence number `seq` (see [`Kind::Touch`]).
+/// Call only when [`on`].
+#[cold]
+#[inline(never)]
+pub(crate) fn touch(obj: ObjId, seq: u64) {
+    push(|| Entry::with_seq(Kind::Touch, obj.0, seq));
 }
 
 /// Log a data choice `v` of the running goroutine. Call only when [`on`].
 #[cold]
 #[inline(never)]
 pub(crate) fn value(v: u64) {
-    push(|| Entry::new(Kind::Value, v, NO_SEQ, clock::stamp()));
+    push(|| Entry::unordered(Kind::Value, v));
+}
+
+/// Log `op`, which the [`Kind::Touch`] entries logged after it order (a `select!`). Call only
+/// when [`on`].
+#[cold]
+#[inline(never)]
+pub(crate) fn point_unordered(op: Op) {
+    push(|| Entry::unordered(Kind::Op(op), 0));
 }
 
 /// Log the entry `e` makes, if whoever runs on this thread records.
@@ -213,12 +282,12 @@ fn push(e: impl FnOnce() -> Entry) {
         Some(g) => {
             // What a goroutine does while the runtime tears it down (the destructors run by
             // its forced unwind) happened after the run ended: the checker never sees it.
-            if let Some(b) = g
+            if let Some(s) = g
                 .rec
                 .as_ref()
                 .filter(|_| !g.torn_down.load(Ordering::Relaxed))
             {
-                b.push(e())
+                buf::push(s, g.id, g.spawn_site, e())
             }
         }
         None => FIRING.with(|f| {
@@ -256,7 +325,7 @@ fn fire_recorded(f: impl FnOnce()) {
             }
         }
     }
-    let fire = Entry::new(Kind::Fire, 0, NO_SEQ, clock::stamp());
+    let fire = Entry::stamped(Kind::Fire, 0, clock::stamp());
     let prev = FIRING.with(|c| c.replace(Some(vec![fire])));
     let _group = Group(prev, session);
     f();
@@ -301,18 +370,38 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_keeps_its_kind_and_sequence_number() {
+    fn an_entry_keeps_its_kind_and_sequence_number_or_stamp() {
         for (i, &op) in OPS.iter().enumerate() {
             assert!(listed(op));
             assert_eq!(op as usize, i, "OPS is in discriminant order");
-            let e = Entry::new(Kind::Op(op), 7, 12345, 9);
+            let e = Entry::with_seq(Kind::Op(op), 7, 12345);
             assert_eq!(
-                (e.kind(), e.seq(), e.obj, e.stamp),
-                (Kind::Op(op), 12345, 7, 9)
+                (e.kind(), e.seq(), e.stamp(), e.obj),
+                (Kind::Op(op), Some(12345), None, 7)
+            );
+            let e = Entry::stamped(Kind::Op(op), 7, 99);
+            assert_eq!(
+                (e.kind(), e.seq(), e.stamp(), e.obj),
+                (Kind::Op(op), None, Some(99), 7)
             );
         }
-        assert_eq!(Entry::new(Kind::Value, 3, NO_SEQ, 1).kind(), Kind::Value);
-        assert_eq!(Entry::new(Kind::Fire, 0, NO_SEQ, 1).seq(), NO_SEQ);
-        assert_eq!(std::mem::size_of::<Entry>(), 24);
+        assert_eq!(Entry::stamped(Kind::Value, 3, 1).kind(), Kind::Value);
+        assert_eq!(Entry::with_seq(Kind::Touch, 3, 0).kind(), Kind::Touch);
+        assert_eq!(
+            (Entry::switch(12).kind(), Entry::switch(12).obj),
+            (Kind::Switch, 12)
+        );
+        assert_eq!(Entry::stamped(Kind::Fire, 0, 1).seq(), None);
+        let e = Entry::unordered(Kind::Value, 4);
+        assert_eq!(
+            (e.kind(), e.obj, e.seq(), e.stamp()),
+            (Kind::Value, 4, None, None)
+        );
+        // A stamp wider than the field keeps its low bits and stays a stamp.
+        assert_eq!(
+            Entry::stamped(Kind::Fire, 0, u64::MAX).stamp(),
+            Some(LOW_MASK)
+        );
+        assert_eq!(std::mem::size_of::<Entry>(), 16);
     }
 }

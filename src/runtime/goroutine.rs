@@ -210,8 +210,9 @@ pub(crate) struct G {
     /// stack to park and panics naming the async form (`task::blocking_in_task`). Only
     /// touched by the thread running the record.
     pub(crate) polling: Cell<bool>,
-    /// Its operation log, on a recording runtime (`record`); set before it is shared.
-    pub(crate) rec: Option<Arc<crate::record::Buf>>,
+    /// The recording session it logs into, on a recording runtime (`record`); set before it
+    /// is shared.
+    pub(crate) rec: Option<Arc<crate::record::Session>>,
 }
 
 // SAFETY: `payload` is written by the spawner before the record is shared, read by the
@@ -235,7 +236,10 @@ impl G {
         stack_size: usize,
         handle: bool,
     ) -> GRef {
-        let mut g = free_list::take().unwrap_or_else(|| Arc::new(G::blank()));
+        let mut g = free_list::take().unwrap_or_else(|| {
+            super::arena::before_fresh_record();
+            Arc::new(G::blank())
+        });
         let r = Arc::get_mut(&mut g).expect("a fresh or recycled record is not shared");
         r.id = id;
         r.name = name.map(Box::new);

@@ -38,7 +38,7 @@ thread_local! {
 
 /// Run edge hook `f` on the current run's detector as the current goroutine (0 outside
 /// goroutines).
-#[inline]
+#[inline(always)]
 fn with_detector(note: Note, f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>) {
     on_current(false, Some(note), f)
 }
@@ -74,10 +74,31 @@ impl Note {
     }
 }
 
+/// True if an edge hook may stop here: on the controlled executor, when nobody reads edges
+/// in this run (detector off or deferred, no graph drawn). A mutex program passes two edge
+/// hooks per lock and unlock; this keeps each to a thread-local load and a flag, inline.
+#[inline(always)]
+fn edge_unread() -> bool {
+    matches!(context::exec_ref(), Exec::Controlled(c) if !c.edges_wanted())
+}
+
 /// Run `f` on the current run's detector as the current goroutine; `access`: `f` is a watched
 /// access rather than an edge (see `Detector::admits`).
-#[inline]
+#[inline(always)]
 fn on_current(
+    access: bool,
+    note: Option<Note>,
+    f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>,
+) {
+    if !access && edge_unread() {
+        return;
+    }
+    on_current_read(access, note, f)
+}
+
+/// `on_current` past the gate.
+#[inline(never)]
+fn on_current_read(
     access: bool,
     note: Option<Note>,
     f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>,
@@ -92,12 +113,15 @@ fn on_current(
 }
 
 /// Run edge hook `f` on the current run's detector as goroutine `g`.
-#[inline]
+#[inline(always)]
 fn with_detector_as(
     note: Note,
     g: u64,
     f: impl FnOnce(&mut Detector, u64) -> Result<(), RaceReport>,
 ) {
+    if edge_unread() {
+        return;
+    }
     on_detector(g, false, Some(note), f)
 }
 

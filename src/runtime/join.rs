@@ -310,7 +310,13 @@ where
             function: std::any::type_name::<F>(),
         })
     };
-    goroutine::recycle(timers.spawn(&mut install, None, site, false));
+    let g = timers.spawn(&mut install, None, site, false);
+    if crate::record::on() {
+        // Logged in the firing's group (this runs outside every goroutine): the follower binds
+        // the goroutine to the one this firing started in the recording.
+        crate::record::point(Op::Spawn, ObjId(g.id), None);
+    }
+    goroutine::recycle(g);
 }
 
 fn spawn_named<F, T>(

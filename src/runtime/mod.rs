@@ -3,6 +3,7 @@
 //! The public face is [`run`], [`Runtime`], [`go`](crate::go) and the Go-named
 //! helpers below ([`gosched`], [`num_goroutine`], [`gomaxprocs`], [`id`]).
 
+mod arena;
 pub(crate) mod context;
 pub(crate) mod coroutine;
 pub(crate) mod dump;
@@ -251,7 +252,7 @@ impl Builder {
         self
     }
 
-    /// Most operations recorded per goroutine (default: `GOWEAVE_RECORD_LIMIT`, else
+    /// Most operations recorded per worker thread (default: `GOWEAVE_RECORD_LIMIT`, else
     /// [`record::DEFAULT_LIMIT`](crate::record::DEFAULT_LIMIT)). A run that outgrows it is
     /// not replayable, and says so, naming this limit.
     pub fn record_limit(mut self, n: usize) -> Builder {
@@ -407,7 +408,7 @@ impl Runtime {
         )
     }
 
-    /// Most operations recorded per goroutine ([`Builder::record_limit`]).
+    /// Most operations recorded per worker thread ([`Builder::record_limit`]).
     pub(crate) fn record_limit(&self) -> usize {
         self.record_limit
     }

@@ -134,11 +134,17 @@ impl Detector {
     /// only once a watched cell is touched (`deferred`, see [`Detector::deferred`]); it reuses
     /// the tables a previous detector of this thread left.
     pub(crate) fn new(enabled: bool, deferred: bool) -> Detector {
-        let t = SPARE
-            .try_with(|s| s.borrow_mut().take())
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        // Off or deferred, it never touches its tables (`admits`): empty ones allocate nothing,
+        // and the thread's spare stays where it is for the next detector that records.
+        let t = if enabled && !deferred {
+            SPARE
+                .try_with(|s| s.borrow_mut().take())
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        } else {
+            Tables::default()
+        };
         Detector {
             enabled,
             deferred,
@@ -156,6 +162,10 @@ impl Detector {
 impl Drop for Detector {
     /// Leave the tables, emptied, as this thread's spare (unless it has some already).
     fn drop(&mut self) {
+        if !self.enabled() {
+            // Never recorded anything (see `new`).
+            return;
+        }
         let mut t = Tables {
             threads: std::mem::take(&mut self.threads),
             sync: std::mem::take(&mut self.sync),

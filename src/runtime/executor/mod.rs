@@ -126,6 +126,16 @@ pub(crate) fn sched_point(ev: Event) {
     }
 }
 
+/// A scheduling point before `ev` on an object that logs the operation itself, for a
+/// recording run, under its own lock (a channel: `HChan::lock_for`). On the work-stealing
+/// executor it does nothing.
+#[inline]
+pub(crate) fn sched_point_unlogged(ev: Event) {
+    if let Exec::Controlled(c) = context::exec_ref() {
+        c.sched_point(ev, None);
+    }
+}
+
 /// A scheduling point before `ev` on an object that numbers its operations in `seq` (for a
 /// recording run's per-object order).
 #[inline]
@@ -149,17 +159,12 @@ pub(crate) fn sched_point_probe(ev: Event, probe: &dyn crate::verdict::probe::Wo
     }
 }
 
-/// [`sched_point_seq`] and [`sched_point_probe`] together (a blocking channel operation).
+/// [`sched_point_unlogged`] and [`sched_point_probe`] together (a blocking channel
+/// operation).
 #[inline]
-pub(crate) fn sched_point_seq_probe(
-    ev: Event,
-    seq: &std::sync::atomic::AtomicU64,
-    probe: &dyn crate::verdict::probe::WouldBlock,
-) {
+pub(crate) fn sched_point_unlogged_probe(ev: Event, probe: &dyn crate::verdict::probe::WouldBlock) {
     if let Exec::Controlled(c) = context::exec_ref() {
         c.sched_point(ev, Some(probe));
-    } else if crate::record::on() {
-        crate::record::point(ev.op, ev.obj, Some(seq));
     }
 }
 

@@ -245,6 +245,11 @@ impl<T> SelectHandle for RecvCase<'_, T> {
     fn nil_reason(&self) -> WaitReason {
         WaitReason::ChanReceiveNil
     }
+
+    unsafe fn log_touch(&self) {
+        // SAFETY: `select` holds the lock (trait contract).
+        unsafe { self.chan().state_mut().log(None) }
+    }
 }
 
 impl<T> SelectHandle for SendCase<'_, T> {
@@ -301,6 +306,11 @@ impl<T> SelectHandle for SendCase<'_, T> {
     unsafe fn unqueue(&self) {
         // SAFETY: `select` holds the lock (trait contract).
         unsafe { self.chan().state_mut().sendq.remove(&self.w) };
+    }
+
+    unsafe fn log_touch(&self) {
+        // SAFETY: `select` holds the lock (trait contract).
+        unsafe { self.chan().state_mut().log(None) }
     }
 
     fn finish(&self) -> bool {

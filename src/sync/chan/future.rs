@@ -141,11 +141,8 @@ impl<T> Future for RecvFuture<'_, T> {
         let this = unsafe { self.get_unchecked_mut() };
         match this.stage {
             Stage::Start => {
-                executor::sched_point_seq(
-                    Event::new(Op::ChanRecv, this.chan.id(), this.site),
-                    &this.chan.seq,
-                );
-                let mut st = this.chan.lock();
+                executor::sched_point_unlogged(Event::new(Op::ChanRecv, this.chan.id(), this.site));
+                let mut st = this.chan.lock_for(Op::ChanRecv);
                 // SAFETY: we hold the lock.
                 match unsafe { st.try_recv() } {
                     RecvNow::Value(v, wake) => {
@@ -216,13 +213,10 @@ impl<T> Future for SendFuture<'_, T> {
         let this = unsafe { self.get_unchecked_mut() };
         match this.stage {
             Stage::Start => {
-                executor::sched_point_seq(
-                    Event::new(Op::ChanSend, this.chan.id(), this.site),
-                    &this.chan.seq,
-                );
+                executor::sched_point_unlogged(Event::new(Op::ChanSend, this.chan.id(), this.site));
                 this.chan.race_send(this.site);
                 let v = this.value.take().expect("a value until sent");
-                let mut st = this.chan.lock();
+                let mut st = this.chan.lock_for(Op::ChanSend);
                 // SAFETY: we hold the lock.
                 match unsafe { st.try_send(v) } {
                     SendNow::Done(wake) => {

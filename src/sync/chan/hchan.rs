@@ -61,8 +61,6 @@ pub(crate) struct HChan<T> {
     cap: usize,
     /// The channel's identity in events.
     id: ObjId,
-    /// Operations on it logged by a recording run so far (its per-object order).
-    pub(super) seq: std::sync::atomic::AtomicU64,
     /// Called (with no lock held) after each receive that took a value. Only a ticker's
     /// channel has one: a ticker whose last tick is still unreceived stops re-arming, and
     /// resumes here (see `time.rs`).
@@ -98,6 +96,9 @@ pub(crate) struct State<T> {
     cap: usize,
     /// The channel's id (a copy of `HChan::id`), naming its race-detector keys.
     id: u64,
+    /// Operations on it logged by a recording run so far: its per-object order, numbered
+    /// under the lock the operation takes anyway (no shared counter to contend on).
+    rec_seq: u64,
 }
 
 /// What a send can do right now.
@@ -124,6 +125,33 @@ pub(crate) enum RecvNow<T> {
 pub(crate) struct Locked<'a, T> {
     chan: &'a HChan<T>,
     _guard: ChanGuard<'a>,
+    /// The operation to log once the lock is released ([`HChan::lock_for`]). Declared after
+    /// the guard, so that it drops after it: the number is taken under the lock, the entry
+    /// written outside it, where it does not lengthen the critical section other workers
+    /// wait on.
+    pending: PendingLog,
+}
+
+/// An operation numbered under a channel's lock and not yet logged: `(op, channel, number)`.
+/// Logged when dropped, by the goroutine that took the number (see [`Locked::flush_log`]
+/// for a goroutine about to park).
+pub(crate) struct PendingLog(Option<(Op, ObjId, u64)>);
+
+impl Drop for PendingLog {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some((op, id, seq)) = self.0.take() {
+            crate::record::point_seq(op, id, seq);
+        }
+    }
+}
+
+impl<T> Locked<'_, T> {
+    /// Log the pending operation now, under the lock: for a goroutine about to park, whose
+    /// lock is released after the switch, outside it.
+    pub(crate) fn flush_log(&mut self) {
+        drop(PendingLog(self.pending.0.take()));
+    }
 }
 
 impl<T> Deref for Locked<'_, T> {
@@ -290,6 +318,26 @@ impl<T> State<T> {
         // SAFETY: we hold the lock (caller's obligation).
         self.closed || self.buf.len() < self.cap || unsafe { self.recvq.has_live() }
     }
+
+    /// Log `op` on this channel (or, for `None`, that the operation just logged also looked
+    /// at it: a `select!` case, a timer's drain) with the channel's next sequence number.
+    /// Called under the lock, and only when `record::on()`.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn log(&mut self, op: Option<Op>) {
+        let seq = self.next_seq();
+        match op {
+            Some(op) => crate::record::point_seq(op, ObjId(self.id), seq),
+            None => crate::record::touch(ObjId(self.id), seq),
+        }
+    }
+
+    /// The channel's next sequence number for a recorded operation (under the lock).
+    #[inline]
+    fn next_seq(&mut self) -> u64 {
+        self.rec_seq += 1;
+        self.rec_seq - 1
+    }
 }
 
 impl<T> HChan<T> {
@@ -307,10 +355,10 @@ impl<T> HChan<T> {
                 recvx: 0,
                 cap,
                 id: id.0,
+                rec_seq: 0,
             }),
             cap,
             id,
-            seq: std::sync::atomic::AtomicU64::new(0),
             recv_hook: OnceLock::new(),
         }
     }
@@ -343,7 +391,21 @@ impl<T> HChan<T> {
         Locked {
             chan: self,
             _guard: self.raw_lock(),
+            pending: PendingLog(None),
         }
+    }
+
+    /// Take the lock for `op` (whose scheduling point was
+    /// [`sched_point_unlogged`](executor::sched_point_unlogged)) and, in a recording run, log
+    /// `op` with the channel's next sequence number. Recording off, this is one relaxed load
+    /// and a branch more than [`lock`](Self::lock).
+    #[inline]
+    pub(crate) fn lock_for(&self, op: Op) -> Locked<'_, T> {
+        let mut st = self.lock();
+        if crate::record::on() {
+            st.pending = PendingLog(Some((op, self.id, st.next_seq())));
+        }
+        st
     }
 
     /// The bare guard, for `select!` (which holds several channels' locks at once).
@@ -387,16 +449,12 @@ impl<T> HChan<T> {
     /// user's line, as Go's does.)
     #[track_caller]
     pub(crate) fn send(&self, v: T, site: &'static Location<'static>) {
-        executor::sched_point_seq_probe(
-            Event::new(Op::ChanSend, self.id, site),
-            &self.seq,
-            &|| {
-                // SAFETY: we hold the lock.
-                !unsafe { self.lock().send_ready() }
-            },
-        );
+        executor::sched_point_unlogged_probe(Event::new(Op::ChanSend, self.id, site), &|| {
+            // SAFETY: we hold the lock.
+            !unsafe { self.lock().send_ready() }
+        });
         self.race_send(site);
-        let mut st = self.lock();
+        let mut st = self.lock_for(Op::ChanSend);
         // SAFETY: we hold the lock.
         match unsafe { st.try_send(v) } {
             SendNow::Done(wake) => {
@@ -433,6 +491,7 @@ impl<T> HChan<T> {
             w: &w,
             send: true,
         };
+        st.flush_log();
         executor::park(WaitReason::ChanSend, site, move || drop(st));
         unqueue.disarm();
         check_claimed(&sleeper);
@@ -450,7 +509,7 @@ impl<T> HChan<T> {
         v: T,
         site: &'static Location<'static>,
     ) -> Result<(), TrySendError<T>> {
-        executor::sched_point_seq(Event::new(Op::ChanSend, self.id, site), &self.seq);
+        executor::sched_point_unlogged(Event::new(Op::ChanSend, self.id, site));
         self.race_send(site);
         let r = self.send_nonblocking(v);
         if matches!(r, Err(TrySendError::Full(_))) {
@@ -463,7 +522,7 @@ impl<T> HChan<T> {
     /// A non-blocking send with no scheduling point, for timer callbacks (which run outside
     /// every goroutine) and `try_send`.
     pub(crate) fn send_nonblocking(&self, v: T) -> Result<(), TrySendError<T>> {
-        let mut st = self.lock();
+        let mut st = self.lock_for(Op::ChanSend);
         // SAFETY: we hold the lock.
         match unsafe { st.try_send(v) } {
             SendNow::Done(wake) => {
@@ -480,15 +539,11 @@ impl<T> HChan<T> {
 
     /// `v, ok := <-ch`: Go's `chanrecv` with `block = true`.
     pub(crate) fn recv(&self, site: &'static Location<'static>) -> Option<T> {
-        executor::sched_point_seq_probe(
-            Event::new(Op::ChanRecv, self.id, site),
-            &self.seq,
-            &|| {
-                // SAFETY: we hold the lock.
-                !unsafe { self.lock().recv_ready() }
-            },
-        );
-        let mut st = self.lock();
+        executor::sched_point_unlogged_probe(Event::new(Op::ChanRecv, self.id, site), &|| {
+            // SAFETY: we hold the lock.
+            !unsafe { self.lock().recv_ready() }
+        });
+        let mut st = self.lock_for(Op::ChanRecv);
         // SAFETY: we hold the lock.
         match unsafe { st.try_recv() } {
             RecvNow::Value(v, wake) => {
@@ -521,6 +576,7 @@ impl<T> HChan<T> {
             w: &w,
             send: false,
         };
+        st.flush_log();
         executor::park(WaitReason::ChanReceive, site, move || drop(st));
         unqueue.disarm();
         check_claimed(&sleeper);
@@ -536,8 +592,8 @@ impl<T> HChan<T> {
 
     /// Non-blocking receive.
     pub(crate) fn try_recv(&self, site: &'static Location<'static>) -> Result<T, TryRecvError> {
-        executor::sched_point_seq(Event::new(Op::ChanRecv, self.id, site), &self.seq);
-        let mut st = self.lock();
+        executor::sched_point_unlogged(Event::new(Op::ChanRecv, self.id, site));
+        let mut st = self.lock_for(Op::ChanRecv);
         // SAFETY: we hold the lock.
         match unsafe { st.try_recv() } {
             RecvNow::Value(v, wake) => {
@@ -563,6 +619,9 @@ impl<T> HChan<T> {
     pub(crate) fn drain_nonblocking(&self) -> bool {
         let drained: VecDeque<T> = {
             let mut st = self.lock();
+            if crate::record::on() {
+                st.log(None);
+            }
             st.recvx = st.sendx;
             std::mem::take(&mut st.buf)
         };
@@ -572,8 +631,8 @@ impl<T> HChan<T> {
     /// `close(ch)`: Go's `closechan`.
     #[track_caller]
     pub(crate) fn close(&self, site: &'static Location<'static>) {
-        executor::sched_point_seq(Event::new(Op::ChanClose, self.id, site), &self.seq);
-        let mut st = self.lock();
+        executor::sched_point_unlogged(Event::new(Op::ChanClose, self.id, site));
+        let mut st = self.lock_for(Op::ChanClose);
         if st.closed {
             drop(st);
             panic!("{CLOSE_OF_CLOSED}");

@@ -90,6 +90,14 @@ pub trait SelectHandle {
     /// The race detector's view of the case, before any lock is taken: a send case reads its
     /// channel (Go's `racereadpc` in `selectgo`), so it races with an unordered close.
     fn race_announce(&self, _site: &'static Location<'static>) {}
+
+    /// In a recording run, take this case's channel's next sequence number for the select
+    /// (`record::touch`): its order among the channel's operations, which a stamp would
+    /// only guess. Called only when `record::on()`.
+    ///
+    /// # Safety
+    /// The lock is held.
+    unsafe fn log_touch(&self) {}
 }
 
 /// A goroutine that a completed case must unpark once every lock is released.
@@ -130,13 +138,20 @@ impl<const N: usize> WouldBlock for Ready<'_, N> {
 pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) -> bool {
     let site = Location::caller();
     let ev = Event::new(Op::Select, ObjId(0), site);
-    executor::sched_point_probe(
+    // The recording orders a select by its channels' numbers (below), not at this point.
+    executor::sched_point_unlogged_probe(
         ev,
         &Ready {
             cases: &cases,
             has_default,
         },
     );
+
+    if crate::record::on() {
+        // No stamp: the select is ordered by the number it takes from each of its channels
+        // under their locks (`log_touch` below).
+        crate::record::point_unordered(Op::Select);
+    }
 
     // The enabled cases, in lock order (address, then case index).
     let mut order = [(0usize, 0usize); N];
@@ -170,6 +185,12 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
     loop {
         // Pass 1: look for a ready case under all the locks.
         let guards = lock_all(&cases, order);
+        if crate::record::on() {
+            for &(_, i) in order.iter() {
+                // SAFETY: we hold every enabled case's lock.
+                unsafe { cases[i].log_touch() };
+            }
+        }
         let mut ready = [0usize; N];
         let mut r = 0;
         for (i, c) in cases.iter().enumerate() {

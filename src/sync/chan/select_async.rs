@@ -110,7 +110,11 @@ impl<const N: usize> Future for SelectFuture<'_, N> {
                 Poll::Ready(true)
             }
             Stage::Start => {
-                executor::sched_point(Event::new(Op::Select, ObjId(0), this.site));
+                executor::sched_point_unlogged(Event::new(Op::Select, ObjId(0), this.site));
+                if crate::record::on() {
+                    // Ordered by the numbers its channels give it below, as `select!`.
+                    crate::record::point_unordered(Op::Select);
+                }
                 let mut n = 0;
                 for (i, c) in cases.iter().enumerate() {
                     if let Some(key) = c.lock_key() {
@@ -137,6 +141,12 @@ impl<const N: usize> Future for SelectFuture<'_, N> {
                 loop {
                     // Pass 1: a ready case under all the locks.
                     let guards = lock_all(&cases, order);
+                    if crate::record::on() {
+                        for &(_, i) in order.iter() {
+                            // SAFETY: we hold every enabled case's lock.
+                            unsafe { cases[i].log_touch() };
+                        }
+                    }
                     let mut ready = [0usize; N];
                     let mut r = 0;
                     for &(_, i) in order.iter() {

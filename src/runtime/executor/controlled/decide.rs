@@ -25,19 +25,17 @@ impl Controlled {
         yielded: bool,
         time: Option<Duration>,
     ) -> Option<usize> {
-        let mut d = Decision::new(
+        let d = Decision::full(
             &st.ids,
             current,
             st.steps,
             yielded,
             st.schedule.len() as u64,
             &st.pending,
-        )
-        .with_probes(&st.probes);
-        if let Some(t) = time {
-            d = d.with_time(t).with_stall(st.stall.stall_at(t));
-        }
-        d = d.with_woken(&st.woken);
+            &st.probes,
+            time.map(|t| (t, st.stall.stall_at(t))),
+            &st.woken,
+        );
         let i = st.strategy.pick_goroutine(&d);
         let aborted = d.take_abort();
         st.woken.clear();

@@ -15,7 +15,7 @@ impl Controlled {
         loop {
             // A pointer, not a new `GRef`: `all` keeps the goroutine alive until it finishes,
             // which saves two atomic reference-count updates per switch.
-            let next: Option<*const G> = {
+            let (next, notes): (Option<*const G>, bool) = {
                 let mut st = self.st.borrow_mut();
                 if st.verdict.is_some() || (st.main_done && st.quiesce.is_none()) {
                     return;
@@ -48,13 +48,17 @@ impl Controlled {
                     }
                 };
                 st.interrupted = None;
-                next
+                (next, st.notes)
             };
             let Some(gp) = next else {
                 if self.let_time_pass() {
                     continue;
                 }
                 let mut st = self.st.borrow_mut();
+                if st.main_done && st.live == 0 {
+                    // The usual end of a run: nothing left to report.
+                    return;
+                }
                 let dump = dump_all(&st);
                 st.verdict = Some(if st.main_done {
                     // Everything left is blocked for good: leaked (a partial deadlock, or a
@@ -75,11 +79,8 @@ impl Controlled {
             let mut finished = None;
             g.set_status(Status::Running);
             self.monitor.note(&g, g.site());
-            {
-                let mut st = self.st.borrow_mut();
-                if st.notes {
-                    st.strategy.note(Note::Run(g.id));
-                }
+            if notes {
+                self.st.borrow_mut().strategy.note(Note::Run(g.id));
             }
             let step = {
                 let _running = CurrentGuard::enter(&g);

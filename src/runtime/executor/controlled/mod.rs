@@ -173,6 +173,10 @@ pub struct Controlled {
     st: RefCell<State>,
     /// The race detector (always on here); never borrowed across a switch.
     race: RefCell<crate::detect::race::Detector>,
+    /// Happens-before edges are read in this run: the detector is on (not deferred), or the
+    /// graph of the report's trace is drawn (`hbgraph`). Both are fixed for a run, so the edge
+    /// hooks test this one flag before anything else.
+    edges: bool,
     cfg: Config,
     monitor: Arc<Monitor>,
 }
@@ -190,6 +194,12 @@ impl Controlled {
 
     pub(crate) fn race_detector(&self) -> &RefCell<crate::detect::race::Detector> {
         &self.race
+    }
+
+    /// See `Controlled::edges`.
+    #[inline(always)]
+    pub(crate) fn edges_wanted(&self) -> bool {
+        self.edges
     }
 
     /// The first race ends the schedule (at the racing goroutine's next scheduling point).
@@ -226,6 +236,7 @@ impl Controlled {
         spare.schedule.clear();
         Controlled {
             id: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            edges: (cfg.race_detection && !cfg.race_deferred) || crate::runtime::hbgraph::on(),
             race: RefCell::new(crate::detect::race::Detector::new(
                 cfg.race_detection,
                 cfg.race_deferred,

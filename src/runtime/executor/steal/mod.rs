@@ -260,7 +260,7 @@ impl Shared {
         if let Some(s) = &self.record {
             Arc::get_mut(&mut g)
                 .expect("a new goroutine is not shared yet")
-                .rec = Some(s.attach(id, site));
+                .rec = Some(s.clone());
         }
         // On this runtime's detector: main is spawned from outside the runtime.
         #[cfg(feature = "race")]
