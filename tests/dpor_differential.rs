@@ -361,6 +361,9 @@ fn dpor_reaches_what_plain_dfs_reaches() {
         .unwrap_or(0x9e37_79b9_7f4a_7c15);
     let mut r = Rng(seed);
     let (mut compared, mut failing, mut plain_total, mut dpor_total) = (0, 0, 0u64, 0u64);
+    // Every program is compared (not only up to the first mismatch), so that a run on another
+    // seed says how many differ.
+    let mut mismatches = Vec::new();
     for i in 0..500 {
         let p = prog(&mut r);
         let Some((plain, np)) = explore(&p, StrategyKind::DfsPlain, 600) else {
@@ -374,26 +377,37 @@ fn dpor_reaches_what_plain_dfs_reaches() {
             1_000_000,
         )
         .expect("dpor finishes");
-        match (&plain, &dpor) {
-            (Ok(a), Ok(b)) => {
-                assert_eq!(a, b, "program {i}: outcomes differ\n{p:#?}");
-                assert!(
-                    nd <= np,
-                    "program {i}: dpor ran {nd} schedules, plain {np}\n{p:#?}"
-                );
+        let bad = match (&plain, &dpor) {
+            (Ok(a), Ok(b)) if a != b => Some(format!(
+                "program {i}: outcomes differ\n  plain: {a:?}\n  dpor:  {b:?}"
+            )),
+            (Ok(_), Ok(_)) if nd > np => {
+                Some(format!("program {i}: dpor ran {nd} schedules, plain {np}"))
             }
+            (Ok(_), Ok(_)) => None,
             (Err(a), Err(b)) => {
-                assert_eq!(a, b, "program {i}: failure kinds differ\n{p:#?}");
                 failing += 1;
+                (a != b)
+                    .then(|| format!("program {i}: failure kinds differ: plain {a:?}, dpor {b:?}"))
             }
-            _ => panic!("program {i}: plain {plain:?}, dpor {dpor:?}\n{p:#?}"),
+            _ => Some(format!("program {i}: plain {plain:?}, dpor {dpor:?}")),
+        };
+        if let Some(why) = bad {
+            mismatches.push(format!("{why}\n{p:#?}"));
         }
         compared += 1;
         plain_total += np;
         dpor_total += nd;
     }
     eprintln!(
-        "compared {compared} programs ({failing} failing): plain dfs {plain_total} schedules, dpor {dpor_total}"
+        "compared {compared} programs ({failing} failing): plain dfs {plain_total} schedules, dpor {dpor_total}; {} mismatches",
+        mismatches.len()
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} of {compared} programs differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
     );
     assert!(
         compared >= 200,

@@ -247,6 +247,18 @@ impl<'a> Decision<'a> {
         Some(unsafe { p.ask() })
     }
 
+    /// The ids of the channels `runnable[i]`'s pending `select!` names (its enabled cases),
+    /// into `out`; nothing for another operation, or where the executor does not say.
+    pub(crate) fn objects(&self, i: usize, out: &mut Vec<u64>) {
+        let Some(&g) = self.runnable.get(i) else {
+            return;
+        };
+        if let Some(Some(p)) = self.probes.get(g as usize) {
+            // SAFETY: as in `would_block`.
+            unsafe { p.objects(out) }
+        }
+    }
+
     /// The same decision, noting which goroutines became runnable (were spawned or woken)
     /// since the previous decision of this schedule, in the order they did (ids may repeat,
     /// and some may have blocked again since).

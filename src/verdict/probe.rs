@@ -23,6 +23,10 @@ use std::ptr::NonNull;
 pub(crate) trait WouldBlock {
     /// True if the operation would park its goroutine if it ran now.
     fn would_block(&self) -> bool;
+
+    /// The objects the operation may touch, if its event cannot name them (a `select!`: the
+    /// ids of the channels its enabled cases name), into `out`.
+    fn objects(&self, _out: &mut Vec<u64>) {}
 }
 
 impl<F: Fn() -> bool> WouldBlock for F {
@@ -57,5 +61,14 @@ impl Probe {
     pub(crate) unsafe fn ask(self) -> bool {
         // SAFETY: alive (the caller's obligation); only shared access is ever made.
         unsafe { self.0.as_ref() }.would_block()
+    }
+
+    /// Ask the probe for the objects of its operation ([`WouldBlock::objects`]).
+    ///
+    /// # Safety
+    /// As for [`Probe::ask`].
+    pub(crate) unsafe fn objects(self, out: &mut Vec<u64>) {
+        // SAFETY: alive (the caller's obligation); only shared access is ever made.
+        unsafe { self.0.as_ref() }.objects(out)
     }
 }

@@ -22,8 +22,12 @@ pub(super) enum Key {
     /// The timer heap (arming, stopping and resetting timers; time passing).
     Timers,
     /// Everything: an operation goweave does not classify, and time passing (timer callbacks
-    /// may touch anything).
+    /// may touch anything). Not [`Key::Yield`], which is the scheduler's, not the program's.
     All,
+    /// The scheduler's yield flag (see "Yields" in [`super`]): a transition after which its
+    /// goroutine yielded sets it (`w`); every transition clears it (`r`: clearing an unset
+    /// flag and clearing it again commute with each other, not with setting it).
+    Yield,
 }
 
 /// Why a transition touches a key (for the pairs that race but cannot be reversed).
@@ -37,6 +41,9 @@ pub(super) enum Act {
     Wake,
     /// Time passed.
     Time,
+    /// The goroutine yielded at the end of the transition, or any transition cleared that
+    /// flag.
+    Yield,
 }
 
 /// One access of a transition.
@@ -72,6 +79,26 @@ impl Acc {
         }
     }
 
+    /// The transition ends with its goroutine yielding: the next decision does not offer
+    /// it while another goroutine can run.
+    pub fn yielded() -> Acc {
+        Acc {
+            key: Key::Yield,
+            write: true,
+            act: Act::Yield,
+        }
+    }
+
+    /// Every transition (time passing too) clears the yield flag of whoever set it: the
+    /// goroutine that yielded may run again.
+    pub fn clears_yield() -> Acc {
+        Acc {
+            key: Key::Yield,
+            write: false,
+            act: Act::Yield,
+        }
+    }
+
     /// Goroutine `g` finished.
     pub fn exit(g: u64) -> Acc {
         Acc {
@@ -93,6 +120,7 @@ pub(super) fn id(k: Key) -> Option<u64> {
 /// True if the keys overlap.
 fn overlap(a: Key, b: Key) -> bool {
     match (a, b) {
+        (Key::Yield, k) | (k, Key::Yield) => k == Key::Yield,
         (Key::All, _) | (_, Key::All) => true,
         (Key::AnyChan, Key::AnyChan | Key::Chan(_)) | (Key::Chan(_), Key::AnyChan) => true,
         (x, y) => x == y,
@@ -189,6 +217,24 @@ pub(super) fn of_event(ev: &Event, out: &mut Vec<Acc>) {
         _ => Acc::w(Key::All, op),
     };
     out.push(acc);
+}
+
+/// The accesses of a `select!` over the channels `objs` (it reads each one's readiness and
+/// completes one of them: taken as writing each); every channel at once if the executor did
+/// not say which ([`Key::AnyChan`]). `act` says why (the operation, or a wake-up).
+pub(super) fn of_select(objs: Option<&[u64]>, act: Act, out: &mut Vec<Acc>) {
+    match objs {
+        Some(objs) => out.extend(objs.iter().map(|&o| Acc {
+            key: Key::Chan(o),
+            write: true,
+            act,
+        })),
+        None => out.push(Acc {
+            key: Key::AnyChan,
+            write: true,
+            act,
+        }),
+    }
 }
 
 /// What waking a goroutine parked on `ev` touches: the object it waits on, written.

@@ -42,7 +42,7 @@
 //! | event | access |
 //! | --- | --- |
 //! | channel send, receive, close (buffered or not, blocking or not) | `w` the channel |
-//! | `select!` (its event names no channel) | `w` every channel |
+//! | `select!` | `w` each channel its enabled cases name (as its probe says at the decision that runs it; every channel where no decision did) |
 //! | `Mutex`/`RwLock` lock, unlock, `try_lock` | `w` the lock |
 //! | `RwLock` read lock, read unlock, `try_read` | `r` the lock (readers commute) |
 //! | `WaitGroup` add / done | `w` the group |
@@ -54,6 +54,7 @@
 //! | `go` | nothing: the child's first transition happens after the creating one |
 //! | `join` | `r` the goroutine's completion, which its exit writes |
 //! | `gosched`, a goroutine's first run | nothing |
+//! | a transition after which its goroutine yields / every transition | `w` / `r` the yield flag (see "Yields") |
 //! | timers (`sleep`, `after`, `Timer`, `Ticker`) | `w` the timer heap (and the timer) |
 //! | time passes (timers fire) | `w` everything |
 //! | `goweave::rand`, `select!` among ready cases | no access: a data choice, every value explored |
@@ -92,22 +93,30 @@
 //! on a hand-off followed by the transition that completes it is not a reversible race (the
 //! other order, the completer parking first, is the same rendezvous).
 //!
-//! One case keeps a goroutine that would block in play: a *non-blocking observer* (a
-//! `try_send`, `try_recv`, `select!` with `default`, `try_acquire`: the channel and
-//! semaphore operations that announce no probe) sees whether a partner is parked, so its
-//! race with a blocking operation is reversed even though that one would block there: the
-//! reversal parks it first, and the observer takes its value.
+//! One case keeps a goroutine that would block in play: an *observer* (a `try_send`,
+//! `try_recv`, `select!` with or without `default`, `try_acquire`) sees whether a partner
+//! is parked, so its race with a blocking operation is reversed even though that one would
+//! block there: the reversal parks it first, and the observer takes its value (or, for a
+//! `select!`, finds one more case ready).
 //!
-//! Known redundancy: a semaphore acquire moved before the release that let it through parks
-//! and is granted by that release, the same trace (two goroutines on a one-unit semaphore:
-//! 3 schedules for 2 traces). Unlike unlock-then-lock, the pair cannot be declared
-//! irreversible from the events: on a larger semaphore the acquire may go first.
-//!
+//! Known redundancy: an operation that would block, when it is its goroutine's *first*
+//! (a receive, `select!`, semaphore acquire or `WaitGroup::wait` right at the start of a
+//! goroutine). Its race with the operation that let it through is reversed by a sequence
+//! that starts with that goroutine's start (code up to its first operation, which any
+//! decision offers: the strategy cannot see what comes next), then runs the operation, which
+//! parks and is completed by the other: the same trace, one schedule more (two goroutines on
+//! a one-unit semaphore: 3 schedules for 2 traces; `tests/dpor_counts.rs`'s `select!` beside
+//! an unrelated pair: 4 for 1). Unlike unlock-then-lock, such a pair cannot be declared
+//! irreversible from the events (a buffered channel with room, or a larger semaphore, lets
+//! the operation go first). Running every goroutine's start first, so that its operation is
+//! visible at the decision, was tried: it made the counts worse, not better.
+
 //! # Soundness and its limits
 //!
 //! Every trace is explored if the relation above over-approximates real interference. Its
 //! known approximations, all on the side of more dependence (more schedules, never fewer):
-//! `select!` conflicts with every channel; time passing conflicts with everything;
+//! `select!` writes every channel it names, even those it only found not ready (and every
+//! channel when no decision's probe said which); time passing conflicts with everything;
 //! unclassified operations conflict with everything. Operations goweave does not see (std
 //! locks, memory outside `RaceCell`) are invisible to every strategy alike. Races between
 //! `RaceCell` accesses are found by the vector-clock detector in any schedule of a trace.
@@ -116,6 +125,38 @@
 //! runnable at that point, which the relation's approximations allow), the schedule goes on
 //! with free choices; [`Dpor::diverged`] counts these.
 //!
+//! # Parallel search: not split (one job runs it whole)
+//!
+//! `--jobs N` and `--shard i/n` deal schedules out by index (`explore::Shard`); for this
+//! search, shard 1 (job 0) runs it whole and the others run nothing. Why no split:
+//!
+//! - Splitting the wakeup-tree branches of some decision among shards is unsound. A branch
+//!   at a decision is added by a race found in a *later* schedule, often one below another
+//!   branch of that decision (the race of the second lock acquisition with the first one is
+//!   found only once both ran); a shard that does not explore that subtree never adds it,
+//!   and the shard that would explore it never hears of it. Shards share nothing (they may be
+//!   other machines).
+//! - A sound static split exists: at a decision every shard reaches with the same options
+//!   (the first one), shard `k` takes the options `o_j` with `j % n == k` and explores each
+//!   with the earlier options `o_0 .. o_(j-1)` asleep (as the single search would after
+//!   exploring them), the reduction in full below it, and ignores races that would add
+//!   branches at or above that decision (every option there is explored by someone). Each
+//!   trace is then explored by exactly one shard (sleep sets), so the shards' *traces* add up
+//!   to the single search's. But not the *schedules*: an option explored where the single
+//!   search would not have (it was not in a source set) runs to a schedule in which
+//!   everything left is asleep, and the first decisions of a goweave program are the
+//!   spawns of `main` (options: `main` going on, or the new goroutine starting, which
+//!   commute), where one shard gets nearly all the work. A useful split needs a decision
+//!   with several *dependent* enabled options, known only after schedules have run.
+//! - What would do it: a search in which every execution has exactly one parent, so that
+//!   subtrees are independent and can be handed out as they appear (TruSt's revisits,
+//!   Kokologiannakis et al., POPL 2022), or, for the jobs of one process, a shared work
+//!   queue through which a job that finds a race above its own subtree hands the branch to
+//!   whoever explores that decision (the distributed DPOR of Yang, Chen, Gopalakrishnan and
+//!   Kirby, SPIN 2007, and Simsa, Bryant and Gibson's scalable DPOR, 2012, balance work that
+//!   way). goweave has neither; the harness's progress line shows the share of the tree
+//!   explored and the time left instead.
+
 //! # Preemption bounding
 //!
 //! `Dfs { max_preemptions: Some(k) }` does not run this reduction: it is the plain
@@ -126,22 +167,68 @@
 //! it is not implemented. Both searches order a decision's options the same way
 //! (`dfs::order`).
 //!
-//! # Data choices and yields
+//! # Data choices
 //!
 //! Data choices (`select!` among ready cases, `goweave::rand`) branch over every value, as in
-//! [`Dfs`](super::Dfs). Yields are treated as in `Dfs`: a goroutine that yielded is not a
-//! choice while another can run. Known gap (as in `main` before): when a goroutine polls
-//! (fails a `try_recv`, say) and another then makes only invisible progress to its next
-//! event, the plain search may run the poller on there, and that interleaving can be
-//! missed (`DPOR_DIFF_SEED=3` and `4` of `tests/dpor_differential.rs` find such programs).
-//! Letting wakeup sequences run the poller on fixed those, but made Peterson's spin loop an
-//! endless search.
+//! [`Dfs`](super::Dfs).
+//!
+//! # Yields
+//!
+//! A goroutine that yields (`gosched`, a failed `try_send`/`try_recv`/`try_acquire`, a
+//! `select!` that takes `default`, a load repeated where it spins) is, as in the plain
+//! search, not an option at the next decision while another goroutine can run: that keeps
+//! spin loops finite (a spin is not progress; the fair-scheduling assumption of stateless
+//! model checkers). That rule is part of the state the searches explore, so the relation
+//! has to say how transitions interfere with it, or DPOR treats as one trace two orders of
+//! which only one can run: a poll just before another goroutine's independent step (which
+//! lets the poller on) and just after it (the poller then has to wait for that goroutine's
+//! next step, which may be the one it conflicts with). `DPOR_DIFF_SEED=3` and `4` of
+//! `tests/dpor_differential.rs` found such programs (`tests/dpor_polling.rs` keeps them).
+//!
+//! The treatment: the scheduler's *yield flag* is a key ([`access::Key::Yield`]). The
+//! transition after which its goroutine yielded *sets* it (a write); every transition, time
+//! passing included, *clears* it (a read: clearing twice commutes, clearing and setting do
+//! not). So a poll races with the transitions of other goroutines just before it (each of
+//! which, moved after it, would be the one that lets the poller on) and with the one just
+//! after it; the poller's next transition happens after that one (`Trans::cleared`), so a
+//! wakeup sequence never runs the poller twice in a row while another could run. The
+//! transitions after the one that cleared it find it clear whoever did; they neither race
+//! with the yield nor are ordered after it through the flag (otherwise every later step of
+//! every goroutine would come after every poll, hiding races behind it).
+//!
+//! Why this and not the alternatives: treating a failed poll as *blocking* until some other
+//! goroutine writes what it read (GenMC's await / spin-assume, loom's yield-as-block) is
+//! sound only for a loop whose failed iteration has no effect; a one-shot `try_recv`
+//! followed by other work (seed 3) would lose the interleavings in which that work runs
+//! before anybody touches the channel. Letting wakeup sequences run the poller on (an
+//! earlier attempt) explores schedules the plain search never runs and made Peterson's spin
+//! loop an endless search. With the flag, every schedule DPOR runs is one the plain search
+//! runs too, so the search ends whenever the plain one does. The price is more traces for
+//! programs that spin (the benchmark's Peterson: see its row), none for programs that do not
+//! yield.
+//!
+//! A parked goroutine is also visible to a *poller* of its channel and to a `select!` that
+//! has another case ready: the hand-off pair (parked, then completed) is a reversible race
+//! when some goroutine polls that channel in the execution (with the partner parked first,
+//! the poller can take its value: seed 19), and a `select!` (with or without `default`)
+//! counts as an observer, so its race with an operation that would block is reversed (the
+//! other side parked first makes one more of its cases ready: seed 18).
+//!
+//! Known gap: *which* goroutine lets a poller on is not a choice the relation sees. The
+//! steps that could run right after a poll all clear the flag (reads: they commute), but the
+//! poller's next step comes after whichever ran, so a trace in which another goroutine lets
+//! it on, and the poller then overtakes the first one, can be missed. `DPOR_DIFF_SEED=351`,
+//! program 31, is such a program (a `try_recv` that fails, then a send that must fill a
+//! buffer before another goroutine's `select!`; shrunk: the poller `try_recv`s `b` and sends
+//! on `a`, capacity 1, while the other `select!`s between sending on `a` and receiving from
+//! `b`, then receives from `a`; the deadlock when the send comes first is missed). Offering
+//! every goroutine as a branch at the decision after a yield did not find it either.
 
 mod access;
 mod trace;
 mod wut;
 
-use access::{of_event, of_resume, of_wake, Acc};
+use access::{of_event, of_resume, of_select, of_wake, Acc, Act};
 use trace::Exec;
 use wut::{Seq, Wut};
 
@@ -212,6 +299,13 @@ struct GState {
     cur: Option<usize>,
     /// The transition that created it.
     creator: Option<usize>,
+    /// It yielded, and this transition of another goroutine ran first after that: its next
+    /// transition happens after this one.
+    clearer: Option<usize>,
+    /// The channels of the `select!` it is about to perform, as a decision's probe said.
+    next_select: Option<Vec<u64>>,
+    /// The channels of the `select!` it performed last, if known.
+    select: Option<Vec<u64>>,
 }
 
 /// Exhaustive search with optimal dynamic partial-order reduction (see the module docs).
@@ -237,6 +331,8 @@ pub struct Dpor {
     locks: std::collections::HashMap<u64, LockShadow, BuildHasherDefault<FxHasher>>,
     /// A decision was taken: the next transition starts a new one.
     boundary: bool,
+    /// The goroutine that yielded at the latest decision, until a transition starts.
+    open_yield: Option<u64>,
     /// The node of the decision whose transition starts next.
     pending_node: Option<usize>,
     /// The last transition whose effect on the sleep set has been applied.
@@ -273,6 +369,7 @@ impl Dpor {
             max_obj: 0,
             locks: Default::default(),
             boundary: false,
+            open_yield: None,
             pending_node: None,
             closed: 0,
             exhausted: false,
@@ -325,6 +422,7 @@ impl Dpor {
         let mut v = Vec::new();
         if g == TIME {
             v.push(Acc::time());
+            v.push(Acc::clears_yield());
             return v;
         }
         let st = self.gs.get(g as usize);
@@ -332,12 +430,38 @@ impl Dpor {
             if let Some(ev) = st.waits {
                 of_resume(&ev, &mut v);
             }
+            v.push(Acc::clears_yield());
             return v;
         }
-        if let Some(p) = d.index_of(g).and_then(|i| d.pending(i)) {
-            of_event(&p.event, &mut v);
+        if let Some(i) = d.index_of(g) {
+            if let Some(p) = d.pending(i) {
+                if p.event.op == Op::Select {
+                    let mut objs = Vec::new();
+                    d.objects(i, &mut objs);
+                    of_select(
+                        (!objs.is_empty()).then_some(&objs),
+                        Act::Op(Op::Select),
+                        &mut v,
+                    );
+                } else {
+                    of_event(&p.event, &mut v);
+                }
+            }
         }
+        v.push(Acc::clears_yield());
         v
+    }
+
+    /// Note the channels of `g`'s pending `select!`, if that is what it is about to do.
+    fn select_objects(&mut self, g: u64, d: &Decision<'_>) {
+        let Some(i) = d.index_of(g) else {
+            return;
+        };
+        if d.pending(i).is_some_and(|p| p.event.op == Op::Select) {
+            let mut objs = Vec::new();
+            d.objects(i, &mut objs);
+            self.gs(g).next_select = (!objs.is_empty()).then_some(objs);
+        }
     }
 
     /// Apply the transitions finished since the last call to the sleep set: a goroutine
@@ -412,18 +536,19 @@ impl Dpor {
         let Some(i) = d.index_of(g) else {
             return false;
         };
-        d.would_block(i).is_none()
-            && d.pending(i).is_some_and(|p| {
-                matches!(
-                    p.event.op,
-                    Op::ChanSend | Op::ChanRecv | Op::Select | Op::Semaphore
-                )
-            })
+        // A `select!` sees a parked partner as one more ready case (a choice it would not
+        // have if the partner came later), with or without `default`.
+        d.pending(i).is_some_and(|p| {
+            p.event.op == Op::Select
+                || (d.would_block(i).is_none()
+                    && matches!(p.event.op, Op::ChanSend | Op::ChanRecv | Op::Semaphore))
+        })
     }
 
     /// Start a transition of `g`.
     fn start(&mut self, g: u64) -> usize {
         // The previous transition is over: its whole effect on the sleep set applies.
+        self.exec.seal();
         self.close();
         let node = self.pending_node.take();
         if node.is_none() && !self.carry.is_empty() {
@@ -435,10 +560,47 @@ impl Dpor {
         }
         self.boundary = false;
         let i = self.exec.push(g, node);
+        if let Some(Node::G(n)) = node.and_then(|n| self.nodes.get(n)) {
+            self.exec.t[i].observer = n.observers.contains(&g);
+        }
+        // The first transition after a yield, of another goroutine (or time), clears the flag:
+        // the one that yielded may run again, after it.
+        if let Some(y) = self.open_yield.take() {
+            if y != g {
+                self.gs(y).clearer = Some(i);
+            }
+        }
         if g != TIME {
-            self.gs(g).cur = Some(i);
+            let s = self.gs(g);
+            s.cur = Some(i);
+            let cleared = s.clearer.take();
+            self.exec.t[i].cleared = cleared;
         }
         i
+    }
+
+    /// `d` is taken where its current goroutine yielded: the transition that brought it there
+    /// sets the yield flag (see "Yields" in the module docs), and so does, for the decision
+    /// that chose it, the transition that option stands for once it is done there.
+    fn yielded(&mut self, d: &Decision<'_>) {
+        let (true, Some(g)) = (d.yielded, d.current) else {
+            return;
+        };
+        let Some(t) = self.exec.t.last_mut().filter(|t| t.g == g) else {
+            return;
+        };
+        if !t.acc.contains(&Acc::yielded()) {
+            t.acc.push(Acc::yielded());
+        }
+        self.open_yield = Some(g);
+        if let Some(Node::G(node)) = t.node.and_then(|n| self.nodes.get_mut(n)) {
+            if let Some(k) = node.options.iter().position(|&o| o == g) {
+                let next = &mut node.next[k];
+                if !next.contains(&Acc::yielded()) {
+                    next.push(Acc::yielded());
+                }
+            }
+        }
     }
 
     fn mark_diverged(&mut self) {
@@ -487,40 +649,78 @@ impl Dpor {
             if (!node.enabled.contains(&first) && !observed) || first == node.chosen {
                 continue;
             }
-            // A goroutine asleep here that could start `v` already covers it.
-            let exec = &self.exec;
-            let covered = node
-                .sleep
-                .iter()
-                .map(|(q, next)| (*q, next.as_slice()))
-                .chain(node.done.iter().map(|q| {
-                    let k = node
-                        .options
-                        .iter()
-                        .position(|o| o == q)
-                        .expect("done is an option");
-                    (*q, node.next[k].as_slice())
-                }))
-                .any(|(q, next)| {
-                    if v.iter().any(|&t| exec.t[t].g == q) {
-                        exec.initial(&v, q).is_some()
-                    } else {
-                        exec.commutes_with_all(next, &v)
-                    }
-                });
-            if covered {
-                continue;
-            }
-            let Node::G(node) = &mut self.nodes[n] else {
-                unreachable!()
-            };
-            let seq = InExec {
-                exec: &self.exec,
-                stable: node.stable,
-                stable_g: node.stable_g,
-            };
-            node.wut.insert(v, &seq);
+            self.offer(n, v);
         }
+        // A race the relation cannot see: an observer (a `select!`, a poll) that could run at
+        // a decision and conflicts with what ran there, but whose own next transition came
+        // after it through others (a `select!` that took another case, readied by a chain
+        // starting there). Run it there first; a branch already recorded that covers it
+        // makes this nothing.
+        let mut late = Vec::new();
+        for i in fresh..self.exec.t.len() {
+            let Some(n) = self.exec.t[i].node else {
+                continue;
+            };
+            let Node::G(node) = &self.nodes[n] else {
+                continue;
+            };
+            for (k, &p) in node.options.iter().enumerate() {
+                if p == node.chosen
+                    || !node.observers.contains(&p)
+                    || !node.enabled.contains(&p)
+                    || !access::any_dependent(&node.next[k], &self.exec.t[i].acc)
+                {
+                    continue;
+                }
+                if let Some(j) = (i + 1..self.exec.t.len()).find(|&j| self.exec.t[j].g == p) {
+                    late.push((n, j));
+                }
+            }
+        }
+        for (n, j) in late {
+            self.offer(n, vec![j]);
+        }
+    }
+
+    /// Insert the wakeup sequence `v` (transitions of this schedule) at decision `n`, unless
+    /// a goroutine asleep or done there covers it.
+    fn offer(&mut self, n: usize, v: Vec<usize>) {
+        let Node::G(node) = &self.nodes[n] else {
+            return;
+        };
+        // A goroutine asleep here that could start `v` already covers it.
+        let exec = &self.exec;
+        let covered = node
+            .sleep
+            .iter()
+            .map(|(q, next)| (*q, next.as_slice()))
+            .chain(node.done.iter().map(|q| {
+                let k = node
+                    .options
+                    .iter()
+                    .position(|o| o == q)
+                    .expect("done is an option");
+                (*q, node.next[k].as_slice())
+            }))
+            .any(|(q, next)| {
+                if v.iter().any(|&t| exec.t[t].g == q) {
+                    exec.initial(&v, q).is_some()
+                } else {
+                    exec.commutes_with_all(next, &v)
+                }
+            });
+        if covered {
+            return;
+        }
+        let Node::G(node) = &mut self.nodes[n] else {
+            unreachable!()
+        };
+        let seq = InExec {
+            exec: &self.exec,
+            stable: node.stable,
+            stable_g: node.stable_g,
+        };
+        node.wut.insert(v, &seq);
     }
 }
 
@@ -619,6 +819,7 @@ impl Strategy for Dpor {
         self.locks.clear();
         self.sleep.clear();
         self.boundary = false;
+        self.open_yield = None;
         self.pending_node = None;
         self.closed = 0;
         self.marked = (false, false);
@@ -626,6 +827,8 @@ impl Strategy for Dpor {
     }
 
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
+        self.yielded(d);
+        self.exec.seal();
         self.close();
         self.options(d);
         let k = self.depth;
@@ -691,7 +894,7 @@ impl Strategy for Dpor {
             if enabled.iter().all(|&g| g == TIME) {
                 enabled = options.clone();
             }
-            let observers = options
+            let observers: Vec<u64> = options
                 .iter()
                 .copied()
                 .filter(|&g| self.observes(g, d))
@@ -725,7 +928,8 @@ impl Strategy for Dpor {
             let next: Vec<Vec<Acc>> = options
                 .iter()
                 .map(|&g| {
-                    if g == chosen {
+                    // (And for the observers: see the end of `analyse`.)
+                    if g == chosen || observers.contains(&g) {
                         self.next_of(g, d)
                     } else {
                         Vec::new()
@@ -753,6 +957,9 @@ impl Strategy for Dpor {
             }));
             chosen
         };
+        if chosen != TIME {
+            self.select_objects(chosen, d);
+        }
         self.pending_node = Some(k);
         self.boundary = true;
         self.depth += 1;
@@ -800,18 +1007,20 @@ impl Strategy for Dpor {
                 self.gs(child).creator = creator;
             }
             Note::Run(g) => {
-                let st = self.gs(g).clone();
+                let st = self.gs(g);
+                let (started, parked, creator, woken_by, waits) =
+                    (st.started, st.parked, st.creator, st.woken_by, st.waits);
                 let t = self.start(g);
                 let tr = &mut self.exec.t[t];
-                if !st.started {
-                    tr.creator = st.creator;
-                } else if st.parked {
+                if !started {
+                    tr.creator = creator;
+                } else if parked {
                     tr.resumed = true;
-                    tr.waker = st.woken_by;
-                    if let Some(ev) = st.waits {
+                    tr.waker = woken_by;
+                    if let Some(ev) = waits {
                         of_resume(&ev, &mut tr.acc);
                         if matches!(ev.op, Op::Lock | Op::RLock) {
-                            tr.acquire = Some((ev.op, ev.obj.0));
+                            tr.acquires.push((ev.op, ev.obj.0));
                             tr.locks.push((ev.op, ev.obj.0));
                         }
                     }
@@ -827,10 +1036,23 @@ impl Strategy for Dpor {
                     _ => self.start(g),
                 };
                 self.max_obj = self.max_obj.max(ev.obj.0);
+                if ev.op == Op::Select {
+                    let s = self.gs(g);
+                    s.select = s.next_select.take();
+                    let objs = s.select.clone();
+                    let top = objs.iter().flatten().copied().max().unwrap_or(0);
+                    self.max_obj = self.max_obj.max(top);
+                    of_select(
+                        objs.as_deref(),
+                        Act::Op(Op::Select),
+                        &mut self.exec.t[t].acc,
+                    );
+                } else {
+                    of_event(&ev, &mut self.exec.t[t].acc);
+                }
                 let tr = &mut self.exec.t[t];
-                of_event(&ev, &mut tr.acc);
                 if matches!(ev.op, Op::Lock | Op::RLock | Op::TryLock) {
-                    tr.acquire = Some((ev.op, ev.obj.0));
+                    tr.acquires.push((ev.op, ev.obj.0));
                 }
                 if matches!(
                     ev.op,
@@ -860,10 +1082,10 @@ impl Strategy for Dpor {
                     if tr.g == g {
                         tr.parked = true;
                         tr.hand_off = waits.is_some_and(|e| access::handed_off(e.op));
-                        // Parked on a lock: it did not acquire (it does when it resumes).
-                        if tr.resumed || waits.is_some_and(|e| matches!(e.op, Op::Lock | Op::RLock))
-                        {
-                            tr.acquire = None;
+                        // Parked on a lock: it did not acquire that one (it does when it
+                        // resumes).
+                        if waits.is_some_and(|e| matches!(e.op, Op::Lock | Op::RLock)) {
+                            tr.acquires.pop();
                         }
                     }
                 }
@@ -871,10 +1093,18 @@ impl Strategy for Dpor {
             Note::Wake(h) => {
                 let waits = self.gs.get(h as usize).and_then(|s| s.waits);
                 let cur = self.exec.t.len().checked_sub(1);
+                let select = match waits {
+                    Some(ev) if ev.op == Op::Select => {
+                        self.gs.get(h as usize).map(|s| s.select.clone())
+                    }
+                    _ => None,
+                };
                 if let Some(tr) = self.exec.t.last_mut() {
                     tr.woke.push(h);
-                    if let Some(ev) = waits {
-                        of_wake(&ev, &mut tr.acc);
+                    match (waits, select) {
+                        (Some(_), Some(objs)) => of_select(objs.as_deref(), Act::Wake, &mut tr.acc),
+                        (Some(ev), None) => of_wake(&ev, &mut tr.acc),
+                        _ => {}
                     }
                 }
                 self.gs(h).woken_by = cur;

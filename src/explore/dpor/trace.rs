@@ -16,7 +16,7 @@ use crate::util::hash::FxHasher;
 /// Small integer keys: Fx, not SipHash.
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-use super::access::{any_dependent, dependent, irreversible, wildcard, Acc, Key};
+use super::access::{any_dependent, dependent, irreversible, wildcard, Acc, Act, Key};
 use crate::verdict::Op;
 
 /// One transition: a goroutine's run from one point where the scheduler may switch to the
@@ -36,9 +36,10 @@ pub(super) struct Trans {
     /// It ended by parking on an operation whose hand-off is symmetric (see
     /// [`handed_off`](super::access::handed_off)): the waker completing it is not a reversible race.
     pub hand_off: bool,
-    /// The operation this transition acquires with, if it takes a lock (a `Lock`, `RLock` or
-    /// `TryLock` performed, or a blocked `Lock`/`RLock` completed).
-    pub acquire: Option<(Op, u64)>,
+    /// The acquisitions it makes, in order (a `Lock`, `RLock` or `TryLock` performed, or a
+    /// blocked `Lock`/`RLock` completed): several when its goroutine ran alone through more
+    /// than one lock.
+    pub acquires: Vec<(Op, u64)>,
     /// Goroutines it woke.
     pub woke: Vec<u64>,
     /// It resumed a parked goroutine.
@@ -47,6 +48,14 @@ pub(super) struct Trans {
     pub parked: bool,
     /// The lock operations it committed, in order (for the lock shadow).
     pub locks: Vec<(Op, u64)>,
+    /// If `g` yielded at the end of its previous transition: the transition of another
+    /// goroutine that ran first after that (which let `g` be chosen again). This one happens
+    /// after it.
+    pub cleared: Option<usize>,
+    /// Its first operation is a non-blocking one that can see a goroutine parked on its
+    /// channel (`try_send`, `try_recv`, `select!` with `default`), as the decision that chose
+    /// it said.
+    pub observer: bool,
 }
 
 /// Per key: the last writer and the readers since.
@@ -66,9 +75,16 @@ pub(super) struct Exec {
     /// Scratch kept between schedules (its allocations are reused): per key, the last writer
     /// and the readers since; per lock, the acquisitions since the last write acquisition.
     keys: FxMap<Key, KeyState>,
-    acquired: FxMap<u64, Vec<usize>>,
+    acquired: FxMap<u64, Vec<(usize, Op)>>,
     /// Transitions of earlier schedules, cleared, for reuse.
     pool: Vec<Trans>,
+    /// Transitions before this one are over and carry their [`Acc::clears_yield`].
+    sealed: usize,
+    /// The yield flag's key state (kept out of `keys`: every transition reads it).
+    yield_key: KeyState,
+    /// The channels some goroutine polled in this execution ([`Key::AnyChan`]: a `select!`
+    /// with `default`, which may have polled any): see [`Exec::reversible`].
+    polled: Vec<Key>,
 }
 
 impl Exec {
@@ -84,9 +100,20 @@ impl Exec {
             t.acc.clear();
             t.woke.clear();
             t.locks.clear();
+            t.acquires.clear();
             self.pool.push(t);
         }
         self.seq.clear();
+        self.sealed = 0;
+    }
+
+    /// The transitions so far are over: each clears the yield flag (see "Yields" in
+    /// [`super`]), an access that comes after all of its others.
+    pub fn seal(&mut self) {
+        for t in &mut self.t[self.sealed..] {
+            t.acc.push(Acc::clears_yield());
+        }
+        self.sealed = self.t.len();
     }
 
     /// A new transition of `g`, chosen by decision `node`.
@@ -97,15 +124,17 @@ impl Exec {
         t.creator = None;
         t.waker = None;
         t.hand_off = false;
-        t.acquire = None;
         t.resumed = false;
         t.parked = false;
+        t.cleared = None;
+        t.observer = false;
         self.t.push(t);
         self.t.len() - 1
     }
 
     /// Compute clocks and return the reversible races `(i, j)`, `i` before `j`.
     pub fn analyse(&mut self) -> Vec<(usize, usize)> {
+        self.seal();
         let n = self.t.len();
         let width = self.t.iter().map(|t| t.g as usize + 1).max().unwrap_or(1);
         self.seq.clear();
@@ -118,13 +147,29 @@ impl Exec {
             st.write = None;
             st.reads.clear();
         }
+        let mut ykey = std::mem::take(&mut self.yield_key);
+        ykey.write = None;
+        ykey.reads.clear();
         // Per lock object: the acquisitions since (and including) the last write acquisition.
         let mut acquired = std::mem::take(&mut self.acquired);
         for l in acquired.values_mut() {
             l.clear();
         }
+        self.polled.clear();
+        for t in &self.t {
+            let polls = t.observer || t.acc.contains(&Acc::yielded());
+            if polls {
+                for a in &t.acc {
+                    if matches!(a.key, Key::Chan(_) | Key::AnyChan) && !self.polled.contains(&a.key)
+                    {
+                        self.polled.push(a.key);
+                    }
+                }
+            }
+        }
         let mut races = Vec::new();
         let mut cands: Vec<usize> = Vec::new();
+        let mut lock_clock: Vec<u32> = Vec::new();
         let mut done: Vec<usize> = Vec::new();
         for j in 0..n {
             let g = self.t[j].g as usize;
@@ -143,6 +188,9 @@ impl Exec {
             if let Some(w) = self.t[j].waker {
                 join(&mut base, &self.clock[w]);
             }
+            if let Some(c) = self.t[j].cleared {
+                join(&mut base, &self.clock[c]);
+            }
             base[g] = count[g];
             // Direct races, access by access in the order `j` made them: an earlier
             // conflicting transition that does not happen before that access through a later
@@ -152,7 +200,15 @@ impl Exec {
             acc_clock.clear();
             acc_clock.extend_from_slice(&base);
             done.clear();
+            // What `j` comes after before its first lock acquisition: the acquisitions race
+            // with the earlier ones of their lock unless they come after them anyway (below).
+            let mut before_lock = false;
             for a in &self.t[j].acc {
+                if !before_lock && matches!(a.act, Act::Op(Op::Lock | Op::RLock | Op::TryLock)) {
+                    before_lock = true;
+                    lock_clock.clear();
+                    lock_clock.extend_from_slice(&acc_clock);
+                }
                 cands.clear();
                 let mut look = |st: &KeyState| {
                     if let Some(w) = st.write {
@@ -163,6 +219,7 @@ impl Exec {
                     }
                 };
                 match a.key {
+                    Key::Yield => look(&ykey),
                     Key::All | Key::AnyChan => {
                         for (k, st) in keys.iter() {
                             if a.key == Key::All
@@ -198,15 +255,18 @@ impl Exec {
             // Locks: an acquisition also races with the previous acquisitions of the same lock
             // (through the unlock between them, which is not reversible itself), unless `j`
             // comes after `i` anyway, by program order, creation or a wake-up (as a `Cond`
-            // waiter's relock comes after the signal, which comes after the signaller's lock).
-            if let Some((op, o)) = self.t[j].acquire {
+            // waiter's relock comes after the signal, which comes after the signaller's lock),
+            // or through what `j` depended on before its first acquisition (a `wait` in the
+            // same transition, when its goroutine ran alone).
+            for k in 0..self.t[j].acquires.len() {
+                let (op, o) = self.t[j].acquires[k];
                 let list = acquired.entry(o).or_default();
                 let write = matches!(op, Op::Lock | Op::TryLock);
-                for &i in list.iter() {
-                    let ri = self.t[i].acquire.map(|(op, _)| op);
-                    let conflict = write || matches!(ri, Some(Op::Lock | Op::TryLock));
+                for &(i, ri) in list.iter() {
+                    let conflict = write || matches!(ri, Op::Lock | Op::TryLock);
                     let gi = self.t[i].g as usize;
-                    let after = base.get(gi).is_some_and(|&c| c >= self.seq[i]);
+                    let after = base.get(gi).is_some_and(|&c| c >= self.seq[i])
+                        || (before_lock && lock_clock.get(gi).is_some_and(|&c| c >= self.seq[i]));
                     if conflict && gi != g && !after {
                         races.push((i, j));
                     }
@@ -214,22 +274,33 @@ impl Exec {
                 if write {
                     list.clear();
                 }
-                list.push(j);
+                list.push((j, op));
             }
             spare.push(base);
             self.clock.push(acc_clock);
             last_of[g] = Some(j);
             for a in &self.t[j].acc {
-                let st = keys.entry(a.key).or_default();
+                let st = match a.key {
+                    Key::Yield => &mut ykey,
+                    k => keys.entry(k).or_default(),
+                };
                 if a.write {
                     st.write = Some(j);
                     st.reads.clear();
                 } else {
+                    // The first transition after a yield clears the flag: later ones find it
+                    // clear whoever cleared it, so they neither race with the yield nor come
+                    // after it through it.
+                    if a.key == Key::Yield && st.write.is_some_and(|w| w != j) {
+                        st.write = None;
+                        st.reads.clear();
+                    }
                     st.reads.push(j);
                 }
             }
         }
         self.keys = keys;
+        self.yield_key = ykey;
         self.acquired = acquired;
         races.sort_unstable();
         races.dedup();
@@ -244,9 +315,22 @@ impl Exec {
             return false;
         }
         // `i` parked on a hand-off that `j` completed: `j` first would park instead and `i`
-        // complete it, the same trace.
+        // complete it, the same trace. Unless a third goroutine polls that channel: with `j`
+        // first, it may see `j` parked (take its value, or find the buffer full) before `i`
+        // comes, which no order of the parked `i` allows.
         if a.parked && a.hand_off && b.woke.contains(&a.g) {
-            return false;
+            let polled = |k: Key| {
+                self.polled.iter().any(|&p| {
+                    p == k || p == Key::AnyChan || (k == Key::AnyChan && matches!(p, Key::Chan(_)))
+                })
+            };
+            let seen = a
+                .acc
+                .iter()
+                .any(|x| matches!(x.key, Key::Chan(_) | Key::AnyChan) && polled(x.key));
+            if !seen {
+                return false;
+            }
         }
         // `j` moved first runs its operations in order until the first that conflicts with
         // `i`: if that one would wait for `i` (a lock for `i`'s unlock, a join for its exit),
@@ -270,9 +354,27 @@ impl Exec {
 
     /// If goroutine `g` may go first in the sequence `w` (its first transition there happens
     /// after none of the earlier ones): that transition's position in `w`.
+    ///
+    /// "Happens after" is taken within `w`, as `w` would run on its own: the closure of the
+    /// direct edges between its transitions (program order, creation, wake-up, the yield
+    /// flag's clearing, conflicting accesses). The execution's own happens-before may go
+    /// through transitions that are not in `w` (a lock acquisition's race runs the later
+    /// acquisition without the earlier holder's release), which would make `w` look
+    /// ordered where it is not, and insert a branch that an existing one covers.
     pub fn initial(&self, w: &[usize], g: u64) -> Option<usize> {
         let p = w.iter().position(|&t| self.t[t].g == g)?;
-        (0..p).all(|q| !self.hb(w[q], w[p])).then_some(p)
+        // Anything before it within `w` has its last edge into it.
+        (0..p).all(|q| !self.direct(w[q], w[p])).then_some(p)
+    }
+
+    /// True if transition `a`, earlier than `b`, is ordered before it by one edge.
+    fn direct(&self, a: usize, b: usize) -> bool {
+        let (x, y) = (&self.t[a], &self.t[b]);
+        x.g == y.g
+            || y.creator == Some(a)
+            || y.waker == Some(a)
+            || y.cleared == Some(a)
+            || any_dependent(&x.acc, &y.acc)
     }
 
     /// True if a goroutine whose next transition has accesses `next` and who has no

@@ -190,6 +190,10 @@ impl<T> SelectHandle for RecvCase<'_, T> {
         self.chan.map(HChan::lock_addr)
     }
 
+    fn obj(&self) -> u64 {
+        self.chan.map_or(0, |c| c.id().0)
+    }
+
     fn lock(&self) -> ChanGuard<'_> {
         self.chan().raw_lock()
     }
@@ -251,6 +255,10 @@ impl<T> SelectHandle for RecvCase<'_, T> {
 impl<T> SelectHandle for SendCase<'_, T> {
     fn lock_key(&self) -> Option<usize> {
         self.chan.map(HChan::lock_addr)
+    }
+
+    fn obj(&self) -> u64 {
+        self.chan.map_or(0, |c| c.id().0)
     }
 
     fn lock(&self) -> ChanGuard<'_> {

@@ -35,6 +35,7 @@ use crate::runtime::context;
 use crate::runtime::event::{Event, ObjId, Op};
 use crate::runtime::executor::{self, OUTSIDE_RUNTIME};
 use crate::runtime::goroutine::WaitReason;
+use crate::verdict::probe::WouldBlock;
 
 /// One case of a `select!`, as the select algorithm sees it.
 ///
@@ -83,6 +84,9 @@ pub trait SelectHandle {
     /// one-case select to a plain channel operation: `chan receive (nil chan)`).
     fn nil_reason(&self) -> WaitReason;
 
+    /// The id of the case's channel (0 for a disabled case).
+    fn obj(&self) -> u64;
+
     /// The race detector's view of the case, before any lock is taken: a send case reads its
     /// channel (Go's `racereadpc` in `selectgo`), so it races with an unordered close.
     fn race_announce(&self, _site: &'static Location<'static>) {}
@@ -101,6 +105,31 @@ pub trait SelectHandle {
 #[derive(Default)]
 pub struct Wake(pub(crate) Option<crate::runtime::waiter::Waiter>);
 
+/// The probe of a `select!`'s scheduling point: it blocks unless it has a `default` or some
+/// enabled case is ready (each looked at under its own lock: at a decision nothing else runs,
+/// so one at a time is as good as all at once); it touches the channels its cases name.
+struct Ready<'a, const N: usize> {
+    cases: &'a [&'a dyn SelectHandle; N],
+    has_default: bool,
+}
+
+impl<const N: usize> WouldBlock for Ready<'_, N> {
+    fn would_block(&self) -> bool {
+        !self.has_default
+            && !self.cases.iter().any(|c| {
+                c.lock_key().is_some() && {
+                    let _guard = c.lock();
+                    // SAFETY: we hold the case's lock.
+                    unsafe { c.is_ready() }
+                }
+            })
+    }
+
+    fn objects(&self, out: &mut Vec<u64>) {
+        out.extend(self.cases.iter().map(|c| c.obj()).filter(|&o| o != 0));
+    }
+}
+
 /// Run one `select!` over `cases`: complete one ready case (chosen uniformly among the ready
 /// ones), else take the default (return false) if `has_default`, else block until a case
 /// completes. The completed case is marked through [`SelectHandle::finish`]; returns true.
@@ -109,21 +138,14 @@ pub struct Wake(pub(crate) Option<crate::runtime::waiter::Waiter>);
 pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) -> bool {
     let site = Location::caller();
     let ev = Event::new(Op::Select, ObjId(0), site);
-    if has_default {
-        executor::sched_point_unlogged(ev);
-    } else {
-        // Blocks unless some enabled case is ready (each looked at under its own lock: at a
-        // decision nothing else runs, so one at a time is as good as all at once).
-        executor::sched_point_unlogged_probe(ev, &|| {
-            !cases.iter().any(|c| {
-                c.lock_key().is_some() && {
-                    let _guard = c.lock();
-                    // SAFETY: we hold the case's lock.
-                    unsafe { c.is_ready() }
-                }
-            })
-        });
-    }
+    // The recording orders a select by its channels' numbers (below), not at this point.
+    executor::sched_point_unlogged_probe(
+        ev,
+        &Ready {
+            cases: &cases,
+            has_default,
+        },
+    );
 
     if crate::record::on() {
         // No stamp: the select is ordered by the number it takes from each of its channels
