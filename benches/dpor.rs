@@ -531,6 +531,25 @@ fn main() {
         throughput();
         return;
     }
+    // One search of the throughput program, for an instruction count per schedule:
+    // `valgrind --tool=callgrind target/release/deps/dpor-* probe-dpor` (or `probe-plain`,
+    // over as many schedules).
+    if let Some(f) = filter.iter().find(|f| f.starts_with("probe-")) {
+        let body: Body = Arc::new(mutex(3, 4));
+        if f == "probe-plain" {
+            // As many schedules as DPOR runs there: 12!/(4!^3) lock orders.
+            let (k, _, _) = run(StrategyKind::DfsPlain, &body, 34_650);
+            println!("probe-plain: {k} schedules");
+        } else {
+            let dpor = StrategyKind::Dfs {
+                max_preemptions: None,
+            };
+            let (n, done, _) = run(dpor, &body, u64::MAX);
+            assert!(done);
+            println!("probe-dpor: {n} schedules");
+        }
+        return;
+    }
     println!(
         "{:<16} {:>7} {:>5} {:>9} {:>11} {:>9}",
         "program", "traces", "how", "goweave", "plain dfs", "seconds"

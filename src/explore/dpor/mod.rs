@@ -242,6 +242,7 @@ use crate::verdict::{Event, Op};
 const TIME: u64 = 0;
 
 /// A goroutine decision of the current schedule.
+#[derive(Default)]
 struct GNode {
     /// The options, in the order free choice prefers them ([`TIME`] for time).
     options: Vec<u64>,
@@ -272,6 +273,14 @@ struct GNode {
 enum Node {
     G(GNode),
     Value { n: u64, chosen: u64 },
+}
+
+/// The per-option next accesses of goroutine decision `n`.
+fn node_next(n: &mut Node) -> &mut Vec<Vec<Acc>> {
+    match n {
+        Node::G(g) => &mut g.next,
+        Node::Value { .. } => unreachable!("a goroutine decision"),
+    }
 }
 
 /// The strategy's shadow of one lock: who holds it, as far as the schedule's events show.
@@ -345,6 +354,11 @@ pub struct Dpor {
     /// This schedule was counted in `blocked` / `diverged`.
     marked: (bool, bool),
     scratch: Vec<u64>,
+    /// The races of the schedule just run (kept for its allocation).
+    races: Vec<(usize, usize)>,
+    /// Goroutine decisions of earlier schedules, popped, whose vectors a new decision reuses
+    /// (allocating them afresh was a large share of a schedule's cost).
+    spare: Vec<GNode>,
 }
 
 impl Default for Dpor {
@@ -377,6 +391,8 @@ impl Dpor {
             diverged: 0,
             marked: (false, false),
             scratch: Vec::new(),
+            races: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -417,39 +433,34 @@ impl Dpor {
         &mut self.gs[i]
     }
 
-    /// The expected accesses of `g`'s next transition.
-    fn next_of(&self, g: u64, d: &Decision<'_>) -> Vec<Acc> {
-        let mut v = Vec::new();
+    /// The expected accesses of `g`'s next transition, into `v` (cleared first).
+    fn next_into(&self, g: u64, d: &Decision<'_>, v: &mut Vec<Acc>) {
+        v.clear();
         if g == TIME {
             v.push(Acc::time());
             v.push(Acc::clears_yield());
-            return v;
+            return;
         }
         let st = self.gs.get(g as usize);
         if let Some(st) = st.filter(|s| s.parked) {
             if let Some(ev) = st.waits {
-                of_resume(&ev, &mut v);
+                of_resume(&ev, v);
             }
             v.push(Acc::clears_yield());
-            return v;
+            return;
         }
         if let Some(i) = d.index_of(g) {
             if let Some(p) = d.pending(i) {
                 if p.event.op == Op::Select {
                     let mut objs = Vec::new();
                     d.objects(i, &mut objs);
-                    of_select(
-                        (!objs.is_empty()).then_some(&objs),
-                        Act::Op(Op::Select),
-                        &mut v,
-                    );
+                    of_select((!objs.is_empty()).then_some(&objs), Act::Op(Op::Select), v);
                 } else {
-                    of_event(&p.event, &mut v);
+                    of_event(&p.event, v);
                 }
             }
         }
         v.push(Acc::clears_yield());
-        v
     }
 
     /// Note the channels of `g`'s pending `select!`, if that is what it is about to do.
@@ -622,7 +633,6 @@ impl Dpor {
 
     /// Race analysis of the schedule just run: insert the reversals into the wakeup trees.
     fn analyse(&mut self) {
-        let races = self.exec.analyse();
         // Races within the part replayed from the previous schedule were handled then: the
         // transitions, and the sleep sets of the decisions before the new branch, are the same.
         let fresh = self
@@ -631,7 +641,23 @@ impl Dpor {
             .iter()
             .position(|t| t.node.is_some_and(|n| n >= self.fresh_from))
             .unwrap_or(0);
-        for (i, j) in races {
+        // The transitions identical to the previous schedule's, whose clocks the analysis
+        // keeps: those before the new branch's, if that is a goroutine decision. A data
+        // choice is made inside a transition, which then differs: keep only those before
+        // the last one a goroutine decision before it started (the choice is in that one or
+        // a later one).
+        let keep = match self.nodes.get(self.fresh_from) {
+            Some(Node::G(_)) => fresh,
+            _ => self
+                .exec
+                .t
+                .iter()
+                .rposition(|t| t.node.is_some_and(|n| n < self.fresh_from))
+                .unwrap_or(0),
+        };
+        let mut races = std::mem::take(&mut self.races);
+        self.exec.analyse(keep, &mut races);
+        for &(i, j) in &races {
             if j < fresh {
                 continue;
             }
@@ -680,6 +706,7 @@ impl Dpor {
         for (n, j) in late {
             self.offer(n, vec![j]);
         }
+        self.races = races;
     }
 
     /// Insert the wakeup sequence `v` (transitions of this schedule) at decision `n`, unless
@@ -802,7 +829,9 @@ impl Strategy for Dpor {
                 if found {
                     break;
                 }
-                self.nodes.pop();
+                if let Some(Node::G(g)) = self.nodes.pop() {
+                    self.spare.push(g);
+                }
             }
             self.fresh_from = self.nodes.len() - 1;
         }
@@ -852,17 +881,19 @@ impl Strategy for Dpor {
             // the schedule replays the previous one), or from the last goroutine decision
             // before a data choice that did.
             if k >= self.sleep_from {
-                let mut sleep = node.sleep.clone();
+                self.sleep.clear();
+                self.sleep
+                    .extend(node.sleep.iter().filter(|(q, _)| *q != chosen).cloned());
                 for q in &node.done {
                     let i = node
                         .options
                         .iter()
                         .position(|o| o == q)
                         .expect("done is an option");
-                    sleep.push((*q, node.next[i].clone()));
+                    if *q != chosen {
+                        self.sleep.push((*q, node.next[i].clone()));
+                    }
                 }
-                sleep.retain(|(q, _)| *q != chosen);
-                self.sleep = sleep;
             }
             if k == self.fresh_from {
                 self.carry = std::mem::take(&mut self.next_carry);
@@ -872,33 +903,36 @@ impl Strategy for Dpor {
                     .iter()
                     .position(|&o| o == chosen)
                     .expect("chosen is an option");
-                let next = self.next_of(chosen, d);
-                let Node::G(node) = &mut self.nodes[k] else {
-                    unreachable!()
-                };
-                node.next[i] = next;
+                let mut next = std::mem::take(&mut node_next(&mut self.nodes[k])[i]);
+                self.next_into(chosen, d, &mut next);
+                node_next(&mut self.nodes[k])[i] = next;
             }
             chosen
         } else {
-            let options = self.scratch.clone();
+            let mut node = self.spare.pop().unwrap_or_default();
+            let mut options = std::mem::take(&mut node.options);
+            let mut enabled = std::mem::take(&mut node.enabled);
+            let mut observers = std::mem::take(&mut node.observers);
+            options.clear();
+            options.extend_from_slice(&self.scratch);
             // After a yield the shadow is not applied: the plain search may let a goroutine
             // block there, which lets the one that yielded run again at the next decision.
-            let mut enabled: Vec<u64> = options
-                .iter()
-                .copied()
-                .filter(|&g| d.yielded || self.would_run(g, d))
-                .collect();
+            enabled.clear();
+            enabled.extend(
+                options
+                    .iter()
+                    .copied()
+                    .filter(|&g| d.yielded || self.would_run(g, d)),
+            );
             // Every goroutine would block: they may park (a rendezvous needs one side parked
             // first), rather than time passing for ever ahead of them; time passes on its own
             // once they all have.
             if enabled.iter().all(|&g| g == TIME) {
-                enabled = options.clone();
+                enabled.clear();
+                enabled.extend_from_slice(&options);
             }
-            let observers: Vec<u64> = options
-                .iter()
-                .copied()
-                .filter(|&g| self.observes(g, d))
-                .collect();
+            observers.clear();
+            observers.extend(options.iter().copied().filter(|&g| self.observes(g, d)));
             let asleep = |s: &[(u64, Vec<Acc>)], g: u64| s.iter().any(|(q, _)| *q == g);
             let mut wut = std::mem::take(&mut self.carry);
             let mut chosen = None;
@@ -925,19 +959,21 @@ impl Strategy for Dpor {
             };
             // What each option does next matters once it is done here (it then sleeps):
             // computed for the one chosen now, and for each later branch when it is taken.
-            let next: Vec<Vec<Acc>> = options
-                .iter()
-                .map(|&g| {
-                    // (And for the observers: see the end of `analyse`.)
-                    if g == chosen || observers.contains(&g) {
-                        self.next_of(g, d)
-                    } else {
-                        Vec::new()
-                    }
-                })
-                .collect();
-            let sleep = self.sleep.clone();
+            let mut next = std::mem::take(&mut node.next);
+            next.resize_with(options.len(), Vec::new);
+            for (&g, v) in options.iter().zip(next.iter_mut()) {
+                // (And for the observers: see the end of `analyse`.)
+                if g == chosen || observers.contains(&g) {
+                    self.next_into(g, d, v);
+                } else {
+                    v.clear();
+                }
+            }
+            let mut sleep = std::mem::take(&mut node.sleep);
+            sleep.clone_from(&self.sleep);
             self.sleep.retain(|(q, _)| *q != chosen);
+            let mut done = std::mem::take(&mut node.done);
+            done.clear();
             for &g in &options {
                 if let Some(p) = d.index_of(g).and_then(|i| d.pending(i)) {
                     self.max_obj = self.max_obj.max(p.event.obj.0);
@@ -951,7 +987,7 @@ impl Strategy for Dpor {
                 next,
                 observers,
                 sleep,
-                done: Vec::new(),
+                done,
                 wut,
                 chosen,
             }));

@@ -68,7 +68,10 @@ struct KeyState {
 /// The transitions of one execution and what was derived from them.
 #[derive(Default)]
 pub(super) struct Exec {
-    pub t: Vec<Trans>,
+    /// Boxed: a transition is large, and reusing one from `pool` then moves a pointer, not
+    /// the transition (those moves were a measurable share of a schedule's cost).
+    #[allow(clippy::vec_box)]
+    pub t: Vec<Box<Trans>>,
     /// Per transition: its index among its goroutine's transitions, from 1.
     pub seq: Vec<u32>,
     pub clock: Vec<Vec<u32>>,
@@ -77,7 +80,8 @@ pub(super) struct Exec {
     keys: FxMap<Key, KeyState>,
     acquired: FxMap<u64, Vec<(usize, Op)>>,
     /// Transitions of earlier schedules, cleared, for reuse.
-    pool: Vec<Trans>,
+    #[allow(clippy::vec_box)]
+    pool: Vec<Box<Trans>>,
     /// Transitions before this one are over and carry their [`Acc::clears_yield`].
     sealed: usize,
     /// The yield flag's key state (kept out of `keys`: every transition reads it).
@@ -85,6 +89,18 @@ pub(super) struct Exec {
     /// The channels some goroutine polled in this execution ([`Key::AnyChan`]: a `select!`
     /// with `default`, which may have polled any): see [`Exec::reversible`].
     polled: Vec<Key>,
+    /// Scratch of `analyse`, kept for its allocations: clocks of earlier schedules, the
+    /// transitions per goroutine, each goroutine's last transition, and the work lists.
+    spare: Vec<Vec<u32>>,
+    count: Vec<u32>,
+    last_of: Vec<Option<usize>>,
+    cands: Vec<usize>,
+    lock_clock: Vec<u32>,
+    done: Vec<usize>,
+    /// `clock` holds the clocks of the last analysed schedule's first `valid` transitions.
+    valid: usize,
+    /// The current schedule was analysed (else the next one can keep nothing).
+    analysed: bool,
 }
 
 impl Exec {
@@ -105,6 +121,10 @@ impl Exec {
         }
         self.seq.clear();
         self.sealed = 0;
+        if !self.analysed {
+            self.valid = 0;
+        }
+        self.analysed = false;
     }
 
     /// The transitions so far are over: each clears the yield flag (see "Yields" in
@@ -132,16 +152,34 @@ impl Exec {
         self.t.len() - 1
     }
 
-    /// Compute clocks and return the reversible races `(i, j)`, `i` before `j`.
-    pub fn analyse(&mut self) -> Vec<(usize, usize)> {
+    /// Compute clocks and put the reversible races `(i, j)`, `i` before `j`, into `races`,
+    /// except those with `j < keep`.
+    ///
+    /// `keep`: the first `keep` transitions are those of the schedule analysed last (the
+    /// prefix a new branch shares with it), so their clocks are still right and their races
+    /// were found then. Only what later transitions need of them (per-key state, lock
+    /// acquisitions) is rebuilt; the clocks and candidate searches, most of the work when
+    /// the search backtracks near the end of a schedule, are not redone. Clamped to what
+    /// the last analysis covered (none if a schedule ran without one).
+    pub fn analyse(&mut self, keep: usize, races: &mut Vec<(usize, usize)>) {
         self.seal();
         let n = self.t.len();
         let width = self.t.iter().map(|t| t.g as usize + 1).max().unwrap_or(1);
+        let keep = keep.min(self.valid).min(n);
         self.seq.clear();
-        let mut spare = std::mem::take(&mut self.clock);
-        self.clock = Vec::with_capacity(n);
-        let mut count = vec![0u32; width];
-        let mut last_of: Vec<Option<usize>> = vec![None; width];
+        let mut spare = std::mem::take(&mut self.spare);
+        spare.extend(self.clock.drain(keep..));
+        // A kept clock has the previous schedule's width: goroutines not in the prefix
+        // count zero transitions before it either way.
+        for c in &mut self.clock {
+            c.resize(width, 0);
+        }
+        let mut count = std::mem::take(&mut self.count);
+        count.clear();
+        count.resize(width, 0);
+        let mut last_of = std::mem::take(&mut self.last_of);
+        last_of.clear();
+        last_of.resize(width, None);
         let mut keys = std::mem::take(&mut self.keys);
         for st in keys.values_mut() {
             st.write = None;
@@ -167,14 +205,26 @@ impl Exec {
                 }
             }
         }
-        let mut races = Vec::new();
-        let mut cands: Vec<usize> = Vec::new();
-        let mut lock_clock: Vec<u32> = Vec::new();
-        let mut done: Vec<usize> = Vec::new();
+        races.clear();
+        let mut cands = std::mem::take(&mut self.cands);
+        let mut lock_clock = std::mem::take(&mut self.lock_clock);
+        let mut done = std::mem::take(&mut self.done);
         for j in 0..n {
             let g = self.t[j].g as usize;
             count[g] += 1;
             self.seq.push(count[g]);
+            if j < keep {
+                for &(op, o) in &self.t[j].acquires {
+                    let list = acquired.entry(o).or_default();
+                    if matches!(op, Op::Lock | Op::TryLock) {
+                        list.clear();
+                    }
+                    list.push((j, op));
+                }
+                last_of[g] = Some(j);
+                update_keys(&mut keys, &mut ykey, j, &self.t[j].acc);
+                continue;
+            }
             // Program order and creation.
             let mut base = spare.pop().unwrap_or_default();
             base.clear();
@@ -279,32 +329,21 @@ impl Exec {
             spare.push(base);
             self.clock.push(acc_clock);
             last_of[g] = Some(j);
-            for a in &self.t[j].acc {
-                let st = match a.key {
-                    Key::Yield => &mut ykey,
-                    k => keys.entry(k).or_default(),
-                };
-                if a.write {
-                    st.write = Some(j);
-                    st.reads.clear();
-                } else {
-                    // The first transition after a yield clears the flag: later ones find it
-                    // clear whoever cleared it, so they neither race with the yield nor come
-                    // after it through it.
-                    if a.key == Key::Yield && st.write.is_some_and(|w| w != j) {
-                        st.write = None;
-                        st.reads.clear();
-                    }
-                    st.reads.push(j);
-                }
-            }
+            update_keys(&mut keys, &mut ykey, j, &self.t[j].acc);
         }
+        self.valid = n;
+        self.analysed = true;
         self.keys = keys;
         self.yield_key = ykey;
         self.acquired = acquired;
+        self.spare = spare;
+        self.count = count;
+        self.last_of = last_of;
+        self.cands = cands;
+        self.lock_clock = lock_clock;
+        self.done = done;
         races.sort_unstable();
         races.dedup();
-        races
     }
 
     /// False for a race whose reversal is not a new trace, or cannot happen.
@@ -381,6 +420,30 @@ impl Exec {
     /// transition in `w` may go first in `w` (it commutes with all of `w`).
     pub fn commutes_with_all(&self, next: &[Acc], w: &[usize]) -> bool {
         w.iter().all(|&t| !any_dependent(next, &self.t[t].acc))
+    }
+}
+
+/// Transition `j`, with accesses `acc`, is now the last writer or a reader of each key it
+/// touches.
+fn update_keys(keys: &mut FxMap<Key, KeyState>, ykey: &mut KeyState, j: usize, acc: &[Acc]) {
+    for a in acc {
+        let st = match a.key {
+            Key::Yield => &mut *ykey,
+            k => keys.entry(k).or_default(),
+        };
+        if a.write {
+            st.write = Some(j);
+            st.reads.clear();
+        } else {
+            // The first transition after a yield clears the flag: later ones find it clear
+            // whoever cleared it, so they neither race with the yield nor come after it
+            // through it.
+            if a.key == Key::Yield && st.write.is_some_and(|w| w != j) {
+                st.write = None;
+                st.reads.clear();
+            }
+            st.reads.push(j);
+        }
     }
 }
 
