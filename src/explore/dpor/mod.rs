@@ -480,8 +480,10 @@ impl Dpor {
     fn close(&mut self) {
         while self.closed < self.exec.t.len() {
             let t = &self.exec.t[self.closed];
-            self.sleep
-                .retain(|(q, next)| *q != t.g && !access::any_dependent(next, &t.acc));
+            if !self.sleep.is_empty() {
+                self.sleep
+                    .retain(|(q, next)| *q != t.g && !access::any_dependent(next, &t.acc));
+            }
             // The lock shadow: what the transition acquired and released. A lock operation
             // it parked on did not happen (it completes when the goroutine resumes).
             let n = t.locks.len();
