@@ -452,3 +452,92 @@ fn join(into: &mut [u32], other: &[u32]) {
         *a = (*a).max(*b);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transition: goroutine, accesses `(object, write, op)`, and the lock acquisitions.
+    type T = (u64, &'static [(u64, bool, Op)]);
+
+    fn fill(e: &mut Exec, ts: &[T]) {
+        e.reset();
+        for &(g, accs) in ts {
+            let i = e.push(g, Some(e.t.len()));
+            for &(o, write, op) in accs {
+                e.t[i].acc.push(Acc {
+                    key: Key::Obj(o),
+                    write,
+                    act: Act::Op(op),
+                });
+                if matches!(op, Op::Lock | Op::RLock | Op::TryLock) {
+                    e.t[i].acquires.push((op, o));
+                }
+            }
+        }
+    }
+
+    fn full(ts: &[T]) -> (Vec<Vec<u32>>, Vec<(usize, usize)>) {
+        let mut e = Exec::default();
+        fill(&mut e, ts);
+        let mut races = Vec::new();
+        e.analyse(0, &mut races);
+        (e.clock.clone(), races)
+    }
+
+    const LOCK: (u64, bool, Op) = (1, true, Op::Lock);
+    const UNLOCK: (u64, bool, Op) = (1, true, Op::Unlock);
+    const STORE: (u64, bool, Op) = (2, true, Op::AtomicStore);
+    const LOAD: (u64, bool, Op) = (2, false, Op::AtomicLoad);
+
+    /// The first schedule, and a second one that shares its first three transitions: the
+    /// races of the second's new part reach into the shared prefix (a load after a store
+    /// there; a lock acquisition after one there).
+    const FIRST: &[T] = &[
+        (1, &[LOCK]),
+        (2, &[STORE]),
+        (1, &[UNLOCK]),
+        (3, &[LOAD]),
+        (2, &[LOCK]),
+    ];
+    const SECOND: &[T] = &[
+        (1, &[LOCK]),
+        (2, &[STORE]),
+        (1, &[UNLOCK]),
+        (3, &[LOCK]),
+        (4, &[LOAD]),
+    ];
+
+    #[test]
+    fn keeping_the_shared_prefix_gives_the_full_analysis() {
+        let (clock, races) = full(SECOND);
+        let new: Vec<_> = races.iter().copied().filter(|&(_, j)| j >= 3).collect();
+        // The races of the new part are with the prefix: the load at 4 with the store at 1,
+        // the lock at 3 with the lock at 0.
+        assert_eq!(new, [(0, 3), (1, 4)]);
+        let mut e = Exec::default();
+        let mut got = Vec::new();
+        fill(&mut e, FIRST);
+        e.analyse(0, &mut got);
+        fill(&mut e, SECOND);
+        e.analyse(3, &mut got);
+        assert_eq!(e.clock, clock);
+        assert_eq!(got, new);
+    }
+
+    #[test]
+    fn nothing_is_kept_across_a_schedule_that_was_not_analysed() {
+        let (clock, races) = full(SECOND);
+        let mut e = Exec::default();
+        let mut got = Vec::new();
+        // A schedule with another prefix is analysed; then `FIRST` runs and is not (a
+        // search stopped early): the clocks at hand are not those of `SECOND`'s prefix.
+        fill(&mut e, &[(3, &[STORE]), (2, &[LOCK]), (1, &[LOCK])]);
+        e.analyse(0, &mut got);
+        fill(&mut e, FIRST);
+        fill(&mut e, SECOND);
+        e.analyse(3, &mut got);
+        assert_eq!(e.clock, clock);
+        assert_eq!(got, races);
+    }
+}
