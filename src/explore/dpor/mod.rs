@@ -477,7 +477,16 @@ impl Dpor {
 
     /// Apply the transitions finished since the last call to the sleep set: a goroutine
     /// wakes up when something it conflicts with happens (or when it runs itself).
+    #[inline]
     fn close(&mut self) {
+        // Called at every decision and transition start; usually nothing is new.
+        if self.closed < self.exec.t.len() {
+            self.close_new();
+        }
+    }
+
+    #[inline(never)]
+    fn close_new(&mut self) {
         while self.closed < self.exec.t.len() {
             let t = &self.exec.t[self.closed];
             if !self.sleep.is_empty() {
