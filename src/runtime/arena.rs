@@ -65,7 +65,8 @@ fn grow() {
 /// Fault in the whole pages of the block `p` (of `STEP` bytes) with one system call, where the
 /// records that follow would each fault a page on first write (a trap and a page walk per
 /// 4 KiB). Linux 5.14+; elsewhere, or if refused, the pages fault in one by one as before.
-#[cfg(target_os = "linux")]
+/// Not under Miri, which has no `madvise`.
+#[cfg(all(target_os = "linux", not(miri)))]
 fn populate(p: *mut u8) {
     const PAGE: usize = 4096;
     let start = (p as usize).next_multiple_of(PAGE);
@@ -83,10 +84,10 @@ fn populate(p: *mut u8) {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), miri))]
 fn populate(_: *mut u8) {}
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, target_os = "linux", not(miri)))]
 mod tests {
     use super::*;
 
