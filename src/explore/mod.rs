@@ -179,19 +179,19 @@ impl<'a> Decision<'a> {
         index: u64,
         pending: &'a [Pending],
     ) -> Decision<'a> {
-        Decision {
+        let d = Decision::full(
             runnable,
-            time: None,
-            stall: Duration::ZERO,
             current,
             step,
             yielded,
             index,
             pending,
-            probes: &[],
-            woken: None,
-            abort: Cell::new(None),
-        }
+            &[],
+            None,
+            &[],
+        );
+        // Told nothing about wake-ups: a strategy finds them out from `runnable`.
+        Decision { woken: None, ..d }
     }
 
     /// A decision with every part at once (the controlled executor's, on the path of every
