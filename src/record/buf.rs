@@ -142,10 +142,10 @@ thread_local! {
 pub(crate) fn push(session: &Session, gid: u64, site: &'static Location<'static>, e: Entry) {
     let (serial, buf, last) = LOG.with(|(s, b, g)| (s.get(), b.get(), g.get()));
     if serial == session.serial() && last == gid {
-        // SAFETY: `buf` was attached to the session whose serial it is stored with (serials
-        // are unique in the process), and that session is alive: the caller holds it (the
-        // running goroutine's `rec`), and a session keeps every log it attached (`bufs`)
-        // until it is dropped. Only this thread pushes to it (module invariants).
+        // `buf` was attached to the session whose serial it is stored with (serials are unique
+        // in the process), and the caller holds that session (the running goroutine's `rec`),
+        // which keeps every log it attached (`bufs`) until it is dropped.
+        // SAFETY: so `buf` is alive; only this thread pushes to it (module invariants).
         if unsafe { &*buf }.push(e) {
             return;
         }

@@ -127,10 +127,9 @@ mod tests {
         let got = resident(p, len);
         // Does this kernel populate at all (5.14+)? Asked of the last page, which `populate`
         // left alone.
-        // SAFETY: the last page of the mapping made above.
-        let supported =
-            unsafe { libc::madvise(p.add(len - 4096).cast(), 4096, libc::MADV_POPULATE_WRITE) }
-                == 0;
+        let last = p.wrapping_add(len - 4096).cast();
+        // SAFETY: `last` is the last page of the mapping made above.
+        let supported = unsafe { libc::madvise(last, 4096, libc::MADV_POPULATE_WRITE) } == 0;
         // SAFETY: the mapping made above.
         unsafe { libc::munmap(p.cast(), len) };
         if supported {

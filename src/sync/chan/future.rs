@@ -189,9 +189,8 @@ impl<T> Future for RecvFuture<'_, T> {
                 if this.w.success() {
                     this.chan.received();
                     // SAFETY: the waiter is unlinked (claimed) and ours.
-                    Poll::Ready(Some(
-                        unsafe { this.w.take() }.expect("goweave: woken receiver without a value"),
-                    ))
+                    let v = unsafe { this.w.take() };
+                    Poll::Ready(Some(v.expect("goweave: woken receiver without a value")))
                 } else {
                     Poll::Ready(None)
                 }

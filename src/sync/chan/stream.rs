@@ -101,10 +101,10 @@ impl<T: 'static> Stream for RecvStream<T> {
             return Poll::Ready(None);
         }
         let (chan, site) = (&this.chan, this.site);
-        // SAFETY: `this.chan` outlives the future (module invariant).
-        let fut = this
-            .fut
-            .get_or_insert_with(|| Box::pin(RecvFuture::new(unsafe { extend(chan) }, site)));
+        let fut = this.fut.get_or_insert_with(|| {
+            // SAFETY: `this.chan` outlives the future (module invariant).
+            Box::pin(RecvFuture::new(unsafe { extend(chan) }, site))
+        });
         match fut.as_mut().poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(v) => {

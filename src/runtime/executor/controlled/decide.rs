@@ -185,12 +185,11 @@ impl Controlled {
                 if st.ids.len() > 1 || time.is_some() {
                     let since = st.steps;
                     st.pending[g.id as usize] = Pending { event: ev, since };
+                    // `probe` lives in this goroutine's frame, below this call, suspended until
+                    // `commit` (here or after the switch) drops it; a goroutine torn down while
+                    // suspended here never runs again, so its stale probe is never asked.
                     st.probes[g.id as usize] = probe.map(|p| {
-                        // SAFETY: `probe` lives in this goroutine's frame, below this call,
-                        // which stays suspended until `commit` (here or after the switch) drops
-                        // the probe; a goroutine torn down while suspended here is never
-                        // runnable again, so its stale probe is never asked (see
-                        // `verdict::probe`).
+                        // SAFETY: the probe outlives its uses, as above (see `verdict::probe`).
                         unsafe { Probe::new(p) }
                     });
                     let switch = Self::decide_at(&mut st, g, yielded, time);
