@@ -40,6 +40,8 @@ fn main() {
 
 /// Restricts this process (all current and future threads) to the first `workers` CPUs.
 fn pin_to(workers: usize) {
+    // SAFETY: a zeroed `cpu_set_t` is a valid empty set, `CPU_SET` writes within it for CPUs
+    // below its capacity, and `sched_setaffinity` only reads the set we pass with its size.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         for cpu in 0..workers {
