@@ -131,6 +131,7 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    #[inline]
     fn make(kind: Kind, obj: u64, low: u64) -> Entry {
         let k = match kind {
             Kind::Op(op) => op as u8,
@@ -146,16 +147,19 @@ impl Entry {
     }
 
     /// An entry ordered by `obj`'s own sequence number `seq`.
+    #[inline]
     pub(crate) fn with_seq(kind: Kind, obj: u64, seq: u64) -> Entry {
         Entry::make(kind, obj, seq.min(LOW_MASK - 1))
     }
 
     /// The entries that follow in a thread's log are goroutine `gid`'s.
+    #[inline]
     pub(crate) fn switch(gid: u64) -> Entry {
         Entry::make(Kind::Switch, gid, 0)
     }
 
     /// An entry ordered only by its stamp.
+    #[inline]
     pub(crate) fn stamped(kind: Kind, obj: u64, stamp: u64) -> Entry {
         Entry::make(kind, obj, STAMPED | (stamp & LOW_MASK))
     }
@@ -175,6 +179,7 @@ impl Entry {
     /// An entry that neither an object's number nor a stamp orders: its place in its
     /// goroutine's order is all that matters (a data choice; a `select!`, ordered by the
     /// [`Kind::Touch`] entries that follow it).
+    #[inline]
     pub(crate) fn unordered(kind: Kind, obj: u64) -> Entry {
         Entry::make(kind, obj, LOW_MASK)
     }
@@ -252,6 +257,14 @@ pub(crate) fn point_seq(op: Op, obj: ObjId, seq: u64) {
     push(|| Entry::with_seq(Kind::Op(op), obj.0, seq));
 }
 
+/// [`point_seq`] inlined into its caller: for the channels, whose operations are the most
+/// frequent and the cheapest, so that a call (and the registers it saves) costs more than
+/// the entry (`benches/record.rs`, solo workload). Call only when [`on`].
+#[inline(always)]
+pub(crate) fn point_seq_inline(op: Op, obj: ObjId, seq: u64) {
+    push(|| Entry::with_seq(Kind::Op(op), obj.0, seq));
+}
+
 /// The operation just logged also took `obj`'s sequence number `seq` (see [`Kind::Touch`]).
 /// Call only when [`on`].
 #[cold]
@@ -290,11 +303,18 @@ fn push(e: impl FnOnce() -> Entry) {
                 buf::push(s, g.id, g.spawn_site, e())
             }
         }
-        None => FIRING.with(|f| {
-            if let Some(group) = f.borrow_mut().as_mut() {
-                group.push(e())
-            }
-        }),
+        None => push_firing(e),
+    })
+}
+
+/// Log `e` in the group of the timer callback running on this thread, if it is recorded.
+#[cold]
+#[inline(never)]
+fn push_firing(e: impl FnOnce() -> Entry) {
+    FIRING.with(|f| {
+        if let Some(group) = f.borrow_mut().as_mut() {
+            group.push(e())
+        }
     })
 }
 

@@ -163,6 +163,47 @@ mod tests {
     }
 
     #[test]
+    fn a_log_grows_past_its_first_allocation_and_keeps_every_entry_in_order() {
+        let here = Location::caller();
+        let s = Session::new(1 << 20);
+        // Well past the 1,024 entries a fresh log starts with (a pooled one may start larger),
+        // so that it grows (and moves)
+        // several times, with another goroutine's turn in the middle.
+        for i in 0..10_000 {
+            push(&s, 2, here, op(7, i));
+            if i == 5_000 {
+                push(&s, 3, here, op(8, 0));
+            }
+        }
+        assert_eq!(s.len(), 10_001);
+        let rec = s.collect();
+        let seqs: Vec<u64> = rec.streams[&2]
+            .entries
+            .iter()
+            .map(|e| e.seq().unwrap())
+            .collect();
+        assert_eq!(seqs, (0..10_000).collect::<Vec<_>>());
+        assert_eq!(rec.streams[&3].entries, vec![op(8, 0)]);
+        assert!(rec.overflow.is_none());
+    }
+
+    #[test]
+    fn a_thread_logs_into_each_new_sessions_own_log() {
+        let here = Location::caller();
+        // This thread keeps the first session's log in its thread-local after that session
+        // is gone; the next session must not write there (nor read it).
+        let first = Session::new(100);
+        push(&first, 2, here, op(7, 0));
+        assert_eq!(first.collect().streams[&2].entries, vec![op(7, 0)]);
+        drop(first);
+        let second = Session::new(100);
+        push(&second, 2, here, op(7, 1));
+        push(&second, 2, here, op(7, 2));
+        let rec = second.collect();
+        assert_eq!(rec.streams[&2].entries, vec![op(7, 1), op(7, 2)]);
+    }
+
+    #[test]
     fn a_full_log_names_the_goroutine_and_the_limit() {
         let here = Location::caller();
         let s = Session::new(3);

@@ -248,7 +248,7 @@ impl<T> SelectHandle for RecvCase<'_, T> {
 
     unsafe fn log_touch(&self) {
         // SAFETY: `select` holds the lock (trait contract).
-        unsafe { self.chan().state_mut().log(None) }
+        unsafe { self.chan().log_touch() }
     }
 }
 
@@ -310,7 +310,7 @@ impl<T> SelectHandle for SendCase<'_, T> {
 
     unsafe fn log_touch(&self) {
         // SAFETY: `select` holds the lock (trait contract).
-        unsafe { self.chan().state_mut().log(None) }
+        unsafe { self.chan().log_touch() }
     }
 
     fn finish(&self) -> bool {

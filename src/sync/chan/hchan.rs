@@ -2,7 +2,8 @@
 //! `closechan`, written once against the executor interface.
 //!
 //! Invariants (checked by every function below, as in Go's `runtime/chan.go`):
-//! - `lock` guards every field of `State`; `cap` and `id` never change.
+//! - `lock` guards every field of `State` and the recording's sequence number beside it;
+//!   `cap` and `id` never change.
 //! - `buf.len() <= cap`, and `buf` is FIFO: values leave in the order they entered.
 //! - At least one of `sendq` and `recvq` holds no live waiter (waiters of a select that
 //!   already completed elsewhere are dead: they linger until someone unlinks them). The one
@@ -53,8 +54,9 @@ pub(crate) const CLOSE_OF_CLOSED: &str = "close of closed channel";
 
 /// A channel. Shared by every `Chan`, `Sender` and `Receiver` handle through an `Arc`.
 pub(crate) struct HChan<T> {
-    /// Guards `state`; its guard is what a parked goroutine hands to its unlock step.
-    lock: ChanLock,
+    /// Guards `state` and the recording's sequence number; its guard is what a parked
+    /// goroutine hands to its unlock step.
+    lock: LockSeq,
     /// Everything that changes; guarded by `lock`.
     state: std::cell::UnsafeCell<State<T>>,
     /// Capacity of the buffer; 0 for an unbuffered (rendezvous) channel.
@@ -65,6 +67,22 @@ pub(crate) struct HChan<T> {
     /// channel has one: a ticker whose last tick is still unreceived stops re-arming, and
     /// resumes here (see `time.rs`).
     recv_hook: OnceLock<RecvHook>,
+}
+
+/// The channel lock and, on the same cache line, the recording's sequence number: the one
+/// field a recorded operation writes that an unrecorded one does not. Kept beside the lock
+/// word, which every operation writes anyway, rather than in `State`, where it shared a line
+/// with the fields that both sides only read (`id`, `cap`) and made that line move between
+/// workers at every operation (`benches/record.rs`, mpmc workload). 16 bytes aligned to 16:
+/// never split across two lines.
+#[repr(C, align(16))]
+struct LockSeq {
+    /// The lock.
+    raw: ChanLock,
+    /// Operations on the channel logged by a recording run so far: its per-object order,
+    /// numbered under the lock the operation takes anyway (no shared counter to contend on).
+    /// Guarded by `raw`.
+    rec_seq: std::cell::Cell<u64>,
 }
 
 /// See [`HChan::recv_hook`].
@@ -96,9 +114,6 @@ pub(crate) struct State<T> {
     cap: usize,
     /// The channel's id (a copy of `HChan::id`), naming its race-detector keys.
     id: u64,
-    /// Operations on it logged by a recording run so far: its per-object order, numbered
-    /// under the lock the operation takes anyway (no shared counter to contend on).
-    rec_seq: u64,
 }
 
 /// What a send can do right now.
@@ -138,10 +153,23 @@ pub(crate) struct Locked<'a, T> {
 pub(crate) struct PendingLog(Option<(Op, ObjId, u64)>);
 
 impl Drop for PendingLog {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
+        // Recording off, this check is all that runs: kept inline, and the logging apart.
+        if self.0.is_some() {
+            self.flush();
+        }
+    }
+}
+
+impl PendingLog {
+    /// Write the entry. Not inlined, so that the caller's drop stays a test and a branch,
+    /// but not cold either: the log's fast path is inlined here, where a call through
+    /// `record::point_seq` cost more than the entry (`benches/record.rs`, solo workload).
+    #[inline(never)]
+    fn flush(&mut self) {
         if let Some((op, id, seq)) = self.0.take() {
-            crate::record::point_seq(op, id, seq);
+            crate::record::point_seq_inline(op, id, seq);
         }
     }
 }
@@ -318,33 +346,16 @@ impl<T> State<T> {
         // SAFETY: we hold the lock (caller's obligation).
         self.closed || self.buf.len() < self.cap || unsafe { self.recvq.has_live() }
     }
-
-    /// Log `op` on this channel (or, for `None`, that the operation just logged also looked
-    /// at it: a `select!` case, a timer's drain) with the channel's next sequence number.
-    /// Called under the lock, and only when `record::on()`.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn log(&mut self, op: Option<Op>) {
-        let seq = self.next_seq();
-        match op {
-            Some(op) => crate::record::point_seq(op, ObjId(self.id), seq),
-            None => crate::record::touch(ObjId(self.id), seq),
-        }
-    }
-
-    /// The channel's next sequence number for a recorded operation (under the lock).
-    #[inline]
-    fn next_seq(&mut self) -> u64 {
-        self.rec_seq += 1;
-        self.rec_seq - 1
-    }
 }
 
 impl<T> HChan<T> {
     pub(crate) fn new(cap: usize) -> HChan<T> {
         let id = executor::new_object_id();
         HChan {
-            lock: ChanLock::default(),
+            lock: LockSeq {
+                raw: ChanLock::default(),
+                rec_seq: std::cell::Cell::new(0),
+            },
             state: std::cell::UnsafeCell::new(State {
                 // Preallocate up to a bound; a huge buffer grows as it fills.
                 buf: VecDeque::with_capacity(cap.min(4096)),
@@ -355,7 +366,6 @@ impl<T> HChan<T> {
                 recvx: 0,
                 cap,
                 id: id.0,
-                rec_seq: 0,
             }),
             cap,
             id,
@@ -401,16 +411,46 @@ impl<T> HChan<T> {
     /// and a branch more than [`lock`](Self::lock).
     #[inline]
     pub(crate) fn lock_for(&self, op: Op) -> Locked<'_, T> {
-        let mut st = self.lock();
-        if crate::record::on() {
-            st.pending = PendingLog(Some((op, self.id, st.next_seq())));
+        let guard = self.raw_lock();
+        let pending = if crate::record::on() {
+            // SAFETY: we hold the lock, and no other reference to the state is live.
+            PendingLog(Some((op, self.id, unsafe { self.next_seq() })))
+        } else {
+            PendingLog(None)
+        };
+        Locked {
+            chan: self,
+            _guard: guard,
+            pending,
         }
-        st
     }
 
     /// The bare guard, for `select!` (which holds several channels' locks at once).
     pub(crate) fn raw_lock(&self) -> ChanGuard<'_> {
-        self.lock.lock()
+        self.lock.raw.lock()
+    }
+
+    /// The channel's next sequence number for a recorded operation.
+    ///
+    /// # Safety
+    /// The caller holds the lock.
+    #[inline]
+    unsafe fn next_seq(&self) -> u64 {
+        let n = self.lock.rec_seq.get();
+        self.lock.rec_seq.set(n + 1);
+        n
+    }
+
+    /// Log that the operation just logged also looked at this channel (a `select!` case, a
+    /// timer's drain), with the channel's next sequence number. Only when `record::on()`.
+    ///
+    /// # Safety
+    /// The caller holds the lock.
+    #[cold]
+    #[inline(never)]
+    pub(crate) unsafe fn log_touch(&self) {
+        // SAFETY: the caller holds the lock.
+        crate::record::touch(self.id, unsafe { self.next_seq() });
     }
 
     /// The guarded state, for a caller that holds the lock through [`raw_lock`](Self::raw_lock).
@@ -425,7 +465,7 @@ impl<T> HChan<T> {
 
     /// The lock's address: the order in which `select!` takes several locks.
     pub(crate) fn lock_addr(&self) -> usize {
-        &self.lock as *const ChanLock as usize
+        &self.lock.raw as *const ChanLock as usize
     }
 
     /// Go's `racereadpc(c.raceaddr())` in `chansend` (and in `select` for each send case): a
@@ -620,7 +660,8 @@ impl<T> HChan<T> {
         let drained: VecDeque<T> = {
             let mut st = self.lock();
             if crate::record::on() {
-                st.log(None);
+                // SAFETY: we hold the lock.
+                unsafe { self.log_touch() };
             }
             st.recvx = st.sendx;
             std::mem::take(&mut st.buf)
