@@ -238,20 +238,31 @@ pub(crate) fn push(session: &Session, gid: u64, site: &'static Location<'static>
 
 /// [`push`] when the thread's log belongs to another session, or its tail to another
 /// goroutine, or it is full.
-#[cold]
+///
+/// Not cold: a goroutine that blocks at most of its operations (an unbuffered channel) comes
+/// here at most of its entries, after each switch.
 #[inline(never)]
 fn push_slow(session: &Session, gid: u64, site: &'static Location<'static>, e: Entry) {
-    LOG.with(|(serial, buf)| {
-        if serial.get() != session.serial() {
-            buf.set(Arc::as_ptr(&session.attach()));
-            serial.set(session.serial());
-        }
-        // SAFETY: as in `push`.
-        let b = unsafe { &*buf.get() };
-        let switch = b.gid.get() != gid;
-        b.gid.set(gid);
-        if (switch && !b.put(Entry::switch(gid))) || !b.put(e) {
-            let _ = b.overflowed.set((gid, site));
-        }
-    })
+    let (serial, mut buf) = LOG.with(|(s, b)| (s.get(), b.get()));
+    if serial != session.serial() {
+        buf = attach(session);
+    }
+    // SAFETY: as in `push`.
+    let b = unsafe { &*buf };
+    let switch = b.gid.get() != gid;
+    b.gid.set(gid);
+    if (switch && !b.put(Entry::switch(gid))) || !b.put(e) {
+        let _ = b.overflowed.set((gid, site));
+    }
+}
+
+/// Give this thread a log of `session` (its first entry in that session).
+#[cold]
+fn attach(session: &Session) -> *const Buf {
+    let buf = Arc::as_ptr(&session.attach());
+    LOG.with(|(s, b)| {
+        s.set(session.serial());
+        b.set(buf);
+    });
+    buf
 }

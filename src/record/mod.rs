@@ -262,7 +262,7 @@ pub(crate) fn point_seq(op: Op, obj: ObjId, seq: u64) {
 /// the entry (`benches/record.rs`, solo workload). Call only when [`on`].
 #[inline(always)]
 pub(crate) fn point_seq_inline(op: Op, obj: ObjId, seq: u64) {
-    push(|| Entry::with_seq(Kind::Op(op), obj.0, seq));
+    push(move || Entry::with_seq(Kind::Op(op), obj.0, seq));
 }
 
 /// The operation just logged also took `obj`'s sequence number `seq` (see [`Kind::Touch`]).
@@ -271,6 +271,13 @@ pub(crate) fn point_seq_inline(op: Op, obj: ObjId, seq: u64) {
 #[inline(never)]
 pub(crate) fn touch(obj: ObjId, seq: u64) {
     push(|| Entry::with_seq(Kind::Touch, obj.0, seq));
+}
+
+/// [`touch`] inlined into its caller: a `select!` touches each of its channels, under their
+/// locks, at every round (see [`point_seq_inline`]). Call only when [`on`].
+#[inline(always)]
+pub(crate) fn touch_inline(obj: ObjId, seq: u64) {
+    push(move || Entry::with_seq(Kind::Touch, obj.0, seq));
 }
 
 /// Log a data choice `v` of the running goroutine. Call only when [`on`].
@@ -286,6 +293,13 @@ pub(crate) fn value(v: u64) {
 #[inline(never)]
 pub(crate) fn point_unordered(op: Op) {
     push(|| Entry::unordered(Kind::Op(op), 0));
+}
+
+/// [`point_unordered`] inlined into its caller (`select!`, see [`point_seq_inline`]). Call
+/// only when [`on`].
+#[inline(always)]
+pub(crate) fn point_unordered_inline(op: Op) {
+    push(move || Entry::unordered(Kind::Op(op), 0));
 }
 
 /// Log the entry `e` makes, if whoever runs on this thread records.

@@ -446,11 +446,10 @@ impl<T> HChan<T> {
     ///
     /// # Safety
     /// The caller holds the lock.
-    #[cold]
-    #[inline(never)]
+    #[inline]
     pub(crate) unsafe fn log_touch(&self) {
         // SAFETY: the caller holds the lock.
-        crate::record::touch(self.id, unsafe { self.next_seq() });
+        crate::record::touch_inline(self.id, unsafe { self.next_seq() });
     }
 
     /// The guarded state, for a caller that holds the lock through [`raw_lock`](Self::raw_lock).

@@ -150,7 +150,7 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
     if crate::record::on() {
         // No stamp: the select is ordered by the number it takes from each of its channels
         // under their locks (`log_touch` below).
-        crate::record::point_unordered(Op::Select);
+        crate::record::point_unordered_inline(Op::Select);
     }
 
     // The enabled cases, in lock order (address, then case index).
