@@ -53,10 +53,14 @@ pub(crate) const SEND_ON_CLOSED: &str = "send on closed channel";
 pub(crate) const CLOSE_OF_CLOSED: &str = "close of closed channel";
 
 /// A channel. Shared by every `Chan`, `Sender` and `Receiver` handle through an `Arc`.
+///
+/// In declaration order (`repr(C)`): the state, then what never changes, then the lock, as
+/// the compiler laid them out before the lock carried the recording's number, which made
+/// the lock align to 16 and moved it onto the line of the buffer's indices (that line is
+/// written at every operation; waiters spinning on the lock word beside it would slow the
+/// holder's writes).
+#[repr(C)]
 pub(crate) struct HChan<T> {
-    /// Guards `state` and the recording's sequence number; its guard is what a parked
-    /// goroutine hands to its unlock step.
-    lock: LockSeq,
     /// Everything that changes; guarded by `lock`.
     state: std::cell::UnsafeCell<State<T>>,
     /// Capacity of the buffer; 0 for an unbuffered (rendezvous) channel.
@@ -67,6 +71,9 @@ pub(crate) struct HChan<T> {
     /// channel has one: a ticker whose last tick is still unreceived stops re-arming, and
     /// resumes here (see `time.rs`).
     recv_hook: OnceLock<RecvHook>,
+    /// Guards `state` and the recording's sequence number; its guard is what a parked
+    /// goroutine hands to its unlock step.
+    lock: LockSeq,
 }
 
 /// The channel lock and, on the same cache line, the recording's sequence number: the one
