@@ -257,14 +257,6 @@ pub(crate) fn point_seq(op: Op, obj: ObjId, seq: u64) {
     push(|| Entry::with_seq(Kind::Op(op), obj.0, seq));
 }
 
-/// [`point_seq`] inlined into its caller: for the channels, whose operations are the most
-/// frequent and the cheapest, so that a call (and the registers it saves) costs more than
-/// the entry (`benches/record.rs`, solo workload). Call only when [`on`].
-#[inline(always)]
-pub(crate) fn point_seq_inline(op: Op, obj: ObjId, seq: u64) {
-    push(move || Entry::with_seq(Kind::Op(op), obj.0, seq));
-}
-
 /// The operation just logged also took `obj`'s sequence number `seq` (see [`Kind::Touch`]).
 /// Call only when [`on`].
 #[cold]
@@ -274,7 +266,8 @@ pub(crate) fn touch(obj: ObjId, seq: u64) {
 }
 
 /// [`touch`] inlined into its caller: a `select!` touches each of its channels, under their
-/// locks, at every round (see [`point_seq_inline`]). Call only when [`on`].
+/// locks, at every round, where a call (and the registers it saves) cost more than the entry.
+/// Call only when [`on`].
 #[inline(always)]
 pub(crate) fn touch_inline(obj: ObjId, seq: u64) {
     push(move || Entry::with_seq(Kind::Touch, obj.0, seq));
@@ -295,8 +288,8 @@ pub(crate) fn point_unordered(op: Op) {
     push(|| Entry::unordered(Kind::Op(op), 0));
 }
 
-/// [`point_unordered`] inlined into its caller (`select!`, see [`point_seq_inline`]). Call
-/// only when [`on`].
+/// [`point_unordered`] inlined into its caller (`select!`, see [`touch_inline`]). Call only
+/// when [`on`].
 #[inline(always)]
 pub(crate) fn point_unordered_inline(op: Op) {
     push(move || Entry::unordered(Kind::Op(op), 0));

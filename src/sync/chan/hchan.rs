@@ -160,23 +160,13 @@ pub(crate) struct Locked<'a, T> {
 pub(crate) struct PendingLog(Option<(Op, ObjId, u64)>);
 
 impl Drop for PendingLog {
-    #[inline(always)]
+    #[inline]
     fn drop(&mut self) {
-        // Recording off, this check is all that runs: kept inline, and the logging apart.
-        if self.0.is_some() {
-            self.flush();
-        }
-    }
-}
-
-impl PendingLog {
-    /// Write the entry. Not inlined, so that the caller's drop stays a test and a branch,
-    /// but not cold either: the log's fast path is inlined here, where a call through
-    /// `record::point_seq` cost more than the entry (`benches/record.rs`, solo workload).
-    #[inline(never)]
-    fn flush(&mut self) {
+        // The log's fast path is inlined into `point_seq`, which is cold: the recording-off
+        // path stays a test of the niche (inlining the fast path here, or a non-cold call,
+        // made every unrecorded operation of the 4x4 channel slower, `benches/chan.rs`).
         if let Some((op, id, seq)) = self.0.take() {
-            crate::record::point_seq_inline(op, id, seq);
+            crate::record::point_seq(op, id, seq);
         }
     }
 }
@@ -418,18 +408,12 @@ impl<T> HChan<T> {
     /// and a branch more than [`lock`](Self::lock).
     #[inline]
     pub(crate) fn lock_for(&self, op: Op) -> Locked<'_, T> {
-        let guard = self.raw_lock();
-        let pending = if crate::record::on() {
-            // SAFETY: we hold the lock, and no other reference to the state is live.
-            PendingLog(Some((op, self.id, unsafe { self.next_seq() })))
-        } else {
-            PendingLog(None)
-        };
-        Locked {
-            chan: self,
-            _guard: guard,
-            pending,
+        let mut st = self.lock();
+        if crate::record::on() {
+            // SAFETY: we hold the lock.
+            st.pending = PendingLog(Some((op, self.id, unsafe { self.next_seq() })));
         }
+        st
     }
 
     /// The bare guard, for `select!` (which holds several channels' locks at once).
