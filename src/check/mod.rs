@@ -41,7 +41,7 @@ use crate::report;
 use crate::runtime::dump::backtraces;
 use crate::runtime::executor::controlled::{self, Config, Monitor, Outcome, Verdict};
 use crate::schedule::{hash_choices, Schedule, FINGERPRINT_EVENTS};
-use crate::util::hash::HashOfHashes;
+use crate::util::hash::DistinctHashes;
 use failure::{ShrinkSummary, Signature};
 pub use settings::Origin;
 use shrink::Probe;
@@ -714,7 +714,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
             strategy: strategy.describe(),
             ..Stats::default()
         };
-        let mut distinct = HashOfHashes::default();
+        let mut distinct = DistinctHashes::default();
         let mut i = 0;
         while i < iterations {
             if c.time_budget.is_some_and(|b| i > 0 && start.elapsed() >= b) {
