@@ -83,6 +83,52 @@ fn counting_and_deciding_walk_the_same_schedules() {
     }
 }
 
+/// Data choices: which of several waiting goroutines an unlock wakes, a `select!` with two
+/// ready cases, and values drawn with `goweave::rand` (one of them from a single value).
+fn data_choices() {
+    let m = Arc::new(Mutex::new(0u64));
+    let (a, b) = (goweave::chan::make::<u64>(1), goweave::chan::make::<u64>(1));
+    a.send(1);
+    b.send(2);
+    let hs: Vec<_> = (0..3)
+        .map(|_| {
+            let m = m.clone();
+            go(move || {
+                for _ in 0..3 {
+                    *m.lock() += goweave::rand::below(3) + goweave::rand::below(1);
+                }
+            })
+        })
+        .collect();
+    let first = goweave::select! {
+        recv(a) -> v => v.unwrap(),
+        recv(b) -> v => v.unwrap(),
+    };
+    assert!(first == 1 || first == 2);
+    for h in hs {
+        h.join();
+    }
+}
+
+#[test]
+fn counting_and_deciding_make_the_same_data_choices() {
+    for seed in [2, 9] {
+        let by_count = Checker::new()
+            .custom_strategy(Random::new(seed))
+            .iterations(300)
+            .run(data_choices)
+            .unwrap();
+        let by_decision = Checker::new()
+            .custom_strategy(ViaDecision(Random::new(seed)))
+            .iterations(300)
+            .run(data_choices)
+            .unwrap();
+        assert_eq!(by_count.steps, by_decision.steps, "seed {seed}");
+        assert_eq!(by_count.distinct, by_decision.distinct, "seed {seed}");
+        assert!(by_count.distinct > 100, "{}", by_count.distinct);
+    }
+}
+
 #[test]
 fn counting_and_deciding_find_the_same_failing_schedule() {
     let find = |s: Box<dyn Strategy>| {
@@ -118,12 +164,22 @@ impl Strategy for CountOnly {
         self.0.pick_by_count(options)
     }
     fn pick_value(&mut self, d: &ValueDecision) -> u64 {
+        assert!(
+            d.n < 2,
+            "a strategy that picks by count was handed a ValueDecision"
+        );
         self.0.pick_value(d)
     }
 }
 
 #[test]
 fn a_strategy_that_picks_by_count_is_never_handed_a_decision() {
+    let stats = Checker::new()
+        .custom_strategy(CountOnly(Random::new(5)))
+        .iterations(50)
+        .run(data_choices)
+        .unwrap();
+    assert_eq!(stats.schedules, 50);
     let stats = Checker::new()
         .custom_strategy(CountOnly(Random::new(5)))
         .iterations(50)

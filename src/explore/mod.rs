@@ -487,19 +487,22 @@ pub trait Strategy: Send {
     /// [`d.time_index()`](Decision::time_index) to let time pass first.
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize;
 
-    /// True if this strategy's choice among goroutines depends on nothing but the number of
-    /// options (as [`Random`]'s uniform pick does): the controlled executor then calls
-    /// [`pick_by_count`](Strategy::pick_by_count) instead of building a [`Decision`], which
-    /// costs more than a uniform pick. Asked once per schedule, after `begin`. Default: false.
+    /// True if every choice of this strategy depends on nothing but the number of options (as
+    /// [`Random`]'s uniform picks do): the controlled executor then calls
+    /// [`pick_by_count`](Strategy::pick_by_count) instead of building a [`Decision`] or a
+    /// [`ValueDecision`] (which costs more than a uniform pick), for the goroutine choices
+    /// and for the data choices with two or more values. Asked once per schedule, after
+    /// `begin`. Default: false.
     fn picks_by_count(&self) -> bool {
         false
     }
 
     /// For a strategy that [`picks_by_count`](Strategy::picks_by_count): the index of the
-    /// option to take among `options` (the runnable goroutines, then letting time pass if
-    /// that is offered), the same answer [`pick_goroutine`](Strategy::pick_goroutine) would
-    /// give for a decision with that many [`options`](Decision::options). Only ever called
-    /// with two or more options.
+    /// option to take among `options`, the same answer [`pick_goroutine`](Strategy::pick_goroutine)
+    /// would give for a decision with that many [`options`](Decision::options) (the runnable
+    /// goroutines, then letting time pass if that is offered), or
+    /// [`pick_value`](Strategy::pick_value) for a data choice with `n == options`. Only ever
+    /// called with two or more options.
     fn pick_by_count(&mut self, options: usize) -> usize {
         panic!(
             "goweave: strategy {} says it picks by count (`Strategy::picks_by_count`) but does not implement `Strategy::pick_by_count` ({options} options)",

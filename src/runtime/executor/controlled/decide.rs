@@ -283,6 +283,12 @@ impl Controlled {
         let gid = context::with_current(|g| g.map_or(0, |g| g.id));
         let aborted = {
             let mut st = self.st.borrow_mut();
+            if st.by_count && n >= 2 && usize::try_from(n).is_ok() {
+                let v = st.strategy.pick_by_count(n as usize) as u64;
+                assert!(v < n, "goweave: strategy chose value {v} of {n}");
+                st.schedule.push(Choice::Value(v));
+                return v;
+            }
             let d = ValueDecision::new(n, gid, st.steps, st.schedule.len() as u64);
             let v = st.strategy.pick_value(&d);
             match d.take_abort() {
