@@ -1,8 +1,12 @@
 //! `go` and `JoinHandle`: starting a goroutine and waiting for its result.
 //!
-//! A `go` costs one goroutine record and no other allocation: the closure waits in the
-//! record's payload until the goroutine runs, and the result waits there until it is joined
-//! (values too large for the payload are boxed). The `JoinHandle` holds the record.
+//! A `go` costs one allocation. On a worker of the work-stealing runtime it is a join cell
+//! (`gocell.rs`): the closure waits there until the goroutine runs, on a record taken from the
+//! worker's free list only then, and the result waits there until it is joined; the
+//! `JoinHandle` holds the cell. Elsewhere (the controlled executor, tasks, a recording run, a
+//! `go` from outside a worker) it is the goroutine record: the closure and then the result wait
+//! in its payload (values too large for it are boxed), and the `JoinHandle` holds the record.
+//! The invariants below are the record's; the cell's mirror them.
 //!
 //! Invariants (of `G::join`, always under its lock):
 //! - the state moves `Running` → `Done` | `Empty` | `Abandoned` exactly once, and whoever waits
@@ -17,8 +21,10 @@ use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
 
+use super::context::{self, Exec};
 use super::event::{Event, ObjId, Op};
 use super::executor;
+use super::gocell::{self, CellState};
 use super::goroutine::{self, Body, GRef, InlineEntry, Payload, WaitReason, G};
 use super::hb::{self, Key};
 use super::waiter::Waiter;
@@ -128,9 +134,17 @@ pub(crate) unsafe fn finish<T>(g: &G, v: T) {
 /// A handle to a goroutine started with [`go`]: [`join`](JoinHandle::join) waits for its
 /// value. Dropping the handle detaches the goroutine, as in Go.
 pub struct JoinHandle<T> {
-    g: ManuallyDrop<GRef>,
+    inner: Inner,
     id: u64,
     _value: PhantomData<fn() -> T>,
+}
+
+/// What a handle holds: the goroutine's record, or (a `go` on a worker of the work-stealing
+/// runtime) only its join cell, so that the record is recycled as the goroutine exits
+/// (`gocell.rs`).
+enum Inner {
+    Record(ManuallyDrop<GRef>),
+    Cell(gocell::Handle),
 }
 
 impl<T> std::fmt::Debug for JoinHandle<T> {
@@ -147,7 +161,10 @@ impl<T> JoinHandle<T> {
 
     /// True once the goroutine has finished.
     pub fn is_finished(&self) -> bool {
-        !matches!(*lock(&self.g), JoinState::Running { .. })
+        match &self.inner {
+            Inner::Record(g) => !matches!(*lock(g), JoinState::Running { .. }),
+            Inner::Cell(c) => c.is_finished(),
+        }
     }
 
     /// Wait for the goroutine's (or task's) value. Works from a goroutine (it parks with wait reason
@@ -159,19 +176,25 @@ impl<T> JoinHandle<T> {
         let site = Location::caller();
         executor::sched_point(Event::new(Op::Join, ObjId(self.id), site));
         loop {
-            let mut st = lock(&self.g);
+            let g = match &self.inner {
+                Inner::Record(g) => g,
+                Inner::Cell(c) => return join_cell(c, self.id, site),
+            };
+            let mut st = lock(g);
             match &mut *st {
                 JoinState::Done { .. } => {
                     *st = JoinState::Empty;
                     // SAFETY: `Done` means the payload holds the result, a `T` (`run::<F, T>`
                     // put it there); the join lock is held.
-                    let v = unsafe { self.g.payload.take::<T>() };
+                    let v = unsafe { g.payload.take::<T>() };
                     drop(st);
                     hb::acquire(Key::Exit(self.id));
                     // Nothing left for the handle's drop to do but recycling.
                     let mut this = ManuallyDrop::new(self);
-                    // SAFETY: `this` is never used or dropped again.
-                    goroutine::recycle(unsafe { ManuallyDrop::take(&mut this.g) });
+                    if let Inner::Record(h) = &mut this.inner {
+                        // SAFETY: `this` is never used or dropped again.
+                        goroutine::recycle(unsafe { ManuallyDrop::take(h) });
+                    }
                     return v;
                 }
                 // With a handle alive, `Empty` means the handle took the value: it was awaited.
@@ -209,12 +232,16 @@ impl<T> std::future::Future for JoinHandle<T> {
         let site = crate::task::poll_site(Location::caller());
         let this = self.get_mut();
         executor::sched_point(Event::new(Op::Join, ObjId(this.id), site));
-        let mut st = lock(&this.g);
+        let g = match &this.inner {
+            Inner::Record(g) => g,
+            Inner::Cell(c) => return poll_cell(c, this.id, site, cx),
+        };
+        let mut st = lock(g);
         match &mut *st {
             JoinState::Done { .. } => {
                 *st = JoinState::Empty;
                 // SAFETY: `Done` means the payload holds the result, a `T`; the lock is held.
-                let v = unsafe { this.g.payload.take::<T>() };
+                let v = unsafe { g.payload.take::<T>() };
                 drop(st);
                 hb::acquire(Key::Exit(this.id));
                 std::task::Poll::Ready(v)
@@ -224,7 +251,7 @@ impl<T> std::future::Future for JoinHandle<T> {
                 drop(st);
                 panic!(
                     "goweave: JoinHandle of {} {} polled after it returned its value",
-                    if this.g.task { "task" } else { "goroutine" },
+                    if g.task { "task" } else { "goroutine" },
                     this.id
                 )
             }
@@ -233,7 +260,7 @@ impl<T> std::future::Future for JoinHandle<T> {
                 drop(st);
                 panic!(
                     "goweave: joined {} {}: {why}",
-                    if this.g.task { "task" } else { "goroutine" },
+                    if g.task { "task" } else { "goroutine" },
                     this.id
                 )
             }
@@ -248,23 +275,93 @@ impl<T> std::future::Future for JoinHandle<T> {
     }
 }
 
+/// `JoinHandle::join` of a handle that holds a cell.
+fn join_cell<T>(c: &gocell::Handle, id: u64, site: &'static Location<'static>) -> T {
+    loop {
+        let mut st = c.lock();
+        match &mut *st {
+            CellState::Done => {
+                // SAFETY: `Done`, with the lock held; the cell was made by `go::<F, T>`.
+                let v = unsafe { c.take::<T>(&mut st) };
+                drop(st);
+                hb::acquire(Key::Exit(id));
+                return v;
+            }
+            CellState::Empty => {
+                drop(st);
+                panic!(
+                    "goweave: join at {site} of a JoinHandle that was already awaited to completion"
+                )
+            }
+            CellState::Abandoned(why) => {
+                let why = *why;
+                drop(st);
+                panic!("goweave: joined goroutine {id}: {why}")
+            }
+            CellState::Running { waiter, .. } => {
+                let (w, sleeper) = Waiter::current();
+                *waiter = Some(w);
+                sleeper.sleep(WaitReason::Join, site, st);
+            }
+        }
+    }
+}
+
+/// The `poll` of a handle that holds a cell.
+fn poll_cell<T>(
+    c: &gocell::Handle,
+    id: u64,
+    site: &'static Location<'static>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<T> {
+    let mut st = c.lock();
+    match &mut *st {
+        CellState::Done => {
+            // SAFETY: `Done`, with the lock held; the cell was made by `go::<F, T>`.
+            let v = unsafe { c.take::<T>(&mut st) };
+            drop(st);
+            hb::acquire(Key::Exit(id));
+            std::task::Poll::Ready(v)
+        }
+        CellState::Empty => {
+            drop(st);
+            panic!("goweave: JoinHandle of goroutine {id} polled after it returned its value")
+        }
+        CellState::Abandoned(why) => {
+            let why = *why;
+            drop(st);
+            panic!("goweave: joined goroutine {id}: {why}")
+        }
+        CellState::Running { waiter, .. } => {
+            *waiter = Some(Waiter::Task(cx.waker().clone()));
+            drop(st);
+            crate::task::awaiting(WaitReason::Join, site);
+            std::task::Poll::Pending
+        }
+    }
+}
+
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
+        // A cell's handle lets go of it on its own drop.
+        let Inner::Record(g) = &mut self.inner else {
+            return;
+        };
         {
-            let mut st = lock(&self.g);
+            let mut st = lock(g);
             match &mut *st {
                 JoinState::Running { handle, .. } => *handle = false,
                 JoinState::Done { discard } => {
                     let discard = *discard;
                     *st = JoinState::Empty;
                     // SAFETY: `Done` means the payload holds the result; the lock is held.
-                    unsafe { discard(&self.g.payload) };
+                    unsafe { discard(&g.payload) };
                 }
                 JoinState::Empty | JoinState::Abandoned(_) => {}
             }
         }
         // SAFETY: `g` is not used again after this.
-        goroutine::recycle(unsafe { ManuallyDrop::take(&mut self.g) });
+        goroutine::recycle(unsafe { ManuallyDrop::take(g) });
     }
 }
 
@@ -328,6 +425,18 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    if let Exec::Steal(w) = context::exec_ref() {
+        if w.shared().takes_cells(w) {
+            // Only a cell now; the record when it starts (`gocell.rs`).
+            let (id, handle) = w.shared().spawn_cell(w, name, site, f);
+            executor::sched_point(Event::new(Op::Spawn, ObjId(id), site));
+            return JoinHandle {
+                inner: Inner::Cell(handle),
+                id,
+                _value: PhantomData,
+            };
+        }
+    }
     let mut f = Some(f);
     let mut install = |p: &Payload| {
         // SAFETY: the payload of a record being created is empty and not shared yet.
@@ -349,7 +458,7 @@ impl<T> JoinHandle<T> {
     pub(crate) fn new(g: GRef) -> JoinHandle<T> {
         JoinHandle {
             id: g.id,
-            g: ManuallyDrop::new(g),
+            inner: Inner::Record(ManuallyDrop::new(g)),
             _value: PhantomData,
         }
     }
