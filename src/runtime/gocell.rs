@@ -430,6 +430,19 @@ impl Drop for New {
 pub(crate) struct Handle(Ref);
 
 impl Handle {
+    /// The goroutine's id.
+    pub(crate) fn id(&self) -> u64 {
+        self.0.header().id
+    }
+
+    /// Let go of a cell whose result this handle took (state `Empty`), without the lock the
+    /// drop would take to find that out.
+    pub(crate) fn release_emptied(self) {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so its reference is moved out once.
+        drop(unsafe { std::ptr::read(&this.0) });
+    }
+
     /// True once the goroutine has finished (or can no longer).
     pub(crate) fn is_finished(&self) -> bool {
         !matches!(*self.0.lock(), CellState::Running { .. })

@@ -135,7 +135,6 @@ pub(crate) unsafe fn finish<T>(g: &G, v: T) {
 /// value. Dropping the handle detaches the goroutine, as in Go.
 pub struct JoinHandle<T> {
     inner: Inner,
-    id: u64,
     _value: PhantomData<fn() -> T>,
 }
 
@@ -149,14 +148,21 @@ enum Inner {
 
 impl<T> std::fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id).finish()
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }
 
 impl<T> JoinHandle<T> {
     /// The goroutine's id.
     pub fn id(&self) -> u64 {
-        self.id
+        // Read through the pointer, not kept in the handle: a million handles in a `Vec` take
+        // 16 MB instead of 24.
+        match &self.inner {
+            Inner::Record(g) => g.id,
+            Inner::Cell(c) => c.id(),
+        }
     }
 
     /// True once the goroutine has finished.
@@ -174,11 +180,20 @@ impl<T> JoinHandle<T> {
     #[track_caller]
     pub fn join(self) -> T {
         let site = Location::caller();
-        executor::sched_point(Event::new(Op::Join, ObjId(self.id), site));
+        let id = self.id();
+        executor::sched_point(Event::new(Op::Join, ObjId(id), site));
+        if let Inner::Cell(_) = &self.inner {
+            let this = ManuallyDrop::new(self);
+            // SAFETY: `this` is never used or dropped again, so the cell's handle is moved out
+            // of it once.
+            let Inner::Cell(c) = (unsafe { std::ptr::read(&this.inner) }) else {
+                unreachable!("matched just above")
+            };
+            return join_cell(c, id, site);
+        }
         loop {
-            let g = match &self.inner {
-                Inner::Record(g) => g,
-                Inner::Cell(c) => return join_cell(c, self.id, site),
+            let Inner::Record(g) = &self.inner else {
+                unreachable!("a cell's handle returned above")
             };
             let mut st = lock(g);
             match &mut *st {
@@ -188,7 +203,7 @@ impl<T> JoinHandle<T> {
                     // put it there); the join lock is held.
                     let v = unsafe { g.payload.take::<T>() };
                     drop(st);
-                    hb::acquire(Key::Exit(self.id));
+                    hb::acquire(Key::Exit(id));
                     // Nothing left for the handle's drop to do but recycling.
                     let mut this = ManuallyDrop::new(self);
                     if let Inner::Record(h) = &mut this.inner {
@@ -207,7 +222,7 @@ impl<T> JoinHandle<T> {
                 JoinState::Abandoned(why) => {
                     let why = *why;
                     drop(st);
-                    panic!("goweave: joined goroutine {}: {why}", self.id)
+                    panic!("goweave: joined goroutine {id}: {why}")
                 }
                 JoinState::Running { waiter, .. } => {
                     let (w, sleeper) = Waiter::current();
@@ -231,10 +246,11 @@ impl<T> std::future::Future for JoinHandle<T> {
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
         let site = crate::task::poll_site(Location::caller());
         let this = self.get_mut();
-        executor::sched_point(Event::new(Op::Join, ObjId(this.id), site));
+        let id = this.id();
+        executor::sched_point(Event::new(Op::Join, ObjId(id), site));
         let g = match &this.inner {
             Inner::Record(g) => g,
-            Inner::Cell(c) => return poll_cell(c, this.id, site, cx),
+            Inner::Cell(c) => return poll_cell(c, id, site, cx),
         };
         let mut st = lock(g);
         match &mut *st {
@@ -243,7 +259,7 @@ impl<T> std::future::Future for JoinHandle<T> {
                 // SAFETY: `Done` means the payload holds the result, a `T`; the lock is held.
                 let v = unsafe { g.payload.take::<T>() };
                 drop(st);
-                hb::acquire(Key::Exit(this.id));
+                hb::acquire(Key::Exit(id));
                 std::task::Poll::Ready(v)
             }
             // With a handle alive, `Empty` means this handle took the value already.
@@ -252,7 +268,7 @@ impl<T> std::future::Future for JoinHandle<T> {
                 panic!(
                     "goweave: JoinHandle of {} {} polled after it returned its value",
                     if g.task { "task" } else { "goroutine" },
-                    this.id
+                    id
                 )
             }
             JoinState::Abandoned(why) => {
@@ -261,7 +277,7 @@ impl<T> std::future::Future for JoinHandle<T> {
                 panic!(
                     "goweave: joined {} {}: {why}",
                     if g.task { "task" } else { "goroutine" },
-                    this.id
+                    id
                 )
             }
             JoinState::Running { waiter, .. } => {
@@ -276,7 +292,7 @@ impl<T> std::future::Future for JoinHandle<T> {
 }
 
 /// `JoinHandle::join` of a handle that holds a cell.
-fn join_cell<T>(c: &gocell::Handle, id: u64, site: &'static Location<'static>) -> T {
+fn join_cell<T>(c: gocell::Handle, id: u64, site: &'static Location<'static>) -> T {
     loop {
         let mut st = c.lock();
         match &mut *st {
@@ -285,6 +301,8 @@ fn join_cell<T>(c: &gocell::Handle, id: u64, site: &'static Location<'static>) -
                 let v = unsafe { c.take::<T>(&mut st) };
                 drop(st);
                 hb::acquire(Key::Exit(id));
+                // Emptied just above: nothing for the handle's drop to look at.
+                c.release_emptied();
                 return v;
             }
             CellState::Empty => {
@@ -432,7 +450,6 @@ where
             executor::sched_point(Event::new(Op::Spawn, ObjId(id), site));
             return JoinHandle {
                 inner: Inner::Cell(handle),
-                id,
                 _value: PhantomData,
             };
         }
@@ -457,7 +474,6 @@ impl<T> JoinHandle<T> {
     /// The handle of goroutine or task `g`, just spawned with a handle.
     pub(crate) fn new(g: GRef) -> JoinHandle<T> {
         JoinHandle {
-            id: g.id,
             inner: Inner::Record(ManuallyDrop::new(g)),
             _value: PhantomData,
         }
