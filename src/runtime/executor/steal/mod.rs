@@ -125,7 +125,10 @@ pub(crate) struct Shared {
     live: Box<[CachePadded<AtomicIsize>]>,
     /// The same goroutines, listable.
     registry: Registry,
-    next_gid: AtomicU64,
+    /// The next goroutine id. Written by every `go`: on a line of its own, so that a spawning
+    /// loop does not keep taking away the line of the fields every worker reads per goroutine
+    /// (`shutdown`, `stack_size`, `record`).
+    next_gid: CachePadded<AtomicU64>,
     stack_size: usize,
     /// The first unrecovered panic.
     panic: Mutex<Option<PanicReport>>,
@@ -448,7 +451,7 @@ pub(crate) fn block_on<T: Send + 'static>(
             .map(|_| CachePadded::new(AtomicIsize::new(0)))
             .collect(),
         registry: Registry::new(workers),
-        next_gid: AtomicU64::new(1),
+        next_gid: CachePadded::new(AtomicU64::new(1)),
         stack_size,
         panic: Mutex::new(None),
         timers: Timers::new(workers),
