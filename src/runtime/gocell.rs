@@ -50,8 +50,9 @@ pub(crate) enum CellState {
 
 /// What is known of a cell without knowing its closure's and result's types.
 struct VTable {
-    /// Takes the closure out of the slot and runs it, then completes the cell.
-    run: unsafe fn(NonNull<Header>),
+    /// Takes the closure out of the slot and runs it, then completes the cell; consumes the
+    /// run side's reference.
+    run: unsafe fn(Ref),
     /// Drops the closure in the slot, unrun.
     drop_closure: unsafe fn(NonNull<Header>),
     /// Drops the result in the slot.
@@ -176,8 +177,9 @@ where
     }
 
     /// # Safety
-    /// As for `take_closure`; the run side's reference stays alive for the call.
-    unsafe fn run(h: NonNull<Header>) {
+    /// As for `take_closure`, with `r` the run side's reference.
+    unsafe fn run(r: Ref) {
+        let h = r.0;
         /// Marks the cell abandoned if the closure unwinds.
         struct Unwound(NonNull<Header>);
         impl Drop for Unwound {
@@ -192,11 +194,20 @@ where
         }
         // SAFETY: the caller's contract.
         let f = unsafe { Self::take_closure(h) };
+        let detached = matches!(*r.lock(), CellState::Running { handle: false, .. });
+        if detached {
+            // No handle (a `go` whose handle was dropped at once, Go's plain `go`): nobody looks
+            // at the cell again, so it goes now, and a goroutine that parks for long holds
+            // its record and stack only.
+            drop(r);
+            drop(f());
+            return;
+        }
+        // Declared after `r`, so dropped (on an unwind too) while `r` keeps the cell alive.
         let unwound = Unwound(h);
         let v = f();
         std::mem::forget(unwound);
-        // SAFETY: the run side's reference keeps the cell alive.
-        let header = unsafe { h.as_ref() };
+        let header = r.header();
         // The joiner may take the value as soon as it is published, before the executor
         // records this goroutine's exit: the edge `join` acquires is released first (as in
         // `join::finish`).
@@ -321,9 +332,8 @@ impl Start {
         // `ManuallyDrop` and dropped after the call, also if the closure unwinds.
         let r = unsafe { std::ptr::read(&this.0) };
         let run = r.header().vtable.run;
-        // SAFETY: as above; `r` keeps the cell alive during the call.
-        unsafe { run(r.0) };
-        drop(r);
+        // SAFETY: as above; `run` takes over the reference.
+        unsafe { run(r) };
     }
 }
 
