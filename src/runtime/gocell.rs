@@ -374,7 +374,7 @@ pub(crate) unsafe fn discard_start(p: &Payload) {
 /// goroutines of a recording run or spawned from outside a worker) or a `go`'s cell. One
 /// thin pointer, so that the spawn slot can swap it atomically: a record's `Arc::into_raw`,
 /// or a cell's header with the low bit set (both are aligned to at least 8).
-pub(crate) struct New(usize);
+pub(crate) struct New(*mut ());
 
 // SAFETY: a `New` owns either a `GRef` (`Send + Sync`) or a `Start` (`Send + Sync` above).
 unsafe impl Send for New {}
@@ -394,17 +394,18 @@ const CELL_TAG: usize = 1;
 impl New {
     /// An unstarted goroutine record.
     pub(crate) fn record(g: GRef) -> New {
-        New(Arc::into_raw(g) as usize)
+        New(Arc::into_raw(g).cast_mut().cast())
     }
 
     fn go(s: Start) -> New {
         let s = ManuallyDrop::new(s);
-        New(s.0 .0.as_ptr() as usize | CELL_TAG)
+        // The tag keeps the pointer's provenance (`map_addr`), so Miri can follow it back.
+        New(s.0 .0.as_ptr().cast::<()>().map_addr(|a| a | CELL_TAG))
     }
 
     /// The raw pointer, owning what the `New` owned (for the spawn slot).
     pub(crate) fn into_raw(self) -> *mut () {
-        ManuallyDrop::new(self).0 as *mut ()
+        ManuallyDrop::new(self).0
     }
 
     /// Rebuild a `New` from `into_raw`.
@@ -412,20 +413,20 @@ impl New {
     /// # Safety
     /// `p` came from `into_raw` and is rebuilt once.
     pub(crate) unsafe fn from_raw(p: *mut ()) -> New {
-        New(p as usize)
+        New(p)
     }
 
     /// Take it apart.
     pub(crate) fn open(self) -> Unstarted {
-        let bits = ManuallyDrop::new(self).0;
-        if bits & CELL_TAG != 0 {
-            let h = (bits & !CELL_TAG) as *mut Header;
-            // SAFETY: tagged bits come from `go`, which leaked one `Start`'s reference to
-            // this non-null header; it is rebuilt once (`self` is consumed).
+        let p = ManuallyDrop::new(self).0;
+        if p.addr() & CELL_TAG != 0 {
+            let h = p.map_addr(|a| a & !CELL_TAG).cast::<Header>();
+            // SAFETY: a tagged pointer comes from `go`, which leaked one `Start`'s reference
+            // to this non-null header; it is rebuilt once (`self` is consumed).
             Unstarted::Go(Start(Ref(unsafe { NonNull::new_unchecked(h) })))
         } else {
-            // SAFETY: untagged bits come from `Arc::into_raw` in `record`, rebuilt once.
-            Unstarted::Record(unsafe { Arc::from_raw(bits as *const G) })
+            // SAFETY: an untagged pointer comes from `Arc::into_raw` in `record`, rebuilt once.
+            Unstarted::Record(unsafe { Arc::from_raw(p.cast::<G>().cast_const()) })
         }
     }
 }
