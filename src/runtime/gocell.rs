@@ -194,7 +194,9 @@ where
         }
         // SAFETY: the caller's contract.
         let f = unsafe { Self::take_closure(h) };
-        let detached = matches!(*r.lock(), CellState::Running { handle: false, .. });
+        // Only the run side's reference left: the handle is gone, and cannot come back. (A
+        // load, not the lock: this runs for every goroutine.)
+        let detached = r.header().refs.load(Ordering::Acquire) == 1;
         if detached {
             // No handle (a `go` whose handle was dropped at once, Go's plain `go`): nobody looks
             // at the cell again, so it goes now, and a goroutine that parks for long holds
