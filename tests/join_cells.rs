@@ -194,3 +194,32 @@ fn a_named_goroutine_keeps_its_name_id_parent_and_site_in_reports() {
         "{text}"
     );
 }
+
+#[test]
+fn handles_dropped_while_their_goroutines_finish_drop_each_result_once() {
+    // The handle's drop and the goroutine's finish race on the other worker: whichever comes
+    // second must drop the result, exactly once.
+    const N: usize = 20_000;
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    rt(2).block_on(move || {
+        let wg = WaitGroup::new();
+        wg.add(N as i64);
+        let mut held = std::collections::VecDeque::new();
+        for _ in 0..N {
+            let (d, wg) = (d.clone(), wg.clone());
+            held.push_back(go(move || {
+                wg.done();
+                Tally(d, [0; 2])
+            }));
+            // Each handle lives on while a few later goroutines are spawned.
+            if held.len() > 8 {
+                drop(held.pop_front());
+            }
+        }
+        drop(held);
+        // Every goroutine started; one that is past `done` finishes before the run ends.
+        wg.wait();
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), N);
+}
