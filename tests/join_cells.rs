@@ -223,3 +223,30 @@ fn handles_dropped_while_their_goroutines_finish_drop_each_result_once() {
     });
     assert_eq!(drops.load(Ordering::SeqCst), N);
 }
+
+#[test]
+fn a_handle_dropped_after_its_goroutine_started_leaves_the_result_to_the_goroutine() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    rt(2).block_on(move || {
+        let (started, gate) = (goweave::chan::make::<()>(0), goweave::chan::make::<()>(0));
+        let (s, g) = (started.clone(), gate.clone());
+        let h = go(move || {
+            s.send(());
+            g.recv();
+            Tally(d, [0; 2])
+        });
+        started.recv();
+        // Started, with its handle alive at the start; the handle goes before it finishes.
+        drop(h);
+        gate.send(());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while drops.load(Ordering::SeqCst) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the result was never dropped"
+            );
+            gosched();
+        }
+    });
+}
