@@ -241,8 +241,11 @@ fn every_guarded_test_fails_when_the_stall_is_unbounded() {
         let stall = e
             .stall()
             .unwrap_or_else(|| panic!("{name}: no stall in\n{e}"));
+        // The stalled goroutine may have become runnable only after a few of the ticker's
+        // 10 ms ticks, so the stall can fall short of the one-second guard by those: most of
+        // the guard, far past the default bound.
         assert!(
-            stall.duration >= Duration::from_secs(1),
+            stall.duration >= Duration::from_millis(900),
             "{name}: a guard of a second or more fired after {:?}:\n{e}",
             stall.duration
         );

@@ -150,8 +150,11 @@ fn request_with(timeout: Duration) -> impl Fn() + Send + Sync + Clone + 'static 
 }
 
 /// Under the default timer mode every strategy still finds the leak when the timeout is
-/// short, and the report says what it assumed: the worker (goroutine 2), runnable from the
-/// start, kept waiting for the whole timeout while the timer armed by the `select!` fired.
+/// short, and the report says what it assumed: a goroutine kept waiting for the whole timeout
+/// while the timer armed by the `select!` fired. That is the worker (goroutine 2), runnable
+/// from the start, or main (goroutine 1) where time passed between its arming the timer and
+/// entering the `select!` (the report names the longest waiter, the lowest id among equals);
+/// which failing schedule a strategy meets first depends on its random draws.
 #[test]
 fn the_default_still_finds_a_short_timeout_racing_the_worker() {
     let body = request_with(Duration::from_millis(10));
@@ -171,14 +174,15 @@ fn the_default_still_finds_a_short_timeout_racing_the_worker() {
             .expect_err("a 10 ms timeout races the worker");
         assert_eq!(f.kind(), FailureKind::Leak, "{s}: {f}");
         let stall = f.stall().expect("the timeout fired ahead of the worker");
-        assert_eq!(stall.goroutine, 2, "{s}: {f}");
+        assert!(matches!(stall.goroutine, 1 | 2), "{s}: {f}");
         assert_eq!(stall.duration, Duration::from_millis(10), "{s}: {f}");
         let site = stall
             .timer
             .expect("the trace knows where the timer was armed");
         assert!(site.file().ends_with("timers_timeout_leak.rs"), "{site}");
         let line = format!(
-            "this failure needs goroutine 2 to stall for 10ms while the timer created at {site} fires (timers: max_stall:250ms)"
+            "this failure needs goroutine {} to stall for 10ms while the timer created at {site} fires (timers: max_stall:250ms)",
+            stall.goroutine
         );
         assert!(f.to_string().contains(&line), "{s}: {f}");
         // The token carries the bound, and replays the same failure under it.

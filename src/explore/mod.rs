@@ -487,6 +487,29 @@ pub trait Strategy: Send {
     /// [`d.time_index()`](Decision::time_index) to let time pass first.
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize;
 
+    /// True if every choice of this strategy depends on nothing but the number of options (as
+    /// [`Random`]'s uniform picks do): the controlled executor then calls
+    /// [`pick_by_count`](Strategy::pick_by_count) instead of building a [`Decision`] or a
+    /// [`ValueDecision`] (which costs more than a uniform pick), for the goroutine choices
+    /// and for the data choices with two or more values. Asked once per schedule, after
+    /// `begin`. Default: false.
+    fn picks_by_count(&self) -> bool {
+        false
+    }
+
+    /// For a strategy that [`picks_by_count`](Strategy::picks_by_count): the index of the
+    /// option to take among `options`, the same answer [`pick_goroutine`](Strategy::pick_goroutine)
+    /// would give for a decision with that many [`options`](Decision::options) (the runnable
+    /// goroutines, then letting time pass if that is offered), or
+    /// [`pick_value`](Strategy::pick_value) for a data choice with `n == options`. Only ever
+    /// called with two or more options.
+    fn pick_by_count(&mut self, options: usize) -> usize {
+        panic!(
+            "goweave: strategy {} says it picks by count (`Strategy::picks_by_count`) but does not implement `Strategy::pick_by_count` ({options} options)",
+            self.describe()
+        )
+    }
+
     /// A value in `0..d.n` for a data choice: a `select!` case or a random number.
     fn pick_value(&mut self, d: &ValueDecision) -> u64;
 
@@ -567,6 +590,12 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
         (**self).pick_goroutine(d)
+    }
+    fn picks_by_count(&self) -> bool {
+        (**self).picks_by_count()
+    }
+    fn pick_by_count(&mut self, options: usize) -> usize {
+        (**self).pick_by_count(options)
     }
     fn pick_value(&mut self, d: &ValueDecision) -> u64 {
         (**self).pick_value(d)

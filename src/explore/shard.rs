@@ -87,6 +87,14 @@ impl Strategy for Shard {
         self.inner.pick_goroutine(d)
     }
 
+    fn picks_by_count(&self) -> bool {
+        self.inner.picks_by_count()
+    }
+
+    fn pick_by_count(&mut self, options: usize) -> usize {
+        self.inner.pick_by_count(options)
+    }
+
     fn pick_value(&mut self, d: &ValueDecision) -> u64 {
         self.inner.pick_value(d)
     }

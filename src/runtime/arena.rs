@@ -24,21 +24,36 @@ use std::cell::Cell;
 
 /// Bytes the heap grows by at a time: below 64 KiB, see the module docs.
 const STEP: usize = 60 * 1024;
-/// Fresh records between two steps: 128 records of 304 bytes (336 with the allocator's and
-/// the reference counts' headers) take 42 KiB, within one step.
-const EVERY: u32 = 128;
+/// Bytes of fresh records or `go` cells (`gocell.rs`) carved between two steps: 128 records
+/// of 304 bytes (336 with the allocator's and the reference counts' headers) take 42 KiB,
+/// within one step.
+const EVERY_BYTES: usize = 42 * 1024;
+
+/// A record's share of a step.
+const RECORD_BYTES: usize = 336;
 
 thread_local! {
-    /// Fresh records allocated on this thread, modulo `EVERY`.
-    static FRESH: Cell<u32> = const { Cell::new(0) };
+    /// Bytes of fresh records and cells allocated on this thread since the last step.
+    static FRESH: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Called before allocating a fresh goroutine record (none could be reused).
 #[inline]
 pub(crate) fn before_fresh_record() {
+    before_fresh(RECORD_BYTES);
+}
+
+/// Called before allocating `bytes` that will likely stay alive a while (a goroutine record,
+/// a `go`'s cell): every `EVERY_BYTES` of them, the heap grows by a step.
+#[inline]
+pub(crate) fn before_fresh(bytes: usize) {
     let n = FRESH.try_with(|c| {
         let n = c.get();
-        c.set(if n + 1 == EVERY { 0 } else { n + 1 });
+        c.set(if n + bytes >= EVERY_BYTES {
+            0
+        } else {
+            n + bytes
+        });
         n
     });
     if n == Ok(0) {

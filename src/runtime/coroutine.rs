@@ -55,11 +55,39 @@ pub(crate) fn resume(g: &GRef) -> Step {
     // SAFETY: the executors only call `resume` from the goroutine's owning thread, and the
     // reference does not outlive this function.
     let body = unsafe { g.body_mut() };
+    // A started goroutine (nearly every resume) goes straight to its switch; starting one, or
+    // polling a task on a worker, stays out of line, so this path keeps a small frame.
+    if !matches!(body, Body::Started(_)) {
+        if let Some(step) = launch(g, body) {
+            return step;
+        }
+    }
+    let Body::Started(co) = body else {
+        panic!("goweave: {} resumed after it finished", g.label());
+    };
+    match co.resume(()) {
+        CoroutineResult::Yield(req) => Step::Suspended(req),
+        CoroutineResult::Return(exit) => {
+            let Body::Started(co) = std::mem::replace(body, Body::Gone) else {
+                unreachable!()
+            };
+            stack::release(co.into_stack());
+            Step::Finished(exit)
+        }
+    }
+}
+
+/// The part of [`resume`] for a goroutine that has not started: a task on a worker is polled
+/// here (`Some`: its step), anything else gets a stack and a coroutine (`None`: resume it),
+/// or fails to (`Some`: it finished with a panic).
+#[cold]
+#[inline(never)]
+fn launch(g: &GRef, body: &mut Body) -> Option<Step> {
     if let Body::Task(e) = body {
         if matches!(g.exec, super::executor::ExecKind::Steal(_)) {
             let e = *e;
             // Polled here, on the worker's stack.
-            return match crate::task::poll_stackless(g, e) {
+            return Some(match crate::task::poll_stackless(g, e) {
                 Ok(false) => Step::Suspended(Request::ParkTask),
                 Ok(true) => {
                     *body = Body::Gone;
@@ -69,7 +97,7 @@ pub(crate) fn resume(g: &GRef) -> Step {
                     *body = Body::Gone;
                     Step::Finished(Exit::Panicked(report))
                 }
-            };
+            });
         }
     }
     if let Body::Unstarted(..) | Body::Inline(..) | Body::Task(..) = body {
@@ -88,7 +116,7 @@ pub(crate) fn resume(g: &GRef) -> Step {
             }
             Err(e) => {
                 launch.discard(g);
-                return Step::Finished(Exit::Panicked(PanicReport {
+                return Some(Step::Finished(Exit::Panicked(PanicReport {
                     goroutine: g.id,
                     name: g.name().map(str::to_string),
                     task: g.task,
@@ -96,23 +124,11 @@ pub(crate) fn resume(g: &GRef) -> Step {
                     message: format!("cannot allocate its stack: {e}"),
                     spawned_at: g.spawn_site,
                     created: None,
-                }));
+                })));
             }
         }
     }
-    let Body::Started(co) = body else {
-        panic!("goweave: {} resumed after it finished", g.label());
-    };
-    match co.resume(()) {
-        CoroutineResult::Yield(req) => Step::Suspended(req),
-        CoroutineResult::Return(exit) => {
-            let Body::Started(co) = std::mem::replace(body, Body::Gone) else {
-                unreachable!()
-            };
-            stack::release(co.into_stack());
-            Step::Finished(exit)
-        }
-    }
+    None
 }
 
 /// Tear down a goroutine that has not finished: its stack is force-unwound so destructors run

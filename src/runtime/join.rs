@@ -1,8 +1,12 @@
 //! `go` and `JoinHandle`: starting a goroutine and waiting for its result.
 //!
-//! A `go` costs one goroutine record and no other allocation: the closure waits in the
-//! record's payload until the goroutine runs, and the result waits there until it is joined
-//! (values too large for the payload are boxed). The `JoinHandle` holds the record.
+//! A `go` costs one allocation. On a worker of the work-stealing runtime it is a join cell
+//! (`gocell.rs`): the closure waits there until the goroutine runs, on a record taken from the
+//! worker's free list only then, and the result waits there until it is joined; the
+//! `JoinHandle` holds the cell. Elsewhere (the controlled executor, tasks, a recording run, a
+//! `go` from outside a worker) it is the goroutine record: the closure and then the result wait
+//! in its payload (values too large for it are boxed), and the `JoinHandle` holds the record.
+//! The invariants below are the record's; the cell's mirror them.
 //!
 //! Invariants (of `G::join`, always under its lock):
 //! - the state moves `Running` → `Done` | `Empty` | `Abandoned` exactly once, and whoever waits
@@ -17,8 +21,10 @@ use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
 
+use super::context::{self, Exec};
 use super::event::{Event, ObjId, Op};
 use super::executor;
+use super::gocell::{self, CellState};
 use super::goroutine::{self, Body, GRef, InlineEntry, Payload, WaitReason, G};
 use super::hb::{self, Key};
 use super::waiter::Waiter;
@@ -128,26 +134,43 @@ pub(crate) unsafe fn finish<T>(g: &G, v: T) {
 /// A handle to a goroutine started with [`go`]: [`join`](JoinHandle::join) waits for its
 /// value. Dropping the handle detaches the goroutine, as in Go.
 pub struct JoinHandle<T> {
-    g: ManuallyDrop<GRef>,
-    id: u64,
+    inner: Inner,
     _value: PhantomData<fn() -> T>,
+}
+
+/// What a handle holds: the goroutine's record, or (a `go` on a worker of the work-stealing
+/// runtime) only its join cell, so that the record is recycled as the goroutine exits
+/// (`gocell.rs`).
+enum Inner {
+    Record(ManuallyDrop<GRef>),
+    Cell(gocell::Handle),
 }
 
 impl<T> std::fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id).finish()
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }
 
 impl<T> JoinHandle<T> {
     /// The goroutine's id.
     pub fn id(&self) -> u64 {
-        self.id
+        // Read through the pointer, not kept in the handle: a million handles in a `Vec` take
+        // 16 MB instead of 24.
+        match &self.inner {
+            Inner::Record(g) => g.id,
+            Inner::Cell(c) => c.id(),
+        }
     }
 
     /// True once the goroutine has finished.
     pub fn is_finished(&self) -> bool {
-        !matches!(*lock(&self.g), JoinState::Running { .. })
+        match &self.inner {
+            Inner::Record(g) => !matches!(*lock(g), JoinState::Running { .. }),
+            Inner::Cell(c) => c.is_finished(),
+        }
     }
 
     /// Wait for the goroutine's (or task's) value. Works from a goroutine (it parks with wait reason
@@ -157,21 +180,36 @@ impl<T> JoinHandle<T> {
     #[track_caller]
     pub fn join(self) -> T {
         let site = Location::caller();
-        executor::sched_point(Event::new(Op::Join, ObjId(self.id), site));
+        let id = self.id();
+        executor::sched_point(Event::new(Op::Join, ObjId(id), site));
+        if let Inner::Cell(_) = &self.inner {
+            let this = ManuallyDrop::new(self);
+            // SAFETY: `this` is never used or dropped again, so the cell's handle is moved out
+            // of it once.
+            let Inner::Cell(c) = (unsafe { std::ptr::read(&this.inner) }) else {
+                unreachable!("matched just above")
+            };
+            return join_cell(c, id, site);
+        }
         loop {
-            let mut st = lock(&self.g);
+            let Inner::Record(g) = &self.inner else {
+                unreachable!("a cell's handle returned above")
+            };
+            let mut st = lock(g);
             match &mut *st {
                 JoinState::Done { .. } => {
                     *st = JoinState::Empty;
                     // SAFETY: `Done` means the payload holds the result, a `T` (`run::<F, T>`
                     // put it there); the join lock is held.
-                    let v = unsafe { self.g.payload.take::<T>() };
+                    let v = unsafe { g.payload.take::<T>() };
                     drop(st);
-                    hb::acquire(Key::Exit(self.id));
+                    hb::acquire(Key::Exit(id));
                     // Nothing left for the handle's drop to do but recycling.
                     let mut this = ManuallyDrop::new(self);
-                    // SAFETY: `this` is never used or dropped again.
-                    goroutine::recycle(unsafe { ManuallyDrop::take(&mut this.g) });
+                    if let Inner::Record(h) = &mut this.inner {
+                        // SAFETY: `this` is never used or dropped again.
+                        goroutine::recycle(unsafe { ManuallyDrop::take(h) });
+                    }
                     return v;
                 }
                 // With a handle alive, `Empty` means the handle took the value: it was awaited.
@@ -184,7 +222,7 @@ impl<T> JoinHandle<T> {
                 JoinState::Abandoned(why) => {
                     let why = *why;
                     drop(st);
-                    panic!("goweave: joined goroutine {}: {why}", self.id)
+                    panic!("goweave: joined goroutine {id}: {why}")
                 }
                 JoinState::Running { waiter, .. } => {
                     let (w, sleeper) = Waiter::current();
@@ -208,15 +246,20 @@ impl<T> std::future::Future for JoinHandle<T> {
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
         let site = crate::task::poll_site(Location::caller());
         let this = self.get_mut();
-        executor::sched_point(Event::new(Op::Join, ObjId(this.id), site));
-        let mut st = lock(&this.g);
+        let id = this.id();
+        executor::sched_point(Event::new(Op::Join, ObjId(id), site));
+        let g = match &this.inner {
+            Inner::Record(g) => g,
+            Inner::Cell(c) => return poll_cell(c, id, site, cx),
+        };
+        let mut st = lock(g);
         match &mut *st {
             JoinState::Done { .. } => {
                 *st = JoinState::Empty;
                 // SAFETY: `Done` means the payload holds the result, a `T`; the lock is held.
-                let v = unsafe { this.g.payload.take::<T>() };
+                let v = unsafe { g.payload.take::<T>() };
                 drop(st);
-                hb::acquire(Key::Exit(this.id));
+                hb::acquire(Key::Exit(id));
                 std::task::Poll::Ready(v)
             }
             // With a handle alive, `Empty` means this handle took the value already.
@@ -224,8 +267,8 @@ impl<T> std::future::Future for JoinHandle<T> {
                 drop(st);
                 panic!(
                     "goweave: JoinHandle of {} {} polled after it returned its value",
-                    if this.g.task { "task" } else { "goroutine" },
-                    this.id
+                    if g.task { "task" } else { "goroutine" },
+                    id
                 )
             }
             JoinState::Abandoned(why) => {
@@ -233,8 +276,8 @@ impl<T> std::future::Future for JoinHandle<T> {
                 drop(st);
                 panic!(
                     "goweave: joined {} {}: {why}",
-                    if this.g.task { "task" } else { "goroutine" },
-                    this.id
+                    if g.task { "task" } else { "goroutine" },
+                    id
                 )
             }
             JoinState::Running { waiter, .. } => {
@@ -248,23 +291,95 @@ impl<T> std::future::Future for JoinHandle<T> {
     }
 }
 
+/// `JoinHandle::join` of a handle that holds a cell.
+fn join_cell<T>(c: gocell::Handle, id: u64, site: &'static Location<'static>) -> T {
+    loop {
+        let mut st = c.lock();
+        match &mut *st {
+            CellState::Done => {
+                // SAFETY: `Done`, with the lock held; the cell was made by `go::<F, T>`.
+                let v = unsafe { c.take::<T>(&mut st) };
+                drop(st);
+                hb::acquire(Key::Exit(id));
+                // Emptied just above: nothing for the handle's drop to look at.
+                c.release_emptied();
+                return v;
+            }
+            CellState::Empty => {
+                drop(st);
+                panic!(
+                    "goweave: join at {site} of a JoinHandle that was already awaited to completion"
+                )
+            }
+            CellState::Abandoned(why) => {
+                let why = *why;
+                drop(st);
+                panic!("goweave: joined goroutine {id}: {why}")
+            }
+            CellState::Running { waiter, .. } => {
+                let (w, sleeper) = Waiter::current();
+                *waiter = Some(w);
+                sleeper.sleep(WaitReason::Join, site, st);
+            }
+        }
+    }
+}
+
+/// The `poll` of a handle that holds a cell.
+fn poll_cell<T>(
+    c: &gocell::Handle,
+    id: u64,
+    site: &'static Location<'static>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<T> {
+    let mut st = c.lock();
+    match &mut *st {
+        CellState::Done => {
+            // SAFETY: `Done`, with the lock held; the cell was made by `go::<F, T>`.
+            let v = unsafe { c.take::<T>(&mut st) };
+            drop(st);
+            hb::acquire(Key::Exit(id));
+            std::task::Poll::Ready(v)
+        }
+        CellState::Empty => {
+            drop(st);
+            panic!("goweave: JoinHandle of goroutine {id} polled after it returned its value")
+        }
+        CellState::Abandoned(why) => {
+            let why = *why;
+            drop(st);
+            panic!("goweave: joined goroutine {id}: {why}")
+        }
+        CellState::Running { waiter, .. } => {
+            *waiter = Some(Waiter::Task(cx.waker().clone()));
+            drop(st);
+            crate::task::awaiting(WaitReason::Join, site);
+            std::task::Poll::Pending
+        }
+    }
+}
+
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
+        // A cell's handle lets go of it on its own drop.
+        let Inner::Record(g) = &mut self.inner else {
+            return;
+        };
         {
-            let mut st = lock(&self.g);
+            let mut st = lock(g);
             match &mut *st {
                 JoinState::Running { handle, .. } => *handle = false,
                 JoinState::Done { discard } => {
                     let discard = *discard;
                     *st = JoinState::Empty;
                     // SAFETY: `Done` means the payload holds the result; the lock is held.
-                    unsafe { discard(&self.g.payload) };
+                    unsafe { discard(&g.payload) };
                 }
                 JoinState::Empty | JoinState::Abandoned(_) => {}
             }
         }
         // SAFETY: `g` is not used again after this.
-        goroutine::recycle(unsafe { ManuallyDrop::take(&mut self.g) });
+        goroutine::recycle(unsafe { ManuallyDrop::take(g) });
     }
 }
 
@@ -328,6 +443,17 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    if let Exec::Steal(w) = context::exec_ref() {
+        if w.shared().takes_cells(w) {
+            // Only a cell now; the record when it starts (`gocell.rs`).
+            let (id, handle) = w.shared().spawn_cell(w, name, site, f);
+            executor::sched_point(Event::new(Op::Spawn, ObjId(id), site));
+            return JoinHandle {
+                inner: Inner::Cell(handle),
+                _value: PhantomData,
+            };
+        }
+    }
     let mut f = Some(f);
     let mut install = |p: &Payload| {
         // SAFETY: the payload of a record being created is empty and not shared yet.
@@ -348,8 +474,7 @@ impl<T> JoinHandle<T> {
     /// The handle of goroutine or task `g`, just spawned with a handle.
     pub(crate) fn new(g: GRef) -> JoinHandle<T> {
         JoinHandle {
-            id: g.id,
-            g: ManuallyDrop::new(g),
+            inner: Inner::Record(ManuallyDrop::new(g)),
             _value: PhantomData,
         }
     }

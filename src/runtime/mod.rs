@@ -9,6 +9,7 @@ pub(crate) mod coroutine;
 pub(crate) mod dump;
 pub(crate) use crate::verdict::event;
 pub(crate) mod executor;
+pub(crate) mod gocell;
 pub(crate) mod goroutine;
 pub(crate) mod hb;
 pub(crate) mod hbgraph;

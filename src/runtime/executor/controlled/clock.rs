@@ -15,12 +15,14 @@ impl Controlled {
     /// bound.
     #[inline]
     pub(super) fn time_option(&self, st: &mut State) -> Option<Duration> {
+        // The timers first: with none armed (most scheduling points of most programs) that is
+        // the whole answer.
+        let deadline = st.timers.next_deadline()?;
         let bound = match self.cfg.timers {
             TimerMode::WhenBlocked => return None,
             TimerMode::AnyTime => None,
             TimerMode::MaxStall(b) => Some(b),
         };
-        let deadline = st.timers.next_deadline()?;
         match st.quiesce {
             Some((_, until)) if deadline > until => return None,
             _ => {}

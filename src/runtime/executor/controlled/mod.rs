@@ -15,7 +15,8 @@
 //!   strategy keeps it running, or when it is resumed after a switch. The trace and the
 //!   fingerprint see committed events, so the trace is the order in which things happened.
 //! - `pending[g]` is the latest event goroutine `g` announced (its spawn site before it ran):
-//!   what it will do when it next runs.
+//!   what it will do when it next runs. Only a `Decision` shows it (and `probes`), so with a
+//!   strategy that picks by count (`by_count`) neither is kept up to date.
 //! - A preemption is counted when the strategy switches away from a goroutine that reached a
 //!   scheduling point and could continue (it did not block, finish or yield).
 //! - A `RefCell` borrow of `State` is never held across a goroutine switch or an unlock step.
@@ -162,6 +163,8 @@ struct State {
     strategy: Box<dyn Strategy>,
     /// The strategy follows the schedule step by step (`Strategy::wants_notes`).
     notes: bool,
+    /// The strategy picks from the number of options alone (`Strategy::picks_by_count`).
+    by_count: bool,
     /// The goroutine and atomic of the latest atomic load announced: the same goroutine
     /// loading the same atomic at the same place again is spinning.
     last_load: (u64, u64),
@@ -272,6 +275,7 @@ impl Controlled {
                 main_done: false,
                 quiesce: None,
                 notes: strategy.wants_notes(),
+                by_count: strategy.picks_by_count(),
                 last_load: (0, 0),
                 cancelled: false,
                 strategy,

@@ -94,6 +94,11 @@ impl StallClock {
     /// from now.
     #[inline]
     pub(super) fn runnable(&mut self, g: u64, now: Duration) {
+        if !self.active && self.polling == 0 {
+            // No timer and nobody polling (every run without timers or yields): there is
+            // nothing to count, and this is on the path of every wake-up.
+            return;
+        }
         let i = g as usize;
         if self.since.len() <= i {
             self.since.resize(i + 1, NOT_WAITING);
@@ -118,6 +123,10 @@ impl StallClock {
     /// Goroutine `g` blocked or finished: it no longer waits.
     #[inline]
     pub(super) fn blocked(&mut self, g: u64) {
+        if !self.active && self.polling == 0 {
+            // As in `runnable`: `since` holds no wait and no poller to clear.
+            return;
+        }
         self.stop_waiting(g, NOT_WAITING);
     }
 

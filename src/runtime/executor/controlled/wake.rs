@@ -40,6 +40,16 @@ impl Controlled {
 
     fn ask_waiter(st: &mut State, waiters: &[u64], gid: u64) -> usize {
         let n = waiters.len() as u64;
+        if st.by_count {
+            // The count is all it reads: no candidates to copy, no decision to build.
+            let v = st.strategy.pick_by_count(waiters.len());
+            assert!(
+                v < waiters.len(),
+                "goweave: strategy chose waiter {v} of {n}"
+            );
+            st.schedule.push(Choice::Value(v as u64));
+            return v;
+        }
         let mut buf = std::mem::take(&mut st.waiter_buf);
         buf.clear();
         buf.extend_from_slice(waiters);

@@ -33,7 +33,8 @@ use once_cell::sync::Lazy;
 
 use crate::runtime::context::{self, Exec};
 use crate::runtime::event::ObjId;
-use crate::runtime::goroutine::{self, GRef, Install, G};
+use crate::runtime::gocell::{self, New, Unstarted};
+use crate::runtime::goroutine::{self, Body, GRef, InlineEntry, Install, Payload, G};
 use crate::runtime::panic::{install_hook, PanicReport};
 use crate::runtime::timer::{TimerFn, TimerId};
 
@@ -93,7 +94,7 @@ pub(crate) struct Remote {
     /// Started goroutines woken onto this worker from elsewhere.
     inbox: Injector<GRef>,
     /// Steals unstarted goroutines from this worker's deque.
-    stealer: Stealer<GRef>,
+    stealer: Stealer<New>,
     /// The newest goroutine spawned here, left to this worker for a few microseconds
     /// (`slot.rs`); on a line of its own, since the owner swaps it on every `go`.
     slot: CachePadded<slot::Slot>,
@@ -105,7 +106,7 @@ pub(crate) struct Shared {
     id: u64,
     remotes: Box<[Remote]>,
     /// Goroutines spawned from outside any worker.
-    injector: Injector<GRef>,
+    injector: Injector<New>,
     /// Written by every worker that starts or stops searching or sleeping: on cache lines of
     /// its own, so that those writes do not slow down the spinning workers' reads of the
     /// fields next to it (`remotes`, `shutdown`); without the padding, where the compiler put
@@ -124,7 +125,10 @@ pub(crate) struct Shared {
     live: Box<[CachePadded<AtomicIsize>]>,
     /// The same goroutines, listable.
     registry: Registry,
-    next_gid: AtomicU64,
+    /// The next goroutine id. Written by every `go`: on a line of its own, so that a spawning
+    /// loop does not keep taking away the line of the fields every worker reads per goroutine
+    /// (`shutdown`, `stack_size`, `record`).
+    next_gid: CachePadded<AtomicU64>,
     stack_size: usize,
     /// The first unrecovered panic.
     panic: Mutex<Option<PanicReport>>,
@@ -265,37 +269,112 @@ impl Shared {
         // On this runtime's detector: main is spawned from outside the runtime.
         #[cfg(feature = "race")]
         crate::runtime::hb::spawned_on(self, parent, id, site, g.task);
+        self.enqueue(New::record(g.clone()));
+        g
+    }
+
+    /// True if a `go` on worker `w` may spawn only a join cell (`gocell.rs`), and leave the
+    /// record to whichever worker starts it: `w` is one of this runtime's workers that takes
+    /// new goroutines, and the run does not record (a recording names every goroutine's record
+    /// from its spawn on).
+    #[inline]
+    pub(crate) fn takes_cells(self: &Arc<Self>, w: &WorkerCtx) -> bool {
+        self.record.is_none() && Arc::ptr_eq(w.shared(), self) && w.active()
+    }
+
+    /// A `go` of `f` from worker `w` (`takes_cells` said yes): its id and its handle's side of
+    /// the cell.
+    pub(crate) fn spawn_cell<F, T>(
+        self: &Arc<Self>,
+        w: &WorkerCtx,
+        name: Option<Box<str>>,
+        site: &'static Location<'static>,
+        f: F,
+    ) -> (u64, gocell::Handle)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let id = self.next_gid.fetch_add(1, Ordering::Relaxed);
+        let parent = context::with_current(|g| g.map_or(0, |g| g.id));
+        #[cfg(feature = "race")]
+        crate::runtime::hb::spawned_on(self, parent, id, site, false);
+        let (new, handle) = gocell::new(id, parent, site, name, f);
+        self.enqueue_on(w, new);
+        (id, handle)
+    }
+
+    /// Queue an unstarted goroutine where the caller runs.
+    fn enqueue(self: &Arc<Self>, new: New) {
         match context::exec_ref() {
             Exec::Steal(w) if Arc::ptr_eq(w.shared(), self) && w.active() => {
-                self.live[w.index()].fetch_add(1, Ordering::Relaxed);
-                // The newest goroutine waits in the spawn slot, where thieves leave it alone for
-                // a few microseconds: a spawner that blocks soon runs its child itself, and the
-                // two then communicate on one worker (`slot.rs`). The one it displaces goes to
-                // the deque, stealable at once.
-                //
-                // Only the first of a burst needs to wake a thief (Go wakes one spinning M per
-                // `go`; here, per empty-to-non-empty change of slot and deque): a worker sleeps
-                // only after seeing both empty, and one that was woken, or is stealing, keeps
-                // coming back while they are not; a thief that finds work wakes the next one
-                // (`find_work`). The owner runs what nobody steals, so nothing is stranded.
-                // Skipping the check keeps the spawner off the sleep counters' cache line,
-                // which thieves write as they come and go.
-                match w.put_slot(g.clone()) {
-                    Some(old) => w.push_new(old),
-                    None => {
-                        if w.local_is_empty() {
-                            self.idle.notify_one();
-                        }
-                    }
-                }
+                self.enqueue_on(w, new)
             }
             _ => {
                 self.live[0].fetch_add(1, Ordering::Relaxed);
-                self.injector.push(g.clone());
+                self.injector.push(new);
                 self.idle.notify_one();
             }
         }
-        g
+    }
+
+    /// Queue an unstarted goroutine spawned on `w`, one of this runtime's workers that takes
+    /// new goroutines.
+    #[inline]
+    fn enqueue_on(&self, w: &WorkerCtx, new: New) {
+        self.live[w.index()].fetch_add(1, Ordering::Relaxed);
+        // The newest goroutine waits in the spawn slot, where thieves leave it alone for
+        // a few microseconds: a spawner that blocks soon runs its child itself, and the
+        // two then communicate on one worker (`slot.rs`). The one it displaces goes to
+        // the deque, stealable at once.
+        //
+        // Only the first of a burst needs to wake a thief (Go wakes one spinning M per
+        // `go`; here, per empty-to-non-empty change of slot and deque): a worker sleeps
+        // only after seeing both empty, and one that was woken, or is stealing, keeps
+        // coming back while they are not; a thief that finds work wakes the next one
+        // (`find_work`). The owner runs what nobody steals, so nothing is stranded.
+        // Skipping the check keeps the spawner off the sleep counters' cache line,
+        // which thieves write as they come and go.
+        match w.put_slot(new) {
+            Some(old) => w.push_new(old),
+            None => {
+                if w.local_is_empty() {
+                    self.idle.notify_one();
+                }
+            }
+        }
+    }
+
+    /// The record of an unstarted goroutine taken from a run queue by the worker about to run
+    /// it: a `go`'s cell gets one now, from this thread's free list (`gocell.rs`).
+    pub(crate) fn materialize(&self, new: New) -> GRef {
+        let mut start = match new.open() {
+            Unstarted::Record(g) => return g,
+            Unstarted::Go(s) => s,
+        };
+        let (id, site, parent, function) =
+            (start.id(), start.site(), start.parent(), start.function());
+        let name = start.take_name();
+        let mut start = Some(start);
+        let mut install = |p: &Payload| {
+            // SAFETY: the payload of a record being created is empty and not shared yet.
+            unsafe { p.put(start.take().expect("installed once")) };
+            Body::Inline(InlineEntry {
+                run: gocell::run_start,
+                discard: gocell::discard_start,
+                function,
+            })
+        };
+        G::new(
+            id,
+            name,
+            site,
+            parent,
+            ExecKind::Steal(self.id),
+            &mut install,
+            self.stack_size,
+            false,
+        )
     }
 
     pub(crate) fn unpark(self: &Arc<Self>, g: GRef) {
@@ -352,7 +431,7 @@ pub(crate) fn block_on<T: Send + 'static>(
     // Threads for every GOMAXPROCS value `set_procs` may choose later; those above `procs`
     // sleep until it is raised.
     let workers = max_workers.max(procs);
-    let deques: Vec<Deque<GRef>> = (0..workers).map(|_| Deque::new_fifo()).collect();
+    let deques: Vec<Deque<New>> = (0..workers).map(|_| Deque::new_fifo()).collect();
     let id = NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed);
     let shared = Arc::new(Shared {
         id,
@@ -372,7 +451,7 @@ pub(crate) fn block_on<T: Send + 'static>(
             .map(|_| CachePadded::new(AtomicIsize::new(0)))
             .collect(),
         registry: Registry::new(workers),
-        next_gid: AtomicU64::new(1),
+        next_gid: CachePadded::new(AtomicU64::new(1)),
         stack_size,
         panic: Mutex::new(None),
         timers: Timers::new(workers),
@@ -417,8 +496,10 @@ pub(crate) fn block_on<T: Send + 'static>(
     RUNTIMES.lock().unwrap().remove(&shared.id);
     shared.timers.shut_down();
     // Unstarted goroutines left in the injector: drop them without running.
-    while let Some(g) = worker::steal_one(&shared.injector) {
-        crate::runtime::coroutine::tear_down(&g);
+    while let Some(new) = worker::steal_one(&shared.injector) {
+        if let Unstarted::Record(g) = new.open() {
+            crate::runtime::coroutine::tear_down(&g);
+        }
     }
     // Races found (with the `race` feature) are reported even when the run also failed
     // otherwise: a misuse the detector saw often ends in a panic it caused (Go's "WaitGroup

@@ -11,9 +11,9 @@
 //! stealable deque, so fan-out is unchanged.
 //!
 //! Invariants:
-//! - `ptr` is null or owns one strong reference to an unstarted goroutine's record (made by
-//!   `Arc::into_raw`); whoever swaps or compare-exchanges a non-null pointer out of it owns that
-//!   reference. Only the owning worker puts; the owner and thieves take.
+//! - `ptr` is null or owns one unstarted goroutine (made by `New::into_raw`: a record's
+//!   reference or a `go`'s cell); whoever swaps or compare-exchanges a non-null pointer out of
+//!   it owns that. Only the owning worker puts; the owner and thieves take.
 //! - The age of a goroutine in the slot is measured by the thieves, not the owner, so that
 //!   `go` reads no clock: a thief notes when it first saw a given pointer there
 //!   ([`Sighting`]) and takes it once the same pointer has been there [`PROTECT`]. (A record
@@ -22,10 +22,9 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::runtime::goroutine::{GRef, G};
+use crate::runtime::gocell::New;
 
 /// How long a freshly spawned goroutine is left to its spawner before a thief may take it.
 pub(crate) const PROTECT: Duration = Duration::from_micros(4);
@@ -62,7 +61,7 @@ impl DequeSighting {
 /// One worker's spawn slot.
 pub(crate) struct Slot {
     /// See the module invariants.
-    ptr: AtomicPtr<G>,
+    ptr: AtomicPtr<()>,
 }
 
 /// What one thief last saw in one victim's slot: the pointer and when (ns).
@@ -78,22 +77,22 @@ impl Slot {
 
     /// The owner puts its newest goroutine; returns the one it displaces.
     #[inline]
-    pub(crate) fn put(&self, g: GRef) -> Option<GRef> {
-        let old = self.ptr.swap(Arc::into_raw(g).cast_mut(), Ordering::AcqRel);
-        // SAFETY: a non-null pointer in the slot owns a reference made by `into_raw` (module
+    pub(crate) fn put(&self, g: New) -> Option<New> {
+        let old = self.ptr.swap(g.into_raw(), Ordering::AcqRel);
+        // SAFETY: a non-null pointer in the slot owns what `into_raw` gave up (module
         // invariant); the swap moved that ownership to us.
-        (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
+        (!old.is_null()).then(|| unsafe { New::from_raw(old) })
     }
 
     /// The owner takes the slot's goroutine.
     #[inline]
-    pub(crate) fn take(&self) -> Option<GRef> {
+    pub(crate) fn take(&self) -> Option<New> {
         if self.ptr.load(Ordering::Relaxed).is_null() {
             return None;
         }
         let old = self.ptr.swap(std::ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: as in `put`.
-        (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
+        (!old.is_null()).then(|| unsafe { New::from_raw(old) })
     }
 
     /// True if a goroutine is in the slot.
@@ -104,7 +103,7 @@ impl Slot {
 
     /// A thief takes the slot's goroutine if `seen` shows that the same one has been there
     /// [`PROTECT`] by `now()` (ns); otherwise it notes what it saw.
-    pub(crate) fn steal(&self, seen: &Sighting, now: impl FnOnce() -> u64) -> Option<GRef> {
+    pub(crate) fn steal(&self, seen: &Sighting, now: impl FnOnce() -> u64) -> Option<New> {
         let p = self.ptr.load(Ordering::Acquire);
         if p.is_null() {
             return None;
@@ -123,7 +122,7 @@ impl Slot {
             .compare_exchange(p, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
             .ok()
             // SAFETY: as in `put`; the exchange moved the slot's reference to us.
-            .map(|p| unsafe { Arc::from_raw(p) })
+            .map(|p| unsafe { New::from_raw(p) })
     }
 }
 
@@ -139,8 +138,8 @@ mod tests {
     use crate::runtime::executor::ExecKind;
     use crate::runtime::goroutine::{self, G};
 
-    fn unstarted() -> GRef {
-        G::new(
+    fn unstarted() -> New {
+        New::record(G::new(
             1,
             None,
             std::panic::Location::caller(),
@@ -149,7 +148,7 @@ mod tests {
             &mut goroutine::boxed(Box::new(|| {})),
             64 * 1024,
             false,
-        )
+        ))
     }
 
     #[test]

@@ -26,6 +26,7 @@ use crossbeam_deque::{Injector, Steal, Worker as Deque};
 
 use crate::runtime::context::{self, CurrentGuard, ExecPtr};
 use crate::runtime::coroutine::{self, Exit, Request, Step};
+use crate::runtime::gocell::{New, Unstarted};
 use crate::runtime::goroutine::{self, GRef, Status};
 use crate::runtime::stack;
 
@@ -46,7 +47,7 @@ pub(crate) struct WorkerCtx {
     index: usize,
     shared: Arc<Shared>,
     /// Unstarted goroutines; others steal from here.
-    local: Deque<GRef>,
+    local: Deque<New>,
     /// Started, runnable goroutines homed here.
     ready: RefCell<VecDeque<GRef>>,
     /// The goroutine to run next.
@@ -75,19 +76,19 @@ impl WorkerCtx {
     }
 
     /// A new goroutine spawned by code running on this worker.
-    pub(crate) fn push_new(&self, g: GRef) {
+    pub(crate) fn push_new(&self, g: New) {
         self.local.push(g);
     }
 
     /// Put a goroutine just spawned here into the spawn slot; returns the one it displaced.
     #[inline]
-    pub(crate) fn put_slot(&self, g: GRef) -> Option<GRef> {
+    pub(crate) fn put_slot(&self, g: New) -> Option<New> {
         self.shared.remotes[self.index].slot.put(g)
     }
 
     /// Take this worker's own spawn slot.
     #[inline]
-    fn take_slot(&self) -> Option<GRef> {
+    fn take_slot(&self) -> Option<New> {
         self.shared.remotes[self.index].slot.take()
     }
 
@@ -111,7 +112,7 @@ impl WorkerCtx {
         }
     }
 
-    fn steal_new(&self) -> Option<GRef> {
+    fn steal_new(&self) -> Option<New> {
         loop {
             match self.shared.injector.steal_batch_and_pop(&self.local) {
                 Steal::Success(g) => return Some(g),
@@ -172,14 +173,14 @@ impl WorkerCtx {
             self.drain_inbox();
             if self.active() {
                 if let Some(g) = steal_one(&self.shared.injector) {
-                    return Some(g);
+                    return Some(self.shared.materialize(g));
                 }
             }
         }
         if t.is_multiple_of(LOCAL_EVERY) && self.active() {
             // Start our own new goroutines before thieves may take them (`DEQUE_PATIENCE`).
             if let Some(g) = self.local.pop() {
-                return Some(g);
+                return Some(self.shared.materialize(g));
             }
         }
         if let Some(g) = self.run_next.borrow_mut().take() {
@@ -188,7 +189,7 @@ impl WorkerCtx {
         if self.active() {
             // Above GOMAXPROCS the slot, like the deque, is for thieves.
             if let Some(g) = self.take_slot() {
-                return Some(g);
+                return Some(self.shared.materialize(g));
             }
         }
         if let Some(g) = self.ready.borrow_mut().pop_front() {
@@ -203,7 +204,8 @@ impl WorkerCtx {
             // deque (spawned before the limit dropped) is for thieves.
             return None;
         }
-        self.local.pop().or_else(|| self.steal_new())
+        let g = self.local.pop().or_else(|| self.steal_new())?;
+        Some(self.shared.materialize(g))
     }
 
     fn has_work(&self) -> bool {
@@ -340,7 +342,7 @@ impl WorkerCtx {
                 // (new ones must stay stealable), so a yield lets one new goroutine go first.
                 let mut ready = self.ready.borrow_mut();
                 if let Some(new) = self.take_slot().or_else(|| self.local.pop()) {
-                    ready.push_back(new);
+                    ready.push_back(self.shared.materialize(new));
                 }
                 ready.push_back(queued.take().unwrap_or_else(|| GRef::clone(&g)));
             }
@@ -387,9 +389,12 @@ impl WorkerCtx {
             }
             g.set_status(Status::Dead);
         }
-        while let Some(g) = self.take_slot().or_else(|| self.local.pop()) {
-            coroutine::tear_down(&g);
-            g.set_status(Status::Dead);
+        while let Some(new) = self.take_slot().or_else(|| self.local.pop()) {
+            // A `go`'s cell that never started is dropped, which tells its joiner.
+            if let Unstarted::Record(g) = new.open() {
+                coroutine::tear_down(&g);
+                g.set_status(Status::Dead);
+            }
         }
     }
 }
@@ -406,7 +411,7 @@ pub(crate) fn steal_one<T>(q: &Injector<T>) -> Option<T> {
 }
 
 /// The body of worker thread `index`.
-pub(crate) fn run(index: usize, shared: Arc<Shared>, local: Deque<GRef>) {
+pub(crate) fn run(index: usize, shared: Arc<Shared>, local: Deque<New>) {
     stack::prepare_thread();
     let ctx = WorkerCtx {
         index,

@@ -1,0 +1,635 @@
+//! A `go` on the work-stealing runtime before its goroutine starts, and its join cell.
+//!
+//! A goroutine record is ~300 bytes. When a spawner outruns the workers (a loop of a million
+//! `go`s keeping every `JoinHandle`), every goroutine spawned and not yet joined used to hold
+//! one: 350 MB alive at once, a quarter of the time spent by the kernel zeroing fresh pages.
+//! Here `go` allocates only a cell: a small header, and one slot that holds the closure until
+//! the goroutine runs, then its result until it is joined. The record is taken from the
+//! worker's free list when the goroutine first runs (`Shared::materialize`) and goes back to it
+//! as soon as the goroutine exits, while the handle keeps only the cell. Go's `newproc` does
+//! allocate its `g` at once, but its `g`s are recycled at exit, and nothing holds them after.
+//!
+//! Two references own a cell: the run side (a [`New`] in a run queue, then a [`Start`] in the
+//! record's payload) and the [`JoinHandle`](super::join::JoinHandle) (if any). The last one to
+//! let go frees it.
+//!
+//! Invariants:
+//! - `refs` counts the owners above; the cell is freed when it drops to zero.
+//! - The slot holds the closure from `new` until the run side takes it (to run it, or to drop
+//!   it unrun); only the run side touches it until then. It holds the result exactly while the
+//!   state is `Done`, and is then touched only under the `join` lock.
+//! - `state` moves `Running` → `Done` | `Empty` | `Abandoned` once, as `JoinState` does in
+//!   `join.rs`, and a joiner registers itself under the same lock, so no completion misses it.
+//! - While the run side holds its reference, the handle exists iff `refs == 2` (no flag of
+//!   its own: the cell stays within 96 bytes of heap). The handle gives its reference up under
+//!   the `join` lock, so a finishing goroutine that reads `refs` under that lock either sees
+//!   the handle, and leaves the result to it, or sees it gone, and drops the result itself.
+//! - `name` is moved out by the run side when the record is made, before it is shared.
+
+use std::cell::UnsafeCell;
+use std::mem::ManuallyDrop;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::goroutine::{GRef, Payload, G};
+use super::hb::{self, Key};
+use super::waiter::Waiter;
+
+/// The join state of a cell; see the module invariants.
+pub(crate) enum CellState {
+    /// Not finished. `waiter`: the joiner, if one waits.
+    Running { waiter: Option<Waiter> },
+    /// Finished; the result is in the slot.
+    Done,
+    /// Finished and the result was taken or dropped (or never wanted).
+    Empty,
+    /// The goroutine panicked, or was torn down before returning.
+    Abandoned(&'static str),
+}
+
+/// What is known of a cell without knowing its closure's and result's types.
+struct VTable {
+    /// Takes the closure out of the slot and runs it, then completes the cell; consumes the
+    /// run side's reference.
+    run: unsafe fn(Ref),
+    /// Drops the closure in the slot, unrun.
+    drop_closure: unsafe fn(NonNull<Header>),
+    /// Drops the result in the slot.
+    drop_value: unsafe fn(NonNull<Header>),
+    /// Frees the allocation.
+    dealloc: unsafe fn(NonNull<Header>),
+    /// The slot's address (the handle knows the result's type, not the closure's).
+    slot: unsafe fn(NonNull<Header>) -> *mut u8,
+    /// The closure's type path, for dumps and `leak::Options::ignore_top_function`.
+    function: fn() -> &'static str,
+}
+
+/// The untyped start of every cell.
+pub(crate) struct Header {
+    /// Owners alive (see the module invariants).
+    refs: AtomicUsize,
+    /// The result hand-over.
+    join: Mutex<CellState>,
+    vtable: &'static VTable,
+    /// The goroutine's id, given at `go`.
+    id: u64,
+    /// Id of the goroutine that spawned it.
+    parent: u64,
+    /// Where `go` was called.
+    site: &'static Location<'static>,
+    /// The name given at spawn, until the record takes it (boxed once more: names are rare,
+    /// and a thin pointer keeps the cell 8 bytes smaller).
+    name: UnsafeCell<Option<Box<Box<str>>>>,
+}
+
+/// The closure, then the result (`repr(C)`: both at offset 0, where the handle reads a `T`).
+#[repr(C)]
+union Slot<F, T> {
+    f: ManuallyDrop<F>,
+    t: ManuallyDrop<T>,
+}
+
+#[repr(C)]
+struct Cell<F, T> {
+    header: Header,
+    slot: UnsafeCell<Slot<F, T>>,
+}
+
+/// One owning reference to a cell.
+struct Ref(NonNull<Header>);
+
+// SAFETY: the header is `Sync` but for `name` and the slot, which the module invariants give
+// to one owner at a time (the run side, or whoever holds the `join` lock); the closure and
+// result types are `Send` (`new` requires it).
+unsafe impl Send for Ref {}
+// SAFETY: as above.
+unsafe impl Sync for Ref {}
+
+impl Ref {
+    fn header(&self) -> &Header {
+        // SAFETY: an owning reference keeps the cell allocated.
+        unsafe { self.0.as_ref() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CellState> {
+        self.header().join.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Ref {
+    fn drop(&mut self) {
+        if self.header().refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        std::sync::atomic::fence(Ordering::Acquire);
+        let dealloc = self.header().vtable.dealloc;
+        // SAFETY: this was the last owner, so nobody else can reach the cell any more; the
+        // slot is empty by then (the run side took or dropped the closure, and the result was
+        // taken or dropped under the lock by whoever left `Done`).
+        unsafe { dealloc(self.0) }
+    }
+}
+
+impl<F, T> Cell<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    const VTABLE: VTable = VTable {
+        run: Self::run,
+        drop_closure: Self::drop_closure,
+        drop_value: Self::drop_value,
+        dealloc: Self::dealloc,
+        slot: Self::slot,
+        function: std::any::type_name::<F>,
+    };
+
+    /// # Safety
+    /// `h` heads a live `Cell<F, T>`.
+    unsafe fn slot(h: NonNull<Header>) -> *mut u8 {
+        // SAFETY: `Cell` is `repr(C)` with the header first, so a pointer to the header is a
+        // pointer to the cell (the caller's contract says it is one).
+        let cell = unsafe { h.cast::<Cell<F, T>>().as_ref() };
+        cell.slot.get().cast()
+    }
+
+    /// # Safety
+    /// `h` heads a live `Cell<F, T>` whose slot holds the closure, and the caller is the run
+    /// side.
+    unsafe fn take_closure(h: NonNull<Header>) -> F {
+        // SAFETY: the caller's contract: the slot holds an `F` and nobody else touches it.
+        unsafe { ManuallyDrop::take(&mut (*Self::slot(h).cast::<Slot<F, T>>()).f) }
+    }
+
+    unsafe fn drop_closure(h: NonNull<Header>) {
+        // SAFETY: the contract of `VTable::drop_closure` is `take_closure`'s.
+        drop(unsafe { Self::take_closure(h) })
+    }
+
+    unsafe fn drop_value(h: NonNull<Header>) {
+        // SAFETY: the caller holds the lock in state `Done`, so the slot holds the result.
+        drop(unsafe { ManuallyDrop::take(&mut (*Self::slot(h).cast::<Slot<F, T>>()).t) })
+    }
+
+    unsafe fn dealloc(h: NonNull<Header>) {
+        // SAFETY: the cell was made by `Box::new` in `new`, and the last owner frees it once.
+        drop(unsafe { Box::from_raw(h.cast::<Cell<F, T>>().as_ptr()) })
+    }
+
+    /// # Safety
+    /// As for `take_closure`, with `r` the run side's reference.
+    unsafe fn run(r: Ref) {
+        let h = r.0;
+        /// Marks the cell abandoned if the closure unwinds.
+        struct Unwound(NonNull<Header>);
+        impl Drop for Unwound {
+            fn drop(&mut self) {
+                // SAFETY: the run side's reference keeps the cell alive during `run`.
+                let header = unsafe { self.0.as_ref() };
+                abandon(
+                    header,
+                    "it panicked or was torn down (main returned) before returning",
+                );
+            }
+        }
+        // SAFETY: the caller's contract.
+        let f = unsafe { Self::take_closure(h) };
+        // Only the run side's reference left: the handle is gone, and cannot come back. (A
+        // load, not the lock: this runs for every goroutine.)
+        let detached = r.header().refs.load(Ordering::Acquire) == 1;
+        if detached {
+            // No handle (a `go` whose handle was dropped at once, Go's plain `go`): nobody looks
+            // at the cell again, so it goes now, and a goroutine that parks for long holds
+            // its record and stack only.
+            drop(r);
+            drop(f());
+            return;
+        }
+        // Declared after `r`, so dropped (on an unwind too) while `r` keeps the cell alive.
+        let unwound = Unwound(h);
+        let v = f();
+        std::mem::forget(unwound);
+        let header = r.header();
+        // The joiner may take the value as soon as it is published, before the executor
+        // records this goroutine's exit: the edge `join` acquires is released first (as in
+        // `join::finish`).
+        hb::release(Key::Exit(header.id));
+        let (waiter, unwanted) = {
+            let mut st = header.join.lock().unwrap_or_else(|p| p.into_inner());
+            // Under the lock: see the module invariants.
+            let handle = header.refs.load(Ordering::Acquire) == 2;
+            match std::mem::replace(&mut *st, CellState::Empty) {
+                CellState::Running { waiter } if handle => {
+                    // SAFETY: the closure was taken out, so the slot is empty; the lock is
+                    // held, and `Done` tells the handle what it holds.
+                    unsafe {
+                        (*Self::slot(h).cast::<Slot<F, T>>()).t = ManuallyDrop::new(v);
+                    }
+                    *st = CellState::Done;
+                    (waiter, None)
+                }
+                CellState::Running { waiter } => (waiter, Some(v)),
+                _ => unreachable!("a goroutine finishes once"),
+            }
+        };
+        // Dropped outside the lock: its destructor may do anything.
+        drop(unwanted);
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+}
+
+/// The goroutine ended without a result: wake the joiner, who will panic with `why`.
+fn abandon(h: &Header, why: &'static str) {
+    let waiter = {
+        let mut st = h.join.lock().unwrap_or_else(|p| p.into_inner());
+        match std::mem::replace(&mut *st, CellState::Abandoned(why)) {
+            CellState::Running { waiter, .. } => waiter,
+            other => {
+                *st = other;
+                None
+            }
+        }
+    };
+    if let Some(w) = waiter {
+        w.wake();
+    }
+}
+
+/// A new cell for a `go` of `f` as goroutine `id`: its run side and, with `handle`, its join
+/// side.
+pub(crate) fn new<F, T>(
+    id: u64,
+    parent: u64,
+    site: &'static Location<'static>,
+    name: Option<Box<str>>,
+    f: F,
+) -> (New, Handle)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    // Cells pile up while a spawner outruns the workers: grow the heap in steps.
+    super::arena::before_fresh(std::mem::size_of::<Cell<F, T>>() + 16);
+    let cell = Box::new(Cell::<F, T> {
+        header: Header {
+            refs: AtomicUsize::new(2),
+            join: Mutex::new(CellState::Running { waiter: None }),
+            vtable: &Cell::<F, T>::VTABLE,
+            id,
+            parent,
+            site,
+            name: UnsafeCell::new(name.map(Box::new)),
+        },
+        slot: UnsafeCell::new(Slot {
+            f: ManuallyDrop::new(f),
+        }),
+    });
+    let h = NonNull::from(Box::leak(cell)).cast::<Header>();
+    (New::go(Start(Ref(h))), Handle(ManuallyDrop::new(Ref(h))))
+}
+
+/// The run side of a cell: the closure, not run yet. Dropping it drops the closure unrun and
+/// tells the joiner that the goroutine never ran.
+pub(crate) struct Start(Ref);
+
+impl Start {
+    /// The goroutine's id.
+    pub(crate) fn id(&self) -> u64 {
+        self.0.header().id
+    }
+
+    /// Id of the goroutine that spawned it.
+    pub(crate) fn parent(&self) -> u64 {
+        self.0.header().parent
+    }
+
+    /// Where `go` was called.
+    pub(crate) fn site(&self) -> &'static Location<'static> {
+        self.0.header().site
+    }
+
+    /// The closure's type path.
+    pub(crate) fn function(&self) -> &'static str {
+        (self.0.header().vtable.function)()
+    }
+
+    /// The name given at spawn (moved out: the record keeps it from now on).
+    pub(crate) fn take_name(&mut self) -> Option<Box<str>> {
+        // SAFETY: only the run side touches `name` (module invariants), and `&mut self` is
+        // the run side, exclusively.
+        unsafe { (*self.0.header().name.get()).take().map(|n| *n) }
+    }
+
+    /// Run the closure and complete the cell (on the goroutine's own stack).
+    pub(crate) fn run(self) {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: the slot still holds the closure (a `Start` is consumed by `run` or by its
+        // drop, never both), and `this` is the run side. Its reference is read out of the
+        // `ManuallyDrop` and dropped after the call, also if the closure unwinds.
+        let r = unsafe { std::ptr::read(&this.0) };
+        let run = r.header().vtable.run;
+        // SAFETY: as above; `run` takes over the reference.
+        unsafe { run(r) };
+    }
+}
+
+impl Drop for Start {
+    fn drop(&mut self) {
+        let h = self.0 .0;
+        // SAFETY: a `Start` still holds its closure until `run` consumes it, and it is the run
+        // side.
+        unsafe { (self.0.header().vtable.drop_closure)(h) };
+        abandon(
+            self.0.header(),
+            "it was torn down (main returned) before it started",
+        );
+    }
+}
+
+/// The body of a goroutine whose record was made for a cell: its payload holds the `Start`
+/// (see `InlineEntry::run`).
+///
+/// # Safety
+/// `g`'s payload holds a `Start`, and `g` is the current goroutine.
+pub(crate) unsafe fn run_start(g: &G) {
+    // SAFETY: the caller's contract; the goroutine's own thread owns the payload.
+    let start = unsafe { g.payload.take::<Start>() };
+    start.run();
+}
+
+/// The `discard` of a record's payload holding a `Start` (an `InlineEntry`'s).
+///
+/// # Safety
+/// `p` holds a `Start`, and the caller has exclusive access to it.
+pub(crate) unsafe fn discard_start(p: &Payload) {
+    // SAFETY: the caller's contract.
+    unsafe { p.discard::<Start>() }
+}
+
+/// An unstarted goroutine in a run queue of the work-stealing executor: a record (main, tasks,
+/// goroutines of a recording run or spawned from outside a worker) or a `go`'s cell. One
+/// thin pointer, so that the spawn slot can swap it atomically: a record's `Arc::into_raw`,
+/// or a cell's header with the low bit set (both are aligned to at least 8).
+pub(crate) struct New(*mut ());
+
+// SAFETY: a `New` owns either a `GRef` (`Send + Sync`) or a `Start` (`Send + Sync` above).
+unsafe impl Send for New {}
+// SAFETY: as above; a `New` is only ever used through `&mut` or by value.
+unsafe impl Sync for New {}
+
+/// What a [`New`] holds.
+pub(crate) enum Unstarted {
+    /// A goroutine record.
+    Record(GRef),
+    /// A `go`'s cell.
+    Go(Start),
+}
+
+const CELL_TAG: usize = 1;
+
+impl New {
+    /// An unstarted goroutine record.
+    pub(crate) fn record(g: GRef) -> New {
+        New(Arc::into_raw(g).cast_mut().cast())
+    }
+
+    fn go(s: Start) -> New {
+        let s = ManuallyDrop::new(s);
+        // The tag keeps the pointer's provenance (`map_addr`), so Miri can follow it back.
+        New(s.0 .0.as_ptr().cast::<()>().map_addr(|a| a | CELL_TAG))
+    }
+
+    /// The raw pointer, owning what the `New` owned (for the spawn slot).
+    pub(crate) fn into_raw(self) -> *mut () {
+        ManuallyDrop::new(self).0
+    }
+
+    /// Rebuild a `New` from `into_raw`.
+    ///
+    /// # Safety
+    /// `p` came from `into_raw` and is rebuilt once.
+    pub(crate) unsafe fn from_raw(p: *mut ()) -> New {
+        New(p)
+    }
+
+    /// Take it apart.
+    pub(crate) fn open(self) -> Unstarted {
+        let p = ManuallyDrop::new(self).0;
+        if p.addr() & CELL_TAG != 0 {
+            let h = p.map_addr(|a| a & !CELL_TAG).cast::<Header>();
+            // SAFETY: a tagged pointer comes from `go`, which leaked one `Start`'s reference
+            // to this non-null header; it is rebuilt once (`self` is consumed).
+            Unstarted::Go(Start(Ref(unsafe { NonNull::new_unchecked(h) })))
+        } else {
+            // SAFETY: an untagged pointer comes from `Arc::into_raw` in `record`, rebuilt once.
+            Unstarted::Record(unsafe { Arc::from_raw(p.cast::<G>().cast_const()) })
+        }
+    }
+}
+
+impl Drop for New {
+    fn drop(&mut self) {
+        drop(New(self.0).open());
+    }
+}
+
+/// The join side of a cell (what a `JoinHandle` of a cell holds). Its reference is given up
+/// by its drop, under the lock (see the module invariants), or by `release_emptied`.
+pub(crate) struct Handle(ManuallyDrop<Ref>);
+
+impl Handle {
+    /// The goroutine's id.
+    pub(crate) fn id(&self) -> u64 {
+        self.0.header().id
+    }
+
+    /// Let go of a cell whose result this handle took (state `Empty`), without the lock the
+    /// drop would take to find that out.
+    pub(crate) fn release_emptied(self) {
+        // The goroutine finished (the state is `Empty`), so nobody reads `refs` under the
+        // lock any more: an ordinary release.
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so its reference is taken out once.
+        drop(unsafe { ManuallyDrop::take(&mut this.0) });
+    }
+
+    /// True once the goroutine has finished (or can no longer).
+    pub(crate) fn is_finished(&self) -> bool {
+        !matches!(*self.0.lock(), CellState::Running { .. })
+    }
+
+    /// The lock of the state, for a joiner that may sleep on it.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, CellState> {
+        self.0.lock()
+    }
+
+    /// Take the result out of a `Done` state (which becomes `Empty`); the caller acquires the
+    /// goroutine's exit edge (`hb::acquire(Key::Exit(id))`) once it has dropped the lock.
+    ///
+    /// # Safety
+    /// `st` is this handle's locked state, in `Done`, and `T` is the cell's result type.
+    pub(crate) unsafe fn take<T>(&self, st: &mut CellState) -> T {
+        debug_assert!(matches!(st, CellState::Done));
+        *st = CellState::Empty;
+        let slot = self.0.header().vtable.slot;
+        // SAFETY: `Done` means the slot holds the result, a `T` (the caller's contract), and
+        // the lock is held. The union puts both of its fields at its start.
+        unsafe { slot(self.0 .0).cast::<T>().read() }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let header = self.0.header();
+        let mut st = self.0.lock();
+        if let CellState::Done = &*st {
+            *st = CellState::Empty;
+            // SAFETY: `Done` means the slot holds the result; the lock is held.
+            unsafe { (header.vtable.drop_value)(self.0 .0) };
+        }
+        // Under the lock (module invariants): from here on a finishing goroutine drops its
+        // result itself.
+        let last = header.refs.fetch_sub(1, Ordering::Release) == 1;
+        drop(st);
+        if last {
+            std::sync::atomic::fence(Ordering::Acquire);
+            // SAFETY: the last owner; the slot is empty (the goroutine finished, and its
+            // result was dropped just above or taken before).
+            unsafe { (header.vtable.dealloc)(self.0 .0) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The cell's ownership without running goroutines (so Miri can check it:
+    //! `cargo +nightly miri test --lib gocell::tests`).
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Counts its drops.
+    struct Tally(Arc<AtomicUsize>);
+
+    impl Drop for Tally {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn cell<F, T>(f: F) -> (New, Handle)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        new(7, 1, Location::caller(), Some("w".into()), f)
+    }
+
+    fn start(n: New) -> Start {
+        match n.open() {
+            Unstarted::Go(s) => s,
+            Unstarted::Record(_) => panic!("a cell came back as a record"),
+        }
+    }
+
+    #[test]
+    fn a_run_cell_hands_its_result_to_the_handle() {
+        let (n, h) = cell(|| vec![1u8, 2, 3]);
+        let mut s = start(n);
+        assert_eq!((s.id(), s.parent()), (7, 1));
+        assert_eq!(s.take_name().as_deref(), Some("w"));
+        assert!(s.take_name().is_none(), "moved out once");
+        assert!(!h.is_finished());
+        s.run();
+        assert!(h.is_finished());
+        let mut st = h.lock();
+        assert!(matches!(*st, CellState::Done));
+        // SAFETY: `Done`, and the result is a `Vec<u8>`.
+        let v: Vec<u8> = unsafe { h.take(&mut st) };
+        assert!(matches!(*st, CellState::Empty));
+        drop(st);
+        assert_eq!(v, [1, 2, 3]);
+    }
+
+    #[test]
+    fn an_unrun_cell_drops_its_closure_once_and_tells_the_joiner() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let held = Tally(n.clone());
+        let (new, h) = cell(move || drop(held));
+        // Through the slot's raw form and back, as the spawn slot moves it.
+        // SAFETY: `into_raw`'s pointer, rebuilt once.
+        let new = unsafe { New::from_raw(new.into_raw()) };
+        drop(new);
+        assert_eq!(n.load(Ordering::SeqCst), 1, "the unrun closure");
+        assert!(matches!(
+            *h.lock(),
+            CellState::Abandoned("it was torn down (main returned) before it started")
+        ));
+        drop(h);
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_result_nobody_takes_is_dropped_once_whoever_goes_last() {
+        let n = Arc::new(AtomicUsize::new(0));
+        // The handle goes first: the result is dropped as the goroutine finishes.
+        let m = n.clone();
+        let (new, h) = cell(move || Tally(m));
+        drop(h);
+        start(new).run();
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+        // The goroutine goes first: the handle's drop drops the result.
+        let m = n.clone();
+        let (new, h) = cell(move || Tally(m));
+        start(new).run();
+        assert_eq!(n.load(Ordering::SeqCst), 1, "held for the handle");
+        drop(h);
+        assert_eq!(n.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_panicking_closure_abandons_the_cell() {
+        let (new, h) = cell(|| -> u8 { panic!("boom") });
+        let s = start(new);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.run()));
+        assert!(r.is_err());
+        assert!(matches!(
+            *h.lock(),
+            CellState::Abandoned("it panicked or was torn down (main returned) before returning")
+        ));
+    }
+
+    #[test]
+    fn a_new_carries_a_record_or_a_cell() {
+        let g = G::new(
+            3,
+            None,
+            Location::caller(),
+            0,
+            crate::runtime::executor::ExecKind::Steal(0),
+            &mut crate::runtime::goroutine::boxed(Box::new(|| {})),
+            4096,
+            false,
+        );
+        let addr = Arc::as_ptr(&g);
+        // SAFETY: `into_raw`'s pointer, rebuilt once.
+        let n = unsafe { New::from_raw(New::record(g).into_raw()) };
+        match n.open() {
+            Unstarted::Record(g) => assert_eq!(Arc::as_ptr(&g), addr),
+            Unstarted::Go(_) => panic!("a record came back as a cell"),
+        }
+        let (n, _h) = cell(|| 5u32);
+        assert!(matches!(n.open(), Unstarted::Go(_)));
+    }
+
+    #[test]
+    fn a_cell_is_small() {
+        // The point of the cell: a `go` of a small closure costs a fraction of a record.
+        // 88 bytes and the allocator's 8-byte header: one 96-byte chunk.
+        let size = std::mem::size_of::<Cell<fn() -> u64, u64>>();
+        assert!(size <= 88, "a cell of a fn() -> u64 takes {size} bytes");
+    }
+}
