@@ -268,11 +268,48 @@ struct GNode {
     /// The same for goroutine ids (handed out in order too).
     stable_g: u64,
     chosen: u64,
+    /// The strategy's state just before this decision (if `has_snap`: taken where there is
+    /// more than one option, the only decisions a later schedule can branch at).
+    snap: Snap,
+    has_snap: bool,
 }
 
+/// The strategy's per-schedule state just before a goroutine decision. A later schedule
+/// that replays every decision up to this one (the execution is deterministic, so it
+/// repeats this one's transitions up to here) skips the notes before it and starts from
+/// this state, keeping the previous schedule's transitions and their analysis
+/// ([`trace::Exec::truncate`]): a depth-first search's consecutive schedules share most of
+/// their length, and following and analysing the shared part again was most of the
+/// reduction's cost per schedule.
+#[derive(Default)]
+struct Snap {
+    /// The transitions before the decision.
+    t_len: usize,
+    gs: Vec<GState>,
+    max_obj: u64,
+    locks: FxMap<u64, LockShadow>,
+    boundary: bool,
+    open_yield: Option<u64>,
+    pending_node: Option<usize>,
+    /// How many `select!` channel lists there were ([`Dpor::sels`]).
+    sels: usize,
+    /// Debug builds: a hash of the notes before the decision and of the transitions they
+    /// made, to check that a schedule that skips them would have seen the same.
+    #[cfg(debug_assertions)]
+    notes: u64,
+    #[cfg(debug_assertions)]
+    prefix: u64,
+}
+
+type FxMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 enum Node {
-    G(GNode),
-    Value { n: u64, chosen: u64 },
+    /// Boxed: see `pick_goroutine`.
+    G(Box<GNode>),
+    Value {
+        n: u64,
+        chosen: u64,
+    },
 }
 
 /// The per-option next accesses of goroutine decision `n`.
@@ -290,8 +327,9 @@ struct LockShadow {
     readers: u32,
 }
 
-/// What the strategy knows of a goroutine during a schedule.
-#[derive(Clone, Default)]
+/// What the strategy knows of a goroutine during a schedule (`Copy`: a [`Snap`] copies
+/// every goroutine's).
+#[derive(Clone, Copy, Default)]
 struct GState {
     started: bool,
     parked: bool,
@@ -311,10 +349,11 @@ struct GState {
     /// It yielded, and this transition of another goroutine ran first after that: its next
     /// transition happens after this one.
     clearer: Option<usize>,
-    /// The channels of the `select!` it is about to perform, as a decision's probe said.
-    next_select: Option<Vec<u64>>,
-    /// The channels of the `select!` it performed last, if known.
-    select: Option<Vec<u64>>,
+    /// The channels of the `select!` it is about to perform, as a decision's probe said (an
+    /// index into [`Dpor::sels`]).
+    next_select: Option<u32>,
+    /// The channels of the `select!` it performed last, if known (the same).
+    select: Option<u32>,
 }
 
 /// Exhaustive search with optimal dynamic partial-order reduction (see the module docs).
@@ -337,7 +376,7 @@ pub struct Dpor {
     /// The largest object id seen so far in this schedule.
     max_obj: u64,
     /// Locks by object id.
-    locks: std::collections::HashMap<u64, LockShadow, BuildHasherDefault<FxHasher>>,
+    locks: FxMap<u64, LockShadow>,
     /// A decision was taken: the next transition starts a new one.
     boundary: bool,
     /// The goroutine that yielded at the latest decision, until a transition starts.
@@ -358,7 +397,17 @@ pub struct Dpor {
     races: Vec<(usize, usize)>,
     /// Goroutine decisions of earlier schedules, popped, whose vectors a new decision reuses
     /// (allocating them afresh was a large share of a schedule's cost).
-    spare: Vec<GNode>,
+    /// Boxed as in `nodes`: popping and pushing one moves a pointer.
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<GNode>>,
+    /// While the schedule replays the decisions before this one, whose state a [`Snap`]
+    /// holds: notes are skipped, and the state is restored when it is reached.
+    skip_to: Option<usize>,
+    /// The channel lists of this schedule's `select!`s ([`GState::select`]).
+    sels: Vec<Vec<u64>>,
+    /// Debug builds: a hash of the notes of this schedule so far (see [`Snap`]).
+    #[cfg(debug_assertions)]
+    note_hash: u64,
 }
 
 impl Default for Dpor {
@@ -393,6 +442,10 @@ impl Dpor {
             scratch: Vec::new(),
             races: Vec::new(),
             spare: Vec::new(),
+            skip_to: None,
+            sels: Vec::new(),
+            #[cfg(debug_assertions)]
+            note_hash: 0,
         }
     }
 
@@ -471,7 +524,11 @@ impl Dpor {
         if d.pending(i).is_some_and(|p| p.event.op == Op::Select) {
             let mut objs = Vec::new();
             d.objects(i, &mut objs);
-            self.gs(g).next_select = (!objs.is_empty()).then_some(objs);
+            let next = (!objs.is_empty()).then(|| {
+                self.sels.push(objs);
+                (self.sels.len() - 1) as u32
+            });
+            self.gs(g).next_select = next;
         }
     }
 
@@ -652,22 +709,10 @@ impl Dpor {
             .iter()
             .position(|t| t.node.is_some_and(|n| n >= self.fresh_from))
             .unwrap_or(0);
-        // The transitions identical to the previous schedule's, whose clocks the analysis
-        // keeps: those before the new branch's, if that is a goroutine decision. A data
-        // choice is made inside a transition, which then differs: keep only those before
-        // the last one a goroutine decision before it started (the choice is in that one or
-        // a later one).
-        let keep = match self.nodes.get(self.fresh_from) {
-            Some(Node::G(_)) => fresh,
-            _ => self
-                .exec
-                .t
-                .iter()
-                .rposition(|t| t.node.is_some_and(|n| n < self.fresh_from))
-                .unwrap_or(0),
-        };
+        // The analysis of the transitions kept from the previous schedule (see `begin`) is
+        // kept too: only the later ones are analysed.
         let mut races = std::mem::take(&mut self.races);
-        self.exec.analyse(keep, &mut races);
+        self.exec.analyse(&mut races);
         for &(i, j) in &races {
             if j < fresh {
                 continue;
@@ -718,6 +763,80 @@ impl Dpor {
             self.offer(n, vec![j]);
         }
         self.races = races;
+    }
+
+    /// A decision before the one the schedule resumes at (see [`Snap`]): the same as in the
+    /// previous schedule, checked (the options must repeat), and nothing else to do.
+    fn replay_skipped(&mut self, d: &Decision<'_>) -> usize {
+        let k = self.depth;
+        self.depth += 1;
+        self.options(d);
+        let Node::G(node) = &self.nodes[k] else {
+            d.abort(format!(
+                "the program did not repeat itself under Dpor: decision {k} was a data choice before and a goroutine choice now (is it nondeterministic?)"
+            ));
+            return 0;
+        };
+        if node.options != self.scratch {
+            d.abort(format!(
+                "the program did not repeat itself under Dpor: decision {k} offered {:?} before and {:?} now (is it nondeterministic?)",
+                node.options, self.scratch
+            ));
+            return 0;
+        }
+        if node.chosen == TIME {
+            d.time_index().expect("time is an option")
+        } else {
+            d.index_of(node.chosen).expect("options are runnable")
+        }
+    }
+
+    /// The state just before a new decision, into `snap`.
+    fn snapshot(&self, snap: &mut Snap) {
+        snap.t_len = self.exec.t.len();
+        snap.gs.clone_from(&self.gs);
+        snap.max_obj = self.max_obj;
+        snap.locks.clone_from(&self.locks);
+        snap.boundary = self.boundary;
+        snap.open_yield = self.open_yield;
+        snap.pending_node = self.pending_node;
+        snap.sels = self.sels.len();
+        #[cfg(debug_assertions)]
+        {
+            snap.notes = self.note_hash;
+            snap.prefix = hash_prefix(&self.exec, snap.t_len);
+        }
+    }
+
+    /// Resume following the schedule at decision `r`, from its [`Snap`]: the transitions
+    /// before it are the kept ones.
+    fn restore(&mut self, r: usize) {
+        self.skip_to = None;
+        let Node::G(node) = &self.nodes[r] else {
+            unreachable!("a goroutine decision")
+        };
+        let s = &node.snap;
+        debug_assert_eq!(self.exec.t.len(), s.t_len);
+        #[cfg(debug_assertions)]
+        {
+            assert_eq!(
+                self.note_hash, s.notes,
+                "Dpor: the notes before decision {r} differ from the schedule that recorded it"
+            );
+            assert_eq!(
+                hash_prefix(&self.exec, s.t_len),
+                s.prefix,
+                "Dpor: a kept transition before decision {r} changed after it"
+            );
+        }
+        self.gs.clone_from(&s.gs);
+        self.max_obj = s.max_obj;
+        self.locks.clone_from(&s.locks);
+        self.boundary = s.boundary;
+        self.open_yield = s.open_yield;
+        self.pending_node = s.pending_node;
+        self.sels.truncate(s.sels);
+        self.closed = s.t_len;
     }
 
     /// Insert the wakeup sequence `v` (transitions of this schedule) at decision `n`, unless
@@ -796,6 +915,39 @@ impl Seq for InExec<'_> {
     }
 }
 
+/// Debug builds: `h` followed by note `n`.
+#[cfg(debug_assertions)]
+fn hash_note(h: u64, n: &Note) -> u64 {
+    let (kind, g, x, y) = match *n {
+        Note::Spawned { parent, child } => (1, parent, child, 0),
+        Note::Run(g) => (2, g, 0, 0),
+        Note::Commit(g, ev) => (3, g, ev.op as u64, ev.obj.0),
+        Note::Park(g) => (4, g, 0, 0),
+        Note::Wake(g) => (5, g, 0, 0),
+        Note::Exit(g) => (6, g, 0, 0),
+        Note::Time => (7, 0, 0, 0),
+    };
+    [kind, g, x, y]
+        .into_iter()
+        .fold(h, |h, v| (h ^ v).wrapping_mul(0x100_0000_01b3))
+}
+
+/// Debug builds: a hash of the first `n` transitions of `exec`, as the analysis sees them.
+#[cfg(debug_assertions)]
+fn hash_prefix(exec: &Exec, n: usize) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for t in &exec.t[..n] {
+        (t.g, t.node, t.creator, t.waker, t.cleared).hash(&mut h);
+        (t.hand_off, t.resumed, t.parked, t.observer).hash(&mut h);
+        (&t.acquires, &t.woke, &t.locks).hash(&mut h);
+        for a in &t.acc {
+            (a.key, a.write).hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
 impl Strategy for Dpor {
     fn begin(&mut self, iteration: u64) -> bool {
         if iteration == 0 {
@@ -853,7 +1005,35 @@ impl Strategy for Dpor {
             .unwrap_or(self.fresh_from);
         self.depth = 0;
         self.carry = Wut::default();
-        self.exec.reset();
+        // The last decision up to the new branch that holds its state (the new branch's own,
+        // if it is a goroutine decision; for a data choice, which is made inside a
+        // transition, the goroutine decision before it): the transitions before it are the
+        // previous schedule's, kept, and the schedule follows the notes from there on.
+        let restore = if iteration == 0 {
+            None
+        } else {
+            let len = self.exec.t.len();
+            self.nodes[..=self.fresh_from.min(self.nodes.len() - 1)]
+                .iter()
+                .rposition(|n| matches!(n, Node::G(g) if g.has_snap && g.snap.t_len <= len))
+        };
+        match restore {
+            Some(r) => {
+                let Node::G(g) = &self.nodes[r] else {
+                    unreachable!("a goroutine decision")
+                };
+                self.exec.truncate(g.snap.t_len);
+            }
+            None => self.exec.truncate(0),
+        }
+        self.skip_to = restore;
+        if restore.is_none() {
+            self.sels.clear();
+        }
+        #[cfg(debug_assertions)]
+        {
+            self.note_hash = 0;
+        }
         self.gs.clear();
         self.max_obj = 0;
         self.locks.clear();
@@ -867,6 +1047,12 @@ impl Strategy for Dpor {
     }
 
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
+        if let Some(r) = self.skip_to {
+            if self.depth < r {
+                return self.replay_skipped(d);
+            }
+            self.restore(r);
+        }
         self.yielded(d);
         self.exec.seal();
         self.close();
@@ -920,35 +1106,42 @@ impl Strategy for Dpor {
             }
             chosen
         } else {
+            // Filled in place: a decision node is large, and moving one was a measurable
+            // share of a schedule's cost.
             let mut node = self.spare.pop().unwrap_or_default();
-            let mut options = std::mem::take(&mut node.options);
-            let mut enabled = std::mem::take(&mut node.enabled);
-            let mut observers = std::mem::take(&mut node.observers);
-            options.clear();
-            options.extend_from_slice(&self.scratch);
+            let n = &mut *node;
+            n.has_snap = self.scratch.len() > 1;
+            if n.has_snap {
+                self.snapshot(&mut n.snap);
+            }
+            n.options.clear();
+            n.options.extend_from_slice(&self.scratch);
             // After a yield the shadow is not applied: the plain search may let a goroutine
             // block there, which lets the one that yielded run again at the next decision.
-            enabled.clear();
-            enabled.extend(
-                options
-                    .iter()
-                    .copied()
-                    .filter(|&g| d.yielded || self.would_run(g, d)),
-            );
+            n.enabled.clear();
+            for &g in &n.options {
+                if d.yielded || self.would_run(g, d) {
+                    n.enabled.push(g);
+                }
+            }
             // Every goroutine would block: they may park (a rendezvous needs one side parked
             // first), rather than time passing for ever ahead of them; time passes on its own
             // once they all have.
-            if enabled.iter().all(|&g| g == TIME) {
-                enabled.clear();
-                enabled.extend_from_slice(&options);
+            if n.enabled.iter().all(|&g| g == TIME) {
+                n.enabled.clear();
+                n.enabled.extend_from_slice(&n.options);
             }
-            observers.clear();
-            observers.extend(options.iter().copied().filter(|&g| self.observes(g, d)));
+            n.observers.clear();
+            for &g in &n.options {
+                if self.observes(g, d) {
+                    n.observers.push(g);
+                }
+            }
             let asleep = |s: &[(u64, Vec<Acc>)], g: u64| s.iter().any(|(q, _)| *q == g);
-            let mut wut = std::mem::take(&mut self.carry);
+            n.wut = std::mem::take(&mut self.carry);
             let mut chosen = None;
-            while let Some((c, sub)) = wut.pop_first() {
-                if options.contains(&c) && !asleep(&self.sleep, c) {
+            while let Some((c, sub)) = n.wut.pop_first() {
+                if n.options.contains(&c) && !asleep(&self.sleep, c) {
                     chosen = Some(c);
                     self.carry = sub;
                     break;
@@ -957,51 +1150,50 @@ impl Strategy for Dpor {
             }
             let chosen = match chosen {
                 Some(c) => c,
-                None => match enabled.iter().find(|&&g| !asleep(&self.sleep, g)) {
+                None => match n.enabled.iter().find(|&&g| !asleep(&self.sleep, g)) {
                     Some(&g) => g,
                     None => {
                         if !self.marked.0 {
                             self.marked.0 = true;
                             self.blocked += 1;
                         }
-                        enabled[0]
+                        n.enabled[0]
                     }
                 },
             };
             // What each option does next matters once it is done here (it then sleeps):
             // computed for the one chosen now, and for each later branch when it is taken.
-            let mut next = std::mem::take(&mut node.next);
-            next.resize_with(options.len(), Vec::new);
-            for (&g, v) in options.iter().zip(next.iter_mut()) {
+            n.next.resize_with(n.options.len(), Vec::new);
+            for (&g, v) in n.options.iter().zip(n.next.iter_mut()) {
                 // (And for the observers: see the end of `analyse`.)
-                if g == chosen || observers.contains(&g) {
+                if g == chosen || n.observers.contains(&g) {
                     self.next_into(g, d, v);
                 } else {
                     v.clear();
                 }
             }
-            let mut sleep = std::mem::take(&mut node.sleep);
-            sleep.clone_from(&self.sleep);
+            // The sleep set here, reusing the vectors of the node's last use.
+            n.sleep.truncate(self.sleep.len());
+            for (k, (q, acc)) in self.sleep.iter().enumerate() {
+                match n.sleep.get_mut(k) {
+                    Some(e) => {
+                        e.0 = *q;
+                        e.1.clone_from(acc);
+                    }
+                    None => n.sleep.push((*q, acc.clone())),
+                }
+            }
             self.sleep.retain(|(q, _)| *q != chosen);
-            let mut done = std::mem::take(&mut node.done);
-            done.clear();
-            for &g in &options {
+            n.done.clear();
+            for &g in &n.options {
                 if let Some(p) = d.index_of(g).and_then(|i| d.pending(i)) {
                     self.max_obj = self.max_obj.max(p.event.obj.0);
                 }
             }
-            self.nodes.push(Node::G(GNode {
-                stable: self.max_obj,
-                stable_g: self.gs.len() as u64,
-                options,
-                enabled,
-                next,
-                observers,
-                sleep,
-                done,
-                wut,
-                chosen,
-            }));
+            n.stable = self.max_obj;
+            n.stable_g = self.gs.len() as u64;
+            n.chosen = chosen;
+            self.nodes.push(Node::G(node));
             chosen
         };
         if chosen != TIME {
@@ -1040,6 +1232,12 @@ impl Strategy for Dpor {
     }
 
     fn end(&mut self) {
+        if self.skip_to.take().is_some() {
+            // The schedule ended before the decision it was to resume at (the program did
+            // not repeat itself, which was reported): what was kept is not this schedule's.
+            self.exec.truncate(0);
+            return;
+        }
         self.analyse();
     }
 
@@ -1048,6 +1246,13 @@ impl Strategy for Dpor {
     }
 
     fn note(&mut self, n: Note) {
+        #[cfg(debug_assertions)]
+        {
+            self.note_hash = hash_note(self.note_hash, &n);
+        }
+        if self.skip_to.is_some() {
+            return;
+        }
         match n {
             Note::Spawned { parent, child } => {
                 let creator = self.gs.get(parent as usize).and_then(|s| s.cur);
@@ -1086,14 +1291,10 @@ impl Strategy for Dpor {
                 if ev.op == Op::Select {
                     let s = self.gs(g);
                     s.select = s.next_select.take();
-                    let objs = s.select.clone();
-                    let top = objs.iter().flatten().copied().max().unwrap_or(0);
+                    let objs = s.select.map(|k| &self.sels[k as usize][..]);
+                    let top = objs.iter().copied().flatten().copied().max().unwrap_or(0);
                     self.max_obj = self.max_obj.max(top);
-                    of_select(
-                        objs.as_deref(),
-                        Act::Op(Op::Select),
-                        &mut self.exec.t[t].acc,
-                    );
+                    of_select(objs, Act::Op(Op::Select), &mut self.exec.t[t].acc);
                 } else {
                     of_event(&ev, &mut self.exec.t[t].acc);
                 }
@@ -1141,15 +1342,16 @@ impl Strategy for Dpor {
                 let waits = self.gs.get(h as usize).and_then(|s| s.waits);
                 let cur = self.exec.t.len().checked_sub(1);
                 let select = match waits {
-                    Some(ev) if ev.op == Op::Select => {
-                        self.gs.get(h as usize).map(|s| s.select.clone())
-                    }
+                    Some(ev) if ev.op == Op::Select => self
+                        .gs
+                        .get(h as usize)
+                        .map(|s| s.select.map(|k| &self.sels[k as usize][..])),
                     _ => None,
                 };
                 if let Some(tr) = self.exec.t.last_mut() {
                     tr.woke.push(h);
                     match (waits, select) {
-                        (Some(_), Some(objs)) => of_select(objs.as_deref(), Act::Wake, &mut tr.acc),
+                        (Some(_), Some(objs)) => of_select(objs, Act::Wake, &mut tr.acc),
                         (Some(ev), None) => of_wake(&ev, &mut tr.acc),
                         _ => {}
                     }
