@@ -260,3 +260,47 @@ fn a_select_that_another_goroutine_readied_is_run_where_it_could_have() {
     assert_eq!(run(StrategyKind::DfsPlain), Err(FailureKind::Deadlock));
     assert_eq!(run(dpor()), Err(FailureKind::Deadlock));
 }
+
+/// Seed 351, program 31 (shrunk): the poller `try_recv`s `b` (empty) and then sends on `a`
+/// (room for one); the other goroutine `select!`s between sending on `a` and receiving from
+/// `b`, then receives from `a`. If main's load lets the poller on first, its send fills `a`
+/// before the `select!`, which then has no ready case, for ever: a deadlock. With the
+/// `select!` as the transition that lets the poller on, the send comes after it, so only
+/// the choice of *who* lets the poller on reaches the deadlock; the relation sees the
+/// transitions that clear the yield flag as commuting (see "Yields" in `explore::dpor`).
+fn poller_overtakes_the_select_that_did_not_let_it_on() {
+    let a = chan::make::<u64>(1);
+    let b = chan::make::<u64>(1);
+    let x = Arc::new(AtomicU64::new(0));
+    let selector = {
+        let (a, b) = (a.clone(), b.clone());
+        go(move || {
+            goweave::select! {
+                send(a, 4) => {},
+                recv(b) -> _v => {},
+            }
+            let _ = a.recv();
+        })
+    };
+    let poller = go(move || {
+        assert!(b.try_recv().is_err());
+        a.send(0);
+    });
+    x.load(SeqCst);
+    poller.join();
+    selector.join();
+}
+
+#[test]
+fn another_goroutine_may_let_a_poller_on_before_a_select_it_then_overtakes() {
+    let run = |s: StrategyKind| {
+        Checker::new()
+            .strategy(s)
+            .shrink_budget(Duration::ZERO)
+            .run(poller_overtakes_the_select_that_did_not_let_it_on)
+            .map(|_| ())
+            .map_err(|f| f.kind())
+    };
+    assert_eq!(run(StrategyKind::DfsPlain), Err(FailureKind::Deadlock));
+    assert_eq!(run(dpor()), Err(FailureKind::Deadlock));
+}

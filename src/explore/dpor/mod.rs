@@ -214,15 +214,16 @@
 //! counts as an observer, so its race with an operation that would block is reversed (the
 //! other side parked first makes one more of its cases ready: seed 18).
 //!
-//! Known gap: *which* goroutine lets a poller on is not a choice the relation sees. The
-//! steps that could run right after a poll all clear the flag (reads: they commute), but the
-//! poller's next step comes after whichever ran, so a trace in which another goroutine lets
-//! it on, and the poller then overtakes the first one, can be missed. `DPOR_DIFF_SEED=351`,
-//! program 31, is such a program (a `try_recv` that fails, then a send that must fill a
-//! buffer before another goroutine's `select!`; shrunk: the poller `try_recv`s `b` and sends
-//! on `a`, capacity 1, while the other `select!`s between sending on `a` and receiving from
-//! `b`, then receives from `a`; the deadlock when the send comes first is missed). Offering
-//! every goroutine as a branch at the decision after a yield did not find it either.
+//! *Which* goroutine lets a poller on is not a choice the relation sees either: the steps
+//! that could run right after a poll all clear the flag (reads: they commute), but the
+//! poller's next step comes after whichever ran. So when that next step conflicts with the
+//! transition that cleared the flag (or with what came after that one, in happens-before,
+//! before the step), every other option of the decision that chose the clearer is offered
+//! there, followed by the poller's step (`Dpor::other_clearers`): another goroutine lets
+//! the poller on, which may then overtake the first one. `DPOR_DIFF_SEED=351`, program 31,
+//! found this (a `try_recv` that fails, then a send that must fill a buffer before another
+//! goroutine's `select!`; `tests/dpor_polling.rs` has it shrunk). Only such polls pay:
+//! the benchmark's counts, Peterson's included, are unchanged.
 
 mod access;
 mod trace;
@@ -762,7 +763,60 @@ impl Dpor {
         for (n, j) in late {
             self.offer(n, vec![j]);
         }
+        self.other_clearers(fresh);
         self.races = races;
+    }
+
+    /// A race the relation cannot see either: *which* goroutine lets a poller on (see
+    /// "Yields" in the module docs). A poller's next transition `j` comes after the
+    /// transition `c` that cleared its yield flag; if `j` conflicts with `c`, or with what
+    /// comes after `c` in happens-before before `j`, then with another goroutine clearing the
+    /// flag instead, `j` could have come first. Clearing is a read (clears commute), so no
+    /// race says so: offer, at the decision that chose `c`, each other option's next
+    /// transition followed by `j`. Only such polls pay: a poller whose next step touches
+    /// nothing of what the clearer started adds nothing (Peterson's spinning reader, whose
+    /// clearer is the only other goroutine that can run, adds nothing either).
+    fn other_clearers(&mut self, fresh: usize) {
+        let mut offers = Vec::new();
+        for j in fresh..self.exec.t.len() {
+            let Some(c) = self.exec.t[j].cleared else {
+                continue;
+            };
+            let Some(n) = self.exec.t[c].node else {
+                continue; // Nobody else could run there.
+            };
+            let Node::G(node) = &self.nodes[n] else {
+                continue;
+            };
+            let pg = self.exec.t[j].g;
+            let real = |x: &Acc, y: &Acc| x.key != access::Key::Yield && access::dependent(x, y);
+            let hidden = (c..j).any(|i| {
+                let ti = &self.exec.t[i];
+                ti.g != pg
+                    && self.exec.hb(c, i)
+                    && ti
+                        .acc
+                        .iter()
+                        .any(|x| self.exec.t[j].acc.iter().any(|y| real(x, y)))
+            });
+            if !hidden {
+                continue;
+            }
+            for &o in &node.options {
+                if o == node.chosen || o == pg || !node.enabled.contains(&o) {
+                    continue;
+                }
+                if let Some(k) = (c + 1..j).find(|&k| self.exec.t[k].g == o) {
+                    offers.push((n, vec![k, j]));
+                } else if let Some(k) = (j + 1..self.exec.t.len()).find(|&k| self.exec.t[k].g == o)
+                {
+                    offers.push((n, vec![k, j]));
+                }
+            }
+        }
+        for (n, v) in offers {
+            self.offer(n, v);
+        }
     }
 
     /// A decision before the one the schedule resumes at (see [`Snap`]): the same as in the
