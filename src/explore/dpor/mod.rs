@@ -121,6 +121,14 @@
 //! locks, memory outside `RaceCell`) are invisible to every strategy alike. Races between
 //! `RaceCell` accesses are found by the vector-clock detector in any schedule of a trace.
 //!
+//! The end of a run is an event too: with leak checking off, a run ends when main returns,
+//! and the goroutines still runnable then never take their next step. Which of their steps
+//! ran before the end is part of the trace (a write that races, a panic), though no
+//! transition of the run conflicts with the steps that did not run; each goroutine that
+//! could have run at the decision that chose main's last transition is offered there
+//! (`Dpor::cut_off`, `tests/dpor_ending.rs`). With leak checking on, the run goes on after
+//! main returns until the others finish or block, and nothing is cut off.
+//!
 //! Where the recorded wakeup sequence cannot be followed (a goroutine it names is not
 //! runnable at that point, which the relation's approximations allow), the schedule goes on
 //! with free choices; [`Dpor::diverged`] counts these.
@@ -241,6 +249,9 @@ use crate::verdict::{Event, Op};
 
 /// The pseudo-goroutine "time passes".
 const TIME: u64 = 0;
+
+/// The goroutine that runs the test body.
+const MAIN: u64 = 1;
 
 /// A goroutine decision of the current schedule.
 #[derive(Default)]
@@ -764,7 +775,40 @@ impl Dpor {
             self.offer(n, vec![j]);
         }
         self.other_clearers(fresh);
+        self.cut_off();
         self.races = races;
+    }
+
+    /// A run that ends when main returns (with leak checking off, nothing runs after it)
+    /// never takes the next steps of the goroutines still runnable then: ending conflicts with
+    /// them, though no transition of this run says so. Offer each such goroutine at the
+    /// decision that chose main's last transition, its step taken to conflict with
+    /// everything (it did not run: what it would touch is not known). Programs whose main
+    /// joins every goroutine have none to offer.
+    fn cut_off(&mut self) {
+        let n = self.exec.t.len();
+        let Some(last) = self.exec.t.last() else {
+            return;
+        };
+        if last.g != MAIN || !last.acc.contains(&Acc::exit(MAIN)) {
+            return;
+        }
+        let Some(Node::G(node)) = last.node.map(|k| &self.nodes[k]) else {
+            return;
+        };
+        let k = last.node.expect("a decision");
+        let cut: Vec<u64> = node
+            .options
+            .iter()
+            .copied()
+            .filter(|&o| o != MAIN && o != TIME && o != node.chosen && node.enabled.contains(&o))
+            .collect();
+        for o in cut {
+            let t = self.exec.push(o, None);
+            self.exec.t[t].acc.push(Acc::time());
+            self.offer(k, vec![t]);
+        }
+        self.exec.forget_from(n);
     }
 
     /// A race the relation cannot see either: *which* goroutine lets a poller on (see

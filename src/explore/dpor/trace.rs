@@ -232,6 +232,20 @@ impl Exec {
         self.sealed = self.sealed.min(keep);
     }
 
+    /// Drop the transitions from `n` on, which were not analysed (stand-ins for steps that
+    /// did not run, made for a wakeup sequence), keeping the analysis.
+    pub fn forget_from(&mut self, n: usize) {
+        debug_assert!(n >= self.valid);
+        for mut t in self.t.drain(n..) {
+            t.acc.clear();
+            t.woke.clear();
+            t.locks.clear();
+            t.acquires.clear();
+            self.pool.push(t);
+        }
+        self.sealed = self.sealed.min(n);
+    }
+
     /// Drop the whole analysis state (keeping the allocations).
     fn forget_analysis(&mut self) {
         for st in &mut self.states {
