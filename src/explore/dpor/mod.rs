@@ -585,55 +585,52 @@ impl Dpor {
         }
     }
 
-    /// True if `g`'s next operation would not block, as far as the strategy can tell: a lock
-    /// on a lock it sees held, or a join of a goroutine that has not finished, would.
-    fn would_run(&self, g: u64, d: &Decision<'_>) -> bool {
+    /// What decision `d` tells of option `g`, each probe asked once: whether its next
+    /// operation would not block, as far as the strategy can tell (a lock on a lock it sees
+    /// held, or a join of a goroutine that has not finished, would); whether it is a
+    /// non-blocking operation that may see a goroutine parked on its object (a channel or
+    /// semaphore operation that does not say whether it would block: it never does; a
+    /// `Semaphore::release` is taken for one too, which is sound: more reversals, never
+    /// fewer); and the object of its pending event.
+    fn classify(&self, g: u64, d: &Decision<'_>) -> (bool, bool, Option<u64>) {
         if g == TIME {
-            return true;
-        }
-        if self.gs.get(g as usize).is_some_and(|s| s.parked) {
-            return true; // Woken: it completes its operation (or parks again).
+            return (true, false, None);
         }
         let Some(i) = d.index_of(g) else {
-            return true;
+            return (true, false, None);
         };
+        let pending = d.pending(i);
+        let obj = pending.map(|p| p.event.obj.0);
+        if self.gs.get(g as usize).is_some_and(|s| s.parked) {
+            // Woken: it completes its operation (or parks again).
+            return (true, false, obj);
+        }
         // The primitives that can say answer exactly (channels, select!, WaitGroup,
         // Semaphore, Once); locks and joins are read from the shadow.
-        if let Some(blocks) = d.would_block(i) {
-            return !blocks;
-        }
-        let Some(p) = d.pending(i) else {
-            return true;
-        };
-        let ev = p.event;
-        match ev.op {
-            Op::Join => self.gs.get(ev.obj.0 as usize).is_some_and(|s| s.exited),
-            Op::Lock | Op::RLock => {
-                let l = self.locks.get(&ev.obj.0).copied().unwrap_or_default();
-                !l.writer && (ev.op == Op::RLock || l.readers == 0)
+        let says = d.would_block(i);
+        let runs = match (says, pending) {
+            (Some(blocks), _) => !blocks,
+            (None, None) => true,
+            (None, Some(p)) => {
+                let ev = p.event;
+                match ev.op {
+                    Op::Join => self.gs.get(ev.obj.0 as usize).is_some_and(|s| s.exited),
+                    Op::Lock | Op::RLock => {
+                        let l = self.locks.get(&ev.obj.0).copied().unwrap_or_default();
+                        !l.writer && (ev.op == Op::RLock || l.readers == 0)
+                    }
+                    _ => true,
+                }
             }
-            _ => true,
-        }
-    }
-
-    /// True if `g`'s next operation is a non-blocking one that may see a goroutine parked on
-    /// its object (a channel or semaphore operation that does not say whether it would
-    /// block: it never does). A `Semaphore::release` is taken for one too (sound: more
-    /// reversals, never fewer).
-    fn observes(&self, g: u64, d: &Decision<'_>) -> bool {
-        if g == TIME || self.gs.get(g as usize).is_some_and(|s| s.parked) {
-            return false;
-        }
-        let Some(i) = d.index_of(g) else {
-            return false;
         };
         // A `select!` sees a parked partner as one more ready case (a choice it would not
         // have if the partner came later), with or without `default`.
-        d.pending(i).is_some_and(|p| {
+        let observes = pending.is_some_and(|p| {
             p.event.op == Op::Select
-                || (d.would_block(i).is_none()
+                || (says.is_none()
                     && matches!(p.event.op, Op::ChanSend | Op::ChanRecv | Op::Semaphore))
-        })
+        });
+        (runs, observes, obj)
     }
 
     /// Start a transition of `g`.
@@ -1217,9 +1214,17 @@ impl Strategy for Dpor {
             // After a yield the shadow is not applied: the plain search may let a goroutine
             // block there, which lets the one that yielded run again at the next decision.
             n.enabled.clear();
+            n.observers.clear();
             for &g in &n.options {
-                if d.yielded || self.would_run(g, d) {
+                let (runs, observes, obj) = self.classify(g, d);
+                if d.yielded || runs {
                     n.enabled.push(g);
+                }
+                if observes {
+                    n.observers.push(g);
+                }
+                if let Some(o) = obj {
+                    self.max_obj = self.max_obj.max(o);
                 }
             }
             // Every goroutine would block: they may park (a rendezvous needs one side parked
@@ -1228,12 +1233,6 @@ impl Strategy for Dpor {
             if n.enabled.iter().all(|&g| g == TIME) {
                 n.enabled.clear();
                 n.enabled.extend_from_slice(&n.options);
-            }
-            n.observers.clear();
-            for &g in &n.options {
-                if self.observes(g, d) {
-                    n.observers.push(g);
-                }
             }
             let asleep = |s: &[(u64, Vec<Acc>)], g: u64| s.iter().any(|(q, _)| *q == g);
             n.wut = std::mem::take(&mut self.carry);
@@ -1283,11 +1282,6 @@ impl Strategy for Dpor {
             }
             self.sleep.retain(|(q, _)| *q != chosen);
             n.done.clear();
-            for &g in &n.options {
-                if let Some(p) = d.index_of(g).and_then(|i| d.pending(i)) {
-                    self.max_obj = self.max_obj.max(p.event.obj.0);
-                }
-            }
             n.stable = self.max_obj;
             n.stable_g = self.gs.len() as u64;
             n.chosen = chosen;
