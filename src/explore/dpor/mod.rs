@@ -860,6 +860,127 @@ impl Dpor {
         }
     }
 
+    /// Follow note `n` (outside the replayed prefix).
+    #[inline(never)]
+    fn follow(&mut self, n: Note) {
+        match n {
+            Note::Spawned { parent, child } => {
+                let creator = self.gs.get(parent as usize).and_then(|s| s.cur);
+                self.gs(child).creator = creator;
+            }
+            Note::Run(g) => {
+                let st = self.gs(g);
+                let (started, parked, creator, woken_by, waits) =
+                    (st.started, st.parked, st.creator, st.woken_by, st.waits);
+                let t = self.start(g);
+                let tr = &mut self.exec.t[t];
+                if !started {
+                    tr.creator = creator;
+                } else if parked {
+                    tr.resumed = true;
+                    tr.waker = woken_by;
+                    if let Some(ev) = waits {
+                        of_resume(&ev, &mut tr.acc);
+                        if matches!(ev.op, Op::Lock | Op::RLock) {
+                            tr.acquires.push((ev.op, ev.obj.0));
+                            tr.locks.push((ev.op, ev.obj.0));
+                        }
+                    }
+                }
+                let s = self.gs(g);
+                s.started = true;
+                s.parked = false;
+            }
+            Note::Commit(g, ev) => {
+                let cur = self.exec.t.len().checked_sub(1);
+                let t = match cur {
+                    Some(t) if !self.boundary && self.exec.t[t].g == g => t,
+                    _ => self.start(g),
+                };
+                self.max_obj = self.max_obj.max(ev.obj.0);
+                if ev.op == Op::Select {
+                    let s = self.gs(g);
+                    s.select = s.next_select.take();
+                    let objs = s.select.map(|k| &self.sels[k as usize][..]);
+                    let top = objs.iter().copied().flatten().copied().max().unwrap_or(0);
+                    self.max_obj = self.max_obj.max(top);
+                    of_select(objs, Act::Op(Op::Select), &mut self.exec.t[t].acc);
+                } else {
+                    of_event(&ev, &mut self.exec.t[t].acc);
+                }
+                let tr = &mut self.exec.t[t];
+                if matches!(ev.op, Op::Lock | Op::RLock | Op::TryLock) {
+                    tr.acquires.push((ev.op, ev.obj.0));
+                }
+                if matches!(
+                    ev.op,
+                    Op::Lock | Op::RLock | Op::TryLock | Op::TryRLock | Op::Unlock | Op::RUnlock
+                ) {
+                    tr.locks.push((ev.op, ev.obj.0));
+                }
+                let s = self.gs(g);
+                s.prev = s.last;
+                s.last = Some(ev);
+                s.started = true;
+            }
+            Note::Park(g) => {
+                let s = self.gs(g);
+                let waits = match (s.prev, s.last) {
+                    (Some(c), Some(u))
+                        if c.op == Op::Cond && matches!(u.op, Op::Unlock | Op::RUnlock) =>
+                    {
+                        Some(c)
+                    }
+                    (_, last) => last,
+                };
+                s.waits = waits;
+                s.parked = true;
+                s.woken_by = None;
+                if let Some(tr) = self.exec.t.last_mut() {
+                    if tr.g == g {
+                        tr.parked = true;
+                        tr.hand_off = waits.is_some_and(|e| access::handed_off(e.op));
+                        // Parked on a lock: it did not acquire that one (it does when it
+                        // resumes).
+                        if waits.is_some_and(|e| matches!(e.op, Op::Lock | Op::RLock)) {
+                            tr.acquires.pop();
+                        }
+                    }
+                }
+            }
+            Note::Wake(h) => {
+                let waits = self.gs.get(h as usize).and_then(|s| s.waits);
+                let cur = self.exec.t.len().checked_sub(1);
+                let select = match waits {
+                    Some(ev) if ev.op == Op::Select => self
+                        .gs
+                        .get(h as usize)
+                        .map(|s| s.select.map(|k| &self.sels[k as usize][..])),
+                    _ => None,
+                };
+                if let Some(tr) = self.exec.t.last_mut() {
+                    tr.woke.push(h);
+                    match (waits, select) {
+                        (Some(_), Some(objs)) => of_select(objs, Act::Wake, &mut tr.acc),
+                        (Some(ev), None) => of_wake(&ev, &mut tr.acc),
+                        _ => {}
+                    }
+                }
+                self.gs(h).woken_by = cur;
+            }
+            Note::Exit(g) => {
+                if let Some(tr) = self.exec.t.last_mut() {
+                    tr.acc.push(Acc::exit(g));
+                }
+                self.gs(g).exited = true;
+            }
+            Note::Time => {
+                let t = self.start(TIME);
+                self.exec.t[t].acc.push(Acc::time());
+            }
+        }
+    }
+
     /// A decision before the one the schedule resumes at (see [`Snap`]): the same as in the
     /// previous schedule, checked (the options must repeat), and nothing else to do.
     fn replay_skipped(&mut self, d: &Decision<'_>) -> usize {
@@ -1337,129 +1458,16 @@ impl Strategy for Dpor {
         true
     }
 
+    #[inline]
     fn note(&mut self, n: Note) {
         #[cfg(debug_assertions)]
         {
             self.note_hash = hash_note(self.note_hash, &n);
         }
-        if self.skip_to.is_some() {
-            return;
-        }
-        match n {
-            Note::Spawned { parent, child } => {
-                let creator = self.gs.get(parent as usize).and_then(|s| s.cur);
-                self.gs(child).creator = creator;
-            }
-            Note::Run(g) => {
-                let st = self.gs(g);
-                let (started, parked, creator, woken_by, waits) =
-                    (st.started, st.parked, st.creator, st.woken_by, st.waits);
-                let t = self.start(g);
-                let tr = &mut self.exec.t[t];
-                if !started {
-                    tr.creator = creator;
-                } else if parked {
-                    tr.resumed = true;
-                    tr.waker = woken_by;
-                    if let Some(ev) = waits {
-                        of_resume(&ev, &mut tr.acc);
-                        if matches!(ev.op, Op::Lock | Op::RLock) {
-                            tr.acquires.push((ev.op, ev.obj.0));
-                            tr.locks.push((ev.op, ev.obj.0));
-                        }
-                    }
-                }
-                let s = self.gs(g);
-                s.started = true;
-                s.parked = false;
-            }
-            Note::Commit(g, ev) => {
-                let cur = self.exec.t.len().checked_sub(1);
-                let t = match cur {
-                    Some(t) if !self.boundary && self.exec.t[t].g == g => t,
-                    _ => self.start(g),
-                };
-                self.max_obj = self.max_obj.max(ev.obj.0);
-                if ev.op == Op::Select {
-                    let s = self.gs(g);
-                    s.select = s.next_select.take();
-                    let objs = s.select.map(|k| &self.sels[k as usize][..]);
-                    let top = objs.iter().copied().flatten().copied().max().unwrap_or(0);
-                    self.max_obj = self.max_obj.max(top);
-                    of_select(objs, Act::Op(Op::Select), &mut self.exec.t[t].acc);
-                } else {
-                    of_event(&ev, &mut self.exec.t[t].acc);
-                }
-                let tr = &mut self.exec.t[t];
-                if matches!(ev.op, Op::Lock | Op::RLock | Op::TryLock) {
-                    tr.acquires.push((ev.op, ev.obj.0));
-                }
-                if matches!(
-                    ev.op,
-                    Op::Lock | Op::RLock | Op::TryLock | Op::TryRLock | Op::Unlock | Op::RUnlock
-                ) {
-                    tr.locks.push((ev.op, ev.obj.0));
-                }
-                let s = self.gs(g);
-                s.prev = s.last;
-                s.last = Some(ev);
-                s.started = true;
-            }
-            Note::Park(g) => {
-                let s = self.gs(g);
-                let waits = match (s.prev, s.last) {
-                    (Some(c), Some(u))
-                        if c.op == Op::Cond && matches!(u.op, Op::Unlock | Op::RUnlock) =>
-                    {
-                        Some(c)
-                    }
-                    (_, last) => last,
-                };
-                s.waits = waits;
-                s.parked = true;
-                s.woken_by = None;
-                if let Some(tr) = self.exec.t.last_mut() {
-                    if tr.g == g {
-                        tr.parked = true;
-                        tr.hand_off = waits.is_some_and(|e| access::handed_off(e.op));
-                        // Parked on a lock: it did not acquire that one (it does when it
-                        // resumes).
-                        if waits.is_some_and(|e| matches!(e.op, Op::Lock | Op::RLock)) {
-                            tr.acquires.pop();
-                        }
-                    }
-                }
-            }
-            Note::Wake(h) => {
-                let waits = self.gs.get(h as usize).and_then(|s| s.waits);
-                let cur = self.exec.t.len().checked_sub(1);
-                let select = match waits {
-                    Some(ev) if ev.op == Op::Select => self
-                        .gs
-                        .get(h as usize)
-                        .map(|s| s.select.map(|k| &self.sels[k as usize][..])),
-                    _ => None,
-                };
-                if let Some(tr) = self.exec.t.last_mut() {
-                    tr.woke.push(h);
-                    match (waits, select) {
-                        (Some(_), Some(objs)) => of_select(objs, Act::Wake, &mut tr.acc),
-                        (Some(ev), None) => of_wake(&ev, &mut tr.acc),
-                        _ => {}
-                    }
-                }
-                self.gs(h).woken_by = cur;
-            }
-            Note::Exit(g) => {
-                if let Some(tr) = self.exec.t.last_mut() {
-                    tr.acc.push(Acc::exit(g));
-                }
-                self.gs(g).exited = true;
-            }
-            Note::Time => {
-                let t = self.start(TIME);
-                self.exec.t[t].acc.push(Acc::time());
-            }
+        // Most notes of a schedule are in the replayed prefix: skipped without paying for
+        // the large frame of `follow`.
+        if self.skip_to.is_none() {
+            self.follow(n);
         }
     }
 
