@@ -1152,7 +1152,7 @@ fn hash_note(h: u64, n: &Note) -> u64 {
 #[cfg(debug_assertions)]
 fn hash_prefix(exec: &Exec, n: usize) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = FxHasher::default();
     for t in &exec.t[..n] {
         (t.g, t.node, t.creator, t.waker, t.cleared).hash(&mut h);
         (t.hand_off, t.resumed, t.parked, t.observer).hash(&mut h);
