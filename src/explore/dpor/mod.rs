@@ -129,6 +129,13 @@
 //! (`Dpor::cut_off`, `tests/dpor_ending.rs`). With leak checking on, the run goes on after
 //! main returns until the others finish or block, and nothing is cut off.
 //!
+//! Receives get the lock rule too: a receive races with the previous receive of its
+//! channel unless it comes after it anyway (program order, creation, a wake-up), even when
+//! the send between them orders it after that one, so that which waiting receiver takes a
+//! value is explored (`DPOR_DIFF_SEED=488`, program 141: one receiver passes the value on,
+//! the other only takes it; the deadlock when the other takes the first value was missed;
+//! `tests/dpor_receivers.rs`).
+//!
 //! Where the recorded wakeup sequence cannot be followed (a goroutine it names is not
 //! runnable at that point, which the relation's approximations allow), the schedule goes on
 //! with free choices; [`Dpor::diverged`] counts these.
@@ -909,7 +916,10 @@ impl Dpor {
                     of_event(&ev, &mut self.exec.t[t].acc);
                 }
                 let tr = &mut self.exec.t[t];
-                if matches!(ev.op, Op::Lock | Op::RLock | Op::TryLock) {
+                // A receive takes what is in the buffer as an acquisition takes a lock: it
+                // races with the previous receive of its channel even when the send between
+                // them orders it after that one (which receiver gets the value).
+                if matches!(ev.op, Op::Lock | Op::RLock | Op::TryLock | Op::ChanRecv) {
                     tr.acquires.push((ev.op, ev.obj.0));
                 }
                 if matches!(

@@ -373,7 +373,12 @@ impl Exec {
             let mut before_lock = false;
             self.acc_slots.clear();
             for a in &self.t[j].acc {
-                if !before_lock && matches!(a.act, Act::Op(Op::Lock | Op::RLock | Op::TryLock)) {
+                if !before_lock
+                    && matches!(
+                        a.act,
+                        Act::Op(Op::Lock | Op::RLock | Op::TryLock | Op::ChanRecv)
+                    )
+                {
                     before_lock = true;
                     lock_clock.clear();
                     lock_clock.extend_from_slice(&acc_clock);
@@ -455,9 +460,9 @@ impl Exec {
                     self.acq.push(AcqState::default());
                 }
                 let st = &mut self.acq[slot as usize];
-                let write = matches!(op, Op::Lock | Op::TryLock);
+                let write = matches!(op, Op::Lock | Op::TryLock | Op::ChanRecv);
                 for &(i, ri) in &st.list[st.from..] {
-                    let conflict = write || matches!(ri, Op::Lock | Op::TryLock);
+                    let conflict = write || matches!(ri, Op::Lock | Op::TryLock | Op::ChanRecv);
                     let gi = self.t[i].g as usize;
                     let after = base.get(gi).is_some_and(|&c| c >= self.seq[i])
                         || (before_lock && lock_clock.get(gi).is_some_and(|&c| c >= self.seq[i]));
