@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
+use goweave::cell::RaceCell;
 use goweave::chan;
 use goweave::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use goweave::sync::RwLock;
@@ -259,4 +260,100 @@ fn a_select_that_another_goroutine_readied_is_run_where_it_could_have() {
     };
     assert_eq!(run(StrategyKind::DfsPlain), Err(FailureKind::Deadlock));
     assert_eq!(run(dpor()), Err(FailureKind::Deadlock));
+}
+
+/// Seed 351, program 31 (shrunk): the poller `try_recv`s `b` (empty) and then sends on `a`
+/// (room for one); the other goroutine `select!`s between sending on `a` and receiving from
+/// `b`, then receives from `a`. If main's load lets the poller on first, its send fills `a`
+/// before the `select!`, which then has no ready case, for ever: a deadlock. With the
+/// `select!` as the transition that lets the poller on, the send comes after it, so only
+/// the choice of *who* lets the poller on reaches the deadlock; the relation sees the
+/// transitions that clear the yield flag as commuting (see "Yields" in `explore::dpor`).
+fn poller_overtakes_the_select_that_did_not_let_it_on() {
+    let a = chan::make::<u64>(1);
+    let b = chan::make::<u64>(1);
+    let x = Arc::new(AtomicU64::new(0));
+    let selector = {
+        let (a, b) = (a.clone(), b.clone());
+        go(move || {
+            goweave::select! {
+                send(a, 4) => {},
+                recv(b) -> _v => {},
+            }
+            let _ = a.recv();
+        })
+    };
+    let poller = go(move || {
+        assert!(b.try_recv().is_err());
+        a.send(0);
+    });
+    x.load(SeqCst);
+    poller.join();
+    selector.join();
+}
+
+#[test]
+fn another_goroutine_may_let_a_poller_on_before_a_select_it_then_overtakes() {
+    let run = |s: StrategyKind| {
+        Checker::new()
+            .strategy(s)
+            .shrink_budget(Duration::ZERO)
+            .run(poller_overtakes_the_select_that_did_not_let_it_on)
+            .map(|_| ())
+            .map_err(|f| f.kind())
+    };
+    assert_eq!(run(StrategyKind::DfsPlain), Err(FailureKind::Deadlock));
+    assert_eq!(run(dpor()), Err(FailureKind::Deadlock));
+}
+
+/// Seed 373, program 213: a sender on an unbuffered channel, then an unsynchronised write of
+/// a cell; a `select!` with `default` that may receive from it, then the same write. If the
+/// sender parks first, the `select!` takes its value and the two writes race (the hand-off
+/// orders neither after the other); if the `select!` polls first, it takes `default` and, in
+/// the generated program, the sender waits for ever (main joins it: a deadlock). Each search
+/// stops at its first failure: the plain search reported the race, DPOR the deadlock (its
+/// first schedule polls first). Here main receives the value when the `select!` took
+/// `default`, so the race is the only failure, and DPOR must reach it: the sender parked
+/// before the poll is a schedule it explores (a `select!` observes a parked partner).
+fn select_default_or_a_parked_sender_then_racy_writes() {
+    let a = chan::make::<u64>(0);
+    let b = chan::make::<u64>(1);
+    let cell = Arc::new(RaceCell::new(0u64));
+    let sender = {
+        let (a, cell) = (a.clone(), cell.clone());
+        go(move || {
+            a.send(2);
+            cell.with_mut(|v| *v += 1);
+        })
+    };
+    let selector = {
+        let a = a.clone();
+        go(move || {
+            let polled = goweave::select! {
+                recv(a) -> _v => false,
+                recv(b) -> _v => false,
+                default => true,
+            };
+            cell.with_mut(|v| *v += 1);
+            polled
+        })
+    };
+    if selector.join() {
+        let _ = a.recv();
+    }
+    sender.join();
+}
+
+#[test]
+fn the_race_after_a_select_takes_a_parked_senders_value_is_reached() {
+    let run = |s: StrategyKind| {
+        Checker::new()
+            .strategy(s)
+            .shrink_budget(Duration::ZERO)
+            .run(select_default_or_a_parked_sender_then_racy_writes)
+            .map(|_| ())
+            .map_err(|f| f.kind())
+    };
+    assert_eq!(run(StrategyKind::DfsPlain), Err(FailureKind::Race));
+    assert_eq!(run(dpor()), Err(FailureKind::Race));
 }

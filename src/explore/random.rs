@@ -1,14 +1,14 @@
 //! `Random`: a uniform random walk over the runnable goroutines, seeded per schedule.
 //!
-//! The walk draws from SplitMix64 rather than ChaCha: a schedule draws a few dozen numbers
-//! and is seeded afresh, and ChaCha's key setup and block refills cost more than the rest of
-//! a decision (7-8% of a schedule of a small program). Nothing here needs a cryptographic
-//! generator: a replay token records the choices, not the seed, so it replays whatever
-//! generator drew them. SplitMix64 passes BigCrush, and schedule `i`'s stream starts at an
-//! unrelated point of its 2^64 cycle (`schedule_seed`), so neighbouring schedules' streams do
-//! not overlap in practice.
+//! The walk draws from ChaCha8 (`rand_chacha`), like every random choice of the checker, and
+//! seeds it afresh per schedule (`schedule_seed`), so schedule `i` of a seed can be replayed or
+//! handed to another shard without the ones before it. A choice among fewer than 2^32 options
+//! takes one 32-bit word ([`below32`]): a schedule of a small program draws a few dozen
+//! numbers, and at two words a draw it paid a second block refill, about 4% of a schedule.
+//! A replay token records the choices, not the seed.
 
-use rand_chacha::rand_core::{impls, Error, RngCore};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use super::{Decision, Strategy, ValueDecision};
 
@@ -17,7 +17,7 @@ use super::{Decision, Strategy, ValueDecision};
 /// always makes the same choices.
 pub struct Random {
     seed: u64,
-    rng: SplitMix64,
+    rng: ChaCha8Rng,
 }
 
 impl Random {
@@ -25,7 +25,7 @@ impl Random {
     pub fn new(seed: u64) -> Random {
         Random {
             seed,
-            rng: SplitMix64::new(seed),
+            rng: ChaCha8Rng::seed_from_u64(seed),
         }
     }
 }
@@ -38,55 +38,6 @@ fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-/// The SplitMix64 generator: a Weyl sequence (the state steps by the golden ratio) through
-/// [`mix64`]. One add and two multiplies per word, and seeding is one of those.
-///
-/// Each output is computed one draw ahead (`ahead`): the multiplies then run while the
-/// executor does the rest of a decision, and the branch on the pick, which no predictor can
-/// guess, resolves as soon as the pick is asked for. The outputs are SplitMix64's exactly.
-#[derive(Clone, Debug)]
-pub(crate) struct SplitMix64 {
-    /// The Weyl sequence's latest value.
-    state: u64,
-    /// `mix64(state)`: the next output.
-    ahead: u64,
-}
-
-impl SplitMix64 {
-    /// The generator seeded with `seed` (its first output is `mix64(seed + golden ratio)`).
-    pub(crate) fn new(seed: u64) -> SplitMix64 {
-        let state = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        SplitMix64 {
-            state,
-            ahead: mix64(state),
-        }
-    }
-}
-
-impl RngCore for SplitMix64 {
-    #[inline]
-    fn next_u64(&mut self) -> u64 {
-        let out = self.ahead;
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        self.ahead = mix64(self.state);
-        out
-    }
-
-    #[inline]
-    fn next_u32(&mut self) -> u32 {
-        (self.next_u64() >> 32) as u32
-    }
-
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        impls::fill_bytes_via_next(self, dest)
-    }
-
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
 }
 
 /// A uniform value in `0..n` without modulo bias (Lemire's method).
@@ -102,6 +53,30 @@ pub(crate) fn below(rng: &mut impl RngCore, n: u64) -> u64 {
     (m >> 64) as u64
 }
 
+/// A uniform value in `0..n` for `n` below 2^32, from one 32-bit word (Lemire's method):
+/// half the stream that [`below`] uses, so a schedule refills ChaCha's block buffer half as
+/// often.
+pub(crate) fn below32(rng: &mut impl RngCore, n: u32) -> u32 {
+    debug_assert!(n > 0);
+    let mut m = u64::from(rng.next_u32()) * u64::from(n);
+    if (m as u32) < n {
+        let threshold = n.wrapping_neg() % n;
+        while (m as u32) < threshold {
+            m = u64::from(rng.next_u32()) * u64::from(n);
+        }
+    }
+    (m >> 32) as u32
+}
+
+/// A uniform choice among `n` options: one 32-bit word when `n` fits.
+#[inline]
+fn pick(rng: &mut impl RngCore, n: u64) -> u64 {
+    match u32::try_from(n) {
+        Ok(n) => u64::from(below32(rng, n)),
+        Err(_) => below(rng, n),
+    }
+}
+
 /// The per-schedule seed derived from a campaign seed and an iteration number.
 pub(crate) fn schedule_seed(seed: u64, iteration: u64) -> u64 {
     // splitmix64 of the pair, so neighbouring iterations get unrelated streams.
@@ -110,13 +85,13 @@ pub(crate) fn schedule_seed(seed: u64, iteration: u64) -> u64 {
 
 impl Strategy for Random {
     fn begin(&mut self, iteration: u64) -> bool {
-        self.rng = SplitMix64::new(schedule_seed(self.seed, iteration));
+        self.rng = ChaCha8Rng::seed_from_u64(schedule_seed(self.seed, iteration));
         true
     }
 
     fn pick_goroutine(&mut self, d: &Decision<'_>) -> usize {
         // Letting time pass, when it may, is one option among the goroutines.
-        below(&mut self.rng, d.options() as u64) as usize
+        pick(&mut self.rng, d.options() as u64) as usize
     }
 
     fn picks_by_count(&self) -> bool {
@@ -124,11 +99,11 @@ impl Strategy for Random {
     }
 
     fn pick_by_count(&mut self, options: usize) -> usize {
-        below(&mut self.rng, options as u64) as usize
+        pick(&mut self.rng, options as u64) as usize
     }
 
     fn pick_value(&mut self, d: &ValueDecision) -> u64 {
-        below(&mut self.rng, d.n)
+        pick(&mut self.rng, d.n)
     }
 
     fn describe(&self) -> String {
@@ -141,32 +116,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splitmix64_matches_the_reference_outputs() {
-        // The first outputs of the reference implementation (Vigna's splitmix64.c) seeded
-        // with 1234567.
-        let mut g = SplitMix64::new(1234567);
-        let want = [
-            6457827717110365317u64,
-            3203168211198807973,
-            9817491932198370423,
-            4593380528125082431,
-            16408922859458223821,
-        ];
-        for w in want {
-            assert_eq!(g.next_u64(), w);
-        }
-    }
-
-    #[test]
     fn below_is_uniform_over_small_ranges() {
         // 3 options, 30,000 draws: each count within 4 standard deviations (~115) of 10,000.
-        let mut g = SplitMix64::new(schedule_seed(0, 0));
-        let mut counts = [0u32; 3];
-        for _ in 0..30_000 {
-            counts[below(&mut g, 3) as usize] += 1;
-        }
-        for c in counts {
-            assert!((9_540..=10_460).contains(&c), "{counts:?}");
+        let mut g = ChaCha8Rng::seed_from_u64(schedule_seed(0, 0));
+        for draw in [below, pick] {
+            let mut counts = [0u32; 3];
+            for _ in 0..30_000 {
+                counts[draw(&mut g, 3) as usize] += 1;
+            }
+            for c in counts {
+                assert!((9_540..=10_460).contains(&c), "{counts:?}");
+            }
         }
     }
 
@@ -175,7 +135,7 @@ mod tests {
         let draws = |i: u64| {
             let mut r = Random::new(7);
             assert!(r.begin(i));
-            (0..32).map(|_| below(&mut r.rng, 5)).collect::<Vec<_>>()
+            (0..32).map(|_| pick(&mut r.rng, 5)).collect::<Vec<_>>()
         };
         assert_eq!(draws(3), draws(3));
         assert_ne!(draws(3), draws(4));

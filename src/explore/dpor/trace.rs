@@ -58,48 +58,110 @@ pub(super) struct Trans {
     pub observer: bool,
 }
 
-/// Per key: the last writer and the readers since.
+/// Per key: the last writer and the readers since (`reads[from..]`; the entries before
+/// `from` are kept so that a rollback can bring them back).
 #[derive(Default)]
 struct KeyState {
     write: Option<usize>,
     reads: Vec<usize>,
+    from: usize,
+}
+
+impl KeyState {
+    fn clear(&mut self) {
+        self.write = None;
+        self.reads.clear();
+        self.from = 0;
+    }
+}
+
+/// Per lock: its acquisitions, those since (and including) the last write acquisition being
+/// `list[from..]` (the earlier ones kept for a rollback).
+#[derive(Default)]
+struct AcqState {
+    list: Vec<(usize, Op)>,
+    from: usize,
+}
+
+/// The slot of the yield flag's state in an [`Undo`] (it is kept out of the key map).
+const YIELD_SLOT: u32 = u32::MAX;
+
+/// How to take back one change the analysis made to its per-key or per-lock state, so that
+/// the state of a prefix of the execution can be had back without analysing it again.
+enum Undo {
+    /// A key's state before a transition accessed it; `pushed` if the access added a read.
+    Key {
+        slot: u32,
+        write: Option<usize>,
+        from: usize,
+        pushed: bool,
+    },
+    /// A lock's `from` before an acquisition was appended to its list.
+    Acq { slot: u32, from: usize },
 }
 
 /// The transitions of one execution and what was derived from them.
+///
+/// Kept across schedules: the next schedule of a depth-first search shares a prefix with
+/// this one (the execution is deterministic, so the prefix's transitions are identical), and
+/// [`Exec::truncate`] keeps that prefix's transitions, clocks and per-key state, so that
+/// [`Exec::analyse`] only looks at the transitions after it.
 #[derive(Default)]
 pub(super) struct Exec {
     /// Boxed: a transition is large, and reusing one from `pool` then moves a pointer, not
     /// the transition (those moves were a measurable share of a schedule's cost).
     #[allow(clippy::vec_box)]
     pub t: Vec<Box<Trans>>,
-    /// Per transition: its index among its goroutine's transitions, from 1.
+    /// Per analysed transition: its index among its goroutine's transitions, from 1.
     pub seq: Vec<u32>,
+    /// Per analysed transition: its vector clock (all of them `width` long).
     pub clock: Vec<Vec<u32>>,
-    /// Scratch kept between schedules (its allocations are reused): per key, the last writer
-    /// and the readers since; per lock, the acquisitions since the last write acquisition.
-    keys: FxMap<Key, KeyState>,
-    acquired: FxMap<u64, Vec<(usize, Op)>>,
+    /// The length of every clock: the largest goroutine id seen since the last full reset,
+    /// plus one.
+    width: usize,
+    /// Per key: an index into `states` (keys are stable across schedules; the map only grows).
+    slots: FxMap<Key, u32>,
+    states: Vec<KeyState>,
+    /// The slots of [`Key::All`] and [`Key::AnyChan`], which every access may conflict with
+    /// (every channel access, for the latter), once they exist.
+    all_slot: Option<u32>,
+    any_chan_slot: Option<u32>,
+    /// Scratch: the slots of the accesses of the transition being analysed.
+    acc_slots: Vec<u32>,
+    /// The yield flag's key state (kept out of `slots`: every transition reads it).
+    yield_key: KeyState,
+    /// Per lock object: an index into `acq`.
+    acq_slots: FxMap<u64, u32>,
+    acq: Vec<AcqState>,
+    /// The changes to the per-key and per-lock state, in order, and per analysed transition
+    /// the length of `undo` before its own.
+    undo: Vec<Undo>,
+    marks: Vec<usize>,
+    /// Per analysed transition: its goroutine's previous transition.
+    prev_of: Vec<Option<usize>>,
+    /// Per goroutine: its analysed transitions, and the last of them.
+    count: Vec<u32>,
+    last_of: Vec<Option<usize>>,
     /// Transitions of earlier schedules, cleared, for reuse.
     #[allow(clippy::vec_box)]
     pool: Vec<Box<Trans>>,
     /// Transitions before this one are over and carry their [`Acc::clears_yield`].
     sealed: usize,
-    /// The yield flag's key state (kept out of `keys`: every transition reads it).
-    yield_key: KeyState,
     /// The channels some goroutine polled in this execution ([`Key::AnyChan`]: a `select!`
-    /// with `default`, which may have polled any): see [`Exec::reversible`].
+    /// with `default`, which may have polled any): see [`Exec::reversible`]. Per analysed
+    /// transition, how many there were before it.
     polled: Vec<Key>,
-    /// Scratch of `analyse`, kept for its allocations: clocks of earlier schedules, the
-    /// transitions per goroutine, each goroutine's last transition, and the work lists.
+    polled_marks: Vec<usize>,
+    /// Scratch of `analyse`, kept for its allocations: clocks of earlier schedules and the
+    /// work lists.
     spare: Vec<Vec<u32>>,
-    count: Vec<u32>,
-    last_of: Vec<Option<usize>>,
     cands: Vec<usize>,
     lock_clock: Vec<u32>,
     done: Vec<usize>,
-    /// `clock` holds the clocks of the last analysed schedule's first `valid` transitions.
+    /// The analysis (clocks, per-key state) covers the first `valid` transitions.
     valid: usize,
-    /// The current schedule was analysed (else the next one can keep nothing).
+    /// The current schedule was analysed (else the analysis state is an older schedule's,
+    /// and the next one can keep none of it).
     analysed: bool,
 }
 
@@ -110,21 +172,100 @@ impl Exec {
         self.clock[b].get(g).is_some_and(|&c| c >= self.seq[a])
     }
 
-    /// Forget the schedule, keeping the allocations.
-    pub fn reset(&mut self) {
-        for mut t in self.t.drain(..) {
+    /// Start the next schedule with the first `keep` transitions of this one (the prefix the
+    /// next schedule shares with it), and the analysis of as many of them as was done: the
+    /// rest is taken back (see [`Undo`]).
+    pub fn truncate(&mut self, keep: usize) {
+        let keep = keep.min(self.t.len());
+        if !self.analysed {
+            self.forget_analysis();
+        }
+        self.analysed = false;
+        if keep < self.valid {
+            let mark = self.marks[keep];
+            while self.undo.len() > mark {
+                match self.undo.pop().expect("longer than mark") {
+                    Undo::Key {
+                        slot,
+                        write,
+                        from,
+                        pushed,
+                    } => {
+                        let st = if slot == YIELD_SLOT {
+                            &mut self.yield_key
+                        } else {
+                            &mut self.states[slot as usize]
+                        };
+                        if pushed {
+                            st.reads.pop();
+                        }
+                        st.write = write;
+                        st.from = from;
+                    }
+                    Undo::Acq { slot, from } => {
+                        let a = &mut self.acq[slot as usize];
+                        a.list.pop();
+                        a.from = from;
+                    }
+                }
+            }
+            for j in (keep..self.valid).rev() {
+                let g = self.t[j].g as usize;
+                self.count[g] -= 1;
+                self.last_of[g] = self.prev_of[j];
+            }
+            self.polled.truncate(self.polled_marks[keep]);
+            self.polled_marks.truncate(keep);
+            self.marks.truncate(keep);
+            self.prev_of.truncate(keep);
+            self.seq.truncate(keep);
+            self.spare.extend(self.clock.drain(keep..));
+            self.valid = keep;
+        }
+        for mut t in self.t.drain(keep..) {
             t.acc.clear();
             t.woke.clear();
             t.locks.clear();
             t.acquires.clear();
             self.pool.push(t);
         }
-        self.seq.clear();
-        self.sealed = 0;
-        if !self.analysed {
-            self.valid = 0;
+        self.sealed = self.sealed.min(keep);
+    }
+
+    /// Drop the transitions from `n` on, which were not analysed (stand-ins for steps that
+    /// did not run, made for a wakeup sequence), keeping the analysis.
+    pub fn forget_from(&mut self, n: usize) {
+        debug_assert!(n >= self.valid);
+        for mut t in self.t.drain(n..) {
+            t.acc.clear();
+            t.woke.clear();
+            t.locks.clear();
+            t.acquires.clear();
+            self.pool.push(t);
         }
-        self.analysed = false;
+        self.sealed = self.sealed.min(n);
+    }
+
+    /// Drop the whole analysis state (keeping the allocations).
+    fn forget_analysis(&mut self) {
+        for st in &mut self.states {
+            st.clear();
+        }
+        self.yield_key.clear();
+        for a in &mut self.acq {
+            a.list.clear();
+            a.from = 0;
+        }
+        self.undo.clear();
+        self.polled.clear();
+        self.polled_marks.clear();
+        self.marks.clear();
+        self.prev_of.clear();
+        self.seq.clear();
+        self.spare.append(&mut self.clock);
+        self.count.iter_mut().for_each(|c| *c = 0);
+        self.last_of.iter_mut().for_each(|l| *l = None);
+        self.valid = 0;
     }
 
     /// The transitions so far are over: each clears the yield flag (see "Yields" in
@@ -153,49 +294,35 @@ impl Exec {
     }
 
     /// Compute clocks and put the reversible races `(i, j)`, `i` before `j`, into `races`,
-    /// except those with `j < keep`.
-    ///
-    /// `keep`: the first `keep` transitions are those of the schedule analysed last (the
-    /// prefix a new branch shares with it), so their clocks are still right and their races
-    /// were found then. Only what later transitions need of them (per-key state, lock
-    /// acquisitions) is rebuilt; the clocks and candidate searches, most of the work when
-    /// the search backtracks near the end of a schedule, are not redone. Clamped to what
-    /// the last analysis covered (none if a schedule ran without one).
-    pub fn analyse(&mut self, keep: usize, races: &mut Vec<(usize, usize)>) {
+    /// for the transitions `j` not analysed yet: those after the prefix [`Exec::truncate`]
+    /// kept (all of them if the schedule before was not analysed). The races of the kept
+    /// prefix were found when it was analysed.
+    pub fn analyse(&mut self, races: &mut Vec<(usize, usize)>) {
         self.seal();
         let n = self.t.len();
-        let width = self.t.iter().map(|t| t.g as usize + 1).max().unwrap_or(1);
-        let keep = keep.min(self.valid).min(n);
-        self.seq.clear();
-        let mut spare = std::mem::take(&mut self.spare);
-        spare.extend(self.clock.drain(keep..));
-        // A kept clock has the previous schedule's width: goroutines not in the prefix
-        // count zero transitions before it either way.
-        for c in &mut self.clock {
-            c.resize(width, 0);
+        let width = self.t[self.valid..]
+            .iter()
+            .map(|t| t.g as usize + 1)
+            .max()
+            .unwrap_or(1);
+        if width > self.width {
+            // A kept clock is as wide as the old width: goroutines not in the prefix count
+            // zero transitions before it either way.
+            for c in &mut self.clock {
+                c.resize(width, 0);
+            }
+            self.width = width;
         }
-        let mut count = std::mem::take(&mut self.count);
-        count.clear();
-        count.resize(width, 0);
-        let mut last_of = std::mem::take(&mut self.last_of);
-        last_of.clear();
-        last_of.resize(width, None);
-        let mut keys = std::mem::take(&mut self.keys);
-        for st in keys.values_mut() {
-            st.write = None;
-            st.reads.clear();
+        let width = self.width;
+        if self.count.len() < width {
+            self.count.resize(width, 0);
+            self.last_of.resize(width, None);
         }
-        let mut ykey = std::mem::take(&mut self.yield_key);
-        ykey.write = None;
-        ykey.reads.clear();
-        // Per lock object: the acquisitions since (and including) the last write acquisition.
-        let mut acquired = std::mem::take(&mut self.acquired);
-        for l in acquired.values_mut() {
-            l.clear();
-        }
-        self.polled.clear();
-        for t in &self.t {
-            let polls = t.observer || t.acc.contains(&Acc::yielded());
+        // The polled channels of the whole execution are needed before its races: those of
+        // the kept prefix are kept, those of the rest added first.
+        for t in &self.t[self.valid..] {
+            self.polled_marks.push(self.polled.len());
+            let polls = t.observer || t.acc.iter().any(|a| a.key == Key::Yield && a.write);
             if polls {
                 for a in &t.acc {
                     if matches!(a.key, Key::Chan(_) | Key::AnyChan) && !self.polled.contains(&a.key)
@@ -206,29 +333,20 @@ impl Exec {
             }
         }
         races.clear();
+        let mut spare = std::mem::take(&mut self.spare);
         let mut cands = std::mem::take(&mut self.cands);
         let mut lock_clock = std::mem::take(&mut self.lock_clock);
         let mut done = std::mem::take(&mut self.done);
-        for j in 0..n {
+        for j in self.valid..n {
             let g = self.t[j].g as usize;
-            count[g] += 1;
-            self.seq.push(count[g]);
-            if j < keep {
-                for &(op, o) in &self.t[j].acquires {
-                    let list = acquired.entry(o).or_default();
-                    if matches!(op, Op::Lock | Op::TryLock) {
-                        list.clear();
-                    }
-                    list.push((j, op));
-                }
-                last_of[g] = Some(j);
-                update_keys(&mut keys, &mut ykey, j, &self.t[j].acc);
-                continue;
-            }
+            self.count[g] += 1;
+            self.seq.push(self.count[g]);
+            self.marks.push(self.undo.len());
+            self.prev_of.push(self.last_of[g]);
             // Program order and creation.
             let mut base = spare.pop().unwrap_or_default();
             base.clear();
-            match last_of[g] {
+            match self.last_of[g] {
                 Some(p) => base.extend_from_slice(&self.clock[p]),
                 None => base.resize(width, 0),
             }
@@ -241,7 +359,7 @@ impl Exec {
             if let Some(c) = self.t[j].cleared {
                 join(&mut base, &self.clock[c]);
             }
-            base[g] = count[g];
+            base[g] = self.count[g];
             // Direct races, access by access in the order `j` made them: an earlier
             // conflicting transition that does not happen before that access through a later
             // one, or through what `j` depended on before it (a join late in `j` must not hide
@@ -253,42 +371,68 @@ impl Exec {
             // What `j` comes after before its first lock acquisition: the acquisitions race
             // with the earlier ones of their lock unless they come after them anyway (below).
             let mut before_lock = false;
+            self.acc_slots.clear();
             for a in &self.t[j].acc {
-                if !before_lock && matches!(a.act, Act::Op(Op::Lock | Op::RLock | Op::TryLock)) {
+                if !before_lock
+                    && matches!(
+                        a.act,
+                        Act::Op(Op::Lock | Op::RLock | Op::TryLock | Op::ChanRecv)
+                    )
+                {
                     before_lock = true;
                     lock_clock.clear();
                     lock_clock.extend_from_slice(&acc_clock);
                 }
+                let slot = match a.key {
+                    Key::Yield => YIELD_SLOT,
+                    k => slot_of(
+                        &mut self.slots,
+                        &mut self.states,
+                        &mut self.all_slot,
+                        &mut self.any_chan_slot,
+                        k,
+                    ),
+                };
+                self.acc_slots.push(slot);
                 cands.clear();
                 let mut look = |st: &KeyState| {
                     if let Some(w) = st.write {
                         cands.push(w);
                     }
                     if a.write {
-                        cands.extend_from_slice(&st.reads);
+                        cands.extend_from_slice(&st.reads[st.from..]);
                     }
                 };
                 match a.key {
-                    Key::Yield => look(&ykey),
+                    Key::Yield => look(&self.yield_key),
                     Key::All | Key::AnyChan => {
-                        for (k, st) in keys.iter() {
+                        for (k, &s) in self.slots.iter() {
                             if a.key == Key::All
                                 || matches!(k, Key::Chan(_) | Key::AnyChan | Key::All)
                             {
-                                look(st);
+                                look(&self.states[s as usize]);
                             }
                         }
                     }
                     k => {
-                        for k in [Some(k), wildcard(k), Some(Key::All)].into_iter().flatten() {
-                            if let Some(st) = keys.get(&k) {
-                                look(st);
+                        look(&self.states[slot as usize]);
+                        if wildcard(k).is_some() {
+                            if let Some(s) = self.any_chan_slot {
+                                look(&self.states[s as usize]);
                             }
+                        }
+                        if let Some(s) = self.all_slot {
+                            look(&self.states[s as usize]);
                         }
                     }
                 }
-                cands.sort_unstable_by(|a, b| b.cmp(a));
-                cands.dedup();
+                if cands.is_empty() {
+                    continue;
+                }
+                if cands.len() > 1 {
+                    cands.sort_unstable_by(|a, b| b.cmp(a));
+                    cands.dedup();
+                }
                 cands.retain(|&i| {
                     !done.contains(&i) && self.t[i].acc.iter().any(|x| dependent(x, a))
                 });
@@ -310,10 +454,15 @@ impl Exec {
             // same transition, when its goroutine ran alone).
             for k in 0..self.t[j].acquires.len() {
                 let (op, o) = self.t[j].acquires[k];
-                let list = acquired.entry(o).or_default();
-                let write = matches!(op, Op::Lock | Op::TryLock);
-                for &(i, ri) in list.iter() {
-                    let conflict = write || matches!(ri, Op::Lock | Op::TryLock);
+                let next = self.acq.len() as u32;
+                let slot = *self.acq_slots.entry(o).or_insert(next);
+                if slot == next {
+                    self.acq.push(AcqState::default());
+                }
+                let st = &mut self.acq[slot as usize];
+                let write = matches!(op, Op::Lock | Op::TryLock | Op::ChanRecv);
+                for &(i, ri) in &st.list[st.from..] {
+                    let conflict = write || matches!(ri, Op::Lock | Op::TryLock | Op::ChanRecv);
                     let gi = self.t[i].g as usize;
                     let after = base.get(gi).is_some_and(|&c| c >= self.seq[i])
                         || (before_lock && lock_clock.get(gi).is_some_and(|&c| c >= self.seq[i]));
@@ -321,29 +470,60 @@ impl Exec {
                         races.push((i, j));
                     }
                 }
+                self.undo.push(Undo::Acq {
+                    slot,
+                    from: st.from,
+                });
                 if write {
-                    list.clear();
+                    st.from = st.list.len();
                 }
-                list.push((j, op));
+                st.list.push((j, op));
             }
             spare.push(base);
             self.clock.push(acc_clock);
-            last_of[g] = Some(j);
-            update_keys(&mut keys, &mut ykey, j, &self.t[j].acc);
+            self.last_of[g] = Some(j);
+            self.update_keys(j);
         }
         self.valid = n;
         self.analysed = true;
-        self.keys = keys;
-        self.yield_key = ykey;
-        self.acquired = acquired;
         self.spare = spare;
-        self.count = count;
-        self.last_of = last_of;
         self.cands = cands;
         self.lock_clock = lock_clock;
         self.done = done;
         races.sort_unstable();
         races.dedup();
+    }
+
+    /// Transition `j` is now the last writer or a reader of each key it touches (noting how
+    /// to take that back).
+    fn update_keys(&mut self, j: usize) {
+        for (a, &slot) in self.t[j].acc.iter().zip(&self.acc_slots) {
+            let st = if slot == YIELD_SLOT {
+                &mut self.yield_key
+            } else {
+                &mut self.states[slot as usize]
+            };
+            let (write, from) = (st.write, st.from);
+            if a.write {
+                st.write = Some(j);
+                st.from = st.reads.len();
+            } else {
+                // The first transition after a yield clears the flag: later ones find it
+                // clear whoever cleared it, so they neither race with the yield nor come
+                // after it through it.
+                if a.key == Key::Yield && st.write.is_some_and(|w| w != j) {
+                    st.write = None;
+                    st.from = st.reads.len();
+                }
+                st.reads.push(j);
+            }
+            self.undo.push(Undo::Key {
+                slot,
+                write,
+                from,
+                pushed: !a.write,
+            });
+        }
     }
 
     /// False for a race whose reversal is not a new trace, or cannot happen.
@@ -423,28 +603,25 @@ impl Exec {
     }
 }
 
-/// Transition `j`, with accesses `acc`, is now the last writer or a reader of each key it
-/// touches.
-fn update_keys(keys: &mut FxMap<Key, KeyState>, ykey: &mut KeyState, j: usize, acc: &[Acc]) {
-    for a in acc {
-        let st = match a.key {
-            Key::Yield => &mut *ykey,
-            k => keys.entry(k).or_default(),
-        };
-        if a.write {
-            st.write = Some(j);
-            st.reads.clear();
-        } else {
-            // The first transition after a yield clears the flag: later ones find it clear
-            // whoever cleared it, so they neither race with the yield nor come after it
-            // through it.
-            if a.key == Key::Yield && st.write.is_some_and(|w| w != j) {
-                st.write = None;
-                st.reads.clear();
-            }
-            st.reads.push(j);
+/// The slot of key `k`'s state, made if it has none (noting those of the wildcard keys).
+fn slot_of(
+    slots: &mut FxMap<Key, u32>,
+    states: &mut Vec<KeyState>,
+    all: &mut Option<u32>,
+    any_chan: &mut Option<u32>,
+    k: Key,
+) -> u32 {
+    let next = states.len() as u32;
+    let s = *slots.entry(k).or_insert(next);
+    if s == next {
+        states.push(KeyState::default());
+        match k {
+            Key::All => *all = Some(s),
+            Key::AnyChan => *any_chan = Some(s),
+            _ => {}
         }
     }
+    s
 }
 
 fn join(into: &mut [u32], other: &[u32]) {
@@ -460,9 +637,11 @@ mod tests {
     /// A transition: goroutine, accesses `(object, write, op)`, and the lock acquisitions.
     type T = (u64, &'static [(u64, bool, Op)]);
 
-    fn fill(e: &mut Exec, ts: &[T]) {
-        e.reset();
-        for &(g, accs) in ts {
+    /// Run `ts` as the next schedule, keeping the first `keep` transitions of the last one
+    /// (which must be those of `ts`).
+    fn fill(e: &mut Exec, ts: &[T], keep: usize) {
+        e.truncate(keep);
+        for &(g, accs) in &ts[keep..] {
             let i = e.push(g, Some(e.t.len()));
             for &(o, write, op) in accs {
                 e.t[i].acc.push(Acc {
@@ -477,11 +656,23 @@ mod tests {
         }
     }
 
+    /// The clocks, each cut to `width` entries (a kept clock may be wider than one computed
+    /// afresh: the extra entries count nothing).
+    fn cut(clock: &[Vec<u32>], width: usize) -> Vec<Vec<u32>> {
+        clock
+            .iter()
+            .map(|c| {
+                assert!(c[width.min(c.len())..].iter().all(|&x| x == 0));
+                c[..width.min(c.len())].to_vec()
+            })
+            .collect()
+    }
+
     fn full(ts: &[T]) -> (Vec<Vec<u32>>, Vec<(usize, usize)>) {
         let mut e = Exec::default();
-        fill(&mut e, ts);
+        fill(&mut e, ts, 0);
         let mut races = Vec::new();
-        e.analyse(0, &mut races);
+        e.analyse(&mut races);
         (e.clock.clone(), races)
     }
 
@@ -517,11 +708,11 @@ mod tests {
         assert_eq!(new, [(0, 3), (1, 4)]);
         let mut e = Exec::default();
         let mut got = Vec::new();
-        fill(&mut e, FIRST);
-        e.analyse(0, &mut got);
-        fill(&mut e, SECOND);
-        e.analyse(3, &mut got);
-        assert_eq!(e.clock, clock);
+        fill(&mut e, FIRST, 0);
+        e.analyse(&mut got);
+        fill(&mut e, SECOND, 3);
+        e.analyse(&mut got);
+        assert_eq!(cut(&e.clock, clock[0].len()), clock);
         assert_eq!(got, new);
     }
 
@@ -532,12 +723,49 @@ mod tests {
         let mut got = Vec::new();
         // A schedule with another prefix is analysed; then `FIRST` runs and is not (a
         // search stopped early): the clocks at hand are not those of `SECOND`'s prefix.
-        fill(&mut e, &[(3, &[STORE]), (2, &[LOCK]), (1, &[LOCK])]);
-        e.analyse(0, &mut got);
-        fill(&mut e, FIRST);
-        fill(&mut e, SECOND);
-        e.analyse(3, &mut got);
-        assert_eq!(e.clock, clock);
+        fill(&mut e, &[(3, &[STORE]), (2, &[LOCK]), (1, &[LOCK])], 0);
+        e.analyse(&mut got);
+        fill(&mut e, FIRST, 0);
+        fill(&mut e, SECOND, 3);
+        e.analyse(&mut got);
+        assert_eq!(cut(&e.clock, clock[0].len()), clock);
         assert_eq!(got, races);
+    }
+
+    /// A rollback takes back a write that hid earlier reads, and a write acquisition that
+    /// hid earlier acquisitions: after it, the new part races with them as in a full
+    /// analysis.
+    #[test]
+    fn a_rollback_brings_back_what_a_taken_back_write_hid() {
+        const A: &[T] = &[
+            (1, &[LOAD]),
+            (2, &[LOAD]),
+            (3, &[STORE]),
+            (1, &[LOCK]),
+            (3, &[LOCK]),
+        ];
+        const B: &[T] = &[(1, &[LOAD]), (2, &[LOAD]), (4, &[STORE]), (4, &[LOCK])];
+        let (clock, races) = full(B);
+        // The store races with both loads (nothing orders them), in `A` as in `B`.
+        assert_eq!(races, [(0, 2), (1, 2)]);
+        let mut e = Exec::default();
+        let mut got = Vec::new();
+        fill(&mut e, A, 0);
+        e.analyse(&mut got);
+        // Many rounds of taking back and redoing leave the state as a full analysis would.
+        for _ in 0..3 {
+            fill(&mut e, B, 2);
+            e.analyse(&mut got);
+            assert_eq!(cut(&e.clock, clock[0].len()), clock);
+            assert_eq!(got, races);
+            fill(&mut e, A, 2);
+            e.analyse(&mut got);
+            let (c, r) = full(A);
+            assert_eq!(cut(&e.clock, c[0].len()), c);
+            assert_eq!(
+                got,
+                r.into_iter().filter(|&(_, j)| j >= 2).collect::<Vec<_>>()
+            );
+        }
     }
 }
