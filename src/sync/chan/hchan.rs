@@ -2,7 +2,7 @@
 //! `closechan`, written once against the executor interface.
 //!
 //! Invariants (checked by every function below, as in Go's `runtime/chan.go`):
-//! - `lock` guards every field of `State` and the recording's sequence number beside it;
+//! - `lock` guards every field of `State` and the recording's sequence number (`rec_seq`);
 //!   `cap` and `id` never change.
 //! - `buf.len() <= cap`, and `buf` is FIFO: values leave in the order they entered.
 //! - At least one of `sendq` and `recvq` holds no live waiter (waiters of a select that
@@ -54,15 +54,20 @@ pub(crate) const CLOSE_OF_CLOSED: &str = "close of closed channel";
 
 /// A channel. Shared by every `Chan`, `Sender` and `Receiver` handle through an `Arc`.
 ///
-/// In declaration order (`repr(C)`): the state, then what never changes, then the lock, as
-/// the compiler laid them out before the lock carried the recording's number, which made
-/// the lock align to 16 and moved it onto the line of the buffer's indices (that line is
-/// written at every operation; waiters spinning on the lock word beside it would slow the
-/// holder's writes).
+/// In declaration order (`repr(C)`): the state and the recording's number, then what never
+/// changes, then the lock, as the compiler laid them out before. The recording's number sits
+/// with the state the lock holder writes, not beside the lock word: there, every recorded
+/// operation wrote the line that waiters spin on, and a recorded message of the 4x4 buffered
+/// channel (`benches/record.rs`) took about 59 ns against 52 (idle machine).
 #[repr(C)]
 pub(crate) struct HChan<T> {
     /// Everything that changes; guarded by `lock`.
     state: std::cell::UnsafeCell<State<T>>,
+    /// Operations on the channel logged by a recording run so far: its per-object order,
+    /// numbered under the lock the operation takes anyway (no shared counter to contend on).
+    /// Guarded by `lock`; beside the state the holder writes, not beside the lock word that
+    /// waiters spin on.
+    rec_seq: std::cell::Cell<u64>,
     /// Capacity of the buffer; 0 for an unbuffered (rendezvous) channel.
     cap: usize,
     /// The channel's identity in events.
@@ -71,25 +76,9 @@ pub(crate) struct HChan<T> {
     /// channel has one: a ticker whose last tick is still unreceived stops re-arming, and
     /// resumes here (see `time.rs`).
     recv_hook: OnceLock<RecvHook>,
-    /// Guards `state` and the recording's sequence number; its guard is what a parked
-    /// goroutine hands to its unlock step.
-    lock: LockSeq,
-}
-
-/// The channel lock and, on the same cache line, the recording's sequence number: the one
-/// field a recorded operation writes that an unrecorded one does not. Kept beside the lock
-/// word, which every operation writes anyway, rather than in `State`, where it shared a line
-/// with the fields that both sides only read (`id`, `cap`) and made that line move between
-/// workers at every operation (`benches/record.rs`, mpmc workload). 16 bytes aligned to 16:
-/// never split across two lines.
-#[repr(C, align(16))]
-struct LockSeq {
-    /// The lock.
-    raw: ChanLock,
-    /// Operations on the channel logged by a recording run so far: its per-object order,
-    /// numbered under the lock the operation takes anyway (no shared counter to contend on).
-    /// Guarded by `raw`.
-    rec_seq: std::cell::Cell<u64>,
+    /// Guards `state` and `rec_seq`; its guard is what a parked goroutine hands to its
+    /// unlock step.
+    lock: ChanLock,
 }
 
 /// See [`HChan::recv_hook`].
@@ -349,10 +338,8 @@ impl<T> HChan<T> {
     pub(crate) fn new(cap: usize) -> HChan<T> {
         let id = executor::new_object_id();
         HChan {
-            lock: LockSeq {
-                raw: ChanLock::default(),
-                rec_seq: std::cell::Cell::new(0),
-            },
+            lock: ChanLock::default(),
+            rec_seq: std::cell::Cell::new(0),
             state: std::cell::UnsafeCell::new(State {
                 // Preallocate up to a bound; a huge buffer grows as it fills.
                 buf: VecDeque::with_capacity(cap.min(4096)),
@@ -418,7 +405,7 @@ impl<T> HChan<T> {
 
     /// The bare guard, for `select!` (which holds several channels' locks at once).
     pub(crate) fn raw_lock(&self) -> ChanGuard<'_> {
-        self.lock.raw.lock()
+        self.lock.lock()
     }
 
     /// The channel's next sequence number for a recorded operation.
@@ -427,8 +414,8 @@ impl<T> HChan<T> {
     /// The caller holds the lock.
     #[inline]
     unsafe fn next_seq(&self) -> u64 {
-        let n = self.lock.rec_seq.get();
-        self.lock.rec_seq.set(n + 1);
+        let n = self.rec_seq.get();
+        self.rec_seq.set(n + 1);
         n
     }
 
@@ -455,7 +442,7 @@ impl<T> HChan<T> {
 
     /// The lock's address: the order in which `select!` takes several locks.
     pub(crate) fn lock_addr(&self) -> usize {
-        &self.lock.raw as *const ChanLock as usize
+        &self.lock as *const ChanLock as usize
     }
 
     /// Go's `racereadpc(c.raceaddr())` in `chansend` (and in `select` for each send case): a
