@@ -215,14 +215,12 @@ impl<T> JoinHandle<T> {
                 // With a handle alive, `Empty` means the handle took the value: it was awaited.
                 JoinState::Empty => {
                     drop(st);
-                    panic!(
-                        "goweave: join at {site} of a JoinHandle that was already awaited to completion"
-                    )
+                    joined_after_await(site)
                 }
                 JoinState::Abandoned(why) => {
                     let why = *why;
                     drop(st);
-                    panic!("goweave: joined goroutine {id}: {why}")
+                    joined_abandoned(id, why)
                 }
                 JoinState::Running { waiter, .. } => {
                     let (w, sleeper) = Waiter::current();
@@ -291,6 +289,20 @@ impl<T> std::future::Future for JoinHandle<T> {
     }
 }
 
+/// A join of a handle whose value an `.await` already took.
+#[cold]
+#[track_caller]
+fn joined_after_await(site: &Location<'_>) -> ! {
+    panic!("goweave: join at {site} of a JoinHandle that was already awaited to completion")
+}
+
+/// A join of goroutine `id`, torn down before it could finish (`why`).
+#[cold]
+#[track_caller]
+fn joined_abandoned(id: u64, why: &str) -> ! {
+    panic!("goweave: joined goroutine {id}: {why}")
+}
+
 /// `JoinHandle::join` of a handle that holds a cell.
 fn join_cell<T>(c: gocell::Handle, id: u64, site: &'static Location<'static>) -> T {
     loop {
@@ -307,14 +319,12 @@ fn join_cell<T>(c: gocell::Handle, id: u64, site: &'static Location<'static>) ->
             }
             CellState::Empty => {
                 drop(st);
-                panic!(
-                    "goweave: join at {site} of a JoinHandle that was already awaited to completion"
-                )
+                joined_after_await(site)
             }
             CellState::Abandoned(why) => {
                 let why = *why;
                 drop(st);
-                panic!("goweave: joined goroutine {id}: {why}")
+                joined_abandoned(id, why)
             }
             CellState::Running { waiter, .. } => {
                 let (w, sleeper) = Waiter::current();
@@ -348,7 +358,7 @@ fn poll_cell<T>(
         CellState::Abandoned(why) => {
             let why = *why;
             drop(st);
-            panic!("goweave: joined goroutine {id}: {why}")
+            joined_abandoned(id, why)
         }
         CellState::Running { waiter, .. } => {
             *waiter = Some(Waiter::Task(cx.waker().clone()));
