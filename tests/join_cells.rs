@@ -250,3 +250,60 @@ fn a_handle_dropped_after_its_goroutine_started_leaves_the_result_to_the_gorouti
         }
     });
 }
+
+#[test]
+fn recycled_cells_of_every_size_keep_their_values_apart_across_waves() {
+    // Detached goroutines: each cell is freed by the worker that starts the goroutine, into
+    // that worker's pool, and the next wave's `go`s reuse those blocks (on either worker). A
+    // block handed out twice, or reused while its goroutine still runs, mixes up the values
+    // below or drops one twice; the large closure takes the unpooled path.
+    let closures = Arc::new(AtomicUsize::new(0));
+    let results = Arc::new(AtomicUsize::new(0));
+    let (c, r) = (closures.clone(), results.clone());
+    const WAVE: u64 = 3_000;
+    rt(2).block_on(move || {
+        for wave in 0..4u64 {
+            let sums = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let wg = WaitGroup::new();
+            for i in 0..WAVE {
+                let (c, r, wg, sums) = (c.clone(), r.clone(), wg.clone(), sums.clone());
+                wg.add(1);
+                let held = Tally::<2>(c.clone(), [wave, i]);
+                if i % 7 == 0 {
+                    // Over the pool's largest class: a heap cell.
+                    let big = Tally::<40>(c, [i; 40]);
+                    go(move || {
+                        // Made before `done`: a goroutine torn down after it drops it.
+                        let out = Tally::<1>(r, [i]);
+                        sums.lock().unwrap().push(held.1[1] + big.1[39]);
+                        wg.done();
+                        out
+                    });
+                } else {
+                    go(move || {
+                        // Made before `done`: a goroutine torn down after it drops it.
+                        let out = Tally::<1>(r, [i]);
+                        sums.lock().unwrap().push(held.1[0] * WAVE + held.1[1]);
+                        wg.done();
+                        out
+                    });
+                }
+            }
+            wg.wait();
+            let mut got = sums.lock().unwrap().clone();
+            got.sort_unstable();
+            let mut want: Vec<u64> = (0..WAVE)
+                .map(|i| if i % 7 == 0 { 2 * i } else { wave * WAVE + i })
+                .collect();
+            want.sort_unstable();
+            assert_eq!(
+                got, want,
+                "wave {wave}: every goroutine ran its own closure once"
+            );
+        }
+    });
+    // Every closure's captures (one or two tallies each) and every result, dropped once.
+    let captured: usize = (0..WAVE).map(|i| if i % 7 == 0 { 2 } else { 1 }).sum();
+    assert_eq!(closures.load(Ordering::SeqCst), 4 * captured);
+    assert_eq!(results.load(Ordering::SeqCst), 4 * WAVE as usize);
+}

@@ -11,7 +11,8 @@
 //!
 //! Two references own a cell: the run side (a [`New`] in a run queue, then a [`Start`] in the
 //! record's payload) and the [`JoinHandle`](super::join::JoinHandle) (if any). The last one to
-//! let go frees it.
+//! let go frees it: a cell of up to 264 bytes into `cellpool` (a detached goroutine's cell is
+//! freed by the worker that starts it, nearly always not the spawner), a larger one to the heap.
 //!
 //! Invariants:
 //! - `refs` counts the owners above; the cell is freed when it drops to zero.
@@ -33,6 +34,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::cellpool;
 use super::goroutine::{GRef, Payload, G};
 use super::hb::{self, Key};
 use super::waiter::Waiter;
@@ -58,8 +60,9 @@ struct VTable {
     drop_closure: unsafe fn(NonNull<Header>),
     /// Drops the result in the slot.
     drop_value: unsafe fn(NonNull<Header>),
-    /// Frees the allocation.
-    dealloc: unsafe fn(NonNull<Header>),
+    /// Frees the allocation (a `cellpool` block, or a `Box` for a large cell); into the pool
+    /// if `pool` (see `Ref`'s and `Handle`'s drops).
+    dealloc: unsafe fn(NonNull<Header>, bool),
     /// The slot's address (the handle knows the result's type, not the closure's).
     slot: unsafe fn(NonNull<Header>) -> *mut u8,
     /// The closure's type path, for dumps and `leak::Options::ignore_top_function`.
@@ -127,8 +130,10 @@ impl Drop for Ref {
         let dealloc = self.header().vtable.dealloc;
         // SAFETY: this was the last owner, so nobody else can reach the cell any more; the
         // slot is empty by then (the run side took or dropped the closure, and the result was
-        // taken or dropped under the lock by whoever left `Done`).
-        unsafe { dealloc(self.0) }
+        // taken or dropped under the lock by whoever left `Done`). Into the pool: a `Ref` is
+        // dropped last by the run side, the worker that started the goroutine, which is nearly
+        // always not its spawner (the handle side frees its own way).
+        unsafe { dealloc(self.0, true) }
     }
 }
 
@@ -173,9 +178,35 @@ where
         drop(unsafe { ManuallyDrop::take(&mut (*Self::slot(h).cast::<Slot<F, T>>()).t) })
     }
 
-    unsafe fn dealloc(h: NonNull<Header>) {
-        // SAFETY: the cell was made by `Box::new` in `new`, and the last owner frees it once.
-        drop(unsafe { Box::from_raw(h.cast::<Cell<F, T>>().as_ptr()) })
+    /// The cell's block class in `cellpool`, if pooled (else it is a `Box`).
+    const CLASS: Option<usize> = cellpool::class_of(std::alloc::Layout::new::<Self>());
+
+    unsafe fn dealloc(h: NonNull<Header>, pool: bool) {
+        let cell = h.cast::<Cell<F, T>>();
+        match Self::CLASS {
+            Some(c) => {
+                // SAFETY: the cell was written into a block of class `c` by `new`, and the
+                // last owner frees it once: its fields are dropped (the slot's union drops
+                // nothing: it is empty by then), and the block holds nothing alive after.
+                unsafe {
+                    std::ptr::drop_in_place(cell.as_ptr());
+                    if pool {
+                        cellpool::free(c, cell.cast());
+                    } else {
+                        cellpool::free_direct(c, cell.cast());
+                    }
+                }
+            }
+            // SAFETY: the cell was written by `new` into memory allocated with its own layout,
+            // and the last owner frees it once (its fields dropped first, as above).
+            None => unsafe {
+                std::ptr::drop_in_place(cell.as_ptr());
+                std::alloc::dealloc(
+                    cell.as_ptr().cast(),
+                    std::alloc::Layout::new::<Cell<F, T>>(),
+                );
+            },
+        }
     }
 
     /// # Safety
@@ -262,6 +293,7 @@ fn abandon(h: &Header, why: &'static str) {
 /// A new cell for a `go` of `f` as goroutine `id`: its run side and, with `handle`, its join
 /// side.
 pub(crate) fn new<F, T>(
+    cache: &cellpool::Cache,
     id: u64,
     parent: u64,
     site: &'static Location<'static>,
@@ -272,23 +304,39 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    // Cells pile up while a spawner outruns the workers: grow the heap in steps.
-    super::arena::before_fresh(std::mem::size_of::<Cell<F, T>>() + 16);
-    let cell = Box::new(Cell::<F, T> {
-        header: Header {
-            refs: AtomicUsize::new(2),
-            join: Mutex::new(CellState::Running { waiter: None }),
-            vtable: &Cell::<F, T>::VTABLE,
-            id,
-            parent,
-            site,
-            name: UnsafeCell::new(name.map(Box::new)),
-        },
-        slot: UnsafeCell::new(Slot {
-            f: ManuallyDrop::new(f),
-        }),
-    });
-    let h = NonNull::from(Box::leak(cell)).cast::<Header>();
+    let p = match Cell::<F, T>::CLASS {
+        Some(c) => cache.alloc(c).cast::<Cell<F, T>>(),
+        None => {
+            // Cells pile up while a spawner outruns the workers: grow the heap in steps.
+            super::arena::before_fresh(std::mem::size_of::<Cell<F, T>>() + 16);
+            let layout = std::alloc::Layout::new::<Cell<F, T>>();
+            // SAFETY: a cell has a header, so its size is not zero.
+            let p = unsafe { std::alloc::alloc(layout) };
+            NonNull::new(p)
+                .unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+                .cast()
+        }
+    };
+    // Written straight into the block (no cell on the stack, then copied).
+    // SAFETY: the block is large and aligned enough for the cell (`cellpool::class_of`, or its
+    // own layout), and holds nothing.
+    unsafe {
+        p.as_ptr().write(Cell::<F, T> {
+            header: Header {
+                refs: AtomicUsize::new(2),
+                join: Mutex::new(CellState::Running { waiter: None }),
+                vtable: &Cell::<F, T>::VTABLE,
+                id,
+                parent,
+                site,
+                name: UnsafeCell::new(name.map(Box::new)),
+            },
+            slot: UnsafeCell::new(Slot {
+                f: ManuallyDrop::new(f),
+            }),
+        })
+    };
+    let h = p.cast::<Header>();
     (New::go(Start(Ref(h))), Handle(ManuallyDrop::new(Ref(h))))
 }
 
@@ -452,9 +500,15 @@ impl Handle {
     pub(crate) fn release_emptied(self) {
         // The goroutine finished (the state is `Empty`), so nobody reads `refs` under the
         // lock any more: an ordinary release.
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again, so its reference is taken out once.
-        drop(unsafe { ManuallyDrop::take(&mut this.0) });
+        let this = ManuallyDrop::new(self);
+        let header = this.0.header();
+        if header.refs.fetch_sub(1, Ordering::Release) == 1 {
+            std::sync::atomic::fence(Ordering::Acquire);
+            // SAFETY: the last owner; the slot is empty (the state is `Empty`). Not into the
+            // pool: a joiner is most often the spawner, whose allocator cache takes it back as
+            // cheaply (see `cellpool::free_direct`).
+            unsafe { (header.vtable.dealloc)(this.0 .0, false) };
+        }
     }
 
     /// True once the goroutine has finished (or can no longer).
@@ -498,8 +552,9 @@ impl Drop for Handle {
         if last {
             std::sync::atomic::fence(Ordering::Acquire);
             // SAFETY: the last owner; the slot is empty (the goroutine finished, and its
-            // result was dropped just above or taken before).
-            unsafe { (header.vtable.dealloc)(self.0 .0) };
+            // result was dropped just above or taken before). Not into the pool, as in
+            // `release_emptied`.
+            unsafe { (header.vtable.dealloc)(self.0 .0, false) };
         }
     }
 }
@@ -525,7 +580,10 @@ mod tests {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        new(7, 1, Location::caller(), Some("w".into()), f)
+        thread_local! {
+            static CACHE: cellpool::Cache = const { cellpool::Cache::new() };
+        }
+        CACHE.with(|c| new(c, 7, 1, Location::caller(), Some("w".into()), f))
     }
 
     fn start(n: New) -> Start {

@@ -4,6 +4,7 @@
 //! helpers below ([`gosched`], [`num_goroutine`], [`gomaxprocs`], [`id`]).
 
 mod arena;
+pub(crate) mod cellpool;
 pub(crate) mod context;
 pub(crate) mod coroutine;
 pub(crate) mod dump;

@@ -299,7 +299,7 @@ impl Shared {
         let parent = context::with_current(|g| g.map_or(0, |g| g.id));
         #[cfg(feature = "race")]
         crate::runtime::hb::spawned_on(self, parent, id, site, false);
-        let (new, handle) = gocell::new(id, parent, site, name, f);
+        let (new, handle) = gocell::new(w.cells(), id, parent, site, name, f);
         self.enqueue_on(w, new);
         (id, handle)
     }

@@ -57,6 +57,8 @@ pub(crate) struct WorkerCtx {
     sightings: Box<[Sighting]>,
     /// Since when this worker, as a thief, has seen each other worker's deque non-empty.
     deque_seen: Box<[DequeSighting]>,
+    /// Memory for the join cells of `go`s spawned here (`cellpool`).
+    cells: crate::runtime::cellpool::Cache,
 }
 
 impl WorkerCtx {
@@ -73,6 +75,12 @@ impl WorkerCtx {
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// Memory for the join cells of `go`s spawned here.
+    #[inline]
+    pub(crate) fn cells(&self) -> &crate::runtime::cellpool::Cache {
+        &self.cells
     }
 
     /// A new goroutine spawned by code running on this worker.
@@ -425,6 +433,7 @@ pub(crate) fn run(index: usize, shared: Arc<Shared>, local: Deque<New>) {
         deque_seen: (0..shared.remotes.len())
             .map(|_| DequeSighting::default())
             .collect(),
+        cells: crate::runtime::cellpool::Cache::new(),
         shared,
     };
     context::set_exec(ExecPtr::Steal(&ctx));
