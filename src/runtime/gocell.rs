@@ -247,6 +247,8 @@ where
         // records this goroutine's exit: the edge `join` acquires is released first (as in
         // `join::finish`).
         hb::release(Key::Exit(header.id));
+        // And a joiner whose `join` returned no longer counts it in `num_goroutine`.
+        super::executor::steal::count_out(None);
         let (waiter, unwanted) = {
             let mut st = header.join.lock().unwrap_or_else(|p| p.into_inner());
             // Under the lock: see the module invariants.

@@ -210,6 +210,10 @@ pub(crate) struct G {
     /// stack to park and panics naming the async form (`task::blocking_in_task`). Only
     /// touched by the thread running the record.
     pub(crate) polling: Cell<bool>,
+    /// No longer counted by `num_goroutine` although not finished: it counted itself out
+    /// just before handing its value to a joiner (`count_out`), and its worker must not count
+    /// it out again at exit. Only touched by the thread running the record.
+    pub(crate) counted_out: Cell<bool>,
     /// The recording session it logs into, on a recording runtime (`record`); set before it
     /// is shared.
     pub(crate) rec: Option<Arc<crate::record::Session>>,
@@ -263,6 +267,7 @@ impl G {
         };
         *r.notified.get_mut() = false;
         r.polling.set(false);
+        r.counted_out.set(false);
         let body = install(&r.payload);
         r.function = match &body {
             Body::Inline(e) => e.function,
@@ -302,6 +307,7 @@ impl G {
             notified: AtomicBool::new(false),
             wakers: AtomicU32::new(0),
             polling: Cell::new(false),
+            counted_out: Cell::new(false),
             rec: None,
         }
     }

@@ -105,6 +105,8 @@ pub(crate) unsafe fn finish<T>(g: &G, v: T) {
     // edge `join` acquires is released here first, or the race detector of the work-stealing
     // runtime would miss it and report the joiner's reads as races.
     hb::release(Key::Exit(g.id));
+    // And a joiner whose `join` returned no longer counts it in `num_goroutine`.
+    executor::steal::count_out(Some(g));
     let (waiter, unwanted) = {
         let mut st = lock(g);
         match std::mem::replace(&mut *st, JoinState::Empty) {

@@ -41,10 +41,9 @@ pub fn gosched() {
 /// The number of goroutines that exist now (started and not finished), as Go's
 /// `runtime.NumGoroutine`. Outside a runtime: 0.
 ///
-/// On the work-stealing runtime, a goroutine whose value
-/// [`JoinHandle::join`](crate::JoinHandle::join) has just returned may still be counted for a
-/// moment while its worker finishes it, as Go still counts a goroutine between its
-/// `wg.Done()` and its exit.
+/// A goroutine whose value [`JoinHandle::join`](crate::JoinHandle::join) returned is no longer
+/// counted (it counts itself out as it hands the value over). One that signals in some other
+/// way, as with `wg.done()`, is counted until it exits, as in Go.
 pub fn num_goroutine() -> usize {
     match context::exec_ref() {
         Exec::Controlled(_) => executor::with_controlled(|c| c.num_goroutine()).unwrap_or(0),

@@ -189,6 +189,16 @@ impl Shared {
         prev
     }
 
+    /// The current goroutine `g`, running on worker `w`, is about to hand its value to a
+    /// joiner: it stops counting in `num_goroutine` now, so that a `join` that returned never
+    /// sees it counted (its worker skips the count at exit, `WorkerCtx::run`). Handing over
+    /// its value is a goroutine's last act (what follows is the runtime's bookkeeping).
+    fn count_out(&self, w: &WorkerCtx, g: &G) {
+        if !g.counted_out.replace(true) {
+            self.live[w.index()].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn num_goroutine(&self) -> usize {
         let n: isize = self.live.iter().map(|c| c.load(Ordering::Relaxed)).sum();
         n.max(0) as usize
@@ -399,6 +409,22 @@ impl Shared {
         }
         self.remotes[home].inbox.push(g);
         self.idle.wake_worker(home);
+    }
+}
+
+/// `Shared::count_out` for goroutine `g`, or (`None`) for the current goroutine, if it runs on
+/// a worker of the work-stealing runtime (a no-op elsewhere).
+#[inline]
+pub(crate) fn count_out(g: Option<&G>) {
+    if let Exec::Steal(w) = context::exec_ref() {
+        match g {
+            Some(g) => w.shared().count_out(w, g),
+            None => context::with_current(|g| {
+                if let Some(g) = g {
+                    w.shared().count_out(w, g)
+                }
+            }),
+        }
     }
 }
 

@@ -358,7 +358,9 @@ impl WorkerCtx {
                 g.set_status(Status::Dead);
                 crate::runtime::hb::exited(g.id);
                 let registered = self.shared.registry.remove(&g);
-                self.shared.live[self.index].fetch_sub(1, Ordering::Relaxed);
+                if !g.counted_out.get() {
+                    self.shared.live[self.index].fetch_sub(1, Ordering::Relaxed);
+                }
                 match exit {
                     Exit::Returned if g.id == 1 => self.shared.begin_shutdown(),
                     Exit::Returned => {}
