@@ -23,7 +23,7 @@ use std::alloc::{alloc, dealloc, Layout};
 use std::cell::Cell;
 
 /// Bytes the heap grows by at a time: below 64 KiB, see the module docs.
-const STEP: usize = 60 * 1024;
+pub(crate) const STEP: usize = 60 * 1024;
 /// Bytes of fresh records or `go` cells (`gocell.rs`) carved between two steps: 128 records
 /// of 304 bytes (336 with the allocator's and the reference counts' headers) take 42 KiB,
 /// within one step.
@@ -82,7 +82,7 @@ fn grow() {
 /// 4 KiB). Linux 5.14+; elsewhere, or if refused, the pages fault in one by one as before.
 /// Not under Miri, which has no `madvise`.
 #[cfg(all(target_os = "linux", not(miri)))]
-fn populate(p: *mut u8) {
+pub(crate) fn populate(p: *mut u8) {
     const PAGE: usize = 4096;
     let start = (p as usize).next_multiple_of(PAGE);
     let end = (p as usize + STEP) & !(PAGE - 1);
@@ -100,7 +100,7 @@ fn populate(p: *mut u8) {
 }
 
 #[cfg(any(not(target_os = "linux"), miri))]
-fn populate(_: *mut u8) {}
+pub(crate) fn populate(_: *mut u8) {}
 
 #[cfg(all(test, target_os = "linux", not(miri)))]
 mod tests {

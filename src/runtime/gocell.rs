@@ -11,7 +11,7 @@
 //!
 //! Two references own a cell: the run side (a [`New`] in a run queue, then a [`Start`] in the
 //! record's payload) and the [`JoinHandle`](super::join::JoinHandle) (if any). The last one to
-//! let go frees it: a cell of up to 264 bytes into `cellpool` (a detached goroutine's cell is
+//! let go frees it: a cell of up to 264 bytes back to `cellpool` (a detached goroutine's cell is
 //! freed by the worker that starts it, nearly always not the spawner), a larger one to the heap.
 //!
 //! Invariants:
@@ -60,9 +60,8 @@ struct VTable {
     drop_closure: unsafe fn(NonNull<Header>),
     /// Drops the result in the slot.
     drop_value: unsafe fn(NonNull<Header>),
-    /// Frees the allocation (a `cellpool` block, or a `Box` for a large cell); into the pool
-    /// if `pool` (see `Ref`'s and `Handle`'s drops).
-    dealloc: unsafe fn(NonNull<Header>, bool),
+    /// Frees the allocation (a `cellpool` block, or a heap block for a large cell).
+    dealloc: unsafe fn(NonNull<Header>),
     /// The slot's address (the handle knows the result's type, not the closure's).
     slot: unsafe fn(NonNull<Header>) -> *mut u8,
     /// The closure's type path, for dumps and `leak::Options::ignore_top_function`.
@@ -130,10 +129,8 @@ impl Drop for Ref {
         let dealloc = self.header().vtable.dealloc;
         // SAFETY: this was the last owner, so nobody else can reach the cell any more; the
         // slot is empty by then (the run side took or dropped the closure, and the result was
-        // taken or dropped under the lock by whoever left `Done`). Into the pool: a `Ref` is
-        // dropped last by the run side, the worker that started the goroutine, which is nearly
-        // always not its spawner (the handle side frees its own way).
-        unsafe { dealloc(self.0, true) }
+        // taken or dropped under the lock by whoever left `Done`).
+        unsafe { dealloc(self.0) }
     }
 }
 
@@ -178,10 +175,10 @@ where
         drop(unsafe { ManuallyDrop::take(&mut (*Self::slot(h).cast::<Slot<F, T>>()).t) })
     }
 
-    /// The cell's block class in `cellpool`, if pooled (else it is a `Box`).
+    /// The cell's block class in `cellpool`, if pooled (else a heap block of its own layout).
     const CLASS: Option<usize> = cellpool::class_of(std::alloc::Layout::new::<Self>());
 
-    unsafe fn dealloc(h: NonNull<Header>, pool: bool) {
+    unsafe fn dealloc(h: NonNull<Header>) {
         let cell = h.cast::<Cell<F, T>>();
         match Self::CLASS {
             Some(c) => {
@@ -190,11 +187,7 @@ where
                 // nothing: it is empty by then), and the block holds nothing alive after.
                 unsafe {
                     std::ptr::drop_in_place(cell.as_ptr());
-                    if pool {
-                        cellpool::free(c, cell.cast());
-                    } else {
-                        cellpool::free_direct(c, cell.cast());
-                    }
+                    cellpool::free(c, cell.cast());
                 }
             }
             // SAFETY: the cell was written by `new` into memory allocated with its own layout,
@@ -506,10 +499,8 @@ impl Handle {
         let header = this.0.header();
         if header.refs.fetch_sub(1, Ordering::Release) == 1 {
             std::sync::atomic::fence(Ordering::Acquire);
-            // SAFETY: the last owner; the slot is empty (the state is `Empty`). Not into the
-            // pool: a joiner is most often the spawner, whose allocator cache takes it back as
-            // cheaply (see `cellpool::free_direct`).
-            unsafe { (header.vtable.dealloc)(this.0 .0, false) };
+            // SAFETY: the last owner; the slot is empty (the state is `Empty`).
+            unsafe { (header.vtable.dealloc)(this.0 .0) };
         }
     }
 
@@ -554,9 +545,8 @@ impl Drop for Handle {
         if last {
             std::sync::atomic::fence(Ordering::Acquire);
             // SAFETY: the last owner; the slot is empty (the goroutine finished, and its
-            // result was dropped just above or taken before). Not into the pool, as in
-            // `release_emptied`.
-            unsafe { (header.vtable.dealloc)(self.0 .0, false) };
+            // result was dropped just above or taken before).
+            unsafe { (header.vtable.dealloc)(self.0 .0) };
         }
     }
 }
