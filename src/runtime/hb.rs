@@ -75,11 +75,16 @@ impl Note {
 }
 
 /// True if an edge hook may stop here: on the controlled executor, when nobody reads edges
-/// in this run (detector off or deferred, no graph drawn). A mutex program passes two edge
-/// hooks per lock and unlock; this keeps each to a thread-local load and a flag, inline.
+/// in this run (detector off or deferred, no graph drawn); elsewhere, when the `race` feature
+/// is off (`on_current_read` would do nothing). A mutex program passes two edge hooks per lock
+/// and unlock, a joined goroutine two; this keeps each to a thread-local load and a flag,
+/// inline, not a call.
 #[inline(always)]
 fn edge_unread() -> bool {
-    matches!(context::exec_ref(), Exec::Controlled(c) if !c.edges_wanted())
+    match context::exec_ref() {
+        Exec::Controlled(c) => !c.edges_wanted(),
+        _ => !cfg!(feature = "race"),
+    }
 }
 
 /// Run `f` on the current run's detector as the current goroutine; `access`: `f` is a watched

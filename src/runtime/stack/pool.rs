@@ -35,6 +35,10 @@ struct CachedClass {
 impl ThreadCache {
     #[inline]
     fn class(&mut self, size: usize) -> &mut Vec<Slot> {
+        // Nearly every program uses one stack size: its class is the first one.
+        if self.classes.first().is_some_and(|c| c.size == size) {
+            return &mut self.classes[0].slots;
+        }
         let idx = match self.classes.iter().position(|c| c.size == size) {
             Some(i) => i,
             None => {
