@@ -225,6 +225,8 @@ pub struct Controlled {
     /// graph of the report's trace is drawn (`hbgraph`). Both are fixed for a run, so the edge
     /// hooks test this one flag before anything else.
     edges: bool,
+    /// The strategy picks by count (`State::by_count`, readable without borrowing the state).
+    by_count: bool,
     cfg: Config,
     monitor: Arc<Monitor>,
 }
@@ -279,6 +281,7 @@ impl Controlled {
             Some(mut ex) => {
                 ex.id = id;
                 ex.edges = edges;
+                ex.by_count = by_count;
                 *ex.race.get_mut() = race;
                 ex.cfg = cfg;
                 ex.monitor = monitor;
@@ -357,6 +360,7 @@ impl Controlled {
             None => Box::new(Controlled {
                 id,
                 edges,
+                by_count,
                 race: RefCell::new(race),
                 cfg,
                 monitor,
