@@ -276,13 +276,17 @@ impl Controlled {
         let schedule = SPARE.with(|s| std::mem::take(&mut s.borrow_mut().schedule));
         let id = NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed);
         let edges = (cfg.race_detection && !cfg.race_deferred) || crate::runtime::hbgraph::on();
-        let race = crate::detect::race::Detector::new(cfg.race_detection, cfg.race_deferred);
+        let new_detector =
+            || crate::detect::race::Detector::new(cfg.race_detection, cfg.race_deferred);
         match SPARE_EXEC.take() {
             Some(mut ex) => {
                 ex.id = id;
                 ex.edges = edges;
                 ex.by_count = by_count;
-                *ex.race.get_mut() = race;
+                let race = ex.race.get_mut();
+                if !race.renew(cfg.race_detection, cfg.race_deferred) {
+                    *race = new_detector();
+                }
                 ex.cfg = cfg;
                 ex.monitor = monitor;
                 let st = ex.st.get_mut();
@@ -361,7 +365,7 @@ impl Controlled {
                 id,
                 edges,
                 by_count,
-                race: RefCell::new(race),
+                race: RefCell::new(new_detector()),
                 cfg,
                 monitor,
                 st: RefCell::new(State {

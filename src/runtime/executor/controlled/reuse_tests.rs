@@ -122,3 +122,50 @@ fn a_run_after_any_other_gives_the_same_outcome() {
     .join()
     .unwrap();
 }
+
+/// One deferred-detector run of `f` (the random walk's exploration runs): whether it needed
+/// the detector.
+fn deferred_run(f: impl FnOnce() + Send + 'static) -> bool {
+    let mut s = Random::new(5);
+    assert!(s.begin(0));
+    let cfg = Config {
+        trace: false,
+        race_deferred: true,
+        ..Config::default()
+    };
+    let out: Outcome<()> = run(f, Box::new(s), cfg, Arc::new(Monitor::default()));
+    assert!(out.result.is_ok(), "{:?}", out.result.err());
+    out.race_needed
+}
+
+#[test]
+fn a_reused_deferred_detector_forgets_that_the_previous_run_needed_it() {
+    std::thread::spawn(|| {
+        let touches = || {
+            let c = crate::cell::RaceCell::named("c", 0u8);
+            c.set(1);
+        };
+        assert!(deferred_run(touches));
+        // The same settings: the detector is renewed in place, and `needed` starts false.
+        assert!(!deferred_run(busy_untimed));
+        assert!(deferred_run(touches));
+        assert!(deferred_run(touches));
+        assert!(!deferred_run(busy_untimed));
+        // After a run with the detector on (not renewable), deferred again.
+        let _ = reference_run(true);
+        assert!(!deferred_run(busy_untimed));
+    })
+    .join()
+    .unwrap();
+}
+
+/// `busy` without its timer (the default timer mode would stall on it).
+fn busy_untimed() {
+    let m = Arc::new(crate::sync::Mutex::new(0u64));
+    let h = {
+        let m = m.clone();
+        crate::go(move || *m.lock() += 1)
+    };
+    *m.lock() += 1;
+    h.join();
+}
