@@ -146,8 +146,11 @@ impl Controlled {
             st.fingerprint = fingerprint_step(st.fingerprint, ev.op as u8, g.id);
         }
         let preempted = st.preempted.take();
-        // The operation happens now: its probe's frame may go away from here on.
-        st.probes[g.id as usize] = None;
+        // The operation happens now: its probe's frame may go away from here on. (A strategy
+        // that picks by count is never shown one: every probe stays `None`.)
+        if !st.by_count {
+            st.probes[g.id as usize] = None;
+        }
         if st.notes {
             st.strategy.note(Note::Commit(g.id, ev));
         }
