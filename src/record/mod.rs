@@ -42,6 +42,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+pub(crate) use buf::Cursor;
 pub(crate) use session::Session;
 pub use session::DEFAULT_LIMIT;
 pub(crate) use stress::run_named;
@@ -254,7 +255,18 @@ pub(crate) fn point(op: Op, obj: ObjId, seq: Option<&AtomicU64>) {
 #[cold]
 #[inline(never)]
 pub(crate) fn point_seq(op: Op, obj: ObjId, seq: u64) {
-    push(|| Entry::with_seq(Kind::Op(op), obj.0, seq));
+    // The entry is made first and handed on by value: a closure borrowing the arguments
+    // spilled them to the stack before the fast path.
+    let e = Entry::with_seq(Kind::Op(op), obj.0, seq);
+    if buf::put_fast(move || e).is_err() {
+        push_entry_slow(e)
+    }
+}
+
+/// [`push_slow`] of a ready entry, out of line (a tail call from [`point_seq`]).
+#[inline(never)]
+fn push_entry_slow(e: Entry) {
+    push_slow(move || e)
 }
 
 /// The operation just logged also took `obj`'s sequence number `seq` (see [`Kind::Touch`]).
@@ -295,9 +307,23 @@ pub(crate) fn point_unordered_inline(op: Op) {
     push(move || Entry::unordered(Kind::Op(op), 0));
 }
 
-/// Log the entry `e` makes, if whoever runs on this thread records.
+/// Log the entry `e` makes, if whoever runs on this thread records: through the thread's
+/// open cursor (`buf::Cursor`) in the common case, inlined into the hook.
 #[inline(always)]
 fn push(e: impl FnOnce() -> Entry) {
+    if let Err(e) = buf::put_fast(e) {
+        push_slow(e)
+    }
+}
+
+/// [`push`] when the thread's cursor has no room (a switch entry is due, or the log is full)
+/// or is not open (a goroutine resumed other than by a worker's turn, a timer callback, a
+/// goroutine that does not record).
+#[inline(never)]
+fn push_slow(e: impl FnOnce() -> Entry) {
+    if buf::cursor_open() {
+        return buf::put_cursor_slow(e());
+    }
     context::with_current(|g| match g {
         Some(g) => {
             // What a goroutine does while the runtime tears it down (the destructors run by
