@@ -146,16 +146,16 @@ pub(crate) struct Locked<'a, T> {
 /// An operation numbered under a channel's lock and not yet logged: `(op, channel, number)`.
 /// Logged when dropped, by the goroutine that took the number (see [`Locked::flush_log`]
 /// for a goroutine about to park).
-pub(crate) struct PendingLog(Option<(Op, ObjId, u64)>);
+pub(crate) struct PendingLog(Option<crate::record::Entry>);
 
 impl Drop for PendingLog {
     #[inline]
     fn drop(&mut self) {
-        // The log's fast path is inlined into `point_seq`, which is cold: the recording-off
-        // path stays a test of the niche (inlining the fast path here, or a non-cold call,
-        // made every unrecorded operation of the 4x4 channel slower, `benches/chan.rs`).
-        if let Some((op, id, seq)) = self.0.take() {
-            crate::record::point_seq(op, id, seq);
+        // The log's fast path is inlined into `point_entry`, which is cold: the recording-off
+        // path stays a test of the discriminant (inlining the fast path here, or a non-cold
+        // call, made every unrecorded operation slower: the registers it needs).
+        if let Some(e) = self.0.take() {
+            crate::record::point_entry(e);
         }
     }
 }
@@ -398,7 +398,9 @@ impl<T> HChan<T> {
         let mut st = self.lock();
         if crate::record::on() {
             // SAFETY: we hold the lock.
-            st.pending = PendingLog(Some((op, self.id, unsafe { self.next_seq() })));
+            st.pending = PendingLog(Some(crate::record::Entry::numbered(op, self.id, unsafe {
+                self.next_seq()
+            })));
         }
         st
     }

@@ -333,6 +333,8 @@ impl WorkerCtx {
         g.set_status(Status::Running);
         let step = {
             let _running = CurrentGuard::enter(&g);
+            // Recording: the turn's entries go through the thread's cursor (`record::Cursor`).
+            let _log = crate::record::Cursor::enter(&g);
             coroutine::resume(&g)
         };
         match step {
