@@ -291,6 +291,22 @@ struct GNode {
     /// more than one option, the only decisions a later schedule can branch at).
     snap: Snap,
     has_snap: bool,
+    /// A split search only ([`Dpor::split`]): the decision is above the frontier, where every
+    /// part explores the same options; no wakeup sequence is inserted here.
+    above: bool,
+    /// A split search only: a *closed* decision, which explores every option of `cands`, in
+    /// order, each with the ones before it asleep.
+    closed: bool,
+    /// The options a closed decision explores: the enabled ones not asleep there.
+    cands: Vec<u64>,
+    /// How much a closed decision multiplies the frontier estimate by: its first candidate,
+    /// and each later one whose next transition conflicts with an earlier one's (a candidate
+    /// that commutes with the ones before it, such as a goroutine's start, mostly leads to
+    /// schedules that become sleep-set blocked: it hardly splits the work).
+    weight: u64,
+    /// Above the frontier: the product of the candidate counts of the closed decisions before
+    /// this one (the size of the frontier, as estimated from this path).
+    product: u64,
 }
 
 /// The strategy's per-schedule state just before a goroutine decision. A later schedule
@@ -318,6 +334,24 @@ struct Snap {
     notes: u64,
     #[cfg(debug_assertions)]
     prefix: u64,
+}
+
+/// The static split of a search among parts (see "Parallel search" in the module docs).
+struct Split {
+    /// This part (from 0).
+    part: u64,
+    parts: u64,
+    /// Frontier prefixes met so far, in the order every part meets them (the search's own
+    /// depth-first order above the frontier, which is the same in every part).
+    frontier: u64,
+}
+
+impl Split {
+    /// The estimated number of frontier prefixes at which a path stops closing decisions: 8
+    /// per part, so that round-robin dealing evens out subtrees of unequal sizes.
+    fn threshold(&self) -> u64 {
+        self.parts.saturating_mul(8)
+    }
 }
 
 type FxMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -407,6 +441,21 @@ pub struct Dpor {
     exhausted: bool,
     /// Schedules in which every option was asleep at some decision.
     blocked: u64,
+    /// The static split of the search, if this is one part of it.
+    split: Option<Split>,
+    /// A split search: runs that only led to another part's subtree.
+    elsewhere: u64,
+    /// While the schedule is above the split's frontier: the product of the candidate counts
+    /// of its closed decisions so far.
+    above: Option<u64>,
+    /// Decisions from this one on belong to no subtree of this search (the schedule became
+    /// sleep-set blocked there, or it went into another part's subtree): dropped when the
+    /// schedule ends, and no wakeup sequence is inserted there.
+    prune: Option<usize>,
+    /// The schedule just ended explored nothing of this search's own ([`Strategy::wasted`]).
+    wasted: bool,
+    /// No schedule has begun yet (the first `begin` starts the search whatever its index).
+    fresh: bool,
     /// Schedules in which a wakeup sequence could not be followed.
     diverged: u64,
     /// This schedule was counted in `blocked` / `diverged`.
@@ -463,8 +512,81 @@ impl Dpor {
             spare: Vec::new(),
             skip_to: None,
             sels: Vec::new(),
+            split: None,
+            elsewhere: 0,
+            above: None,
+            prune: None,
+            wasted: false,
+            fresh: true,
             #[cfg(debug_assertions)]
             note_hash: 0,
+        }
+    }
+
+    /// Part `part` (from 0) of `parts` of the search, split statically (see "Parallel
+    /// search" in the module docs): the parts explore disjoint sets of traces whose union is
+    /// the whole search's, and their counts of schedules add up to its count.
+    ///
+    /// # Panics
+    ///
+    /// If `part >= parts`.
+    pub fn split(part: u64, parts: u64) -> Dpor {
+        assert!(
+            part < parts,
+            "Dpor::split: part {part} of {parts} (parts count from 0)"
+        );
+        let mut d = Dpor::new();
+        if parts > 1 {
+            d.split = Some(Split {
+                part,
+                parts,
+                frontier: 0,
+            });
+        }
+        d
+    }
+
+    /// A split search: schedules run only to find the way to another part's subtree (not
+    /// counted as explored; see "Parallel search" in the module docs).
+    pub fn elsewhere(&self) -> u64 {
+        self.elsewhere
+    }
+
+    /// A split search: the frontier prefixes met so far, this part's and the others'.
+    pub fn frontier(&self) -> u64 {
+        self.split.as_ref().map_or(0, |s| s.frontier)
+    }
+
+    /// The split's state after decision `n`, given the state before it (`n.product` if
+    /// `n.above`): still above the frontier, with the product so far, or below it.
+    fn after(&self, n: &GNode) -> Option<u64> {
+        let s = self.split.as_ref()?;
+        if !n.above {
+            return None;
+        }
+        if !n.closed {
+            return Some(n.product);
+        }
+        let p = n.product.saturating_mul(n.weight);
+        (p < s.threshold()).then_some(p)
+    }
+
+    /// A frontier prefix met for the first time: its index, and whether it is this part's.
+    fn meet_prefix(&mut self) -> bool {
+        let s = self.split.as_mut().expect("a split search");
+        let k = s.frontier;
+        s.frontier += 1;
+        k % s.parts == s.part
+    }
+
+    /// The schedule explores nothing of this part's from decision `k` on.
+    fn go_elsewhere(&mut self, k: usize) {
+        if self.prune.is_none_or(|p| k < p) {
+            self.prune = Some(k);
+        }
+        if !self.wasted {
+            self.wasted = true;
+            self.elsewhere += 1;
         }
     }
 
@@ -646,6 +768,17 @@ impl Dpor {
         self.exec.seal();
         self.close();
         let node = self.pending_node.take();
+        // The only goroutine that can run is asleep (no decision offered another): the
+        // schedule is sleep-set blocked from here, as at a decision where every option is.
+        if node.is_none() && !self.marked.0 && self.sleep.iter().any(|(q, _)| *q == g) {
+            self.marked.0 = true;
+            self.blocked += 1;
+            self.wasted = true;
+            let k = self.depth;
+            if self.prune.is_none_or(|p| k < p) {
+                self.prune = Some(k);
+            }
+        }
         if node.is_none() && !self.carry.is_empty() {
             // A transition nobody chose (the only option): follow the tree through it.
             match std::mem::take(&mut self.carry).descend(g) {
@@ -1063,14 +1196,21 @@ impl Dpor {
         self.pending_node = s.pending_node;
         self.sels.truncate(s.sels);
         self.closed = s.t_len;
+        self.above = node.above.then_some(node.product);
     }
 
     /// Insert the wakeup sequence `v` (transitions of this schedule) at decision `n`, unless
     /// a goroutine asleep or done there covers it.
     fn offer(&mut self, n: usize, v: Vec<usize>) {
+        if self.prune.is_some_and(|p| n >= p) {
+            return; // Not this search's subtree (see `prune`).
+        }
         let Node::G(node) = &self.nodes[n] else {
             return;
         };
+        if node.above {
+            return; // Every part explores every candidate there already.
+        }
         // A goroutine asleep here that could start `v` already covers it.
         let exec = &self.exec;
         let covered = node
@@ -1176,7 +1316,9 @@ fn hash_prefix(exec: &Exec, n: usize) -> u64 {
 
 impl Strategy for Dpor {
     fn begin(&mut self, iteration: u64) -> bool {
-        if iteration == 0 {
+        // A part of a split search begins at its own first index (`explore::Shard`).
+        if iteration == 0 || self.fresh {
+            self.fresh = false;
             self.nodes.clear();
             self.exhausted = false;
             self.fresh_from = 0;
@@ -1206,7 +1348,15 @@ impl Strategy for Dpor {
                             if asleep || !g.options.contains(&c) {
                                 continue;
                             }
-                            g.done.push(g.chosen);
+                            if g.closed {
+                                // Every candidate before `c` is done here, this part's or
+                                // another's (it sleeps in `c`'s subtree either way).
+                                let at = g.cands.iter().position(|&o| o == c).expect("a candidate");
+                                g.done.clear();
+                                g.done.extend_from_slice(&g.cands[..at]);
+                            } else {
+                                g.done.push(g.chosen);
+                            }
                             g.chosen = c;
                             self.next_carry = sub;
                             took = true;
@@ -1269,6 +1419,9 @@ impl Strategy for Dpor {
         self.pending_node = None;
         self.closed = 0;
         self.marked = (false, false);
+        self.above = self.split.as_ref().map(|_| 1);
+        self.prune = None;
+        self.wasted = false;
         true
     }
 
@@ -1300,6 +1453,9 @@ impl Strategy for Dpor {
                 return 0;
             }
             let chosen = node.chosen;
+            if self.split.is_some() {
+                self.above = self.after(node);
+            }
             // The sleep set matters from the decision that took a new branch on (before it,
             // the schedule replays the previous one), or from the last goroutine decision
             // before a data choice that did.
@@ -1376,25 +1532,108 @@ impl Strategy for Dpor {
                 }
                 self.mark_diverged();
             }
-            let chosen = match chosen {
+            let mut chosen = match chosen {
                 Some(c) => c,
                 None => match n.enabled.iter().find(|&&g| !asleep(&self.sleep, g)) {
                     Some(&g) => g,
                     None => {
+                        // Sleep-set blocked: every continuation from here is equivalent to
+                        // one explored already. The rest of the schedule is not counted, and
+                        // nothing below is explored.
                         if !self.marked.0 {
                             self.marked.0 = true;
                             self.blocked += 1;
+                        }
+                        self.wasted = true;
+                        if self.prune.is_none_or(|p| k < p) {
+                            self.prune = Some(k);
                         }
                         n.enabled[0]
                     }
                 },
             };
+            // The split (see "Parallel search" in the module docs): above the frontier, close
+            // the decision (or make it the frontier).
+            n.above = false;
+            n.closed = false;
+            n.cands.clear();
+            n.product = 0;
+            let mut first_cand = 0;
+            if let (Some(p), false) = (self.above, self.marked.0) {
+                debug_assert!(n.wut.is_empty(), "no wakeup sequence above the frontier");
+                n.above = true;
+                n.product = p;
+                n.cands.extend(
+                    n.enabled
+                        .iter()
+                        .copied()
+                        .filter(|&g| !asleep(&self.sleep, g)),
+                );
+                // A decision where a candidate is an observer, which may have a blocked
+                // option run first (see `analyse`), could gain branches the candidates do
+                // not cover: the frontier stops before it, and it is explored as usual by
+                // the part whose frontier prefix it is.
+                let observed = n.enabled.len() < n.options.len()
+                    && n.cands.iter().any(|c| n.observers.contains(c));
+                if observed {
+                    n.above = false;
+                    n.cands.clear();
+                    self.above = None;
+                    if !self.meet_prefix() {
+                        self.go_elsewhere(k);
+                    }
+                } else if n.cands.len() > 1 {
+                    n.closed = true;
+                    let next: Vec<Vec<Acc>> = n
+                        .cands
+                        .iter()
+                        .map(|&c| {
+                            let mut v = Vec::new();
+                            self.next_into(c, d, &mut v);
+                            v
+                        })
+                        .collect();
+                    n.weight = 1
+                        + (1..next.len())
+                            .filter(|&j| (0..j).any(|i| access::any_dependent(&next[i], &next[j])))
+                            .count() as u64;
+                    let q = p.saturating_mul(n.weight);
+                    let last = q >= self.split.as_ref().expect("a split search").threshold();
+                    // Every candidate is explored here, by this part or (at the last
+                    // closed decision of the path) by the part whose frontier prefix it is.
+                    let mut mine = Vec::with_capacity(n.cands.len());
+                    for &c in &n.cands {
+                        if !last || self.meet_prefix() {
+                            mine.push(c);
+                        }
+                    }
+                    if last {
+                        self.above = None;
+                    } else {
+                        self.above = Some(q);
+                    }
+                    match mine.first() {
+                        Some(&c) => {
+                            chosen = c;
+                            first_cand = n.cands.iter().position(|&o| o == c).expect("a candidate");
+                            n.wut
+                                .children
+                                .extend(mine[1..].iter().map(|&c| (c, Vec::new(), Wut::default())));
+                        }
+                        None => {
+                            chosen = n.cands[0];
+                            self.go_elsewhere(k);
+                        }
+                    }
+                }
+            }
             // What each option does next matters once it is done here (it then sleeps):
             // computed for the one chosen now, and for each later branch when it is taken.
             n.next.resize_with(n.options.len(), Vec::new);
             for (&g, v) in n.options.iter().zip(n.next.iter_mut()) {
-                // (And for the observers: see the end of `analyse`.)
-                if g == chosen || n.observers.contains(&g) {
+                // (And for the observers: see the end of `analyse`; and for a closed
+                // decision's candidates, which sleep in the later ones' subtrees.)
+                if g == chosen || n.observers.contains(&g) || n.cands.contains(&g) {
                     self.next_into(g, d, v);
                 } else {
                     v.clear();
@@ -1413,6 +1652,14 @@ impl Strategy for Dpor {
             }
             self.sleep.retain(|(q, _)| *q != chosen);
             n.done.clear();
+            if n.closed {
+                // The candidates before the first of this part's are done (by other parts).
+                for &q in &n.cands[..first_cand] {
+                    let at = n.options.iter().position(|&o| o == q).expect("an option");
+                    self.sleep.push((q, n.next[at].clone()));
+                    n.done.push(q);
+                }
+            }
             n.stable = self.max_obj;
             n.stable_g = self.gs.len() as u64;
             n.chosen = chosen;
@@ -1462,6 +1709,23 @@ impl Strategy for Dpor {
             return;
         }
         self.analyse();
+        // A schedule that stayed above the split's frontier is a frontier prefix of its own.
+        if self.split.is_some() && self.above.is_some() && !self.wasted && !self.meet_prefix() {
+            self.wasted = true;
+            self.elsewhere += 1;
+        }
+        // What is below the pruned decision is not this search's to explore.
+        if let Some(p) = self.prune {
+            while self.nodes.len() > p {
+                if let Some(Node::G(g)) = self.nodes.pop() {
+                    self.spare.push(g);
+                }
+            }
+        }
+    }
+
+    fn wasted(&self) -> bool {
+        self.wasted
     }
 
     fn wants_notes(&self) -> bool {
