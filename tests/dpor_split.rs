@@ -451,3 +451,109 @@ fn on_spin_loops_the_parts_cover_the_single_search() {
         }
     }
 }
+
+/// Four goroutines append their numbers to a vector under one mutex (24 lock orders); one
+/// order is a bug. With `fail`, main asserts that it did not happen; without it, main logs
+/// whether it did (`bad` or `good` as the schedule's trace).
+fn needle(tr: Arc<Tracer>, fail: bool) -> Body {
+    Arc::new(move || {
+        let m = Arc::new(Mutex::new(Vec::new()));
+        let hs = (0..4u64)
+            .map(|i| {
+                let m = m.clone();
+                go(move || m.lock().push(i))
+            })
+            .collect();
+        join_all(hs);
+        let bad = *m.lock() == [2, 0, 3, 1];
+        if fail {
+            assert!(!bad, "the one bad order");
+        }
+        tr.traces
+            .lock()
+            .unwrap()
+            .push(if bad { "bad" } else { "good" }.to_string());
+    })
+}
+
+#[test]
+fn a_failure_is_reported_by_exactly_the_parts_whose_subtrees_hold_it() {
+    let n = 4;
+    // Which parts' counted schedules lose an update.
+    let holds: Vec<bool> = (0..n)
+        .map(|i| {
+            let (part, _) = search(|tr| needle(tr, false), Box::new(Dpor::split(i, n)));
+            part.iter().any(|t| t == "bad")
+        })
+        .collect();
+    assert!(holds.iter().any(|&h| h), "some part holds the needle");
+    assert!(holds.iter().any(|&h| !h), "not every part does: {holds:?}");
+    for i in 0..n {
+        let tracer = Arc::new(Tracer::default());
+        let body = needle(tracer, true);
+        let b = body.clone();
+        let found = Checker::new()
+            .custom_strategy(Dpor::split(i, n))
+            .iterations(u64::MAX)
+            .run(move || b());
+        match found {
+            Err(f) => {
+                assert!(
+                    holds[i as usize],
+                    "part {i} reported a failure it does not hold: {f}"
+                );
+                assert_eq!(f.kind(), goweave::FailureKind::Panic, "{f}");
+                assert!(f.report().contains("the one bad order"), "{f}");
+                // A token is a list of choices: it replays whichever part found it.
+                let token: goweave::Schedule = f.token().expect("a token").parse().unwrap();
+                let again = goweave::replay(&token, move || body()).unwrap_err();
+                assert_eq!(again.kind(), goweave::FailureKind::Panic, "{again}");
+            }
+            Ok(stats) => {
+                assert!(!holds[i as usize], "part {i} missed its needle");
+                assert!(stats.exhausted);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_lock_order_deadlock_is_found_by_the_parts_together_and_replays() {
+    let body = || {
+        let a = Arc::new(Mutex::new(()));
+        let b = Arc::new(Mutex::new(()));
+        let (a2, b2) = (a.clone(), b.clone());
+        let h = go(move || {
+            let _x = b2.lock();
+            let _y = a2.lock();
+        });
+        {
+            let _x = a.lock();
+            let _y = b.lock();
+        }
+        h.join();
+    };
+    let n = 4;
+    let mut found = 0;
+    for i in 0..n {
+        match Checker::new()
+            .custom_strategy(Dpor::split(i, n))
+            .iterations(u64::MAX)
+            .run(body)
+        {
+            Err(f) => {
+                found += 1;
+                assert_eq!(f.kind(), goweave::FailureKind::Deadlock, "{f}");
+                let token: goweave::Schedule = f.token().expect("a token").parse().unwrap();
+                let again = goweave::replay(&token, body).unwrap_err();
+                assert_eq!(again.kind(), goweave::FailureKind::Deadlock, "{again}");
+            }
+            Ok(stats) => assert!(stats.exhausted, "part {i}: {stats}"),
+        }
+    }
+    assert!(found >= 1, "no part found the deadlock");
+    assert!(
+        found < n,
+        "every part found it: the deadlock's traces were not split"
+    );
+}
