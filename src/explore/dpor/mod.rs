@@ -1317,7 +1317,8 @@ fn hash_prefix(exec: &Exec, n: usize) -> u64 {
 impl Strategy for Dpor {
     fn begin(&mut self, iteration: u64) -> bool {
         // A part of a split search begins at its own first index (`explore::Shard`).
-        if iteration == 0 || self.fresh {
+        let first = iteration == 0 || self.fresh;
+        if first {
             self.fresh = false;
             self.nodes.clear();
             self.exhausted = false;
@@ -1385,7 +1386,7 @@ impl Strategy for Dpor {
         // if it is a goroutine decision; for a data choice, which is made inside a
         // transition, the goroutine decision before it): the transitions before it are the
         // previous schedule's, kept, and the schedule follows the notes from there on.
-        let restore = if iteration == 0 {
+        let restore = if first {
             None
         } else {
             let len = self.exec.t.len();
