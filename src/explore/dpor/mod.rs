@@ -1518,7 +1518,8 @@ impl Strategy for Dpor {
             // Every goroutine would block: they may park (a rendezvous needs one side parked
             // first), rather than time passing for ever ahead of them; time passes on its own
             // once they all have.
-            if n.enabled.iter().all(|&g| g == TIME) {
+            let all_block = n.enabled.iter().all(|&g| g == TIME);
+            if all_block {
                 n.enabled.clear();
                 n.enabled.extend_from_slice(&n.options);
             }
@@ -1573,10 +1574,14 @@ impl Strategy for Dpor {
                 // A decision where a candidate is an observer, which may have a blocked
                 // option run first (see `analyse`), could gain branches the candidates do
                 // not cover: the frontier stops before it, and it is explored as usual by
-                // the part whose frontier prefix it is.
+                // the part whose frontier prefix it is (a frontier prefix of its own).
                 let observed = n.enabled.len() < n.options.len()
                     && n.cands.iter().any(|c| n.observers.contains(c));
-                if observed {
+                // Where every goroutine would block, which one parks first is mostly not a
+                // trace of its own (both sides of a rendezvous: the search knows the pair
+                // is no race); running each first would count one trace twice. The frontier
+                // stops before such a decision too.
+                if observed || (all_block && n.cands.len() > 1) {
                     n.above = false;
                     n.cands.clear();
                     self.above = None;
