@@ -140,37 +140,71 @@
 //! runnable at that point, which the relation's approximations allow), the schedule goes on
 //! with free choices; [`Dpor::diverged`] counts these.
 //!
-//! # Parallel search: not split (one job runs it whole)
+//! # Parallel search: a static split ([`Dpor::split`])
 //!
-//! `--jobs N` and `--shard i/n` deal schedules out by index (`explore::Shard`); for this
-//! search, shard 1 (job 0) runs it whole and the others run nothing. Why no split:
+//! `--shard i/n` and `--jobs N` run part `i + n·j` of `n·N` parts (job `j` of shard `i`);
+//! each part is this search with a *frontier* near the top of the tree, above which every
+//! part runs the same deterministic search and below which each part explores only its own
+//! subtrees. Parts share nothing (they may be other machines), and their schedules add up to
+//! the single search's count.
 //!
-//! - Splitting the wakeup-tree branches of some decision among shards is unsound. A branch
-//!   at a decision is added by a race found in a *later* schedule, often one below another
-//!   branch of that decision (the race of the second lock acquisition with the first one is
-//!   found only once both ran); a shard that does not explore that subtree never adds it,
-//!   and the shard that would explore it never hears of it. Shards share nothing (they may be
-//!   other machines).
-//! - A sound static split exists: at a decision every shard reaches with the same options
-//!   (the first one), shard `k` takes the options `o_j` with `j % n == k` and explores each
-//!   with the earlier options `o_0 .. o_(j-1)` asleep (as the single search would after
-//!   exploring them), the reduction in full below it, and ignores races that would add
-//!   branches at or above that decision (every option there is explored by someone). Each
-//!   trace is then explored by exactly one shard (sleep sets), so the shards' *traces* add up
-//!   to the single search's. But not the *schedules*: an option explored where the single
-//!   search would not have (it was not in a source set) runs to a schedule in which
-//!   everything left is asleep, and the first decisions of a goweave program are the
-//!   spawns of `main` (options: `main` going on, or the new goroutine starting, which
-//!   commute), where one shard gets nearly all the work. A useful split needs a decision
-//!   with several *dependent* enabled options, known only after schedules have run.
-//! - What would do it: a search in which every execution has exactly one parent, so that
-//!   subtrees are independent and can be handed out as they appear (TruSt's revisits,
-//!   Kokologiannakis et al., POPL 2022), or, for the jobs of one process, a shared work
-//!   queue through which a job that finds a race above its own subtree hands the branch to
-//!   whoever explores that decision (the distributed DPOR of Yang, Chen, Gopalakrishnan and
-//!   Kirby, SPIN 2007, and Simsa, Bryant and Gibson's scalable DPOR, 2012, balance work that
-//!   way). goweave has neither; the harness's progress line shows the share of the tree
-//!   explored and the time left instead.
+//! - **Closed decisions.** Above the frontier, a decision with two or more enabled options
+//!   not asleep there (its *candidates*) is *closed*: it explores every candidate, in the
+//!   order the single search orders options, each with the candidates before it asleep (as a
+//!   sleep-set search does after exploring them), and no wakeup sequence is ever inserted
+//!   there (nor at any other decision above the frontier: they are explored alike in every
+//!   part). Every candidate is a source set's superset (Abdulla et al.'s soundness argument
+//!   holds for any superset); below the frontier the reduction runs unchanged.
+//! - **Where the frontier is.** Along each path, decisions are closed until the product of
+//!   their *weights* reaches `8n` (so round-robin dealing evens out subtrees of unequal
+//!   sizes): a closed decision weighs 1 for its first candidate plus 1 for each later one
+//!   whose next transition conflicts with an earlier one's. Candidates that commute (`main`
+//!   going on against a child's start, which touches nothing) hardly split the work: most of
+//!   their subtrees end sleep-set blocked; weighing them made one part get everything on
+//!   the lock programs. The frontier also stops *before* a decision where a candidate is an
+//!   observer and some option would block (the race analysis may run that option first
+//!   there, which no candidate covers), and before one where every goroutine would block
+//!   (which side of a rendezvous parks first is not a trace of its own: closing it counted
+//!   the unbuffered ping-pong's one trace 8 times per part).
+//! - **Dealing.** The frontier prefixes (a path through its last closed decision, one per
+//!   candidate there; a decision the frontier stops before; or a whole schedule that never
+//!   reached the frontier) are numbered in the order every part meets them (its depth-first
+//!   order above the frontier, the same in every part), and prefix `p` is part `p % n`'s. A
+//!   schedule that leads only to another part's prefix is run to its end (the controlled
+//!   executor cannot stop a schedule early) and *wasted*; so is a *sleep-set blocked* one
+//!   (every runnable goroutine asleep, at a decision or at a transition nobody chose, which
+//!   the split reaches: Optimal DPOR never does where the relation is exact). Wasted runs
+//!   are not counted as schedules ([`Strategy::wasted`], `Stats::wasted`), report no failure
+//!   (whatever they reach is explored in a schedule that counts, in some part), and nothing
+//!   below the point where they became wasted is explored.
+//!
+//! Every complete schedule is still a distinct trace (sleep sets), so the parts' schedules
+//! add up to the single search's count, and each trace is explored by exactly one part
+//! (`tests/dpor_split.rs`, 9 programs from the benchmark's kinds, 2, 3 and 4 parts; a
+//! failure is reported by exactly the parts whose schedules hold it; its token is a list
+//! of choices and replays whichever part found it). `cargo bench --bench dpor -- split`
+//! on the benchmark's programs: the parts' counts add up on every program but Peterson's;
+//! the largest part of 2 holds 1.00 of the even share on 14 of 19 programs (1.20 on
+//! lastzero_2; 2.00 where there is only one trace), of 4 parts 1.00 to 1.33 where there are
+//! at least 6 traces. The cost is the wasted runs, the same in every part (each part
+//! explores the whole closed region): 1 to 231 per part on those programs (225 for 12
+//! counted schedules per part on mutex_4x1), about 700 per part of 2 and 1,390 per part of 4
+//! on 3 goroutines x 4 lock rounds (34,650 schedules: 4 % more runs in all with 2 parts,
+//! 16 % with 4). In instructions (callgrind) the parts of 2 are 0.55 and 0.50 of the whole
+//! search (5.5 % more in all), so 2 jobs can run it at most 1.81 times as fast; parts 1 and 2
+//! of 4 are 0.29 and 0.31 of it.
+//!
+//! Spin loops do not add up: on Peterson's algorithm the parts of 2 run 6,283 schedules
+//! each against the single search's 2,487. The extra ones are plain-search schedules whose
+//! logged traces the single search does not reach (in how often a goroutine polls: 56
+//! logged traces for the plain search, 38 for the single search, 49 to 53 for each part of
+//! 2), so the split is a superset there (`tests/dpor_split.rs` checks that every trace of
+//! the single search is in some part).
+//!
+//! The preemption-bounded `Dfs { max_preemptions: Some(k) }` is not split (part 0 runs it
+//! whole). Nor is the work balanced dynamically: a job that finishes early does not take
+//! over another's subtrees (a shared work queue for the jobs of one process, as in Yang,
+//! Chen, Gopalakrishnan and Kirby's distributed DPOR, SPIN 2007, would).
 
 //! # Preemption bounding
 //!
@@ -829,6 +863,42 @@ impl Dpor {
                 }
             }
         }
+    }
+
+    /// Among `options` not in `enabled` and not asleep, the first whose pending channel
+    /// operation can meet another one's (a send and a receive, or a `select!`, on one channel).
+    fn rendezvous(&self, options: &[u64], enabled: &[u64], d: &Decision<'_>) -> Option<u64> {
+        let chans = |g: u64| -> Vec<(Op, u64)> {
+            let Some(i) = d.index_of(g) else {
+                return Vec::new();
+            };
+            let Some(p) = d.pending(i) else {
+                return Vec::new();
+            };
+            match p.event.op {
+                Op::ChanSend | Op::ChanRecv => vec![(p.event.op, p.event.obj.0)],
+                Op::Select => {
+                    let mut objs = Vec::new();
+                    d.objects(i, &mut objs);
+                    objs.into_iter().map(|o| (Op::Select, o)).collect()
+                }
+                _ => Vec::new(),
+            }
+        };
+        let waiting: Vec<(u64, Vec<(Op, u64)>)> = options
+            .iter()
+            .filter(|&&g| {
+                g != TIME && !enabled.contains(&g) && !self.sleep.iter().any(|(q, _)| *q == g)
+            })
+            .map(|&g| (g, chans(g)))
+            .collect();
+        let meet = |a: &(Op, u64), b: &(Op, u64)| a.1 == b.1 && (a.0 != b.0 || a.0 == Op::Select);
+        waiting.iter().find_map(|(g, mine)| {
+            let other = waiting.iter().any(|(h, theirs)| {
+                h != g && mine.iter().any(|a| theirs.iter().any(|b| meet(a, b)))
+            });
+            other.then_some(*g)
+        })
     }
 
     fn mark_diverged(&mut self) {
@@ -1538,6 +1608,16 @@ impl Strategy for Dpor {
                 Some(c) => c,
                 None => match n.enabled.iter().find(|&&g| !asleep(&self.sleep, g)) {
                     Some(&g) => g,
+                    // Every enabled option is asleep, but two that would block are not and
+                    // can meet (a send and a receive on one channel): one parks (as a wakeup
+                    // sequence may have it do), and the rendezvous may then happen. A split
+                    // search gets here below a closed decision that ran a goroutine ahead of
+                    // the rendezvous it needs (`tests/dpor_differential.rs`, the split's
+                    // program 30). A park that nothing else needs (a lock on a held lock) is
+                    // not taken: it would run a trace twice.
+                    None if self.rendezvous(&n.options, &n.enabled, d).is_some() => self
+                        .rendezvous(&n.options, &n.enabled, d)
+                        .expect("a rendezvous"),
                     None => {
                         // Sleep-set blocked: every continuation from here is equivalent to
                         // one explored already. The rest of the schedule is not counted, and
