@@ -294,6 +294,9 @@ const TIME: u64 = 0;
 /// The goroutine that runs the test body.
 const MAIN: u64 = 1;
 
+/// Set in a channel's id to name the queue of its senders (see `follow`).
+const SEND_SLOT: u64 = 1 << 63;
+
 /// A goroutine decision of the current schedule.
 #[derive(Default)]
 struct GNode {
@@ -901,6 +904,19 @@ impl Dpor {
         })
     }
 
+    /// True if `g`'s pending operation, if it blocks, parks where another goroutine can see
+    /// it (a channel operation, `select!`, a semaphore: an observer takes a parked partner
+    /// into account), unlike a lock or a join, whose park nothing observes.
+    fn observable_park(g: u64, d: &Decision<'_>) -> bool {
+        g != TIME
+            && d.index_of(g).and_then(|i| d.pending(i)).is_some_and(|p| {
+                matches!(
+                    p.event.op,
+                    Op::ChanSend | Op::ChanRecv | Op::Select | Op::Semaphore
+                )
+            })
+    }
+
     fn mark_diverged(&mut self) {
         if !self.marked.1 {
             self.marked.1 = true;
@@ -1124,6 +1140,13 @@ impl Dpor {
                 // them orders it after that one (which receiver gets the value).
                 if matches!(ev.op, Op::Lock | Op::RLock | Op::TryLock | Op::ChanRecv) {
                     tr.acquires.push((ev.op, ev.obj.0));
+                }
+                // And a send races with the previous send on its channel, even when the
+                // receive between them orders it after that one (whose value is taken first:
+                // two senders on an unbuffered channel, `tests/dpor_receivers.rs`). The
+                // sends' queue is a slot of its own (the channel's id with the top bit set).
+                if ev.op == Op::ChanSend {
+                    tr.acquires.push((ev.op, ev.obj.0 | SEND_SLOT));
                 }
                 if matches!(
                     ev.op,
@@ -1604,6 +1627,7 @@ impl Strategy for Dpor {
                 }
                 self.mark_diverged();
             }
+            let was_blocked = self.marked.0;
             let mut chosen = match chosen {
                 Some(c) => c,
                 None => match n.enabled.iter().find(|&&g| !asleep(&self.sleep, g)) {
@@ -1620,14 +1644,23 @@ impl Strategy for Dpor {
                         .expect("a rendezvous"),
                     None => {
                         // Sleep-set blocked: every continuation from here is equivalent to
-                        // one explored already. The rest of the schedule is not counted, and
-                        // nothing below is explored.
+                        // one explored already (if the relation is exact), so the rest of
+                        // the schedule is not counted. If every option is asleep, nothing
+                        // below is explored either. But an option that would block may not
+                        // be: a wakeup sequence may have it park first (for an observer to
+                        // see), and the races of this schedule are what inserts one, below
+                        // the split's frontier (`tests/dpor_differential.rs`, the split's
+                        // program 255): the decisions below stay.
                         if !self.marked.0 {
                             self.marked.0 = true;
                             self.blocked += 1;
                         }
                         self.wasted = true;
-                        if self.prune.is_none_or(|p| k < p) {
+                        let all = n
+                            .options
+                            .iter()
+                            .all(|&g| asleep(&self.sleep, g) || !Self::observable_park(g, d));
+                        if all && self.prune.is_none_or(|p| k < p) {
                             self.prune = Some(k);
                         }
                         n.enabled[0]
@@ -1641,7 +1674,7 @@ impl Strategy for Dpor {
             n.cands.clear();
             n.product = 0;
             let mut first_cand = 0;
-            if let (Some(p), false) = (self.above, self.marked.0) {
+            if let (Some(p), false) = (self.above, was_blocked) {
                 debug_assert!(n.wut.is_empty(), "no wakeup sequence above the frontier");
                 n.above = true;
                 n.product = p;
@@ -1653,10 +1686,18 @@ impl Strategy for Dpor {
                 );
                 // A decision where a candidate is an observer, which may have a blocked
                 // option run first (see `analyse`), could gain branches the candidates do
-                // not cover: the frontier stops before it, and it is explored as usual by
-                // the part whose frontier prefix it is (a frontier prefix of its own).
+                // not cover; so could one where every enabled option is asleep but one that
+                // would block is not (see the sleep-set blocked case above): the frontier
+                // stops before it, and it is explored as usual by the part whose frontier
+                // prefix it is (a frontier prefix of its own).
+                let parks = n.cands.is_empty()
+                    && n.options.iter().any(|&g| {
+                        !n.enabled.contains(&g)
+                            && !asleep(&self.sleep, g)
+                            && Self::observable_park(g, d)
+                    });
                 let observed = n.enabled.len() < n.options.len()
-                    && n.cands.iter().any(|c| n.observers.contains(c));
+                    && (parks || n.cands.iter().any(|c| n.observers.contains(c)));
                 // Where every goroutine would block, which one parks first is mostly not a
                 // trace of its own (both sides of a rendezvous: the search knows the pair
                 // is no race); running each first would count one trace twice. The frontier
