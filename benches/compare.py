@@ -6,6 +6,7 @@ may and std threads, and its controlled executor against shuttle and loom.
     benches/compare.sh --quick              # 3 repetitions per anchor workload, 5 fresh runs
     benches/compare.sh --runs 20            # fresh-process runs per one-shot row (default 20)
     benches/compare.sh --from FILE.log      # re-print the table of a saved run, measure nothing
+    benches/compare.sh --only oneshot,explore   # only some groups (the table shows what ran)
 
 It runs, from the repository root:
 
@@ -344,6 +345,21 @@ def fresh_runs(exe, bench, runs, log):
     log.flush()
 
 
+GROUPS = ("runtime", "chan", "sync", "explore", "tasks", "oneshot", "go", "anchors", "loom")
+
+
+def wanted(only, note):
+    """The groups `--only` names (all of them without it); an unknown name is an error."""
+    if not only:
+        return set(GROUPS)
+    names = {n.strip() for n in only.split(",") if n.strip()}
+    unknown = sorted(names - set(GROUPS))
+    if unknown:
+        sys.exit(f"compare.sh --only: unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}")
+    note(f"only: {', '.join(sorted(names))}")
+    return names
+
+
 def measure(args):
     os.makedirs(os.path.join(ROOT, "target", "compare"), exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
@@ -363,20 +379,25 @@ def measure(args):
         with open("/proc/loadavg") as f:
             load = " ".join(f.read().split()[:3])
         note(f"{stamp}, {os.cpu_count()} cpus, {rustc}, {gov}; loadavg at start {load}")
+        want = wanted(args.only, note)
         for b in ("runtime", "chan", "sync", "explore", "tasks"):
-            run(["cargo", "bench", "--bench", b], log)
+            if b in want:
+                run(["cargo", "bench", "--bench", b], log)
         # The one-shot rows, goweave and Go in the same minutes.
-        oneshot = cargo_executables(["bench", "--bench", "oneshot", "--no-run"], ROOT, log).get("oneshot")
+        oneshot = None
+        if "oneshot" in want:
+            oneshot = cargo_executables(["bench", "--bench", "oneshot", "--no-run"], ROOT, log).get("oneshot")
         if oneshot:
             for _, bench in ONESHOT_ROWS:
                 fresh_runs(oneshot, bench, runs, log)
-        if go:
+        if go and "oneshot" in want:
             only = ",".join(sorted({GO_ONESHOT.get(b, b) for _, b in ONESHOT_ROWS}))
             run([go, "run", "benches/go/main.go", "-fresh", str(runs), "-bench", only], log, env={"GO111MODULE": "off"})
+        if go and "go" in want:
             run([go, "run", "benches/go/main.go"] + reps, log, env={"GO111MODULE": "off"})
         anchors = os.path.join(ROOT, "benches", "anchors")
-        exes = cargo_executables(["build", "--release"], anchors, log)
-        for a in ("tokio", "may", "threads"):
+        exes = cargo_executables(["build", "--release"], anchors, log) if "anchors" in want else {}
+        for a in ("tokio", "may", "threads") if "anchors" in want else ():
             if a in exes:
                 run([exes[a]] + reps, log, cwd=anchors)
             else:
@@ -384,10 +405,11 @@ def measure(args):
         loom = os.path.join(ROOT, "benches", "loom", "Cargo.toml")
         # Only the rows this table shows: the anchor's DPOR programs (`-- dpor`) include ones
         # loom does not finish in hours.
-        run(
-            ["cargo", "run", "--release", "--quiet", "--manifest-path", loom, "--", "explore_", "exhaust_"],
-            log,
-        )
+        if "loom" in want:
+            run(
+                ["cargo", "run", "--release", "--quiet", "--manifest-path", loom, "--", "explore_", "exhaust_"],
+                log,
+            )
         with open("/proc/loadavg") as f:
             load = " ".join(f.read().split()[:3])
         note(f"loadavg at end {load}")
@@ -400,6 +422,10 @@ def main():
     ap.add_argument("--quick", action="store_true", help="3 repetitions per anchor workload, 5 fresh runs")
     ap.add_argument("--runs", type=int, help="fresh-process runs per one-shot row (default 20)")
     ap.add_argument("--log", help="where to write the raw lines (default target/compare/<time>.log)")
+    ap.add_argument(
+        "--only",
+        help="comma-separated groups to measure: " + ", ".join(GROUPS) + " (oneshot includes Go's fresh runs)",
+    )
     args = ap.parse_args()
     path = args.source or measure(args)
     with open(path) as f:

@@ -56,14 +56,24 @@ pub(crate) fn below(rng: &mut impl RngCore, n: u64) -> u64 {
 /// A uniform value in `0..n` for `n` below 2^32, from one 32-bit word (Lemire's method):
 /// half the stream that [`below`] uses, so a schedule refills ChaCha's block buffer half as
 /// often.
+#[inline]
 pub(crate) fn below32(rng: &mut impl RngCore, n: u32) -> u32 {
     debug_assert!(n > 0);
-    let mut m = u64::from(rng.next_u32()) * u64::from(n);
+    let m = u64::from(rng.next_u32()) * u64::from(n);
     if (m as u32) < n {
-        let threshold = n.wrapping_neg() % n;
-        while (m as u32) < threshold {
-            m = u64::from(rng.next_u32()) * u64::from(n);
-        }
+        return below32_reject(rng, n, m);
+    }
+    (m >> 32) as u32
+}
+
+/// The rare part of [`below32`] (a draw in the low zone: rejected if under the threshold), out
+/// of line so that a decision's common path saves and restores no registers for it.
+#[cold]
+#[inline(never)]
+fn below32_reject(rng: &mut impl RngCore, n: u32, mut m: u64) -> u32 {
+    let threshold = n.wrapping_neg() % n;
+    while (m as u32) < threshold {
+        m = u64::from(rng.next_u32()) * u64::from(n);
     }
     (m >> 32) as u32
 }
@@ -128,6 +138,40 @@ mod tests {
                 assert!((9_540..=10_460).contains(&c), "{counts:?}");
             }
         }
+    }
+
+    /// Hands out the given words, then fails the test if asked for more.
+    struct Words(Vec<u32>);
+
+    impl RngCore for Words {
+        fn next_u32(&mut self) -> u32 {
+            assert!(!self.0.is_empty(), "drew more words than expected");
+            self.0.remove(0)
+        }
+        fn next_u64(&mut self) -> u64 {
+            unreachable!()
+        }
+        fn fill_bytes(&mut self, _: &mut [u8]) {
+            unreachable!()
+        }
+        fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), rand_chacha::rand_core::Error> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn below32_rejects_the_biased_low_zone_and_draws_again() {
+        // n = 3: 2^32 mod 3 = 1, so the one word whose product's low half is below 1 (the word
+        // 0) is rejected; a word in the low zone above the threshold is kept.
+        let mut w = Words(vec![0, 0x8000_0000]);
+        assert_eq!(below32(&mut w, 3), 1);
+        assert!(w.0.is_empty(), "the rejected word was not replaced");
+        // 0x5555_5556 * 3 = 0x1_0000_0002: low half 2 < n, but not below the threshold.
+        let mut w = Words(vec![0x5555_5556]);
+        assert_eq!(below32(&mut w, 3), 1);
+        // Outside the low zone: one word, no rejection test at all.
+        let mut w = Words(vec![u32::MAX]);
+        assert_eq!(below32(&mut w, 3), 2);
     }
 
     #[test]

@@ -124,6 +124,22 @@ fn pick_controlled<'a>(
     candidates: impl Iterator<Item = &'a Waiter>,
     owner: fn(&std::task::Waker) -> Option<u64>,
 ) -> usize {
+    let context::Exec::Controlled(c) = context::exec_ref() else {
+        return 0;
+    };
+    if c.picks_by_count() {
+        // The strategy reads the count alone: check that every waiter is scheduled, and count.
+        let mut n = 0;
+        for w in candidates {
+            match w {
+                Waiter::Goroutine(_) => {}
+                Waiter::Task(k) if owner(k).is_some() => {}
+                _ => return 0,
+            }
+            n += 1;
+        }
+        return c.pick_waiter_by_count(n);
+    }
     // Ids on the stack for the usual few waiters: this runs at every contended release.
     let mut few = [0u64; 16];
     let mut many = Vec::new();
@@ -149,5 +165,5 @@ fn pick_controlled<'a>(
         }
         n += 1;
     }
-    executor::pick_waiter(if many.is_empty() { &few[..n] } else { &many })
+    c.pick_waiter(if many.is_empty() { &few[..n] } else { &many })
 }

@@ -188,7 +188,7 @@ impl RawMutex {
         site: &'static Location<'static>,
         detail: &dyn Fn(&RawMutex) -> WaitDetail,
     ) {
-        self.obj.point(Op::Lock, site);
+        self.obj.point_controlled_known(Op::Lock, site);
         self.acquire(reason, site, true, detail);
         self.holder.set(site);
         hb::acquire(self.obj.key());
@@ -408,7 +408,7 @@ impl RawMutex {
 
     #[inline(never)]
     fn unlock_controlled(&self, site: &'static Location<'static>) {
-        self.obj.point(Op::Unlock, site);
+        self.obj.point_controlled_known(Op::Unlock, site);
         self.holder.clear();
         hb::release(self.obj.key());
         self.release(site);

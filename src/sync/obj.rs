@@ -48,6 +48,13 @@ impl Obj {
         true
     }
 
+    /// [`point`](Obj::point) for a caller that has just checked that it runs on the controlled
+    /// executor (a mutex's out-of-line controlled path): no second check, and no trampoline.
+    #[inline]
+    pub(crate) fn point_controlled_known(&self, op: Op, site: &'static Location<'static>) {
+        executor::sched_point(Event::new(op, self.id(), site));
+    }
+
     /// A scheduling point before an `op` that may block: `would_block` says, at any decision
     /// while the goroutine waits at this point, whether it would (see `verdict::probe`).
     #[inline]

@@ -138,7 +138,8 @@ impl Sema {
         } else {
             0
         };
-        let w = q.remove(i).expect("a queued sleeper");
+        // (`remove(0)` goes through the general ring-buffer shuffle: `pop_front` is the head.)
+        let w = if i == 0 { q.pop_front() } else { q.remove(i) }.expect("a queued sleeper");
         self.nwait.fetch_sub(1, Ordering::SeqCst);
         drop(q);
         w.wake();

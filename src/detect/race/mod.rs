@@ -236,6 +236,19 @@ fn grow(threads: &mut Vec<Thread>, spare: &mut Vec<VectorClock>, n: usize) {
 }
 
 impl Detector {
+    /// Make this detector, left by the previous run, the next run's, if it was off or deferred
+    /// and the next one is the same (the usual random walk): no hook then touched its tables,
+    /// so only the run's flags need resetting, and building a new one (and dropping this one)
+    /// is skipped. False: build a new one.
+    pub(crate) fn renew(&mut self, enabled: bool, deferred: bool) -> bool {
+        if self.enabled() || self.enabled != enabled || self.deferred != deferred {
+            return false;
+        }
+        debug_assert!(self.threads.is_empty() && self.cells.is_empty() && self.spawned == 0);
+        self.needed = false;
+        true
+    }
+
     /// False if race detection is off or deferred for this run: the edge hooks skip the
     /// detector.
     #[inline]

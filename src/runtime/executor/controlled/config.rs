@@ -5,11 +5,10 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::explore::{Pending, Strategy, TimerMode};
-use crate::runtime::goroutine::{GRef, G};
+use crate::explore::{Strategy, TimerMode};
+use crate::runtime::goroutine::G;
 use crate::runtime::stack;
 use crate::schedule::Choice;
-use crate::verdict::probe::Probe;
 use crate::verdict::{Stall, TraceEntry, Verdict};
 
 /// Settings of one controlled run.
@@ -148,15 +147,10 @@ impl Monitor {
     }
 }
 
-/// Buffers kept between runs on one thread, so that a schedule does not begin by allocating.
+/// The schedule buffer kept between runs on one thread, so that a schedule does not begin by
+/// allocating (the rest of a run's state is reused whole: `Controlled::st`).
 #[derive(Default)]
 pub(super) struct Spare {
-    pub(super) all: Vec<Option<GRef>>,
-    pub(super) runnable: Vec<GRef>,
-    pub(super) ids: Vec<u64>,
-    pub(super) pending: Vec<Pending>,
-    pub(super) probes: Vec<Option<Probe>>,
-    pub(super) woken: Vec<u64>,
     pub(super) schedule: Vec<Choice>,
 }
 

@@ -18,12 +18,14 @@ impl Controlled {
     /// Ask the strategy to choose among `st.runnable` and, if `time` is set, letting time pass
     /// (two or more options), and record the answer: an index into `runnable`, or
     /// `runnable.len()` for time. `None` if the strategy aborted the run (the verdict is then
-    /// set). (Always inlined: as a call it spent a fifth of a by-count decision saving and
+    /// set). `running`: `current` is known to be runnable (it is the goroutine deciding at its
+    /// own scheduling point). (Always inlined: as a call it spent a fifth of a by-count decision saving and
     /// restoring registers.)
     #[inline(always)]
     pub(super) fn decide(
         st: &mut State,
         current: Option<u64>,
+        running: bool,
         yielded: bool,
         time: Option<Duration>,
     ) -> Option<usize> {
@@ -61,9 +63,10 @@ impl Controlled {
             bad_index(i, st.ids.len() + time.is_some() as usize);
         }
         let chosen = st.ids[i];
-        // A preemption: the goroutine at the scheduling point could have gone on.
+        // A preemption: the goroutine at the scheduling point could have gone on. (At a
+        // goroutine's own scheduling point it is running, so it is in `ids`: no search.)
         if let (Some(c), false) = (current, yielded) {
-            if c != chosen && st.ids.binary_search(&c).is_ok() {
+            if c != chosen && (running || st.ids.binary_search(&c).is_ok()) {
                 st.preemptions += 1;
                 st.preempted = current;
             }
@@ -143,8 +146,11 @@ impl Controlled {
             st.fingerprint = fingerprint_step(st.fingerprint, ev.op as u8, g.id);
         }
         let preempted = st.preempted.take();
-        // The operation happens now: its probe's frame may go away from here on.
-        st.probes[g.id as usize] = None;
+        // The operation happens now: its probe's frame may go away from here on. (A strategy
+        // that picks by count is never shown one: every probe stays `None`.)
+        if !st.by_count {
+            st.probes[g.id as usize] = None;
+        }
         if st.notes {
             st.strategy.note(Note::Commit(g.id, ev));
         }
@@ -252,9 +258,10 @@ impl Controlled {
     /// The strategy decides at the scheduling point of `g`, the running goroutine, and the
     /// decision is set up: true if `g` must switch out (to the chosen goroutine, or to the
     /// scheduler to let time pass, or because the run is over), false if `g` goes on.
-    #[inline]
+    /// (Always inlined: as a call, saving and restoring registers cost a third of it.)
+    #[inline(always)]
     pub(super) fn decide_at(st: &mut State, g: &G, yielded: bool, time: Option<Duration>) -> bool {
-        match Self::decide(st, Some(g.id), yielded, time) {
+        match Self::decide(st, Some(g.id), true, yielded, time) {
             None => true,
             Some(i) if i == st.ids.len() => {
                 // Timers fire on the scheduler's stack: switch there first. A goroutine that

@@ -34,7 +34,7 @@ impl Controlled {
                             (1, None) => Some(Arc::as_ptr(&st.runnable[0])),
                             _ => {
                                 let current = st.interrupted;
-                                match Self::decide(&mut st, current, false, time) {
+                                match Self::decide(&mut st, current, false, false, time) {
                                     None => return,
                                     Some(i) if i == st.ids.len() => {
                                         drop(st);

@@ -47,6 +47,9 @@ mod drive;
 mod stall;
 mod wake;
 
+#[cfg(test)]
+mod reuse_tests;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic::Location;
@@ -92,6 +95,48 @@ fn dump_all(st: &State) -> Vec<GoroutineDump> {
         )
     });
     v
+}
+
+/// `v.insert(at, x)` for the short vectors of runnable goroutines: moving a handful of
+/// elements one by one costs less than the call to `memmove` that `Vec::insert` makes (a wake-up
+/// and a park each did two).
+#[inline(always)]
+fn insert_small<T>(v: &mut Vec<T>, at: usize, x: T) {
+    v.push(x);
+    let mut i = v.len() - 1;
+    while i > at {
+        v.swap(i - 1, i);
+        i -= 1;
+    }
+}
+
+/// `v.remove(at)` (dropping the element), as [`insert_small`].
+#[inline(always)]
+fn remove_small<T>(v: &mut Vec<T>, at: usize) {
+    for i in at + 1..v.len() {
+        v.swap(i - 1, i);
+    }
+    v.pop();
+}
+
+thread_local! {
+    /// The executor of this thread's previous run, emptied: a run reuses its box and buffers,
+    /// and neither allocates it nor copies its ~1 KiB in and out (about 500 instructions of a
+    /// schedule's fixed cost).
+    static SPARE_EXEC: std::cell::Cell<Option<Box<Controlled>>> = const { std::cell::Cell::new(None) };
+}
+
+/// The strategy a spare executor holds between runs (never asked: a run installs its own).
+struct Idle;
+
+impl Strategy for Idle {
+    fn pick_goroutine(&mut self, _: &crate::explore::Decision<'_>) -> usize {
+        unreachable!("the idle placeholder strategy is never installed in a run")
+    }
+
+    fn pick_value(&mut self, _: &crate::explore::ValueDecision) -> u64 {
+        unreachable!("the idle placeholder strategy is never installed in a run")
+    }
 }
 
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
@@ -180,6 +225,8 @@ pub struct Controlled {
     /// graph of the report's trace is drawn (`hbgraph`). Both are fixed for a run, so the edge
     /// hooks test this one flag before anything else.
     edges: bool,
+    /// The strategy picks by count (`State::by_count`, readable without borrowing the state).
+    by_count: bool,
     cfg: Config,
     monitor: Arc<Monitor>,
 }
@@ -222,66 +269,145 @@ impl Controlled {
         }
     }
 
-    fn new(strategy: Box<dyn Strategy>, cfg: Config, monitor: Arc<Monitor>) -> Controlled {
-        let mut spare = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
-        spare.all.clear();
-        spare.all.push(None);
-        spare.runnable.clear();
-        spare.ids.clear();
-        spare.pending.clear();
-        spare.pending.push(Pending {
-            event: Event::new(Op::Other, ObjId(0), Location::caller()),
-            since: 0,
-        });
-        spare.probes.clear();
-        spare.probes.push(None);
-        spare.woken.clear();
-        spare.schedule.clear();
-        Controlled {
-            id: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
-            edges: (cfg.race_detection && !cfg.race_deferred) || crate::runtime::hbgraph::on(),
-            race: RefCell::new(crate::detect::race::Detector::new(
-                cfg.race_detection,
-                cfg.race_deferred,
-            )),
-            st: RefCell::new(State {
-                next_gid: 1,
-                next_obj: 1,
-                all: spare.all,
-                live: 0,
-                runnable: spare.runnable,
-                ids: spare.ids,
-                woken: spare.woken,
-                waiter_buf: Vec::new(),
-                pending: spare.pending,
-                probes: spare.probes,
-                switch_to: None,
-                pass_time: false,
-                interrupted: None,
-                hint: None,
-                now: Duration::ZERO,
-                timers: TimerHeap::default(),
-                stall: stall::StallClock::new(),
-                timer_sites: BTreeMap::new(),
-                firing: None,
-                steps: 0,
-                commits: 0,
-                fingerprint: FINGERPRINT_SEED,
-                preemptions: 0,
-                preempted: None,
-                schedule: spare.schedule,
-                trace: Vec::new(),
-                verdict: None,
-                main_done: false,
-                quiesce: None,
-                notes: strategy.wants_notes(),
-                by_count: strategy.picks_by_count(),
-                last_load: (0, 0),
-                cancelled: false,
-                strategy,
+    /// A fresh executor, in this thread's spare box if it has one (see `SPARE_EXEC`).
+    fn new(strategy: Box<dyn Strategy>, cfg: Config, monitor: Arc<Monitor>) -> Box<Controlled> {
+        let notes = strategy.wants_notes();
+        let by_count = strategy.picks_by_count();
+        let schedule = SPARE.with(|s| std::mem::take(&mut s.borrow_mut().schedule));
+        let id = NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed);
+        let edges = (cfg.race_detection && !cfg.race_deferred) || crate::runtime::hbgraph::on();
+        let new_detector =
+            || crate::detect::race::Detector::new(cfg.race_detection, cfg.race_deferred);
+        match SPARE_EXEC.take() {
+            Some(mut ex) => {
+                ex.id = id;
+                ex.edges = edges;
+                ex.by_count = by_count;
+                let race = ex.race.get_mut();
+                if !race.renew(cfg.race_detection, cfg.race_deferred) {
+                    *race = new_detector();
+                }
+                ex.cfg = cfg;
+                ex.monitor = monitor;
+                let st = ex.st.get_mut();
+                // `run` emptied its vectors and handed out what the outcome owns; what is left
+                // to set is every scalar (destructured, so that a new field cannot be missed).
+                let State {
+                    next_gid,
+                    next_obj,
+                    all,
+                    live,
+                    runnable: _,
+                    ids: _,
+                    woken: _,
+                    waiter_buf: _,
+                    pending,
+                    probes,
+                    switch_to,
+                    pass_time,
+                    interrupted,
+                    hint,
+                    now,
+                    timers: _,
+                    stall,
+                    timer_sites,
+                    firing,
+                    steps,
+                    commits,
+                    fingerprint,
+                    preemptions,
+                    preempted,
+                    schedule: sched,
+                    trace: _,
+                    verdict,
+                    main_done,
+                    quiesce,
+                    cancelled,
+                    strategy: strat,
+                    notes: n,
+                    by_count: b,
+                    last_load,
+                } = st;
+                *next_gid = 1;
+                *next_obj = 1;
+                all.push(None);
+                *live = 0;
+                pending.push(Pending {
+                    event: Event::new(Op::Other, ObjId(0), Location::caller()),
+                    since: 0,
+                });
+                probes.push(None);
+                *switch_to = None;
+                *pass_time = false;
+                *interrupted = None;
+                *hint = None;
+                *now = Duration::ZERO;
+                stall.reset();
+                timer_sites.clear();
+                *firing = None;
+                *steps = 0;
+                *commits = 0;
+                *fingerprint = FINGERPRINT_SEED;
+                *preemptions = 0;
+                *preempted = None;
+                *sched = schedule;
+                *verdict = None;
+                *main_done = false;
+                *quiesce = None;
+                *cancelled = false;
+                *strat = strategy;
+                *n = notes;
+                *b = by_count;
+                *last_load = (0, 0);
+                ex
+            }
+            None => Box::new(Controlled {
+                id,
+                edges,
+                by_count,
+                race: RefCell::new(new_detector()),
+                cfg,
+                monitor,
+                st: RefCell::new(State {
+                    next_gid: 1,
+                    next_obj: 1,
+                    all: vec![None],
+                    live: 0,
+                    runnable: Vec::new(),
+                    ids: Vec::new(),
+                    woken: Vec::new(),
+                    waiter_buf: Vec::new(),
+                    pending: vec![Pending {
+                        event: Event::new(Op::Other, ObjId(0), Location::caller()),
+                        since: 0,
+                    }],
+                    probes: vec![None],
+                    switch_to: None,
+                    pass_time: false,
+                    interrupted: None,
+                    hint: None,
+                    now: Duration::ZERO,
+                    timers: TimerHeap::default(),
+                    stall: stall::StallClock::new(),
+                    timer_sites: BTreeMap::new(),
+                    firing: None,
+                    steps: 0,
+                    commits: 0,
+                    fingerprint: FINGERPRINT_SEED,
+                    preemptions: 0,
+                    preempted: None,
+                    schedule,
+                    trace: Vec::new(),
+                    verdict: None,
+                    main_done: false,
+                    quiesce: None,
+                    notes,
+                    by_count,
+                    last_load: (0, 0),
+                    cancelled: false,
+                    strategy,
+                }),
             }),
-            cfg,
-            monitor,
         }
     }
 
@@ -293,12 +419,12 @@ impl Controlled {
         if st.notes {
             st.strategy.note(Note::Wake(g.id));
         }
-        let at = st.ids.partition_point(|&id| id < g.id);
-        st.ids.insert(at, g.id);
+        let id = g.id;
+        let at = st.ids.partition_point(|&i| i < id);
+        insert_small(&mut st.ids, at, id);
         let now = st.now;
-        st.stall.runnable(g.id, now);
-        st.runnable.insert(at, g);
-        let id = st.ids[at];
+        st.stall.runnable(id, now);
+        insert_small(&mut st.runnable, at, g);
         st.woken.push(id);
     }
 
@@ -307,8 +433,8 @@ impl Controlled {
     fn remove_runnable(st: &mut State, id: u64) {
         st.stall.blocked(id);
         if let Ok(i) = st.ids.binary_search(&id) {
-            st.ids.remove(i);
-            st.runnable.remove(i);
+            remove_small(&mut st.ids, i);
+            remove_small(&mut st.runnable, i);
         }
     }
 
@@ -395,7 +521,7 @@ pub fn run<T: Send + 'static>(
     }
     backtraces::begin(cfg.backtraces);
     let ex = Controlled::new(strategy, cfg, monitor);
-    context::set_exec(ExecPtr::Controlled(&ex));
+    context::set_exec(ExecPtr::Controlled(&*ex));
     let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
     let out = slot.clone();
     ex.spawn(
@@ -413,19 +539,30 @@ pub fn run<T: Send + 'static>(
     ex.tear_down_all();
     context::set_exec(ExecPtr::None);
     let race_needed = ex.race.borrow().needed();
-    let mut st = ex.st.into_inner();
-    SPARE.with(|s| {
-        let mut s = s.borrow_mut();
-        st.all.clear();
-        s.all = std::mem::take(&mut st.all);
-        s.runnable = std::mem::take(&mut st.runnable);
-        s.ids = std::mem::take(&mut st.ids);
-        s.pending = std::mem::take(&mut st.pending);
-        st.probes.clear();
-        s.probes = std::mem::take(&mut st.probes);
-        s.woken = std::mem::take(&mut st.woken);
-    });
-    let result = match st.verdict {
+    let mut ex = ex;
+    let st = ex.st.get_mut();
+    let verdict = st.verdict.take();
+    let schedule = std::mem::take(&mut st.schedule);
+    let trace = std::mem::take(&mut st.trace);
+    // A zero-sized placeholder: no allocation.
+    let strategy = std::mem::replace(&mut st.strategy, Box::new(Idle));
+    let stall = st.stall.worst.take();
+    let (steps, events, preemptions, fingerprint, cancelled) = (
+        st.steps,
+        st.commits,
+        st.preemptions,
+        st.fingerprint,
+        st.cancelled,
+    );
+    // Emptied here, so that the next run only resets scalars (see `Controlled::new`).
+    st.all.clear();
+    st.runnable.clear();
+    st.ids.clear();
+    st.pending.clear();
+    st.probes.clear();
+    st.woken.clear();
+    SPARE_EXEC.set(Some(ex));
+    let result = match verdict {
         Some(v) => Err(v),
         None => Ok(slot
             .lock()
@@ -435,16 +572,16 @@ pub fn run<T: Send + 'static>(
     };
     Outcome {
         result,
-        schedule: st.schedule,
-        steps: st.steps,
-        events: st.commits,
-        preemptions: st.preemptions,
-        fingerprint: st.fingerprint,
-        trace: st.trace,
-        strategy: st.strategy,
+        schedule,
+        steps,
+        events,
+        preemptions,
+        fingerprint,
+        trace,
+        strategy,
         race_needed,
-        stall: st.stall.worst.take(),
+        stall,
         held,
-        cancelled: st.cancelled,
+        cancelled,
     }
 }

@@ -76,6 +76,15 @@ impl StallClock {
         }
     }
 
+    /// Back to the state of [`new`](Self::new), keeping the buffers (a reused run state).
+    pub(super) fn reset(&mut self) {
+        self.since.clear();
+        self.waiting.clear();
+        self.polling = 0;
+        self.active = false;
+        self.worst = None;
+    }
+
     /// A timer is armed at `now`: from now on waits count. `runnable` lists the goroutines that
     /// can run (those not polling wait from now).
     pub(super) fn activate(&mut self, runnable: &[u64], now: Duration) {
@@ -92,13 +101,20 @@ impl StallClock {
 
     /// Goroutine `g` became runnable at `now` (created or woken), or stopped polling: it waits
     /// from now.
-    #[inline]
+    #[inline(always)]
     pub(super) fn runnable(&mut self, g: u64, now: Duration) {
         if !self.active && self.polling == 0 {
             // No timer and nobody polling (every run without timers or yields): there is
             // nothing to count, and this is on the path of every wake-up.
             return;
         }
+        self.runnable_counted(g, now);
+    }
+
+    /// [`runnable`](Self::runnable) with something to count (out of line: the check above is
+    /// all most wake-ups pay).
+    #[inline(never)]
+    fn runnable_counted(&mut self, g: u64, now: Duration) {
         let i = g as usize;
         if self.since.len() <= i {
             self.since.resize(i + 1, NOT_WAITING);

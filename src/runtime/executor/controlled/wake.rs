@@ -18,9 +18,37 @@ impl Controlled {
     /// while it holds the state).
     pub(crate) fn pick_waiter(&self, waiters: &[u64]) -> usize {
         debug_assert!(waiters.len() >= 2);
-        let Ok(mut st) = self.st.try_borrow_mut() else {
+        match self.waiter_choice() {
+            Some((mut st, gid)) => Self::ask_waiter(&mut st, waiters, gid),
+            None => 0,
+        }
+    }
+
+    /// True if the strategy picks from the number of options alone: a waiter choice then needs
+    /// only the count ([`pick_waiter_by_count`](Self::pick_waiter_by_count)).
+    #[inline]
+    pub(crate) fn picks_by_count(&self) -> bool {
+        self.by_count
+    }
+
+    /// [`pick_waiter`](Self::pick_waiter) among `n` waiters (two or more) for a strategy that
+    /// picks by count: the same answer and record, without listing the waiters' ids.
+    pub(crate) fn pick_waiter_by_count(&self, n: usize) -> usize {
+        debug_assert!(n >= 2 && self.by_count);
+        let Some((mut st, _)) = self.waiter_choice() else {
             return 0;
         };
+        let v = st.strategy.pick_by_count(n);
+        assert!(v < n, "goweave: strategy chose waiter {v} of {n}");
+        st.schedule.push(Choice::Value(v as u64));
+        v
+    }
+
+    /// The state, and the releasing goroutine's id (0: the scheduler), if a waiter choice may
+    /// be recorded now (see [`pick_waiter`](Self::pick_waiter)).
+    #[inline]
+    fn waiter_choice(&self) -> Option<(std::cell::RefMut<'_, State>, u64)> {
+        let st = self.st.try_borrow_mut().ok()?;
         let gp = context::current_ptr();
         let gid = if gp.is_null() {
             0
@@ -28,14 +56,14 @@ impl Controlled {
             // SAFETY: the running goroutine is kept alive by `State::all` while it runs.
             let g = unsafe { &*gp };
             if crate::runtime::unwind::unwinding(g) {
-                return 0;
+                return None;
             }
             g.id
         };
         if st.verdict.is_some() {
-            return 0;
+            return None;
         }
-        Self::ask_waiter(&mut st, waiters, gid)
+        Some((st, gid))
     }
 
     fn ask_waiter(st: &mut State, waiters: &[u64], gid: u64) -> usize {
