@@ -5,6 +5,10 @@
 //! cargo bench --bench dpor             # every program
 //! cargo bench --bench dpor -- mutex    # programs whose name contains "mutex"
 //! cargo bench --bench dpor -- throughput   # time per schedule, DPOR against plain DFS
+//! cargo bench --bench dpor -- split        # the static split: per part, schedules and wasted runs
+//! cargo bench --bench dpor -- split-jobs   # wall time of 2 parts on 2 threads against the whole
+//! valgrind --tool=callgrind target/release/deps/dpor-<hash> probe-split-0-2   # part 0 of 2
+//!     # of the throughput program (instructions per part, against probe-dpor's whole)
 //! valgrind --tool=callgrind target/release/deps/dpor-<hash> probe-dpor   # (or probe-plain)
 //!     # instructions of one search of the throughput program (34,650 schedules): stable
 //!     # on a busy machine, unlike the times
@@ -27,6 +31,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use goweave::chan;
+use goweave::explore::Dpor;
 use goweave::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use goweave::sync::{Cond, Mutex, RwLock, WaitGroup};
 use goweave::{go, Checker, StrategyKind};
@@ -525,6 +530,99 @@ fn throughput() {
     );
 }
 
+/// One part of a split search of `body`: (schedules, wasted runs, time).
+fn run_part(body: &Body, part: u64, parts: u64) -> (u64, u64, Duration) {
+    let b = body.clone();
+    let start = Instant::now();
+    let stats = Checker::new()
+        .custom_strategy(Dpor::split(part, parts))
+        .iterations(u64::MAX)
+        .run(move || b())
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert!(stats.exhausted);
+    (stats.schedules, stats.wasted, start.elapsed())
+}
+
+/// The static split (`Dpor::split`) on every program: the single search's count, then for 2
+/// and 4 parts each part's schedules and wasted runs (sleep-set blocked, or run to reach
+/// another part's subtree), and the largest part's share of the schedules against an even
+/// one (max / mean: 1.00 is perfect balance).
+fn split(filter: &[String]) {
+    println!(
+        "{:<16} {:>7}  {:<28} {:<34} {:>7}",
+        "program", "single", "n=2: schedules / wasted", "n=4: schedules / wasted", "max/mean"
+    );
+    for (name, _, body) in programs() {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let (single, _, _) = run(
+            StrategyKind::Dfs {
+                max_preemptions: None,
+            },
+            &body,
+            u64::MAX,
+        );
+        let mut cols = Vec::new();
+        let mut shares = Vec::new();
+        for n in [2u64, 4] {
+            let parts: Vec<(u64, u64, Duration)> = (0..n).map(|i| run_part(&body, i, n)).collect();
+            let sched: Vec<u64> = parts.iter().map(|p| p.0).collect();
+            let wasted: Vec<u64> = parts.iter().map(|p| p.1).collect();
+            let sum: u64 = sched.iter().sum();
+            let mean = sum as f64 / n as f64;
+            let max = *sched.iter().max().unwrap() as f64;
+            shares.push(if mean > 0.0 { max / mean } else { 0.0 });
+            let mark = if sum == single { "" } else { " (sum differs)" };
+            cols.push(format!("{sched:?} / {wasted:?}{mark}"));
+        }
+        println!(
+            "{name:<16} {single:>7}  {:<28} {:<34} {:>4.2} {:>4.2}",
+            cols[0], cols[1], shares[0], shares[1]
+        );
+    }
+}
+
+/// Wall time of the whole search against two parts on two threads, on the throughput
+/// program (34,650 schedules), alternating, five rounds; the median and worst of each.
+fn split_jobs() {
+    let body: Body = Arc::new(mutex(3, 4));
+    let mut one = Vec::new();
+    let mut two = Vec::new();
+    let mut wasted = 0;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let (n, done, _) = run(
+            StrategyKind::Dfs {
+                max_preemptions: None,
+            },
+            &body,
+            u64::MAX,
+        );
+        assert!(done && n == 34_650);
+        one.push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        let parts: Vec<(u64, u64, Duration)> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..2)
+                .map(|i| {
+                    let body = &body;
+                    s.spawn(move || run_part(body, i, 2))
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        two.push(start.elapsed().as_secs_f64());
+        assert_eq!(parts.iter().map(|p| p.0).sum::<u64>(), 34_650);
+        wasted = parts.iter().map(|p| p.1).sum();
+    }
+    one.sort_by(f64::total_cmp);
+    two.sort_by(f64::total_cmp);
+    println!(
+        "split-jobs mutex_3x4 (34,650 schedules): 1 job {:.3} s (worst {:.3}); 2 jobs {:.3} s (worst {:.3}), {wasted} wasted runs in all; speed-up {:.2}x",
+        one[2], one[4], two[2], two[4], one[2] / two[2]
+    );
+}
+
 fn main() {
     let filter: Vec<String> = std::env::args()
         .skip(1)
@@ -534,9 +632,32 @@ fn main() {
         throughput();
         return;
     }
+    if filter.iter().any(|f| f == "split-jobs") {
+        split_jobs();
+        return;
+    }
+    if filter.iter().any(|f| f == "split") {
+        let rest: Vec<String> = filter.iter().filter(|f| *f != "split").cloned().collect();
+        split(&rest);
+        return;
+    }
     // One search of the throughput program, for an instruction count per schedule:
     // `valgrind --tool=callgrind target/release/deps/dpor-* probe-dpor` (or `probe-plain`,
     // over as many schedules).
+    // One part of a split search of the throughput program, for instruction counts per
+    // part: `probe-split-I-N` runs part I (from 0) of N.
+    if let Some(f) = filter.iter().find(|f| f.starts_with("probe-split-")) {
+        let mut it = f["probe-split-".len()..]
+            .split('-')
+            .map(|x| x.parse::<u64>());
+        let (Some(Ok(i)), Some(Ok(n))) = (it.next(), it.next()) else {
+            panic!("probe-split-I-N: part I (from 0) of N, not {f}");
+        };
+        let body: Body = Arc::new(mutex(3, 4));
+        let (k, w, _) = run_part(&body, i, n);
+        println!("probe-split: part {i} of {n}: {k} schedules, {w} wasted runs");
+        return;
+    }
     if let Some(f) = filter.iter().find(|f| f.starts_with("probe-")) {
         let body: Body = Arc::new(mutex(3, 4));
         if f == "probe-plain" {

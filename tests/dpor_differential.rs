@@ -414,3 +414,104 @@ fn dpor_reaches_what_plain_dfs_reaches() {
         "only {compared} programs finished under plain dfs"
     );
 }
+
+/// The outcomes the parts of an `n`-way split reach together (wasted runs included: they
+/// are real schedules too), their schedules in all, and the failure kinds they report.
+fn explore_split(p: &Prog, n: u64) -> (BTreeSet<String>, u64, Vec<FailureKind>) {
+    let out = Arc::new(StdMutex::new(BTreeSet::new()));
+    let (mut schedules, mut failures) = (0, Vec::new());
+    for i in 0..n {
+        let r = Checker::new()
+            .custom_strategy(goweave::explore::Dpor::split(i, n))
+            .iterations(u64::MAX)
+            .shrink_budget(Duration::ZERO)
+            .run(body(p, out.clone()));
+        match r {
+            Ok(stats) => {
+                assert!(stats.exhausted);
+                schedules += stats.schedules;
+            }
+            Err(f) => failures.push(f.kind()),
+        }
+    }
+    let outcomes = out.lock().unwrap().clone();
+    (outcomes, schedules, failures)
+}
+
+/// On the same generated programs, the parts of a split search (2, 3 or 4 of them) reach
+/// exactly the outcomes the single search reaches, and some part finds a failure exactly
+/// when the single search does (each part reports its own first one, so the kinds may
+/// differ from the single search's first). Their schedules add up to the single count
+/// where that one is a schedule per trace; the test says on how many programs they do not.
+#[test]
+fn the_parts_of_a_split_reach_what_the_single_search_reaches() {
+    let seed = std::env::var("DPOR_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let mut r = Rng(seed);
+    let (mut compared, mut failing, mut fewer, mut more) = (0, 0, 0, 0);
+    let mut mismatches = Vec::new();
+    // More programs (to look further than the suite does): DPOR_SPLIT_PROGRAMS=<n>.
+    let programs = std::env::var("DPOR_SPLIT_PROGRAMS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60u64);
+    // One program (its index), to look at it: DPOR_SPLIT_ONLY=<i>.
+    let only: Option<u64> = std::env::var("DPOR_SPLIT_ONLY")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    for i in 0..programs {
+        let p = prog(&mut r);
+        // Programs whose single search is long are left out (the suite stays quick).
+        let Some((single, ns)) = explore(
+            &p,
+            StrategyKind::Dfs {
+                max_preemptions: None,
+            },
+            5_000,
+        ) else {
+            continue;
+        };
+        if only.is_some_and(|k| k != i) {
+            continue;
+        }
+        let n = 2 + i % 3;
+        let (outcomes, nsplit, failures) = explore_split(&p, n);
+        let bad = match &single {
+            Ok(a) if !failures.is_empty() => Some(format!(
+                "program {i}: {n} parts found {failures:?}, the single search nothing"
+            )),
+            Ok(a) if *a != outcomes => Some(format!(
+                "program {i}: outcomes differ\n  single: {a:?}\n  {n} parts: {outcomes:?}"
+            )),
+            Ok(_) => {
+                // Fewer: the single search ran schedules of one trace twice (its known
+                // redundancies), which sleep sets leave to one part; more: spin loops.
+                fewer += u64::from(nsplit < ns);
+                more += u64::from(nsplit > ns);
+                None
+            }
+            Err(k) => {
+                failing += 1;
+                failures
+                    .is_empty()
+                    .then(|| format!("program {i}: the single search found {k:?}, no part did"))
+            }
+        };
+        if let Some(why) = bad {
+            mismatches.push(format!("{why}\n{p:#?}"));
+        }
+        compared += 1;
+    }
+    eprintln!(
+        "split: compared {compared} programs ({failing} failing; the parts ran fewer schedules on {fewer}, more on {more}); {} mismatches",
+        mismatches.len()
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} of {compared} programs differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}

@@ -102,3 +102,39 @@ fn two_takers_of_two_values_give_two_schedules() {
     };
     assert_eq!(run(dpor(), body), Ok(2));
 }
+
+/// Two goroutines send on an unbuffered channel and main receives twice: which sender's
+/// value main takes first is a choice of the schedule (the plain search finds both; the
+/// reduction explored one, as the receive between the two sends ordered them).
+#[test]
+fn which_of_two_unbuffered_senders_goes_first_is_explored() {
+    let body = || {
+        let c = goweave::chan::make::<u64>(0);
+        let back = goweave::chan::make::<u64>(0);
+        let hs: Vec<_> = (0..2)
+            .map(|i| {
+                let (c, back) = (c.clone(), back.clone());
+                goweave::go(move || {
+                    c.send(i);
+                    back.recv();
+                })
+            })
+            .collect();
+        let first = c.recv().unwrap();
+        back.send(0);
+        c.recv();
+        back.send(0);
+        for h in hs {
+            h.join();
+        }
+        assert_eq!(first, 1, "the first sender went first");
+    };
+    let f = goweave::Checker::new()
+        .strategy(goweave::StrategyKind::Dfs {
+            max_preemptions: None,
+        })
+        .iterations(u64::MAX)
+        .run(body)
+        .expect_err("the other sender can go first");
+    assert_eq!(f.kind(), goweave::FailureKind::Panic, "{f}");
+}

@@ -83,10 +83,18 @@ pub fn explore_test_with(
         elapsed: start.elapsed(),
         failure: None,
         exhausted: None,
+        wasted: 0,
     };
+    // A split exhaustive search is over when every job's part is.
+    let mut all_exhausted = true;
     for r in results {
         let ex = r?;
         merged.schedules += ex.schedules;
+        merged.wasted += ex.wasted;
+        all_exhausted &= ex.exhausted.is_some();
+        if merged.exhausted.is_none() {
+            merged.exhausted = ex.exhausted.clone();
+        }
         merged.steps = match (merged.steps, ex.steps) {
             (Some(a), Some(b)) => Some(a + b),
             _ => None,
@@ -96,6 +104,9 @@ pub fn explore_test_with(
                 merged.failure = Some((k, f));
             }
         }
+    }
+    if !all_exhausted {
+        merged.exhausted = None;
     }
     Ok(merged)
 }
@@ -176,6 +187,9 @@ pub struct Record {
     pub merged: Option<Merged>,
     /// If an exhaustive strategy explored every schedule: its name (`dpor`).
     pub exhausted: Option<String>,
+    /// Runs not counted in `schedules`: sleep-set blocked ones, and those a part of a split
+    /// exhaustive search makes to reach its own subtrees.
+    pub wasted: u64,
 }
 
 impl Record {
@@ -207,6 +221,7 @@ impl Record {
             message: Some(message),
             merged: None,
             exhausted: None,
+            wasted: 0,
         }
     }
 
@@ -264,6 +279,7 @@ impl Record {
             },
             merged: None,
             exhausted: ex.exhausted.clone(),
+            wasted: ex.wasted,
         }
     }
 
@@ -363,6 +379,9 @@ impl Record {
         }
         if let Some(e) = &self.exhausted {
             o.str("exhausted", e);
+        }
+        if self.wasted > 0 {
+            o.num("wasted", self.wasted);
         }
         if let Some(m) = &self.merged {
             o.num("merged_shards", m.shards);

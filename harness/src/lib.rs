@@ -234,10 +234,24 @@ pub fn summary(records: &[Record], wall: Duration) -> String {
                 format!("ok (no {} in this shard)", r.expect.unwrap_or("failure"))
             }
             (Outcome::Passed, None) => match &r.exhausted {
-                Some(by) => format!(
-                    "ok: explored all {} schedules ({by})",
-                    thousands(r.schedules)
-                ),
+                Some(by) => {
+                    // A shard's share of a split search, and the runs it spent getting there
+                    // (sleep-set blocked, or leading to another part's subtree).
+                    let share = if r.shard.count > 1 {
+                        format!(" of shard {}", r.shard)
+                    } else {
+                        String::new()
+                    };
+                    let wasted = if r.wasted > 0 {
+                        format!("; {} wasted runs", thousands(r.wasted))
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "ok: explored all {} schedules{share} ({by}{wasted})",
+                        thousands(r.schedules)
+                    )
+                }
                 None => "ok".into(),
             },
             (Outcome::Failed, Some(f)) => {

@@ -172,6 +172,7 @@ pub fn record_of(v: &Value) -> Result<Record, String> {
         failures: failures_of(v, "failures")?,
         message: opt_str(v, "message"),
         exhausted: opt_str(v, "exhausted"),
+        wasted: v.get("wasted").and_then(Value::as_u64).unwrap_or(0),
         merged: v
             .get("merged_shards")
             .and_then(Value::as_u64)
@@ -233,8 +234,14 @@ fn merge_test(mut parts: Vec<Record>) -> Result<Record, String> {
         expect: first.expect,
         failures: Vec::new(),
         message: None,
-        // An exhaustive search is not split: the shard that ran it says it finished.
-        exhausted: parts.iter().find_map(|r| r.exhausted.clone()),
+        // A split exhaustive search (`dfs`) is over when every shard's part is; one that is
+        // not split (`dfs:K`) ran whole in shard 1, and the others ran nothing.
+        exhausted: parts
+            .iter()
+            .all(|r| r.exhausted.is_some() || r.schedules + r.wasted == 0)
+            .then(|| parts.iter().find_map(|r| r.exhausted.clone()))
+            .flatten(),
+        wasted: parts.iter().map(|r| r.wasted).sum(),
         merged: Some(crate::campaign::Merged {
             shards: parts.len() as u64,
             explored: parts.iter().map(|r| r.schedules).sum(),

@@ -146,7 +146,8 @@ fn shards_are_disjoint_and_together_the_unsharded_run() {
 fn sequential_strategies_run_whole_in_the_first_shard() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let t = test("interleaving", interleaving);
-    let cfg = config("dfs", 300, 0);
+    // The preemption-bounded search is not split.
+    let cfg = config("dfs:2", 300, 0);
     let (whole, n) = signatures(t, &cfg, Shard::WHOLE, 1);
     assert!(n > 1);
     let (first, _) = signatures(t, &cfg, Shard { index: 0, count: 3 }, 2);
@@ -154,6 +155,105 @@ fn sequential_strategies_run_whole_in_the_first_shard() {
     for index in 1..3 {
         let (rest, n) = signatures(t, &cfg, Shard { index, count: 3 }, 1);
         assert_eq!((rest.len(), n), (0, 0));
+    }
+}
+
+/// Four goroutines note their numbers under one mutex: the lock order is the schedule's
+/// signature (24 traces, no yields).
+fn lock_order() {
+    let m = Arc::new(goweave::sync::Mutex::new(String::new()));
+    let hs: Vec<_> = (1..=4u8)
+        .map(|g| {
+            let m = m.clone();
+            goweave::go(move || m.lock().push(char::from(b'0' + g)))
+        })
+        .collect();
+    for h in hs {
+        h.join();
+    }
+    let s = m.lock().clone();
+    LOG.lock().unwrap().push(s);
+}
+
+#[test]
+fn the_exhaustive_search_splits_over_shards_and_jobs() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let t = test("lock_order", lock_order);
+    let cfg = TestConfig::resolve(&[("strategy", "dfs")], &[]).unwrap();
+    assert!(cfg.splittable());
+    let (whole, n) = signatures(t, &cfg, Shard::WHOLE, 1);
+    assert_eq!((whole.len(), n), (24, 24), "one schedule per lock order");
+    let mut union: BTreeMap<String, u64> = BTreeMap::new();
+    let mut records = Vec::new();
+    for index in 0..3 {
+        let shard = Shard { index, count: 3 };
+        LOG.lock().unwrap().clear();
+        let ex = explore_test(t, &cfg, shard, 1, None).unwrap();
+        assert!(ex.failure.is_none());
+        assert_eq!(ex.exhausted.as_deref(), Some("dpor"), "shard {shard}");
+        assert!(
+            ex.wasted > 0,
+            "shard {shard}: finding its subtrees costs runs"
+        );
+        assert!(
+            ex.schedules > 0 && ex.schedules < 24,
+            "shard {shard}: {}",
+            ex.schedules
+        );
+        for s in LOG.lock().unwrap().drain(..) {
+            *union.entry(s).or_insert(0) += 1;
+        }
+        let r = Record::of("lock_order".into(), &cfg, shard, 1, &ex);
+        assert!(r.to_json().contains(r#""exhausted":"dpor""#));
+        records.push(r);
+    }
+    // Wasted runs logged signatures too: the counted ones are each lock order once.
+    assert_eq!(
+        records.iter().map(|r| r.schedules).sum::<u64>(),
+        24,
+        "the shards' counts add up"
+    );
+    assert_eq!(
+        union.keys().collect::<Vec<_>>(),
+        whole.keys().collect::<Vec<_>>()
+    );
+    // The end line says it is the shard's share, and the runs it wasted.
+    let line = goweave_harness::summary(&records[1..2], std::time::Duration::from_secs(1));
+    let want = format!(
+        "ok: explored all {} schedules of shard 2/3 (dpor; {} wasted runs)",
+        records[1].schedules, records[1].wasted
+    );
+    assert!(line.contains(&want), "{want} in {line}");
+    // Merged, the records add up to the single count, and the search is complete.
+    let merged = goweave_harness::merge::merge(records).unwrap();
+    assert_eq!(merged[0].schedules, 24);
+    assert_eq!(merged[0].exhausted.as_deref(), Some("dpor"));
+    // Two jobs in one process split the same way: the same 24 lock orders.
+    LOG.lock().unwrap().clear();
+    let ex = explore_test(t, &cfg, Shard::WHOLE, 2, None).unwrap();
+    assert_eq!(ex.schedules, 24);
+    assert_eq!(ex.exhausted.as_deref(), Some("dpor"));
+    let mut jobs: BTreeMap<String, u64> = BTreeMap::new();
+    for s in LOG.lock().unwrap().drain(..) {
+        *jobs.entry(s).or_insert(0) += 1;
+    }
+    assert_eq!(
+        jobs.keys().collect::<Vec<_>>(),
+        whole.keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn jobs_of_a_split_exhaustive_search_find_a_failure_that_replays() {
+    let t = test("lost_update", lost_update);
+    let cfg = TestConfig::resolve(&[("strategy", "dfs")], &[]).unwrap();
+    for jobs in [1, 2, 3] {
+        let ex = explore_test(t, &cfg, Shard::WHOLE, jobs, None).unwrap();
+        let (_, f) = ex.failure.expect("the lost update");
+        assert_eq!(f.kind(), goweave::FailureKind::Panic, "{jobs} jobs: {f}");
+        let token: goweave::Schedule = f.token().unwrap().parse().unwrap();
+        let again = goweave::replay(&token, lost_update).unwrap_err();
+        assert!(again.report().contains("an increment was lost"), "{again}");
     }
 }
 
@@ -232,7 +332,9 @@ fn expected_failures_in_records_and_shards() {
         assert!(j.contains(field), "{field} in {j}");
     }
 
-    // dfs is sequential: shard 2/4 runs nothing, and passes with a message.
+    // The preemption-bounded dfs is sequential: shard 2/4 runs nothing, and passes with a
+    // message.
+    let cfg = TestConfig::resolve(&[("strategy", "dfs:2"), ("expect", "panic")], &[]).unwrap();
     let shard = Shard { index: 1, count: 4 };
     let ex = explore_test(t, &cfg, shard, 1, None).unwrap();
     let r = Record::of("lost_update".into(), &cfg, shard, 1, &ex);

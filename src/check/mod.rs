@@ -62,6 +62,10 @@ pub struct Stats {
     pub exhausted: bool,
     /// The strategy, e.g. `pct(depth=3, seed=0)`.
     pub strategy: String,
+    /// Runs not counted in `schedules` because they explored nothing of the search's own
+    /// ([`Strategy::wasted`](crate::explore::Strategy::wasted)): sleep-set blocked runs of
+    /// `Dfs`, and the runs a part of a split search makes to reach its own subtrees.
+    pub wasted: u64,
 }
 
 impl Stats {
@@ -92,6 +96,9 @@ impl fmt::Display for Stats {
                 "explored all {} schedules ({})",
                 self.schedules, self.strategy
             )?;
+            if self.wasted > 0 {
+                write!(f, " and {} wasted runs", self.wasted)?;
+            }
         } else {
             write!(
                 f,
@@ -746,6 +753,14 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 strategy.observe(&explore::Observation::new(&out.trace, out.result.is_err()));
             }
             strategy.end();
+            if strategy.wasted() {
+                // Whatever it ran into (a failure too) is explored in a schedule that counts.
+                stats.wasted += 1;
+                stats.steps += out.steps;
+                controlled::recycle(out.schedule);
+                i += 1;
+                continue;
+            }
             stats.schedules += 1;
             stats.steps += out.steps;
             distinct.insert(hash_choices(&out.schedule));

@@ -552,6 +552,16 @@ pub trait Strategy: Send {
     fn explored(&self) -> Option<f64> {
         None
     }
+
+    /// Asked after [`end`](Strategy::end): true if the schedule just ended explored nothing of
+    /// this strategy's own (a [`Dpor`] schedule that became sleep-set blocked, or that a part
+    /// of a split search ran only to reach another part's subtree). The checker then neither
+    /// counts it in [`Stats::schedules`](crate::Stats::schedules) (it counts it in
+    /// [`Stats::wasted`](crate::Stats::wasted)) nor reports a failure it reached: whatever it
+    /// ran into is explored elsewhere. Default: false.
+    fn wasted(&self) -> bool {
+        false
+    }
 }
 
 /// What the controlled executor tells a strategy that asked for it
@@ -620,6 +630,9 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn explored(&self) -> Option<f64> {
         (**self).explored()
+    }
+    fn wasted(&self) -> bool {
+        (**self).wasted()
     }
 }
 

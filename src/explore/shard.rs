@@ -126,4 +126,8 @@ impl Strategy for Shard {
     fn explored(&self) -> Option<f64> {
         self.inner.explored()
     }
+
+    fn wasted(&self) -> bool {
+        self.inner.wasted()
+    }
 }

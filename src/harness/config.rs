@@ -61,12 +61,20 @@ impl TestConfig {
         })
     }
 
-    /// True if schedule `k` depends only on the seed and `k`, so a run can be split into
-    /// disjoint parts explored separately.
+    /// True if a run can be split into disjoint parts explored separately: schedule `k`
+    /// depends only on the seed and `k` (`random`, `pct`, `pos`), or the exhaustive search
+    /// splits its tree statically (`dfs`, which runs `Dpor`: see "Parallel search" in
+    /// [`explore::Dpor`](crate::explore::Dpor)). The preemption-bounded `dfs:K` is not split:
+    /// part 0 runs it whole.
     pub fn splittable(&self) -> bool {
         matches!(
             self.strategy,
-            StrategyKind::Random | StrategyKind::Pct { .. } | StrategyKind::Pos
+            StrategyKind::Random
+                | StrategyKind::Pct { .. }
+                | StrategyKind::Pos
+                | StrategyKind::Dfs {
+                    max_preemptions: None
+                }
         ) || self.stressed()
     }
 

@@ -71,6 +71,10 @@ pub struct Exploration {
     pub failure: Option<(u64, Failure)>,
     /// If an exhaustive strategy explored every schedule it had: its name (`dpor`, `dfs`).
     pub exhausted: Option<String>,
+    /// Runs not counted in `schedules` ([`Stats::wasted`](crate::Stats::wasted)): sleep-set
+    /// blocked runs, and the runs a part of a split exhaustive search makes to reach its own
+    /// subtrees.
+    pub wasted: u64,
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::{ConcTest, ConfigError, Exploration, Layer, Part, TestConfig};
 use crate::check::Checker;
-use crate::explore::{Shard, StrategyKind};
+use crate::explore::{Dpor, Shard, StrategyKind};
 
 /// Explore the schedules of `part` of a test whose body is `body`, configured by `cfg`.
 /// `name` is the test's libtest name (for the replay line). A part that a non-splittable
@@ -51,6 +51,7 @@ pub fn explore(
             elapsed: Duration::ZERO,
             failure: None,
             exhausted: None,
+            wasted: 0,
         });
     };
     let mine = Part {
@@ -66,14 +67,18 @@ pub fn explore(
         // The checker's own replay checks that the program still matches the token.
         checker.strategy(strategy.clone()).iterations(1)
     } else {
-        let shard = Shard::new(
-            strategy.build(if fuzz { fuzz_seed } else { cfg.seed }),
-            offset,
-            stride,
-        )
-        .stop_at(part.stop.clone())
-        .progress(part.progress.clone())
-        .estimate(part.estimate.clone());
+        // The exhaustive search splits its tree itself (`Dpor::split`); the adaptor still
+        // numbers its runs `offset + i * stride`, for the shared bound and the failure's place.
+        let inner = match strategy {
+            StrategyKind::Dfs {
+                max_preemptions: None,
+            } if stride > 1 => Box::new(Dpor::split(offset, stride)),
+            s => s.build(if fuzz { fuzz_seed } else { cfg.seed }),
+        };
+        let shard = Shard::new(inner, offset, stride)
+            .stop_at(part.stop.clone())
+            .progress(part.progress.clone())
+            .estimate(part.estimate.clone());
         begun = shard.begun();
         checker
             .custom_strategy(shard)
@@ -93,6 +98,7 @@ pub fn explore(
             elapsed,
             failure: None,
             exhausted: stats.exhausted.then(|| stats.strategy.clone()),
+            wasted: stats.wasted,
         },
         Err(f) => Exploration {
             schedules: begun.load(Ordering::Relaxed).max(1),
@@ -100,6 +106,7 @@ pub fn explore(
             elapsed,
             failure: Some((offset + f.iteration() * stride, f)),
             exhausted: None,
+            wasted: 0,
         },
     })
 }
@@ -137,6 +144,7 @@ fn stress(body: fn(), n: u64, part: &Part, name: &str) -> Exploration {
                 elapsed: start.elapsed(),
                 failure: Some((k, f)),
                 exhausted: None,
+                wasted: 0,
             };
         }
         k += part.stride.max(1);
@@ -147,6 +155,7 @@ fn stress(body: fn(), n: u64, part: &Part, name: &str) -> Exploration {
         elapsed: start.elapsed(),
         failure: None,
         exhausted: None,
+        wasted: 0,
     }
 }
 

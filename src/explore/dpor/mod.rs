@@ -140,37 +140,84 @@
 //! runnable at that point, which the relation's approximations allow), the schedule goes on
 //! with free choices; [`Dpor::diverged`] counts these.
 //!
-//! # Parallel search: not split (one job runs it whole)
+//! # Parallel search: a static split ([`Dpor::split`])
 //!
-//! `--jobs N` and `--shard i/n` deal schedules out by index (`explore::Shard`); for this
-//! search, shard 1 (job 0) runs it whole and the others run nothing. Why no split:
+//! `--shard i/n` and `--jobs N` run part `i + n·j` of `n·N` parts (job `j` of shard `i`);
+//! each part is this search with a *frontier* near the top of the tree, above which every
+//! part runs the same deterministic search and below which each part explores only its own
+//! subtrees. Parts share nothing (they may be other machines), and their schedules add up to
+//! the single search's count.
 //!
-//! - Splitting the wakeup-tree branches of some decision among shards is unsound. A branch
-//!   at a decision is added by a race found in a *later* schedule, often one below another
-//!   branch of that decision (the race of the second lock acquisition with the first one is
-//!   found only once both ran); a shard that does not explore that subtree never adds it,
-//!   and the shard that would explore it never hears of it. Shards share nothing (they may be
-//!   other machines).
-//! - A sound static split exists: at a decision every shard reaches with the same options
-//!   (the first one), shard `k` takes the options `o_j` with `j % n == k` and explores each
-//!   with the earlier options `o_0 .. o_(j-1)` asleep (as the single search would after
-//!   exploring them), the reduction in full below it, and ignores races that would add
-//!   branches at or above that decision (every option there is explored by someone). Each
-//!   trace is then explored by exactly one shard (sleep sets), so the shards' *traces* add up
-//!   to the single search's. But not the *schedules*: an option explored where the single
-//!   search would not have (it was not in a source set) runs to a schedule in which
-//!   everything left is asleep, and the first decisions of a goweave program are the
-//!   spawns of `main` (options: `main` going on, or the new goroutine starting, which
-//!   commute), where one shard gets nearly all the work. A useful split needs a decision
-//!   with several *dependent* enabled options, known only after schedules have run.
-//! - What would do it: a search in which every execution has exactly one parent, so that
-//!   subtrees are independent and can be handed out as they appear (TruSt's revisits,
-//!   Kokologiannakis et al., POPL 2022), or, for the jobs of one process, a shared work
-//!   queue through which a job that finds a race above its own subtree hands the branch to
-//!   whoever explores that decision (the distributed DPOR of Yang, Chen, Gopalakrishnan and
-//!   Kirby, SPIN 2007, and Simsa, Bryant and Gibson's scalable DPOR, 2012, balance work that
-//!   way). goweave has neither; the harness's progress line shows the share of the tree
-//!   explored and the time left instead.
+//! - **Closed decisions.** Above the frontier, a decision with two or more enabled options
+//!   not asleep there (its *candidates*) is *closed*: it explores every candidate, in the
+//!   order the single search orders options, each with the candidates before it asleep (as a
+//!   sleep-set search does after exploring them), and no wakeup sequence is ever inserted
+//!   there (nor at any other decision above the frontier: they are explored alike in every
+//!   part). Every candidate is a source set's superset (Abdulla et al.'s soundness argument
+//!   holds for any superset); below the frontier the reduction runs unchanged.
+//! - **Where the frontier is.** Along each path, decisions are closed until the product of
+//!   their *weights* reaches `8n` (so round-robin dealing evens out subtrees of unequal
+//!   sizes): a closed decision weighs 1 for its first candidate plus 1 for each later one
+//!   whose next transition conflicts with an earlier one's. Candidates that commute (`main`
+//!   going on against a child's start, which touches nothing) hardly split the work: most of
+//!   their subtrees end sleep-set blocked; weighing them made one part get everything on
+//!   the lock programs. The frontier also stops *before* a decision where a candidate is an
+//!   observer and some option would block (the race analysis may run that option first
+//!   there, which no candidate covers), and before one where every goroutine would block
+//!   (which side of a rendezvous parks first is not a trace of its own: closing it counted
+//!   the unbuffered ping-pong's one trace 8 times per part), and before one where every
+//!   enabled option is asleep but a goroutine whose park an observer can see (a channel
+//!   operation, `select!`, a semaphore) would block and is not: a wakeup sequence of the
+//!   single search may have it park there, ahead of an observer (the split differential
+//!   in `tests/dpor_differential.rs` found a `select!` outcome lost that way).
+//! - **Dealing.** The frontier prefixes (a path through its last closed decision, one per
+//!   candidate there; a decision the frontier stops before; or a whole schedule that never
+//!   reached the frontier) are numbered in the order every part meets them (its depth-first
+//!   order above the frontier, the same in every part), and prefix `p` is part `p % n`'s. A
+//!   schedule that leads only to another part's prefix is run to its end (the controlled
+//!   executor cannot stop a schedule early) and *wasted*; so is a *sleep-set blocked* one
+//!   (every enabled goroutine asleep, at a decision or at a transition nobody chose, which
+//!   the split reaches: Optimal DPOR never does where the relation is exact). Wasted runs
+//!   are not counted as schedules ([`Strategy::wasted`], `Stats::wasted`) and report no
+//!   failure (whatever they reach is explored in a schedule that counts, in some part).
+//!   Nothing below the point where they became wasted is explored, except where an awake
+//!   goroutine that would block could park where an observer sees it: there the run's races
+//!   still insert wakeup sequences below (which may run it parked first); and where two
+//!   awake ones would meet (a send and a receive on one channel), one parks at once.
+//!
+//! The split's own differential (`tests/dpor_differential.rs`, the second test): on the
+//! generated programs the parts of 2, 3 and 4 reach exactly the single search's outcomes
+//! and find a failure exactly when it does (60 programs in the suite; 296 of 300 compared
+//! with `DPOR_SPLIT_PROGRAMS=300`). Where the single search runs a trace twice (its known
+//! redundancies), sleep sets leave it to one part, so the parts count fewer schedules.
+//!
+//! Every complete schedule is still a distinct trace (sleep sets), so the parts' schedules
+//! add up to the single search's count, and each trace is explored by exactly one part
+//! (`tests/dpor_split.rs`, 9 programs from the benchmark's kinds, 2, 3 and 4 parts; a
+//! failure is reported by exactly the parts whose schedules hold it; its token is a list
+//! of choices and replays whichever part found it). `cargo bench --bench dpor -- split`
+//! on the benchmark's programs: the parts' counts add up on every program but Peterson's;
+//! the largest part of 2 holds 1.00 of the even share on 14 of 19 programs (1.20 on
+//! lastzero_2; 2.00 where there is only one trace), of 4 parts 1.00 to 1.33 where there are
+//! at least 6 traces. The cost is the wasted runs, the same in every part (each part
+//! explores the whole closed region): 1 to 231 per part on those programs (225 for 12
+//! counted schedules per part on mutex_4x1), about 700 per part of 2 and 1,390 per part of 4
+//! on 3 goroutines x 4 lock rounds (34,650 schedules: 4 % more runs in all with 2 parts,
+//! 16 % with 4). In instructions (callgrind) the parts of 2 are 0.55 and 0.50 of the whole
+//! search (5.5 % more in all), so 2 jobs can run it at most 1.81 times as fast; parts 1 and 2
+//! of 4 are 0.29 and 0.31 of it.
+//!
+//! Spin loops do not add up: on Peterson's algorithm the parts of 2 run 6,283 schedules
+//! each against the single search's 2,487. The extra ones are plain-search schedules whose
+//! logged traces the single search does not reach (in how often a goroutine polls: 56
+//! logged traces for the plain search, 38 for the single search, 49 to 53 for each part of
+//! 2), so the split is a superset there (`tests/dpor_split.rs` checks that every trace of
+//! the single search is in some part).
+//!
+//! The preemption-bounded `Dfs { max_preemptions: Some(k) }` is not split (part 0 runs it
+//! whole). Nor is the work balanced dynamically: a job that finishes early does not take
+//! over another's subtrees (a shared work queue for the jobs of one process, as in Yang,
+//! Chen, Gopalakrishnan and Kirby's distributed DPOR, SPIN 2007, would).
 
 //! # Preemption bounding
 //!
@@ -260,6 +307,9 @@ const TIME: u64 = 0;
 /// The goroutine that runs the test body.
 const MAIN: u64 = 1;
 
+/// Set in a channel's id to name the queue of its senders (see `follow`).
+const SEND_SLOT: u64 = 1 << 63;
+
 /// A goroutine decision of the current schedule.
 #[derive(Default)]
 struct GNode {
@@ -291,6 +341,22 @@ struct GNode {
     /// more than one option, the only decisions a later schedule can branch at).
     snap: Snap,
     has_snap: bool,
+    /// A split search only ([`Dpor::split`]): the decision is above the frontier, where every
+    /// part explores the same options; no wakeup sequence is inserted here.
+    above: bool,
+    /// A split search only: a *closed* decision, which explores every option of `cands`, in
+    /// order, each with the ones before it asleep.
+    closed: bool,
+    /// The options a closed decision explores: the enabled ones not asleep there.
+    cands: Vec<u64>,
+    /// How much a closed decision multiplies the frontier estimate by: its first candidate,
+    /// and each later one whose next transition conflicts with an earlier one's (a candidate
+    /// that commutes with the ones before it, such as a goroutine's start, mostly leads to
+    /// schedules that become sleep-set blocked: it hardly splits the work).
+    weight: u64,
+    /// Above the frontier: the product of the candidate counts of the closed decisions before
+    /// this one (the size of the frontier, as estimated from this path).
+    product: u64,
 }
 
 /// The strategy's per-schedule state just before a goroutine decision. A later schedule
@@ -318,6 +384,24 @@ struct Snap {
     notes: u64,
     #[cfg(debug_assertions)]
     prefix: u64,
+}
+
+/// The static split of a search among parts (see "Parallel search" in the module docs).
+struct Split {
+    /// This part (from 0).
+    part: u64,
+    parts: u64,
+    /// Frontier prefixes met so far, in the order every part meets them (the search's own
+    /// depth-first order above the frontier, which is the same in every part).
+    frontier: u64,
+}
+
+impl Split {
+    /// The estimated number of frontier prefixes at which a path stops closing decisions: 8
+    /// per part, so that round-robin dealing evens out subtrees of unequal sizes.
+    fn threshold(&self) -> u64 {
+        self.parts.saturating_mul(8)
+    }
 }
 
 type FxMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -407,6 +491,21 @@ pub struct Dpor {
     exhausted: bool,
     /// Schedules in which every option was asleep at some decision.
     blocked: u64,
+    /// The static split of the search, if this is one part of it.
+    split: Option<Split>,
+    /// A split search: runs that only led to another part's subtree.
+    elsewhere: u64,
+    /// While the schedule is above the split's frontier: the product of the candidate counts
+    /// of its closed decisions so far.
+    above: Option<u64>,
+    /// Decisions from this one on belong to no subtree of this search (the schedule became
+    /// sleep-set blocked there, or it went into another part's subtree): dropped when the
+    /// schedule ends, and no wakeup sequence is inserted there.
+    prune: Option<usize>,
+    /// The schedule just ended explored nothing of this search's own ([`Strategy::wasted`]).
+    wasted: bool,
+    /// No schedule has begun yet (the first `begin` starts the search whatever its index).
+    fresh: bool,
     /// Schedules in which a wakeup sequence could not be followed.
     diverged: u64,
     /// This schedule was counted in `blocked` / `diverged`.
@@ -463,8 +562,81 @@ impl Dpor {
             spare: Vec::new(),
             skip_to: None,
             sels: Vec::new(),
+            split: None,
+            elsewhere: 0,
+            above: None,
+            prune: None,
+            wasted: false,
+            fresh: true,
             #[cfg(debug_assertions)]
             note_hash: 0,
+        }
+    }
+
+    /// Part `part` (from 0) of `parts` of the search, split statically (see "Parallel
+    /// search" in the module docs): the parts explore disjoint sets of traces whose union is
+    /// the whole search's, and their counts of schedules add up to its count.
+    ///
+    /// # Panics
+    ///
+    /// If `part >= parts`.
+    pub fn split(part: u64, parts: u64) -> Dpor {
+        assert!(
+            part < parts,
+            "Dpor::split: part {part} of {parts} (parts count from 0)"
+        );
+        let mut d = Dpor::new();
+        if parts > 1 {
+            d.split = Some(Split {
+                part,
+                parts,
+                frontier: 0,
+            });
+        }
+        d
+    }
+
+    /// A split search: schedules run only to find the way to another part's subtree (not
+    /// counted as explored; see "Parallel search" in the module docs).
+    pub fn elsewhere(&self) -> u64 {
+        self.elsewhere
+    }
+
+    /// A split search: the frontier prefixes met so far, this part's and the others'.
+    pub fn frontier(&self) -> u64 {
+        self.split.as_ref().map_or(0, |s| s.frontier)
+    }
+
+    /// The split's state after decision `n`, given the state before it (`n.product` if
+    /// `n.above`): still above the frontier, with the product so far, or below it.
+    fn after(&self, n: &GNode) -> Option<u64> {
+        let s = self.split.as_ref()?;
+        if !n.above {
+            return None;
+        }
+        if !n.closed {
+            return Some(n.product);
+        }
+        let p = n.product.saturating_mul(n.weight);
+        (p < s.threshold()).then_some(p)
+    }
+
+    /// A frontier prefix met for the first time: its index, and whether it is this part's.
+    fn meet_prefix(&mut self) -> bool {
+        let s = self.split.as_mut().expect("a split search");
+        let k = s.frontier;
+        s.frontier += 1;
+        k % s.parts == s.part
+    }
+
+    /// The schedule explores nothing of this part's from decision `k` on.
+    fn go_elsewhere(&mut self, k: usize) {
+        if self.prune.is_none_or(|p| k < p) {
+            self.prune = Some(k);
+        }
+        if !self.wasted {
+            self.wasted = true;
+            self.elsewhere += 1;
         }
     }
 
@@ -646,6 +818,17 @@ impl Dpor {
         self.exec.seal();
         self.close();
         let node = self.pending_node.take();
+        // The only goroutine that can run is asleep (no decision offered another): the
+        // schedule is sleep-set blocked from here, as at a decision where every option is.
+        if node.is_none() && !self.marked.0 && self.sleep.iter().any(|(q, _)| *q == g) {
+            self.marked.0 = true;
+            self.blocked += 1;
+            self.wasted = true;
+            let k = self.depth;
+            if self.prune.is_none_or(|p| k < p) {
+                self.prune = Some(k);
+            }
+        }
         if node.is_none() && !self.carry.is_empty() {
             // A transition nobody chose (the only option): follow the tree through it.
             match std::mem::take(&mut self.carry).descend(g) {
@@ -696,6 +879,55 @@ impl Dpor {
                 }
             }
         }
+    }
+
+    /// Among `options` not in `enabled` and not asleep, the first whose pending channel
+    /// operation can meet another one's (a send and a receive, or a `select!`, on one channel).
+    fn rendezvous(&self, options: &[u64], enabled: &[u64], d: &Decision<'_>) -> Option<u64> {
+        let chans = |g: u64| -> Vec<(Op, u64)> {
+            let Some(i) = d.index_of(g) else {
+                return Vec::new();
+            };
+            let Some(p) = d.pending(i) else {
+                return Vec::new();
+            };
+            match p.event.op {
+                Op::ChanSend | Op::ChanRecv => vec![(p.event.op, p.event.obj.0)],
+                Op::Select => {
+                    let mut objs = Vec::new();
+                    d.objects(i, &mut objs);
+                    objs.into_iter().map(|o| (Op::Select, o)).collect()
+                }
+                _ => Vec::new(),
+            }
+        };
+        let waiting: Vec<(u64, Vec<(Op, u64)>)> = options
+            .iter()
+            .filter(|&&g| {
+                g != TIME && !enabled.contains(&g) && !self.sleep.iter().any(|(q, _)| *q == g)
+            })
+            .map(|&g| (g, chans(g)))
+            .collect();
+        let meet = |a: &(Op, u64), b: &(Op, u64)| a.1 == b.1 && (a.0 != b.0 || a.0 == Op::Select);
+        waiting.iter().find_map(|(g, mine)| {
+            let other = waiting.iter().any(|(h, theirs)| {
+                h != g && mine.iter().any(|a| theirs.iter().any(|b| meet(a, b)))
+            });
+            other.then_some(*g)
+        })
+    }
+
+    /// True if `g`'s pending operation, if it blocks, parks where another goroutine can see
+    /// it (a channel operation, `select!`, a semaphore: an observer takes a parked partner
+    /// into account), unlike a lock or a join, whose park nothing observes.
+    fn observable_park(g: u64, d: &Decision<'_>) -> bool {
+        g != TIME
+            && d.index_of(g).and_then(|i| d.pending(i)).is_some_and(|p| {
+                matches!(
+                    p.event.op,
+                    Op::ChanSend | Op::ChanRecv | Op::Select | Op::Semaphore
+                )
+            })
     }
 
     fn mark_diverged(&mut self) {
@@ -922,6 +1154,13 @@ impl Dpor {
                 if matches!(ev.op, Op::Lock | Op::RLock | Op::TryLock | Op::ChanRecv) {
                     tr.acquires.push((ev.op, ev.obj.0));
                 }
+                // And a send races with the previous send on its channel, even when the
+                // receive between them orders it after that one (whose value is taken first:
+                // two senders on an unbuffered channel, `tests/dpor_receivers.rs`). The
+                // sends' queue is a slot of its own (the channel's id with the top bit set).
+                if ev.op == Op::ChanSend {
+                    tr.acquires.push((ev.op, ev.obj.0 | SEND_SLOT));
+                }
                 if matches!(
                     ev.op,
                     Op::Lock | Op::RLock | Op::TryLock | Op::TryRLock | Op::Unlock | Op::RUnlock
@@ -1063,14 +1302,21 @@ impl Dpor {
         self.pending_node = s.pending_node;
         self.sels.truncate(s.sels);
         self.closed = s.t_len;
+        self.above = node.above.then_some(node.product);
     }
 
     /// Insert the wakeup sequence `v` (transitions of this schedule) at decision `n`, unless
     /// a goroutine asleep or done there covers it.
     fn offer(&mut self, n: usize, v: Vec<usize>) {
+        if self.prune.is_some_and(|p| n >= p) {
+            return; // Not this search's subtree (see `prune`).
+        }
         let Node::G(node) = &self.nodes[n] else {
             return;
         };
+        if node.above {
+            return; // Every part explores every candidate there already.
+        }
         // A goroutine asleep here that could start `v` already covers it.
         let exec = &self.exec;
         let covered = node
@@ -1176,7 +1422,10 @@ fn hash_prefix(exec: &Exec, n: usize) -> u64 {
 
 impl Strategy for Dpor {
     fn begin(&mut self, iteration: u64) -> bool {
-        if iteration == 0 {
+        // A part of a split search begins at its own first index (`explore::Shard`).
+        let first = iteration == 0 || self.fresh;
+        if first {
+            self.fresh = false;
             self.nodes.clear();
             self.exhausted = false;
             self.fresh_from = 0;
@@ -1206,7 +1455,15 @@ impl Strategy for Dpor {
                             if asleep || !g.options.contains(&c) {
                                 continue;
                             }
-                            g.done.push(g.chosen);
+                            if g.closed {
+                                // Every candidate before `c` is done here, this part's or
+                                // another's (it sleeps in `c`'s subtree either way).
+                                let at = g.cands.iter().position(|&o| o == c).expect("a candidate");
+                                g.done.clear();
+                                g.done.extend_from_slice(&g.cands[..at]);
+                            } else {
+                                g.done.push(g.chosen);
+                            }
                             g.chosen = c;
                             self.next_carry = sub;
                             took = true;
@@ -1235,7 +1492,7 @@ impl Strategy for Dpor {
         // if it is a goroutine decision; for a data choice, which is made inside a
         // transition, the goroutine decision before it): the transitions before it are the
         // previous schedule's, kept, and the schedule follows the notes from there on.
-        let restore = if iteration == 0 {
+        let restore = if first {
             None
         } else {
             let len = self.exec.t.len();
@@ -1269,6 +1526,9 @@ impl Strategy for Dpor {
         self.pending_node = None;
         self.closed = 0;
         self.marked = (false, false);
+        self.above = self.split.as_ref().map(|_| 1);
+        self.prune = None;
+        self.wasted = false;
         true
     }
 
@@ -1300,6 +1560,9 @@ impl Strategy for Dpor {
                 return 0;
             }
             let chosen = node.chosen;
+            if self.split.is_some() {
+                self.above = self.after(node);
+            }
             // The sleep set matters from the decision that took a new branch on (before it,
             // the schedule replays the previous one), or from the last goroutine decision
             // before a data choice that did.
@@ -1361,7 +1624,8 @@ impl Strategy for Dpor {
             // Every goroutine would block: they may park (a rendezvous needs one side parked
             // first), rather than time passing for ever ahead of them; time passes on its own
             // once they all have.
-            if n.enabled.iter().all(|&g| g == TIME) {
+            let all_block = n.enabled.iter().all(|&g| g == TIME);
+            if all_block {
                 n.enabled.clear();
                 n.enabled.extend_from_slice(&n.options);
             }
@@ -1376,25 +1640,140 @@ impl Strategy for Dpor {
                 }
                 self.mark_diverged();
             }
-            let chosen = match chosen {
+            let was_blocked = self.marked.0;
+            let mut chosen = match chosen {
                 Some(c) => c,
                 None => match n.enabled.iter().find(|&&g| !asleep(&self.sleep, g)) {
                     Some(&g) => g,
+                    // Every enabled option is asleep, but two that would block are not and
+                    // can meet (a send and a receive on one channel): one parks (as a wakeup
+                    // sequence may have it do), and the rendezvous may then happen. A split
+                    // search gets here below a closed decision that ran a goroutine ahead of
+                    // the rendezvous it needs (`tests/dpor_differential.rs`, the split's
+                    // program 30). A park that nothing else needs (a lock on a held lock) is
+                    // not taken: it would run a trace twice.
+                    None if self.rendezvous(&n.options, &n.enabled, d).is_some() => self
+                        .rendezvous(&n.options, &n.enabled, d)
+                        .expect("a rendezvous"),
                     None => {
+                        // Sleep-set blocked: every continuation from here is equivalent to
+                        // one explored already (if the relation is exact), so the rest of
+                        // the schedule is not counted. If every option is asleep, nothing
+                        // below is explored either. But an option that would block may not
+                        // be: a wakeup sequence may have it park first (for an observer to
+                        // see), and the races of this schedule are what inserts one, below
+                        // the split's frontier (`tests/dpor_differential.rs`, the split's
+                        // program 255): the decisions below stay.
                         if !self.marked.0 {
                             self.marked.0 = true;
                             self.blocked += 1;
+                        }
+                        self.wasted = true;
+                        let all = n
+                            .options
+                            .iter()
+                            .all(|&g| asleep(&self.sleep, g) || !Self::observable_park(g, d));
+                        if all && self.prune.is_none_or(|p| k < p) {
+                            self.prune = Some(k);
                         }
                         n.enabled[0]
                     }
                 },
             };
+            // The split (see "Parallel search" in the module docs): above the frontier, close
+            // the decision (or make it the frontier).
+            n.above = false;
+            n.closed = false;
+            n.cands.clear();
+            n.product = 0;
+            let mut first_cand = 0;
+            if let (Some(p), false) = (self.above, was_blocked) {
+                debug_assert!(n.wut.is_empty(), "no wakeup sequence above the frontier");
+                n.above = true;
+                n.product = p;
+                n.cands.extend(
+                    n.enabled
+                        .iter()
+                        .copied()
+                        .filter(|&g| !asleep(&self.sleep, g)),
+                );
+                // A decision where a candidate is an observer, which may have a blocked
+                // option run first (see `analyse`), could gain branches the candidates do
+                // not cover; so could one where every enabled option is asleep but one that
+                // would block is not (see the sleep-set blocked case above): the frontier
+                // stops before it, and it is explored as usual by the part whose frontier
+                // prefix it is (a frontier prefix of its own).
+                let parks = n.cands.is_empty()
+                    && n.options.iter().any(|&g| {
+                        !n.enabled.contains(&g)
+                            && !asleep(&self.sleep, g)
+                            && Self::observable_park(g, d)
+                    });
+                let observed = n.enabled.len() < n.options.len()
+                    && (parks || n.cands.iter().any(|c| n.observers.contains(c)));
+                // Where every goroutine would block, which one parks first is mostly not a
+                // trace of its own (both sides of a rendezvous: the search knows the pair
+                // is no race); running each first would count one trace twice. The frontier
+                // stops before such a decision too.
+                if observed || (all_block && n.cands.len() > 1) {
+                    n.above = false;
+                    n.cands.clear();
+                    self.above = None;
+                    if !self.meet_prefix() {
+                        self.go_elsewhere(k);
+                    }
+                } else if n.cands.len() > 1 {
+                    n.closed = true;
+                    let next: Vec<Vec<Acc>> = n
+                        .cands
+                        .iter()
+                        .map(|&c| {
+                            let mut v = Vec::new();
+                            self.next_into(c, d, &mut v);
+                            v
+                        })
+                        .collect();
+                    n.weight = 1
+                        + (1..next.len())
+                            .filter(|&j| (0..j).any(|i| access::any_dependent(&next[i], &next[j])))
+                            .count() as u64;
+                    let q = p.saturating_mul(n.weight);
+                    let last = q >= self.split.as_ref().expect("a split search").threshold();
+                    // Every candidate is explored here, by this part or (at the last
+                    // closed decision of the path) by the part whose frontier prefix it is.
+                    let mut mine = Vec::with_capacity(n.cands.len());
+                    for &c in &n.cands {
+                        if !last || self.meet_prefix() {
+                            mine.push(c);
+                        }
+                    }
+                    if last {
+                        self.above = None;
+                    } else {
+                        self.above = Some(q);
+                    }
+                    match mine.first() {
+                        Some(&c) => {
+                            chosen = c;
+                            first_cand = n.cands.iter().position(|&o| o == c).expect("a candidate");
+                            n.wut
+                                .children
+                                .extend(mine[1..].iter().map(|&c| (c, Vec::new(), Wut::default())));
+                        }
+                        None => {
+                            chosen = n.cands[0];
+                            self.go_elsewhere(k);
+                        }
+                    }
+                }
+            }
             // What each option does next matters once it is done here (it then sleeps):
             // computed for the one chosen now, and for each later branch when it is taken.
             n.next.resize_with(n.options.len(), Vec::new);
             for (&g, v) in n.options.iter().zip(n.next.iter_mut()) {
-                // (And for the observers: see the end of `analyse`.)
-                if g == chosen || n.observers.contains(&g) {
+                // (And for the observers: see the end of `analyse`; and for a closed
+                // decision's candidates, which sleep in the later ones' subtrees.)
+                if g == chosen || n.observers.contains(&g) || n.cands.contains(&g) {
                     self.next_into(g, d, v);
                 } else {
                     v.clear();
@@ -1413,6 +1792,14 @@ impl Strategy for Dpor {
             }
             self.sleep.retain(|(q, _)| *q != chosen);
             n.done.clear();
+            if n.closed {
+                // The candidates before the first of this part's are done (by other parts).
+                for &q in &n.cands[..first_cand] {
+                    let at = n.options.iter().position(|&o| o == q).expect("an option");
+                    self.sleep.push((q, n.next[at].clone()));
+                    n.done.push(q);
+                }
+            }
             n.stable = self.max_obj;
             n.stable_g = self.gs.len() as u64;
             n.chosen = chosen;
@@ -1462,6 +1849,23 @@ impl Strategy for Dpor {
             return;
         }
         self.analyse();
+        // A schedule that stayed above the split's frontier is a frontier prefix of its own.
+        if self.split.is_some() && self.above.is_some() && !self.wasted && !self.meet_prefix() {
+            self.wasted = true;
+            self.elsewhere += 1;
+        }
+        // What is below the pruned decision is not this search's to explore.
+        if let Some(p) = self.prune {
+            while self.nodes.len() > p {
+                if let Some(Node::G(g)) = self.nodes.pop() {
+                    self.spare.push(g);
+                }
+            }
+        }
+    }
+
+    fn wasted(&self) -> bool {
+        self.wasted
     }
 
     fn wants_notes(&self) -> bool {

@@ -460,9 +460,10 @@ impl Exec {
                     self.acq.push(AcqState::default());
                 }
                 let st = &mut self.acq[slot as usize];
-                let write = matches!(op, Op::Lock | Op::TryLock | Op::ChanRecv);
+                let write = matches!(op, Op::Lock | Op::TryLock | Op::ChanRecv | Op::ChanSend);
                 for &(i, ri) in &st.list[st.from..] {
-                    let conflict = write || matches!(ri, Op::Lock | Op::TryLock | Op::ChanRecv);
+                    let conflict =
+                        write || matches!(ri, Op::Lock | Op::TryLock | Op::ChanRecv | Op::ChanSend);
                     let gi = self.t[i].g as usize;
                     let after = base.get(gi).is_some_and(|&c| c >= self.seq[i])
                         || (before_lock && lock_clock.get(gi).is_some_and(|&c| c >= self.seq[i]));
