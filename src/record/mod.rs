@@ -30,7 +30,7 @@
 //!
 //! Cost when off: one relaxed load of a process-wide counter and a predictable branch at each
 //! operation (and at each turn a steal worker gives a goroutine). Cost when on: a steal worker
-//! hands the running goroutine's turn the log's write position ([`Cursor`]), so an operation
+//! hands the running goroutine's turn the log's write position (`Cursor`), so an operation
 //! is its number and an entry written through one thread-local compare, about 30
 //! instructions in all for a channel operation (`benches/record.rs`, callgrind).
 
