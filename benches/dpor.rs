@@ -26,7 +26,7 @@
 //!
 //! loom's executions for the same programs: `benches/loom` (`-- dpor`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,10 @@ use goweave::explore::Dpor;
 use goweave::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use goweave::sync::{Cond, Mutex, RwLock, WaitGroup};
 use goweave::{go, Checker, StrategyKind};
+
+#[path = "../tests/common/trace_text.rs"]
+mod trace_text;
+use trace_text::trace_text;
 
 /// The operations of the running execution, when counting traces by brute force.
 static LOG: StdMutex<Option<Vec<(u32, bool, u64)>>> = StdMutex::new(None);
@@ -48,29 +52,12 @@ fn log(obj: u32, write: bool) {
     }
 }
 
-/// A write, or the reads between two writes (reads commute), as (goroutine, its n-th
-/// operation) pairs.
-type Group = (bool, BTreeSet<(u64, u32)>);
-
 /// The execution is over: reduce its log to its trace.
 fn finish() {
     let Some(ev) = LOG.lock().unwrap().as_mut().map(std::mem::take) else {
         return;
     };
-    let mut idx: HashMap<u64, u32> = HashMap::new();
-    let mut per: BTreeMap<u32, Vec<Group>> = BTreeMap::new();
-    for (obj, write, g) in ev {
-        let k = idx.entry(g).or_default();
-        *k += 1;
-        let groups = per.entry(obj).or_default();
-        match groups.last_mut() {
-            Some((false, reads)) if !write => {
-                reads.insert((g, *k));
-            }
-            _ => groups.push((write, BTreeSet::from([(g, *k)]))),
-        }
-    }
-    let t = format!("{per:?}");
+    let t = trace_text(ev);
     TRACES.lock().unwrap().as_mut().expect("on").insert(t);
 }
 

@@ -7,17 +7,18 @@
 //! sequence of writes with the reads between them as sets, each operation named by its
 //! goroutine and its index there. Two schedules of one trace give the same text.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex as StdMutex};
+
+#[path = "common/trace_text.rs"]
+mod trace_text;
+use trace_text::trace_text;
 
 use goweave::chan;
 use goweave::explore::{Decision, Dpor, Note, Strategy, ValueDecision};
 use goweave::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use goweave::sync::{Cond, Mutex, RwLock, WaitGroup};
 use goweave::{go, Checker};
-
-/// A write, or the reads between two writes, as (goroutine, its n-th operation) pairs.
-type Group = (bool, BTreeSet<(u64, u32)>);
 
 /// The operations of the running schedule, and the traces of the schedules run so far.
 #[derive(Default)]
@@ -37,20 +38,7 @@ impl Tracer {
     /// The schedule is over: its trace.
     fn finish(&self) {
         let ev = std::mem::take(&mut *self.log.lock().unwrap());
-        let mut idx: HashMap<u64, u32> = HashMap::new();
-        let mut per: BTreeMap<u32, Vec<Group>> = BTreeMap::new();
-        for (obj, write, g) in ev {
-            let k = idx.entry(g).or_default();
-            *k += 1;
-            let groups = per.entry(obj).or_default();
-            match groups.last_mut() {
-                Some((false, reads)) if !write => {
-                    reads.insert((g, *k));
-                }
-                _ => groups.push((write, BTreeSet::from([(g, *k)]))),
-            }
-        }
-        self.traces.lock().unwrap().push(format!("{per:?}"));
+        self.traces.lock().unwrap().push(trace_text(ev));
     }
 }
 
