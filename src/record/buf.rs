@@ -391,10 +391,9 @@ pub(crate) fn put_cursor_slow(e: Entry) {
 #[inline]
 pub(crate) fn push(session: &Session, gid: u64, site: &'static Location<'static>, e: Entry) {
     let buf = log_of(session);
-    // SAFETY: `buf` was attached to the session whose serial it is stored with (serials are
-    // unique in the process), and the caller holds that session (the running goroutine's
-    // `rec`), which keeps every log it attached (`bufs`) until it is dropped; only this thread
-    // writes to it, and with no cursor open its own `pos` is the write position.
+    // SAFETY: `buf` is attached to `session` (unique serial), which the caller holds and which
+    // keeps its logs (`bufs`) alive; only this thread writes it, and with no cursor open its
+    // `pos` is the write position.
     let b = unsafe { &*buf };
     let switch = b.gid.get() != gid;
     b.gid.set(gid);
