@@ -41,7 +41,7 @@ pub mod verdict;
 pub use goweave_macros::conc_test;
 pub use sync::chan;
 
-pub use check::{check, replay, Checker, ConfigError, Failure, Stats};
+pub use check::{check, replay, Checker, ConfigError, Exploration, Failure, Stats};
 pub use explore::{StrategyKind, TimerMode};
 pub use runtime::join::{go, go_named, JoinHandle};
 pub use runtime::panic::{recover, Panic, PanicReport};

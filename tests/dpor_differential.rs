@@ -22,6 +22,8 @@ use goweave::chan::{self, Chan};
 use goweave::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use goweave::sync::{Cond, Mutex, Once, RwLock, Semaphore, WaitGroup};
 use goweave::{go, Checker, FailureKind, StrategyKind};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
 
 /// One statement of a generated goroutine.
 #[derive(Clone, Debug)]
@@ -74,18 +76,17 @@ struct Prog {
     sem_size: u64,
 }
 
-struct Rng(u64);
+/// The generator's random choices: ChaCha8 (the repository's one source of randomness), from
+/// a seed a run names (`DPOR_DIFF_SEED`).
+struct Rng(ChaCha8Rng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    fn new(seed: u64) -> Rng {
+        Rng(ChaCha8Rng::seed_from_u64(seed))
     }
+    /// Uniform below `n` (a small `n`: the modulo's bias is below 2^-59).
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.next_u64() % n
     }
 }
 
@@ -332,44 +333,89 @@ fn body(p: &Prog, out: Arc<StdMutex<BTreeSet<String>>>) -> impl Fn() + Send + Sy
     }
 }
 
-/// The outcomes reached, or the failure found; `None` if the plain search did not finish
-/// within its budget.
-fn explore(
-    p: &Prog,
-    s: StrategyKind,
-    cap: u64,
-) -> Option<(Result<BTreeSet<String>, FailureKind>, u64)> {
+/// What one search reached on a program.
+struct Reached {
+    /// The outcomes of the schedules that ran main to its end (a leak is found after that:
+    /// those schedules' outcomes are in too; the other failures end a schedule before).
+    outcomes: BTreeSet<String>,
+    /// The kinds of failure found, each once.
+    kinds: BTreeSet<FailureKind>,
+    /// Every distinct failure, kind and location (see `Failure::location`).
+    failures: BTreeSet<(FailureKind, String)>,
+    /// Schedules explored (failing ones included).
+    schedules: u64,
+}
+
+/// Explore `p` to the end, past its failures (`Checker::run_to_end`); `None` if the search
+/// did not finish within `cap` schedules.
+fn explore(p: &Prog, s: StrategyKind, cap: u64) -> Option<Reached> {
     let out = Arc::new(StdMutex::new(BTreeSet::new()));
-    let r = Checker::new()
+    let all = Checker::new()
         .strategy(s)
         .iterations(cap)
         .shrink_budget(Duration::ZERO)
-        .run(body(p, out.clone()));
-    match r {
-        Ok(stats) if !stats.exhausted => None,
-        Ok(stats) => Some((Ok(out.lock().unwrap().clone()), stats.schedules)),
-        Err(f) => Some((Err(f.kind()), 0)),
+        .run_to_end(body(p, out.clone()));
+    if !all.stats.exhausted {
+        return None;
     }
+    let outcomes = out.lock().unwrap().clone();
+    Some(Reached {
+        outcomes,
+        kinds: all.kinds(),
+        failures: all
+            .failures
+            .iter()
+            .map(|f| (f.kind(), f.location().to_string()))
+            .collect(),
+        schedules: all.stats.schedules,
+    })
 }
 
+/// The generator seed of a run: `DPOR_DIFF_SEED=<u64>`, or the suite's own.
+fn generator_seed() -> u64 {
+    std::env::var("DPOR_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Per program, the plain search over every interleaving and the reduced one reach the same
+/// outcomes (in the schedules that do not fail) and the same kinds of failure; both run to
+/// the end past their failures, so a program that can both deadlock and race must show both
+/// in both searches, whichever each meets first.
 #[test]
 fn dpor_reaches_what_plain_dfs_reaches() {
     // Another generator seed (to look further than the suite does): DPOR_DIFF_SEED=<u64>.
-    let seed = std::env::var("DPOR_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x9e37_79b9_7f4a_7c15);
-    let mut r = Rng(seed);
+    let mut r = Rng::new(generator_seed());
     let (mut compared, mut failing, mut plain_total, mut dpor_total) = (0, 0, 0u64, 0u64);
+    // Programs on which the two searches name different places for failures of kinds they
+    // both find (not a mismatch: which of two races in one trace a schedule meets first, and
+    // so where it stops, depends on the order the schedule runs the trace in).
+    let mut other_places = 0;
     // Every program is compared (not only up to the first mismatch), so that a run on another
     // seed says how many differ.
     let mut mismatches = Vec::new();
+    // Programs whose plain search runs longer are left out: DPOR_DIFF_CAP=<n> to take more.
+    let plain_cap = std::env::var("DPOR_DIFF_CAP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_500);
+    // One program (its index), to look at it: DPOR_DIFF_ONLY=<i>.
+    let only: Option<u64> = std::env::var("DPOR_DIFF_ONLY")
+        .ok()
+        .and_then(|s| s.parse().ok());
     for i in 0..500 {
         let p = prog(&mut r);
-        let Some((plain, np)) = explore(&p, StrategyKind::DfsPlain, 600) else {
+        if only.is_some_and(|k| k != i) {
+            continue;
+        }
+        let Some(plain) = explore(&p, StrategyKind::DfsPlain, plain_cap) else {
+            if only.is_some() {
+                eprintln!("program {i}: the plain search did not finish in {plain_cap} schedules");
+            }
             continue;
         };
-        let (dpor, nd) = explore(
+        let dpor = explore(
             &p,
             StrategyKind::Dfs {
                 max_preemptions: None,
@@ -377,30 +423,42 @@ fn dpor_reaches_what_plain_dfs_reaches() {
             1_000_000,
         )
         .expect("dpor finishes");
-        let bad = match (&plain, &dpor) {
-            (Ok(a), Ok(b)) if a != b => Some(format!(
-                "program {i}: outcomes differ\n  plain: {a:?}\n  dpor:  {b:?}"
-            )),
-            (Ok(_), Ok(_)) if nd > np => {
-                Some(format!("program {i}: dpor ran {nd} schedules, plain {np}"))
-            }
-            (Ok(_), Ok(_)) => None,
-            (Err(a), Err(b)) => {
-                failing += 1;
-                (a != b)
-                    .then(|| format!("program {i}: failure kinds differ: plain {a:?}, dpor {b:?}"))
-            }
-            _ => Some(format!("program {i}: plain {plain:?}, dpor {dpor:?}")),
-        };
-        if let Some(why) = bad {
-            mismatches.push(format!("{why}\n{p:#?}"));
+        if only.is_some() {
+            eprintln!(
+                "program {i}: plain {} schedules, failures {:?}\ndpor {} schedules, failures {:?}",
+                plain.schedules, plain.failures, dpor.schedules, dpor.failures
+            );
         }
+        let mut why = Vec::new();
+        if plain.outcomes != dpor.outcomes {
+            why.push(format!(
+                "outcomes differ\n  plain: {:?}\n  dpor:  {:?}",
+                plain.outcomes, dpor.outcomes
+            ));
+        }
+        if plain.kinds != dpor.kinds {
+            why.push(format!(
+                "failure kinds differ\n  plain: {:?}\n  dpor:  {:?}",
+                plain.failures, dpor.failures
+            ));
+        }
+        if dpor.schedules > plain.schedules {
+            why.push(format!(
+                "dpor ran {} schedules, plain {}",
+                dpor.schedules, plain.schedules
+            ));
+        }
+        if !why.is_empty() {
+            mismatches.push(format!("program {i}: {}\n{p:#?}", why.join("\n")));
+        }
+        failing += u64::from(!plain.kinds.is_empty());
+        other_places += u64::from(plain.kinds == dpor.kinds && plain.failures != dpor.failures);
         compared += 1;
-        plain_total += np;
-        dpor_total += nd;
+        plain_total += plain.schedules;
+        dpor_total += dpor.schedules;
     }
     eprintln!(
-        "compared {compared} programs ({failing} failing): plain dfs {plain_total} schedules, dpor {dpor_total}; {} mismatches",
+        "compared {compared} programs ({failing} failing, {other_places} with failures at other places): plain dfs {plain_total} schedules, dpor {dpor_total}; {} mismatches",
         mismatches.len()
     );
     assert!(
@@ -410,46 +468,38 @@ fn dpor_reaches_what_plain_dfs_reaches() {
         mismatches.join("\n")
     );
     assert!(
-        compared >= 200,
+        compared >= 200 || only.is_some(),
         "only {compared} programs finished under plain dfs"
     );
 }
 
 /// The outcomes the parts of an `n`-way split reach together (wasted runs included: they
-/// are real schedules too), their schedules in all, and the failure kinds they report.
-fn explore_split(p: &Prog, n: u64) -> (BTreeSet<String>, u64, Vec<FailureKind>) {
+/// are real schedules too), their schedules in all, and the kinds of failure they find, each
+/// part run to its end past its failures.
+fn explore_split(p: &Prog, n: u64) -> (BTreeSet<String>, u64, BTreeSet<FailureKind>) {
     let out = Arc::new(StdMutex::new(BTreeSet::new()));
-    let (mut schedules, mut failures) = (0, Vec::new());
+    let (mut schedules, mut kinds) = (0, BTreeSet::new());
     for i in 0..n {
-        let r = Checker::new()
+        let all = Checker::new()
             .custom_strategy(goweave::explore::Dpor::split(i, n))
             .iterations(u64::MAX)
             .shrink_budget(Duration::ZERO)
-            .run(body(p, out.clone()));
-        match r {
-            Ok(stats) => {
-                assert!(stats.exhausted);
-                schedules += stats.schedules;
-            }
-            Err(f) => failures.push(f.kind()),
-        }
+            .run_to_end(body(p, out.clone()));
+        assert!(all.stats.exhausted);
+        schedules += all.stats.schedules;
+        kinds.extend(all.kinds());
     }
     let outcomes = out.lock().unwrap().clone();
-    (outcomes, schedules, failures)
+    (outcomes, schedules, kinds)
 }
 
 /// On the same generated programs, the parts of a split search (2, 3 or 4 of them) reach
-/// exactly the outcomes the single search reaches, and some part finds a failure exactly
-/// when the single search does (each part reports its own first one, so the kinds may
-/// differ from the single search's first). Their schedules add up to the single count
+/// together exactly the outcomes and the kinds of failure the single search reaches (every
+/// search run to its end past its failures). Their schedules add up to the single count
 /// where that one is a schedule per trace; the test says on how many programs they do not.
 #[test]
 fn the_parts_of_a_split_reach_what_the_single_search_reaches() {
-    let seed = std::env::var("DPOR_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x9e37_79b9_7f4a_7c15);
-    let mut r = Rng(seed);
+    let mut r = Rng::new(generator_seed());
     let (mut compared, mut failing, mut fewer, mut more) = (0, 0, 0, 0);
     let mut mismatches = Vec::new();
     // More programs (to look further than the suite does): DPOR_SPLIT_PROGRAMS=<n>.
@@ -463,8 +513,11 @@ fn the_parts_of_a_split_reach_what_the_single_search_reaches() {
         .and_then(|s| s.parse().ok());
     for i in 0..programs {
         let p = prog(&mut r);
+        if only.is_some_and(|k| k != i) {
+            continue;
+        }
         // Programs whose single search is long are left out (the suite stays quick).
-        let Some((single, ns)) = explore(
+        let Some(single) = explore(
             &p,
             StrategyKind::Dfs {
                 max_preemptions: None,
@@ -473,35 +526,30 @@ fn the_parts_of_a_split_reach_what_the_single_search_reaches() {
         ) else {
             continue;
         };
-        if only.is_some_and(|k| k != i) {
-            continue;
-        }
         let n = 2 + i % 3;
-        let (outcomes, nsplit, failures) = explore_split(&p, n);
-        let bad = match &single {
-            Ok(a) if !failures.is_empty() => Some(format!(
-                "program {i}: {n} parts found {failures:?}, the single search nothing"
-            )),
-            Ok(a) if *a != outcomes => Some(format!(
-                "program {i}: outcomes differ\n  single: {a:?}\n  {n} parts: {outcomes:?}"
-            )),
-            Ok(_) => {
-                // Fewer: the single search ran schedules of one trace twice (its known
-                // redundancies), which sleep sets leave to one part; more: spin loops.
-                fewer += u64::from(nsplit < ns);
-                more += u64::from(nsplit > ns);
-                None
-            }
-            Err(k) => {
-                failing += 1;
-                failures
-                    .is_empty()
-                    .then(|| format!("program {i}: the single search found {k:?}, no part did"))
-            }
-        };
-        if let Some(why) = bad {
-            mismatches.push(format!("{why}\n{p:#?}"));
+        let (outcomes, nsplit, kinds) = explore_split(&p, n);
+        let mut why = Vec::new();
+        if single.outcomes != outcomes {
+            why.push(format!(
+                "outcomes differ\n  single: {:?}\n  {n} parts: {outcomes:?}",
+                single.outcomes
+            ));
         }
+        if single.kinds != kinds {
+            why.push(format!(
+                "failure kinds differ: single {:?}, {n} parts {kinds:?}",
+                single.kinds
+            ));
+        }
+        if why.is_empty() {
+            // Fewer: the single search ran schedules of one trace twice (its known
+            // redundancies), which sleep sets leave to one part; more: spin loops.
+            fewer += u64::from(nsplit < single.schedules);
+            more += u64::from(nsplit > single.schedules);
+        } else {
+            mismatches.push(format!("program {i}: {}\n{p:#?}", why.join("\n")));
+        }
+        failing += u64::from(!single.kinds.is_empty());
         compared += 1;
     }
     eprintln!(

@@ -8,7 +8,7 @@ use crate::explore::TimerMode;
 use crate::report;
 use crate::schedule::{token_file, Schedule};
 pub use crate::verdict::FailureKind;
-use crate::verdict::{Stall, TraceEntry, Verdict};
+use crate::verdict::{Stall, Status, TraceEntry, Verdict};
 
 /// The footer line that offers full backtraces, in reports of goroutine dumps made without them.
 pub(crate) const BACKTRACE_HINT: &str =
@@ -32,6 +32,52 @@ impl Signature {
             Verdict::Race(_) => Signature::Other(FailureKind::Race),
             Verdict::Leak(_) => Signature::Other(FailureKind::Leak),
         }
+    }
+}
+
+/// Where a failing run failed, as [`Failure::location`] gives it: two failures of one kind
+/// at the same location are the same failure for [`Checker::run_to_end`](crate::Checker::run_to_end).
+pub(crate) fn location_of(v: &Verdict) -> String {
+    // Sorted and deduplicated: which goroutine ids stand where, and in which order the dump
+    // lists them, varies between schedules of the same bug.
+    let sites = |gs: &[crate::verdict::GoroutineDump], want: fn(Status) -> bool| {
+        let mut v: Vec<String> = gs
+            .iter()
+            .filter(|g| want(g.status))
+            .map(|g| {
+                let s = g.site;
+                match g.status {
+                    Status::Waiting => {
+                        format!(
+                            "[{}] {}:{}:{}",
+                            g.wait_reason.as_str(),
+                            s.file(),
+                            s.line(),
+                            s.column()
+                        )
+                    }
+                    _ => format!("{}:{}:{}", s.file(), s.line(), s.column()),
+                }
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v.join(", ")
+    };
+    match v {
+        Verdict::Panic(p) => p.location.clone(),
+        Verdict::Race(r) => {
+            let a =
+                |l: &std::panic::Location<'_>| format!("{}:{}:{}", l.file(), l.line(), l.column());
+            let mut pair = [a(r.site), a(r.previous_site)];
+            pair.sort();
+            format!("{} and {}", pair[0], pair[1])
+        }
+        Verdict::Deadlock(gs) | Verdict::Leak(gs) => sites(gs, |s| s != Status::Dead),
+        Verdict::Livelock { goroutines, .. } => sites(goroutines, |s| {
+            matches!(s, Status::Runnable | Status::Running)
+        }),
+        Verdict::Nondeterminism { .. } => String::new(),
     }
 }
 
@@ -62,6 +108,8 @@ pub struct Failure(pub(crate) Box<Data>);
 #[derive(Clone)]
 pub(crate) struct Data {
     pub(crate) kind: FailureKind,
+    /// See [`Failure::location`].
+    pub(crate) location: String,
     pub(crate) report: String,
     pub(crate) trace: Vec<TraceEntry>,
     pub(crate) full_trace: bool,
@@ -93,6 +141,7 @@ impl Failure {
     pub(crate) fn new(kind: FailureKind, report: String) -> Failure {
         Failure(Box::new(Data {
             kind,
+            location: String::new(),
             report,
             trace: Vec::new(),
             full_trace: false,
@@ -117,6 +166,17 @@ impl Failure {
     /// What went wrong.
     pub fn kind(&self) -> FailureKind {
         self.0.kind
+    }
+
+    /// Where the schedule failed, as it was found (before shrinking): for a panic its
+    /// `file:line:column`; for a race the two accesses' sites (`a.rs:3:9 and a.rs:7:9`, in
+    /// sorted order); for a deadlock or a leak the blocked goroutines' wait reasons and sites
+    /// (`[chan receive] a.rs:5:20, [sync.Mutex.Lock] a.rs:9:13`, sorted, each once); for a
+    /// livelock the sites of the goroutines that could still run. With the kind, it tells
+    /// distinct failures apart in [`Checker::run_to_end`](crate::Checker::run_to_end).
+    /// Empty for failures that name no place (a replay that diverged, the watchdog's).
+    pub fn location(&self) -> &str {
+        &self.0.location
     }
 
     /// The Go-shaped report alone (no trace, no replay line).

@@ -24,6 +24,7 @@ mod failure;
 pub mod settings;
 mod shrink;
 mod shrink_stall;
+mod to_end;
 
 use std::fmt;
 use std::panic::Location;
@@ -35,6 +36,7 @@ use std::time::{Duration, Instant};
 pub use crate::explore::StrategyKind;
 pub use failure::{Failure, FailureKind};
 pub use settings::{ConfigError, Layer, Settings};
+pub use to_end::Exploration;
 
 use crate::explore::{self, TimerMode};
 use crate::report;
@@ -441,6 +443,77 @@ impl Checker {
         F: Fn() + Send + Sync + 'static,
     {
         let main_site = self.main_site.unwrap_or(Location::caller());
+        self.explore_on_thread(f, main_site, false)
+            .and_then(Exploration::into_result)
+    }
+
+    /// Explore `f` like [`run`](Checker::run), but go on after a failing schedule, to the end
+    /// of the exploration (every schedule of an exhaustive strategy, or `iterations` of a
+    /// sampling one), and return every *distinct* failure: the first schedule to fail at a
+    /// [`Failure::location`] with a [`FailureKind`] is reported, later ones failing the same
+    /// way at the same place are counted in [`Stats::schedules`] only. Each failure is shrunk
+    /// (within the [`shrink_budget`](Checker::shrink_budget), each its own), reported and
+    /// replayable as `run`'s is, and the first one is the failure `run` would have returned.
+    ///
+    /// What stops an exploration for good still stops this one, with that failure last: a
+    /// replayed token that does not fit the program (`Nondeterminism`), and the watchdog
+    /// (`Blocked`: the checker thread is given up on, and the result holds that failure
+    /// alone, with empty statistics).
+    ///
+    /// ```
+    /// use goweave::{Checker, FailureKind, StrategyKind};
+    /// use goweave::cell::RaceCell;
+    /// use std::sync::Arc;
+    ///
+    /// // A program with two bugs: an unsynchronised write, and a panic in the schedules
+    /// // where the child's send lands in the buffer before main looks.
+    /// let all = Checker::new()
+    ///     .strategy(StrategyKind::Dfs { max_preemptions: None })
+    ///     .iterations(u64::MAX)
+    ///     .run_to_end(|| {
+    ///         let cell = Arc::new(RaceCell::new(0));
+    ///         let ch = goweave::chan::make(1);
+    ///         let (c, tx) = (cell.clone(), ch.clone());
+    ///         let h = goweave::go(move || {
+    ///             tx.send(1);
+    ///             c.set(1);
+    ///         });
+    ///         assert!(ch.try_recv().is_err(), "the send came first");
+    ///         cell.set(2);
+    ///         h.join();
+    ///     });
+    /// assert!(all.stats.exhausted);
+    /// let kinds: Vec<_> = all.kinds().into_iter().collect();
+    /// assert_eq!(kinds, [FailureKind::Panic, FailureKind::Race]);
+    /// // Each one replays on its own.
+    /// for f in &all.failures {
+    ///     assert!(f.token().is_some(), "{f}");
+    /// }
+    /// ```
+    #[track_caller]
+    pub fn run_to_end<F>(self, f: F) -> Exploration
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        let main_site = self.main_site.unwrap_or(Location::caller());
+        self.explore_on_thread(f, main_site, true)
+            .unwrap_or_else(|f| Exploration {
+                stats: Stats::default(),
+                failures: vec![f],
+            })
+    }
+
+    /// Run the exploration on the checker thread under the watchdog. `Err` is a failure that
+    /// ended it (the first one, unless `to_end`).
+    fn explore_on_thread<F>(
+        self,
+        f: F,
+        main_site: &'static Location<'static>,
+        to_end: bool,
+    ) -> Result<Exploration, Failure>
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
         let monitor = Arc::new(Monitor::default());
         let (tx, rx) = mpsc::channel();
         let watchdog = self.watchdog;
@@ -475,7 +548,7 @@ impl Checker {
             .name("goweave-controlled".into())
             .spawn(move || {
                 // Every schedule of this run executes on this thread.
-                let r = explorer.explore(self, test_name);
+                let r = explorer.explore(self, test_name, to_end);
                 let _ = tx.send(r);
             })
             .expect("goweave: cannot start the checker thread");
@@ -701,7 +774,14 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         controlled::run(move || body(), strategy, cfg, self.monitor.clone())
     }
 
-    fn explore(&self, c: Checker, test_name: Option<String>) -> Result<Stats, Failure> {
+    /// Explore; `Err` is a failure that ends the exploration (the first one, unless
+    /// `to_end`: then every distinct failure is in the `Exploration`).
+    fn explore(
+        &self,
+        c: Checker,
+        test_name: Option<String>,
+        to_end: bool,
+    ) -> Result<Exploration, Failure> {
         let start = Instant::now();
         // The race detector starts deferred under the random walk, whose schedule `i` depends
         // on `i` alone: a schedule that touches a watched cell runs again with the detector on
@@ -724,6 +804,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
             ..Stats::default()
         };
         let mut distinct = DistinctHashes::default();
+        let mut failures: Vec<Failure> = Vec::new();
         let mut i = 0;
         while i < iterations {
             if c.time_budget.is_some_and(|b| i > 0 && start.elapsed() >= b) {
@@ -774,10 +855,24 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 .with_timers(self.cfg.timers);
             if let Some(expected) = &replaying {
                 if let Some(f) = self.check_replay(expected, &recorded, &out.result, &test_name) {
+                    if to_end {
+                        failures.push(f);
+                        break;
+                    }
                     return Err(f);
                 }
             }
             if let Err(v) = out.result {
+                let location = failure::location_of(&v);
+                let kind = v.kind();
+                if to_end
+                    && failures
+                        .iter()
+                        .any(|f| f.kind() == kind && f.location() == location)
+                {
+                    i += 1;
+                    continue;
+                }
                 let found = Found {
                     verdict: v,
                     schedule: recorded,
@@ -791,7 +886,12 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 } else {
                     c.shrink_budget
                 };
-                return Err(self.failure(found, shrink_budget, test_name));
+                let mut f = self.failure(found, shrink_budget, test_name.clone());
+                f.0.location = location;
+                if !to_end {
+                    return Err(f);
+                }
+                failures.push(f);
             }
             i += 1;
         }
@@ -801,7 +901,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         }
         stats.distinct = distinct.len() as u64;
         stats.elapsed = start.elapsed();
-        Ok(stats)
+        Ok(Exploration { stats, failures })
     }
 
     /// A replay that did not follow its token: the report for it, if so.

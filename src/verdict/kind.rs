@@ -15,7 +15,7 @@ use std::str::FromStr;
 /// assert_eq!(FailureKind::Leak.to_string(), "leak");
 /// assert!("hang".parse::<FailureKind>().is_err());
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum FailureKind {
     /// A goroutine panicked.
