@@ -52,6 +52,14 @@ fn log(obj: u32, write: bool) {
     }
 }
 
+/// A schedule starts: forget whatever an earlier one logged and did not `finish` (one that
+/// failed, or was cut off, before its end), so that it does not end up in this one's trace.
+fn start_log() {
+    if let Some(v) = LOG.lock().unwrap().as_mut() {
+        v.clear();
+    }
+}
+
 /// The execution is over: reduce its log to its trace.
 fn finish() {
     let Some(ev) = LOG.lock().unwrap().as_mut().map(std::mem::take) else {
@@ -478,7 +486,10 @@ fn run(s: StrategyKind, body: &Body, cap: u64) -> (u64, bool, Duration) {
     let stats = Checker::new()
         .strategy(s)
         .iterations(cap)
-        .run(move || b())
+        .run(move || {
+            start_log();
+            b()
+        })
         .unwrap_or_else(|f| panic!("{f}"));
     (stats.schedules, stats.exhausted, start.elapsed())
 }
