@@ -522,4 +522,50 @@ mod tests {
             }
         }
     }
+
+    /// Goroutines 1 and 2 are both about to lock one mutex; the one PCT runs either parks
+    /// (the next decision comes from goroutine 3, so the attempt is taken back) or gets the
+    /// lock (it reaches the next decision itself: the step stays).
+    #[test]
+    fn a_lock_attempt_that_parks_is_taken_back_as_a_step() {
+        let here = Location::caller();
+        let at = |op, obj| Pending {
+            event: Event::new(op, ObjId(obj), here),
+            since: 0,
+        };
+        let pending = [
+            at(Op::Spawn, 0),
+            at(Op::Lock, 5),
+            at(Op::Lock, 5),
+            at(Op::Spawn, 0),
+        ];
+        let both = [1u64, 2];
+        for seed in 0..20 {
+            // Parked: goroutine 3 reaches the next decision, where the other one may lock.
+            let mut pct = Pct::new(1, seed);
+            pct.begin(0);
+            let first =
+                both[pct.pick_goroutine(&Decision::new(&both, None, 0, false, 0, &pending))];
+            assert_eq!(pct.steps, 1);
+            let other = 3 - first;
+            let rest = [other, 3];
+            let d = Decision::new(&rest, Some(3), 1, false, 1, &pending);
+            let locks = (rest[pct.pick_goroutine(&d)] == other) as u64;
+            assert_eq!(
+                pct.steps, locks,
+                "seed {seed}: the parked attempt still counts"
+            );
+
+            // Got it: it reaches the next decision itself, about to unlock.
+            let mut pct = Pct::new(1, seed);
+            pct.begin(0);
+            let first =
+                both[pct.pick_goroutine(&Decision::new(&both, None, 0, false, 0, &pending))];
+            let mut unlock = pending;
+            unlock[first as usize] = at(Op::Unlock, 5);
+            let d = Decision::new(&both, Some(first), 1, false, 1, &unlock);
+            pct.pick_goroutine(&d);
+            assert_eq!(pct.steps, 2, "seed {seed}: a lock that was taken is a step");
+        }
+    }
 }
