@@ -125,7 +125,9 @@ impl fmt::Display for Stats {
 /// Where the checker's strategy comes from.
 enum Source {
     Builtin(StrategyKind),
-    Custom(Box<dyn explore::Strategy>),
+    /// A strategy given as a value: the user's own (`false`), or goweave's own adaptor around a
+    /// built-in one (`true`: the harness's shard), whose bookkeeping is not user code.
+    Custom(Box<dyn explore::Strategy>, bool),
 }
 
 /// Explores schedules of a concurrent body on the controlled executor.
@@ -248,9 +250,19 @@ impl Checker {
         self
     }
 
-    /// Use a strategy of your own. (`seed` does not reach it: seed it yourself.)
+    /// Use a strategy of your own. (`seed` does not reach it: seed it yourself.) Its calls are
+    /// watched by the [`watchdog`](Checker::watchdog) like the program's goroutines: one that
+    /// blocks fails the run as `Blocked`.
     pub fn custom_strategy(mut self, s: impl explore::Strategy + 'static) -> Checker {
-        self.source = Source::Custom(Box::new(s));
+        self.source = Source::Custom(Box::new(s), false);
+        self
+    }
+
+    /// `custom_strategy` for goweave's own strategies and adaptors (the harness's shard, the
+    /// fuzzer's and proptest's byte-driven strategy, a recording's follower): the watchdog
+    /// treats their bookkeeping as the checker's, not as user code.
+    pub(crate) fn adapted_strategy(mut self, s: impl explore::Strategy + 'static) -> Checker {
+        self.source = Source::Custom(Box::new(s), true);
         self
     }
 
@@ -426,7 +438,7 @@ impl Checker {
     pub fn describe(&self) -> String {
         match &self.source {
             Source::Builtin(s) => s.describe(self.seed),
-            Source::Custom(s) => s.describe(),
+            Source::Custom(s, _) => s.describe(),
         }
     }
 
@@ -473,7 +485,7 @@ impl Checker {
             full_trace: self.full_trace,
             trace_file: self.trace_file.clone(),
             race_deferred: std::cell::Cell::new(false),
-            untimed_bookkeeping: !matches!(self.source, Source::Custom(_)),
+            untimed_bookkeeping: !matches!(self.source, Source::Custom(_, false)),
         };
         let thread = std::thread::Builder::new()
             .name("goweave-controlled".into())
@@ -740,7 +752,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 };
                 (s.build(c.seed), replaying, s.default_iterations())
             }
-            Source::Custom(b) => (b, None, 100),
+            Source::Custom(b, _) => (b, None, 100),
         };
         let iterations = c.iterations.unwrap_or(default_iterations);
         let mut stats = Stats {
@@ -1052,6 +1064,52 @@ mod watch_tests {
         });
         assert_eq!(watch(&rx, &monitor, Duration::from_millis(20)), Some(7));
         sender.join().unwrap();
+    }
+
+    /// Runs the lowest-numbered goroutine, and takes `pause` at the end of its first schedule.
+    struct SlowEnd {
+        pause: Duration,
+        ended: bool,
+    }
+
+    impl explore::Strategy for SlowEnd {
+        fn pick_goroutine(&mut self, _d: &explore::Decision<'_>) -> usize {
+            0
+        }
+        fn pick_value(&mut self, _d: &explore::ValueDecision) -> u64 {
+            0
+        }
+        fn end(&mut self) {
+            if !std::mem::replace(&mut self.ended, true) {
+                std::thread::sleep(self.pause);
+            }
+        }
+    }
+
+    fn slow_end_run(adapted: bool) -> Result<Stats, Failure> {
+        let s = SlowEnd {
+            pause: Duration::from_millis(1200),
+            ended: false,
+        };
+        let c = Checker::new()
+            .iterations(2)
+            .watchdog(Duration::from_millis(400));
+        let c = if adapted {
+            c.adapted_strategy(s)
+        } else {
+            c.custom_strategy(s)
+        };
+        c.run(|| crate::go(|| ()).join())
+    }
+
+    #[test]
+    fn a_user_strategy_stays_watched_and_goweaves_own_adaptors_do_not() {
+        // The user's `end` is user code: blocking in it is reported like a blocked goroutine.
+        let f = slow_end_run(false).expect_err("a user strategy's 1.2 s pause is watched");
+        assert_eq!(f.kind(), FailureKind::Blocked, "{f}");
+        // goweave's own adaptor (the harness's shard): its bookkeeping is the checker's.
+        let stats = slow_end_run(true).expect("an adaptor's bookkeeping is not watched");
+        assert_eq!(stats.schedules, 2);
     }
 
     #[test]
