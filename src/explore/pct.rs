@@ -41,11 +41,12 @@
 //! - `k` is learnt: the most steps any earlier schedule of this run took (the first
 //!   schedule has no change points).
 //!
-//! So `k` is the longest run of steps seen, and a bug of depth `d` whose `d - 1` ordering
-//! constraints each need a preemption at a step is found with probability at least
-//! `1 / (n · k^(d-1))`, as in the paper: a preemption at a parked attempt or at a local
-//! operation has an equivalent one at a step (the goroutine's next step, or its next
-//! decision after the lock was released).
+//! So `k` is the most steps any schedule took, and the paper's bound, `1 / (n · k^(d-1))`,
+//! holds for a bug whose `d - 1` preemptions fall on steps. A preemption before a local
+//! operation has one before the goroutine's next shared operation with the same effect. One at
+//! a parked attempt demotes a goroutine that is about to wait anyway: it only loses the waiter
+//! choices while it waits, much as when it is demoted at its retry after the wake-up (a step),
+//! where the others overtake it and take the lock first.
 //!
 //! Where a release wakes one of several waiters (a waiter choice), the waiter with the
 //! highest priority wins.
