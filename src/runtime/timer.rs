@@ -55,6 +55,11 @@ impl TimerHeap {
         self.armed.remove(&id.0).is_some()
     }
 
+    /// True if no timer was ever armed here: the heap is as `default()` made it.
+    pub(crate) fn never_armed(&self) -> bool {
+        self.next == 0
+    }
+
     /// The earliest deadline of an armed timer.
     pub(crate) fn next_deadline(&mut self) -> Option<Duration> {
         while let Some(Reverse((d, seq))) = self.heap.peek().copied() {
