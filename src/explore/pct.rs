@@ -20,13 +20,33 @@
 //! times) at depth 6, the paper's assignment needed a median of 218 schedules to the bug and
 //! shuttle 11.
 //!
-//! Two refinements of the paper's step counting, both to keep `k` small:
+//! # Steps
+//!
+//! Change points fall on *steps*, and `k` counts them. The paper counts every scheduling
+//! decision; three refinements keep `k` to the decisions where a preemption can lead somewhere
+//! new:
 //! - only decisions where the goroutine about to run will touch a shared object (a lock, a
-//!   channel, an atomic, a cell: not a spawn, join or yield) are steps that may hold a change
-//!   point. A preemption just before a goroutine-local operation reaches the same shared
-//!   states as one before its next shared operation;
-//! - `k` is learnt: the most such steps any earlier schedule of this run took (the first
+//!   channel, an atomic, a cell: not a spawn, join or yield) are steps. A preemption just
+//!   before a goroutine-local operation reaches the same shared states as one before its
+//!   next shared operation;
+//! - a lock attempt that parks its goroutine (the mutex or rwlock is held) is not a step: it
+//!   changes no shared state, and the goroutine tries again when the holder lets go. PCT
+//!   cannot tell beforehand (the mutex has no probe); it learns it at the next decision,
+//!   which the goroutine reaches itself if it got the lock, and takes the step back. A
+//!   change point already applied there stays applied; the later ones move one step on. On
+//!   the alternation programs of `benches/sct_vs_shuttle.rs`, every preemption of the lock
+//!   holder made the other goroutine try the lock and queue, a step that inflated `k` and
+//!   shifted the change points after it (`fib_3` at depth 8 took a median of 14 schedules to
+//!   the bug with those steps counted, 3 without: `tests/explore_pct_steps.rs`);
+//! - `k` is learnt: the most steps any earlier schedule of this run took (the first
 //!   schedule has no change points).
+//!
+//! So `k` is the most steps any schedule took, and the paper's bound, `1 / (n · k^(d-1))`,
+//! holds for a bug whose `d - 1` preemptions fall on steps. A preemption before a local
+//! operation has one before the goroutine's next shared operation with the same effect. One at
+//! a parked attempt demotes a goroutine that is about to wait anyway: it only loses the waiter
+//! choices while it waits, much as when it is demoted at its retry after the wake-up (a step),
+//! where the others overtake it and take the lock first.
 //!
 //! Where a release wakes one of several waiters (a waiter choice), the waiter with the
 //! highest priority wins.
@@ -129,6 +149,9 @@ pub struct Pct {
     steps: u64,
     /// The estimate of k: the most steps any schedule so far took.
     k: u64,
+    /// The goroutine chosen at the latest step to take a lock, until the next decision shows
+    /// whether it got it (see "Steps" in the module docs).
+    locker: Option<u64>,
     /// The priority the next yielding goroutine (or time, once it has passed) gets
     /// (decreasing, below 0: 0 means "not assigned").
     next_low: i64,
@@ -161,6 +184,7 @@ impl Pct {
             next_change: 0,
             steps: 0,
             k: 0,
+            locker: None,
             next_low: -1,
             time_prio: 0,
             time_deadline: None,
@@ -312,6 +336,7 @@ impl Strategy for Pct {
         }
         self.next_change = 0;
         self.steps = 0;
+        self.locker = None;
         self.next_low = -1;
         self.time_prio = 0;
         self.time_deadline = None;
@@ -324,6 +349,13 @@ impl Strategy for Pct {
         self.absorb(d);
         // A goroutine took a step that was not a yield (it ran on, blocked or finished; letting
         // time pass is not one): the yielders get their priorities back.
+        if let Some(g) = self.locker.take() {
+            // A goroutine that took a lock reaches its next scheduling point itself; if the
+            // decision comes from elsewhere, its attempt parked it and changed nothing.
+            if d.current != Some(g) {
+                self.steps -= 1;
+            }
+        }
         let progressed = !d.yielded && (d.current.is_some() || !self.last_was_time);
         if progressed && !self.demoted.is_empty() {
             self.redraw_yielders(d);
@@ -374,6 +406,13 @@ impl Strategy for Pct {
                 best = self.best(d);
             }
             self.steps += 1;
+            if let Some(&g) = d.runnable.get(best) {
+                if d.pending(best)
+                    .is_some_and(|p| matches!(p.event.op, Op::Lock | Op::RLock))
+                {
+                    self.locker = Some(g);
+                }
+            }
         }
         self.last_was_time = d.is_time(best);
         if d.is_time(best) {
@@ -482,6 +521,52 @@ mod tests {
                 told.end();
                 scans.end();
             }
+        }
+    }
+
+    /// Goroutines 1 and 2 are both about to lock one mutex; the one PCT runs either parks
+    /// (the next decision comes from goroutine 3, so the attempt is taken back) or gets the
+    /// lock (it reaches the next decision itself: the step stays).
+    #[test]
+    fn a_lock_attempt_that_parks_is_taken_back_as_a_step() {
+        let here = Location::caller();
+        let at = |op, obj| Pending {
+            event: Event::new(op, ObjId(obj), here),
+            since: 0,
+        };
+        let pending = [
+            at(Op::Spawn, 0),
+            at(Op::Lock, 5),
+            at(Op::Lock, 5),
+            at(Op::Spawn, 0),
+        ];
+        let both = [1u64, 2];
+        for seed in 0..20 {
+            // Parked: goroutine 3 reaches the next decision, where the other one may lock.
+            let mut pct = Pct::new(1, seed);
+            pct.begin(0);
+            let first =
+                both[pct.pick_goroutine(&Decision::new(&both, None, 0, false, 0, &pending))];
+            assert_eq!(pct.steps, 1);
+            let other = 3 - first;
+            let rest = [other, 3];
+            let d = Decision::new(&rest, Some(3), 1, false, 1, &pending);
+            let locks = (rest[pct.pick_goroutine(&d)] == other) as u64;
+            assert_eq!(
+                pct.steps, locks,
+                "seed {seed}: the parked attempt still counts"
+            );
+
+            // Got it: it reaches the next decision itself, about to unlock.
+            let mut pct = Pct::new(1, seed);
+            pct.begin(0);
+            let first =
+                both[pct.pick_goroutine(&Decision::new(&both, None, 0, false, 0, &pending))];
+            let mut unlock = pending;
+            unlock[first as usize] = at(Op::Unlock, 5);
+            let d = Decision::new(&both, Some(first), 1, false, 1, &unlock);
+            pct.pick_goroutine(&d);
+            assert_eq!(pct.steps, 2, "seed {seed}: a lock that was taken is a step");
         }
     }
 }
