@@ -42,7 +42,7 @@ pub fn checker(data: &[u8]) -> Checker {
     Checker::new()
         .with_env()
         .unwrap_or_else(|e| panic!("{e}"))
-        .custom_strategy(Bytes::new(data, Tail::Seeded))
+        .adapted_strategy(Bytes::new(data, Tail::Seeded))
         .iterations(1)
 }
 

@@ -85,7 +85,7 @@ impl Interleaving {
     /// shrink (proptest does that).
     pub fn checker(&self) -> Checker {
         Checker::new()
-            .custom_strategy(Bytes::new(&self.bytes, Tail::Default))
+            .adapted_strategy(Bytes::new(&self.bytes, Tail::Default))
             .iterations(1)
             .shrink_budget(Duration::ZERO)
     }
@@ -213,7 +213,7 @@ where
         Err(TestError::Fail(_, (input, interleaving))) => {
             // Once more, now with goweave's own shrinking, for the report and the token.
             let failure = Checker::new()
-                .custom_strategy(Bytes::new(interleaving.bytes(), Tail::Default))
+                .adapted_strategy(Bytes::new(interleaving.bytes(), Tail::Default))
                 .iterations(1)
                 .run(make(&input))
                 .expect_err("goweave::proptest: the minimal pair passed when run again: is the program nondeterministic?");

@@ -5,7 +5,10 @@
 //! dedicated thread, watched by the calling thread: if the running goroutine stops reaching
 //! scheduling points for longer than the watchdog allows (it is blocked on a std lock, I/O or a
 //! thread join, which goweave cannot see), the run fails with a message naming the goroutine and
-//! where it last yielded, instead of hanging.
+//! where it last yielded, instead of hanging. The watchdog times the program, not goweave: it
+//! pauses while the checker thread is in its own bookkeeping between schedules (a built-in
+//! strategy's analysis, counting distinct schedules), which on a search of millions of
+//! schedules can take seconds in a debug build.
 //!
 //! Exploration runs without a trace (it is the hot path). When a schedule fails, it is shrunk
 //! (`check::shrink`), and the shrunk schedule is replayed once more with the trace on, to
@@ -54,7 +57,9 @@ pub struct Stats {
     /// Scheduling points passed, over all schedules.
     pub steps: u64,
     /// Schedules that differed from every other (by their recorded choices); see
-    /// [`distinct_per_1000`](Stats::distinct_per_1000).
+    /// [`distinct_per_1000`](Stats::distinct_per_1000). Exact up to 2^20 distinct schedules;
+    /// beyond, an estimate within about 0.1% (a sample of the schedules' hashes is kept, so
+    /// a campaign of a billion schedules does not keep a billion hashes).
     pub distinct: u64,
     /// Wall time.
     pub elapsed: Duration,
@@ -122,7 +127,9 @@ impl fmt::Display for Stats {
 /// Where the checker's strategy comes from.
 enum Source {
     Builtin(StrategyKind),
-    Custom(Box<dyn explore::Strategy>),
+    /// A strategy given as a value: the user's own (`false`), or goweave's own adaptor around a
+    /// built-in one (`true`: the harness's shard), whose bookkeeping is not user code.
+    Custom(Box<dyn explore::Strategy>, bool),
 }
 
 /// Explores schedules of a concurrent body on the controlled executor.
@@ -245,9 +252,19 @@ impl Checker {
         self
     }
 
-    /// Use a strategy of your own. (`seed` does not reach it: seed it yourself.)
+    /// Use a strategy of your own. (`seed` does not reach it: seed it yourself.) Its calls are
+    /// watched by the [`watchdog`](Checker::watchdog) like the program's goroutines: one that
+    /// blocks fails the run as `Blocked`.
     pub fn custom_strategy(mut self, s: impl explore::Strategy + 'static) -> Checker {
-        self.source = Source::Custom(Box::new(s));
+        self.source = Source::Custom(Box::new(s), false);
+        self
+    }
+
+    /// `custom_strategy` for goweave's own strategies and adaptors (the harness's shard, the
+    /// fuzzer's and proptest's byte-driven strategy, a recording's follower): the watchdog
+    /// treats their bookkeeping as the checker's, not as user code.
+    pub(crate) fn adapted_strategy(mut self, s: impl explore::Strategy + 'static) -> Checker {
+        self.source = Source::Custom(Box::new(s), true);
         self
     }
 
@@ -423,7 +440,7 @@ impl Checker {
     pub fn describe(&self) -> String {
         match &self.source {
             Source::Builtin(s) => s.describe(self.seed),
-            Source::Custom(s) => s.describe(),
+            Source::Custom(s, _) => s.describe(),
         }
     }
 
@@ -470,6 +487,7 @@ impl Checker {
             full_trace: self.full_trace,
             trace_file: self.trace_file.clone(),
             race_deferred: std::cell::Cell::new(false),
+            untimed_bookkeeping: !matches!(self.source, Source::Custom(_, false)),
         };
         let thread = std::thread::Builder::new()
             .name("goweave-controlled".into())
@@ -479,36 +497,48 @@ impl Checker {
                 let _ = tx.send(r);
             })
             .expect("goweave: cannot start the checker thread");
-        let mut last = (monitor.progress.load(Ordering::Relaxed), Instant::now());
-        loop {
-            match rx.recv_timeout(Duration::from_millis(100).min(watchdog)) {
-                Ok(r) => {
-                    // It has sent its last word: wait for it to be gone.
+        match watch(&rx, &monitor, watchdog) {
+            Some(r) => {
+                // It has sent its last word: wait for it to be gone.
+                let _ = thread.join();
+                r
+            }
+            None => {
+                let mut f = blocked_failure(&monitor, watchdog);
+                // Stop the checker thread: its schedule ends at the next scheduling point it
+                // reaches and it returns. One stuck outside goweave's control (a std lock, I/O)
+                // cannot be stopped; the report says so.
+                monitor.request_stop();
+                if rx.recv_timeout(STOP_GRACE).is_ok() {
                     let _ = thread.join();
-                    return r;
+                } else {
+                    f.0.notes.push(format!(
+                        "note: the checker thread did not stop within {STOP_GRACE:?} and was left behind (it is still blocked)"
+                    ));
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("goweave: the checker thread died")
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let p = monitor.progress.load(Ordering::Relaxed);
-                    if p != last.0 {
-                        last = (p, Instant::now());
-                    } else if last.1.elapsed() >= watchdog {
-                        let mut f = blocked_failure(&monitor, watchdog);
-                        // Stop the checker thread: its schedule ends at the next scheduling
-                        // point it reaches and it returns. One stuck outside goweave's control
-                        // (a std lock, I/O) cannot be stopped; the report says so.
-                        monitor.request_stop();
-                        if rx.recv_timeout(STOP_GRACE).is_ok() {
-                            let _ = thread.join();
-                        } else {
-                            f.0.notes.push(format!(
-                                "note: the checker thread did not stop within {STOP_GRACE:?} and was left behind (it is still blocked)"
-                            ));
-                        }
-                        return Err(f);
-                    }
+                Err(f)
+            }
+        }
+    }
+}
+
+/// Wait for the checker thread's result on `rx`; `None` once the program has made no progress
+/// (no scheduling point, while the checker thread is not in its own bookkeeping) for
+/// `watchdog`.
+fn watch<R>(rx: &mpsc::Receiver<R>, monitor: &Monitor, watchdog: Duration) -> Option<R> {
+    let mut last = (monitor.progress.load(Ordering::Relaxed), Instant::now());
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100).min(watchdog)) {
+            Ok(r) => return Some(r),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("goweave: the checker thread died")
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let p = monitor.progress.load(Ordering::Relaxed);
+                if p != last.0 || monitor.in_bookkeeping() {
+                    last = (p, Instant::now());
+                } else if last.1.elapsed() >= watchdog {
+                    return None;
                 }
             }
         }
@@ -663,6 +693,10 @@ struct Explorer<F> {
     /// The next schedule runs with the race detector deferred (the random walk's exploration
     /// only; shrinking and report replays watch from the start).
     race_deferred: std::cell::Cell<bool>,
+    /// The watchdog pauses while this thread is in the checker's own bookkeeping between
+    /// schedules (`Monitor::bookkeeping`). Not with a custom strategy: its `begin` and `end`
+    /// are the user's code, and stay watched.
+    untimed_bookkeeping: bool,
 }
 
 impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
@@ -698,11 +732,15 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
         if let Some(m) = self.replay_max_steps {
             cfg.max_steps = m;
         }
-        controlled::run(move || body(), strategy, cfg, self.monitor.clone())
+        self.monitor.set_bookkeeping(false);
+        let out = controlled::run(move || body(), strategy, cfg, self.monitor.clone());
+        self.monitor.set_bookkeeping(self.untimed_bookkeeping);
+        out
     }
 
     fn explore(&self, c: Checker, test_name: Option<String>) -> Result<Stats, Failure> {
         let start = Instant::now();
+        self.monitor.set_bookkeeping(self.untimed_bookkeeping);
         // The race detector starts deferred under the random walk, whose schedule `i` depends
         // on `i` alone: a schedule that touches a watched cell runs again with the detector on
         // (and it stays on), one that does not cannot race and needs no clocks.
@@ -716,7 +754,7 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
                 };
                 (s.build(c.seed), replaying, s.default_iterations())
             }
-            Source::Custom(b) => (b, None, 100),
+            Source::Custom(b, _) => (b, None, 100),
         };
         let iterations = c.iterations.unwrap_or(default_iterations);
         let mut stats = Stats {
@@ -799,7 +837,8 @@ impl<F: Fn() + Send + Sync + 'static> Explorer<F> {
             // Did the last schedule finish the exploration?
             stats.exhausted = !strategy.begin(iterations);
         }
-        stats.distinct = distinct.len() as u64;
+        // Beyond a million distinct schedules the count is estimated: never above the total.
+        stats.distinct = distinct.len().min(stats.schedules);
         stats.elapsed = start.elapsed();
         Ok(stats)
     }
@@ -1010,4 +1049,78 @@ fn blocked_failure(m: &Monitor, after: Duration) -> Failure {
     );
     f.0.replayable = false;
     f
+}
+
+#[cfg(test)]
+mod watch_tests {
+    use super::*;
+
+    #[test]
+    fn the_checkers_own_bookkeeping_is_not_taken_for_a_stuck_program() {
+        let monitor = Arc::new(Monitor::default());
+        monitor.set_bookkeeping(true);
+        let (tx, rx) = mpsc::channel();
+        // No scheduling point for ten watchdog periods, all of it in bookkeeping.
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            tx.send(7).unwrap();
+        });
+        assert_eq!(watch(&rx, &monitor, Duration::from_millis(20)), Some(7));
+        sender.join().unwrap();
+    }
+
+    /// Runs the lowest-numbered goroutine, and takes `pause` at the end of its first schedule.
+    struct SlowEnd {
+        pause: Duration,
+        ended: bool,
+    }
+
+    impl explore::Strategy for SlowEnd {
+        fn pick_goroutine(&mut self, _d: &explore::Decision<'_>) -> usize {
+            0
+        }
+        fn pick_value(&mut self, _d: &explore::ValueDecision) -> u64 {
+            0
+        }
+        fn end(&mut self) {
+            if !std::mem::replace(&mut self.ended, true) {
+                std::thread::sleep(self.pause);
+            }
+        }
+    }
+
+    fn slow_end_run(adapted: bool) -> Result<Stats, Failure> {
+        let s = SlowEnd {
+            pause: Duration::from_millis(1200),
+            ended: false,
+        };
+        let c = Checker::new()
+            .iterations(2)
+            .watchdog(Duration::from_millis(400));
+        let c = if adapted {
+            c.adapted_strategy(s)
+        } else {
+            c.custom_strategy(s)
+        };
+        c.run(|| crate::go(|| ()).join())
+    }
+
+    #[test]
+    fn a_user_strategy_stays_watched_and_goweaves_own_adaptors_do_not() {
+        // The user's `end` is user code: blocking in it is reported like a blocked goroutine.
+        let f = slow_end_run(false).expect_err("a user strategy's 1.2 s pause is watched");
+        assert_eq!(f.kind(), FailureKind::Blocked, "{f}");
+        // goweave's own adaptor (the harness's shard): its bookkeeping is the checker's.
+        let stats = slow_end_run(true).expect("an adaptor's bookkeeping is not watched");
+        assert_eq!(stats.schedules, 2);
+    }
+
+    #[test]
+    fn a_program_without_scheduling_points_is_reported_once_the_watchdog_runs_out() {
+        let monitor = Monitor::default();
+        let (_tx, rx) = mpsc::channel::<()>();
+        let start = Instant::now();
+        assert_eq!(watch(&rx, &monitor, Duration::from_millis(20)), None);
+        assert!(start.elapsed() >= Duration::from_millis(20));
+    }
 }

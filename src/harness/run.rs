@@ -81,7 +81,7 @@ pub fn explore(
             .estimate(part.estimate.clone());
         begun = shard.begun();
         checker
-            .custom_strategy(shard)
+            .adapted_strategy(shard)
             .iterations(mine.count(cfg.iterations))
     };
     let start = Instant::now();

@@ -183,7 +183,7 @@ where
         checker = checker.test_name(name);
     }
     let found = checker
-        .custom_strategy(strategy)
+        .adapted_strategy(strategy)
         .iterations(1)
         .timers(TimerMode::AnyTime)
         .run(move || body());

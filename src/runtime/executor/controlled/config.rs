@@ -115,6 +115,12 @@ pub struct Monitor {
     /// Set by the watchdog when it gives up on the run: the running schedule ends at its next
     /// scheduling point (within `CANCEL_CHECK_STEPS`) and the checker thread returns at once.
     pub stop: AtomicBool,
+    /// The checker thread is between schedules, in the checker's own bookkeeping (the
+    /// strategy's analysis of the schedule, counting distinct schedules, reporting). The
+    /// watchdog judges the program under test, not goweave: on a search of millions of
+    /// schedules a single compaction of the distinct-schedule hashes took over a second in a
+    /// debug build, and was reported as the program being blocked.
+    pub bookkeeping: AtomicBool,
 }
 
 impl Monitor {
@@ -131,6 +137,18 @@ impl Monitor {
     /// Ask the checker thread to stop (see `stop`).
     pub fn request_stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Mark the checker thread as in (or out of) its own bookkeeping (see `bookkeeping`).
+    #[inline]
+    pub fn set_bookkeeping(&self, on: bool) {
+        self.bookkeeping.store(on, Ordering::Relaxed);
+    }
+
+    /// True while the checker thread is in its own bookkeeping.
+    #[inline]
+    pub fn in_bookkeeping(&self) -> bool {
+        self.bookkeeping.load(Ordering::Relaxed)
     }
 
     /// True once a stop was requested.
