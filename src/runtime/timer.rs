@@ -60,6 +60,13 @@ impl TimerHeap {
         self.next == 0
     }
 
+    /// True if no deadline is in the heap, so [`next_deadline`](Self::next_deadline) is
+    /// `None` (without looking for cancelled leftovers).
+    #[inline]
+    pub(crate) fn none_pending(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     /// The earliest deadline of an armed timer.
     pub(crate) fn next_deadline(&mut self) -> Option<Duration> {
         while let Some(Reverse((d, seq))) = self.heap.peek().copied() {
