@@ -448,7 +448,7 @@ impl RawMutex {
                     .compare_exchange(old, new, Ordering::Release, Ordering::Relaxed)
                 {
                     Ok(_) => {
-                        self.hand_over();
+                        self.sema.release();
                         return;
                     }
                     Err(now) => old = now,
@@ -456,23 +456,11 @@ impl RawMutex {
             }
         } else {
             // Starvation mode: hand ownership to the head waiter and let it run right away.
-            if !self.hand_over() && crate::runtime::context::current_gref().is_some() {
+            self.sema.release();
+            if !executor::is_controlled() && crate::runtime::context::current_gref().is_some() {
                 executor::yield_now(site);
             }
         }
-    }
-
-    /// Wake a waiter through the semaphore; true on the controlled executor, whose release
-    /// hands the permit straight over (`Sema::release_handoff`: the same waiter and wake-up,
-    /// three fewer atomic read-modify-writes).
-    fn hand_over(&self) -> bool {
-        let controlled = executor::is_controlled();
-        if controlled {
-            self.sema.release_handoff();
-        } else {
-            self.sema.release();
-        }
-        controlled
     }
 
     /// True if locked right now (a snapshot, for tests and debugging).

@@ -170,7 +170,3 @@ impl Drop for Queued<'_> {
 // The future form of `acquire`, in a file of its own (it reads the private fields above).
 #[path = "sema_async.rs"]
 mod async_acquire;
-
-// `release_handoff`, the controlled executor's release (it reads the private fields above).
-#[path = "sema_handoff.rs"]
-mod handoff;
