@@ -2,10 +2,14 @@
 //!
 //! `cargo bench --bench oneshot -- <name>` runs workload `<name>` once on a new 2-worker runtime
 //! (no warm-up, no repetition) and prints `bench=<name> mode=oneshot ns_per_op=<x> n=<ops>`
-//! (`timer0_1m` adds `max_delivery_ns=<y>`, the slowest single timer). `benches/compare.sh`
+//! (`timer0_1m` adds `max_delivery_ns=<y>`, the slowest single timer; the two hand-off rows,
+//! `pingpong_unbuffered_1m` and `select2_unbuffered_1m`, add `same_worker`, `first_handoff_ns`
+//! and the CPU time of main's worker thread against all other threads, which tell a slow run
+//! caused by placement from one where the same work simply ran slower). `benches/compare.sh`
 //! runs it N times, each in a new process, and reports the median and the worst of the N, the
 //! way the Go anchor (`benches/go/main.go -fresh N`) reports Go's. `cargo bench --bench
-//! oneshot` with no name lists the workloads.
+//! oneshot` with no name lists the workloads; `--n=<ops>` runs fewer operations (for a profile
+//! under callgrind).
 //!
 //! The `cargo bench` medians of the other bench binaries run 5-7 repetitions in one process
 //! after the first has paid for stacks, pools and queues; these rows do not.
@@ -55,20 +59,26 @@ fn pingpong(n: u64) -> (Duration, String) {
     let (pi, po) = (ping.clone(), pong.clone());
     let start = Instant::now();
     let h = go(move || {
+        let t = std::thread::current().id();
         for v in &pi {
             po.send(v);
         }
         po.close();
+        t
     });
+    let mut first = Duration::ZERO;
     for i in 0..n {
         ping.send(i);
         pong.recv();
+        if i == 0 {
+            first = start.elapsed();
+        }
     }
     let d = start.elapsed();
     ping.close();
     pong.recv();
-    h.join();
-    (d, String::new())
+    let partner = h.join();
+    (d, placement(partner, first))
 }
 
 /// A 2-case `select!` receiving n unbuffered sends (the other case never ready); per message.
@@ -77,21 +87,67 @@ fn select2(n: u64) -> (Duration, String) {
     let a2 = a.clone();
     let start = Instant::now();
     let h = go(move || {
+        let t = std::thread::current().id();
         for i in 0..n {
             a2.send(i);
         }
+        t
     });
     let mut s = 0;
-    for _ in 0..n {
+    let mut first = Duration::ZERO;
+    for i in 0..n {
         s += select! {
             recv(a) -> v => v.unwrap(),
             recv(quit) -> _ => unreachable!("nothing sends on quit"),
         };
+        if i == 0 {
+            first = start.elapsed();
+        }
     }
     let d = start.elapsed();
     assert_eq!(s, n * (n - 1) / 2);
-    h.join();
-    (d, String::new())
+    let sender = h.join();
+    (d, placement(sender, first))
+}
+
+/// Where a partner goroutine ran (`same_worker=1`: on main's worker, so every hand-off is a
+/// switch on one thread) and how long the first hand-off took: the two facts that decide a
+/// hand-off row's cost.
+fn placement(partner: std::thread::ThreadId, first: Duration) -> String {
+    let same = partner == std::thread::current().id();
+    format!(
+        " same_worker={} first_handoff_ns={}{}",
+        same as u8,
+        first.as_nanos(),
+        thread_cpu()
+    )
+}
+
+/// CPU time (ns) of this thread and of every other thread of the process so far, from
+/// `/proc/self/task/*/schedstat` (Linux; empty elsewhere): whether the idle worker woke up.
+fn thread_cpu() -> String {
+    // SAFETY: gettid takes no arguments and only returns the calling thread's id.
+    let me = unsafe { libc::gettid() }.to_string();
+    let (mut mine, mut others) = (0u64, 0u64);
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return String::new();
+    };
+    for t in dir.flatten() {
+        let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) else {
+            continue;
+        };
+        let ns: u64 = s
+            .split(' ')
+            .next()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        if t.file_name().to_str() == Some(me.as_str()) {
+            mine += ns;
+        } else {
+            others += ns;
+        }
+    }
+    format!(" this_thread_cpu_ns={mine} other_threads_cpu_ns={others}")
 }
 
 /// 4 producers, 4 consumers, one channel of capacity 1024; per message.
@@ -227,6 +283,14 @@ fn main() {
     let Some(&(name, n, body)) = WORKLOADS.iter().find(|w| w.0 == name) else {
         eprintln!("oneshot: no workload named {name:?}");
         std::process::exit(2);
+    };
+    // `--n=<ops>`: fewer operations, for a profile under callgrind (which runs ~50x slower).
+    let n = match std::env::args().find_map(|a| a.strip_prefix("--n=").map(str::to_owned)) {
+        Some(v) => v.parse().unwrap_or_else(|_| {
+            eprintln!("oneshot: --n={v:?} is not a number of operations");
+            std::process::exit(2);
+        }),
+        None => n,
     };
     let cpu0 = cpu_time();
     let rt = Runtime::builder().workers(2).build().unwrap();

@@ -281,18 +281,30 @@ func mutexContended(n int) time.Duration {
 	return d
 }
 
-// mutex_uncontended: one goroutine, n lock/unlock.
+// guarded is a counter and the mutex that guards it, side by side in memory, as Go programs
+// write it (and as goweave's Mutex<u64> holds its value).
+type guarded struct {
+	mu sync.Mutex
+	n  int
+}
+
+var guardedSink *guarded
+
+// mutex_uncontended: one goroutine, n lock/unlock, each incrementing the guarded counter. The
+// counter lives in the struct, not in a local: a local `counter++` is kept in a register by
+// Go's compiler (it even merges it with the loop index), so that loop stored nothing between
+// the CAS of Lock and the XADD of Unlock, while goweave's row increments memory there.
 func mutexUncontended(n int) time.Duration {
-	var mu sync.Mutex
-	counter := 0
+	c := &guarded{}
+	guardedSink = c
 	start := time.Now()
 	for i := 0; i < n; i++ {
-		mu.Lock()
-		counter++
-		mu.Unlock()
+		c.mu.Lock()
+		c.n++
+		c.mu.Unlock()
 	}
 	d := time.Since(start)
-	sink = []int{counter}
+	sink = []int{c.n}
 	return d
 }
 

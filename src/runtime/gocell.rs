@@ -32,12 +32,13 @@ use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use super::cellpool;
 use super::goroutine::{GRef, Payload, G};
 use super::hb::{self, Key};
 use super::waiter::Waiter;
+use crate::util::spin::{SpinGuard, SpinLock};
 
 /// The join state of a cell; see the module invariants.
 pub(crate) enum CellState {
@@ -72,8 +73,10 @@ struct VTable {
 pub(crate) struct Header {
     /// Owners alive (see the module invariants).
     refs: AtomicUsize,
-    /// The result hand-over.
-    join: Mutex<CellState>,
+    /// The result hand-over. A spin lock: its critical sections are a few stores (the
+    /// joiner's park releases it on the scheduler's stack, as a channel's lock), and its
+    /// unlock is a plain store where std's mutex pays a locked swap, twice per goroutine.
+    join: SpinLock<CellState>,
     vtable: &'static VTable,
     /// The goroutine's id, given at `go`.
     id: u64,
@@ -115,8 +118,8 @@ impl Ref {
         unsafe { self.0.as_ref() }
     }
 
-    fn lock(&self) -> MutexGuard<'_, CellState> {
-        self.header().join.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> SpinGuard<'_, CellState> {
+        self.header().join.lock()
     }
 }
 
@@ -243,7 +246,7 @@ where
         // And a joiner whose `join` returned no longer counts it in `num_goroutine`.
         super::executor::steal::count_out(None);
         let (waiter, unwanted) = {
-            let mut st = header.join.lock().unwrap_or_else(|p| p.into_inner());
+            let mut st = header.join.lock();
             // Under the lock: see the module invariants.
             let handle = header.refs.load(Ordering::Acquire) == 2;
             match std::mem::replace(&mut *st, CellState::Empty) {
@@ -271,7 +274,7 @@ where
 /// The goroutine ended without a result: wake the joiner, who will panic with `why`.
 fn abandon(h: &Header, why: &'static str) {
     let waiter = {
-        let mut st = h.join.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = h.join.lock();
         match std::mem::replace(&mut *st, CellState::Abandoned(why)) {
             CellState::Running { waiter, .. } => waiter,
             other => {
@@ -319,7 +322,7 @@ where
         p.as_ptr().write(Cell::<F, T> {
             header: Header {
                 refs: AtomicUsize::new(2),
-                join: Mutex::new(CellState::Running { waiter: None }),
+                join: SpinLock::new(CellState::Running { waiter: None }),
                 vtable: &Cell::<F, T>::VTABLE,
                 id,
                 parent,
@@ -510,7 +513,7 @@ impl Handle {
     }
 
     /// The lock of the state, for a joiner that may sleep on it.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, CellState> {
+    pub(crate) fn lock(&self) -> SpinGuard<'_, CellState> {
         self.0.lock()
     }
 

@@ -55,6 +55,18 @@ impl TimerHeap {
         self.armed.remove(&id.0).is_some()
     }
 
+    /// True if no timer was ever armed here: the heap is as `default()` made it.
+    pub(crate) fn never_armed(&self) -> bool {
+        self.next == 0
+    }
+
+    /// True if no deadline is in the heap, so [`next_deadline`](Self::next_deadline) is
+    /// `None` (without looking for cancelled leftovers).
+    #[inline]
+    pub(crate) fn none_pending(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     /// The earliest deadline of an armed timer.
     pub(crate) fn next_deadline(&mut self) -> Option<Duration> {
         while let Some(Reverse((d, seq))) = self.heap.peek().copied() {

@@ -4,7 +4,7 @@
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, MutexGuard};
+use std::sync::Arc;
 
 use super::context;
 use super::executor;
@@ -84,12 +84,7 @@ impl Sleeper {
     /// longer miss its wake-up (for a goroutine: after it is parked, as in Go's
     /// `goparkunlock`).
     #[inline]
-    pub(crate) fn sleep<T>(
-        &self,
-        reason: WaitReason,
-        site: &'static Location<'static>,
-        queue: MutexGuard<'_, T>,
-    ) {
+    pub(crate) fn sleep<Q>(&self, reason: WaitReason, site: &'static Location<'static>, queue: Q) {
         match self {
             Sleeper::Goroutine(_) => executor::park(reason, site, move || drop(queue)),
             Sleeper::Thread(s) => {

@@ -88,6 +88,16 @@ pub(crate) struct SpinGuard<'a, T> {
 }
 
 impl<T> SpinLock<T> {
+    /// A new, unlocked lock holding `value`.
+    pub(crate) const fn new(value: T) -> SpinLock<T> {
+        SpinLock {
+            raw: RawSpinLock {
+                locked: AtomicBool::new(false),
+            },
+            value: UnsafeCell::new(value),
+        }
+    }
+
     /// Take the lock.
     #[inline]
     pub(crate) fn lock(&self) -> SpinGuard<'_, T> {

@@ -177,7 +177,10 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
         block_forever(reason, site);
     }
     let order = &mut order[..n];
-    order.sort_unstable();
+    sort_small(order);
+    // Whether two cases share a channel: if not (the common case), there is no tie to shuffle,
+    // and pass 3 leaves the winner's channel alone.
+    let distinct = order.windows(2).all(|w| w[0].0 != w[1].0);
     for &(_, i) in order.iter() {
         cases[i].race_announce(site);
     }
@@ -229,22 +232,31 @@ pub fn select<const N: usize>(cases: [&dyn SelectHandle; N], has_default: bool) 
             panic!("goweave: {} {}", WaitReason::Select, OUTSIDE_RUNTIME);
         };
         let sleeper = Sleeper::new(me, true);
-        shuffle_ties(order);
+        if !distinct {
+            shuffle_ties(order);
+        }
         for &(_, i) in order.iter() {
             // SAFETY: we hold the lock; the cases live in the caller's frame and `sleeper` in
             // ours until `pass3` has unqueued every waiter.
             unsafe { cases[i].enqueue(&sleeper, i) };
         }
-        let pass3 = UnqueueAll {
+        let mut pass3 = UnqueueAll {
             cases: &cases,
             order,
+            skip: None,
         };
         executor::park(WaitReason::Select, site, move || drop(guards));
 
-        // Pass 3: unqueue the losers (the winner was unqueued by whoever claimed it).
-        drop(pass3);
+        // Pass 3: unqueue the losers. The winner was unqueued by whoever claimed it, under its
+        // channel's lock, before it woke us (so `winner` is ours to read now); if no other case
+        // is on that channel, there is nothing left to do there, and its lock is not taken.
         check_claimed(&sleeper);
-        finish(cases[sleeper.winner()]);
+        let winner = sleeper.winner();
+        if distinct {
+            pass3.skip = Some(winner);
+        }
+        drop(pass3);
+        finish(cases[winner]);
         return true;
     }
 }
@@ -282,6 +294,23 @@ pub(super) fn shuffle_ties(order: &mut [(usize, usize)]) {
     }
 }
 
+/// Sort `order` (the enabled cases as `(lock key, case index)`, all distinct pairs) by key,
+/// then index: an insertion sort, since a `select!` has a handful of cases, and for two to
+/// four of them this is a few compares where `sort_unstable` pays its general set-up.
+pub(super) fn sort_small(order: &mut [(usize, usize)]) {
+    if order.len() > 8 {
+        order.sort_unstable();
+        return;
+    }
+    for i in 1..order.len() {
+        let mut j = i;
+        while j > 0 && order[j - 1] > order[j] {
+            order.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
 /// Lock the cases in `order` (sorted by key), each distinct lock once.
 pub(super) fn lock_all<'a, const N: usize>(
     cases: &[&'a dyn SelectHandle; N],
@@ -303,10 +332,25 @@ pub(super) fn lock_all<'a, const N: usize>(
 struct UnqueueAll<'s, 'a, const N: usize> {
     cases: &'s [&'a dyn SelectHandle; N],
     order: &'s [(usize, usize)],
+    /// A case that is alone on its channel and was already unqueued (the winner, once the
+    /// select was woken normally): its lock is not taken. `None` on a tear-down.
+    skip: Option<usize>,
 }
 
 impl<const N: usize> Drop for UnqueueAll<'_, '_, N> {
     fn drop(&mut self) {
+        if let Some(skip) = self.skip {
+            for &(_, i) in self.order {
+                if i != skip {
+                    let c = self.cases[i];
+                    let _guard = c.lock();
+                    // SAFETY: we hold this case's lock; the cases are on distinct channels,
+                    // so it is the only one of ours queued there.
+                    unsafe { c.unqueue() };
+                }
+            }
+            return;
+        }
         let guards = lock_all(self.cases, self.order);
         for &(_, i) in self.order {
             // SAFETY: we hold every case's lock.
@@ -528,4 +572,71 @@ macro_rules! __select_gen {
             $default
         }
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sort_small;
+    use crate::chan::{self, Chan};
+
+    /// No waiter of `c`'s queues is linked any more.
+    fn unlinked<T>(c: &Chan<T>) -> bool {
+        let _held = c.inner.raw_lock();
+        // SAFETY: we hold the channel's lock.
+        let st = unsafe { c.inner.state_mut() };
+        st.recvq.is_empty() && st.sendq.is_empty()
+    }
+
+    /// A select that parked and was woken by one case leaves no waiter linked on any of its
+    /// channels: the winner's was unlinked by the waker, the others by pass 3 (which skips
+    /// the winner's channel when no other case shares it, and locks every channel when two
+    /// cases do).
+    #[test]
+    fn a_woken_select_leaves_no_waiter_queued() {
+        let rt = crate::Runtime::builder().workers(1).build().unwrap();
+        rt.block_on(|| {
+            for winner in 0..3u32 {
+                let (a, b) = (chan::make::<u32>(0), chan::make::<u32>(0));
+                let (a2, b2) = (a.clone(), b.clone());
+                // Spawned into the slot: it runs once the select below has parked.
+                let h = crate::go(move || match winner {
+                    0 => a2.send(10),
+                    1 => b2.send(11),
+                    _ => a2.send(12),
+                });
+                let got = if winner < 2 {
+                    crate::select! {
+                        recv(a) -> v => v.unwrap(),
+                        recv(b) -> v => v.unwrap(),
+                    }
+                } else {
+                    // Two cases on one channel, and a third.
+                    crate::select! {
+                        recv(a) -> v => v.unwrap(),
+                        recv(b) -> v => v.unwrap(),
+                        recv(a) -> v => v.unwrap(),
+                    }
+                };
+                h.join();
+                assert_eq!(got, 10 + winner);
+                assert!(unlinked(&a), "a waiter left on a (winner {winner})");
+                assert!(unlinked(&b), "a waiter left on b (winner {winner})");
+            }
+        });
+    }
+
+    #[test]
+    fn sort_small_orders_by_key_then_index() {
+        let mut v = [(30, 0), (10, 1), (30, 2), (20, 3), (10, 4)];
+        sort_small(&mut v);
+        assert_eq!(v, [(10, 1), (10, 4), (20, 3), (30, 0), (30, 2)]);
+        // Beyond the insertion-sort size the general sort gives the same order.
+        let mut big: Vec<(usize, usize)> = (0..20).map(|i| ((i * 7) % 5, i)).collect();
+        let mut want = big.clone();
+        want.sort_unstable();
+        sort_small(&mut big);
+        assert_eq!(big, want);
+        let mut empty: [(usize, usize); 0] = [];
+        sort_small(&mut empty);
+    }
 }

@@ -297,6 +297,12 @@ impl<T> WaitQ<T> {
         }
     }
 
+    /// True if no waiter, live or dead, is linked here (for tests of the unqueue steps).
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_null() && self.last.is_null()
+    }
+
     /// True if a waiter that can still be woken is queued. Dead select waiters found at the
     /// head are unlinked on the way. (Another channel may still claim the head's select right
     /// after this returns: a later [`dequeue`](WaitQ::dequeue) can then come back empty.)

@@ -84,7 +84,7 @@ impl Controlled {
             }
             let step = {
                 let _running = CurrentGuard::enter(&g);
-                coroutine::resume(&g)
+                coroutine::resume_inline(&g)
             };
             self.monitor.current.store(0, Ordering::Relaxed);
             match step {
@@ -185,8 +185,13 @@ impl Controlled {
             g.set_status(Status::Dead);
             goroutine::recycle(g);
         }
-        // Timers may hold channels that hold goroutines; drop them now.
-        let timers = std::mem::take(&mut self.st.borrow_mut().timers);
-        drop(timers);
+        // Timers may hold channels that hold goroutines; drop them now. (A run that never
+        // armed one has nothing to drop or reset: dropping the empty map still walks it.)
+        let mut st = self.st.borrow_mut();
+        if !st.timers.never_armed() {
+            let timers = std::mem::take(&mut st.timers);
+            drop(st);
+            drop(timers);
+        }
     }
 }

@@ -116,6 +116,13 @@ impl WorkerCtx {
 
     fn drain_inbox(&self) {
         let me = &self.shared.remotes[self.index];
+        // Looked at before it is stolen from: an empty `Injector::steal` still pays a SeqCst
+        // fence, and this runs at nearly every scheduling decision (with the inbox nearly
+        // always empty), where `is_empty` is two plain loads. A push that this misses wakes us
+        // (`Shared::unpark`), and the sleep path checks the inbox again after its own fence.
+        if me.inbox.is_empty() {
+            return;
+        }
         let mut ready = self.ready.borrow_mut();
         while let Some(g) = steal_one(&me.inbox) {
             ready.push_back(g);
@@ -123,7 +130,9 @@ impl WorkerCtx {
     }
 
     fn steal_new(&self) -> Option<New> {
-        loop {
+        // As in `drain_inbox`: the cheap look first (goroutines spawned from outside a worker
+        // are rare; stealing from the empty injector would pay a fence every time).
+        while !self.shared.injector.is_empty() {
             match self.shared.injector.steal_batch_and_pop(&self.local) {
                 Steal::Success(g) => return Some(g),
                 Steal::Retry => continue,
