@@ -133,28 +133,10 @@ fn pct_finds_reorder_10_within_1000_schedules_for_most_seeds() {
     assert!(found.len() >= 9, "PCT found reorder_10 for only {found:?}");
 }
 
-/// Two goroutines take turns under one lock, three turns each: `a += b` and `b += a`. Only
-/// strict alternation (five switches, each just after an unlock) takes one of them to 21.
+/// Two goroutines take turns under one lock, three turns each: only strict alternation (five
+/// switches, each just after an unlock) takes one of them to 21.
 fn alternation() {
-    let ab = Arc::new(Mutex::new((1u64, 1u64)));
-    let turns = |first: bool| {
-        let ab = ab.clone();
-        go(move || {
-            for _ in 0..3 {
-                let mut g = ab.lock();
-                if first {
-                    g.0 += g.1;
-                } else {
-                    g.1 += g.0;
-                }
-            }
-        })
-    };
-    let (x, y) = (turns(true), turns(false));
-    x.join();
-    y.join();
-    let (a, b) = *ab.lock();
-    assert!(a < 21 && b < 21, "alternated: a={a} b={b}");
+    kernels::alternation(3, 21)()
 }
 
 /// A bug of depth 6 needs five change points that each put the running goroutine below the

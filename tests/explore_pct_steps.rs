@@ -1,38 +1,13 @@
 //! PCT's steps: a lock attempt that parks its goroutine is not a step (see "Steps" in
 //! `explore::pct`'s docs).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use goweave::sync::Mutex;
-use goweave::{go, Checker, StrategyKind};
+use goweave::{Checker, StrategyKind};
 
-/// Two goroutines take turns under one lock, `rounds` turns each: `a += b` and `b += a`.
-/// Only strict alternation (`2 · rounds - 1` switches) takes one of them to the Fibonacci
-/// number `2 · rounds + 2`, `limit`.
-fn alternation(rounds: usize, limit: u64) -> impl Fn() + Send + Sync + 'static {
-    move || {
-        let ab = Arc::new(Mutex::new((1u64, 1u64)));
-        let turns = |first: bool| {
-            let ab = ab.clone();
-            go(move || {
-                for _ in 0..rounds {
-                    let mut g = ab.lock();
-                    if first {
-                        g.0 += g.1;
-                    } else {
-                        g.1 += g.0;
-                    }
-                }
-            })
-        };
-        let (x, y) = (turns(true), turns(false));
-        x.join();
-        y.join();
-        let (a, b) = *ab.lock();
-        assert!(a < limit && b < limit, "alternated: a={a} b={b}");
-    }
-}
+#[path = "common/kernels.rs"]
+mod kernels;
+use kernels::alternation;
 
 /// Schedules PCT at `depth` with `seed` needs to the alternation bug (None: not within
 /// `budget`).

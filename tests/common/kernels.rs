@@ -101,3 +101,30 @@ pub fn signal_polling(fixed: bool) {
     worker.join();
     watchdog.join();
 }
+
+/// Two goroutines take turns under one lock, `rounds` turns each: `a += b` and `b += a`.
+/// Only strict alternation (`2 · rounds - 1` switches) takes one of them to the Fibonacci
+/// number `2 · rounds + 2`, `limit`.
+pub fn alternation(rounds: usize, limit: u64) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let ab = Arc::new(goweave::sync::Mutex::new((1u64, 1u64)));
+        let turns = |first: bool| {
+            let ab = ab.clone();
+            goweave::go(move || {
+                for _ in 0..rounds {
+                    let mut g = ab.lock();
+                    if first {
+                        g.0 += g.1;
+                    } else {
+                        g.1 += g.0;
+                    }
+                }
+            })
+        };
+        let (x, y) = (turns(true), turns(false));
+        x.join();
+        y.join();
+        let (a, b) = *ab.lock();
+        assert!(a < limit && b < limit, "alternated: a={a} b={b}");
+    }
+}
