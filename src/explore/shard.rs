@@ -13,7 +13,8 @@ pub struct Shard {
     offset: u64,
     stride: u64,
     stop: Option<Arc<AtomicU64>>,
-    /// Schedules begun by this part.
+    /// Schedules begun by this part (a wasted run is taken back at its end: it is not a
+    /// schedule, see [`Strategy::wasted`]).
     begun: Arc<AtomicU64>,
     progress: Option<Arc<AtomicU64>>,
     /// Where to publish the inner strategy's [`Strategy::explored`] (as `f64` bits).
@@ -100,7 +101,15 @@ impl Strategy for Shard {
     }
 
     fn end(&mut self) {
-        self.inner.end()
+        self.inner.end();
+        if self.inner.wasted() {
+            // Counted as begun so that a run in progress shows; it explored nothing new, and
+            // the checker does not count it either (`Stats::wasted`).
+            self.begun.fetch_sub(1, Ordering::Relaxed);
+            if let Some(p) = &self.progress {
+                p.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
     }
 
     fn wants_trace(&self) -> bool {
@@ -129,5 +138,42 @@ impl Strategy for Shard {
 
     fn wasted(&self) -> bool {
         self.inner.wasted()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::Dpor;
+    use crate::sync::Mutex;
+    use crate::Checker;
+
+    #[test]
+    fn wasted_runs_are_not_counted_as_begun_schedules() {
+        // Part 1 of 2 of a split exhaustive search: the runs that only reach the other part's
+        // subtrees are wasted.
+        let progress = Arc::new(AtomicU64::new(0));
+        let shard = Shard::new(Box::new(Dpor::split(1, 2)), 0, 1).progress(Some(progress.clone()));
+        let begun = shard.begun();
+        let stats = Checker::new()
+            .custom_strategy(shard)
+            .iterations(u64::MAX)
+            .run(|| {
+                let m = std::sync::Arc::new(Mutex::new(0));
+                let hs: Vec<_> = (0..3)
+                    .map(|_| {
+                        let m = m.clone();
+                        crate::go(move || *m.lock() += 1)
+                    })
+                    .collect();
+                for h in hs {
+                    h.join();
+                }
+            })
+            .unwrap();
+        assert!(stats.exhausted);
+        assert!(stats.wasted > 0, "the split wastes runs here: {stats}");
+        assert_eq!(begun.load(Ordering::Relaxed), stats.schedules);
+        assert_eq!(progress.load(Ordering::Relaxed), stats.schedules);
     }
 }
