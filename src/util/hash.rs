@@ -177,25 +177,11 @@ impl DistinctHashes {
 
     #[cold]
     fn compact(&mut self) {
-        // The sorted prefix stays sorted: sort the rest and merge (cheaper than sorting all).
+        // The sorted prefix stays sorted: sort the rest, and std's stable sort, which finds
+        // the two sorted runs, merges them in linear time.
         self.v[self.sorted..].sort_unstable();
-        let tail = self.v.split_off(self.sorted);
-        let mut merged = Vec::with_capacity(self.v.capacity().max(Self::MIN_COMPACT));
-        let (mut a, mut b) = (self.v.iter().peekable(), tail.iter().peekable());
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) if x <= y => a.next(),
-                (Some(_), Some(_)) => b.next(),
-                (Some(_), None) => a.next(),
-                (None, Some(_)) => b.next(),
-                (None, None) => break,
-            };
-            let x = *next.unwrap();
-            if merged.last() != Some(&x) {
-                merged.push(x);
-            }
-        }
-        self.v = merged;
+        self.v.sort();
+        self.v.dedup();
         while self.v.len() > self.max_kept {
             self.level += 1;
             self.limit >>= 1;
