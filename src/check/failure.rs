@@ -44,20 +44,10 @@ pub(crate) fn location_of(v: &Verdict) -> String {
         let mut v: Vec<String> = gs
             .iter()
             .filter(|g| want(g.status))
-            .map(|g| {
-                let s = g.site;
-                match g.status {
-                    Status::Waiting => {
-                        format!(
-                            "[{}] {}:{}:{}",
-                            g.wait_reason.as_str(),
-                            s.file(),
-                            s.line(),
-                            s.column()
-                        )
-                    }
-                    _ => format!("{}:{}:{}", s.file(), s.line(), s.column()),
-                }
+            .map(|g| match g.status {
+                // `Location`'s `Display` is `file:line:column`.
+                Status::Waiting => format!("[{}] {}", g.wait_reason.as_str(), g.site),
+                _ => g.site.to_string(),
             })
             .collect();
         v.sort();
@@ -67,9 +57,7 @@ pub(crate) fn location_of(v: &Verdict) -> String {
     match v {
         Verdict::Panic(p) => p.location.clone(),
         Verdict::Race(r) => {
-            let a =
-                |l: &std::panic::Location<'_>| format!("{}:{}:{}", l.file(), l.line(), l.column());
-            let mut pair = [a(r.site), a(r.previous_site)];
+            let mut pair = [r.site.to_string(), r.previous_site.to_string()];
             pair.sort();
             format!("{} and {}", pair[0], pair[1])
         }
