@@ -56,7 +56,6 @@ fn select_meets_a_parked_select(out: Outcomes) {
 }
 
 #[test]
-#[ignore = "known gap: DPOR misses the run where main's select! parks first (issue 18)"]
 fn dpor_reaches_the_run_where_the_select_meets_a_parked_select() {
     let plain = reached(StrategyKind::DfsPlain, select_meets_a_parked_select);
     let dpor = reached(

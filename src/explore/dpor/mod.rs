@@ -136,12 +136,19 @@
 //! the other only takes it; the deadlock when the other takes the first value was missed;
 //! `tests/dpor_receivers.rs`).
 //!
-//! Known gaps, found once the differential test compared the outcomes of programs that
-//! also fail (both searches run on past failures, `Checker::run_to_end`): a `select!` that
-//! would block (so is not offered) and parks first, ahead of another goroutine's `select!`
-//! that could then send to it, is not explored when every schedule that does not run it
-//! first deadlocks (`DPOR_DIFF_SEED=91`, program 65; `tests/dpor_missed_outcomes.rs`,
-//! ignored until fixed); and spin-count outcomes (see "Parallel search" below).
+//! A channel operation or `select!` that would block is offered all the same at a decision
+//! where another option is about to run a `select!` naming one of its channels: parked
+//! first, it is one more ready case of that `select!` (a partner to send to), which no order
+//! of the enabled options gives. Found once the differential test compared the outcomes of
+//! programs that also fail (both searches run on past failures, `Checker::run_to_end`):
+//! `DPOR_DIFF_SEED=91`, program 65, where main's `select!` had to park before another
+//! goroutine's `select!` sent to it, and every other schedule deadlocked
+//! (`tests/dpor_missed_outcomes.rs`). Such a park is offered after the goroutines that can
+//! run and before time passing: as the free choice, time ahead of it let a ticker-driven
+//! worker's loop take ticks for ever (`tests/dpor_ticker.rs`). The benchmark's counts are
+//! unchanged.
+//!
+//! A known gap: spin-count outcomes (see "Parallel search" below).
 //!
 //! Where the recorded wakeup sequence cannot be followed (a goroutine it names is not
 //! runnable at that point, which the relation's approximations allow), the schedule goes on
@@ -933,6 +940,47 @@ impl Dpor {
         })
     }
 
+    /// Among `options` not in `enabled`: those whose pending channel operation or `select!`
+    /// would block on a channel that another option's pending `select!` names.
+    fn parks_for_select(&self, options: &[u64], enabled: &[u64], d: &Decision<'_>) -> Vec<u64> {
+        let chans = |g: u64| -> Option<(Op, Vec<u64>)> {
+            let i = d.index_of(g)?;
+            let p = d.pending(i)?;
+            match p.event.op {
+                Op::ChanSend | Op::ChanRecv => Some((p.event.op, vec![p.event.obj.0])),
+                Op::Select => {
+                    let mut objs = Vec::new();
+                    d.objects(i, &mut objs);
+                    Some((Op::Select, objs))
+                }
+                _ => None,
+            }
+        };
+        let selects: Vec<(u64, Vec<u64>)> = options
+            .iter()
+            .filter(|&&g| g != TIME)
+            .filter_map(|&g| match chans(g) {
+                Some((Op::Select, objs)) => Some((g, objs)),
+                _ => None,
+            })
+            .collect();
+        if selects.is_empty() {
+            return Vec::new();
+        }
+        options
+            .iter()
+            .copied()
+            .filter(|&g| g != TIME && !enabled.contains(&g))
+            .filter(|&g| {
+                chans(g).is_some_and(|(_, mine)| {
+                    selects
+                        .iter()
+                        .any(|(h, theirs)| *h != g && mine.iter().any(|c| theirs.contains(c)))
+                })
+            })
+            .collect()
+    }
+
     /// True if `g`'s pending operation, if it blocks, parks where another goroutine can see
     /// it (a channel operation, `select!`, a semaphore: an observer takes a parked partner
     /// into account), unlike a lock or a join, whose park nothing observes.
@@ -1644,6 +1692,25 @@ impl Strategy for Dpor {
             if all_block {
                 n.enabled.clear();
                 n.enabled.extend_from_slice(&n.options);
+            } else if n.enabled.len() < n.options.len() {
+                // A channel operation or `select!` that would block is still offered where
+                // another option is about to run a `select!` on one of its channels: parked
+                // first, it is one more ready case of that `select!` (a send to it), which no
+                // order of the enabled options gives (`tests/dpor_missed_outcomes.rs`). Time
+                // stays the last option: a free choice of time ahead of such a park (which
+                // only this rule offers) let a ticker's loop run for ever
+                // (`tests/dpor_ticker.rs`).
+                let parks = self.parks_for_select(&n.options, &n.enabled, d);
+                if !parks.is_empty() {
+                    let time = n.enabled.last() == Some(&TIME);
+                    if time {
+                        n.enabled.pop();
+                    }
+                    n.enabled.extend(parks);
+                    if time {
+                        n.enabled.push(TIME);
+                    }
+                }
             }
             let asleep = |s: &[(u64, Vec<Acc>)], g: u64| s.iter().any(|(q, _)| *q == g);
             n.wut = std::mem::take(&mut self.carry);
