@@ -1,6 +1,6 @@
-//! Outcomes the reduced search (`dfs`) misses and the plain search reaches, found by the
+//! Outcomes the reduced search (`dfs`) missed and the plain search reaches, found by the
 //! differential test (`tests/dpor_differential.rs`) once it compared outcomes of programs
-//! that also fail. Known gaps, ignored until fixed; each test fails today.
+//! that also fail. Each test failed before its fix.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -17,7 +17,7 @@ fn reached(s: StrategyKind, body: impl Fn(Outcomes) + Send + Sync + 'static) -> 
     let o = out.clone();
     let all = Checker::new()
         .strategy(s)
-        .iterations(100_000)
+        .iterations(1_000_000)
         .shrink_budget(Duration::ZERO)
         .run_to_end(move || body(o.clone()));
     assert!(all.stats.exhausted);
@@ -65,5 +65,56 @@ fn dpor_reaches_the_run_where_the_select_meets_a_parked_select() {
         select_meets_a_parked_select,
     );
     assert!(plain.contains("14 40"), "{plain:?}");
+    assert_eq!(dpor, plain);
+}
+
+/// `DPOR_DIFF_SEED=5`, program 5. Main stores to `x`; one goroutine adds to `y` under a
+/// write lock; another, under a mutex, compare-exchanges `x` from 0 to 5 and adds 1 to it,
+/// then loads `y`. The outcome where main's store falls between the compare-exchange and
+/// the add (`x` ends at 3) and the load comes before the other goroutine's add (it sees 0)
+/// was missed (the plain search reaches six outcomes, the reduced one five): its reversal
+/// reached a leaf of a wakeup tree and was dropped as covered by it, and the free choice
+/// after that leaf ran the add first, whose race with the store a sleeping goroutine (the
+/// adder of `y`, whose own branch is the one the reversal came from) then claimed to cover.
+fn store_between_a_cas_and_an_add(out: Outcomes) {
+    let x = Arc::new(AtomicU64::new(0));
+    let y = Arc::new(AtomicU64::new(0));
+    let rw = Arc::new(goweave::sync::RwLock::new(()));
+    let m = Arc::new(goweave::sync::Mutex::new(()));
+    let (y1, rw1) = (y.clone(), rw.clone());
+    let g1 = go(move || {
+        let _w = rw1.write();
+        y1.fetch_add(1, SeqCst);
+    });
+    let (x2, y2, m2) = (x.clone(), y.clone(), m.clone());
+    let g2 = go(move || {
+        let swapped = {
+            let _g = m2.lock();
+            let ok = x2.compare_exchange(0, 5, SeqCst, SeqCst).is_ok();
+            x2.fetch_add(1, SeqCst);
+            ok
+        };
+        (swapped, y2.load(SeqCst))
+    });
+    x.store(2, SeqCst);
+    g1.join();
+    let (swapped, seen) = g2.join();
+    let fin = (y.load(SeqCst), x.load(SeqCst));
+    out.lock()
+        .unwrap()
+        .insert(format!("{swapped} {seen} {fin:?}"));
+}
+
+#[test]
+fn dpor_reaches_the_store_between_a_compare_exchange_and_an_add() {
+    let plain = reached(StrategyKind::DfsPlain, store_between_a_cas_and_an_add);
+    let dpor = reached(
+        StrategyKind::Dfs {
+            max_preemptions: None,
+        },
+        store_between_a_cas_and_an_add,
+    );
+    assert!(plain.contains("true 0 (1, 3)"), "{plain:?}");
+    assert_eq!(plain.len(), 6, "{plain:?}");
     assert_eq!(dpor, plain);
 }

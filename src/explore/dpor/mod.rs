@@ -148,6 +148,12 @@
 //! worker's loop take ticks for ever (`tests/dpor_ticker.rs`). The benchmark's counts are
 //! unchanged.
 //!
+//! A race's reversal that reaches a leaf of a wakeup tree through its own steps extends the
+//! leaf ([`wut::Wut::insert`]) rather than being taken as covered by it, as in Abdulla et
+//! al.: the free choice after the leaf may run a step whose reversal a sleeping goroutine
+//! then claims to cover, while that goroutine's branch is the one the first reversal came
+//! from (`DPOR_DIFF_SEED=5`, program 5; `tests/dpor_missed_outcomes.rs`).
+//!
 //! A known gap: spin-count outcomes (see "Parallel search" below).
 //!
 //! Where the recorded wakeup sequence cannot be followed (a goroutine it names is not

@@ -1,9 +1,10 @@
 //! Wakeup trees (Abdulla et al., JACM 2017, section 6): the sequences still to explore from
 //! one decision, as an ordered tree of goroutine ids, leftmost first.
 //!
-//! Invariant: no leaf is the prefix (up to weak initials) of another branch: a sequence that
-//! starts, up to reordering, with a leaf is covered by that leaf's exploration and is not
-//! inserted.
+//! Invariant: no leaf is the prefix (up to weak initials) of another branch. A sequence that
+//! starts, up to reordering, with a leaf's own steps extends that leaf (unlike Abdulla et
+//! al.'s `insert`, which leaves the tree unchanged there: see [`Wut::insert`]); one that
+//! reaches a leaf through a goroutine it only commutes with is covered by it.
 
 use super::access::Acc;
 
@@ -50,14 +51,26 @@ impl Wut {
 
     /// Insert the sequence `w` (transition indices), unless a branch covers it (Abdulla et
     /// al.'s `insert_[E](w, wut)`): descend into the first child that is a weak initial of
-    /// what is left of `w`, removing its transition from `w` if it has one there; a leaf
-    /// reached that way covers `w`; otherwise add the rest of `w` as a new rightmost branch.
+    /// what is left of `w`, removing its transition from `w` if it has one there; add the
+    /// rest of `w` below the node reached (as its rightmost branch, or below a leaf reached
+    /// through `w`'s own steps; a leaf reached otherwise covers `w`).
     pub fn insert(&mut self, mut w: Vec<usize>, seq: &dyn Seq) {
         let mut node = self;
+        // Descended only through `w`'s own steps (no child that `w` merely commutes with).
+        let mut own = true;
         let mut top = true;
         loop {
+            // A leaf reached through steps of `w` itself, with steps of `w` left, is
+            // extended by them (`w` is a race's reversal; after the leaf any choice is
+            // allowed, so following `w` there costs nothing). Taking such a leaf to cover
+            // `w` (as Abdulla et al. do) lost a trace: the free choice after the leaf ran a
+            // step whose race with `w`'s next one a sleeping goroutine then claimed to
+            // cover, while that goroutine's own branch was the one `w` came from
+            // (`tests/dpor_missed_outcomes.rs`, the second program). A leaf reached through
+            // a child that `w` only commutes with still covers `w`: extending it there ran
+            // traces twice (`tests/dpor_split.rs`'s `select_3`).
             if node.children.is_empty() {
-                if !top {
+                if !top && !own {
                     return;
                 }
                 break;
@@ -76,6 +89,7 @@ impl Wut {
                 }
             }
             let Some((c, at)) = hit else { break };
+            own &= at.is_some();
             if let Some(at) = at {
                 w.remove(at);
                 if w.is_empty() {
