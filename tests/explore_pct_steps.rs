@@ -1,6 +1,6 @@
 //! PCT's steps (a lock attempt that parks its goroutine is not one, nor a goroutine's first
 //! shared operation) and its first schedule (change points placed as it goes): see "Steps"
-//! and "The first schedule" in `explore::pct`'s docs.
+//! and "Front-loaded schedules" in `explore::pct`'s docs.
 
 use std::time::Duration;
 
@@ -133,20 +133,22 @@ where
 /// Twenty writers (SCTBench's twostage_20) at depth 3. The bug needs a writer preempted
 /// between its two stages right at the start, with the reader next in line; counting each
 /// goroutine's first shared step as a step spread the two change points over 84 steps instead
-/// of 63. Seeds 0 to 14 needed a median of 385 schedules then (lower quartile 187, two seeds
-/// over 1,000); now 137 (lower quartile 30, one over 1,000).
+/// of 63, and half the schedules now front-load theirs. Seeds 0 to 14 needed a median of 385
+/// schedules then (lower quartile 187, two seeds over 1,000), 137 with first operations left
+/// out but every schedule after the first drawn uniformly, and now 70 (lower quartile 46,
+/// worst 209).
 #[test]
-fn pct_finds_twostage_20_at_a_median_under_250_schedules() {
+fn pct_finds_twostage_20_at_a_median_under_100_schedules() {
     let mut found: Vec<u64> = (0..15)
         .map(|seed| pct_schedules(twostage(20), "twostage", 3, seed, 1_000).unwrap_or(u64::MAX))
         .collect();
     found.sort_unstable();
-    assert!(found[7] <= 250, "schedules to the bug, sorted: {found:?}");
+    assert!(found[7] <= 100, "schedules to the bug, sorted: {found:?}");
 }
 
 /// Eight withdrawers at depth 3: the bug needs the first to be preempted between its check
 /// and its withdrawal. The first schedule, which had no change points (k was not known),
-/// never found it; with change points placed as it goes (see "The first schedule" in
+/// never found it; with change points placed as it goes (see "Front-loaded schedules" in
 /// `explore::pct`), it finds it for 16 of seeds 0 to 19.
 #[test]
 fn pct_first_schedule_finds_the_overdraft_for_most_seeds() {
@@ -166,9 +168,10 @@ fn pct_first_schedule_finds_the_overdraft_for_most_seeds() {
 
 /// The guard on leaving first operations out: on three rounds of alternation with no bug, at
 /// depth 8, only 5 steps are left without them, fewer than the 7 change points, so every
-/// schedule would demote at every step and differ only in the initial priorities (without the
-/// guard, seeds 0 to 3 sampled 7, 6, 31 and 7 distinct schedules in 1,000). With first
-/// operations counted again, the change points have room to move (569 to 657).
+/// uniformly drawn schedule would demote at every step and differ only in the initial
+/// priorities (without the guard, seeds 0 to 3 sampled 311 to 328 distinct schedules in
+/// 1,000). With first operations counted again, the change points have room to move (598 to
+/// 634).
 #[test]
 fn pct_keeps_sampling_distinct_schedules_when_few_steps_are_left() {
     for seed in 0..4 {
@@ -179,7 +182,7 @@ fn pct_keeps_sampling_distinct_schedules_when_few_steps_are_left() {
             .run(alternation(3, u64::MAX))
             .expect("no bug without a limit");
         assert!(
-            stats.distinct >= 300,
+            stats.distinct >= 450,
             "seed {seed}: {} distinct schedules in 1,000",
             stats.distinct
         );
