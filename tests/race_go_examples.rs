@@ -137,9 +137,9 @@ fn wg_add_inside_the_goroutine_is_reported_whenever_wait_returns_first() {
             // The add came first and the goroutine had not called done: main's wait blocked,
             // and the race on the WaitGroup, found there, ended the schedule before main
             // could record what it saw.
-            _ if result
-                .as_ref()
-                .is_err_and(|e| e.to_string().contains(" at sync.WaitGroup (")) =>
+            _ if result.as_ref().is_err_and(|e| {
+                e.kind() == FailureKind::Race && e.to_string().contains(" at sync.WaitGroup (")
+            }) =>
             {
                 add_first += 1;
                 add_first_blocked += 1;
