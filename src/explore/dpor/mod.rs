@@ -154,6 +154,12 @@
 //! then claims to cover, while that goroutine's branch is the one the first reversal came
 //! from (`DPOR_DIFF_SEED=5`, program 5; `tests/dpor_missed_outcomes.rs`).
 //!
+//! A schedule that a failure ends (a race report, a panic) never runs the steps the other
+//! goroutines announced at its last decision; they are added, with their announced
+//! accesses, as transitions at its end for its race analysis (`Dpor::unran`), so that a
+//! lock order that would have ordered two racing writes (and led past the race, to a
+//! deadlock) is explored (`DPOR_DIFF_SEED=11`, program 183; `tests/dpor_missed_outcomes.rs`).
+//!
 //! A known gap: spin-count outcomes (see "Parallel search" below).
 //!
 //! Where the recorded wakeup sequence cannot be followed (a goroutine it names is not
@@ -354,6 +360,9 @@ struct GNode {
     /// `try_acquire`): a race of one of these with a blocking operation is reversed even
     /// though that one would block here (its park is then what the observer sees).
     observers: Vec<u64>,
+    /// Per option: the event it announced here, if it is running (not parked) and announced
+    /// one (see `unran`).
+    pending: Vec<Option<Event>>,
     /// Asleep here: explored from an earlier decision, and nothing conflicting since.
     sleep: Vec<(u64, Vec<Acc>)>,
     /// Options explored here before `chosen`.
@@ -1029,6 +1038,8 @@ impl Dpor {
             .unwrap_or(0);
         // The analysis of the transitions kept from the previous schedule (see `begin`) is
         // kept too: only the later ones are analysed.
+        let real = self.exec.t.len();
+        self.unran();
         let mut races = std::mem::take(&mut self.races);
         self.exec.analyse(&mut races);
         for &(i, j) in &races {
@@ -1080,9 +1091,62 @@ impl Dpor {
         for (n, j) in late {
             self.offer(n, vec![j]);
         }
+        if self.exec.t.len() > real {
+            self.exec.drop_tail(real);
+        }
         self.other_clearers(fresh);
         self.cut_off();
         self.races = races;
+    }
+
+    /// A schedule that a failure ended (a race report, a panic) never ran the steps the
+    /// other goroutines had announced at its last decision; what they conflict with in the
+    /// run is part of what the search must reverse (a lock order that would have ordered two
+    /// racing writes, and so led past the race to a deadlock: `tests/dpor_missed_outcomes.rs`,
+    /// the third program). Each such step is added, with the accesses of its announced
+    /// event, as a transition at the end for the race analysis, and taken away after it.
+    /// (A run that ends when main returns is `cut_off`'s.)
+    fn unran(&mut self) {
+        let Some(l) = self.nodes.iter().rposition(|n| matches!(n, Node::G(_))) else {
+            return;
+        };
+        let Node::G(node) = &self.nodes[l] else {
+            return;
+        };
+        let Some(at) = self.exec.t.iter().rposition(|t| t.node == Some(l)) else {
+            return;
+        };
+        let last = self.exec.t.last().expect("a transition");
+        if last.g == MAIN && last.acc.contains(&Acc::exit(MAIN)) {
+            return;
+        }
+        let mut add = Vec::new();
+        for (k, &g) in node.options.iter().enumerate() {
+            let Some(ev) = node.pending.get(k).copied().flatten() else {
+                continue;
+            };
+            if g == node.chosen
+                || self.exec.t[at..].iter().any(|t| t.g == g)
+                || self
+                    .gs
+                    .get(g as usize)
+                    .is_some_and(|s| s.exited || s.parked)
+            {
+                continue;
+            }
+            add.push((g, ev));
+        }
+        for (g, ev) in add {
+            let t = self.exec.push(g, None);
+            let tr = &mut self.exec.t[t];
+            of_event(&ev, &mut tr.acc);
+            if matches!(ev.op, Op::Lock | Op::RLock | Op::TryLock | Op::ChanRecv) {
+                tr.acquires.push((ev.op, ev.obj.0));
+            }
+            if ev.op == Op::ChanSend {
+                tr.acquires.push((ev.op, ev.obj.0 | SEND_SLOT));
+            }
+        }
     }
 
     /// A run that ends when main returns (with leak checking off, nothing runs after it)
@@ -1679,7 +1743,14 @@ impl Strategy for Dpor {
             // block there, which lets the one that yielded run again at the next decision.
             n.enabled.clear();
             n.observers.clear();
+            n.pending.clear();
             for &g in &n.options {
+                let parked = self.gs.get(g as usize).is_some_and(|s| s.parked);
+                n.pending.push(
+                    (g != TIME && !parked)
+                        .then(|| d.index_of(g).and_then(|i| d.pending(i)).map(|p| p.event))
+                        .flatten(),
+                );
                 let (runs, observes, obj) = self.classify(g, d);
                 if d.yielded || runs {
                     n.enabled.push(g);

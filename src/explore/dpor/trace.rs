@@ -232,6 +232,14 @@ impl Exec {
         self.sealed = self.sealed.min(keep);
     }
 
+    /// Drop the transitions from `n` on and their analysis (stand-ins for steps that did not
+    /// run, analysed with the rest), keeping the analysis of the others.
+    pub fn drop_tail(&mut self, n: usize) {
+        let analysed = self.analysed;
+        self.truncate(n);
+        self.analysed = analysed;
+    }
+
     /// Drop the transitions from `n` on, which were not analysed (stand-ins for steps that
     /// did not run, made for a wakeup sequence), keeping the analysis.
     pub fn forget_from(&mut self, n: usize) {
