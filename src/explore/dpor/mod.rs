@@ -808,8 +808,8 @@ impl Dpor {
     /// non-blocking operation that may see a goroutine parked on its object (a channel or
     /// semaphore operation that does not say whether it would block: it never does; a
     /// `Semaphore::release` is taken for one too, which is sound: more reversals, never
-    /// fewer); and the object of its pending event.
-    fn classify(&self, g: u64, d: &Decision<'_>) -> (bool, bool, Option<u64>) {
+    /// fewer); and its pending event.
+    fn classify(&self, g: u64, d: &Decision<'_>) -> (bool, bool, Option<Event>) {
         if g == TIME {
             return (true, false, None);
         }
@@ -817,7 +817,7 @@ impl Dpor {
             return (true, false, None);
         };
         let pending = d.pending(i);
-        let obj = pending.map(|p| p.event.obj.0);
+        let obj = pending.map(|p| p.event);
         if self.gs.get(g as usize).is_some_and(|s| s.parked) {
             // Woken: it completes its operation (or parks again).
             return (true, false, obj);
@@ -1745,13 +1745,10 @@ impl Strategy for Dpor {
             n.observers.clear();
             n.pending.clear();
             for &g in &n.options {
+                let (runs, observes, ev) = self.classify(g, d);
                 let parked = self.gs.get(g as usize).is_some_and(|s| s.parked);
-                n.pending.push(
-                    (g != TIME && !parked)
-                        .then(|| d.index_of(g).and_then(|i| d.pending(i)).map(|p| p.event))
-                        .flatten(),
-                );
-                let (runs, observes, obj) = self.classify(g, d);
+                n.pending.push(ev.filter(|_| !parked));
+                let obj = ev.map(|e| e.obj.0);
                 if d.yielded || runs {
                     n.enabled.push(g);
                 }
