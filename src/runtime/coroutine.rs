@@ -11,9 +11,11 @@
 //! starts there takes one instead of a stack from the pool and a coroutine built on it.
 //!
 //! Invariants:
-//! - A coroutine is resumed with `Some(job)` exactly when it starts a goroutine (new, or idle
-//!   at the top of its loop), and with `None` otherwise: to go on with the goroutine it runs,
-//!   or, idle, to return and give its stack back ([`quit`]).
+//! - A coroutine is resumed with a pointer to `Some(job)` exactly when it starts a goroutine
+//!   (new, or idle at the top of its loop), which it takes before anything else, and with a
+//!   null pointer otherwise, to go on with the goroutine it runs. (A pointer, not the job:
+//!   every switch passes the input, and the hot ones should not copy and drop an empty job.)
+//!   An idle one is never resumed without a job: [`quit`] ends it where it stands.
 //! - An idle coroutine holds nothing of the goroutines it ran: the record, the closure and the
 //!   result were dropped before it yielded the exit; goroutine-local values, the name, the
 //!   spawn site and the race clocks live in the record or are keyed by the goroutine's id,
@@ -55,19 +57,24 @@ pub(crate) enum Exit {
     Panicked(PanicReport),
 }
 
-/// What a goroutine's coroutine yields.
+/// What a goroutine's coroutine yields (small: every switch carries one).
 pub(crate) enum Out {
     /// The goroutine it runs suspended with a request.
     Req(Request),
-    /// The goroutine it ran finished; the coroutine waits at the top of its loop.
-    Exit(Exit),
+    /// The goroutine it ran returned; the coroutine waits at the top of its loop.
+    Returned,
+    /// The goroutine it ran panicked (and nothing recovered it); as above.
+    Panicked(Box<PanicReport>),
 }
 
 /// A goroutine for a coroutine to start: its record and what it runs.
 pub(crate) type Job = (GRef, Launch);
 
-/// The coroutine type of every goroutine (see the module invariants for its input).
-pub(crate) type GoCoroutine = Coroutine<Option<Job>, Out, (), GoStack>;
+/// What a goroutine's coroutine is resumed with (see the module invariants).
+type Input = *mut Option<Job>;
+
+/// The coroutine type of every goroutine.
+pub(crate) type GoCoroutine = Coroutine<Input, Out, (), GoStack>;
 
 /// Idle coroutines kept by a worker thread at most: enough for a burst of short goroutines
 /// run one after another (Go keeps 64 dead `g`s per P before it moves some to the global
@@ -127,12 +134,16 @@ impl Drop for Warm {
     }
 }
 
-/// End an idle coroutine: it returns from its loop, and its stack goes back to the pool.
+/// End an idle coroutine and give its stack back to the pool, without a switch to it (the
+/// controlled executor ends one per goroutine).
 fn quit(mut co: GoCoroutine) {
-    match co.resume(None) {
-        CoroutineResult::Return(()) => stack::release(co.into_stack()),
-        CoroutineResult::Yield(_) => unreachable!("an idle coroutine told to quit returns"),
-    }
+    // SAFETY: `co` is idle, suspended at the top of its loop (`new_coroutine`), where nothing
+    // on its stack has a destructor: the goroutine it ran went with `run_one`'s frame before
+    // it yielded, the loop holds a raw pointer and the closure a `&'static` cell, and
+    // corosensei's frames below hold the yielder and the input it already moved into the
+    // closure. That is corosensei's condition for marking it finished without unwinding it.
+    unsafe { co.force_reset() };
+    stack::release(co.into_stack());
 }
 
 /// A finished goroutine's coroutine (idle now, its stack of `size` usable bytes): to the
@@ -176,35 +187,43 @@ fn step(g: &GRef, warm: Option<&Warm>) -> Step {
     let body = unsafe { g.body_mut() };
     // A started goroutine (nearly every resume) goes straight to its switch; starting one, or
     // polling a task on a worker, stays out of line, so this path keeps a small frame.
-    let mut job = None;
+    // Taken by the coroutine before it switches back, so never dropped here (no drop glue on
+    // the path of every switch).
+    let mut job = std::mem::ManuallyDrop::new(None);
+    let mut input: Input = std::ptr::null_mut();
     if !matches!(body, Body::Started(_)) {
         match launch(g, body, warm) {
-            Ok(j) => job = Some(j),
+            Ok(j) => {
+                *job = Some(j);
+                input = &mut *job;
+            }
             Err(step) => return step,
         }
     }
     let Body::Started(co) = body else {
         panic!("goweave: {} resumed after it finished", g.label());
     };
-    match co.resume(job) {
-        CoroutineResult::Yield(Out::Req(req)) => Step::Suspended(req),
-        CoroutineResult::Yield(Out::Exit(exit)) => {
-            let Body::Started(co) = std::mem::replace(body, Body::Gone) else {
-                unreachable!()
-            };
-            retire(co, g.stack_size(), warm);
-            Step::Finished(exit)
-        }
+    let out = co.resume(input);
+    debug_assert!(job.is_none(), "the coroutine takes its job");
+    let exit = match out {
+        CoroutineResult::Yield(Out::Req(req)) => return Step::Suspended(req),
+        CoroutineResult::Yield(Out::Returned) => Exit::Returned,
+        CoroutineResult::Yield(Out::Panicked(report)) => Exit::Panicked(*report),
         CoroutineResult::Return(()) => {
             unreachable!("a goroutine's coroutine returns only when told to, idle")
         }
-    }
+    };
+    let Body::Started(co) = std::mem::replace(body, Body::Gone) else {
+        unreachable!()
+    };
+    retire(co, g.stack_size(), warm);
+    Step::Finished(exit)
 }
 
-/// The part of [`resume_warm`] for a goroutine that has not started: a task on a worker is polled
-/// here (`Err`: its step); anything else gets a coroutine, an idle one of `warm` or a new one
-/// on a stack from the pool (`Ok`: what to resume it with), or fails to (`Err`: it finished
-/// with a panic).
+/// The part of [`resume_warm`] for a goroutine that has not started: a task on a worker is
+/// polled here (`Err`: its step); anything else gets a coroutine, an idle one of `warm` or a
+/// new one on a stack from the pool (`Ok`: what to resume it with), or fails to (`Err`: it
+/// finished with a panic).
 #[inline(never)]
 fn launch(g: &GRef, body: &mut Body, warm: Option<&Warm>) -> Result<Job, Step> {
     if let Body::Task(e) = body {
@@ -337,10 +356,12 @@ impl Launch {
 /// A coroutine on `stack` that runs the goroutines it is resumed with, one after another.
 fn new_coroutine(stack: GoStack) -> GoCoroutine {
     let owner = stack.owner_cell();
-    Coroutine::with_stack(stack, move |yielder: &Yielder<Option<Job>, Out>, first| {
+    Coroutine::with_stack(stack, move |yielder: &Yielder<Input, Out>, first: Input| {
         let mut next = first;
-        while let Some((g, launch)) = next {
-            next = yielder.suspend(Out::Exit(run_one(yielder, owner, g, launch)));
+        // SAFETY: a non-null input points at the resumer's `Option<Job>`, which stays alive
+        // (and untouched by the resumer) until this switches back (module invariants).
+        while let Some((g, launch)) = unsafe { next.as_mut() }.and_then(Option::take) {
+            next = yielder.suspend(run_one(yielder, owner, g, launch));
         }
     })
 }
@@ -348,12 +369,7 @@ fn new_coroutine(stack: GoStack) -> GoCoroutine {
 /// Run one goroutine on the calling coroutine; the record is dropped before this returns (an
 /// idle coroutine holds none).
 #[inline(always)]
-fn run_one(
-    yielder: &Yielder<Option<Job>, Out>,
-    owner: &AtomicU64,
-    g: GRef,
-    launch: Launch,
-) -> Exit {
+fn run_one(yielder: &Yielder<Input, Out>, owner: &AtomicU64, g: GRef, launch: Launch) -> Out {
     // For the overflow handler: it names the goroutine whose guard page was hit.
     owner.store(g.id, Ordering::Relaxed);
     g.set_yielder(yielder);
@@ -369,7 +385,7 @@ fn run_one(
     match result {
         Ok(()) => {
             super::panic::forget(g.id);
-            Exit::Returned
+            Out::Returned
         }
         Err(payload) => {
             if g.torn_down.load(Ordering::Acquire) {
@@ -378,7 +394,7 @@ fn run_one(
                 // and the coroutine with it).
                 panic::resume_unwind(payload);
             }
-            Exit::Panicked(capture_panic(&g, payload))
+            Out::Panicked(Box::new(capture_panic(&g, payload)))
         }
     }
 }
@@ -386,13 +402,16 @@ fn run_one(
 /// Suspend the calling goroutine `g` with `req`. Must be called on `g`'s own stack.
 #[inline]
 pub(crate) fn suspend(g: &G, req: Request) {
-    let y = g.yielder() as *const Yielder<Option<Job>, Out>;
+    let y = g.yielder() as *const Yielder<Input, Out>;
     // SAFETY: the yielder pointer was stored by `run_one` from the reference corosensei passes
     // to the coroutine body; it lives on this goroutine's stack for the body's whole life, and
     // we are running on that stack now.
     let yielder = unsafe { &*y };
     let next = yielder.suspend(Out::Req(req));
-    debug_assert!(next.is_none(), "a running goroutine is resumed with None");
+    debug_assert!(
+        next.is_null(),
+        "a running goroutine is resumed without a job"
+    );
 }
 
 #[cfg(test)]
