@@ -50,6 +50,7 @@ pub fn explore_test_with(
         progress: progress.clone(),
         estimate: estimate.clone(),
     };
+    let all_failures = cfg.settings.all_failures == Some(true);
     let start = Instant::now();
     if jobs == 1 {
         return harness::explore(test.body, cfg, &part(0), &name);
@@ -61,10 +62,14 @@ pub fn explore_test_with(
                 let (name, stop) = (&name, &stop);
                 s.spawn(move || {
                     let r = harness::explore(test.body, cfg, &p, name);
-                    if let Ok(Exploration {
-                        failure: Some((k, _)),
-                        ..
-                    }) = &r
+                    // With `all_failures` every job goes on looking for failures of its own.
+                    if let (
+                        Ok(Exploration {
+                            failure: Some((k, _)),
+                            ..
+                        }),
+                        false,
+                    ) = (&r, all_failures)
                     {
                         stop.fetch_min(*k, Ordering::Relaxed);
                     }
@@ -82,11 +87,13 @@ pub fn explore_test_with(
         steps: Some(0),
         elapsed: start.elapsed(),
         failure: None,
+        later: Vec::new(),
         exhausted: None,
         wasted: 0,
     };
     // A split exhaustive search is over when every job's part is.
     let mut all_exhausted = true;
+    let mut found = Vec::new();
     for r in results {
         let ex = r?;
         merged.schedules += ex.schedules;
@@ -99,14 +106,22 @@ pub fn explore_test_with(
             (Some(a), Some(b)) => Some(a + b),
             _ => None,
         };
-        if let Some((k, f)) = ex.failure {
-            if merged.failure.as_ref().is_none_or(|(best, _)| k < *best) {
-                merged.failure = Some((k, f));
-            }
-        }
+        found.extend(ex.failure);
+        found.extend(ex.later);
     }
     if !all_exhausted {
         merged.exhausted = None;
+    }
+    // The first failure of the whole run is the one at the smallest schedule; with
+    // `all_failures`, each later one is kept once (jobs may meet the same failure).
+    found.sort_by_key(|(k, _)| *k);
+    let mut seen = std::collections::HashSet::new();
+    let mut found = found
+        .into_iter()
+        .filter(|(_, f)| seen.insert((f.kind(), f.location().to_string())));
+    merged.failure = found.next();
+    if all_failures {
+        merged.later = found.collect();
     }
     Ok(merged)
 }
@@ -242,6 +257,7 @@ impl Record {
         let failures = ex
             .failure
             .iter()
+            .chain(&ex.later)
             .map(|(k, f)| FailureRecord {
                 kind: f.kind().name(),
                 expected: cfg.expect == Some(f.kind()),
@@ -287,33 +303,37 @@ impl Record {
     /// shard in a sharded run) and link it from the failure's record. A file that cannot be
     /// written is said in the record's message, not silently dropped.
     pub fn write_traces(&mut self, ex: &Exploration, dir: &std::path::Path) {
-        let Some((_, f)) = &ex.failure else { return };
-        let Some(rec) = self.failures.first_mut() else {
-            return;
-        };
-        let mut file = self.name.replace("::", ".");
-        file.retain(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        let mut base = self.name.replace("::", ".");
+        base.retain(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
         if self.shard.count > 1 {
-            file.push_str(&format!(
+            base.push_str(&format!(
                 ".shard-{}-of-{}",
                 self.shard.index + 1,
                 self.shard.count
             ));
         }
-        file.push_str(".html");
         // An absolute path: `cargo test` runs the harness in the package's directory, which
         // is rarely where the person reading the summary is.
         let _ = std::fs::create_dir_all(dir);
         let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let path = dir.join(file);
-        match std::fs::write(&path, f.html_trace()) {
-            Ok(()) => rec.trace = Some(path.display().to_string()),
-            Err(e) => {
-                let note = format!("cannot write the trace {}: {e}", path.display());
-                self.message = Some(match self.message.take() {
-                    Some(m) => format!("{m}; {note}"),
-                    None => note,
-                });
+        let found = ex.failure.iter().chain(&ex.later);
+        for (i, ((_, f), rec)) in found.zip(self.failures.iter_mut()).enumerate() {
+            // The first failure's page keeps the plain name; later ones (`all_failures`)
+            // are numbered as the report numbers them.
+            let file = match i {
+                0 => format!("{base}.html"),
+                i => format!("{base}.{}.html", i + 1),
+            };
+            let path = dir.join(file);
+            match std::fs::write(&path, f.html_trace()) {
+                Ok(()) => rec.trace = Some(path.display().to_string()),
+                Err(e) => {
+                    let note = format!("cannot write the trace {}: {e}", path.display());
+                    self.message = Some(match self.message.take() {
+                        Some(m) => format!("{m}; {note}"),
+                        None => note,
+                    });
+                }
             }
         }
     }

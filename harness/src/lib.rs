@@ -297,6 +297,19 @@ pub fn summary(records: &[Record], wall: Duration) -> String {
                 ));
             }
         }
+        // `all_failures`: the distinct failures found after the first.
+        for f in r.failures.iter().skip(1) {
+            s.push_str(&format!(
+                "  {}: also {} at schedule {}\n    {}\n",
+                r.name,
+                f.kind,
+                f.schedule + 1,
+                f.replay
+            ));
+            if let Some(t) = &f.trace {
+                s.push_str(&format!("    trace: {t}\n"));
+            }
+        }
         let Some(m) = &r.merged else { continue };
         for f in &m.other_failures {
             s.push_str(&format!(

@@ -193,6 +193,13 @@ pub const SETTINGS: &[Setting] = &[
         example: "\"gw1:...\"",
     },
     Setting {
+        name: "all_failures",
+        grammar: Grammar::Bool,
+        scopes: ALL,
+        help: "go on after a failing schedule and report every distinct failure (kind and place), each shrunk and with its own replay line; the verdict is still the first failure's (default false)",
+        example: "true",
+    },
+    Setting {
         name: "leak_check",
         grammar: Grammar::Bool,
         scopes: ALL,

@@ -639,7 +639,13 @@ where
     let expect = settings.expect.flatten();
     let checker = Checker::new().apply(&settings);
     let describe = checker.describe();
-    let result = checker.run(f);
+    let (result, later) = if settings.all_failures == Some(true) {
+        let mut all = checker.run_to_end(f);
+        let later = all.failures.split_off(all.failures.len().min(1));
+        (all.into_result(), later)
+    } else {
+        (checker.run(f), Vec::new())
+    };
     let found = result.as_ref().err().map(|f| (f.iteration(), f));
     let schedules = match &result {
         Ok(stats) => stats.schedules,
@@ -648,7 +654,7 @@ where
     match judge(expect, found, schedules, &describe) {
         Ok(note) => {
             if let Some(note) = note {
-                eprintln!("goweave: {note}");
+                eprintln!("goweave: {note}{}", also_found(&later));
             }
             result.unwrap_or_else(|_| Stats {
                 schedules,
@@ -656,8 +662,31 @@ where
                 ..Stats::default()
             })
         }
-        Err(msg) => panic!("{msg}"),
+        Err(msg) => panic!("{msg}{}", also_found(&later)),
     }
+}
+
+/// The reports of the failures an `all_failures` exploration found after the first (which
+/// decided the verdict), to follow the first one's; empty if there were none.
+pub(crate) fn also_found(later: &[Failure]) -> String {
+    let mut s = String::new();
+    if later.is_empty() {
+        return s;
+    }
+    s.push_str(&format!(
+        "\n\ngoweave: and {} more distinct failure{} (all_failures), each with its own replay line:",
+        later.len(),
+        if later.len() == 1 { "" } else { "s" }
+    ));
+    for (i, f) in later.iter().enumerate() {
+        s.push_str(&format!(
+            "\n\n[{}] {} at {}\n{f}",
+            i + 2,
+            f.kind(),
+            f.location()
+        ));
+    }
+    s
 }
 
 /// Whether what an exploration found meets the expectation `expect` (`GOWEAVE_EXPECT`,

@@ -27,6 +27,7 @@
 //! | time allowed for shrinking a failing schedule (default 5s; 0 turns it off) | `shrink_budget = "10s"` | `GOWEAVE_SHRINK_BUDGET` | `--shrink-budget` | a duration (500ms, 10s, 1.5s, 2m, 1m30s; 0 turns it off) |
 //! | how long a goroutine may go without a scheduling point before the run fails as blocked outside goweave (default 5s) | `watchdog = "30s"` | `GOWEAVE_WATCHDOG` | `--watchdog` | a duration (500ms, 10s, 1.5s, 2m, 1m30s) |
 //! | replay this schedule once instead of exploring | `replay = "gw1:..."` | `GOWEAVE_REPLAY` | `--replay` | a replay token (gw1:...) or @FILE holding one |
+//! | go on after a failing schedule and report every distinct failure (kind and place), each shrunk and with its own replay line; the verdict is still the first failure's (default false) | `all_failures = true` | `GOWEAVE_ALL_FAILURES` | `--all-failures` | true or false (also 1/0, yes/no, on/off) |
 //! | report goroutines left behind when main returns (default true) | `leak_check = false` | `GOWEAVE_LEAK_CHECK` | `--leak-check` | true or false (also 1/0, yes/no, on/off) |
 //! | detect data races on watched cells (default true) | `race_detection = false` | `GOWEAVE_RACE_DETECTION` | `--race-detection` | true or false (also 1/0, yes/no, on/off) |
 //! | the failure the test must find (default none) | `expect = "deadlock"` | `GOWEAVE_EXPECT` | `--expect` | deadlock, leak, race, panic, livelock or none |
@@ -167,6 +168,8 @@ pub struct Settings {
     pub shrink_budget: Option<Duration>,
     /// The watchdog's patience.
     pub watchdog: Option<Duration>,
+    /// Go on after a failure and report each distinct one.
+    pub all_failures: Option<bool>,
     /// Report leaked goroutines.
     pub leak_check: Option<bool>,
     /// Detect data races.
@@ -227,6 +230,7 @@ impl Settings {
                     "max_steps" => out.max_steps = Some(count(v)),
                     "shrink_budget" => out.shrink_budget = duration(v),
                     "watchdog" => out.watchdog = duration(v),
+                    "all_failures" => out.all_failures = grammar::parse_bool(v).ok(),
                     "leak_check" => out.leak_check = grammar::parse_bool(v).ok(),
                     "race_detection" => out.race_detection = grammar::parse_bool(v).ok(),
                     "expect" => {

@@ -69,6 +69,9 @@ pub struct Exploration {
     pub elapsed: Duration,
     /// The first failure, with the index of its schedule in the whole run.
     pub failure: Option<(u64, Failure)>,
+    /// With `all_failures`: each distinct failure found after the first, with the index of
+    /// its schedule in the whole run, in the order they were found.
+    pub later: Vec<(u64, Failure)>,
     /// If an exhaustive strategy explored every schedule it had: its name (`dpor`, `dfs`).
     pub exhausted: Option<String>,
     /// Runs not counted in `schedules` ([`Stats::wasted`](crate::Stats::wasted)): sleep-set

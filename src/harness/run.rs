@@ -50,6 +50,7 @@ pub fn explore(
             steps: Some(0),
             elapsed: Duration::ZERO,
             failure: None,
+            later: Vec::new(),
             exhausted: None,
             wasted: 0,
         });
@@ -89,6 +90,9 @@ pub fn explore(
     if let Some(t) = ConcTest::all().into_iter().find(|t| t.path() == name) {
         checker = checker.main_site(t.site);
     }
+    if cfg.settings.all_failures == Some(true) {
+        return Ok(explore_to_end(checker, body, offset, stride, start));
+    }
     let result = checker.run(body);
     let elapsed = start.elapsed();
     Ok(match result {
@@ -97,6 +101,7 @@ pub fn explore(
             steps: Some(stats.steps),
             elapsed,
             failure: None,
+            later: Vec::new(),
             exhausted: stats.exhausted.then(|| stats.strategy.clone()),
             wasted: stats.wasted,
         },
@@ -105,10 +110,37 @@ pub fn explore(
             steps: None,
             elapsed,
             failure: Some((offset + f.iteration() * stride, f)),
+            later: Vec::new(),
             exhausted: None,
             wasted: 0,
         },
     })
+}
+
+/// `all_failures`: explore past every failure (`Checker::run_to_end`), keeping the first
+/// failure, which decides the verdict, and each later distinct one. The part does not stop the
+/// others, nor they it: they are looking for failures of their own.
+fn explore_to_end(
+    checker: Checker,
+    body: fn(),
+    offset: u64,
+    stride: u64,
+    start: Instant,
+) -> Exploration {
+    let all = checker.run_to_end(body);
+    let mut found = all
+        .failures
+        .into_iter()
+        .map(|f| (offset + f.iteration() * stride, f));
+    Exploration {
+        schedules: all.stats.schedules,
+        steps: Some(all.stats.steps),
+        elapsed: start.elapsed(),
+        failure: found.next(),
+        later: found.collect(),
+        exhausted: all.stats.exhausted.then(|| all.stats.strategy.clone()),
+        wasted: all.stats.wasted,
+    }
 }
 
 /// `--stress N`: this part's share of `n` recorded runs of `body` on the work-stealing runtime
@@ -143,6 +175,7 @@ fn stress(body: fn(), n: u64, part: &Part, name: &str) -> Exploration {
                 steps: None,
                 elapsed: start.elapsed(),
                 failure: Some((k, f)),
+                later: Vec::new(),
                 exhausted: None,
                 wasted: 0,
             };
@@ -154,6 +187,7 @@ fn stress(body: fn(), n: u64, part: &Part, name: &str) -> Exploration {
         steps: None,
         elapsed: start.elapsed(),
         failure: None,
+        later: Vec::new(),
         exhausted: None,
         wasted: 0,
     }
@@ -192,8 +226,10 @@ pub fn run_test(t: &'static ConcTest) {
         Ok(ex) => ex,
         Err(e) => panic!("{e}"),
     };
+    let later: Vec<_> = ex.later.iter().map(|(_, f)| f.clone()).collect();
+    let also = crate::check::also_found(&later);
     match judge(&cfg, &ex) {
-        Ok(Some(note)) => eprintln!("goweave: {}: {note}", t.path()),
+        Ok(Some(note)) => eprintln!("goweave: {}: {note}{also}", t.path()),
         // An exhaustive search says that it covered everything (libtest shows it with
         // `--nocapture`), as the harness's summary and `Stats` do.
         Ok(None) => {
@@ -205,7 +241,7 @@ pub fn run_test(t: &'static ConcTest) {
                 );
             }
         }
-        Err(msg) => panic!("{msg}"),
+        Err(msg) => panic!("{msg}{also}"),
     }
 }
 
