@@ -194,7 +194,9 @@ fn step(g: &GRef, warm: Option<&Warm>) -> Step {
     if !matches!(body, Body::Started(_)) {
         match launch(g, body, warm) {
             Ok(j) => {
-                *job = Some(j);
+                // (A new `ManuallyDrop`, not an assignment through it, which would drop the
+                // `None` before: a call per goroutine.)
+                job = std::mem::ManuallyDrop::new(Some(j));
                 input = &mut *job;
             }
             Err(step) => return step,
@@ -270,7 +272,9 @@ fn launch(g: &GRef, body: &mut Body, warm: Option<&Warm>) -> Result<Job, Step> {
             }
         },
     };
-    *body = Body::Started(co);
+    // SAFETY: `body` holds the `Body::Gone` put there above, which owns nothing, so writing
+    // over it without dropping it leaks nothing (and saves a call to `Body`'s drop glue).
+    unsafe { std::ptr::write(body, Body::Started(co)) };
     Ok((g.clone(), launch))
 }
 
