@@ -5,7 +5,8 @@
 //! (`timer0_1m` adds `max_delivery_ns=<y>`, the slowest single timer; the two hand-off rows,
 //! `pingpong_unbuffered_1m` and `select2_unbuffered_1m`, add `same_worker`, `first_handoff_ns`
 //! and the CPU time of main's worker thread against all other threads, which tell a slow run
-//! caused by placement from one where the same work simply ran slower). `benches/compare.sh`
+//! caused by placement from one where the same work simply ran slower; `select4` adds how many
+//! of its 4 senders started on the receiver's worker, and the same CPU times). `benches/compare.sh`
 //! runs it N times, each in a new process, and reports the median and the worst of the N, the
 //! way the Go anchor (`benches/go/main.go -fresh N`) reports Go's. `cargo bench --bench
 //! oneshot` with no name lists the workloads; `--n=<ops>` runs fewer operations (for a profile
@@ -180,18 +181,24 @@ fn mpmc(n: u64) -> (Duration, String) {
     (d, String::new())
 }
 
-/// One receiver selecting over 4 unbuffered channels, each fed by its own sender.
+/// One receiver selecting over 4 unbuffered channels, each fed by its own sender; also how
+/// many of the senders started on the receiver's worker (a sender elsewhere makes every one of
+/// its messages a wake-up of another thread).
 fn select4(n: u64) -> (Duration, String) {
     let cs: Vec<_> = (0..4).map(|_| chan::make::<u64>(0)).collect();
     let start = Instant::now();
-    for c in &cs {
-        let c = c.clone();
-        go(move || {
-            for j in 0..n / 4 {
-                c.send(j);
-            }
-        });
-    }
+    let hs: Vec<_> = cs
+        .iter()
+        .map(|c| {
+            let c = c.clone();
+            go(move || {
+                for j in 0..n / 4 {
+                    c.send(j);
+                }
+                std::thread::current().id()
+            })
+        })
+        .collect();
     let mut s = 0;
     for _ in 0..n {
         s += select! {
@@ -203,7 +210,16 @@ fn select4(n: u64) -> (Duration, String) {
     }
     let d = start.elapsed();
     assert_eq!(s, 4 * (n / 4) * (n / 4 - 1) / 2);
-    (d, String::new())
+    let me = std::thread::current().id();
+    let local = hs
+        .into_iter()
+        .map(|h| h.join())
+        .filter(|t| *t == me)
+        .count();
+    (
+        d,
+        format!(" senders_on_receiver_worker={local}{}", thread_cpu()),
+    )
 }
 
 /// One goroutine, n lock/unlock of an uncontended mutex.

@@ -9,7 +9,8 @@
 //! per seed. Then, per program, the ratio of goweave's PCT median to shuttle's (the goal:
 //! at most 0.5). `--program NAME` runs one program; `--tool goweave` (or `shuttle`) only
 //! that tool's rows; `--depth N` sets PCT's bug depth for both tools (default 3), `--seeds N`
-//! the number of seeds (default 10).
+//! the number of seeds (default 10), `--budget N` the schedules per seed (default: the
+//! program's, 10,000 or 20,000).
 //!
 //! The programs, written from SCTBench's published descriptions:
 //! - `twostage_N`: N writers each set `data1` under one lock, then `data2 = data1 + 1` under
@@ -388,12 +389,18 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map(|d| d.parse().expect("--seeds takes a number"))
         .unwrap_or(SEEDS);
+    let budget: Option<u64> = args
+        .iter()
+        .position(|a| a == "--budget")
+        .and_then(|i| args.get(i + 1))
+        .map(|d| d.parse().expect("--budget takes a number"));
     println!("seeds 0..{seeds}; PCT depth {depth}; a miss counts as the budget (shown with >)");
     println!(
         "{:<13} {:<15} {:>5} {:>8} {:>8} {:>9}  schedules to the bug, per seed",
         "program", "tool/strategy", "found", "median", "worst", "time"
     );
-    for p in programs() {
+    for mut p in programs() {
+        p.budget = budget.unwrap_or(p.budget);
         if only.as_ref().is_some_and(|o| *o != p.name) {
             continue;
         }

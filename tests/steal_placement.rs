@@ -50,3 +50,79 @@ fn a_burst_of_spawns_spreads_over_the_workers() {
         assert_ne!(ta, tb, "both goroutines of the burst ran on one worker");
     });
 }
+
+/// A spawner that blocks right after a burst of `go`s has every child of the burst started on
+/// its own worker before it runs again: the children of a `select!` over several senders
+/// start where the receiver is, instead of waiting behind the hand-offs between the spawner
+/// and its first child (where the other worker's thief would take them).
+///
+/// On one worker, so that no thief takes part: the order of starts is the whole story.
+#[test]
+fn a_spawner_that_parks_starts_its_whole_burst_before_it_resumes() {
+    Runtime::builder().workers(1).build().unwrap().block_on(|| {
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let ch = goweave::chan::make::<usize>(0);
+        let hs: Vec<_> = (0..4)
+            .map(|i| {
+                let (started, ch) = (started.clone(), ch.clone());
+                go(move || {
+                    started.lock().unwrap().push(i);
+                    ch.send(i);
+                })
+            })
+            .collect();
+        // Parks; the first child's send wakes it.
+        let first = ch.recv().unwrap();
+        let mut seen = started.lock().unwrap().clone();
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![0, 1, 2, 3],
+            "children started before the spawner resumed (it received {first})"
+        );
+        for _ in 0..3 {
+            ch.recv().unwrap();
+        }
+        for h in hs {
+            h.join();
+        }
+    });
+}
+
+/// Several bursts in a row, each followed by a park: every child of every burst starts on the
+/// spawner's worker before the spawner resumes, also when a child of the burst spawns and
+/// parks in turn (the burst continues with the spawner's other children afterwards).
+#[test]
+fn nested_bursts_all_start_before_their_spawners_resume() {
+    Runtime::builder().workers(1).build().unwrap().block_on(|| {
+        let started = Arc::new(Mutex::new(0usize));
+        let ch = goweave::chan::make::<()>(0);
+        for round in 0..3 {
+            *started.lock().unwrap() = 0;
+            let mut hs = Vec::new();
+            for _ in 0..3 {
+                let (started, ch) = (started.clone(), ch.clone());
+                hs.push(go(move || {
+                    *started.lock().unwrap() += 1;
+                    // A grandchild, and a park of the child on it.
+                    let s2 = started.clone();
+                    let g = go(move || *s2.lock().unwrap() += 1);
+                    g.join();
+                    ch.send(());
+                }));
+            }
+            ch.recv().unwrap();
+            assert_eq!(
+                *started.lock().unwrap(),
+                6,
+                "round {round}: 3 children and 3 grandchildren started before the spawner resumed"
+            );
+            for _ in 0..2 {
+                ch.recv().unwrap();
+            }
+            for h in hs {
+                h.join();
+            }
+        }
+    });
+}

@@ -5,7 +5,9 @@
 //! runnable goroutine always runs. At `depth - 1` change points, distinct steps chosen
 //! uniformly among the `k` steps a schedule is expected to take, the goroutine about to run
 //! drops to a low priority (`1..depth`, below every initial one). A bug of depth `d` among `n`
-//! goroutines is then found with probability at least `1 / (n · k^(d-1))` per schedule.
+//! goroutines is then found with probability at least `1 / (n · k^(d-1))` per schedule. Half
+//! the schedules, at random, place their change points differently, front-loaded (see
+//! "Front-loaded schedules"), so the bound holds at half that: `1 / (2 · n · k^(d-1))`.
 //!
 //! # Change points
 //!
@@ -38,15 +40,71 @@
 //!   holder made the other goroutine try the lock and queue, a step that inflated `k` and
 //!   shifted the change points after it (`fib_3` at depth 8 took a median of 14 schedules to
 //!   the bug with those steps counted, 3 without: `tests/explore_pct_steps.rs`);
-//! - `k` is learnt: the most steps any earlier schedule of this run took (the first
-//!   schedule has no change points).
+//! - a goroutine's first shared operation is not a step. A preemption there demotes a
+//!   goroutine that has not touched anything shared yet, which is what a low initial priority
+//!   does: the initial draw already puts it below the goroutines it must let run first (with
+//!   probability `1 / n` per pair or better), so a change point spent there is mostly one
+//!   the draw could have made. (Not quite: a change point also puts it below the goroutines
+//!   demoted earlier, an initial priority above them.) On `benches/sct_vs_shuttle.rs` at
+//!   depth 3 over 30 seeds, with every schedule but the first drawn uniformly, `twostage_20`
+//!   went from a median of 431 schedules to the bug to 156 and `reorder_20` from 1,054 to
+//!   666: their bugs need a preemption within a writer's first few operations, and `k` fell
+//!   from 84 to 63 on `twostage_20`;
+//! - but when leaving first operations out would leave `2 · depth` steps or fewer, they count
+//!   after all: the `depth - 1` change points would then cover most steps, and the schedules
+//!   would differ only in their initial priorities. On the two-goroutine alternation of
+//!   `tests/explore_pct_steps.rs` (three rounds, no bug) at depth 8, `k` without first
+//!   operations is 5, and 1,000 uniformly drawn schedules held a mean of 11 distinct ones
+//!   over seeds 0 to 4 (609 with first operations counted);
+//! - `k` is learnt: the most steps any earlier schedule of this run took, counted both ways
+//!   (with and without first operations); each schedule draws its change points over the
+//!   count it uses.
 //!
 //! So `k` is the most steps any schedule took, and the paper's bound, `1 / (n · k^(d-1))`,
 //! holds for a bug whose `d - 1` preemptions fall on steps. A preemption before a local
 //! operation has one before the goroutine's next shared operation with the same effect. One at
 //! a parked attempt demotes a goroutine that is about to wait anyway: it only loses the waiter
 //! choices while it waits, much as when it is demoted at its retry after the wake-up (a step),
-//! where the others overtake it and take the lock first.
+//! where the others overtake it and take the lock first. One at a goroutine's first shared
+//! operation is made by the initial priorities instead, as above: for a bug that needs it,
+//! the bound holds with `k` counting first operations and the initial order carrying it.
+//!
+//! # Front-loaded schedules
+//!
+//! Before any schedule has run, `k` is not known, and there is nothing to draw change points
+//! uniformly from. Rather than run the first schedule without any (a pure priority order,
+//! which finds only bugs that need no preemption: shuttle and Coyote do this), PCT places
+//! them as the schedule goes: at each step `s` (counted without first operations, from 0),
+//! while `r` of the `depth - 1` change points are left, one falls there with probability
+//! `r / (s + 1 + r)`. With one change point to place, it falls on step `s` or later with
+//! probability `1 / (s + 1)`: early steps are likely, late ones possible, and a schedule of
+//! any length gets some.
+//!
+//! Every later schedule does the same with probability 1/2, and draws uniformly over the
+//! learnt `k` otherwise. A uniform draw puts a change point on any one step with probability
+//! about `(d - 1) / k`, whatever the step; the front-loaded one on step `s` with about
+//! `(d - 1) / (s + 1)`: much more near the start of the run, where goroutines first meet
+//! (and where the SCTBench programs below need their preemptions), and less towards the end.
+//! The uniform half keeps the paper's bound, halved, for bugs anywhere in the run.
+//!
+//! Median schedules to the bug over 30 seeds (20 for `twostage_100`) on
+//! `benches/sct_vs_shuttle.rs` at depth 3 (`fib` at depth 8): with every schedule after the
+//! first uniform, and with half of them front-loaded:
+//!
+//! | program | first only | half front-loaded |
+//! | --- | ---: | ---: |
+//! | `fib_3` | 2 | 3 |
+//! | `fib_4` | 5 | 8 |
+//! | `twostage_20` | 156 | 73 |
+//! | `withdraw_3` | 1 | 1 |
+//! | `withdraw_8` | 1 | 1 |
+//! | `reorder_20` | 666 | 129 |
+//! | `twostage_100` | 12,895 | 286 |
+//!
+//! (`twostage_100` "first only": with `--budget 100000`; every seed found it within 10,000
+//! with half front-loaded.) With the first schedule too drawn without change points,
+//! `withdraw_8` needed 3 and `withdraw_3` 2. The cost shows on the alternation programs,
+//! whose bug needs a change point at nearly every step: `fib_3` and `fib_4` there.
 //!
 //! Where a release wakes one of several waiters (a waiter choice), the waiter with the
 //! highest priority wins.
@@ -149,9 +207,20 @@ pub struct Pct {
     steps: u64,
     /// The estimate of k: the most steps any schedule so far took.
     k: u64,
-    /// The goroutine chosen at the latest step to take a lock, until the next decision shows
-    /// whether it got it (see "Steps" in the module docs).
-    locker: Option<u64>,
+    /// Of `steps`, those that were not their goroutine's first shared step.
+    later: u64,
+    /// The most `later` steps any schedule so far took.
+    k_later: u64,
+    /// Whether this schedule counts a goroutine's first shared step as a step (see "Steps").
+    count_first: bool,
+    /// Whether each goroutine (by id) has taken a shared step in this schedule.
+    started: Vec<bool>,
+    /// Change points left to place as the schedule goes (a front-loaded schedule).
+    online_left: u32,
+    /// The goroutine chosen at the latest step to take a lock, and whether that was its first
+    /// shared step, until the next decision shows whether it got it (see "Steps" in the
+    /// module docs).
+    locker: Option<(u64, bool)>,
     /// The priority the next yielding goroutine (or time, once it has passed) gets
     /// (decreasing, below 0: 0 means "not assigned").
     next_low: i64,
@@ -184,6 +253,11 @@ impl Pct {
             next_change: 0,
             steps: 0,
             k: 0,
+            later: 0,
+            k_later: 0,
+            count_first: true,
+            started: Vec::new(),
+            online_left: 0,
             locker: None,
             next_low: -1,
             time_prio: 0,
@@ -264,6 +338,30 @@ impl Pct {
         }
     }
 
+    /// The index among this schedule's steps of the one option `best` would take, if it is
+    /// a step where a change point may go (see "Steps"): time, or a goroutine's shared
+    /// operation (its first only while `count_first`). The caller has checked that the
+    /// operation is shared.
+    fn step_here(&self, d: &Decision<'_>, best: usize) -> Option<u64> {
+        match d.runnable.get(best) {
+            Some(&g) if !self.count_first && !self.started[g as usize] => None,
+            _ if self.count_first => Some(self.steps),
+            _ => Some(self.later),
+        }
+    }
+
+    /// A change point: option `best` drops to priority `p`.
+    fn demote(&mut self, d: &Decision<'_>, best: usize, p: i64) {
+        match d.runnable.get(best) {
+            Some(&g) => {
+                // A change point's priority is not undone when yielders get theirs back.
+                self.demoted.retain(|&y| y != g);
+                self.set_prio(g, p)
+            }
+            None => self.time_prio = p,
+        }
+    }
+
     /// Give goroutine `g` priority `p`, keeping `order` in step.
     fn set_prio(&mut self, g: u64, p: i64) {
         let i = g as usize;
@@ -283,6 +381,7 @@ impl Pct {
             if self.prio.len() <= top as usize {
                 self.prio.resize(top as usize + 1, 0);
                 self.ordered.resize(top as usize + 1, false);
+                self.started.resize(top as usize + 1, false);
             }
         }
         let mut fresh = std::mem::take(&mut self.fresh);
@@ -319,11 +418,26 @@ impl Strategy for Pct {
         self.demoted.clear();
         self.last_was_time = false;
         self.changes.clear();
-        if self.k > 0 {
+        self.started.clear();
+        // Each goroutine's first shared step is left out unless too few steps would be left
+        // for the change points to vary over (see "Steps").
+        self.count_first = self.k_later <= 2 * u64::from(self.depth);
+        let k = if self.count_first {
+            self.k
+        } else {
+            self.k_later
+        };
+        // Before any schedule has shown k, and then in every other schedule at random, the
+        // change points are placed as the schedule goes (see "Front-loaded schedules").
+        let front_loaded = self.k == 0 || below(&mut self.rng, 2) == 0;
+        self.online_left = if front_loaded { self.depth - 1 } else { 0 };
+        if front_loaded {
+            self.count_first = false;
+        } else if k > 0 {
             // Distinct positions: two change points on one step would waste one.
-            let wanted = u64::from(self.depth - 1).min(self.k) as usize;
+            let wanted = u64::from(self.depth - 1).min(k) as usize;
             while self.changes.len() < wanted {
-                let at = below(&mut self.rng, self.k);
+                let at = below(&mut self.rng, k);
                 if !self.changes.iter().any(|&(a, _)| a == at) {
                     self.changes.push((at, 0));
                 }
@@ -336,6 +450,7 @@ impl Strategy for Pct {
         }
         self.next_change = 0;
         self.steps = 0;
+        self.later = 0;
         self.locker = None;
         self.next_low = -1;
         self.time_prio = 0;
@@ -349,11 +464,16 @@ impl Strategy for Pct {
         self.absorb(d);
         // A goroutine took a step that was not a yield (it ran on, blocked or finished; letting
         // time pass is not one): the yielders get their priorities back.
-        if let Some(g) = self.locker.take() {
+        if let Some((g, first)) = self.locker.take() {
             // A goroutine that took a lock reaches its next scheduling point itself; if the
             // decision comes from elsewhere, its attempt parked it and changed nothing.
             if d.current != Some(g) {
                 self.steps -= 1;
+                if first {
+                    self.started[g as usize] = false;
+                } else {
+                    self.later -= 1;
+                }
             }
         }
         let progressed = !d.yielded && (d.current.is_some() || !self.last_was_time);
@@ -390,28 +510,44 @@ impl Strategy for Pct {
             || d.pending(best)
                 .is_some_and(|p| touches_shared_object(&p.event));
         if shared {
-            while let Some(&(at, p)) = self.changes.get(self.next_change) {
-                if at > self.steps {
-                    break;
-                }
-                match d.runnable.get(best) {
-                    Some(&g) => {
-                        // A change point's priority is not undone when yielders get theirs back.
-                        self.demoted.retain(|&y| y != g);
-                        self.set_prio(g, p)
+            // Change points drawn in `begin` whose step has come (several, if steps passed
+            // while no goroutine could take one: see "Steps").
+            while let Some(at) = self.step_here(d, best) {
+                match self.changes.get(self.next_change) {
+                    Some(&(a, p)) if a <= at => {
+                        self.demote(d, best, p);
+                        self.next_change += 1;
+                        best = self.best(d);
                     }
-                    None => self.time_prio = p,
+                    _ => break,
                 }
-                self.next_change += 1;
-                best = self.best(d);
+            }
+            // In a front-loaded schedule: one here with probability r / (at + 1 + r), for the r
+            // change points still to place (see "Front-loaded schedules").
+            if let Some(at) = self.step_here(d, best).filter(|_| self.online_left > 0) {
+                let r = u64::from(self.online_left);
+                if below(&mut self.rng, at + 1 + r) < r {
+                    self.demote(d, best, r as i64);
+                    self.online_left -= 1;
+                    best = self.best(d);
+                }
             }
             self.steps += 1;
-            if let Some(&g) = d.runnable.get(best) {
-                if d.pending(best)
-                    .is_some_and(|p| matches!(p.event.op, Op::Lock | Op::RLock))
-                {
-                    self.locker = Some(g);
+            match d.runnable.get(best) {
+                Some(&g) => {
+                    let first = !self.started[g as usize];
+                    if first {
+                        self.started[g as usize] = true;
+                    } else {
+                        self.later += 1;
+                    }
+                    if d.pending(best)
+                        .is_some_and(|p| matches!(p.event.op, Op::Lock | Op::RLock))
+                    {
+                        self.locker = Some((g, first));
+                    }
                 }
+                None => self.later += 1,
             }
         }
         self.last_was_time = d.is_time(best);
@@ -443,6 +579,7 @@ impl Strategy for Pct {
 
     fn end(&mut self) {
         self.k = self.k.max(self.steps);
+        self.k_later = self.k_later.max(self.later);
     }
 
     fn describe(&self) -> String {

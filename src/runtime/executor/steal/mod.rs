@@ -17,6 +17,7 @@ mod deadlock;
 mod idle;
 mod registry;
 mod slot;
+mod stats;
 mod timers;
 mod worker;
 
@@ -144,6 +145,10 @@ pub(crate) struct Shared {
     races: Mutex<Vec<crate::verdict::RaceReport>>,
     /// The operation logs of a recording run (`record`).
     record: Option<Arc<crate::record::Session>>,
+    /// When the run began (`real_now`, ns): the origin of the placement timeline (`stats.rs`).
+    began: u64,
+    /// Each worker's counters, handed over as it exits (`stats.rs`).
+    stats: Mutex<Vec<stats::WorkerStats>>,
 }
 
 impl Shared {
@@ -396,9 +401,11 @@ impl Shared {
         if let Exec::Steal(w) = context::exec_ref() {
             if Arc::ptr_eq(w.shared(), self) {
                 if w.index() == home {
+                    w.counters().woke_here();
                     w.push_run_next(g);
                     return;
                 }
+                w.counters().woke_across();
                 own = true;
             }
         }
@@ -487,6 +494,8 @@ pub(crate) fn block_on<T: Send + 'static>(
         #[cfg(feature = "race")]
         races: Mutex::new(Vec::new()),
         record,
+        began: timers::as_ns(real_now()),
+        stats: Mutex::new(Vec::new()),
     });
     RUNTIMES
         .lock()
@@ -520,6 +529,7 @@ pub(crate) fn block_on<T: Send + 'static>(
         }
     }
     RUNTIMES.lock().unwrap().remove(&shared.id);
+    stats::finish_run(std::mem::take(&mut *shared.stats.lock().unwrap()));
     shared.timers.shut_down();
     // Unstarted goroutines left in the injector: drop them without running.
     while let Some(new) = worker::steal_one(&shared.injector) {

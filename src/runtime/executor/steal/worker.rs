@@ -31,6 +31,7 @@ use crate::runtime::goroutine::{self, GRef, Status};
 use crate::runtime::stack;
 
 use super::slot::{DequeSighting, Sighting, LOCAL_EVERY};
+use super::stats::{Counters, Source};
 use super::timers::{as_ns, Plan};
 use super::{real_now, Shared};
 
@@ -38,6 +39,11 @@ use super::{real_now, Shared};
 fn now_ns() -> u64 {
     as_ns(real_now())
 }
+
+/// At most how many goroutines a park starts ahead of hand-offs (`WorkerCtx::note_park`):
+/// bounds how long woken goroutines wait behind new ones. (Go's `select` takes up to 65536
+/// cases; 64 covers the `select!` macro's limit.)
+const BURST: u32 = 64;
 
 /// How many rounds an idle worker looks for work before it sleeps (tens of microseconds).
 const SPIN_ROUNDS: u32 = 2_000;
@@ -53,6 +59,11 @@ pub(crate) struct WorkerCtx {
     /// The goroutine to run next.
     run_next: RefCell<Option<GRef>>,
     tick: Cell<u32>,
+    /// How many goroutines the running goroutine has spawned in its current turn.
+    spawned: Cell<u32>,
+    /// How many more goroutines spawned here to start ahead of `run_next` and `ready`: set
+    /// when a goroutine that spawned parks (`note_park`).
+    burst: Cell<u32>,
     /// What this worker last saw in each other worker's spawn slot, as a thief.
     sightings: Box<[Sighting]>,
     /// Since when this worker, as a thief, has seen each other worker's deque non-empty.
@@ -61,6 +72,8 @@ pub(crate) struct WorkerCtx {
     cells: crate::runtime::cellpool::Cache,
     /// Coroutines of goroutines that finished here, for the next ones to start on.
     warm: coroutine::Warm,
+    /// Where goroutines started here came from, and wake-ups (`stats.rs`).
+    counters: Counters,
 }
 
 impl WorkerCtx {
@@ -79,6 +92,20 @@ impl WorkerCtx {
         &self.shared
     }
 
+    /// This worker's scheduling counters.
+    #[inline]
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Count a start from `src` and make the goroutine's record.
+    #[inline]
+    fn start(&self, src: Source, g: New) -> GRef {
+        self.counters
+            .started(src, || now_ns().saturating_sub(self.shared.began));
+        self.shared.materialize(g)
+    }
+
     /// Memory for the join cells of `go`s spawned here.
     #[inline]
     pub(crate) fn cells(&self) -> &crate::runtime::cellpool::Cache {
@@ -93,6 +120,7 @@ impl WorkerCtx {
     /// Put a goroutine just spawned here into the spawn slot; returns the one it displaced.
     #[inline]
     pub(crate) fn put_slot(&self, g: New) -> Option<New> {
+        self.spawned.set(self.spawned.get().saturating_add(1));
         self.shared.remotes[self.index].slot.put(g)
     }
 
@@ -116,6 +144,45 @@ impl WorkerCtx {
         }
     }
 
+    /// A goroutine of this worker just parked. If it spawned goroutines in the turn that
+    /// ended, start them next, ahead of the goroutines the park hands off to (`burst_start`).
+    ///
+    /// A spawner that blocks soon after a burst of `go`s (a `select!` over several senders, a
+    /// fan-in) talks to all of its children, and a started goroutine never changes worker:
+    /// each child that starts on another worker costs a wake-up of another thread for every
+    /// message it exchanges (issue 19: `select4` took 150 ns per message with its four
+    /// senders on main's worker, 550 ns to 17 us with some on the other one). The spawn slot
+    /// keeps the newest child here; this keeps the older ones of the burst too, by starting
+    /// them before a thief's patience runs out (`DEQUE_PATIENCE`), instead of one per
+    /// [`LOCAL_EVERY`] scheduling decisions behind the hand-offs between the spawner and its
+    /// first child (which, with cold stacks, took 30-40 us). A spawner that keeps running
+    /// (fan-out) does not park, so its children stay stealable; a child that parks without
+    /// spawning leaves the burst running.
+    #[inline]
+    fn note_park(&self) {
+        let n = self.spawned.get();
+        if n > 0 {
+            self.burst
+                .set(self.burst.get().saturating_add(n).min(BURST));
+        }
+    }
+
+    /// The next goroutine of a burst (`note_park`): the spawn slot's, then the deque's.
+    fn burst_start(&self) -> Option<GRef> {
+        let new = match self.take_slot() {
+            Some(g) => (Source::OwnSlot, g),
+            None => match self.local.pop() {
+                Some(g) => (Source::OwnDeque, g),
+                None => {
+                    self.burst.set(0);
+                    return None;
+                }
+            },
+        };
+        self.burst.set(self.burst.get() - 1);
+        Some(self.start(new.0, new.1))
+    }
+
     fn drain_inbox(&self) {
         let me = &self.shared.remotes[self.index];
         // Looked at before it is stolen from: an empty `Injector::steal` still pays a SeqCst
@@ -131,12 +198,12 @@ impl WorkerCtx {
         }
     }
 
-    fn steal_new(&self) -> Option<New> {
+    fn steal_new(&self) -> Option<(Source, New)> {
         // As in `drain_inbox`: the cheap look first (goroutines spawned from outside a worker
         // are rare; stealing from the empty injector would pay a fence every time).
         while !self.shared.injector.is_empty() {
             match self.shared.injector.steal_batch_and_pop(&self.local) {
-                Steal::Success(g) => return Some(g),
+                Steal::Success(g) => return Some((Source::Injector, g)),
                 Steal::Retry => continue,
                 Steal::Empty => break,
             }
@@ -159,7 +226,7 @@ impl WorkerCtx {
             }
             loop {
                 match victim.stealer.steal_batch_and_pop(&self.local) {
-                    Steal::Success(g) => return Some(g),
+                    Steal::Success(g) => return Some((Source::Stolen, g)),
                     Steal::Retry => continue,
                     Steal::Empty => {
                         seen.0.set(0);
@@ -176,7 +243,7 @@ impl WorkerCtx {
                 .slot
                 .steal(&self.sightings[v], now_ns)
             {
-                return Some(g);
+                return Some((Source::Stolen, g));
             }
         }
         None
@@ -194,14 +261,19 @@ impl WorkerCtx {
             self.drain_inbox();
             if self.active() {
                 if let Some(g) = steal_one(&self.shared.injector) {
-                    return Some(self.shared.materialize(g));
+                    return Some(self.start(Source::Injector, g));
                 }
             }
         }
         if t.is_multiple_of(LOCAL_EVERY) && self.active() {
             // Start our own new goroutines before thieves may take them (`DEQUE_PATIENCE`).
             if let Some(g) = self.local.pop() {
-                return Some(self.shared.materialize(g));
+                return Some(self.start(Source::OwnDeque, g));
+            }
+        }
+        if self.burst.get() > 0 && self.active() {
+            if let Some(g) = self.burst_start() {
+                return Some(g);
             }
         }
         if let Some(g) = self.run_next.borrow_mut().take() {
@@ -210,7 +282,7 @@ impl WorkerCtx {
         if self.active() {
             // Above GOMAXPROCS the slot, like the deque, is for thieves.
             if let Some(g) = self.take_slot() {
-                return Some(self.shared.materialize(g));
+                return Some(self.start(Source::OwnSlot, g));
             }
         }
         if let Some(g) = self.ready.borrow_mut().pop_front() {
@@ -225,8 +297,11 @@ impl WorkerCtx {
             // deque (spawned before the limit dropped) is for thieves.
             return None;
         }
-        let g = self.local.pop().or_else(|| self.steal_new())?;
-        Some(self.shared.materialize(g))
+        let (src, g) = match self.local.pop() {
+            Some(g) => (Source::OwnDeque, g),
+            None => self.steal_new()?,
+        };
+        Some(self.start(src, g))
     }
 
     fn has_work(&self) -> bool {
@@ -300,6 +375,7 @@ impl WorkerCtx {
             std::sync::atomic::fence(Ordering::SeqCst);
             if !self.has_work() && !self.shared.is_shutdown() {
                 // Everyone else sleeps: watch for a deadlock while sleeping.
+                self.counters.slept();
                 let watching = last && self.shared.watch.armed();
                 let now = now_ns();
                 match self.shared.timers.plan_sleep(self.index, now) {
@@ -342,6 +418,7 @@ impl WorkerCtx {
         // home, removes it). The `Arc` made here never drops its count.
         let g = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(gp) });
         g.set_status(Status::Running);
+        self.spawned.set(0);
         let step = {
             let _running = CurrentGuard::enter(&g);
             // Recording: the turn's entries go through the thread's cursor (`record::Cursor`).
@@ -354,6 +431,7 @@ impl WorkerCtx {
                 // SAFETY: the closure lives on the parked goroutine's stack, which stays
                 // suspended (and so alive) until someone unparks it after this call.
                 unsafe { (*unlock)() };
+                self.note_park();
             }
             Step::Suspended(Request::ParkTask) => {
                 g.set_status(Status::Waiting);
@@ -364,8 +442,12 @@ impl WorkerCtx {
                 // Go's run queue is one FIFO of new and woken goroutines alike; ours is split
                 // (new ones must stay stealable), so a yield lets one new goroutine go first.
                 let mut ready = self.ready.borrow_mut();
-                if let Some(new) = self.take_slot().or_else(|| self.local.pop()) {
-                    ready.push_back(self.shared.materialize(new));
+                let new = match self.take_slot() {
+                    Some(g) => Some((Source::OwnSlot, g)),
+                    None => self.local.pop().map(|g| (Source::OwnDeque, g)),
+                };
+                if let Some((src, new)) = new {
+                    ready.push_back(self.start(src, new));
                 }
                 ready.push_back(queued.take().unwrap_or_else(|| GRef::clone(&g)));
             }
@@ -444,6 +526,8 @@ pub(crate) fn run(index: usize, shared: Arc<Shared>, local: Deque<New>) {
         ready: RefCell::new(VecDeque::new()),
         run_next: RefCell::new(None),
         tick: Cell::new(0),
+        spawned: Cell::new(0),
+        burst: Cell::new(0),
         sightings: (0..shared.remotes.len())
             .map(|_| Sighting::default())
             .collect(),
@@ -452,6 +536,7 @@ pub(crate) fn run(index: usize, shared: Arc<Shared>, local: Deque<New>) {
             .collect(),
         cells: crate::runtime::cellpool::Cache::new(),
         warm: coroutine::Warm::new(shared.stack_size),
+        counters: Counters::default(),
         shared,
     };
     context::set_exec(ExecPtr::Steal(&ctx));
@@ -462,5 +547,7 @@ pub(crate) fn run(index: usize, shared: Arc<Shared>, local: Deque<New>) {
         }
     }
     ctx.tear_down();
+    let counts = ctx.counters.snapshot(index);
+    ctx.shared.stats.lock().unwrap().push(counts);
     context::set_exec(ExecPtr::None);
 }
