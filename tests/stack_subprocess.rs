@@ -298,3 +298,42 @@ fn a_real_goroutine_overflowing_its_stack_is_named() {
         describe(&out)
     );
 }
+
+/// A finished goroutine's coroutine runs the next goroutine started on its worker (see
+/// `runtime::coroutine`): the overflow report must name the goroutine running now, not the
+/// one that first ran on the stack.
+#[test]
+fn an_overflow_on_a_reused_stack_names_the_goroutine_running_on_it() {
+    if child_mode().is_some() {
+        no_core_dump();
+        goweave::Runtime::builder()
+            .workers(1)
+            .stack_size(64 * 1024)
+            .build()
+            .unwrap()
+            .block_on(|| {
+                // Goroutines 2 and 3 finish first; 4 then starts on one of their coroutines.
+                let first = goweave::go(|| 1u64).join();
+                let second = goweave::go(|| 2u64).join();
+                goweave::go(move || recurse_forever(first + second)).join()
+            });
+        unreachable!("the overflowing goroutine returned");
+    }
+    let out = run_child(
+        "an_overflow_on_a_reused_stack_names_the_goroutine_running_on_it",
+        "goroutine",
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        stderr.contains("goroutine 4 overflowed its stack (size 65536 bytes)"),
+        "{}",
+        describe(&out)
+    );
+}

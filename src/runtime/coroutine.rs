@@ -4,9 +4,28 @@
 //! on its own stack, acts on it. This is Go's `gopark`: the unlock step inside
 //! [`Request::Park`] runs on the scheduler's stack *after* the switch, so a waker can never
 //! resume a stack that is still running.
+//!
+//! A coroutine outlives its goroutine: its body is a loop that runs one goroutine, yields its
+//! [`Exit`], and waits at the top for the next one. A worker keeps such idle coroutines
+//! ([`Warm`], Go's `gfput`/`gfget`, where a dead `g` keeps its stack), so a goroutine that
+//! starts there takes one instead of a stack from the pool and a coroutine built on it.
+//!
+//! Invariants:
+//! - A coroutine is resumed with a pointer to `Some(job)` exactly when it starts a goroutine
+//!   (new, or idle at the top of its loop), which it takes before anything else, and with a
+//!   null pointer otherwise, to go on with the goroutine it runs. (A pointer, not the job:
+//!   every switch passes the input, and the hot ones should not copy and drop an empty job.)
+//!   An idle one is never resumed without a job: [`quit`] ends it where it stands.
+//! - An idle coroutine holds nothing of the goroutines it ran: the record, the closure and the
+//!   result were dropped before it yielded the exit; goroutine-local values, the name, the
+//!   spawn site and the race clocks live in the record or are keyed by the goroutine's id,
+//!   and its stack frames are gone.
+//! - A coroutine is resumed only on the thread that first resumed it (a started goroutine
+//!   never changes thread, and idle coroutines stay in their worker's `Warm`).
 
+use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
@@ -38,8 +57,104 @@ pub(crate) enum Exit {
     Panicked(PanicReport),
 }
 
+/// What a goroutine's coroutine yields (small: every switch carries one).
+pub(crate) enum Out {
+    /// The goroutine it runs suspended with a request.
+    Req(Request),
+    /// The goroutine it ran returned; the coroutine waits at the top of its loop.
+    Returned,
+    /// The goroutine it ran panicked (and nothing recovered it); as above.
+    Panicked(Box<PanicReport>),
+}
+
+/// A goroutine for a coroutine to start: its record and what it runs.
+pub(crate) type Job = (GRef, Launch);
+
+/// What a goroutine's coroutine is resumed with (see the module invariants).
+type Input = *mut Option<Job>;
+
 /// The coroutine type of every goroutine.
-pub(crate) type GoCoroutine = Coroutine<(), Request, Exit, GoStack>;
+pub(crate) type GoCoroutine = Coroutine<Input, Out, (), GoStack>;
+
+/// Idle coroutines kept by a worker thread at most: enough for a burst of short goroutines
+/// run one after another (Go keeps 64 dead `g`s per P before it moves some to the global
+/// list); each holds one stack and the one or two pages it touched.
+const WARM_MAX: usize = 64;
+
+/// Coroutines of goroutines that finished on this worker, idle at the top of their loop with
+/// their stacks still mapped, for the next goroutines that start here. Lives on the worker
+/// thread (it is `!Send`, as coroutines are), and gives its stacks back when dropped.
+pub(crate) struct Warm {
+    /// Usable stack size of the goroutines this worker starts (one runtime, one size).
+    size: usize,
+    idle: RefCell<Vec<GoCoroutine>>,
+}
+
+impl Warm {
+    /// An empty set for goroutines with stacks of `size` usable bytes.
+    pub(crate) fn new(size: usize) -> Warm {
+        Warm {
+            size,
+            idle: RefCell::new(Vec::new()),
+        }
+    }
+
+    #[inline]
+    fn take(&self, size: usize) -> Option<GoCoroutine> {
+        if size != self.size {
+            return None;
+        }
+        self.idle.borrow_mut().pop()
+    }
+
+    /// Keep `co`, whose stack has `size` usable bytes, if there is room.
+    #[inline]
+    fn put(&self, co: GoCoroutine, size: usize) {
+        let mut idle = self.idle.borrow_mut();
+        if size == self.size && idle.len() < WARM_MAX {
+            idle.push(co);
+        } else {
+            drop(idle);
+            quit(co);
+        }
+    }
+
+    /// Idle coroutines held now.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.idle.borrow().len()
+    }
+}
+
+impl Drop for Warm {
+    fn drop(&mut self) {
+        for co in self.idle.get_mut().drain(..) {
+            quit(co);
+        }
+    }
+}
+
+/// End an idle coroutine and give its stack back to the pool, without a switch to it (the
+/// controlled executor ends one per goroutine).
+fn quit(mut co: GoCoroutine) {
+    // SAFETY: `co` is idle, suspended at the top of its loop (`new_coroutine`), where nothing
+    // on its stack has a destructor: the goroutine it ran went with `run_one`'s frame before
+    // it yielded, the loop holds a raw pointer and the closure a `&'static` cell, and
+    // corosensei's frames below hold the yielder and the input it already moved into the
+    // closure. That is corosensei's condition for marking it finished without unwinding it.
+    unsafe { co.force_reset() };
+    stack::release(co.into_stack());
+}
+
+/// A finished goroutine's coroutine (idle now, its stack of `size` usable bytes): to the
+/// worker's `Warm`, or ended.
+#[inline]
+fn retire(co: GoCoroutine, size: usize, warm: Option<&Warm>) {
+    match warm {
+        Some(w) => w.put(co, size),
+        None => quit(co),
+    }
+}
 
 /// Result of resuming a goroutine once.
 pub(crate) enum Step {
@@ -49,53 +164,75 @@ pub(crate) enum Step {
     Finished(Exit),
 }
 
-/// Resume `g` on the calling thread until it next suspends or finishes. The caller must be the
-/// goroutine's owning thread (its home worker, or the controlled executor's thread).
-pub(crate) fn resume(g: &GRef) -> Step {
-    resume_inline(g)
+/// Resume `g` on the calling thread until it next suspends or finishes, starting it on one
+/// of `warm`'s idle coroutines if it has not started, and leaving its coroutine there if it
+/// finishes. The caller must be the goroutine's home worker, `warm` that worker's.
+pub(crate) fn resume_warm(g: &GRef, warm: &Warm) -> Step {
+    step(g, Some(warm))
 }
 
-/// [`resume`], inlined into the controlled executor's loop: one frame fewer between the loop
-/// and the stack switch, so one return fewer that the return-address predictor gets wrong
-/// after each switch (it predicts from the other stack's calls).
+/// Resume `g` on the calling thread until it next suspends or finishes, inlined into the
+/// controlled executor's loop: one frame fewer between the loop and the stack switch, so one
+/// return fewer that the return-address predictor gets wrong after each switch (it predicts
+/// from the other stack's calls). The caller must be the goroutine's owning thread.
 #[inline(always)]
 pub(crate) fn resume_inline(g: &GRef) -> Step {
+    step(g, None)
+}
+
+#[inline(always)]
+fn step(g: &GRef, warm: Option<&Warm>) -> Step {
     // SAFETY: the executors only call `resume` from the goroutine's owning thread, and the
     // reference does not outlive this function.
     let body = unsafe { g.body_mut() };
     // A started goroutine (nearly every resume) goes straight to its switch; starting one, or
     // polling a task on a worker, stays out of line, so this path keeps a small frame.
+    // Taken by the coroutine before it switches back, so never dropped here (no drop glue on
+    // the path of every switch).
+    let mut job = std::mem::ManuallyDrop::new(None);
+    let mut input: Input = std::ptr::null_mut();
     if !matches!(body, Body::Started(_)) {
-        if let Some(step) = launch(g, body) {
-            return step;
+        match launch(g, body, warm) {
+            Ok(j) => {
+                // (A new `ManuallyDrop`, not an assignment through it, which would drop the
+                // `None` before: a call per goroutine.)
+                job = std::mem::ManuallyDrop::new(Some(j));
+                input = &mut *job;
+            }
+            Err(step) => return step,
         }
     }
     let Body::Started(co) = body else {
         panic!("goweave: {} resumed after it finished", g.label());
     };
-    match co.resume(()) {
-        CoroutineResult::Yield(req) => Step::Suspended(req),
-        CoroutineResult::Return(exit) => {
-            let Body::Started(co) = std::mem::replace(body, Body::Gone) else {
-                unreachable!()
-            };
-            stack::release(co.into_stack());
-            Step::Finished(exit)
+    let out = co.resume(input);
+    debug_assert!(job.is_none(), "the coroutine takes its job");
+    let exit = match out {
+        CoroutineResult::Yield(Out::Req(req)) => return Step::Suspended(req),
+        CoroutineResult::Yield(Out::Returned) => Exit::Returned,
+        CoroutineResult::Yield(Out::Panicked(report)) => Exit::Panicked(*report),
+        CoroutineResult::Return(()) => {
+            unreachable!("a goroutine's coroutine returns only when told to, idle")
         }
-    }
+    };
+    let Body::Started(co) = std::mem::replace(body, Body::Gone) else {
+        unreachable!()
+    };
+    retire(co, g.stack_size(), warm);
+    Step::Finished(exit)
 }
 
-/// The part of [`resume`] for a goroutine that has not started: a task on a worker is polled
-/// here (`Some`: its step), anything else gets a stack and a coroutine (`None`: resume it),
-/// or fails to (`Some`: it finished with a panic).
-#[cold]
+/// The part of [`resume_warm`] for a goroutine that has not started: a task on a worker is
+/// polled here (`Err`: its step); anything else gets a coroutine, an idle one of `warm` or a
+/// new one on a stack from the pool (`Ok`: what to resume it with), or fails to (`Err`: it
+/// finished with a panic).
 #[inline(never)]
-fn launch(g: &GRef, body: &mut Body) -> Option<Step> {
+fn launch(g: &GRef, body: &mut Body, warm: Option<&Warm>) -> Result<Job, Step> {
     if let Body::Task(e) = body {
         if matches!(g.exec, super::executor::ExecKind::Steal(_)) {
             let e = *e;
             // Polled here, on the worker's stack.
-            return Some(match crate::task::poll_stackless(g, e) {
+            return Err(match crate::task::poll_stackless(g, e) {
                 Ok(false) => Step::Suspended(Request::ParkTask),
                 Ok(true) => {
                     *body = Body::Gone;
@@ -108,23 +245,22 @@ fn launch(g: &GRef, body: &mut Body) -> Option<Step> {
             });
         }
     }
-    if let Body::Unstarted(..) | Body::Inline(..) | Body::Task(..) = body {
-        let launch = match std::mem::replace(body, Body::Gone) {
-            Body::Unstarted(f) => Launch::Boxed(f),
-            Body::Inline(e) => Launch::Inline(e),
-            // The controlled executor gives a task a stack, so that the strategy may switch at
-            // a scheduling point in the middle of a poll.
-            Body::Task(e) => Launch::Task(e),
-            _ => unreachable!(),
-        };
-        match stack::allocate(g.stack_size()) {
-            Ok(stack) => {
-                stack.set_owner(g.id);
-                *body = Body::Started(start(g.clone(), launch, stack));
-            }
+    let launch = match std::mem::replace(body, Body::Gone) {
+        Body::Unstarted(f) => Launch::Boxed(f),
+        Body::Inline(e) => Launch::Inline(e),
+        // The controlled executor gives a task a stack, so that the strategy may switch at
+        // a scheduling point in the middle of a poll.
+        Body::Task(e) => Launch::Task(e),
+        Body::Gone => panic!("goweave: {} resumed after it finished", g.label()),
+        Body::Started(_) => unreachable!("only called before the goroutine started"),
+    };
+    let co = match warm.and_then(|w| w.take(g.stack_size())) {
+        Some(co) => co,
+        None => match stack::allocate(g.stack_size()) {
+            Ok(stack) => new_coroutine(stack),
             Err(e) => {
                 launch.discard(g);
-                return Some(Step::Finished(Exit::Panicked(PanicReport {
+                return Err(Step::Finished(Exit::Panicked(PanicReport {
                     goroutine: g.id,
                     name: g.name().map(str::to_string),
                     task: g.task,
@@ -134,9 +270,12 @@ fn launch(g: &GRef, body: &mut Body) -> Option<Step> {
                     created: None,
                 })));
             }
-        }
-    }
-    None
+        },
+    };
+    // SAFETY: `body` holds the `Body::Gone` put there above, which owns nothing, so writing
+    // over it without dropping it leaks nothing (and saves a call to `Body`'s drop glue).
+    unsafe { std::ptr::write(body, Body::Started(co)) };
+    Ok((g.clone(), launch))
 }
 
 /// Tear down a goroutine that has not finished: its stack is force-unwound so destructors run
@@ -191,7 +330,7 @@ pub(crate) fn tear_down(g: &G) -> Option<PanicReport> {
 }
 
 /// What a goroutine runs, taken out of its body when it starts.
-enum Launch {
+pub(crate) enum Launch {
     Boxed(Box<dyn FnOnce() + Send>),
     Inline(InlineEntry),
     Task(crate::task::TaskEntry),
@@ -218,42 +357,154 @@ impl Launch {
     }
 }
 
-fn start(g: GRef, launch: Launch, stack: GoStack) -> GoCoroutine {
-    Coroutine::with_stack(stack, move |yielder: &Yielder<(), Request>, ()| {
-        g.set_yielder(yielder);
-        let result = panic::catch_unwind(AssertUnwindSafe(|| match launch {
-            Launch::Boxed(f) => f(),
-            // SAFETY: the payload holds the closure `e` describes (the body said so), and this
-            // is the goroutine, running.
-            Launch::Inline(e) => unsafe { (e.run)(&g) },
-            // SAFETY: as above, with the task's future in the payload.
-            Launch::Task(e) => unsafe { crate::task::poll_on_stack(&g, e) },
-        }));
-        g.clear_locals();
-        match result {
-            Ok(()) => {
-                super::panic::forget(g.id);
-                Exit::Returned
-            }
-            Err(payload) => {
-                if g.torn_down.load(Ordering::Acquire) {
-                    super::panic::forget(g.id);
-                    // The executor's forced unwind: let it reach corosensei.
-                    panic::resume_unwind(payload);
-                }
-                Exit::Panicked(capture_panic(&g, payload))
-            }
+/// A coroutine on `stack` that runs the goroutines it is resumed with, one after another.
+fn new_coroutine(stack: GoStack) -> GoCoroutine {
+    let owner = stack.owner_cell();
+    Coroutine::with_stack(stack, move |yielder: &Yielder<Input, Out>, first: Input| {
+        let mut next = first;
+        // SAFETY: a non-null input points at the resumer's `Option<Job>`, which stays alive
+        // (and untouched by the resumer) until this switches back (module invariants).
+        while let Some((g, launch)) = unsafe { next.as_mut() }.and_then(Option::take) {
+            next = yielder.suspend(run_one(yielder, owner, g, launch));
         }
     })
+}
+
+/// Run one goroutine on the calling coroutine; the record is dropped before this returns (an
+/// idle coroutine holds none).
+#[inline(always)]
+fn run_one(yielder: &Yielder<Input, Out>, owner: &AtomicU64, g: GRef, launch: Launch) -> Out {
+    // For the overflow handler: it names the goroutine whose guard page was hit.
+    owner.store(g.id, Ordering::Relaxed);
+    g.set_yielder(yielder);
+    let result = panic::catch_unwind(AssertUnwindSafe(|| match launch {
+        Launch::Boxed(f) => f(),
+        // SAFETY: the payload holds the closure `e` describes (the body said so), and this
+        // is the goroutine, running.
+        Launch::Inline(e) => unsafe { (e.run)(&g) },
+        // SAFETY: as above, with the task's future in the payload.
+        Launch::Task(e) => unsafe { crate::task::poll_on_stack(&g, e) },
+    }));
+    g.clear_locals();
+    match result {
+        Ok(()) => {
+            super::panic::forget(g.id);
+            Out::Returned
+        }
+        Err(payload) => {
+            if g.torn_down.load(Ordering::Acquire) {
+                super::panic::forget(g.id);
+                // The executor's forced unwind: let it reach corosensei (it ends the loop,
+                // and the coroutine with it).
+                panic::resume_unwind(payload);
+            }
+            Out::Panicked(Box::new(capture_panic(&g, payload)))
+        }
+    }
 }
 
 /// Suspend the calling goroutine `g` with `req`. Must be called on `g`'s own stack.
 #[inline]
 pub(crate) fn suspend(g: &G, req: Request) {
-    let y = g.yielder() as *const Yielder<(), Request>;
-    // SAFETY: the yielder pointer was stored by `start` from the reference corosensei passes
+    let y = g.yielder() as *const Yielder<Input, Out>;
+    // SAFETY: the yielder pointer was stored by `run_one` from the reference corosensei passes
     // to the coroutine body; it lives on this goroutine's stack for the body's whole life, and
     // we are running on that stack now.
     let yielder = unsafe { &*y };
-    yielder.suspend(req);
+    let next = yielder.suspend(Out::Req(req));
+    debug_assert!(
+        next.is_null(),
+        "a running goroutine is resumed without a job"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    //! `Warm` on the test thread, with records that are never put on an executor.
+    use super::*;
+    use crate::runtime::executor::ExecKind;
+    use crate::runtime::goroutine::boxed;
+    use std::panic::Location;
+    use std::sync::Arc;
+
+    fn record(id: u64, f: impl FnOnce() + Send + 'static) -> GRef {
+        G::new(
+            id,
+            None,
+            Location::caller(),
+            1,
+            ExecKind::Steal(0),
+            &mut boxed(Box::new(f)),
+            stack::default_size(),
+            false,
+        )
+    }
+
+    fn finished(s: Step) -> bool {
+        matches!(s, Step::Finished(Exit::Returned))
+    }
+
+    #[test]
+    fn a_finished_goroutines_coroutine_starts_the_next_one() {
+        stack::prepare_thread();
+        let warm = Warm::new(stack::default_size());
+        let (a, b) = (record(2, || {}), record(3, || {}));
+        assert!(finished(resume_warm(&a, &warm)));
+        assert_eq!(warm.len(), 1, "kept, idle");
+        assert!(finished(resume_warm(&b, &warm)));
+        assert_eq!(
+            warm.len(),
+            1,
+            "the second goroutine took the idle one and gave it back"
+        );
+        // Nothing of either goroutine is held by the idle coroutine.
+        assert_eq!((Arc::strong_count(&a), Arc::strong_count(&b)), (1, 1));
+    }
+
+    #[test]
+    fn a_worker_keeps_at_most_warm_max_idle_coroutines() {
+        stack::prepare_thread();
+        let warm = Warm::new(stack::default_size());
+        // Each yields once, so all are started before any finishes.
+        let gs: Vec<GRef> = (0..WARM_MAX as u64 + 3)
+            .map(|i| {
+                let slot: Arc<std::sync::OnceLock<GRef>> = Arc::default();
+                let me = slot.clone();
+                let g = record(10 + i, move || {
+                    let g = me.get().expect("set before it runs").clone();
+                    suspend(&g, Request::Yield);
+                });
+                assert!(slot.set(g.clone()).is_ok(), "set once");
+                g
+            })
+            .collect();
+        for g in &gs {
+            assert!(matches!(
+                resume_warm(g, &warm),
+                Step::Suspended(Request::Yield)
+            ));
+        }
+        assert_eq!(warm.len(), 0);
+        for g in &gs {
+            assert!(finished(resume_warm(g, &warm)));
+        }
+        assert_eq!(warm.len(), WARM_MAX);
+        // A goroutine with another stack size never takes one.
+        let odd = G::new(
+            99,
+            None,
+            Location::caller(),
+            1,
+            ExecKind::Steal(0),
+            &mut boxed(Box::new(|| {})),
+            stack::default_size() * 2,
+            false,
+        );
+        drop(gs);
+        let first = warm.idle.borrow_mut().pop().expect("kept");
+        drop(first);
+        assert!(finished(resume_warm(&odd, &warm)));
+        assert_eq!(warm.len(), WARM_MAX - 1, "nor is its coroutine kept");
+        drop(warm);
+    }
 }

@@ -70,10 +70,20 @@ impl GoStack {
         self.slot.size()
     }
 
-    /// Records the goroutine running on this stack, so that the overflow handler can name it.
+    /// Records the goroutine running on this stack, so that the overflow handler can name it
+    /// (goroutines name themselves through `owner_cell`).
+    #[cfg(any(test, feature = "test-hooks"))]
     #[inline]
     pub(crate) fn set_owner(&self, goroutine_id: u64) {
         self.slot.owner().store(goroutine_id, Ordering::Relaxed);
+    }
+
+    /// The slot's owner cell, for a coroutine that runs one goroutine after another on
+    /// this stack (`coroutine::Warm`): it names each in turn without reaching the stack, which
+    /// the coroutine owns. Valid for ever (slabs are never unmapped).
+    #[inline]
+    pub(crate) fn owner_cell(&self) -> &'static std::sync::atomic::AtomicU64 {
+        self.slot.owner()
     }
 }
 

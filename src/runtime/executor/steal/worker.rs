@@ -70,6 +70,8 @@ pub(crate) struct WorkerCtx {
     deque_seen: Box<[DequeSighting]>,
     /// Memory for the join cells of `go`s spawned here (`cellpool`).
     cells: crate::runtime::cellpool::Cache,
+    /// Coroutines of goroutines that finished here, for the next ones to start on.
+    warm: coroutine::Warm,
     /// Where goroutines started here came from, and wake-ups (`stats.rs`).
     counters: Counters,
 }
@@ -421,7 +423,7 @@ impl WorkerCtx {
             let _running = CurrentGuard::enter(&g);
             // Recording: the turn's entries go through the thread's cursor (`record::Cursor`).
             let _log = crate::record::Cursor::enter(&g);
-            coroutine::resume(&g)
+            coroutine::resume_warm(&g, &self.warm)
         };
         match step {
             Step::Suspended(Request::Park(unlock)) => {
@@ -533,6 +535,7 @@ pub(crate) fn run(index: usize, shared: Arc<Shared>, local: Deque<New>) {
             .map(|_| DequeSighting::default())
             .collect(),
         cells: crate::runtime::cellpool::Cache::new(),
+        warm: coroutine::Warm::new(shared.stack_size),
         counters: Counters::default(),
         shared,
     };
