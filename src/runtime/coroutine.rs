@@ -137,11 +137,12 @@ impl Drop for Warm {
 /// End an idle coroutine and give its stack back to the pool, without a switch to it (the
 /// controlled executor ends one per goroutine).
 fn quit(mut co: GoCoroutine) {
-    // SAFETY: `co` is idle, suspended at the top of its loop (`new_coroutine`), where nothing
-    // on its stack has a destructor: the goroutine it ran went with `run_one`'s frame before
-    // it yielded, the loop holds a raw pointer and the closure a `&'static` cell, and
-    // corosensei's frames below hold the yielder and the input it already moved into the
-    // closure. That is corosensei's condition for marking it finished without unwinding it.
+    // Nothing on an idle coroutine's stack has a destructor: the goroutine it ran went with
+    // `run_one`'s frame before it yielded, the loop holds a raw pointer and the closure a
+    // `&'static` cell, and corosensei's frames below hold the yielder and the input it
+    // already moved into the closure.
+    // SAFETY: `co` is idle, suspended at the top of its loop (`new_coroutine`), with no
+    // destructor pending (above): corosensei's condition for finishing it without unwinding.
     unsafe { co.force_reset() };
     stack::release(co.into_stack());
 }
