@@ -268,8 +268,9 @@ fn recurse_forever(depth: u64) -> u64 {
     recurse_forever(depth + 1) + pad[depth as usize % 64]
 }
 
-#[test]
-fn a_real_goroutine_overflowing_its_stack_is_named() {
+/// Run `body` on a one-worker runtime with 64 KiB stacks in the child process of test `name`,
+/// and check that the child aborted with the overflow report naming goroutine `goid`.
+fn overflow_in_child_names(name: &str, goid: u64, body: fn()) {
     if child_mode().is_some() {
         no_core_dump();
         goweave::Runtime::builder()
@@ -277,14 +278,10 @@ fn a_real_goroutine_overflowing_its_stack_is_named() {
             .stack_size(64 * 1024)
             .build()
             .unwrap()
-            .block_on(|| goweave::go(|| recurse_forever(0)).join());
+            .block_on(body);
         unreachable!("the overflowing goroutine returned");
     }
-    let out = run_child(
-        "a_real_goroutine_overflowing_its_stack_is_named",
-        "goroutine",
-        &[],
-    );
+    let out = run_child(name, "goroutine", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.signal(),
@@ -293,10 +290,19 @@ fn a_real_goroutine_overflowing_its_stack_is_named() {
         describe(&out)
     );
     assert!(
-        stderr.contains("goroutine 2 overflowed its stack (size 65536 bytes)"),
+        stderr.contains(&format!(
+            "goroutine {goid} overflowed its stack (size 65536 bytes)"
+        )),
         "{}",
         describe(&out)
     );
+}
+
+#[test]
+fn a_real_goroutine_overflowing_its_stack_is_named() {
+    overflow_in_child_names("a_real_goroutine_overflowing_its_stack_is_named", 2, || {
+        goweave::go(|| recurse_forever(0)).join();
+    });
 }
 
 /// A finished goroutine's coroutine runs the next goroutine started on its worker (see
@@ -304,36 +310,14 @@ fn a_real_goroutine_overflowing_its_stack_is_named() {
 /// one that first ran on the stack.
 #[test]
 fn an_overflow_on_a_reused_stack_names_the_goroutine_running_on_it() {
-    if child_mode().is_some() {
-        no_core_dump();
-        goweave::Runtime::builder()
-            .workers(1)
-            .stack_size(64 * 1024)
-            .build()
-            .unwrap()
-            .block_on(|| {
-                // Goroutines 2 and 3 finish first; 4 then starts on one of their coroutines.
-                let first = goweave::go(|| 1u64).join();
-                let second = goweave::go(|| 2u64).join();
-                goweave::go(move || recurse_forever(first + second)).join()
-            });
-        unreachable!("the overflowing goroutine returned");
-    }
-    let out = run_child(
+    overflow_in_child_names(
         "an_overflow_on_a_reused_stack_names_the_goroutine_running_on_it",
-        "goroutine",
-        &[],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGABRT),
-        "{}",
-        describe(&out)
-    );
-    assert!(
-        stderr.contains("goroutine 4 overflowed its stack (size 65536 bytes)"),
-        "{}",
-        describe(&out)
+        4,
+        || {
+            // Goroutines 2 and 3 finish first; 4 then starts on one of their coroutines.
+            let first = goweave::go(|| 1u64).join();
+            let second = goweave::go(|| 2u64).join();
+            goweave::go(move || recurse_forever(first + second)).join();
+        },
     );
 }

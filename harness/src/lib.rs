@@ -299,32 +299,33 @@ pub fn summary(records: &[Record], wall: Duration) -> String {
         }
         // `all_failures`: the distinct failures found after the first.
         for f in r.failures.iter().skip(1) {
-            s.push_str(&format!(
-                "  {}: also {} at schedule {}\n    {}\n",
-                r.name,
-                f.kind,
-                f.schedule + 1,
-                f.replay
-            ));
-            if let Some(t) = &f.trace {
-                s.push_str(&format!("    trace: {t}\n"));
-            }
+            also(&mut s, &r.name, f, "");
         }
         let Some(m) = &r.merged else { continue };
         for f in &m.other_failures {
-            s.push_str(&format!(
-                "  {}: also {} at schedule {} (a later schedule than the first failure)\n    {}\n",
-                r.name,
-                f.kind,
-                f.schedule + 1,
-                f.replay
-            ));
-            if let Some(t) = &f.trace {
-                s.push_str(&format!("    trace: {t}\n"));
-            }
+            also(
+                &mut s,
+                &r.name,
+                f,
+                " (a later schedule than the first failure)",
+            );
         }
     }
     s
+}
+
+/// The summary's lines for a failure found after a test's first: kind, schedule, replay line
+/// and trace.
+fn also(s: &mut String, test: &str, f: &campaign::FailureRecord, note: &str) {
+    s.push_str(&format!(
+        "  {test}: also {} at schedule {}{note}\n    {}\n",
+        f.kind,
+        f.schedule + 1,
+        f.replay
+    ));
+    if let Some(t) = &f.trace {
+        s.push_str(&format!("    trace: {t}\n"));
+    }
 }
 
 /// The closing JSON record.

@@ -2,6 +2,10 @@
 //! past its first failure and the harness reports each distinct failure, with a replay line of
 //! its own; the verdict is still the first failure's.
 
+mod common;
+
+use common::harness;
+
 use std::sync::Arc;
 
 use goweave::cell::RaceCell;
@@ -39,24 +43,7 @@ fn test() -> &'static ConcTest {
 /// in this test run's output): `GOWEAVE_TEST_HARNESS_ARGS` holds its flags.
 #[test]
 fn harness_child() {
-    let Ok(flags) = std::env::var("GOWEAVE_TEST_HARNESS_ARGS") else {
-        return;
-    };
-    let argv = std::iter::once("all_failures").chain(flags.split_whitespace());
-    std::process::exit(goweave_harness::run(argv, &[test()]));
-}
-
-/// Exit code and standard output of the harness run with `flags`.
-fn harness(flags: &str) -> (Option<i32>, String) {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["harness_child", "--exact", "--nocapture"])
-        .env("GOWEAVE_TEST_HARNESS_ARGS", flags)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    common::run_child("all_failures", &[test()]);
 }
 
 /// The `"kind"` and `"token"` of each failure of the JSON record of `two_bugs`.

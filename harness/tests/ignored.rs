@@ -2,6 +2,10 @@
 //! `campaign.rs`'s `lost_update_unexpected`) is skipped by a plain run and explored, and
 //! reported, with `--ignored`.
 
+mod common;
+
+use common::harness;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -40,24 +44,7 @@ fn known_bug() -> &'static ConcTest {
 /// does not land in this test run's output): `GOWEAVE_TEST_HARNESS_ARGS` holds its flags.
 #[test]
 fn harness_child() {
-    let Ok(flags) = std::env::var("GOWEAVE_TEST_HARNESS_ARGS") else {
-        return;
-    };
-    let argv = std::iter::once("ignored").chain(flags.split_whitespace());
-    std::process::exit(goweave_harness::run(argv, &[known_bug()]));
-}
-
-/// Exit code and standard output of the harness run with `flags`.
-fn harness(flags: &str) -> (Option<i32>, String) {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["harness_child", "--exact", "--nocapture"])
-        .env("GOWEAVE_TEST_HARNESS_ARGS", flags)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    common::run_child("ignored", &[known_bug()]);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! `--replay @path`: the harness replays a token read from a file (as reports print for long
 //! tokens), and its report names the file again.
 
+mod common;
+
 use std::time::Duration;
 
 use goweave::harness::ConcTest;
@@ -37,11 +39,7 @@ fn test() -> &'static ConcTest {
 /// The harness run itself, in a child process: `GOWEAVE_TEST_HARNESS_ARGS` holds its flags.
 #[test]
 fn harness_child() {
-    let Ok(flags) = std::env::var("GOWEAVE_TEST_HARNESS_ARGS") else {
-        return;
-    };
-    let argv = std::iter::once("replay_file").chain(flags.split_whitespace());
-    std::process::exit(goweave_harness::run(argv, &[test()]));
+    common::run_child("replay_file", &[test()]);
 }
 
 #[test]
