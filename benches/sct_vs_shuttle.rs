@@ -25,6 +25,9 @@
 //!   two check before either withdraws).
 //! - `reorder_N`: N - 1 setters write `a = 1` then `b = -1`; a checker asserts it sees both
 //!   writes or neither.
+//! - `wronglock_N`: N threads increment a counter with a load and a store, each under a lock,
+//!   but one of them takes another lock than the rest; main asserts the counter reached N
+//!   (fails if that thread's load and store straddle another thread's).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -136,6 +139,26 @@ mod gw {
             h.join();
         }
     }
+
+    pub fn wronglock(n: usize) {
+        let right = Arc::new(Mutex::new(()));
+        let wrong = Arc::new(Mutex::new(()));
+        let x = Arc::new(AtomicI64::new(0));
+        let mut hs = Vec::new();
+        for i in 0..n {
+            let lock = if i == 0 { wrong.clone() } else { right.clone() };
+            let x = x.clone();
+            hs.push(go(move || {
+                let _g = lock.lock();
+                let v = x.load(SeqCst);
+                x.store(v + 1, SeqCst);
+            }));
+        }
+        for h in hs {
+            h.join();
+        }
+        assert_eq!(x.load(SeqCst), n as i64, "wronglock: an increment was lost");
+    }
 }
 
 mod sh {
@@ -237,6 +260,26 @@ mod sh {
             h.join().unwrap();
         }
     }
+
+    pub fn wronglock(n: usize) {
+        let right = Arc::new(Mutex::new(()));
+        let wrong = Arc::new(Mutex::new(()));
+        let x = Arc::new(AtomicI64::new(0));
+        let mut hs = Vec::new();
+        for i in 0..n {
+            let lock = if i == 0 { wrong.clone() } else { right.clone() };
+            let x = x.clone();
+            hs.push(spawn(move || {
+                let _g = lock.lock().unwrap();
+                let v = x.load(SeqCst);
+                x.store(v + 1, SeqCst);
+            }));
+        }
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(x.load(SeqCst), n as i64, "wronglock: an increment was lost");
+    }
 }
 
 /// Fibonacci number `n` (1, 1, 2, 3, ...).
@@ -301,14 +344,26 @@ fn programs() -> Vec<Program> {
             }),
         );
     }
-    add(
-        "reorder_20".into(),
-        10_000,
-        Arc::new(|t| match t {
-            Tool::Goweave => gw::reorder(20),
-            Tool::Shuttle => sh::reorder(20),
-        }),
-    );
+    for n in [5, 10, 20] {
+        add(
+            format!("reorder_{n}"),
+            10_000,
+            Arc::new(move |t| match t {
+                Tool::Goweave => gw::reorder(n),
+                Tool::Shuttle => sh::reorder(n),
+            }),
+        );
+    }
+    for n in [3, 8] {
+        add(
+            format!("wronglock_{n}"),
+            10_000,
+            Arc::new(move |t| match t {
+                Tool::Goweave => gw::wronglock(n),
+                Tool::Shuttle => sh::wronglock(n),
+            }),
+        );
+    }
     ps
 }
 
