@@ -2,31 +2,14 @@
 //! exploration goes on past the first failure, the report lists every distinct failure after
 //! it, and the verdict is still the first failure's.
 
-use std::sync::Arc;
-
-use goweave::cell::RaceCell;
-
-/// Two bugs: an unsynchronised write (a race in every schedule), and a panic in the schedules
-/// where the child's send reaches the buffer before main looks. The exhaustive search meets
-/// the race first.
-fn two_bugs() {
-    let cell = Arc::new(RaceCell::new(0));
-    let ch = goweave::chan::make(1);
-    let (c, tx) = (cell.clone(), ch.clone());
-    let h = goweave::go(move || {
-        tx.send(1);
-        c.set(1);
-    });
-    assert!(ch.try_recv().is_err(), "the send came first");
-    cell.set(2);
-    h.join();
-}
+#[path = "common/kernels.rs"]
+mod kernels;
 
 /// `goweave::check` in a child process, so that the variables are its own.
 #[test]
 fn check_child() {
     if std::env::var_os("GOWEAVE_TEST_CHECK_CHILD").is_some() {
-        goweave::check(two_bugs);
+        goweave::check(kernels::race_and_panic);
     }
 }
 
@@ -77,7 +60,7 @@ fn check_stops_at_the_first_failure_without_it() {
 /// (its report goes to standard error with the note).
 #[goweave::conc_test(strategy = "dfs", all_failures = true, expect = "race")]
 fn an_expected_first_failure_still_passes() {
-    two_bugs();
+    kernels::race_and_panic();
 }
 
 /// A bad value is an error that names the setting.

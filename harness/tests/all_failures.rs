@@ -6,25 +6,10 @@ mod common;
 
 use common::harness;
 
-use std::sync::Arc;
-
-use goweave::cell::RaceCell;
 use goweave::harness::ConcTest;
 
-/// Two bugs: an unsynchronised write (a race in every schedule), and a panic in the schedules
-/// where the child's send reaches the buffer before main looks.
-fn two_bugs() {
-    let cell = Arc::new(RaceCell::new(0));
-    let ch = goweave::chan::make(1);
-    let (c, tx) = (cell.clone(), ch.clone());
-    let h = goweave::go(move || {
-        tx.send(1);
-        c.set(1);
-    });
-    assert!(ch.try_recv().is_err(), "the send came first");
-    cell.set(2);
-    h.join();
-}
+#[path = "../../tests/common/kernels.rs"]
+mod kernels;
 
 fn test() -> &'static ConcTest {
     Box::leak(Box::new(ConcTest {
@@ -35,7 +20,7 @@ fn test() -> &'static ConcTest {
         site: std::panic::Location::caller(),
         ignored: false,
         options: &[("strategy", "dfs"), ("iterations", "10_000")],
-        body: two_bugs,
+        body: kernels::race_and_panic,
     }))
 }
 

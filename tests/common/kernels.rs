@@ -128,3 +128,20 @@ pub fn alternation(rounds: usize, limit: u64) -> impl Fn() + Send + Sync + 'stat
         assert!(a < limit && b < limit, "alternated: a={a} b={b}");
     }
 }
+
+/// Two bugs in one program, for reports of every distinct failure (`all_failures`): an
+/// unsynchronised write (a race in every schedule), and a panic (`the send came first`) in the
+/// schedules where the child's send reaches the buffer before main looks. The exhaustive
+/// search meets the race first.
+pub fn race_and_panic() {
+    let cell = Arc::new(goweave::cell::RaceCell::new(0));
+    let ch = goweave::chan::make(1);
+    let (c, tx) = (cell.clone(), ch.clone());
+    let h = goweave::go(move || {
+        tx.send(1);
+        c.set(1);
+    });
+    assert!(ch.try_recv().is_err(), "the send came first");
+    cell.set(2);
+    h.join();
+}
