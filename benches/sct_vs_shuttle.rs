@@ -1,21 +1,37 @@
-//! Schedules to the bug, goweave against shuttle (0.9), on SCTBench-CS-style programs ported
-//! to both tools the same way: the same threads, the same lock and atomic operations in the
-//! same order, so both see the same scheduling points. For each program and strategy, ten
-//! seeds each run up to a budget of schedules and stop at the first failure.
+//! Schedules to the bug, goweave against shuttle (0.9), on SCTBench's CS programs and a few
+//! programs of the same shapes, ported to both tools the same way: the same threads, the
+//! same lock, condition-variable and atomic operations in the same order, so both see the
+//! same scheduling points. For each program and strategy, each seed runs up to a budget of
+//! schedules and stops at the first failure.
 //!
-//! `cargo bench --bench sct_vs_shuttle` (release). Prints, per program and strategy, the
-//! seeds that found the bug, the median and worst number of schedules over the seeds (a seed
-//! that did not find it counts as the budget, marked `>`), the wall time, and the schedules
-//! per seed. Then, per program, the ratio of goweave's PCT median to shuttle's (the goal:
-//! at most 0.5). `--program NAME` runs one program; `--tool goweave` (or `shuttle`) only
-//! that tool's rows; `--depth N` sets PCT's bug depth for both tools (default 3), `--seeds N`
+//! `cargo bench --bench sct_vs_shuttle` (release), or the built binary,
+//! `target/release/deps/sct_vs_shuttle-* --all --seeds 30 2>/dev/null` (shuttle prints each
+//! failure on stderr). Prints, per program and strategy, the seeds that found the bug, the
+//! median and worst number of schedules over the seeds (a seed that did not find it counts as
+//! the budget, marked `>`), the wall time, and the schedules per seed; then a table with one
+//! row per program: goweave PCT's median and worst, shuttle PCT's median, their ratio (the
+//! goal: at most 0.5), goweave Random's median and the seeds each strategy found the bug
+//! with. `--all` runs every program (the default); `--program A,B` only those; `--tool
+//! goweave` (or `shuttle`, `goweave pct`, ...) only the strategies whose label starts so;
+//! `--depth N` sets PCT's bug depth for both tools (default: 3, 8 for `fib`), `--seeds N`
 //! the number of seeds (default 10), `--budget N` the schedules per seed (default: the
-//! program's, 10,000 or 20,000).
+//! program's).
 //!
-//! The programs, written from SCTBench's published descriptions:
-//! - `twostage_N`: N writers each set `data1` under one lock, then `data2 = data1 + 1` under
-//!   another; a reader started last reads both under the same locks and asserts
-//!   `data2 == data1 + 1` (fails if it runs between some writer's two stages).
+//! SCTBench's CS set (`benchmarks/buggy.txt` of mc-imperial/sctbench, 29 programs) is in
+//! `sct/cs.rs` (the 20 whose bodies differ: one comment each on the bug and the mapping) and
+//! here (the parameterised ones):
+//! - `twostage` (1 writer), `twostage_100` (99 writers): writers each set `data1` under one
+//!   lock, then `data2 = data1 + 1` under another; a reader started last reads both under the
+//!   same locks and asserts `data2 == data1 + 1` (fails if it runs between some writer's two
+//!   stages).
+//! - `reorder_N`: N - 1 setters (10 for `reorder_20`, with 10 checkers) write `a = 1` then
+//!   `b = -1`, unlocked; a checker asserts it sees both writes or neither.
+//! - `wronglock` (7), `wronglock_3` (3): one thread, under `dataLock`, reads the counter,
+//!   increments it (a load and a store) and asserts it now holds its read plus one, while N
+//!   threads increment it under another lock (fails if one of theirs lands in between).
+//!
+//! Not in the CS set, kept from the first rounds of this bench:
+//! - `twostage_20`: twostage with 20 writers.
 //! - `fib_K`: two threads alternately add under one lock, `i += j` and `j += i`, K times
 //!   each; main asserts neither reached the value that only strict alternation gives
 //!   (Fibonacci number 2K + 2): a bug that needs 2K - 1 context switches.
@@ -23,11 +39,6 @@
 //!   while they start); each checks the balance under the lock, unlocks, and withdraws under
 //!   the lock again if it saw enough. Main asserts the balance never went negative (fails if
 //!   two check before either withdraws).
-//! - `reorder_N`: N - 1 setters write `a = 1` then `b = -1`; a checker asserts it sees both
-//!   writes or neither.
-//! - `wronglock_N`: N threads increment a counter with a load and a store, each under a lock,
-//!   but one of them takes another lock than the rest; main asserts the counter reached N
-//!   (fails if that thread's load and store straddle another thread's).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +46,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goweave::{Checker, StrategyKind};
+
+#[path = "sct/cs.rs"]
+mod cs;
 
 /// Seeds per program and strategy unless `--seeds N` says otherwise.
 const SEEDS: u64 = 10;
@@ -119,45 +133,58 @@ mod gw {
         assert!(*acct.lock() >= 0, "withdraw: overdrawn");
     }
 
-    pub fn reorder(n: usize) {
+    pub fn reorder(setters: usize, checkers: usize) {
         let a = Arc::new(AtomicI64::new(0));
         let b = Arc::new(AtomicI64::new(0));
         let mut hs = Vec::new();
-        for _ in 0..n - 1 {
+        for _ in 0..setters {
             let (a, b) = (a.clone(), b.clone());
             hs.push(go(move || {
                 a.store(1, SeqCst);
                 b.store(-1, SeqCst);
             }));
         }
-        hs.push(go(move || {
-            let x = a.load(SeqCst);
-            let y = b.load(SeqCst);
-            assert!((x == 0 && y == 0) || (x == 1 && y == -1), "reorder");
-        }));
+        for _ in 0..checkers {
+            let (a, b) = (a.clone(), b.clone());
+            hs.push(go(move || {
+                let x = a.load(SeqCst);
+                let y = b.load(SeqCst);
+                assert!((x == 0 && y == 0) || (x == 1 && y == -1), "reorder");
+            }));
+        }
         for h in hs {
             h.join();
         }
     }
 
     pub fn wronglock(n: usize) {
-        let right = Arc::new(Mutex::new(()));
-        let wrong = Arc::new(Mutex::new(()));
-        let x = Arc::new(AtomicI64::new(0));
+        let data_lock = Arc::new(Mutex::new(()));
+        let this_lock = Arc::new(Mutex::new(()));
+        let value = Arc::new(AtomicI64::new(0));
         let mut hs = Vec::new();
-        for i in 0..n {
-            let lock = if i == 0 { wrong.clone() } else { right.clone() };
-            let x = x.clone();
+        let v = value.clone();
+        hs.push(go(move || {
+            let _g = data_lock.lock();
+            let x = v.load(SeqCst);
+            let before = v.load(SeqCst);
+            v.store(before + 1, SeqCst);
+            assert_eq!(
+                v.load(SeqCst),
+                x + 1,
+                "wronglock: an increment came in between"
+            );
+        }));
+        for _ in 0..n {
+            let (lock, v) = (this_lock.clone(), value.clone());
             hs.push(go(move || {
                 let _g = lock.lock();
-                let v = x.load(SeqCst);
-                x.store(v + 1, SeqCst);
+                let before = v.load(SeqCst);
+                v.store(before + 1, SeqCst);
             }));
         }
         for h in hs {
             h.join();
         }
-        assert_eq!(x.load(SeqCst), n as i64, "wronglock: an increment was lost");
     }
 }
 
@@ -240,45 +267,58 @@ mod sh {
         assert!(*acct.lock().unwrap() >= 0, "withdraw: overdrawn");
     }
 
-    pub fn reorder(n: usize) {
+    pub fn reorder(setters: usize, checkers: usize) {
         let a = Arc::new(AtomicI64::new(0));
         let b = Arc::new(AtomicI64::new(0));
         let mut hs = Vec::new();
-        for _ in 0..n - 1 {
+        for _ in 0..setters {
             let (a, b) = (a.clone(), b.clone());
             hs.push(spawn(move || {
                 a.store(1, SeqCst);
                 b.store(-1, SeqCst);
             }));
         }
-        hs.push(spawn(move || {
-            let x = a.load(SeqCst);
-            let y = b.load(SeqCst);
-            assert!((x == 0 && y == 0) || (x == 1 && y == -1), "reorder");
-        }));
+        for _ in 0..checkers {
+            let (a, b) = (a.clone(), b.clone());
+            hs.push(spawn(move || {
+                let x = a.load(SeqCst);
+                let y = b.load(SeqCst);
+                assert!((x == 0 && y == 0) || (x == 1 && y == -1), "reorder");
+            }));
+        }
         for h in hs {
             h.join().unwrap();
         }
     }
 
     pub fn wronglock(n: usize) {
-        let right = Arc::new(Mutex::new(()));
-        let wrong = Arc::new(Mutex::new(()));
-        let x = Arc::new(AtomicI64::new(0));
+        let data_lock = Arc::new(Mutex::new(()));
+        let this_lock = Arc::new(Mutex::new(()));
+        let value = Arc::new(AtomicI64::new(0));
         let mut hs = Vec::new();
-        for i in 0..n {
-            let lock = if i == 0 { wrong.clone() } else { right.clone() };
-            let x = x.clone();
+        let v = value.clone();
+        hs.push(spawn(move || {
+            let _g = data_lock.lock().unwrap();
+            let x = v.load(SeqCst);
+            let before = v.load(SeqCst);
+            v.store(before + 1, SeqCst);
+            assert_eq!(
+                v.load(SeqCst),
+                x + 1,
+                "wronglock: an increment came in between"
+            );
+        }));
+        for _ in 0..n {
+            let (lock, v) = (this_lock.clone(), value.clone());
             hs.push(spawn(move || {
                 let _g = lock.lock().unwrap();
-                let v = x.load(SeqCst);
-                x.store(v + 1, SeqCst);
+                let before = v.load(SeqCst);
+                v.store(before + 1, SeqCst);
             }));
         }
         for h in hs {
             h.join().unwrap();
         }
-        assert_eq!(x.load(SeqCst), n as i64, "wronglock: an increment was lost");
     }
 }
 
@@ -291,10 +331,12 @@ fn fibonacci(n: usize) -> u64 {
     b
 }
 
-/// A program: its name, its schedule budget per seed, and a body per tool.
+/// A program: its name, its schedule budget per seed, PCT's depth for it unless `--depth`
+/// says otherwise, and a body per tool.
 struct Program {
     name: String,
     budget: u64,
+    depth: usize,
     body: Arc<dyn Fn(Tool) + Send + Sync>,
 }
 
@@ -304,65 +346,95 @@ enum Tool {
     Shuttle,
 }
 
+/// The same call on both tools' module: `both!(f(args))` is a body that runs `gw::f(args)`
+/// on goweave and `sh::f(args)` on shuttle.
+macro_rules! both {
+    ($m:ident :: $f:ident ( $($a:expr),* )) => {{
+        Arc::new(move |t: Tool| match t {
+            Tool::Goweave => $m::gw::$f($($a),*),
+            Tool::Shuttle => $m::sh::$f($($a),*),
+        }) as Arc<dyn Fn(Tool) + Send + Sync>
+    }};
+    ($f:ident ( $($a:expr),* )) => {{
+        Arc::new(move |t: Tool| match t {
+            Tool::Goweave => gw::$f($($a),*),
+            Tool::Shuttle => sh::$f($($a),*),
+        }) as Arc<dyn Fn(Tool) + Send + Sync>
+    }};
+}
+
 fn programs() -> Vec<Program> {
     let mut ps = Vec::new();
-    let mut add = |name: String, budget: u64, f: Arc<dyn Fn(Tool) + Send + Sync>| {
+    let mut add = |name: &str, budget: u64, depth: usize, body| {
         ps.push(Program {
-            name,
+            name: name.to_string(),
             budget,
-            body: f,
+            depth,
+            body,
         })
     };
-    for n in [20, 100] {
+    // SCTBench's CS set (its `buggy.txt`), in its order.
+    add("account", 10_000, DEPTH, both!(cs::account()));
+    add(
+        "arithmetic_prog",
+        10_000,
+        DEPTH,
+        both!(cs::arithmetic_prog()),
+    );
+    add(
+        "bluetooth_driver",
+        10_000,
+        DEPTH,
+        both!(cs::bluetooth_driver()),
+    );
+    add("carter01", 10_000, DEPTH, both!(cs::carter01()));
+    add(
+        "circular_buffer",
+        10_000,
+        DEPTH,
+        both!(cs::circular_buffer()),
+    );
+    add("deadlock01", 10_000, DEPTH, both!(cs::deadlock01()));
+    for n in 2..=7usize {
         add(
-            format!("twostage_{n}"),
+            &format!("din_phil{n}_sat"),
             10_000,
-            Arc::new(move |t| match t {
-                Tool::Goweave => gw::twostage(n),
-                Tool::Shuttle => sh::twostage(n),
-            }),
+            DEPTH,
+            both!(cs::din_phil(n)),
         );
     }
+    add("fsbench", 1_000, DEPTH, both!(cs::fsbench()));
+    add("lazy01", 10_000, DEPTH, both!(cs::lazy01()));
+    add("phase01", 10_000, DEPTH, both!(cs::phase01()));
+    add("queue", 10_000, DEPTH, both!(cs::queue()));
+    // SCTBench's reorder_N: N - 1 setters and one checker, except reorder_20 (10 and 10).
+    for (name, setters, checkers) in [
+        ("reorder_3", 2, 1),
+        ("reorder_4", 3, 1),
+        ("reorder_5", 4, 1),
+        ("reorder_10", 9, 1),
+        ("reorder_20", 10, 10),
+    ] {
+        add(name, 10_000, DEPTH, both!(reorder(setters, checkers)));
+    }
+    add("stack", 10_000, DEPTH, both!(cs::stack()));
+    add("sync01", 10_000, DEPTH, both!(cs::sync01()));
+    add("sync02", 10_000, DEPTH, both!(cs::sync02()));
+    add("token_ring", 10_000, DEPTH, both!(cs::token_ring()));
+    // SCTBench's twostage: one writer and one reader; twostage_100: 99 writers.
+    add("twostage", 10_000, DEPTH, both!(twostage(1)));
+    add("twostage_100", 10_000, DEPTH, both!(twostage(99)));
+    // SCTBench's wronglock: 1 thread under the right lock and 7 under another; wronglock_3: 3.
+    add("wronglock", 10_000, DEPTH, both!(wronglock(7)));
+    add("wronglock_3", 10_000, DEPTH, both!(wronglock(3)));
+    // Not in the CS set: larger or deeper variants of the same shapes.
+    add("twostage_20", 10_000, DEPTH, both!(twostage(20)));
     for k in [3, 4] {
         let limit = fibonacci(2 * k + 2);
-        add(
-            format!("fib_{k}"),
-            20_000,
-            Arc::new(move |t| match t {
-                Tool::Goweave => gw::fib(k, limit),
-                Tool::Shuttle => sh::fib(k, limit),
-            }),
-        );
+        add(&format!("fib_{k}"), 20_000, 8, both!(fib(k, limit)));
     }
     for w in [3, 8] {
-        add(
-            format!("withdraw_{w}"),
-            10_000,
-            Arc::new(move |t| match t {
-                Tool::Goweave => gw::withdraw(w),
-                Tool::Shuttle => sh::withdraw(w),
-            }),
-        );
-    }
-    for n in [5, 10, 20] {
-        add(
-            format!("reorder_{n}"),
-            10_000,
-            Arc::new(move |t| match t {
-                Tool::Goweave => gw::reorder(n),
-                Tool::Shuttle => sh::reorder(n),
-            }),
-        );
-    }
-    for n in [3, 8] {
-        add(
-            format!("wronglock_{n}"),
-            10_000,
-            Arc::new(move |t| match t {
-                Tool::Goweave => gw::wronglock(n),
-                Tool::Shuttle => sh::wronglock(n),
-            }),
-        );
+        add(&format!("withdraw_{w}"), 10_000, DEPTH, both!(withdraw(w)));
     }
     ps
 }
@@ -409,117 +481,190 @@ fn shuttle_found(p: &Program, pct: Option<usize>, seed: u64) -> Option<u64> {
     failed.then(|| runs.load(Ordering::Relaxed))
 }
 
-/// (seeds that found it, median, worst), a miss counting as the budget.
-fn summary(found: &[Option<u64>], budget: u64) -> (usize, u64, u64, bool) {
+/// What one strategy did on one program over the seeds.
+#[derive(Clone, Copy)]
+struct Row {
+    /// Seeds that found the bug within the budget.
+    hits: usize,
+    /// Median schedules to the bug, a miss counting as the budget.
+    median: u64,
+    /// Most schedules to the bug (the budget if a seed missed).
+    worst: u64,
+    /// More than half the seeds missed (the median is a lower bound).
+    missed_median: bool,
+}
+
+/// The row of `found`, a miss counting as `budget`.
+fn summary(found: &[Option<u64>], budget: u64) -> Row {
     let mut v: Vec<u64> = found.iter().map(|f| f.unwrap_or(budget)).collect();
     v.sort_unstable();
     let hits = found.iter().filter(|f| f.is_some()).count();
-    let median = v[v.len() / 2];
-    let missed_median = found.iter().filter(|f| f.is_none()).count() > v.len() / 2;
-    (hits, median, *v.last().unwrap(), missed_median)
+    Row {
+        hits,
+        median: v[v.len() / 2],
+        worst: *v.last().unwrap(),
+        missed_median: found.len() - hits > v.len() / 2,
+    }
 }
+
+/// The value after `flag` in the arguments, parsed.
+fn arg<T: std::str::FromStr>(args: &[String], flag: &str) -> Option<T> {
+    let i = args.iter().position(|a| a == flag)?;
+    let v = args
+        .get(i + 1)
+        .unwrap_or_else(|| panic!("{flag} takes a value"));
+    Some(
+        v.parse()
+            .unwrap_or_else(|_| panic!("{flag}: cannot parse {v:?}")),
+    )
+}
+
+/// The strategies, in the order of the per-strategy lines and the table's columns.
+const LABELS: [&str; 4] = [
+    "goweave pct",
+    "shuttle pct",
+    "goweave random",
+    "shuttle random",
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--list") {
         return;
     }
-    let only = args
-        .iter()
-        .position(|a| a == "--program")
-        .and_then(|i| args.get(i + 1).cloned());
-    let tool = args
-        .iter()
-        .position(|a| a == "--tool")
-        .and_then(|i| args.get(i + 1).cloned());
-    let depth = args
-        .iter()
-        .position(|a| a == "--depth")
-        .and_then(|i| args.get(i + 1))
-        .map(|d| d.parse().expect("--depth takes a number"))
-        .unwrap_or(DEPTH);
-    let seeds: u64 = args
-        .iter()
-        .position(|a| a == "--seeds")
-        .and_then(|i| args.get(i + 1))
-        .map(|d| d.parse().expect("--seeds takes a number"))
-        .unwrap_or(SEEDS);
-    let budget: Option<u64> = args
-        .iter()
-        .position(|a| a == "--budget")
-        .and_then(|i| args.get(i + 1))
-        .map(|d| d.parse().expect("--budget takes a number"));
-    println!("seeds 0..{seeds}; PCT depth {depth}; a miss counts as the budget (shown with >)");
+    let only: Option<Vec<String>> =
+        arg::<String>(&args, "--program").map(|o| o.split(',').map(str::to_string).collect());
+    let all = args.iter().any(|a| a == "--all");
+    assert!(
+        !(all && only.is_some()),
+        "--all runs every program: drop --program"
+    );
+    let tool: Option<String> = arg(&args, "--tool");
+    let depth: Option<usize> = arg(&args, "--depth");
+    let seeds: u64 = arg(&args, "--seeds").unwrap_or(SEEDS);
+    let budget: Option<u64> = arg(&args, "--budget");
+    let known: Vec<String> = programs().into_iter().map(|p| p.name).collect();
+    for o in only.iter().flatten() {
+        assert!(
+            known.contains(o),
+            "--program {o}: no such program (known: {})",
+            known.join(", ")
+        );
+    }
+    println!("seeds 0..{seeds}; a miss counts as the budget (shown with >)");
     println!(
-        "{:<13} {:<15} {:>5} {:>8} {:>8} {:>9}  schedules to the bug, per seed",
+        "{:<17} {:<15} {:>5} {:>8} {:>8} {:>9}  schedules to the bug, per seed",
         "program", "tool/strategy", "found", "median", "worst", "time"
     );
+    let mut table: Vec<(String, usize, u64, [Option<Row>; 4])> = Vec::new();
     for mut p in programs() {
         p.budget = budget.unwrap_or(p.budget);
-        if only.as_ref().is_some_and(|o| *o != p.name) {
+        let depth = depth.unwrap_or(p.depth);
+        if only.as_ref().is_some_and(|o| !o.contains(&p.name)) {
             continue;
         }
-        let mut medians = Vec::new();
-        for (label, run) in [
-            (
-                "goweave pct",
-                Box::new(|seed| {
-                    goweave_found(
-                        &p,
-                        StrategyKind::Pct {
-                            depth: depth as u32,
-                        },
-                        seed,
-                    )
-                }) as Box<dyn Fn(u64) -> Option<u64>>,
-            ),
-            (
-                "shuttle pct",
-                Box::new(|seed| shuttle_found(&p, Some(depth), seed)),
-            ),
-            (
-                "goweave random",
-                Box::new(|seed| goweave_found(&p, StrategyKind::Random, seed)),
-            ),
-            (
-                "shuttle random",
-                Box::new(|seed| shuttle_found(&p, None, seed)),
-            ),
-        ] {
+        let mut rows: [Option<Row>; 4] = [None; 4];
+        for (i, label) in LABELS.iter().enumerate() {
             if tool
                 .as_ref()
                 .is_some_and(|t| !label.starts_with(t.as_str()))
             {
-                medians.push(0);
                 continue;
             }
+            let run = |seed| match i {
+                0 => goweave_found(
+                    &p,
+                    StrategyKind::Pct {
+                        depth: depth as u32,
+                    },
+                    seed,
+                ),
+                1 => shuttle_found(&p, Some(depth), seed),
+                2 => goweave_found(&p, StrategyKind::Random, seed),
+                _ => shuttle_found(&p, None, seed),
+            };
             let start = Instant::now();
-            let found: Vec<Option<u64>> = (0..seeds).map(&run).collect();
-            let (hits, median, worst, missed) = summary(&found, p.budget);
-            let mark = |m: bool, v: u64| if m { format!(">{v}") } else { v.to_string() };
+            let found: Vec<Option<u64>> = (0..seeds).map(run).collect();
+            let row = summary(&found, p.budget);
             let per: Vec<String> = found
                 .iter()
                 .map(|f| f.map_or(format!(">{}", p.budget), |n| n.to_string()))
                 .collect();
             println!(
-                "{:<13} {:<15} {:>2}/{:<2} {:>8} {:>8} {:>9.2?}  {}",
+                "{:<17} {:<15} {:>2}/{:<2} {:>8} {:>8} {:>9.2?}  {}",
                 p.name,
                 label,
-                hits,
+                row.hits,
                 seeds,
-                mark(missed, median),
-                mark(hits < seeds as usize, worst),
+                mark(row.missed_median, row.median),
+                mark(row.hits < seeds as usize, row.worst),
                 start.elapsed(),
                 per.join(" ")
             );
-            medians.push(median);
+            rows[i] = Some(row);
         }
-        if tool.is_none() {
-            println!(
-                "{:<13} goweave pct median / shuttle pct median = {:.2}",
-                p.name,
-                medians[0] as f64 / medians[1].max(1) as f64
-            );
-        }
+        table.push((p.name.clone(), depth, p.budget, rows));
+    }
+    print_table(&table, seeds);
+}
+
+/// `v`, prefixed with `>` when it is a lower bound.
+fn mark(lower_bound: bool, v: u64) -> String {
+    if lower_bound {
+        format!(">{v}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// The summary: per program, goweave PCT's median and worst, shuttle PCT's median, their
+/// ratio (the goal: at most 0.5), goweave Random's median, and how many seeds each strategy
+/// found the bug with. A strategy not run shows `-`.
+fn print_table(table: &[(String, usize, u64, [Option<Row>; 4])], seeds: u64) {
+    println!();
+    println!(
+        "| program | depth | budget | goweave PCT median / worst | shuttle PCT median | ratio | \
+         goweave Random median | found of {seeds}: gw PCT / sh PCT / gw Random / sh Random |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let cell = |r: &Option<Row>| r.map_or("-".to_string(), |r| mark(r.missed_median, r.median));
+    let mut ratios = Vec::new();
+    for (name, depth, budget, rows) in table {
+        let gw_pct = rows[0].map_or("-".to_string(), |r| {
+            format!(
+                "{} / {}",
+                mark(r.missed_median, r.median),
+                mark(r.hits < seeds as usize, r.worst)
+            )
+        });
+        let ratio = match (rows[0], rows[1]) {
+            (Some(g), Some(s)) => {
+                let r = g.median as f64 / s.median.max(1) as f64;
+                ratios.push(r);
+                format!("{r:.2}")
+            }
+            _ => "-".to_string(),
+        };
+        let found: Vec<String> = rows
+            .iter()
+            .map(|r| r.map_or("-".to_string(), |r| r.hits.to_string()))
+            .collect();
+        println!(
+            "| {name} | {depth} | {budget} | {gw_pct} | {} | {ratio} | {} | {} |",
+            cell(&rows[1]),
+            cell(&rows[2]),
+            found.join(" / ")
+        );
+    }
+    if !ratios.is_empty() {
+        ratios.sort_by(f64::total_cmp);
+        let over = ratios.iter().filter(|&&r| r > 0.5).count();
+        println!(
+            "\nratio goweave PCT / shuttle PCT over {} programs: median {:.2}, worst {:.2}, \
+             {over} above 0.5",
+            ratios.len(),
+            ratios[ratios.len() / 2],
+            ratios[ratios.len() - 1]
+        );
     }
 }
