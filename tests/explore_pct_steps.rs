@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use goweave::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use goweave::sync::Mutex;
 use goweave::{go, Checker, StrategyKind};
 
@@ -30,13 +31,15 @@ fn schedules_to_bug(rounds: usize, limit: u64, depth: u32, seed: u64, budget: u6
 /// Three turns each (five switches) at depth 8, the shape of SCTBench's fib_bench with 3
 /// rounds. When parked lock attempts counted as steps, seeds 0 to 9 needed 11, 9, 29, 27,
 /// 22, 4, 14, 14, 14 and 3 schedules (147 in all); without them, 2 to 4 each (26 in all).
+/// Since front-loaded schedules after the first place 1 to 7 change points rather than
+/// always 7 (this bug needs 5), seed 2 needs 11 and the others 2 to 5 (35 in all).
 #[test]
-fn pct_finds_a_three_round_alternation_within_ten_schedules_for_every_seed() {
+fn pct_finds_a_three_round_alternation_within_twelve_schedules_for_every_seed() {
     let found: Vec<Option<u64>> = (0..10)
         .map(|seed| schedules_to_bug(3, 21, 8, seed, 200))
         .collect();
     assert!(
-        found.iter().all(|f| f.is_some_and(|n| n <= 10)),
+        found.iter().all(|f| f.is_some_and(|n| n <= 12)),
         "schedules to the bug per seed: {found:?}"
     );
     let total: u64 = found.iter().flatten().sum();
@@ -187,4 +190,70 @@ fn pct_keeps_sampling_distinct_schedules_when_few_steps_are_left() {
             stats.distinct
         );
     }
+}
+
+/// SCTBench's bluetooth_driver: main checks a stopping flag, then counts an I/O in (under the
+/// lock that guards the count) and works; a stopper sets the flag, drops the initial count
+/// and marks the device stopped once the count reaches 0. Panics with `stopped device` when
+/// the stopper runs, all five of its shared steps after the flag, between main's check and
+/// its increment.
+fn stop_race() -> impl Fn() + Send + Sync + 'static {
+    struct Dev {
+        pending: Mutex<i64>,
+        stopping: AtomicBool,
+        drained: AtomicBool,
+        stopped: AtomicBool,
+    }
+    fn decrement(e: &Dev) {
+        let left = {
+            let mut p = e.pending.lock();
+            *p -= 1;
+            *p
+        };
+        if left == 0 {
+            e.drained.store(true, SeqCst);
+        }
+    }
+    || {
+        let e = Arc::new(Dev {
+            pending: Mutex::new(1),
+            stopping: AtomicBool::new(false),
+            drained: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+        });
+        let e2 = e.clone();
+        let stopper = go(move || {
+            e2.stopping.store(true, SeqCst);
+            decrement(&e2);
+            if e2.drained.load(SeqCst) {
+                e2.stopped.store(true, SeqCst);
+            }
+        });
+        if !e.stopping.load(SeqCst) {
+            *e.pending.lock() += 1;
+            assert!(!e.stopped.load(SeqCst), "stopped device");
+        }
+        decrement(&e);
+        stopper.join();
+    }
+}
+
+/// A bug of depth 2 at depth 3: main must be preempted between its check and its increment,
+/// and the stopper must then run its five shared steps with main below it. In a front-loaded
+/// schedule the change point not needed lands within those five steps with probability 5/7
+/// and lets main back in too soon; front-loaded schedules after the first now place one or
+/// two change points, at random (see "Surplus change points" in `explore::pct`). Over seeds 0
+/// to 40, with two in every front-loaded schedule, the median was 19 schedules to the bug
+/// (upper quartile 30, 1,065 in all); now 13 (upper quartile 20, 556 in all).
+#[test]
+fn pct_finds_a_shallow_bug_whose_victim_runs_long_at_a_median_under_16_schedules() {
+    let mut found: Vec<u64> = (0..41)
+        .map(|seed| {
+            pct_schedules(stop_race(), "stopped device", 3, seed, 1_000).unwrap_or(u64::MAX)
+        })
+        .collect();
+    found.sort_unstable();
+    assert!(found[20] <= 15, "schedules to the bug, sorted: {found:?}");
+    let total: u64 = found.iter().sum();
+    assert!(total <= 800, "{total} schedules over 41 seeds: {found:?}");
 }

@@ -109,6 +109,28 @@
 //! Where a release wakes one of several waiters (a waiter choice), the waiter with the
 //! highest priority wins.
 //!
+//! # Surplus change points
+//!
+//! A bug of depth `d' < depth` needs `d' - 1` change points; the others are surplus, and the
+//! paper's argument only asks that they not get in the way. In a front-loaded schedule they
+//! often do: its change points crowd the same first steps, so once one has preempted the
+//! goroutine that had to be preempted, the next lands within the next `m` steps with
+//! probability `m / (m + 2)` (with one left to place) and, if the goroutine then running is
+//! the one that had to run on, demotes it below the first and lets the preempted one back in
+//! too soon. So every front-loaded schedule but the first places between 1 and `depth - 1`
+//! change points, the number drawn uniformly; the first keeps `depth - 1`. The uniform half
+//! is unchanged and keeps the bound above for every depth up to `depth`; in the front-loaded
+//! half, a bug of depth `d'` gets exactly its `d' - 1` change points one time in
+//! `depth - 1`.
+//!
+//! On `benches/sct_vs_shuttle.rs` at depth 3 over 300 seeds, medians of schedules to the bug,
+//! always `depth - 1` against now: `bluetooth_driver` (main preempted between a check and an
+//! increment while a stopper runs five shared steps) 17 -> 9, `twostage` 5 -> 3,
+//! `twostage_20` 55 -> 45; the cost falls on bugs that gain from a second demotion
+//! (`reorder_10` 24 -> 31, `reorder_20` 8 -> 11, `reorder_5` 6 -> 7, each still at most a
+//! tenth of shuttle's median); `fib_3` and `fib_4` at depth 8 (3 and 11), `account`,
+//! `lazy01`, `queue`, `stack`, `token_ring`, `wronglock` and `withdraw_8` kept their medians.
+//!
 //! # Yields
 //!
 //! A goroutine that yields (it polls: see `explore`'s "Yields") drops below everything, so a
@@ -430,7 +452,15 @@ impl Strategy for Pct {
         // Before any schedule has shown k, and then in every other schedule at random, the
         // change points are placed as the schedule goes (see "Front-loaded schedules").
         let front_loaded = self.k == 0 || below(&mut self.rng, 2) == 0;
-        self.online_left = if front_loaded { self.depth - 1 } else { 0 };
+        // A front-loaded schedule after the first places between 1 and `depth - 1` change
+        // points, as many as a uniform draw says (see "Surplus change points").
+        self.online_left = if !front_loaded || self.depth == 1 {
+            0
+        } else if self.k == 0 {
+            self.depth - 1
+        } else {
+            1 + below(&mut self.rng, u64::from(self.depth - 1)) as u32
+        };
         if front_loaded {
             self.count_first = false;
         } else if k > 0 {
