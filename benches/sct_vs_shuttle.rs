@@ -189,9 +189,10 @@ mod gw {
 }
 
 mod sh {
-    //! The same programs on shuttle.
+    //! The same programs on shuttle. A lock ignores poisoning: once a thread has panicked,
+    //! shuttle unwinds the others, and a poisoned lock there must not panic again.
     use std::sync::atomic::Ordering::SeqCst;
-    use std::sync::Arc;
+    use std::sync::{Arc, PoisonError};
 
     use shuttle::sync::atomic::AtomicI64;
     use shuttle::sync::Mutex;
@@ -205,19 +206,19 @@ mod sh {
             let (l1, l2) = (l1.clone(), l2.clone());
             hs.push(spawn(move || {
                 let v = {
-                    let mut d1 = l1.lock().unwrap();
+                    let mut d1 = l1.lock().unwrap_or_else(PoisonError::into_inner);
                     *d1 = 1;
                     *d1
                 };
-                *l2.lock().unwrap() = v + 1;
+                *l2.lock().unwrap_or_else(PoisonError::into_inner) = v + 1;
             }));
         }
         hs.push(spawn(move || {
-            let t1 = *l1.lock().unwrap();
+            let t1 = *l1.lock().unwrap_or_else(PoisonError::into_inner);
             if t1 == 0 {
                 return;
             }
-            let t2 = *l2.lock().unwrap();
+            let t2 = *l2.lock().unwrap_or_else(PoisonError::into_inner);
             assert_eq!(t2, t1 + 1, "twostage");
         }));
         for h in hs {
@@ -230,33 +231,33 @@ mod sh {
         let a = ij.clone();
         let t1 = spawn(move || {
             for _ in 0..k {
-                let mut g = a.lock().unwrap();
+                let mut g = a.lock().unwrap_or_else(PoisonError::into_inner);
                 g.0 += g.1;
             }
         });
         let b = ij.clone();
         let t2 = spawn(move || {
             for _ in 0..k {
-                let mut g = b.lock().unwrap();
+                let mut g = b.lock().unwrap_or_else(PoisonError::into_inner);
                 g.1 += g.0;
             }
         });
         t1.join().unwrap();
         t2.join().unwrap();
-        let (i, j) = *ij.lock().unwrap();
+        let (i, j) = *ij.lock().unwrap_or_else(PoisonError::into_inner);
         assert!(i < limit && j < limit, "fib: strict alternation");
     }
 
     pub fn withdraw(w: usize) {
         let acct = Arc::new(Mutex::new(1i64));
-        let held = acct.lock().unwrap();
+        let held = acct.lock().unwrap_or_else(PoisonError::into_inner);
         let mut hs = Vec::new();
         for _ in 0..w {
             let acct = acct.clone();
             hs.push(spawn(move || {
-                let enough = *acct.lock().unwrap() >= 1;
+                let enough = *acct.lock().unwrap_or_else(PoisonError::into_inner) >= 1;
                 if enough {
-                    *acct.lock().unwrap() -= 1;
+                    *acct.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
                 }
             }));
         }
@@ -264,7 +265,10 @@ mod sh {
         for h in hs {
             h.join().unwrap();
         }
-        assert!(*acct.lock().unwrap() >= 0, "withdraw: overdrawn");
+        assert!(
+            *acct.lock().unwrap_or_else(PoisonError::into_inner) >= 0,
+            "withdraw: overdrawn"
+        );
     }
 
     pub fn reorder(setters: usize, checkers: usize) {
@@ -298,7 +302,7 @@ mod sh {
         let mut hs = Vec::new();
         let v = value.clone();
         hs.push(spawn(move || {
-            let _g = data_lock.lock().unwrap();
+            let _g = data_lock.lock().unwrap_or_else(PoisonError::into_inner);
             let x = v.load(SeqCst);
             let before = v.load(SeqCst);
             v.store(before + 1, SeqCst);
@@ -311,7 +315,7 @@ mod sh {
         for _ in 0..n {
             let (lock, v) = (this_lock.clone(), value.clone());
             hs.push(spawn(move || {
-                let _g = lock.lock().unwrap();
+                let _g = lock.lock().unwrap_or_else(PoisonError::into_inner);
                 let before = v.load(SeqCst);
                 v.store(before + 1, SeqCst);
             }));

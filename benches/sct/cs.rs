@@ -633,8 +633,9 @@ pub mod sh {
     pub use shuttle::sync::atomic::{AtomicBool, AtomicI64};
     use std::sync::atomic::Ordering::SeqCst;
 
-    /// A shuttle mutex whose `lock` returns the guard (shuttle's never poisons here: a panic
-    /// ends the test).
+    /// A shuttle mutex whose `lock` returns the guard, poisoned or not: once a thread has
+    /// panicked (the bug), shuttle unwinds the others, and a poisoned lock there must not
+    /// panic again (a panic while panicking aborts the bench).
     pub struct Mutex<T>(shuttle::sync::Mutex<T>);
 
     impl<T> Mutex<T> {
@@ -643,7 +644,9 @@ pub mod sh {
         }
 
         pub fn lock(&self) -> shuttle::sync::MutexGuard<'_, T> {
-            self.0.lock().unwrap()
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
     }
 
@@ -659,7 +662,9 @@ pub mod sh {
             &self,
             g: shuttle::sync::MutexGuard<'a, T>,
         ) -> shuttle::sync::MutexGuard<'a, T> {
-            self.0.wait(g).unwrap()
+            self.0
+                .wait(g)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
 
         pub fn signal(&self) {
