@@ -325,8 +325,13 @@
 //! there, followed by the poller's step (`Dpor::other_clearers`): another goroutine lets
 //! the poller on, which may then overtake the first one. `DPOR_DIFF_SEED=351`, program 31,
 //! found this (a `try_recv` that fails, then a send that must fill a buffer before another
-//! goroutine's `select!`; `tests/dpor_polling.rs` has it shrunk). Only such polls pay:
-//! the benchmark's counts, Peterson's included, are unchanged.
+//! goroutine's `select!`; `tests/dpor_polling.rs` has it shrunk). The poller's "step" is
+//! its run from the clearing up to its next yield, not only its next transition: after a
+//! `gosched`, that transition only returns from it, and the re-read of the flag is the one
+//! after. Looking at the next transition only, the search missed 8 of the 32 pairs of spin
+//! counts on Peterson's algorithm (main's `join` parking is one more goroutine that lets a
+//! spinner on; `tests/dpor_spin_outcomes.rs`, and `tests/dpor_polling.rs` with one spinner).
+//! Only such polls pay: programs that do not yield are unchanged.
 
 mod access;
 mod trace;
@@ -1189,15 +1194,17 @@ impl Dpor {
 
     /// A race the relation cannot see either: *which* goroutine lets a poller on (see
     /// "Yields" in the module docs). A poller's next transition `j` comes after the
-    /// transition `c` that cleared its yield flag; if `j` conflicts with `c`, or with what
-    /// comes after `c` in happens-before before `j`, then with another goroutine clearing the
-    /// flag instead, `j` could have come first. Clearing is a read (clears commute), so no
-    /// race says so: offer, at the decision that chose `c`, each other option's next
-    /// transition followed by `j`. Only such polls pay: a poller whose next step touches
-    /// nothing of what the clearer started adds nothing (Peterson's spinning reader, whose
-    /// clearer is the only other goroutine that can run, adds nothing either).
+    /// transition `c` that cleared its yield flag, and so do its later ones. If one of them,
+    /// up to its next yield (`Exec::poll_run`: after a `gosched`, `j` only returns from it
+    /// and the re-read comes next), conflicts with `c`, or with what comes after `c` in
+    /// happens-before before it, then with another goroutine clearing the flag instead, it
+    /// could have come first. Clearing is a read (clears commute), so no race says so:
+    /// offer, at the decision that chose `c`, each other option's next transition followed
+    /// by the poller's run up to that one. Only such polls pay: a poller whose run touches
+    /// nothing of what the clearer started adds nothing.
     fn other_clearers(&mut self, fresh: usize) {
         let mut offers = Vec::new();
+        let mut run = Vec::new();
         for j in fresh..self.exec.t.len() {
             let Some(c) = self.exec.t[j].cleared else {
                 continue;
@@ -1209,28 +1216,36 @@ impl Dpor {
                 continue;
             };
             let pg = self.exec.t[j].g;
+            // Let on by another goroutine, the poller may run on ahead of `c` until it
+            // yields again: its conflicting step may be a later one than `j` (after
+            // `gosched`, `j` only returns from it; the re-read of the flag comes next).
+            self.exec.poll_run(j, &mut run);
             let real = |x: &Acc, y: &Acc| x.key != access::Key::Yield && access::dependent(x, y);
-            let hidden = (c..j).any(|i| {
-                let ti = &self.exec.t[i];
-                ti.g != pg
-                    && self.exec.hb(c, i)
-                    && ti
-                        .acc
-                        .iter()
-                        .any(|x| self.exec.t[j].acc.iter().any(|y| real(x, y)))
+            let hidden = run.iter().position(|&s| {
+                (c..s).any(|i| {
+                    let ti = &self.exec.t[i];
+                    ti.g != pg
+                        && self.exec.hb(c, i)
+                        && ti
+                            .acc
+                            .iter()
+                            .any(|x| self.exec.t[s].acc.iter().any(|y| real(x, y)))
+                })
             });
-            if !hidden {
+            let Some(m) = hidden else {
                 continue;
-            }
+            };
             for &o in &node.options {
                 if o == node.chosen || o == pg || !node.enabled.contains(&o) {
                     continue;
                 }
-                if let Some(k) = (c + 1..j).find(|&k| self.exec.t[k].g == o) {
-                    offers.push((n, vec![k, j]));
-                } else if let Some(k) = (j + 1..self.exec.t.len()).find(|&k| self.exec.t[k].g == o)
-                {
-                    offers.push((n, vec![k, j]));
+                let k = (c + 1..j)
+                    .find(|&k| self.exec.t[k].g == o)
+                    .or_else(|| (j + 1..self.exec.t.len()).find(|&k| self.exec.t[k].g == o));
+                if let Some(k) = k {
+                    let mut v = vec![k];
+                    v.extend(run[..=m].iter().copied().filter(|&s| s != k));
+                    offers.push((n, v));
                 }
             }
         }
