@@ -239,21 +239,18 @@
 //! search (5.5 % more in all), so 2 jobs can run it at most 1.81 times as fast; parts 1 and 2
 //! of 4 are 0.29 and 0.31 of it.
 //!
-//! Spin loops do not add up, and there the single search is the one that falls short: on
-//! Peterson's algorithm the parts of 2 run 6,283 schedules each (disjoint: no choice list in
-//! both) against the single search's 2,487 (no wasted runs), and they reach program-level
-//! traces (the benchmark's log of each object's writes and the reads between them) that the
-//! single search does not: 76 for the two parts together against its 54 (every one of
-//! which the parts reach too). The difference is observable: counting each goroutine's spin iterations,
-//! the plain search and each part reach 32 pairs of counts, the single search 24, though the
-//! program is symmetric and it reaches the mirror image of 6 of the 8 it misses
-//! (`tests/dpor_spin_outcomes.rs`, whose test of the single search is ignored until this is
-//! fixed). So the single count is too small there, not the parts' sum too large: the race
-//! analysis through the yield flag (see "Yields") does not reverse every race that changes
-//! how often a poller waits. Waking the sleepers at the transition that clears a poll's
-//! flag (as the "Yields" relation says the clearer conflicts with the other possible
-//! clearers) was tried: it raised the single count to 5,795 and each part's to 9,897
-//! without one more program-level trace.
+//! Spin loops do not add up: on Peterson's algorithm the parts of 2 run 6,283 schedules
+//! each (disjoint: no choice list in both, 10,682 wasted runs each) against the single
+//! search's 8,004. Both reach the same 76 program-level traces (the benchmark's log of each
+//! object's writes and the reads between them) and, counting each goroutine's spin
+//! iterations, the same 32 pairs of counts as the plain search
+//! (`tests/dpor_spin_outcomes.rs`). Above the frontier the parts explore every candidate,
+//! as a plain search with sleep sets does, and a spin loop's decisions rarely raise the
+//! frontier's product (its candidates commute), so most of Peterson's tree is above it.
+//! The single search used to fall short there (2,487 schedules, 54 program-level traces, 24
+//! pairs of spin counts): the poller's step that another goroutine letting it on could move
+//! ahead is its re-read, not the return from `gosched` right after the yield (see
+//! `Dpor::other_clearers`).
 //!
 //! The preemption-bounded `Dfs { max_preemptions: Some(k) }` is not split (part 0 runs it
 //! whole). Nor is the work balanced dynamically: a job that finishes early does not take
