@@ -10,7 +10,7 @@
 //! after a spin, the reduction offered the other goroutines that could let the spinner on
 //! only when the spinner's very next step conflicted with the one that did; that step only
 //! returns from `gosched`, and the re-read of the flag comes after it. Now every step of the
-//! spinner up to its next yield counts, and the single search reaches the 32 pairs (1,522
+//! spinner up to its next yield counts, and the single search reaches the 32 pairs (1,128
 //! schedules); `tests/dpor_polling.rs` has the gap shrunk to one spinner.
 
 use std::collections::BTreeSet;
