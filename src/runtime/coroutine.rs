@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
-use super::goroutine::{Body, GRef, InlineEntry, G};
+use super::goroutine::{Body, GRef, InlineEntry, Spare, G};
 use super::join;
 use super::panic::{capture_panic, PanicReport};
 use super::stack::{self, GoStack};
@@ -88,6 +88,8 @@ pub(crate) struct Warm {
     /// Usable stack size of the goroutines this worker starts (one runtime, one size).
     size: usize,
     idle: RefCell<Vec<GoCoroutine>>,
+    /// The records of goroutines that finished here, for the next ones that start here.
+    records: Spare,
 }
 
 impl Warm {
@@ -96,7 +98,14 @@ impl Warm {
         Warm {
             size,
             idle: RefCell::new(Vec::new()),
+            records: Spare::new(),
         }
+    }
+
+    /// The worker's stash of finished goroutines' records.
+    #[inline]
+    pub(crate) fn records(&self) -> &Spare {
+        &self.records
     }
 
     #[inline]

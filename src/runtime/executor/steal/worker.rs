@@ -103,7 +103,7 @@ impl WorkerCtx {
     fn start(&self, src: Source, g: New) -> GRef {
         self.counters
             .started(src, || now_ns().saturating_sub(self.shared.began));
-        self.shared.materialize(g)
+        self.shared.materialize(g, self.warm.records())
     }
 
     /// Memory for the join cells of `go`s spawned here.
@@ -473,7 +473,7 @@ impl WorkerCtx {
                 // The last use of `g`: whichever reference is the last one recycles.
                 drop(queued.take());
                 if let Some(r) = registered {
-                    goroutine::recycle(r);
+                    self.warm.records().recycle(r);
                 }
             }
         }
