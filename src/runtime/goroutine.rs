@@ -27,6 +27,9 @@ pub use crate::verdict::{Status, WaitReason};
 /// record stays at 304 bytes, see `task`'s budget test).
 pub(crate) const NO_HOME: u32 = u32::MAX;
 
+/// `G::slot` of a goroutine not in its worker's registry (`steal/registry.rs`).
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
 /// A shared reference to a goroutine record.
 pub(crate) type GRef = Arc<G>;
 
@@ -174,7 +177,8 @@ pub(crate) struct G {
     wait_site: AtomicPtr<Location<'static>>,
     /// Worker index the goroutine is bound to once started (`NO_HOME` before).
     pub(crate) home: AtomicU32,
-    /// The goroutine's slot in its home worker's table of started goroutines.
+    /// The goroutine's slot in its home worker's table of started goroutines (`NO_SLOT`
+    /// until it is registered there, at its first suspension: see `steal/registry.rs`).
     pub(crate) slot: AtomicU32,
     /// Set while the executor force-unwinds the goroutine (main returned or the run failed).
     pub(crate) torn_down: AtomicBool,
@@ -301,7 +305,7 @@ impl G {
         *r.wait_reason.get_mut() = WaitReason::None as u8;
         *r.wait_site.get_mut() = spawn_site as *const _ as *mut _;
         *r.home.get_mut() = NO_HOME;
-        *r.slot.get_mut() = 0;
+        *r.slot.get_mut() = NO_SLOT;
         *r.torn_down.get_mut() = false;
         *r.parked_unwinding.get_mut() = false;
         *r.yielder.get_mut() = std::ptr::null_mut();
@@ -340,7 +344,7 @@ impl G {
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             wait_site: AtomicPtr::new(nowhere as *const _ as *mut _),
             home: AtomicU32::new(NO_HOME),
-            slot: AtomicU32::new(0),
+            slot: AtomicU32::new(NO_SLOT),
             torn_down: AtomicBool::new(false),
             parked_unwinding: AtomicBool::new(false),
             body: UnsafeCell::new(Body::Gone),
