@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
-use super::goroutine::{Body, GRef, InlineEntry, G};
+use super::goroutine::{Body, GRef, InlineEntry, Spare, G};
 use super::join;
 use super::panic::{capture_panic, PanicReport};
 use super::stack::{self, GoStack};
@@ -88,6 +88,8 @@ pub(crate) struct Warm {
     /// Usable stack size of the goroutines this worker starts (one runtime, one size).
     size: usize,
     idle: RefCell<Vec<GoCoroutine>>,
+    /// The records of goroutines that finished here, for the next ones that start here.
+    records: Spare,
 }
 
 impl Warm {
@@ -96,7 +98,14 @@ impl Warm {
         Warm {
             size,
             idle: RefCell::new(Vec::new()),
+            records: Spare::new(),
         }
+    }
+
+    /// The worker's stash of finished goroutines' records.
+    #[inline]
+    pub(crate) fn records(&self) -> &Spare {
+        &self.records
     }
 
     #[inline]
@@ -246,15 +255,25 @@ fn launch(g: &GRef, body: &mut Body, warm: Option<&Warm>) -> Result<Job, Step> {
             });
         }
     }
-    let launch = match std::mem::replace(body, Body::Gone) {
-        Body::Unstarted(f) => Launch::Boxed(f),
-        Body::Inline(e) => Launch::Inline(e),
+    // The entries of `Inline` and `Task` are copied out, not moved (they are `Copy`), so a
+    // `mem::replace` of the body would leave a whole `Body` to drop: a call to its drop glue
+    // per goroutine. They own nothing, so the body is overwritten below instead.
+    let launch = match body {
+        Body::Inline(e) => Launch::Inline(*e),
         // The controlled executor gives a task a stack, so that the strategy may switch at
         // a scheduling point in the middle of a poll.
-        Body::Task(e) => Launch::Task(e),
+        Body::Task(e) => Launch::Task(*e),
+        Body::Unstarted(_) => match std::mem::replace(body, Body::Gone) {
+            Body::Unstarted(f) => Launch::Boxed(f),
+            _ => unreachable!("matched just above"),
+        },
         Body::Gone => panic!("goweave: {} resumed after it finished", g.label()),
         Body::Started(_) => unreachable!("only called before the goroutine started"),
     };
+    // SAFETY: the body is `Inline` or `Task`, whose entries (copied out above) own nothing, or
+    // `Gone`: nothing is leaked by writing over it. From here the `launch` owns what the body
+    // described (the payload's closure or future).
+    unsafe { std::ptr::write(body, Body::Gone) };
     let co = match warm.and_then(|w| w.take(g.stack_size())) {
         Some(co) => co,
         None => match stack::allocate(g.stack_size()) {

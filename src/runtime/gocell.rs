@@ -26,6 +26,10 @@
 //!   the `join` lock, so a finishing goroutine that reads `refs` under that lock either sees
 //!   the handle, and leaves the result to it, or sees it gone, and drops the result itself.
 //! - `name` is moved out by the run side when the record is made, before it is shared.
+//! - The run side drops its reference only after its last touch of the cell (the state is
+//!   `Done` or `Abandoned` by then if the handle is alive). So a handle that reads `refs == 1`
+//!   (acquire) is the only owner for good, and may read the state without the lock
+//!   (`Handle::take_if_alone`).
 
 use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
@@ -493,6 +497,48 @@ impl Handle {
         self.0.header().id
     }
 
+    /// Join without the lock once the run side has let go of the cell: `Err(self)` while it
+    /// holds it still. Otherwise the handle is the cell's only owner (see the module
+    /// invariants), reads the end state alone, and frees the cell: `Ok(Ok(v))` is the result,
+    /// `Ok(Err(Some(why)))` an abandoned goroutine, `Ok(Err(None))` a result already taken (by
+    /// an await). The caller acquires the exit edge, as after [`take`](Self::take).
+    ///
+    /// In a spawn loop that keeps its handles the goroutines have mostly finished by the time
+    /// they are joined: this is then one load where the lock and `release_emptied` were two
+    /// locked read-modify-writes.
+    ///
+    /// # Safety
+    /// `T` is the cell's result type.
+    pub(crate) unsafe fn take_if_alone<T>(self) -> Result<Result<T, Option<&'static str>>, Handle> {
+        // The run side drops its reference (a `Release` decrement) after its last touch of the
+        // cell, so with the handle alive a count of one means it is gone for good.
+        if self.0.header().refs.load(Ordering::Acquire) != 1 {
+            return Err(self);
+        }
+        let h = ManuallyDrop::new(self).0 .0;
+        // SAFETY: the handle's reference (given up by this function) keeps the cell alive
+        // until the `dealloc` below.
+        let header = unsafe { h.as_ref() };
+        // SAFETY: the run side let go (above) and the handle is consumed here, so nobody else
+        // can reach the cell, its lock included; the acquire load makes the run side's writes
+        // visible.
+        let st = unsafe { &mut *header.join.value_unlocked() };
+        let out = match std::mem::replace(st, CellState::Empty) {
+            // SAFETY: `Done` means the slot holds the result, a `T` (the caller's contract);
+            // the union puts both of its fields at its start.
+            CellState::Done => Ok(unsafe { (header.vtable.slot)(h).cast::<T>().read() }),
+            CellState::Abandoned(why) => Err(Some(why)),
+            CellState::Empty => Err(None),
+            CellState::Running { .. } => {
+                unreachable!("a run side lets go of its cell only after it ended it")
+            }
+        };
+        // SAFETY: the last owner (above); the slot is empty: the result was read out just
+        // above, or there was none.
+        unsafe { (header.vtable.dealloc)(h) };
+        Ok(out)
+    }
+
     /// Let go of a cell whose result this handle took (state `Empty`), without the lock the
     /// drop would take to find that out.
     pub(crate) fn release_emptied(self) {
@@ -676,6 +722,71 @@ mod tests {
         }
         let (n, _h) = cell(|| 5u32);
         assert!(matches!(n.open(), Unstarted::Go(_)));
+    }
+
+    #[test]
+    fn a_handle_alone_takes_the_result_without_the_lock_and_frees_the_cell() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let m = n.clone();
+        let (new, h) = cell(move || Tally(m));
+        // The run side still holds the cell: the handle must take the locked path.
+        // SAFETY (all `take_if_alone` calls below): the result types are the cells'.
+        let h = match unsafe { h.take_if_alone::<Tally>() } {
+            Err(h) => h,
+            Ok(_) => panic!("joined before the goroutine ran"),
+        };
+        start(new).run();
+        let v = match unsafe { h.take_if_alone::<Tally>() } {
+            Ok(Ok(v)) => v,
+            _ => panic!("the finished goroutine's result was not handed over"),
+        };
+        assert_eq!(n.load(Ordering::SeqCst), 0, "moved out, not dropped");
+        drop(v);
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+
+        // Abandoned: unrun, then panicked.
+        let (new, h) = cell(|| 1u8);
+        drop(new);
+        assert!(matches!(
+            unsafe { h.take_if_alone::<u8>() },
+            Ok(Err(Some(
+                "it was torn down (main returned) before it started"
+            )))
+        ));
+        let (new, h) = cell(|| -> u8 { panic!("boom") });
+        let s = start(new);
+        assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.run())).is_err());
+        assert!(matches!(
+            unsafe { h.take_if_alone::<u8>() },
+            Ok(Err(Some(_)))
+        ));
+
+        // Taken by a poll (locked), then joined: nothing left.
+        let (new, h) = cell(|| 2u8);
+        start(new).run();
+        let mut st = h.lock();
+        // SAFETY: `Done`, and the result is a `u8`.
+        assert_eq!(unsafe { h.take::<u8>(&mut st) }, 2);
+        drop(st);
+        assert!(matches!(unsafe { h.take_if_alone::<u8>() }, Ok(Err(None))));
+    }
+
+    #[test]
+    fn a_handle_alone_sees_what_the_run_side_wrote_on_another_thread() {
+        // Under Miri this checks the unlocked read against the run side's writes.
+        let (new, mut h) = cell(|| vec![7u64; 3]);
+        let s = start(new);
+        let t = std::thread::spawn(move || s.run());
+        let v = loop {
+            // SAFETY: the result type is the cell's.
+            match unsafe { h.take_if_alone::<Vec<u64>>() } {
+                Ok(r) => break r.expect("finished"),
+                Err(back) => h = back,
+            }
+            std::thread::yield_now();
+        };
+        assert_eq!(v, [7, 7, 7]);
+        t.join().unwrap();
     }
 
     #[test]

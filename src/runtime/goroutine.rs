@@ -27,6 +27,9 @@ pub use crate::verdict::{Status, WaitReason};
 /// record stays at 304 bytes, see `task`'s budget test).
 pub(crate) const NO_HOME: u32 = u32::MAX;
 
+/// `G::slot` of a goroutine not in its worker's registry (`steal/registry.rs`).
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
 /// A shared reference to a goroutine record.
 pub(crate) type GRef = Arc<G>;
 
@@ -174,7 +177,8 @@ pub(crate) struct G {
     wait_site: AtomicPtr<Location<'static>>,
     /// Worker index the goroutine is bound to once started (`NO_HOME` before).
     pub(crate) home: AtomicU32,
-    /// The goroutine's slot in its home worker's table of started goroutines.
+    /// The goroutine's slot in its home worker's table of started goroutines (`NO_SLOT`
+    /// until it is registered there, at its first suspension: see `steal/registry.rs`).
     pub(crate) slot: AtomicU32,
     /// Set while the executor force-unwinds the goroutine (main returned or the run failed).
     pub(crate) torn_down: AtomicBool,
@@ -240,11 +244,57 @@ impl G {
         stack_size: usize,
         handle: bool,
     ) -> GRef {
-        let mut g = free_list::take().unwrap_or_else(|| {
+        let spare = free_list::take();
+        G::fill(
+            spare, id, name, spawn_site, parent, exec, install, stack_size, handle,
+        )
+    }
+
+    /// `new`, with a record of the calling worker's `spare` stash if it has one.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(crate) fn new_in(
+        spare: &Spare,
+        id: u64,
+        name: Option<Box<str>>,
+        spawn_site: &'static Location<'static>,
+        parent: u64,
+        exec: ExecKind,
+        install: Install<'_>,
+        stack_size: usize,
+        handle: bool,
+    ) -> GRef {
+        let g = spare.list.borrow_mut().pop().or_else(free_list::take);
+        G::fill(
+            g, id, name, spawn_site, parent, exec, install, stack_size, handle,
+        )
+    }
+
+    /// Fill `spare` (a recycled record) or else a fresh record with a new goroutine.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn fill(
+        spare: Option<GRef>,
+        id: u64,
+        name: Option<Box<str>>,
+        spawn_site: &'static Location<'static>,
+        parent: u64,
+        exec: ExecKind,
+        install: Install<'_>,
+        stack_size: usize,
+        handle: bool,
+    ) -> GRef {
+        let g = spare.unwrap_or_else(|| {
             super::arena::before_fresh_record();
             Arc::new(G::blank())
         });
-        let r = Arc::get_mut(&mut g).expect("a fresh or recycled record is not shared");
+        debug_assert_eq!(Arc::strong_count(&g), 1, "a spare record is not shared");
+        // SAFETY: a fresh record is unshared, and so is a spare one: the free lists and the
+        // stashes only ever hold the last reference of a record (`recycle`, `Spare::recycle`),
+        // and no `Weak<G>` is ever made. So this is the only reference, and `Arc::get_mut`'s
+        // check (a locked compare-exchange, per goroutine) would only confirm it. The pointer
+        // comes from the `Arc`'s own allocation, which it may write.
+        let r = unsafe { &mut *Arc::as_ptr(&g).cast_mut() };
         r.id = id;
         r.name = name.map(Box::new);
         r.spawn_site = spawn_site;
@@ -255,7 +305,7 @@ impl G {
         *r.wait_reason.get_mut() = WaitReason::None as u8;
         *r.wait_site.get_mut() = spawn_site as *const _ as *mut _;
         *r.home.get_mut() = NO_HOME;
-        *r.slot.get_mut() = 0;
+        *r.slot.get_mut() = NO_SLOT;
         *r.torn_down.get_mut() = false;
         *r.parked_unwinding.get_mut() = false;
         *r.yielder.get_mut() = std::ptr::null_mut();
@@ -275,7 +325,13 @@ impl G {
             _ => "",
         };
         r.task = matches!(body, Body::Task(_));
-        *r.body.get_mut() = body;
+        debug_assert!(
+            matches!(r.body.get_mut(), Body::Gone),
+            "a spare record is cleared"
+        );
+        // SAFETY: a fresh or spare record's body is `Gone` (`blank`, `clear`), which owns
+        // nothing: writing over it drops nothing, and saves a call to `Body`'s drop glue.
+        unsafe { std::ptr::write(r.body.get_mut(), body) };
         g
     }
 
@@ -294,7 +350,7 @@ impl G {
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             wait_site: AtomicPtr::new(nowhere as *const _ as *mut _),
             home: AtomicU32::new(NO_HOME),
-            slot: AtomicU32::new(0),
+            slot: AtomicU32::new(NO_SLOT),
             torn_down: AtomicBool::new(false),
             parked_unwinding: AtomicBool::new(false),
             body: UnsafeCell::new(Body::Gone),
@@ -315,13 +371,17 @@ impl G {
     /// Drop whatever the record still holds (an unrun closure, an unjoined result), leaving
     /// it reusable.
     fn clear(&mut self) {
-        match std::mem::replace(self.body.get_mut(), Body::Gone) {
-            // SAFETY: an `Inline` body means the payload holds its closure; `&mut self` is
-            // exclusive access.
-            Body::Inline(e) => unsafe { (e.discard)(&self.payload) },
-            // SAFETY: a `Task` body means the payload holds its future; exclusive as above.
-            Body::Task(e) => unsafe { e.discard(&self.payload) },
-            other => drop(other),
+        // A finished goroutine's body is already `Gone` (the common case skips the drop glue).
+        let body = self.body.get_mut();
+        if !matches!(body, Body::Gone) {
+            match std::mem::replace(body, Body::Gone) {
+                // SAFETY: an `Inline` body means the payload holds its closure; `&mut self` is
+                // exclusive access.
+                Body::Inline(e) => unsafe { (e.discard)(&self.payload) },
+                // SAFETY: a `Task` body means the payload holds its future; exclusive as above.
+                Body::Task(e) => unsafe { e.discard(&self.payload) },
+                other => drop(other),
+            }
         }
         let join = self.join.get_mut().unwrap_or_else(|p| p.into_inner());
         if let JoinState::Done { discard } = std::mem::replace(join, JoinState::Empty) {
@@ -481,6 +541,58 @@ pub(crate) fn recycle(mut g: GRef) {
     free_list::put(g);
 }
 
+/// A worker's stash of finished goroutines' records, for the goroutines it starts next (a
+/// goroutine finishes on the worker that started it, so a worker gives back about as many as
+/// it takes). Go's `gfput`/`gfget` keep dead `g`s per P in the same way. Cheaper than the
+/// thread's free list below: no thread-local lookup, and no locked compare-exchange of
+/// `Arc::get_mut` to learn that the last reference is unshared.
+///
+/// Invariant: every record in the stash is dead, cleared, and its only reference is the
+/// stash's.
+pub(crate) struct Spare {
+    list: RefCell<Vec<GRef>>,
+}
+
+/// Records a worker's stash keeps; beyond that they go to the thread's free list.
+const SPARE_MAX: usize = 256;
+
+impl Spare {
+    /// An empty stash.
+    pub(crate) const fn new() -> Spare {
+        Spare {
+            list: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// [`recycle`], into this stash.
+    #[inline]
+    pub(crate) fn recycle(&self, g: GRef) {
+        // No `Weak<G>` is ever made, so a strong count of one is the last reference; the
+        // fence pairs with the release decrements of the references dropped before, so their
+        // holders' uses of the record happen before it is cleared here.
+        if Arc::strong_count(&g) != 1 || g.status() != Status::Dead {
+            return;
+        }
+        std::sync::atomic::fence(Ordering::Acquire);
+        // SAFETY: the last reference (above), so nobody else can reach the record; the
+        // pointer comes from the `Arc`'s own allocation.
+        unsafe { (*Arc::as_ptr(&g).cast_mut()).clear() };
+        let mut list = self.list.borrow_mut();
+        if list.len() < SPARE_MAX {
+            list.push(g);
+        } else {
+            drop(list);
+            free_list::put(g);
+        }
+    }
+
+    /// Records held now.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.list.borrow().len()
+    }
+}
+
 /// Recycled records: a short list per thread, and batches moved through a global list when
 /// one thread frees what another allocates (the spawner and the finisher are often different
 /// workers). Bounded, so a burst of a million goroutines does not stay allocated.
@@ -631,6 +743,89 @@ mod tests {
         };
         drop(g);
         assert_eq!(n.load(Ordering::SeqCst), 2, "the unjoined result");
+    }
+
+    #[test]
+    fn a_workers_stash_reuses_only_dead_unshared_records_and_nothing_of_their_goroutine() {
+        let spare = Spare::new();
+        let first = |install: Install<'_>| {
+            G::new_in(
+                &spare,
+                7,
+                Some("old".into()),
+                Location::caller(),
+                1,
+                ExecKind::Steal(0),
+                install,
+                4096,
+                false,
+            )
+        };
+        let g = first(&mut boxed(Box::new(|| {})));
+        let addr = Arc::as_ptr(&g);
+        let local: Rc<dyn Any> = Rc::new(5u32);
+        let _ = g.local(1, || local.clone());
+        g.set_wait(WaitReason::ChanReceive, Location::caller());
+        g.home.store(0, Ordering::Relaxed);
+        // Alive, then shared: not taken.
+        spare.recycle(g.clone());
+        assert_eq!(spare.len(), 0);
+        g.set_status(Status::Dead);
+        let other = g.clone();
+        spare.recycle(g);
+        assert_eq!(
+            spare.len(),
+            0,
+            "a shared record stays with its other holder"
+        );
+        spare.recycle(other);
+        assert_eq!(spare.len(), 1);
+        assert_eq!(
+            Rc::strong_count(&local),
+            1,
+            "its locals dropped when stashed"
+        );
+        let site = Location::caller();
+        let h = G::new_in(
+            &spare,
+            8,
+            None,
+            site,
+            2,
+            ExecKind::Steal(0),
+            &mut boxed(Box::new(|| {})),
+            4096,
+            false,
+        );
+        assert_eq!(Arc::as_ptr(&h), addr, "the stashed record is reused");
+        assert_eq!(spare.len(), 0);
+        assert_eq!((h.id, h.parent, h.name()), (8, 2, None));
+        assert!(std::ptr::eq(h.spawn_site, site) && std::ptr::eq(h.site(), site));
+        assert_eq!(
+            (h.status(), h.wait_reason()),
+            (Status::Runnable, WaitReason::None)
+        );
+        assert_eq!(h.home.load(Ordering::Relaxed), NO_HOME);
+        let fresh = h.local(1, || Rc::new(0u32));
+        assert_eq!(
+            *fresh.downcast_ref::<u32>().unwrap(),
+            0,
+            "a local of the old goroutine"
+        );
+        // A full stash hands the rest to the thread's free list.
+        let gs: Vec<GRef> = (0..SPARE_MAX + 1)
+            .map(|_| {
+                let g = first(&mut boxed(Box::new(|| {})));
+                g.set_status(Status::Dead);
+                g
+            })
+            .collect();
+        for g in gs {
+            spare.recycle(g);
+        }
+        assert_eq!(spare.len(), SPARE_MAX);
+        h.set_status(Status::Dead);
+        drop(h);
     }
 
     #[test]

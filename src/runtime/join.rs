@@ -307,6 +307,16 @@ fn joined_abandoned(id: u64, why: &str) -> ! {
 
 /// `JoinHandle::join` of a handle that holds a cell.
 fn join_cell<T>(c: gocell::Handle, id: u64, site: &'static Location<'static>) -> T {
+    // SAFETY: the cell was made by `go::<F, T>`.
+    let c = match unsafe { c.take_if_alone::<T>() } {
+        Ok(Ok(v)) => {
+            hb::acquire(Key::Exit(id));
+            return v;
+        }
+        Ok(Err(Some(why))) => joined_abandoned(id, why),
+        Ok(Err(None)) => joined_after_await(site),
+        Err(c) => c,
+    };
     loop {
         let mut st = c.lock();
         match &mut *st {

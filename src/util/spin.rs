@@ -98,6 +98,17 @@ impl<T> SpinLock<T> {
         }
     }
 
+    /// The value, reached without the lock, for an owner that knows nobody else can reach
+    /// the lock any more (a join cell whose other owner let go of it, `gocell`).
+    ///
+    /// # Safety
+    /// No guard of this lock exists, and no other thread can take one while the pointer is
+    /// used; the last holder's writes happen before (an `Acquire` the caller did).
+    #[inline]
+    pub(crate) unsafe fn value_unlocked(&self) -> *mut T {
+        self.value.get()
+    }
+
     /// Take the lock.
     #[inline]
     pub(crate) fn lock(&self) -> SpinGuard<'_, T> {

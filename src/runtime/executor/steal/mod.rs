@@ -35,7 +35,7 @@ use once_cell::sync::Lazy;
 use crate::runtime::context::{self, Exec};
 use crate::runtime::event::ObjId;
 use crate::runtime::gocell::{self, New, Unstarted};
-use crate::runtime::goroutine::{self, Body, GRef, InlineEntry, Install, Payload, G};
+use crate::runtime::goroutine::{self, Body, GRef, InlineEntry, Install, Payload, Spare, G};
 use crate::runtime::panic::{install_hook, PanicReport};
 use crate::runtime::timer::{TimerFn, TimerId};
 
@@ -372,8 +372,9 @@ impl Shared {
     }
 
     /// The record of an unstarted goroutine taken from a run queue by the worker about to run
-    /// it: a `go`'s cell gets one now, from this thread's free list (`gocell.rs`).
-    pub(crate) fn materialize(&self, new: New) -> GRef {
+    /// it: a `go`'s cell gets one now, from the worker's `spare` stash or else this thread's
+    /// free list (`gocell.rs`).
+    pub(crate) fn materialize(&self, new: New, spare: &Spare) -> GRef {
         let mut start = match new.open() {
             Unstarted::Record(g) => return g,
             Unstarted::Go(s) => s,
@@ -391,7 +392,8 @@ impl Shared {
                 function,
             })
         };
-        G::new(
+        G::new_in(
+            spare,
             id,
             name,
             site,

@@ -30,6 +30,7 @@ use crate::runtime::gocell::{New, Unstarted};
 use crate::runtime::goroutine::{self, GRef, Status};
 use crate::runtime::stack;
 
+use super::registry::Registry;
 use super::slot::{DequeSighting, Sighting, LOCAL_EVERY};
 use super::stats::{Counters, Source};
 use super::timers::{as_ns, Plan};
@@ -103,7 +104,7 @@ impl WorkerCtx {
     fn start(&self, src: Source, g: New) -> GRef {
         self.counters
             .started(src, || now_ns().saturating_sub(self.shared.began));
-        self.shared.materialize(g)
+        self.shared.materialize(g, self.warm.records())
     }
 
     /// Memory for the join cells of `go`s spawned here.
@@ -401,22 +402,37 @@ impl WorkerCtx {
     }
 
     fn run(&self, queued: GRef) {
-        // At its first run the registry takes over the queue's reference (see `registry.rs`);
-        // afterwards the queue's reference is the waker's, and is dropped when this returns.
+        // At its first suspension the registry takes over the queue's reference (see
+        // `registry.rs`); afterwards the queue's reference is the waker's, and is dropped when
+        // this returns.
         let gp = Arc::as_ptr(&queued);
         let mut queued = Some(queued);
         if queued
             .as_ref()
             .is_some_and(|g| g.home.load(Ordering::Relaxed) == goroutine::NO_HOME)
         {
-            let g = queued.take().expect("checked just above");
-            g.home.store(self.index as u32, Ordering::Release);
-            self.shared.registry.insert(g);
+            queued
+                .as_ref()
+                .expect("checked just above")
+                .home
+                .store(self.index as u32, Ordering::Release);
+            // Only a first run is published: a goroutine that ran before is registered.
+            self.shared.registry.running(self.index, gp);
         }
         // SAFETY: the record stays alive to the end of this call: `queued` holds it, or the
         // registry does until `remove` below hands its reference back (only this worker, its
         // home, removes it). The `Arc` made here never drops its count.
         let g = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(gp) });
+        // Registers a goroutine at its first suspension, with the queue's reference (an
+        // unregistered goroutine is on its first run, from the queue that started it).
+        let register = |queued: &mut Option<GRef>| {
+            if !Registry::has(&g) {
+                let r = queued
+                    .take()
+                    .expect("a first run holds its queue's reference");
+                self.shared.registry.insert(r);
+            }
+        };
         g.set_status(Status::Running);
         self.spawned.set(0);
         let step = {
@@ -427,6 +443,7 @@ impl WorkerCtx {
         };
         match step {
             Step::Suspended(Request::Park(unlock)) => {
+                register(&mut queued);
                 g.set_status(Status::Waiting);
                 // SAFETY: the closure lives on the parked goroutine's stack, which stays
                 // suspended (and so alive) until someone unparks it after this call.
@@ -434,10 +451,14 @@ impl WorkerCtx {
                 self.note_park();
             }
             Step::Suspended(Request::ParkTask) => {
+                register(&mut queued);
                 g.set_status(Status::Waiting);
                 crate::task::parked(&g);
             }
             Step::Suspended(Request::Yield) | Step::Suspended(Request::Switch) => {
+                if !Registry::has(&g) {
+                    self.shared.registry.insert(GRef::clone(&g));
+                }
                 g.set_status(Status::Runnable);
                 // Go's run queue is one FIFO of new and woken goroutines alike; ours is split
                 // (new ones must stay stealable), so a yield lets one new goroutine go first.
@@ -454,7 +475,11 @@ impl WorkerCtx {
             Step::Finished(exit) => {
                 g.set_status(Status::Dead);
                 crate::runtime::hb::exited(g.id);
-                let registered = self.shared.registry.remove(&g);
+                // The registry's reference, or else (never suspended) the queue's.
+                let last = match self.shared.registry.remove(&g) {
+                    Some(r) => Some(r),
+                    None => queued.take(),
+                };
                 if !g.counted_out.get() {
                     self.shared.live[self.index].fetch_sub(1, Ordering::Relaxed);
                 }
@@ -472,8 +497,8 @@ impl WorkerCtx {
                 }
                 // The last use of `g`: whichever reference is the last one recycles.
                 drop(queued.take());
-                if let Some(r) = registered {
-                    goroutine::recycle(r);
+                if let Some(r) = last {
+                    self.warm.records().recycle(r);
                 }
             }
         }
