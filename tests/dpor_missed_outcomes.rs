@@ -20,7 +20,15 @@ fn reached(s: StrategyKind, body: impl Fn(Outcomes) + Send + Sync + 'static) -> 
         .iterations(1_000_000)
         .shrink_budget(Duration::ZERO)
         .run_to_end(move || body(o.clone()));
-    assert!(all.stats.exhausted);
+    assert!(
+        all.stats.exhausted,
+        "{} {:?}",
+        all.stats,
+        all.failures
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+    );
     let got = out.lock().unwrap().clone();
     got
 }
@@ -168,5 +176,52 @@ fn dpor_finds_the_deadlock_behind_a_race() {
         },
         locks_after_a_race,
     );
+    assert_eq!(dpor, plain);
+}
+
+/// `DPOR_DIFF_SEED=10`, program 87 of the split's differential (whose parts reached two
+/// outcomes the single search did not). One goroutine compare-exchanges `x` from 0 and then
+/// increments a cell without a lock; another stores 1 to `x` under a mutex; main increments
+/// the cell without a lock and then takes the mutex. The two increments race
+/// unless a chain of three steps orders them: main's unlock before the
+/// second's lock, and the store before the compare-exchange. Every schedule the reduced search
+/// ran reported the race before that chain (a race report ended the schedule), so its
+/// analysis never saw the lock order or the atomic's order to reverse, and it reached no run
+/// that passes the race (`Dpor::unran` adds only the next step of each goroutine).
+fn race_before_a_chain(out: Outcomes) {
+    let x = Arc::new(AtomicU64::new(0));
+    let m = Arc::new(goweave::sync::Mutex::new(()));
+    let cell = Arc::new(goweave::cell::RaceCell::new(0u64));
+    let (x1, c1) = (x.clone(), cell.clone());
+    let a = go(move || {
+        let swapped = x1.compare_exchange(0, 5, SeqCst, SeqCst).is_ok();
+        c1.with_mut(|v| *v += 1);
+        swapped
+    });
+    let (x2, m2) = (x.clone(), m.clone());
+    let b = go(move || {
+        let _g = m2.lock();
+        x2.store(1, SeqCst);
+    });
+    cell.with_mut(|v| *v += 1);
+    drop(m.lock());
+    let swapped = a.join();
+    b.join();
+    out.lock()
+        .unwrap()
+        .insert(format!("{swapped} {}", x.load(SeqCst)));
+}
+
+#[test]
+fn dpor_runs_on_past_a_race_to_the_orders_after_it() {
+    let plain = reached(StrategyKind::DfsPlain, race_before_a_chain);
+    let dpor = reached(
+        StrategyKind::Dfs {
+            max_preemptions: None,
+        },
+        race_before_a_chain,
+    );
+    // The compare-exchange fails after the store: reached with the race and without it.
+    assert!(plain.contains("false 1"), "{plain:?}");
     assert_eq!(dpor, plain);
 }
