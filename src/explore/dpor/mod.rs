@@ -337,17 +337,17 @@
 //! the benchmark's counts, Peterson's included, are unchanged.
 
 mod access;
+mod shadow;
+mod slots;
 mod trace;
 mod wut;
 
 use access::{of_event, of_resume, of_select, of_wake, Acc, Act};
+use shadow::Locks;
 use trace::Exec;
 use wut::{Seq, Wut};
 
-use std::hash::BuildHasherDefault;
-
 use super::{Decision, Note, Strategy, ValueDecision};
-use crate::util::hash::FxHasher;
 use crate::verdict::{Event, Op};
 
 /// The pseudo-goroutine "time passes".
@@ -424,7 +424,7 @@ struct Snap {
     t_len: usize,
     gs: Vec<GState>,
     max_obj: u64,
-    locks: FxMap<u64, LockShadow>,
+    locks: Locks,
     boundary: bool,
     open_yield: Option<u64>,
     pending_node: Option<usize>,
@@ -456,8 +456,6 @@ impl Split {
     }
 }
 
-type FxMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
-
 enum Node {
     /// Boxed: see `pick_goroutine`.
     G(Box<GNode>),
@@ -473,13 +471,6 @@ fn node_next(n: &mut Node) -> &mut Vec<Vec<Acc>> {
         Node::G(g) => &mut g.next,
         Node::Value { .. } => unreachable!("a goroutine decision"),
     }
-}
-
-/// The strategy's shadow of one lock: who holds it, as far as the schedule's events show.
-#[derive(Clone, Copy, Default)]
-struct LockShadow {
-    writer: bool,
-    readers: u32,
 }
 
 /// What the strategy knows of a goroutine during a schedule (`Copy`: a [`Snap`] copies
@@ -531,7 +522,7 @@ pub struct Dpor {
     /// The largest object id seen so far in this schedule.
     max_obj: u64,
     /// Locks by object id.
-    locks: FxMap<u64, LockShadow>,
+    locks: Locks,
     /// A decision was taken: the next transition starts a new one.
     boundary: bool,
     /// The goroutine that yielded at the latest decision, until a transition starts.
@@ -801,7 +792,7 @@ impl Dpor {
                 if blocked {
                     continue;
                 }
-                let l = self.locks.entry(o).or_default();
+                let l = self.locks.entry(o);
                 match op {
                     Op::Lock => l.writer = true,
                     Op::TryLock if !l.writer && l.readers == 0 => l.writer = true,
@@ -847,7 +838,7 @@ impl Dpor {
                 match ev.op {
                     Op::Join => self.gs.get(ev.obj.0 as usize).is_some_and(|s| s.exited),
                     Op::Lock | Op::RLock => {
-                        let l = self.locks.get(&ev.obj.0).copied().unwrap_or_default();
+                        let l = self.locks.get(ev.obj.0).unwrap_or_default();
                         !l.writer && (ev.op == Op::RLock || l.readers == 0)
                     }
                     _ => true,
@@ -972,6 +963,13 @@ impl Dpor {
     /// Among `options` not in `enabled`: those whose pending channel operation or `select!`
     /// would block on a channel that another option's pending `select!` names.
     fn parks_for_select(&self, options: &[u64], enabled: &[u64], d: &Decision<'_>) -> Vec<u64> {
+        // Most decisions have no `select!` pending: answered from the events alone, without
+        // asking any option for its channels.
+        let any_select =
+            (0..d.runnable.len()).any(|i| d.pending(i).is_some_and(|p| p.event.op == Op::Select));
+        if !any_select {
+            return Vec::new();
+        }
         let chans = |g: u64| -> Option<(Op, Vec<u64>)> {
             let i = d.index_of(g)?;
             let p = d.pending(i)?;
@@ -1409,7 +1407,7 @@ impl Dpor {
         snap.t_len = self.exec.t.len();
         snap.gs.clone_from(&self.gs);
         snap.max_obj = self.max_obj;
-        snap.locks.clone_from(&self.locks);
+        snap.locks.copy_from(&self.locks);
         snap.boundary = self.boundary;
         snap.open_yield = self.open_yield;
         snap.pending_node = self.pending_node;
@@ -1444,7 +1442,7 @@ impl Dpor {
         }
         self.gs.clone_from(&s.gs);
         self.max_obj = s.max_obj;
-        self.locks.clone_from(&s.locks);
+        self.locks.copy_from(&s.locks);
         self.boundary = s.boundary;
         self.open_yield = s.open_yield;
         self.pending_node = s.pending_node;
@@ -1556,7 +1554,7 @@ fn hash_note(h: u64, n: &Note) -> u64 {
 #[cfg(debug_assertions)]
 fn hash_prefix(exec: &Exec, n: usize) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = FxHasher::default();
+    let mut h = crate::util::hash::FxHasher::default();
     for t in &exec.t[..n] {
         (t.g, t.node, t.creator, t.waker, t.cleared).hash(&mut h);
         (t.hand_off, t.resumed, t.parked, t.observer).hash(&mut h);
