@@ -225,3 +225,51 @@ fn dpor_runs_on_past_a_race_to_the_orders_after_it() {
     assert!(plain.contains("false 1"), "{plain:?}");
     assert_eq!(dpor, plain);
 }
+
+/// `DPOR_DIFF_SEED=76`, program 194 of the split's differential. A goroutine draws a random
+/// bit that nothing else reads; another polls a buffered channel and then
+/// compare-exchanges `x` from 0; a third offers a send on that channel in a `select!`; main
+/// stores to `x` (shrunk: in the original, under a mutex). Every outcome of the others is reachable with either bit, but
+/// the reduced search missed one with the bit 1 (the poll takes the value and the
+/// compare-exchange comes before the store): a wakeup sequence that reversed a race was
+/// followed through the random choice for its first value only, and the later values made
+/// free choices from there.
+fn poll_after_a_random_bit(out: Outcomes) {
+    let x = Arc::new(AtomicU64::new(0));
+    let c0: Chan<u64> = chan::make(0);
+    let c1: Chan<u64> = chan::make(1);
+    let a = go(|| goweave::rand::below(2));
+    let (x2, d1) = (x.clone(), c1.clone());
+    let b = go(move || {
+        let got = d1.try_recv().map_or(98, |v| v);
+        let ok = x2.compare_exchange(0, 5, SeqCst, SeqCst).is_ok();
+        (got, ok)
+    });
+    let (e0, e1) = (c0.clone(), c1.clone());
+    let c = go(move || {
+        goweave::select! {
+            send(e1, 4) => 40,
+            recv(e0) -> v => 50 + v.unwrap_or(9),
+        }
+    });
+    x.store(2, SeqCst);
+    let bit = a.join();
+    let (got, ok) = b.join();
+    let sel = c.join();
+    out.lock()
+        .unwrap()
+        .insert(format!("{bit} {got} {ok} {sel}"));
+}
+
+#[test]
+fn dpor_follows_a_wakeup_sequence_through_every_value_of_a_data_choice() {
+    let plain = reached(StrategyKind::DfsPlain, poll_after_a_random_bit);
+    let dpor = reached(
+        StrategyKind::Dfs {
+            max_preemptions: None,
+        },
+        poll_after_a_random_bit,
+    );
+    assert!(plain.contains("1 4 true 40"), "{plain:?}");
+    assert_eq!(dpor, plain);
+}
