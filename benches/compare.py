@@ -320,7 +320,7 @@ def cargo_executables(args, cwd, log):
 
 def fresh_runs(exe, bench, runs, log):
     """Run `exe bench` `runs` times, each a fresh process; log one summary line."""
-    xs, cpus, delivery = [], [], []
+    xs, cpus, delivery, raw = [], [], [], []
     for _ in range(runs):
         p = subprocess.run([exe, bench], cwd=ROOT, stdout=subprocess.PIPE, stderr=sys.stderr, text=True, timeout=600)
         d = next((parse_kv(l) for l in p.stdout.splitlines() if parse_kv(l)), None)
@@ -328,6 +328,7 @@ def fresh_runs(exe, bench, runs, log):
             log.write(f"bench={bench} mode=fresh error=exit_{p.returncode}\n")
             return
         xs.append(float(d["ns_per_op"]))
+        raw.append((xs[-1], next(l for l in p.stdout.splitlines() if parse_kv(l))))
         cpus.append(float(d.get("cpu_ns_per_op", "nan")))
         if "max_delivery_ns" in d:
             delivery.append(float(d["max_delivery_ns"]))
@@ -342,6 +343,8 @@ def fresh_runs(exe, bench, runs, log):
             f"worst_ns_per_op={xs[-1]:.1f} best_ns_per_op={xs[0]:.1f} median_cpu_ns_per_op={median(cpus):.1f}{extra} all={','.join(f'{x:.0f}' for x in xs)}")
     print(line, file=sys.stderr)
     log.write(line + "\n")
+    # The slowest process's own line (placement, CPU per thread), to tell why it was slow.
+    log.write(f"# slowest run of {bench}: {max(raw)[1]}\n")
     log.flush()
 
 

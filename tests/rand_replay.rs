@@ -86,3 +86,20 @@ fn a_failure_that_depends_on_a_random_value_is_found() {
     // The schedule recorded the value choice.
     assert!(!err.schedule().is_empty());
 }
+
+/// Go seeds its generator at start-up, so two runs of a program draw different values; so
+/// does the work-stealing runtime, though each `block_on` starts new worker threads (whose
+/// generators were once seeded from their stack address and repeated from run to run).
+#[test]
+fn each_run_on_the_work_stealing_runtime_draws_new_values() {
+    let rt = goweave::Runtime::builder().build().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let (main, child) = rt.block_on(|| (rand::u64(), goweave::go(rand::u64).join()));
+        assert!(seen.insert(main), "a run repeated main's draw {main:#x}");
+        assert!(
+            seen.insert(child),
+            "a run repeated a goroutine's draw {child:#x}"
+        );
+    }
+}

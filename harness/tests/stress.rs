@@ -83,3 +83,55 @@ fn the_stress_flag_reaches_the_configuration() {
     let err = TestConfig::resolve(&[], &[&zero]).unwrap_err();
     assert!(err.to_string().contains("--stress"), "{err}");
 }
+
+/// A coin from `goweave::rand` (recorded, so each run replays) picks which of two assertions
+/// fails: two distinct failures, each in about half of the runs.
+fn heads_or_tails() {
+    let coin = goweave::go(|| goweave::rand::below(2)).join();
+    if coin == 0 {
+        panic!("heads");
+    }
+    panic!("tails");
+}
+
+#[test]
+fn stress_with_all_failures_makes_every_run_and_keeps_each_distinct_failure() {
+    let t = test("heads_or_tails", heads_or_tails);
+    let cfg = TestConfig::resolve(&[("stress", "60"), ("all_failures", "true")], &[]).unwrap();
+    let ex = explore_test(t, &cfg, Shard::WHOLE, 2, None).unwrap();
+    assert_eq!(ex.schedules, 60, "no job stops at a failure");
+    let (_, first) = ex.failure.expect("60 coins");
+    assert_eq!(
+        ex.later.len(),
+        1,
+        "heads and tails, each once: {:?}",
+        ex.later
+    );
+    let (_, second) = &ex.later[0];
+    let mut sides = Vec::new();
+    for f in [&first, second] {
+        assert_eq!(f.kind(), FailureKind::Panic, "{f}");
+        let schedule: goweave::Schedule = f.token().unwrap().parse().unwrap();
+        let again = goweave::replay(&schedule, heads_or_tails).unwrap_err();
+        let side = if again.report().contains("heads") {
+            "heads"
+        } else {
+            "tails"
+        };
+        assert!(
+            f.report().contains(side),
+            "the token replays its own failure: {f}"
+        );
+        sides.push(side);
+    }
+    sides.sort();
+    assert_eq!(sides, ["heads", "tails"]);
+
+    let cfg = TestConfig::resolve(&[("stress", "60")], &[]).unwrap();
+    let ex = explore_test(t, &cfg, Shard::WHOLE, 2, None).unwrap();
+    assert!(ex.failure.is_some() && ex.later.is_empty());
+    assert!(
+        ex.schedules < 60,
+        "without all_failures the first failure stops the jobs"
+    );
+}

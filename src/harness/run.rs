@@ -38,7 +38,8 @@ pub fn explore(
         s => s,
     };
     if let (Some(n), true) = (cfg.settings.stress, cfg.stressed()) {
-        return Ok(stress(body, n, part, name));
+        let all = cfg.settings.all_failures == Some(true);
+        return Ok(stress(body, n, part, name, all));
     }
     let (offset, stride) = if cfg.splittable() || fuzz {
         (part.offset, part.stride)
@@ -145,20 +146,24 @@ fn explore_to_end(
 
 /// `--stress N`: this part's share of `n` recorded runs of `body` on the work-stealing runtime
 /// (runs `offset`, `offset + stride`, ...), stopping at the first failure of any part; the
-/// failure is the checker's, from following the recorded run (`record::run`).
-fn stress(body: fn(), n: u64, part: &Part, name: &str) -> Exploration {
+/// failure is the checker's, from following the recorded run (`record::run`). With `all`
+/// (`all_failures`), every run is made and each distinct failure (kind and location) kept, the
+/// first one deciding the verdict, and no part stops the others.
+fn stress(body: fn(), n: u64, part: &Part, name: &str, all: bool) -> Exploration {
     let start = Instant::now();
     let rt = match crate::Runtime::builder().build() {
         Ok(rt) => rt,
         Err(e) => panic!("goweave: --stress needs a runtime: {e}"),
     };
     let mut runs = 0;
+    let mut found: Vec<(u64, crate::Failure)> = Vec::new();
     let mut k = part.offset;
     while k < n {
-        if part
-            .stop
-            .as_ref()
-            .is_some_and(|s| s.load(Ordering::Relaxed) <= k)
+        if !all
+            && part
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed) <= k)
         {
             break;
         }
@@ -167,29 +172,32 @@ fn stress(body: fn(), n: u64, part: &Part, name: &str) -> Exploration {
         }
         runs += 1;
         if let Err(f) = crate::record::run_named(&rt, body, Some(name)) {
-            if let Some(s) = &part.stop {
-                s.fetch_min(k, Ordering::Relaxed);
+            if !all {
+                if let Some(s) = &part.stop {
+                    s.fetch_min(k, Ordering::Relaxed);
+                }
+                found.push((k, f));
+                break;
             }
-            return Exploration {
-                schedules: runs,
-                steps: None,
-                elapsed: start.elapsed(),
-                failure: Some((k, f)),
-                later: Vec::new(),
-                exhausted: None,
-                wasted: 0,
-            };
+            let seen = found
+                .iter()
+                .any(|(_, g)| g.kind() == f.kind() && g.location() == f.location());
+            if !seen {
+                found.push((k, f));
+            }
         }
         k += part.stride.max(1);
     }
+    let mut found = found.into_iter();
+    let failure = found.next();
     Exploration {
         schedules: runs,
         steps: None,
         elapsed: start.elapsed(),
-        failure: None,
-        later: Vec::new(),
         exhausted: None,
         wasted: 0,
+        failure,
+        later: found.collect(),
     }
 }
 

@@ -253,21 +253,18 @@
 //! search (5.5 % more in all), so 2 jobs can run it at most 1.81 times as fast; parts 1 and 2
 //! of 4 are 0.29 and 0.31 of it.
 //!
-//! Spin loops do not add up, and there the single search is the one that falls short: on
-//! Peterson's algorithm the parts of 2 run 6,283 schedules each (disjoint: no choice list in
-//! both) against the single search's 2,487 (no wasted runs), and they reach program-level
-//! traces (the benchmark's log of each object's writes and the reads between them) that the
-//! single search does not: 76 for the two parts together against its 54 (every one of
-//! which the parts reach too). The difference is observable: counting each goroutine's spin iterations,
-//! the plain search and each part reach 32 pairs of counts, the single search 24, though the
-//! program is symmetric and it reaches the mirror image of 6 of the 8 it misses
-//! (`tests/dpor_spin_outcomes.rs`, whose test of the single search is ignored until this is
-//! fixed). So the single count is too small there, not the parts' sum too large: the race
-//! analysis through the yield flag (see "Yields") does not reverse every race that changes
-//! how often a poller waits. Waking the sleepers at the transition that clears a poll's
-//! flag (as the "Yields" relation says the clearer conflicts with the other possible
-//! clearers) was tried: it raised the single count to 5,795 and each part's to 9,897
-//! without one more program-level trace.
+//! Spin loops do not add up: on Peterson's algorithm the parts of 2 run 6,283 schedules
+//! each (disjoint: no choice list in both, 10,682 wasted runs each) against the single
+//! search's 7,352. Both reach the same 76 program-level traces (the benchmark's log of each
+//! object's writes and the reads between them) and, counting each goroutine's spin
+//! iterations, the same 32 pairs of counts as the plain search
+//! (`tests/dpor_spin_outcomes.rs`). Above the frontier the parts explore every candidate,
+//! as a plain search with sleep sets does, and a spin loop's decisions rarely raise the
+//! frontier's product (its candidates commute), so most of Peterson's tree is above it.
+//! The single search used to fall short there (2,487 schedules, 54 program-level traces, 24
+//! pairs of spin counts): the poller's step that another goroutine letting it on could move
+//! ahead is its re-read, not the return from `gosched` right after the yield (see
+//! `Dpor::other_clearers`).
 //!
 //! The preemption-bounded `Dfs { max_preemptions: Some(k) }` is not split (part 0 runs it
 //! whole). Nor is the work balanced dynamically: a job that finishes early does not take
@@ -339,8 +336,13 @@
 //! there, followed by the poller's step (`Dpor::other_clearers`): another goroutine lets
 //! the poller on, which may then overtake the first one. `DPOR_DIFF_SEED=351`, program 31,
 //! found this (a `try_recv` that fails, then a send that must fill a buffer before another
-//! goroutine's `select!`; `tests/dpor_polling.rs` has it shrunk). Only such polls pay:
-//! the benchmark's counts, Peterson's included, are unchanged.
+//! goroutine's `select!`; `tests/dpor_polling.rs` has it shrunk). The poller's "step" is
+//! its run from the clearing up to its next yield, not only its next transition: after a
+//! `gosched`, that transition only returns from it, and the re-read of the flag is the one
+//! after. Looking at the next transition only, the search missed 8 of the 32 pairs of spin
+//! counts on Peterson's algorithm (main's `join` parking is one more goroutine that lets a
+//! spinner on; `tests/dpor_spin_outcomes.rs`, and `tests/dpor_polling.rs` with one spinner).
+//! Only such polls pay: programs that do not yield are unchanged.
 
 mod access;
 mod shadow;
@@ -1204,15 +1206,17 @@ impl Dpor {
 
     /// A race the relation cannot see either: *which* goroutine lets a poller on (see
     /// "Yields" in the module docs). A poller's next transition `j` comes after the
-    /// transition `c` that cleared its yield flag; if `j` conflicts with `c`, or with what
-    /// comes after `c` in happens-before before `j`, then with another goroutine clearing the
-    /// flag instead, `j` could have come first. Clearing is a read (clears commute), so no
-    /// race says so: offer, at the decision that chose `c`, each other option's next
-    /// transition followed by `j`. Only such polls pay: a poller whose next step touches
-    /// nothing of what the clearer started adds nothing (Peterson's spinning reader, whose
-    /// clearer is the only other goroutine that can run, adds nothing either).
+    /// transition `c` that cleared its yield flag, and so do its later ones. If one of them,
+    /// up to its next yield (`Exec::poll_run`: after a `gosched`, `j` only returns from it
+    /// and the re-read comes next), conflicts with `c`, or with what comes after `c` in
+    /// happens-before before it, then with another goroutine clearing the flag instead, it
+    /// could have come first. Clearing is a read (clears commute), so no race says so:
+    /// offer, at the decision that chose `c`, each other option's next transition followed
+    /// by `j`. Only such polls pay: a poller whose run touches nothing of what the clearer
+    /// started adds nothing.
     fn other_clearers(&mut self, fresh: usize) {
         let mut offers = Vec::new();
+        let mut run = Vec::new();
         for j in fresh..self.exec.t.len() {
             let Some(c) = self.exec.t[j].cleared else {
                 continue;
@@ -1224,15 +1228,21 @@ impl Dpor {
                 continue;
             };
             let pg = self.exec.t[j].g;
+            // Let on by another goroutine, the poller may run on ahead of `c` until it
+            // yields again: its conflicting step may be a later one than `j` (after
+            // `gosched`, `j` only returns from it; the re-read of the flag comes next).
+            self.exec.poll_run(j, &mut run);
             let real = |x: &Acc, y: &Acc| x.key != access::Key::Yield && access::dependent(x, y);
-            let hidden = (c..j).any(|i| {
-                let ti = &self.exec.t[i];
-                ti.g != pg
-                    && self.exec.hb(c, i)
-                    && ti
-                        .acc
-                        .iter()
-                        .any(|x| self.exec.t[j].acc.iter().any(|y| real(x, y)))
+            let hidden = run.iter().any(|&s| {
+                (c..s).any(|i| {
+                    let ti = &self.exec.t[i];
+                    ti.g != pg
+                        && self.exec.hb(c, i)
+                        && ti
+                            .acc
+                            .iter()
+                            .any(|x| self.exec.t[s].acc.iter().any(|y| real(x, y)))
+                })
             });
             if !hidden {
                 continue;
@@ -1241,10 +1251,14 @@ impl Dpor {
                 if o == node.chosen || o == pg || !node.enabled.contains(&o) {
                     continue;
                 }
-                if let Some(k) = (c + 1..j).find(|&k| self.exec.t[k].g == o) {
-                    offers.push((n, vec![k, j]));
-                } else if let Some(k) = (j + 1..self.exec.t.len()).find(|&k| self.exec.t[k].g == o)
-                {
+                let k = (c + 1..j)
+                    .find(|&k| self.exec.t[k].g == o)
+                    .or_else(|| (j + 1..self.exec.t.len()).find(|&k| self.exec.t[k].g == o));
+                // Then `j`: the free choice runs the poller on from there (and a race of its
+                // later step with `c`, no longer hidden behind the clearing, is reversed
+                // like any other). Running its whole run to that step explored more
+                // schedules (Peterson's: 8,004 against 7,352) and no more traces.
+                if let Some(k) = k {
                     offers.push((n, vec![k, j]));
                 }
             }

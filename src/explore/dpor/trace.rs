@@ -567,6 +567,23 @@ impl Exec {
         true
     }
 
+    /// The transitions of `j`'s goroutine from `j` on, up to and including the first after
+    /// which it yields again (or its last), into `run` (cleared first): what a poller let
+    /// on at `j` may run before anything else does.
+    pub fn poll_run(&self, j: usize, run: &mut Vec<usize>) {
+        run.clear();
+        let g = self.t[j].g;
+        for (s, t) in self.t.iter().enumerate().skip(j) {
+            if t.g != g {
+                continue;
+            }
+            run.push(s);
+            if t.acc.iter().any(|a| a.key == Key::Yield && a.write) {
+                break;
+            }
+        }
+    }
+
     /// Abdulla et al.'s `notdep(i, E).j`: the transitions after `i` that do not happen after
     /// it, then `j`.
     pub fn notdep(&self, i: usize, j: usize) -> Vec<usize> {

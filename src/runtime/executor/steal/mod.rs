@@ -62,11 +62,22 @@ pub(crate) fn global_object_id() -> ObjId {
 
 thread_local! {
     /// A per-thread xorshift state for `random_below` off the controlled executor.
-    static FAST_RNG: Cell<u64> = Cell::new({
-        let mut x = Instant::now().elapsed().as_nanos() as u64 ^ 0x9E37_79B9_7F4A_7C15;
-        x ^= &x as *const u64 as u64;
-        x | 1
-    });
+    static FAST_RNG: Cell<u64> = Cell::new(fresh_seed());
+}
+
+/// A seed no other thread of this process got, and unlike the last run's: the wall clock's
+/// nanoseconds and a process-wide count, mixed (splitmix64) so that every bit depends on both.
+/// Worker threads are new for each `block_on`, so a seed from the thread alone (its stack
+/// address) repeated from run to run, and with it every `goweave::rand` draw.
+fn fresh_seed() -> u64 {
+    static THREADS: AtomicU64 = AtomicU64::new(0);
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut z = clock ^ THREADS.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) | 1
 }
 
 /// A uniform value in `0..n` from a fast per-thread generator.
