@@ -20,7 +20,15 @@ fn reached(s: StrategyKind, body: impl Fn(Outcomes) + Send + Sync + 'static) -> 
         .iterations(1_000_000)
         .shrink_budget(Duration::ZERO)
         .run_to_end(move || body(o.clone()));
-    assert!(all.stats.exhausted);
+    assert!(
+        all.stats.exhausted,
+        "{} {:?}",
+        all.stats,
+        all.failures
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+    );
     let got = out.lock().unwrap().clone();
     got
 }
@@ -168,5 +176,100 @@ fn dpor_finds_the_deadlock_behind_a_race() {
         },
         locks_after_a_race,
     );
+    assert_eq!(dpor, plain);
+}
+
+/// `DPOR_DIFF_SEED=10`, program 87 of the split's differential (whose parts reached two
+/// outcomes the single search did not). One goroutine compare-exchanges `x` from 0 and then
+/// increments a cell without a lock; another stores 1 to `x` under a mutex; main increments
+/// the cell without a lock and then takes the mutex. The two increments race
+/// unless a chain of three steps orders them: main's unlock before the
+/// second's lock, and the store before the compare-exchange. Every schedule the reduced search
+/// ran reported the race before that chain (a race report ended the schedule), so its
+/// analysis never saw the lock order or the atomic's order to reverse, and it reached no run
+/// that passes the race (`Dpor::unran` adds only the next step of each goroutine).
+fn race_before_a_chain(out: Outcomes) {
+    let x = Arc::new(AtomicU64::new(0));
+    let m = Arc::new(goweave::sync::Mutex::new(()));
+    let cell = Arc::new(goweave::cell::RaceCell::new(0u64));
+    let (x1, c1) = (x.clone(), cell.clone());
+    let a = go(move || {
+        let swapped = x1.compare_exchange(0, 5, SeqCst, SeqCst).is_ok();
+        c1.with_mut(|v| *v += 1);
+        swapped
+    });
+    let (x2, m2) = (x.clone(), m.clone());
+    let b = go(move || {
+        let _g = m2.lock();
+        x2.store(1, SeqCst);
+    });
+    cell.with_mut(|v| *v += 1);
+    drop(m.lock());
+    let swapped = a.join();
+    b.join();
+    out.lock()
+        .unwrap()
+        .insert(format!("{swapped} {}", x.load(SeqCst)));
+}
+
+#[test]
+fn dpor_runs_on_past_a_race_to_the_orders_after_it() {
+    let plain = reached(StrategyKind::DfsPlain, race_before_a_chain);
+    let dpor = reached(
+        StrategyKind::Dfs {
+            max_preemptions: None,
+        },
+        race_before_a_chain,
+    );
+    // The compare-exchange fails after the store: reached with the race and without it.
+    assert!(plain.contains("false 1"), "{plain:?}");
+    assert_eq!(dpor, plain);
+}
+
+/// `DPOR_DIFF_SEED=76`, program 194 of the split's differential. A goroutine draws a random
+/// bit that nothing else reads; another polls a buffered channel and then
+/// compare-exchanges `x` from 0; a third offers a send on that channel in a `select!`; main
+/// stores to `x` (shrunk: in the original, under a mutex). Every outcome of the others is reachable with either bit, but
+/// the reduced search missed one with the bit 1 (the poll takes the value and the
+/// compare-exchange comes before the store): a wakeup sequence that reversed a race was
+/// followed through the random choice for its first value only, and the later values made
+/// free choices from there.
+fn poll_after_a_random_bit(out: Outcomes) {
+    let x = Arc::new(AtomicU64::new(0));
+    let c0: Chan<u64> = chan::make(0);
+    let c1: Chan<u64> = chan::make(1);
+    let a = go(|| goweave::rand::below(2));
+    let (x2, d1) = (x.clone(), c1.clone());
+    let b = go(move || {
+        let got = d1.try_recv().map_or(98, |v| v);
+        let ok = x2.compare_exchange(0, 5, SeqCst, SeqCst).is_ok();
+        (got, ok)
+    });
+    let (e0, e1) = (c0.clone(), c1.clone());
+    let c = go(move || {
+        goweave::select! {
+            send(e1, 4) => 40,
+            recv(e0) -> v => 50 + v.unwrap_or(9),
+        }
+    });
+    x.store(2, SeqCst);
+    let bit = a.join();
+    let (got, ok) = b.join();
+    let sel = c.join();
+    out.lock()
+        .unwrap()
+        .insert(format!("{bit} {got} {ok} {sel}"));
+}
+
+#[test]
+fn dpor_follows_a_wakeup_sequence_through_every_value_of_a_data_choice() {
+    let plain = reached(StrategyKind::DfsPlain, poll_after_a_random_bit);
+    let dpor = reached(
+        StrategyKind::Dfs {
+            max_preemptions: None,
+        },
+        poll_after_a_random_bit,
+    );
+    assert!(plain.contains("1 4 true 40"), "{plain:?}");
     assert_eq!(dpor, plain);
 }

@@ -186,4 +186,10 @@ impl Strategy for Dfs {
             None => "dfs".into(),
         }
     }
+
+    /// The plain search runs past races as [`Dpor`](super::Dpor) does, so that the two reach
+    /// the same outcomes (`tests/dpor_differential.rs`).
+    fn runs_past_races(&self) -> bool {
+        true
+    }
 }

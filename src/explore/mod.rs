@@ -562,6 +562,17 @@ pub trait Strategy: Send {
     fn wasted(&self) -> bool {
         false
     }
+
+    /// True if a schedule in which a data race is reported runs on to its end (the race is
+    /// still the schedule's failure, and the schedule the checker records for it ends where
+    /// the race would have ended the run, so it replays to the same race): for an exhaustive
+    /// search that must see every step of the schedules it runs ([`Dpor`], whose race
+    /// analysis reverses orders that come after the race; [`Dfs`], so that both reach the
+    /// same outcomes). Asked once per schedule; default false (a race ends the schedule at
+    /// the racing goroutine's next scheduling point).
+    fn runs_past_races(&self) -> bool {
+        false
+    }
 }
 
 /// What the controlled executor tells a strategy that asked for it
@@ -633,6 +644,9 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn wasted(&self) -> bool {
         (**self).wasted()
+    }
+    fn runs_past_races(&self) -> bool {
+        (**self).runs_past_races()
     }
 }
 

@@ -139,6 +139,10 @@ impl Strategy for Shard {
     fn wasted(&self) -> bool {
         self.inner.wasted()
     }
+
+    fn runs_past_races(&self) -> bool {
+        self.inner.runs_past_races()
+    }
 }
 
 #[cfg(test)]

@@ -8,15 +8,8 @@
 //!   transition after the transition of its parent that created it) and dependence in
 //!   execution order.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
-use crate::util::hash::FxHasher;
-
-/// Small integer keys: Fx, not SipHash.
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-
 use super::access::{any_dependent, dependent, irreversible, wildcard, Acc, Act, Key};
+use super::slots::{self, Slots};
 use crate::verdict::Op;
 
 /// One transition: a goroutine's run from one point where the scheduler may switch to the
@@ -120,7 +113,7 @@ pub(super) struct Exec {
     /// plus one.
     width: usize,
     /// Per key: an index into `states` (keys are stable across schedules; the map only grows).
-    slots: FxMap<Key, u32>,
+    slots: Slots<Key>,
     states: Vec<KeyState>,
     /// The slots of [`Key::All`] and [`Key::AnyChan`], which every access may conflict with
     /// (every channel access, for the latter), once they exist.
@@ -131,7 +124,7 @@ pub(super) struct Exec {
     /// The yield flag's key state (kept out of `slots`: every transition reads it).
     yield_key: KeyState,
     /// Per lock object: an index into `acq`.
-    acq_slots: FxMap<u64, u32>,
+    acq_slots: Slots<u64>,
     acq: Vec<AcqState>,
     /// The changes to the per-key and per-lock state, in order, and per analysed transition
     /// the length of `undo` before its own.
@@ -441,18 +434,20 @@ impl Exec {
                     cands.sort_unstable_by(|a, b| b.cmp(a));
                     cands.dedup();
                 }
-                cands.retain(|&i| {
-                    !done.contains(&i) && self.t[i].acc.iter().any(|x| dependent(x, a))
-                });
+                // (`cands` has no duplicates: checking `done` before adding to it is the same
+                // as filtering first, without a pass of its own.)
                 for &i in cands.iter() {
+                    if done.contains(&i) || !self.t[i].acc.iter().any(|x| dependent(x, a)) {
+                        continue;
+                    }
                     let gi = self.t[i].g as usize;
                     let direct = acc_clock[gi] < self.seq[i];
                     if direct && gi != g && self.reversible(i, j) {
                         races.push((i, j));
                     }
                     join(&mut acc_clock, &self.clock[i]);
+                    done.push(i);
                 }
-                done.extend_from_slice(&cands);
             }
             // Locks: an acquisition also races with the previous acquisitions of the same lock
             // (through the unlock between them, which is not reversible itself), unless `j`
@@ -463,7 +458,7 @@ impl Exec {
             for k in 0..self.t[j].acquires.len() {
                 let (op, o) = self.t[j].acquires[k];
                 let next = self.acq.len() as u32;
-                let slot = *self.acq_slots.entry(o).or_insert(next);
+                let slot = self.acq_slots.get_or_insert(o, slots::dense(o, 0, 1), next);
                 if slot == next {
                     self.acq.push(AcqState::default());
                 }
@@ -631,14 +626,20 @@ impl Exec {
 
 /// The slot of key `k`'s state, made if it has none (noting those of the wildcard keys).
 fn slot_of(
-    slots: &mut FxMap<Key, u32>,
+    slots: &mut Slots<Key>,
     states: &mut Vec<KeyState>,
     all: &mut Option<u32>,
     any_chan: &mut Option<u32>,
     k: Key,
 ) -> u32 {
     let next = states.len() as u32;
-    let s = *slots.entry(k).or_insert(next);
+    let dense = match k {
+        Key::Obj(o) => slots::dense(o, 0, 3),
+        Key::Chan(o) => slots::dense(o, 1, 3),
+        Key::Done(g) => slots::dense(g, 2, 3),
+        _ => None,
+    };
+    let s = slots.get_or_insert(k, dense, next);
     if s == next {
         states.push(KeyState::default());
         match k {

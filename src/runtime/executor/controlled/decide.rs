@@ -102,7 +102,7 @@ impl Controlled {
     }
 
     /// Count an announced scheduling point; flag a livelock past the bound. True if the run
-    /// must stop.
+    /// has a verdict (it stops, unless `stops` sets a race aside).
     #[inline(always)]
     pub(super) fn step(&self, st: &mut State, g: &G, ev: Event) -> bool {
         st.steps += 1;
@@ -194,7 +194,7 @@ impl Controlled {
             let yielded = spin || hinted;
             let now = st.now;
             st.stall.decided(g.id, yielded, now);
-            if self.step(&mut st, g, ev) {
+            if self.step(&mut st, g, ev) && Self::stops(&mut st) {
                 true
             } else {
                 let time = self.time_option(&mut st);
@@ -242,7 +242,7 @@ impl Controlled {
         st.hint = None;
         st.stall.blocked(g.id);
         let ev = Event::new(Op::Yield, ObjId(0), g.site());
-        if self.step(&mut st, g, ev) {
+        if self.step(&mut st, g, ev) && Self::stops(&mut st) {
             return true;
         }
         let since = st.steps;

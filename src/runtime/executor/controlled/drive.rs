@@ -17,7 +17,9 @@ impl Controlled {
             // which saves two atomic reference-count updates per switch.
             let (next, notes): (Option<*const G>, bool) = {
                 let mut st = self.st.borrow_mut();
-                if st.verdict.is_some() || (st.main_done && st.quiesce.is_none()) {
+                if (st.verdict.is_some() && Self::stops(&mut st))
+                    || (st.main_done && st.quiesce.is_none())
+                {
                     return;
                 }
                 if std::mem::take(&mut st.pass_time) {

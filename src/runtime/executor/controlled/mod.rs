@@ -44,6 +44,7 @@ mod clock;
 mod config;
 mod decide;
 mod drive;
+mod past_race;
 mod stall;
 mod wake;
 
@@ -210,6 +211,10 @@ struct State {
     notes: bool,
     /// The strategy picks from the number of options alone (`Strategy::picks_by_count`).
     by_count: bool,
+    /// A race does not end the run (`Strategy::runs_past_races`; see `past_race`).
+    past_races: bool,
+    /// Under `past_races`: the race that would have ended the run, and the run's state there.
+    race_cut: Option<Box<past_race::RaceCut>>,
     /// The goroutine and atomic of the latest atomic load announced: the same goroutine
     /// loading the same atomic at the same place again is spinning.
     last_load: (u64, u64),
@@ -252,10 +257,11 @@ impl Controlled {
         self.edges
     }
 
-    /// The first race ends the schedule (at the racing goroutine's next scheduling point).
+    /// The first race ends the schedule (at the racing goroutine's next scheduling point),
+    /// or, under a strategy that runs past races, is set aside there (`past_race`).
     pub(crate) fn report_race(&self, r: RaceReport) {
         let mut st = self.st.borrow_mut();
-        if st.verdict.is_none() {
+        if st.verdict.is_none() && st.race_cut.is_none() {
             st.verdict = Some(Verdict::Race(r));
         }
     }
@@ -273,6 +279,7 @@ impl Controlled {
     fn new(strategy: Box<dyn Strategy>, cfg: Config, monitor: Arc<Monitor>) -> Box<Controlled> {
         let notes = strategy.wants_notes();
         let by_count = strategy.picks_by_count();
+        let past_races = strategy.runs_past_races();
         let schedule = SPARE.with(|s| std::mem::take(&mut s.borrow_mut().schedule));
         let id = NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed);
         let edges = (cfg.race_detection && !cfg.race_deferred) || crate::runtime::hbgraph::on();
@@ -326,6 +333,8 @@ impl Controlled {
                     strategy: strat,
                     notes: n,
                     by_count: b,
+                    past_races: p,
+                    race_cut,
                     last_load,
                 } = st;
                 *next_gid = 1;
@@ -361,6 +370,8 @@ impl Controlled {
                 *strat = strategy;
                 *n = notes;
                 *b = by_count;
+                *p = past_races;
+                *race_cut = None;
                 *last_load = (0, 0);
                 ex
             }
@@ -406,6 +417,8 @@ impl Controlled {
                     quiesce: None,
                     notes,
                     by_count,
+                    past_races,
+                    race_cut: None,
                     last_load: (0, 0),
                     cancelled: false,
                     strategy,
@@ -548,7 +561,8 @@ pub fn run<T: Send + 'static>(
     let race_needed = ex.race.borrow().needed();
     let mut ex = ex;
     let st = ex.st.get_mut();
-    let verdict = st.verdict.take();
+    let mut verdict = st.verdict.take();
+    past_race::settle(st, &mut verdict);
     let schedule = std::mem::take(&mut st.schedule);
     let trace = std::mem::take(&mut st.trace);
     // A zero-sized placeholder: no allocation.
