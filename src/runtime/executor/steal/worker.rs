@@ -125,6 +125,12 @@ impl WorkerCtx {
         self.shared.remotes[self.index].slot.put(g)
     }
 
+    /// How many goroutines the running goroutine has spawned in its current turn.
+    #[inline]
+    pub(crate) fn spawned_in_turn(&self) -> u32 {
+        self.spawned.get()
+    }
+
     /// Take this worker's own spawn slot.
     #[inline]
     fn take_slot(&self) -> Option<New> {
