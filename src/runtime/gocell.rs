@@ -736,6 +736,7 @@ mod tests {
             Ok(_) => panic!("joined before the goroutine ran"),
         };
         start(new).run();
+        // SAFETY: `Tally` is the cell's result type.
         let v = match unsafe { h.take_if_alone::<Tally>() } {
             Ok(Ok(v)) => v,
             _ => panic!("the finished goroutine's result was not handed over"),
@@ -748,6 +749,7 @@ mod tests {
         let (new, h) = cell(|| 1u8);
         drop(new);
         assert!(matches!(
+            // SAFETY: `u8` is the cell's result type.
             unsafe { h.take_if_alone::<u8>() },
             Ok(Err(Some(
                 "it was torn down (main returned) before it started"
@@ -757,6 +759,7 @@ mod tests {
         let s = start(new);
         assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.run())).is_err());
         assert!(matches!(
+            // SAFETY: `u8` is the cell's result type.
             unsafe { h.take_if_alone::<u8>() },
             Ok(Err(Some(_)))
         ));

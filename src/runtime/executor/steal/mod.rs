@@ -372,7 +372,7 @@ impl Shared {
                 // milliseconds). Go's `newproc` calls `wakep` on every `go`; a look every 64th
                 // bounds such a lapse at 64 spawns and keeps the sleep counters' cache line
                 // off the spawner's path.
-                if w.spawned_in_turn() % 64 == 0 {
+                if w.spawned_in_turn().is_multiple_of(64) {
                     self.idle.notify_one();
                 }
             }
