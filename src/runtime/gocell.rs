@@ -771,7 +771,9 @@ mod tests {
         // SAFETY: `Done`, and the result is a `u8`.
         assert_eq!(unsafe { h.take::<u8>(&mut st) }, 2);
         drop(st);
-        assert!(matches!(unsafe { h.take_if_alone::<u8>() }, Ok(Err(None))));
+        // SAFETY: `u8` is the cell's result type.
+        let left = unsafe { h.take_if_alone::<u8>() };
+        assert!(matches!(left, Ok(Err(None))));
     }
 
     #[test]

@@ -289,11 +289,11 @@ impl G {
             Arc::new(G::blank())
         });
         debug_assert_eq!(Arc::strong_count(&g), 1, "a spare record is not shared");
-        // SAFETY: a fresh record is unshared, and so is a spare one: the free lists and the
-        // stashes only ever hold the last reference of a record (`recycle`, `Spare::recycle`),
-        // and no `Weak<G>` is ever made. So this is the only reference, and `Arc::get_mut`'s
-        // check (a locked compare-exchange, per goroutine) would only confirm it. The pointer
-        // comes from the `Arc`'s own allocation, which it may write.
+        // A fresh record is unshared, and so is a spare one: the free lists and the stashes
+        // only ever hold the last reference of a record (`recycle`, `Spare::recycle`), and no
+        // `Weak<G>` is ever made; `Arc::get_mut`'s check (a locked compare-exchange, per
+        // goroutine) would only confirm it.
+        // SAFETY: `g` is the only reference (above); the pointer comes from its own allocation.
         let r = unsafe { &mut *Arc::as_ptr(&g).cast_mut() };
         r.id = id;
         r.name = name.map(Box::new);

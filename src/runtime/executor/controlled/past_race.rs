@@ -43,11 +43,12 @@ impl Controlled {
         if !st.past_races || st.race_cut.is_some() {
             return true;
         }
-        let Some(Verdict::Race(_)) = &st.verdict else {
-            return true;
-        };
-        let Some(Verdict::Race(report)) = st.verdict.take() else {
-            unreachable!("matched above")
+        let report = match st.verdict.take() {
+            Some(Verdict::Race(report)) => report,
+            other => {
+                st.verdict = other;
+                return true;
+            }
         };
         st.race_cut = Some(Box::new(RaceCut {
             report,
