@@ -152,7 +152,9 @@ fn pct_finds_twostage_20_at_a_median_under_100_schedules() {
 /// Eight withdrawers at depth 3: the bug needs the first to be preempted between its check
 /// and its withdrawal. The first schedule, which had no change points (k was not known),
 /// never found it; with change points placed as it goes (see "Front-loaded schedules" in
-/// `explore::pct`), it finds it for 16 of seeds 0 to 19.
+/// `explore::pct`), it found it for 16 of seeds 0 to 19 with two change points in every first
+/// schedule, and for 11 since the first places one or two (a second demotion here often
+/// preempts a second withdrawer in its window too; see "Surplus change points").
 #[test]
 fn pct_first_schedule_finds_the_overdraft_for_most_seeds() {
     let found: Vec<Option<u64>> = (0..20)
@@ -160,7 +162,7 @@ fn pct_first_schedule_finds_the_overdraft_for_most_seeds() {
         .collect();
     let first = found.iter().filter(|&&f| f == Some(1)).count();
     assert!(
-        first >= 12,
+        first >= 10,
         "{first} of 20 seeds in the first schedule: {found:?}"
     );
     assert!(
@@ -256,4 +258,32 @@ fn pct_finds_a_shallow_bug_whose_victim_runs_long_at_a_median_under_16_schedules
     assert!(found[20] <= 15, "schedules to the bug, sorted: {found:?}");
     let total: u64 = found.iter().sum();
     assert!(total <= 800, "{total} schedules over 41 seeds: {found:?}");
+}
+
+/// How many of seeds `0..seeds` find a failure of `body` whose report contains `expect` in
+/// PCT's first schedule at depth 3.
+fn first_schedule_hits<F>(body: impl Fn() -> F, expect: &str, seeds: u64) -> usize
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    (0..seeds)
+        .filter(|&seed| pct_schedules(body(), expect, 3, seed, 1) == Some(1))
+        .count()
+}
+
+/// The first schedule places its change points like every other front-loaded one: one or
+/// two at depth 3, at random (see "Surplus change points" in `explore::pct`). Both bugs
+/// here need a single preemption near the start, and a second change point there undoes it:
+/// main's check and increment with the stopper's five steps in between, and the one writer
+/// of twostage preempted between its stages with the reader in line. With two change points
+/// in every first schedule, seeds 0 to 59 found them in the first schedule 0 and 9 times;
+/// now 7 and 23.
+#[test]
+fn pct_first_schedule_leaves_out_surplus_change_points() {
+    let stop = first_schedule_hits(stop_race, "stopped device", 60);
+    let two = first_schedule_hits(|| twostage(1), "twostage", 60);
+    assert!(
+        stop >= 5 && two >= 18,
+        "first-schedule hits of 60 seeds: stop race {stop}, twostage {two}"
+    );
 }
