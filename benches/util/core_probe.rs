@@ -14,7 +14,7 @@
 //!
 //! The fastest throughput probe of a run is printed too: a run whose core was shared from start
 //! to end has no clean chunk to compare with, and shows it only against other processes (126
-//! thousand cycles on the idle 2-core machine of issue 19, 150-240 while shared).
+//! thousand cycles on issue 19's 2-core VM when the core was not shared, 150-240 when it was).
 //!
 //! A chunk is *clean* when its throughput probe is within 5% of the fastest in the run, and
 //! *shared* when it is slower but not by 3x or more (a probe that slow was preempted: the
