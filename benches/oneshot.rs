@@ -10,10 +10,15 @@
 //! runs it N times, each in a new process, and reports the median and the worst of the N, the
 //! way the Go anchor (`benches/go/main.go -fresh N`) reports Go's. `cargo bench --bench
 //! oneshot` with no name lists the workloads; `--n=<ops>` runs fewer operations (for a profile
-//! under callgrind).
+//! under callgrind). `--chunks=<k>` (the two hand-off rows) also times them in `k` chunks and
+//! probes the core after each (`util/core_probe.rs`): whether a slow run ran on a core shared
+//! with work outside this machine's view.
 //!
 //! The `cargo bench` medians of the other bench binaries run 5-7 repetitions in one process
 //! after the first has paid for stacks, pools and queues; these rows do not.
+
+#[path = "util/core_probe.rs"]
+mod core_probe;
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,6 +63,8 @@ fn timer0(n: u64) -> (Duration, String) {
 fn pingpong(n: u64) -> (Duration, String) {
     let (ping, pong) = (chan::make::<u64>(0), chan::make::<u64>(0));
     let (pi, po) = (ping.clone(), pong.clone());
+    let (mut chunks, per) = chunking(n);
+    let mut left = per;
     let start = Instant::now();
     let h = go(move || {
         let t = std::thread::current().id();
@@ -74,18 +81,27 @@ fn pingpong(n: u64) -> (Duration, String) {
         if i == 0 {
             first = start.elapsed();
         }
+        left -= 1;
+        if left == 0 {
+            left = per;
+            if let Some(c) = &mut chunks {
+                c.lap();
+            }
+        }
     }
     let d = start.elapsed();
     ping.close();
     pong.recv();
     let partner = h.join();
-    (d, placement(partner, first))
+    (d, placement(partner, first) + &report(chunks))
 }
 
 /// A 2-case `select!` receiving n unbuffered sends (the other case never ready); per message.
 fn select2(n: u64) -> (Duration, String) {
     let (a, quit) = (chan::make::<u64>(0), chan::make::<u64>(0));
     let a2 = a.clone();
+    let (mut chunks, per) = chunking(n);
+    let mut left = per;
     let start = Instant::now();
     let h = go(move || {
         let t = std::thread::current().id();
@@ -104,11 +120,41 @@ fn select2(n: u64) -> (Duration, String) {
         if i == 0 {
             first = start.elapsed();
         }
+        left -= 1;
+        if left == 0 {
+            left = per;
+            if let Some(c) = &mut chunks {
+                c.lap();
+            }
+        }
     }
     let d = start.elapsed();
     assert_eq!(s, n * (n - 1) / 2);
     let sender = h.join();
-    (d, placement(sender, first))
+    (d, placement(sender, first) + &report(chunks))
+}
+
+/// `--chunks=<k>`: how many chunks to time a hand-off row in (0: not chunked).
+static CHUNKS: AtomicU64 = AtomicU64::new(0);
+
+/// The chunk timer of a hand-off row of `n` operations, if `--chunks` asked for one, and the
+/// operations per chunk (`u64::MAX` without: the countdown in the loop then never ends). It
+/// starts before the partner is spawned: reading the thread's CPU clock is a system call,
+/// and one between the `go` and the first hand-off gives the other worker time to steal the
+/// partner (then every message wakes another thread).
+fn chunking(n: u64) -> (Option<core_probe::Chunks>, u64) {
+    match CHUNKS.load(Ordering::Relaxed) {
+        0 => (None, u64::MAX),
+        k => {
+            let per = (n / k).max(1);
+            (Some(core_probe::Chunks::start(per)), per)
+        }
+    }
+}
+
+/// The chunks' report, if the row was chunked.
+fn report(chunks: Option<core_probe::Chunks>) -> String {
+    chunks.map_or(String::new(), |c| c.report())
 }
 
 /// Where a partner goroutine ran (`same_worker=1`: on main's worker, so every hand-off is a
@@ -308,6 +354,13 @@ fn main() {
         }),
         None => n,
     };
+    if let Some(k) = std::env::args().find_map(|a| a.strip_prefix("--chunks=").map(str::to_owned)) {
+        let k = k.parse().unwrap_or_else(|_| {
+            eprintln!("oneshot: --chunks={k:?} is not a number of chunks");
+            std::process::exit(2);
+        });
+        CHUNKS.store(k, Ordering::Relaxed);
+    }
     let cpu0 = cpu_time();
     let rt = Runtime::builder().workers(2).build().unwrap();
     let (d, extra) = rt.block_on(move || body(n));

@@ -38,14 +38,22 @@ pub(crate) fn unwinding(g: &G) -> bool {
 }
 
 /// `g` is about to park; true if it is unwinding (then it is marked, and [`resumed`] must be
-/// called with `true` when it runs again).
+/// called with `true` when it runs again). Inline: every park asks, and nearly every answer is
+/// no (one load of std's panic count).
+#[inline]
 pub(crate) fn parking(g: &G) -> bool {
     let unwinding = unwinding(g);
     if unwinding {
-        g.parked_unwinding.store(true, Ordering::Release);
-        PARKED.with(|p| p.set(p.get() + 1));
+        mark_parked(g);
     }
     unwinding
+}
+
+/// The rare half of [`parking`]: `g` parks in the middle of an unwind.
+#[cold]
+fn mark_parked(g: &G) {
+    g.parked_unwinding.store(true, Ordering::Release);
+    PARKED.with(|p| p.set(p.get() + 1));
 }
 
 /// `g` runs again after [`parking`] said it was unwinding.

@@ -276,15 +276,23 @@ impl<T> State<T> {
     }
 
     /// Race-detector edges of an unbuffered hand-off between us and the blocked goroutine
-    /// `other`, both ways (Go's `racesync`).
+    /// `other`, both ways (Go's `racesync`). The check is inline (forced: the compiler kept a
+    /// plain `#[inline]` out of `try_recv`): where no edges are recorded (most runs of the
+    /// work-stealing executor), every unbuffered message paid a call for nothing.
+    #[inline(always)]
     fn hand_off(&self, other: u64) {
         if watched() {
-            let k = self.slot(0);
-            hb::release(k);
-            hb::acquire_as(other, k);
-            hb::release_as(other, k);
-            hb::acquire(k);
+            self.hand_off_edges(other);
         }
+    }
+
+    /// The edges of [`State::hand_off`].
+    fn hand_off_edges(&self, other: u64) {
+        let k = self.slot(0);
+        hb::release(k);
+        hb::acquire_as(other, k);
+        hb::release_as(other, k);
+        hb::acquire(k);
     }
 
     /// One value through the buffer's slot `recvx`, when sender and receiver meet while the
@@ -734,6 +742,6 @@ const RACE_NAME: &str = "channel (a send and a close not ordered)";
 /// True where race-detector edges are recorded: always on the controlled executor, and on the
 /// work-stealing executor built with the `race` feature.
 #[inline]
-fn watched() -> bool {
+pub(super) fn watched() -> bool {
     cfg!(feature = "race") || executor::is_controlled()
 }
