@@ -939,6 +939,7 @@ impl Dpor {
         };
         if !t.acc.contains(&Acc::yielded()) {
             t.acc.push(Acc::yielded());
+            t.yields = true;
         }
         self.open_yield = Some(g);
         if let Some(Node::G(node)) = t.node.and_then(|n| self.nodes.get_mut(n)) {
