@@ -150,8 +150,10 @@ pub(super) struct Exec {
     /// Per analysed transition: its index among its goroutine's transitions, and marks for
     /// taking its analysis back.
     meta: Vec<Meta>,
-    /// Per analysed transition: its vector clock (all of them `width` long).
-    pub clock: Vec<Vec<u32>>,
+    /// The vector clocks of the analysed transitions, one after another, each `width` long
+    /// (see [`Exec::clock`]): one buffer, where a vector per transition cost a few moves
+    /// and copies more per transition.
+    clocks: Vec<u32>,
     /// The length of every clock: the largest goroutine id seen since the last full reset,
     /// plus one.
     width: usize,
@@ -182,9 +184,10 @@ pub(super) struct Exec {
     /// The channels some goroutine polled in this execution ([`Key::AnyChan`]: a `select!`
     /// with `default`, which may have polled any): see [`Exec::reversible`].
     polled: Vec<Key>,
-    /// Scratch of `analyse`, kept for its allocations: clocks of earlier schedules and the
-    /// work lists.
-    spare: Vec<Vec<u32>>,
+    /// Scratch of `analyse`, kept for its allocations: a transition's clock from program
+    /// order, creation and wake-up (before its accesses) and before its first lock
+    /// acquisition, and the work lists.
+    base: Vec<u32>,
     cands: Vec<usize>,
     lock_clock: Vec<u32>,
     done: Vec<usize>,
@@ -199,7 +202,12 @@ impl Exec {
     /// True if transition `a` happens before transition `b` (or is it).
     pub fn hb(&self, a: usize, b: usize) -> bool {
         let g = self.t[a].g as usize;
-        self.clock[b].get(g).is_some_and(|&c| c >= self.meta[a].seq)
+        self.clock(b).get(g).is_some_and(|&c| c >= self.meta[a].seq)
+    }
+
+    /// The vector clock of analysed transition `t`.
+    pub fn clock(&self, t: usize) -> &[u32] {
+        &self.clocks[t * self.width..(t + 1) * self.width]
     }
 
     /// Start the next schedule with the first `keep` transitions of this one (the prefix the
@@ -248,7 +256,7 @@ impl Exec {
             }
             self.polled.truncate(self.meta[keep].polled as usize);
             self.meta.truncate(keep);
-            self.spare.extend(self.clock.drain(keep..));
+            self.clocks.truncate(keep * self.width);
             self.valid = keep;
         }
         for mut t in self.t.drain(keep..) {
@@ -296,7 +304,7 @@ impl Exec {
         self.undo.clear();
         self.polled.clear();
         self.meta.clear();
-        self.spare.append(&mut self.clock);
+        self.clocks.clear();
         self.count.iter_mut().for_each(|c| *c = 0);
         self.last_of.iter_mut().for_each(|l| *l = None);
         self.valid = 0;
@@ -343,8 +351,10 @@ impl Exec {
         if width > self.width {
             // A kept clock is as wide as the old width: goroutines not in the prefix count
             // zero transitions before it either way.
-            for c in &mut self.clock {
-                c.resize(width, 0);
+            let old = std::mem::take(&mut self.clocks);
+            for row in old.chunks_exact(self.width.max(1)).take(self.valid) {
+                self.clocks.extend_from_slice(row);
+                self.clocks.resize(self.clocks.len() + width - row.len(), 0);
             }
             self.width = width;
         }
@@ -385,7 +395,7 @@ impl Exec {
             }
         }
         races.clear();
-        let mut spare = std::mem::take(&mut self.spare);
+        let mut base = std::mem::take(&mut self.base);
         let mut cands = std::mem::take(&mut self.cands);
         let mut lock_clock = std::mem::take(&mut self.lock_clock);
         let mut done = std::mem::take(&mut self.done);
@@ -397,29 +407,30 @@ impl Exec {
             m.prev = pack(self.last_of[g]);
             m.undo = self.undo.len() as u32;
             // Program order and creation.
-            let mut base = spare.pop().unwrap_or_default();
+            let row = |t: usize| t * width..(t + 1) * width;
             base.clear();
             match self.last_of[g] {
-                Some(p) => base.extend_from_slice(&self.clock[p]),
+                Some(p) => base.extend_from_slice(&self.clocks[row(p)]),
                 None => base.resize(width, 0),
             }
             if let Some(c) = self.t[j].creator {
-                join(&mut base, &self.clock[c]);
+                join(&mut base, &self.clocks[row(c)]);
             }
             if let Some(w) = self.t[j].waker {
-                join(&mut base, &self.clock[w]);
+                join(&mut base, &self.clocks[row(w)]);
             }
             if let Some(c) = self.t[j].cleared {
-                join(&mut base, &self.clock[c]);
+                join(&mut base, &self.clocks[row(c)]);
             }
             base[g] = self.count[g];
             // Direct races, access by access in the order `j` made them: an earlier
             // conflicting transition that does not happen before that access through a later
             // one, or through what `j` depended on before it (a join late in `j` must not hide
-            // a race of an atomic early in `j`).
-            let mut acc_clock = spare.pop().unwrap_or_default();
-            acc_clock.clear();
-            acc_clock.extend_from_slice(&base);
+            // a race of an atomic early in `j`). `j`'s clock, from `base` on, grows in place
+            // (`clocks[at..]`) as its accesses are looked at.
+            let at = j * width;
+            debug_assert_eq!(self.clocks.len(), at);
+            self.clocks.extend_from_slice(&base);
             done.clear();
             // What `j` comes after before its first lock acquisition: the acquisitions race
             // with the earlier ones of their lock unless they come after them anyway (below).
@@ -434,7 +445,7 @@ impl Exec {
                 {
                     before_lock = true;
                     lock_clock.clear();
-                    lock_clock.extend_from_slice(&acc_clock);
+                    lock_clock.extend_from_slice(&self.clocks[at..]);
                 }
                 let slot = match a.key {
                     Key::Yield => YIELD_SLOT,
@@ -503,11 +514,12 @@ impl Exec {
                     // wrote it where `a` reads: dependent by construction.
                     debug_assert!(self.t[i].acc.iter().any(|x| dependent(x, a)));
                     let gi = self.t[i].g as usize;
-                    let direct = acc_clock[gi] < self.meta[i].seq;
+                    let direct = self.clocks[at + gi] < self.meta[i].seq;
                     if direct && gi != g && self.reversible(i, j) {
                         races.push((i, j));
                     }
-                    join(&mut acc_clock, &self.clock[i]);
+                    let (earlier, acc_clock) = self.clocks.split_at_mut(at);
+                    join(acc_clock, &earlier[row(i)]);
                     done.push(i);
                 }
             }
@@ -546,14 +558,12 @@ impl Exec {
                 }
                 st.list.push((j, op));
             }
-            spare.push(base);
-            self.clock.push(acc_clock);
             self.last_of[g] = Some(j);
             self.update_keys(j);
         }
         self.valid = n;
         self.analysed = true;
-        self.spare = spare;
+        self.base = base;
         self.cands = cands;
         self.lock_clock = lock_clock;
         self.done = done;
@@ -773,12 +783,17 @@ mod tests {
             .collect()
     }
 
+    /// Every analysed transition's clock.
+    fn clocks(e: &Exec) -> Vec<Vec<u32>> {
+        (0..e.valid).map(|t| e.clock(t).to_vec()).collect()
+    }
+
     fn full(ts: &[T]) -> (Vec<Vec<u32>>, Vec<(usize, usize)>) {
         let mut e = Exec::default();
         fill(&mut e, ts, 0);
         let mut races = Vec::new();
         e.analyse(&mut races);
-        (e.clock.clone(), races)
+        (clocks(&e), races)
     }
 
     const LOCK: (u64, bool, Op) = (1, true, Op::Lock);
@@ -817,7 +832,7 @@ mod tests {
         e.analyse(&mut got);
         fill(&mut e, SECOND, 3);
         e.analyse(&mut got);
-        assert_eq!(cut(&e.clock, clock[0].len()), clock);
+        assert_eq!(cut(&clocks(&e), clock[0].len()), clock);
         assert_eq!(got, new);
     }
 
@@ -833,7 +848,7 @@ mod tests {
         fill(&mut e, FIRST, 0);
         fill(&mut e, SECOND, 3);
         e.analyse(&mut got);
-        assert_eq!(cut(&e.clock, clock[0].len()), clock);
+        assert_eq!(cut(&clocks(&e), clock[0].len()), clock);
         assert_eq!(got, races);
     }
 
@@ -861,12 +876,12 @@ mod tests {
         for _ in 0..3 {
             fill(&mut e, B, 2);
             e.analyse(&mut got);
-            assert_eq!(cut(&e.clock, clock[0].len()), clock);
+            assert_eq!(cut(&clocks(&e), clock[0].len()), clock);
             assert_eq!(got, races);
             fill(&mut e, A, 2);
             e.analyse(&mut got);
             let (c, r) = full(A);
-            assert_eq!(cut(&e.clock, c[0].len()), c);
+            assert_eq!(cut(&clocks(&e), c[0].len()), c);
             assert_eq!(
                 got,
                 r.into_iter().filter(|&(_, j)| j >= 2).collect::<Vec<_>>()
