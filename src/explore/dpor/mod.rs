@@ -1070,12 +1070,24 @@ impl Dpor {
     fn analyse(&mut self) {
         // Races within the part replayed from the previous schedule were handled then: the
         // transitions, and the sleep sets of the decisions before the new branch, are the same.
-        let fresh = self
-            .exec
-            .t
-            .iter()
-            .position(|t| t.node.is_some_and(|n| n >= self.fresh_from))
-            .unwrap_or(0);
+        // (The first transition chosen at or after that decision: found from the end, the
+        // decisions of the transitions increasing, as the new part is the short one.)
+        let mut fresh = 0;
+        for (i, t) in self.exec.t.iter().enumerate().rev() {
+            match t.node {
+                Some(n) if n >= self.fresh_from => fresh = i,
+                Some(_) => break,
+                None => {}
+            }
+        }
+        debug_assert_eq!(
+            fresh,
+            self.exec
+                .t
+                .iter()
+                .position(|t| t.node.is_some_and(|n| n >= self.fresh_from))
+                .unwrap_or(0)
+        );
         // The analysis of the transitions kept from the previous schedule (see `begin`) is
         // kept too: only the later ones are analysed.
         let real = self.exec.t.len();
@@ -1115,6 +1127,9 @@ impl Dpor {
             let Node::G(node) = &self.nodes[n] else {
                 continue;
             };
+            if node.observers.is_empty() {
+                continue;
+            }
             for (k, &p) in node.options.iter().enumerate() {
                 if p == node.chosen
                     || !node.observers.contains(&p)

@@ -82,7 +82,7 @@ struct AcqState {
 /// analysed transition reads the flag exactly once (its [`Acc::clears_yield`]), so the
 /// reads are not listed (they were most of the analysis's per-key work): read `k` is
 /// transition `k`'s, and those since the write are the transitions from `from` on.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default)]
 struct YieldState {
     write: Option<usize>,
     from: usize,
@@ -580,9 +580,11 @@ impl Exec {
             if slot == YIELD_SLOT {
                 let y = &mut self.yield_key;
                 let before = *y;
+                let mut changed = false;
                 if a.write {
                     y.write = Some(j);
                     y.from = j + read as usize;
+                    changed = true;
                 } else {
                     // The first transition after a yield clears the flag: later ones find it
                     // clear whoever cleared it, so they neither race with the yield nor come
@@ -590,10 +592,11 @@ impl Exec {
                     if y.write.is_some_and(|w| w != j) {
                         y.write = None;
                         y.from = j;
+                        changed = true;
                     }
                     read = true;
                 }
-                if *y != before {
+                if changed {
                     self.undo.push(Undo::Yield {
                         write: pack(before.write),
                         from: before.from as u32,
@@ -675,7 +678,13 @@ impl Exec {
     /// Abdulla et al.'s `notdep(i, E).j`: the transitions after `i` that do not happen after
     /// it, then `j`.
     pub fn notdep(&self, i: usize, j: usize) -> Vec<usize> {
-        let mut v: Vec<usize> = (i + 1..j).filter(|&t| !self.hb(i, t)).collect();
+        // Allocated once, at its largest (a collected filter grows from nothing).
+        let mut v = Vec::with_capacity(j - i);
+        for t in i + 1..j {
+            if !self.hb(i, t) {
+                v.push(t);
+            }
+        }
         v.push(j);
         v
     }
