@@ -38,6 +38,49 @@ pub(super) fn order(d: &Decision<'_>, out: &mut Vec<u64>) {
     }
 }
 
+/// True if `order(d)` would give exactly `options`, found without building it: a search that
+/// replays a recorded decision only checks that the program offered the same options again,
+/// at every decision of the replayed prefix (most of a schedule's decisions).
+pub(super) fn is_order(d: &Decision<'_>, options: &[u64]) -> bool {
+    // Compared element by element: the lists are short, and a slice comparison is a call.
+    fn same(a: &[u64], b: &[u64]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+    }
+    let r = d.runnable;
+    let Some(cur) = d.current else {
+        return same(options, r);
+    };
+    if !d.yielded {
+        // The goroutine at the scheduling point first if it is runnable, then the others in
+        // order: one pass over `r`, skipping it where it is found.
+        let (rest, moved) = match options.split_first() {
+            Some((&first, rest)) if first == cur => (rest, true),
+            _ => (options, false),
+        };
+        let mut found = false;
+        let mut it = rest.iter();
+        for &g in r {
+            if g == cur {
+                found = true;
+            } else if it.next() != Some(&g) {
+                return false;
+            }
+        }
+        return found == moved && it.next().is_none();
+    }
+    // After a yield: the goroutines after `cur`, then those before it (wrapping), without
+    // `cur` (which need not be runnable).
+    let at = r.partition_point(|&g| g <= cur);
+    let before = match r[..at].last() {
+        Some(&l) if l == cur => &r[..at - 1],
+        _ => &r[..at],
+    };
+    let n = r.len() - at;
+    options.len() == n + before.len()
+        && same(&options[..n], &r[at..])
+        && same(&options[n..], before)
+}
+
 /// One decision of the current schedule.
 struct Frame {
     /// The goroutine options in exploration order, [`TIME`] last where time may pass (empty for
@@ -191,5 +234,43 @@ impl Strategy for Dfs {
     /// the same outcomes (`tests/dpor_differential.rs`).
     fn runs_past_races(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `is_order` agrees with `order` on every shape of decision: the goroutine that can
+    /// continue first (at each place in `runnable`), after a yield (with the one that
+    /// yielded runnable or not, at each place), and plain; and rejects any other list.
+    #[test]
+    fn is_order_accepts_exactly_what_order_builds() {
+        let runnable: &[u64] = &[2, 3, 5, 8];
+        for current in [None, Some(1), Some(2), Some(3), Some(5), Some(8), Some(9)] {
+            for yielded in [false, true] {
+                let d = Decision::new(runnable, current, 0, yielded, 0, &[]);
+                let mut want = Vec::new();
+                order(&d, &mut want);
+                assert!(is_order(&d, &want), "{current:?} {yielded}: {want:?}");
+                // Every other arrangement of the same goroutines, and every list one longer
+                // or shorter, is not the order.
+                let mut others = vec![want[..want.len() - 1].to_vec(), {
+                    let mut v = want.clone();
+                    v.push(13);
+                    v
+                }];
+                for i in 0..want.len() {
+                    for j in i + 1..want.len() {
+                        let mut v = want.clone();
+                        v.swap(i, j);
+                        others.push(v);
+                    }
+                }
+                for v in others {
+                    assert!(!is_order(&d, &v), "{current:?} {yielded}: {v:?}");
+                }
+            }
+        }
     }
 }

@@ -371,6 +371,9 @@ const TIME: u64 = 0;
 /// The goroutine that runs the test body.
 const MAIN: u64 = 1;
 
+/// [`GNode::pick`] not known yet.
+const UNKNOWN: usize = usize::MAX;
+
 /// Set in a channel's id to name the queue of its senders (see `follow`).
 const SEND_SLOT: u64 = 1 << 63;
 
@@ -404,6 +407,11 @@ struct GNode {
     /// The same for goroutine ids (handed out in order too).
     stable_g: u64,
     chosen: u64,
+    /// `chosen`'s index as the executor numbers the options (`Decision::index_of`, or time's
+    /// index): what a replay of the decision answers. [`UNKNOWN`] until the decision is
+    /// reached with `chosen` (a new branch is taken in `begin`, which has no decision at
+    /// hand; the options leave out a goroutine that yielded, so they cannot tell).
+    pick: usize,
     /// The strategy's state just before this decision (if `has_snap`: taken where there is
     /// more than one option, the only decisions a later schedule can branch at).
     snap: Snap,
@@ -768,9 +776,10 @@ impl Dpor {
         v.push(Acc::clears_yield());
     }
 
-    /// Note the channels of `g`'s pending `select!`, if that is what it is about to do.
-    fn select_objects(&mut self, g: u64, d: &Decision<'_>) {
-        let Some(i) = d.index_of(g) else {
+    /// Note the channels of the pending `select!` of `runnable[i]`, if that is what it is
+    /// about to do.
+    fn select_objects(&mut self, i: usize, d: &Decision<'_>) {
+        let Some(&g) = d.runnable.get(i) else {
             return;
         };
         if d.pending(i).is_some_and(|p| p.event.op == Op::Select) {
@@ -930,6 +939,7 @@ impl Dpor {
         };
         if !t.acc.contains(&Acc::yielded()) {
             t.acc.push(Acc::yielded());
+            t.yields = true;
         }
         self.open_yield = Some(g);
         if let Some(Node::G(node)) = t.node.and_then(|n| self.nodes.get_mut(n)) {
@@ -1060,12 +1070,24 @@ impl Dpor {
     fn analyse(&mut self) {
         // Races within the part replayed from the previous schedule were handled then: the
         // transitions, and the sleep sets of the decisions before the new branch, are the same.
-        let fresh = self
-            .exec
-            .t
-            .iter()
-            .position(|t| t.node.is_some_and(|n| n >= self.fresh_from))
-            .unwrap_or(0);
+        // (The first transition chosen at or after that decision: found from the end, the
+        // decisions of the transitions increasing, as the new part is the short one.)
+        let mut fresh = 0;
+        for (i, t) in self.exec.t.iter().enumerate().rev() {
+            match t.node {
+                Some(n) if n >= self.fresh_from => fresh = i,
+                Some(_) => break,
+                None => {}
+            }
+        }
+        debug_assert_eq!(
+            fresh,
+            self.exec
+                .t
+                .iter()
+                .position(|t| t.node.is_some_and(|n| n >= self.fresh_from))
+                .unwrap_or(0)
+        );
         // The analysis of the transitions kept from the previous schedule (see `begin`) is
         // kept too: only the later ones are analysed.
         let real = self.exec.t.len();
@@ -1105,6 +1127,9 @@ impl Dpor {
             let Node::G(node) = &self.nodes[n] else {
                 continue;
             };
+            if node.observers.is_empty() {
+                continue;
+            }
             for (k, &p) in node.options.iter().enumerate() {
                 if p == node.chosen
                     || !node.observers.contains(&p)
@@ -1408,28 +1433,58 @@ impl Dpor {
 
     /// A decision before the one the schedule resumes at (see [`Snap`]): the same as in the
     /// previous schedule, checked (the options must repeat), and nothing else to do.
+    #[inline]
     fn replay_skipped(&mut self, d: &Decision<'_>) -> usize {
         let k = self.depth;
         self.depth += 1;
-        self.options(d);
+        if let Node::G(node) = &self.nodes[k] {
+            // The options checked in place (building them was most of the cost of a replayed
+            // decision): `Dfs`'s order, then time where it may pass.
+            let (goroutines, time) = match node.options.split_last() {
+                Some((&TIME, rest)) => (rest, true),
+                _ => (&node.options[..], false),
+            };
+            if time == d.time.is_some() && super::dfs::is_order(d, goroutines) {
+                let pick = node.pick;
+                let chosen = node.chosen;
+                let at = |d: &Decision<'_>| match chosen {
+                    TIME => d.time_index(),
+                    g => d.index_of(g),
+                };
+                if pick != UNKNOWN {
+                    debug_assert_eq!(Some(pick), at(d));
+                    return pick;
+                }
+                // Reached with this branch for the first time (only after a schedule that
+                // ended before it, which the program's nondeterminism did).
+                let pick = at(d).expect("options are runnable");
+                if let Node::G(node) = &mut self.nodes[k] {
+                    node.pick = pick;
+                }
+                return pick;
+            }
+        }
+        self.not_repeated(k, d)
+    }
+
+    /// Decision `k` of a replayed prefix is not the one recorded there: the program is
+    /// nondeterministic, and the run ends.
+    #[cold]
+    #[inline(never)]
+    fn not_repeated(&mut self, k: usize, d: &Decision<'_>) -> usize {
         let Node::G(node) = &self.nodes[k] else {
             d.abort(format!(
                 "the program did not repeat itself under Dpor: decision {k} was a data choice before and a goroutine choice now (is it nondeterministic?)"
             ));
             return 0;
         };
-        if node.options != self.scratch {
-            d.abort(format!(
-                "the program did not repeat itself under Dpor: decision {k} offered {:?} before and {:?} now (is it nondeterministic?)",
-                node.options, self.scratch
-            ));
-            return 0;
-        }
-        if node.chosen == TIME {
-            d.time_index().expect("time is an option")
-        } else {
-            d.index_of(node.chosen).expect("options are runnable")
-        }
+        let before = node.options.clone();
+        self.options(d);
+        d.abort(format!(
+            "the program did not repeat itself under Dpor: decision {k} offered {before:?} before and {:?} now (is it nondeterministic?)",
+            self.scratch
+        ));
+        0
     }
 
     /// The state just before a new decision, into `snap`.
@@ -1645,6 +1700,7 @@ impl Strategy for Dpor {
                                 g.done.push(g.chosen);
                             }
                             g.chosen = c;
+                            g.pick = UNKNOWN;
                             self.next_carry = sub;
                             took = true;
                             break;
@@ -2006,20 +2062,25 @@ impl Strategy for Dpor {
             n.stable = self.max_obj;
             n.stable_g = self.gs.len() as u64;
             n.chosen = chosen;
+            n.pick = UNKNOWN;
             self.nodes.push(Node::G(node));
             chosen
         };
+        let pick = if chosen == TIME {
+            d.time_index().expect("time is an option")
+        } else {
+            d.index_of(chosen).expect("options are runnable")
+        };
+        if let Node::G(node) = &mut self.nodes[k] {
+            node.pick = pick;
+        }
         if chosen != TIME {
-            self.select_objects(chosen, d);
+            self.select_objects(pick, d);
         }
         self.pending_node = Some(k);
         self.boundary = true;
         self.depth += 1;
-        if chosen == TIME {
-            d.time_index().expect("time is an option")
-        } else {
-            d.index_of(chosen).expect("options are runnable")
-        }
+        pick
     }
 
     fn pick_value(&mut self, d: &ValueDecision) -> u64 {
