@@ -142,9 +142,10 @@ fn runs(function: &str, f: &str) -> bool {
 pub struct Leaks {
     /// The leaked goroutines, by id.
     pub goroutines: Vec<GoroutineDump>,
-    /// Goroutines counted but not yet started when the retry window ran out: still waiting
-    /// in a run queue (the work-stealing executor lists a goroutine from its first run), so
-    /// nothing is known of them but that they exist. Always 0 on the controlled executor.
+    /// Goroutines counted but not yet started when the search gave up (after the retry
+    /// window, and at least a second): still waiting in a run queue (the work-stealing
+    /// executor lists a goroutine from its first run), so nothing is known of them but that
+    /// they exist. Always 0 on the controlled executor.
     pub unstarted: usize,
 }
 
@@ -160,7 +161,7 @@ impl fmt::Display for Leaks {
             writeln!(f)?;
             writeln!(
                 f,
-                "and {} goroutine(s) spawned but never started within the retry window (still \
+                "and {} goroutine(s) spawned but never started (still \
                  in a run queue: is a worker thread blocked outside goweave's control?)",
                 self.unstarted
             )?;
@@ -184,6 +185,11 @@ fn current_goroutines() -> Vec<GoroutineDump> {
     all.into_iter().filter(|d| d.id != me).collect()
 }
 
+/// How long [`find`] waits for goroutines still in a run queue to start, whatever the retry
+/// window: the work-stealing executor lists a goroutine from its first run, and only a listed
+/// one can be told apart by the filters.
+const START_GRACE: Duration = Duration::from_secs(1);
+
 /// Every goroutine of the current run except the caller, once those still waiting in a run
 /// queue have started (the work-stealing executor lists goroutines from their first run). Gives
 /// up waiting after a second.
@@ -192,7 +198,7 @@ fn settled_goroutines() -> Vec<GoroutineDump> {
     loop {
         let all = current_goroutines();
         let unstarted = crate::runtime::num_goroutine().saturating_sub(all.len() + 1);
-        if unstarted == 0 || start.elapsed() > Duration::from_secs(1) {
+        if unstarted == 0 || start.elapsed() > START_GRACE {
             return all;
         }
         crate::runtime::gosched();
@@ -237,9 +243,14 @@ pub fn find(opts: Options) -> Result<(), Leaks> {
             }
             continue;
         }
-        // Unstarted goroutines count against the window too: one stuck behind a worker that
-        // blocks outside goweave's control would otherwise keep this loop going for ever.
-        if start.elapsed() >= opts.retry_window {
+        // Goroutines not yet started cannot be matched against the filters, so they get at
+        // least `START_GRACE` to start even under a shorter window; but not for ever (a
+        // miscount, or one stuck behind a worker blocked outside goweave's control, would
+        // otherwise keep this loop going).
+        let waited = start.elapsed();
+        if waited >= opts.retry_window
+            && (!left.is_empty() || waited >= opts.retry_window.max(START_GRACE))
+        {
             return Err(Leaks {
                 goroutines: left,
                 unstarted,
