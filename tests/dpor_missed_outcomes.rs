@@ -273,3 +273,166 @@ fn dpor_follows_a_wakeup_sequence_through_every_value_of_a_data_choice() {
     assert!(plain.contains("1 4 true 40"), "{plain:?}");
     assert_eq!(dpor, plain);
 }
+
+/// `DPOR_DIFF_SEED=83`, program 44 of the split's differential (whose parts reached an
+/// outcome the single search did not; the plain search reaches it too). One goroutine sends
+/// into a buffered channel and then polls it; another loads `x` and then polls that channel
+/// in a `select!` with `default`; a third loads `x` under a read lock; main increments `x`.
+/// The two loads, each before or after the increment, and the `select!`, before or after
+/// the poll, are independent: eight outcomes. The reduced search missed the one where both
+/// loads come first and the `select!` takes the value: in the only schedule that put the
+/// reader's load first, the race of the increment with the other load was taken as
+/// covered by the poller, asleep there (it commutes with that load), though it does not
+/// commute with the `select!` right after the load, which the reversal needed first; and
+/// the branch where the poller ran first led back, through a wakeup tree, to that same
+/// schedule (see "Soundness and its limits" in `explore::Dpor`'s docs).
+fn select_before_a_poll_after_two_loads(out: Outcomes) {
+    // Objects that nothing touches, made first as in the generated program (object ids
+    // decide which recorded branches a wakeup sequence is compared with).
+    let _unused: Vec<goweave::cell::RaceCell<u64>> =
+        (0..3).map(|_| goweave::cell::RaceCell::new(0)).collect();
+    let x = Arc::new(AtomicU64::new(0));
+    let rw = Arc::new(goweave::sync::RwLock::new(()));
+    let c0: Chan<u64> = chan::make(1);
+    let c1: Chan<u64> = chan::make(1);
+    let _flag = goweave::cell::RaceCell::new(0u64);
+    let d1 = c1.clone();
+    let a = go(move || {
+        d1.send(2);
+        d1.try_recv().map_or(98, |v| v)
+    });
+    let (x2, e0, e1) = (x.clone(), c0.clone(), c1.clone());
+    let b = go(move || {
+        let seen = x2.load(SeqCst);
+        let got = goweave::select! {
+            recv(e0) -> v => 10 + v.unwrap_or(9),
+            recv(e1) -> v => 20 + v.unwrap_or(9),
+            default => 30,
+        };
+        (seen, got)
+    });
+    let (x3, rw3) = (x.clone(), rw.clone());
+    let c = go(move || {
+        let _r = rw3.read();
+        x3.load(SeqCst)
+    });
+    x.fetch_add(1, SeqCst);
+    let polled = a.join();
+    let (seen, got) = b.join();
+    let read = c.join();
+    // Main's last step reads `x`, an atomic nothing else touches and two of the untouched
+    // cells, as the generated program does.
+    let y = AtomicU64::new(0);
+    let fin = x.load(SeqCst) + y.load(SeqCst) + _unused[0].get() + _unused[1].get();
+    out.lock()
+        .unwrap()
+        .insert(format!("{polled} {seen} {got} {read} {fin}"));
+}
+
+#[test]
+fn dpor_reaches_the_select_between_a_send_and_its_poll_after_both_loads() {
+    let dpor = reached(
+        StrategyKind::Dfs {
+            max_preemptions: None,
+        },
+        select_before_a_poll_after_two_loads,
+    );
+    // Either load sees 0 or 1; the poll takes its own value (the `select!` then finds
+    // nothing) or the `select!` took it first.
+    let mut want = BTreeSet::new();
+    for seen in 0..2 {
+        for read in 0..2 {
+            want.insert(format!("2 {seen} 30 {read} 1"));
+            want.insert(format!("98 {seen} 22 {read} 1"));
+        }
+    }
+    assert!(dpor.contains("98 0 22 0 1"), "{dpor:?}");
+    assert_eq!(dpor, want);
+}
+
+/// `DPOR_DIFF_SEED=18`, program 257 of the split's differential, shrunk (the parts reached
+/// outcomes the single search did not; the plain search reaches them too). One goroutine
+/// increments `x` and then receives from an unbuffered channel; another increments `x`;
+/// a third `try_send`s on that channel and then loads `x`; main stores 1 to `x`. The send
+/// succeeds only if the receiver parked first. The reduced search never had main's store
+/// come after the load in such a run: reversing the store's race with the load needs the
+/// receiver's park, the `try_send` and the load first, and a sequence that starts with an
+/// operation that would block was only inserted when the race's own first step was the
+/// observer (here the observer is later in the sequence).
+fn store_after_a_try_send_to_a_parked_receiver(out: Outcomes) {
+    let x = Arc::new(AtomicU64::new(0));
+    let c: Chan<u64> = chan::make(0);
+    let (x1, c1) = (x.clone(), c.clone());
+    let a = go(move || {
+        x1.fetch_add(1, SeqCst);
+        c1.recv().map_or(99, |v| v)
+    });
+    let x2 = x.clone();
+    let b = go(move || {
+        x2.fetch_add(1, SeqCst);
+    });
+    let (x3, c3) = (x.clone(), c.clone());
+    let d = go(move || {
+        let sent = c3.try_send(7).is_ok();
+        (sent, x3.load(SeqCst))
+    });
+    x.store(1, SeqCst);
+    // If the `try_send` finds nobody parked, the receiver waits for ever: a deadlock (the
+    // search goes on past it), and no outcome.
+    let got = a.join();
+    b.join();
+    let (sent, seen) = d.join();
+    out.lock()
+        .unwrap()
+        .insert(format!("{got} {sent} {seen} {}", x.load(SeqCst)));
+}
+
+#[test]
+fn dpor_reaches_the_store_after_a_try_send_to_a_parked_receiver() {
+    let dpor = reached(
+        StrategyKind::Dfs {
+            max_preemptions: None,
+        },
+        store_after_a_try_send_to_a_parked_receiver,
+    );
+    // The value is always handed over; the first increment comes before the load (the
+    // receiver increments before it parks, the load follows the send), the other two
+    // operations anywhere: every such order of the four, played on `x`.
+    let mut want = BTreeSet::new();
+    let ops = ["inc1", "inc2", "store", "load"];
+    for p in permutations(&ops) {
+        let at = |o: &str| p.iter().position(|q| *q == o).unwrap();
+        if at("inc1") > at("load") {
+            continue;
+        }
+        let (mut x, mut seen) = (0, 0);
+        for o in &p {
+            match *o {
+                "store" => x = 1,
+                "load" => seen = x,
+                _ => x += 1,
+            }
+        }
+        want.insert(format!("7 true {seen} {x}"));
+    }
+    assert!(dpor.contains("7 true 2 1"), "{dpor:?}");
+    assert!(dpor.contains("7 true 1 2"), "{dpor:?}");
+    assert_eq!(dpor, want);
+}
+
+/// Every order of `items`.
+fn permutations<'a>(items: &[&'a str]) -> Vec<Vec<&'a str>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut all = Vec::new();
+    for i in 0..items.len() {
+        let mut rest = items.to_vec();
+        let first = rest.remove(i);
+        for mut p in permutations(&rest) {
+            p.insert(0, first);
+            all.push(p);
+        }
+    }
+    all
+}

@@ -47,7 +47,7 @@ pub(super) struct Trans {
     pub cleared: Option<usize>,
     /// Its first operation is a non-blocking one that can see a goroutine parked on its
     /// channel (`try_send`, `try_recv`, `select!` with `default`), as the decision that chose
-    /// it said.
+    /// it said (or, if none did, the last decision, where its goroutine waited to run it).
     pub observer: bool,
     /// Its goroutine yielded at its end: it holds [`Acc::yielded`].
     pub yields: bool,
