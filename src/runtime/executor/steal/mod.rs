@@ -107,7 +107,7 @@ pub(crate) struct Remote {
     inbox: Injector<GRef>,
     /// Steals unstarted goroutines from this worker's deque.
     stealer: Stealer<New>,
-    /// The newest goroutine spawned here, left to this worker for 50 us
+    /// The newest goroutine spawned here, left to this worker for a few microseconds
     /// (`slot.rs`); on a line of its own, since the owner swaps it on every `go`.
     slot: CachePadded<slot::Slot>,
 }
@@ -350,9 +350,9 @@ impl Shared {
     fn enqueue_on(&self, w: &WorkerCtx, new: New) {
         self.live[w.index()].fetch_add(1, Ordering::Relaxed);
         // The newest goroutine waits in the spawn slot, where thieves leave it alone for
-        // tens of microseconds (`slot::PROTECT`): a spawner that blocks soon runs its child
-        // itself, and the two then communicate on one worker (`slot.rs`). The one it
-        // displaces goes to the deque, stealable at once.
+        // a few microseconds: a spawner that blocks soon runs its child itself, and the
+        // two then communicate on one worker (`slot.rs`). The one it displaces goes to
+        // the deque, stealable at once.
         //
         // Only the first of a burst needs to wake a thief (Go wakes one spinning M per
         // `go`; here, per empty-to-non-empty change of slot and deque): a worker sleeps

@@ -1,13 +1,12 @@
-//! The spawn slot: a worker's newest unstarted goroutine, which thieves leave alone for tens
-//! of microseconds (Go's `runnext` for `newproc`, tokio's LIFO slot).
+//! The spawn slot: a worker's newest unstarted goroutine, which thieves leave alone for a few
+//! microseconds (Go's `runnext` for `newproc`, tokio's LIFO slot).
 //!
 //! A started goroutine never changes worker, so where a goroutine first runs decides the cost
 //! of every later hand-off with its spawner. A spawner that blocks soon after `go` (a ping-pong
 //! partner, a pipeline stage, a request and its reply) should run its child itself; a spawner
 //! that keeps running should let an idle worker take it. The slot gives both: the owner runs
 //! the slot before its other queues, and a thief takes it only once it has waited
-//! [`PROTECT`] (Go's `runqgrab` sleeps 3 µs before it steals `runnext` for the same reason;
-//! ours is longer, for a cold start).
+//! [`PROTECT`] (Go's `runqgrab` sleeps 3 µs before it steals `runnext` for the same reason).
 //! A burst of spawns keeps only the newest here; each spawn moves the previous one to the
 //! stealable deque, so fan-out is unchanged.
 //!
@@ -28,16 +27,7 @@ use std::time::Duration;
 use crate::runtime::gocell::New;
 
 /// How long a freshly spawned goroutine is left to its spawner before a thief may take it.
-///
-/// Go's 3 us is about a warm spawner. In a fresh process the spawner's way from `go` to its
-/// first park (first touches, the registry's first registration) sometimes takes longer, or
-/// its thread loses the CPU, and a partner stolen then costs a wake-up of another thread for
-/// every message of its life (a started goroutine never moves): with 4 us, 3 of about 530
-/// fresh `pingpong_unbuffered_1m` processes ran the echo on the other worker (2.2-2.3 us per
-/// round trip instead of about 0.2); with 50 us, none of 470. A spawner that keeps running
-/// only delays its child's start by this much once, as [`DEQUE_PATIENCE`] does for a burst;
-/// `fib20_fanout_speedup` stayed at 1.92-2.05.
-pub(crate) const PROTECT: Duration = Duration::from_micros(50);
+pub(crate) const PROTECT: Duration = Duration::from_micros(4);
 
 /// How long a thief waits, once it sees a victim's deque non-empty, before it steals from it
 /// (unless it saw it non-empty all along, as in a fan-out, where it steals at once).

@@ -243,7 +243,7 @@ impl WorkerCtx {
             }
         }
         // Last, as Go's stealWork does with runnext: a spawn slot its owner has left alone
-        // for `slot::PROTECT`.
+        // for a few microseconds.
         for k in 1..n {
             let v = (self.index + k) % n;
             if let Some(g) = self.shared.remotes[v]
