@@ -197,7 +197,8 @@ fn thread_cpu() -> String {
     format!(" this_thread_cpu_ns={mine} other_threads_cpu_ns={others}")
 }
 
-/// 4 producers, 4 consumers, one channel of capacity 1024; per message.
+/// 4 producers, 4 consumers, one channel of capacity 1024; per message. Also how many of each
+/// started on main's worker (where they run decides which hand-offs wake another thread).
 fn mpmc(n: u64) -> (Duration, String) {
     let ch = chan::make::<u64>(1024);
     let start = Instant::now();
@@ -208,23 +209,36 @@ fn mpmc(n: u64) -> (Duration, String) {
                 for j in 0..n / 4 {
                     ch.send(j);
                 }
+                std::thread::current().id()
             })
         })
         .collect();
     let consumers: Vec<_> = (0..4)
         .map(|_| {
             let ch = ch.clone();
-            go(move || ch.iter().sum::<u64>())
+            go(move || (ch.iter().sum::<u64>(), std::thread::current().id()))
         })
         .collect();
+    let me = std::thread::current().id();
+    let mut producers_here = 0;
     for p in producers {
-        p.join();
+        producers_here += (p.join() == me) as u32;
     }
     ch.close();
-    let total: u64 = consumers.into_iter().map(|h| h.join()).sum();
+    let (mut total, mut consumers_here) = (0, 0);
+    for c in consumers {
+        let (sum, at) = c.join();
+        total += sum;
+        consumers_here += (at == me) as u32;
+    }
     let d = start.elapsed();
     assert_eq!(total, 4 * (n / 4) * (n / 4 - 1) / 2);
-    (d, String::new())
+    (
+        d,
+        format!(
+            " producers_on_main_worker={producers_here} consumers_on_main_worker={consumers_here}"
+        ),
+    )
 }
 
 /// One receiver selecting over 4 unbuffered channels, each fed by its own sender; also how

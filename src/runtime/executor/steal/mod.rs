@@ -156,6 +156,9 @@ pub(crate) struct Shared {
     races: Mutex<Vec<crate::verdict::RaceReport>>,
     /// The operation logs of a recording run (`record`).
     record: Option<Arc<crate::record::Session>>,
+    /// How long (ns) thieves leave a new goroutine in its spawner's slot: shorter when
+    /// recording (`slot.rs`).
+    slot_protect_ns: u64,
     /// When the run began (`real_now`, ns): the origin of the placement timeline (`stats.rs`).
     began: u64,
     /// Each worker's counters, handed over as it exits (`stats.rs`).
@@ -519,6 +522,12 @@ pub(crate) fn block_on<T: Send + 'static>(
         race: Default::default(),
         #[cfg(feature = "race")]
         races: Mutex::new(Vec::new()),
+        slot_protect_ns: if record.is_some() {
+            slot::PROTECT_RECORDED
+        } else {
+            slot::PROTECT
+        }
+        .as_nanos() as u64,
         record,
         began: timers::as_ns(real_now()),
         stats: Mutex::new(Vec::new()),

@@ -6,7 +6,14 @@
 //! partner, a pipeline stage, a request and its reply) should run its child itself; a spawner
 //! that keeps running should let an idle worker take it. The slot gives both: the owner runs
 //! the slot before its other queues, and a thief takes it only once it has waited
-//! [`PROTECT`] (Go's `runqgrab` sleeps 3 µs before it steals `runnext` for the same reason).
+//! [`PROTECT`] (Go's `runqgrab` sleeps 3 µs before it steals `runnext` for the same reason;
+//! Go can afford less, because its goroutines move later and ours cannot).
+//!
+//! A recorded run (`record::run`, `record::stress`, `GOWEAVE_RECORD=1`) waits only
+//! [`PROTECT_RECORDED`]: those runs are there to make bugs happen, and a bug between a
+//! spawner and its child needs them on two workers at once (the overdraw of
+//! `tests/record_replay.rs` never happened in 2,000 stressed runs with 50 µs). Go's race mode
+//! shakes its scheduler the same way: it randomly keeps a new goroutine out of `runnext`.
 //! A burst of spawns keeps only the newest here; each spawn moves the previous one to the
 //! stealable deque, so fan-out is unchanged.
 //!
@@ -16,7 +23,7 @@
 //!   it owns that. Only the owning worker puts; the owner and thieves take.
 //! - The age of a goroutine in the slot is measured by the thieves, not the owner, so that
 //!   `go` reads no clock: a thief notes when it first saw a given pointer there
-//!   ([`Sighting`]) and takes it once the same pointer has been there [`PROTECT`]. (A record
+//!   ([`Sighting`]) and takes it once the same pointer has been there the protection. (A record
 //!   recycled to the same address in between only makes a theft early, never unsound: the
 //!   exchange hands over whatever reference the slot holds at that moment.)
 
@@ -27,7 +34,17 @@ use std::time::Duration;
 use crate::runtime::gocell::New;
 
 /// How long a freshly spawned goroutine is left to its spawner before a thief may take it.
-pub(crate) const PROTECT: Duration = Duration::from_micros(4);
+///
+/// It covers a cold spawner: in a fresh process, from `go` to the spawner's first park (its
+/// first send on a new channel, on a new stack) sometimes took more than 4 µs, and a thief
+/// took the ping-pong partner for good in 3 of about 530 fresh processes of
+/// `oneshot pingpong_unbuffered_1m` (round trips 9x slower); with 50 µs, in none of 470, and
+/// `fib20_fanout_speedup` stayed at 1.92-2.05 (a fan-out's earlier children are in the deque,
+/// not here).
+pub(crate) const PROTECT: Duration = Duration::from_micros(50);
+
+/// [`PROTECT`] in a recorded run (see the module doc).
+pub(crate) const PROTECT_RECORDED: Duration = Duration::from_micros(4);
 
 /// How long a thief waits, once it sees a victim's deque non-empty, before it steals from it
 /// (unless it saw it non-empty all along, as in a fan-out, where it steals at once).
@@ -108,8 +125,13 @@ impl Slot {
     }
 
     /// A thief takes the slot's goroutine if `seen` shows that the same one has been there
-    /// [`PROTECT`] by `now()` (ns); otherwise it notes what it saw.
-    pub(crate) fn steal(&self, seen: &Sighting, now: impl FnOnce() -> u64) -> Option<New> {
+    /// `protect` ns by `now()` (ns); otherwise it notes what it saw.
+    pub(crate) fn steal(
+        &self,
+        seen: &Sighting,
+        protect: u64,
+        now: impl FnOnce() -> u64,
+    ) -> Option<New> {
         let p = self.ptr.load(Ordering::Acquire);
         if p.is_null() {
             return None;
@@ -120,7 +142,7 @@ impl Slot {
             seen.0.set((p as usize, t));
             return None;
         }
-        if t.saturating_sub(at) < PROTECT.as_nanos() as u64 {
+        if t.saturating_sub(at) < protect {
             return None;
         }
         seen.0.set((0, 0));
@@ -161,20 +183,20 @@ mod tests {
     fn a_thief_waits_until_the_same_goroutine_has_aged() {
         let slot = Slot::new();
         let seen = Sighting::default();
-        assert!(slot.steal(&seen, || 0).is_none(), "empty");
+        let us = PROTECT.as_nanos() as u64;
+        assert!(slot.steal(&seen, us, || 0).is_none(), "empty");
         assert!(slot.put(unstarted()).is_none());
         assert!(slot.is_occupied());
-        let us = PROTECT.as_nanos() as u64;
         // First sighting, then still too young: left to the owner.
-        assert!(slot.steal(&seen, || 1_000).is_none());
-        assert!(slot.steal(&seen, || 1_000 + us - 1).is_none());
+        assert!(slot.steal(&seen, us, || 1_000).is_none());
+        assert!(slot.steal(&seen, us, || 1_000 + us - 1).is_none());
         // The owner replaces it: the new one's age starts at the next sighting.
         let old = slot
             .put(unstarted())
             .expect("the displaced goroutine comes back");
         drop(old);
-        assert!(slot.steal(&seen, || 1_000 + us).is_none());
-        assert!(slot.steal(&seen, || 1_000 + 2 * us).is_some());
+        assert!(slot.steal(&seen, us, || 1_000 + us).is_none());
+        assert!(slot.steal(&seen, us, || 1_000 + 2 * us).is_some());
         assert!(!slot.is_occupied());
         assert!(slot.take().is_none());
     }

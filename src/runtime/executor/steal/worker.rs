@@ -244,11 +244,12 @@ impl WorkerCtx {
         }
         // Last, as Go's stealWork does with runnext: a spawn slot its owner has left alone
         // for a few microseconds.
+        let protect = self.shared.slot_protect_ns;
         for k in 1..n {
             let v = (self.index + k) % n;
             if let Some(g) = self.shared.remotes[v]
                 .slot
-                .steal(&self.sightings[v], now_ns)
+                .steal(&self.sightings[v], protect, now_ns)
             {
                 return Some((Source::Stolen, g));
             }
