@@ -259,15 +259,23 @@ def controlled_table(figures, explore):
     if lg and gg:
         l, g = num(lg.get("schedules_per_sec")), num(gg.get("schedules_per_sec"))
         out.append(
-            f"| 2 goroutines x 10 mutex rounds, depth-first (goweave `Dfs`, loom DPOR) | {fmt(g)} | | | {fmt(l)} | {gg.get('ratio_vs_loom', ratio(g, l))} |"
+            f"| 2 goroutines x 10 mutex rounds, depth-first (goweave `DfsPlain`, loom DPOR) | {fmt(g)} | | | {fmt(l)} | {gg.get('ratio_vs_loom', ratio(g, l))} |"
         )
     le = figures.get(("loom", "exhaust_2x2"))
     ge = figures.get(("goweave", "exhaust_2x2"))
+    gp = figures.get(("goweave", "exhaust_2x2_plain"))
     if le and ge:
+        # Older logs have only the plain search, under the DPOR row's name.
+        mode = "DPOR" if ge.get("strategy") == "dpor" else "plain DFS"
         out.append(
-            "| 2 goroutines x 2 mutex rounds, whole search: schedules (seconds) "
+            f"| 2 goroutines x 2 mutex rounds, whole search (goweave {mode}, loom DPOR): schedules (seconds) "
             f"| {int(num(ge['schedules'])):,} ({num(ge['secs']):.3f}) | | | "
             f"{int(num(le['schedules'])):,} ({num(le['secs']):.3f}) | |"
+        )
+    if gp:
+        out.append(
+            "| the same, goweave's plain DFS (every interleaving, no reduction) "
+            f"| {int(num(gp['schedules'])):,} ({num(gp['secs']):.3f}) | | | | |"
         )
     return out
 

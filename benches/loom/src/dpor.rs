@@ -20,7 +20,10 @@ fn count(f: impl Fn() + Send + Sync + 'static) -> (u64, f64) {
         LOOM_RUNS.fetch_add(1, SeqCst);
         f()
     });
-    (LOOM_RUNS.load(SeqCst) - before, start.elapsed().as_secs_f64())
+    (
+        LOOM_RUNS.load(SeqCst) - before,
+        start.elapsed().as_secs_f64(),
+    )
 }
 
 fn mutex(t: u64, rounds: u64) -> impl Fn() + Send + Sync + 'static {

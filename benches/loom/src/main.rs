@@ -8,13 +8,16 @@
 //! cargo run --release --manifest-path benches/loom/Cargo.toml -- dpor    # loom's executions on benches/dpor.rs's programs
 //! ```
 //!
-//! Both search depth-first: loom with its DPOR (it skips interleavings that only reorder
-//! independent operations), goweave with `StrategyKind::Dfs` (every interleaving of scheduling
-//! points, no reduction). Neither finishes 2x10 quickly, so the rate rows time the first
-//! schedules of each search, 7 samples of about 0.3 s of process CPU time each, alternating
-//! between the two. The `exhaust` row runs a small program (2x2) to the end and reports how
-//! many schedules each needed and how long it took: it shows what DPOR's reduction buys (2x3
-//! takes goweave about 1.8M schedules and 10 s; loom 315 and 15 ms).
+//! The rate rows search depth-first: loom with its DPOR (it skips interleavings that only
+//! reorder independent operations), goweave with `StrategyKind::DfsPlain` (every interleaving
+//! of scheduling points, no reduction: the cost of one schedule, without the reduction's
+//! bookkeeping). Neither finishes 2x10 quickly, so the rate rows time the first schedules of
+//! each search, 7 samples of about 0.3 s of process CPU time each, alternating between the
+//! two. The `exhaust` row runs a small program (2x2) to the end and reports how many schedules
+//! each needed and how long it took: goweave's exhaustive mode (`Dfs`, optimal DPOR: one
+//! schedule per trace), loom's DPOR, and goweave's plain search, which shows what a reduction
+//! buys (2x3 takes the plain search about 1.8M schedules and 10 s; loom 315 and 15 ms; DPOR
+//! 20).
 //!
 //! Output, one line per figure, in the key=value shape of the other anchors:
 //!
@@ -22,7 +25,8 @@
 //! anchor=loom bench=explore_2x10 schedules_per_sec=<median> samples=7
 //! anchor=goweave bench=explore_2x10 strategy=dfs schedules_per_sec=<median> samples=7 ratio_vs_loom=<median of per-sample ratios>
 //! anchor=loom bench=exhaust_2x2 schedules=<n> secs=<t>
-//! anchor=goweave bench=exhaust_2x2 strategy=dfs schedules=<n> secs=<t>
+//! anchor=goweave bench=exhaust_2x2 strategy=dpor schedules=<n> secs=<t>
+//! anchor=goweave bench=exhaust_2x2_plain strategy=dfs-plain schedules=<n> secs=<t>
 //! ```
 
 mod dpor;
@@ -91,12 +95,11 @@ fn loom_run(t: u64, ops: u64, n: Option<u64>) -> u64 {
     LOOM_RUNS.load(Ordering::Relaxed) - before
 }
 
-/// Run goweave's depth-first search of `t`x`ops` for at most `n` schedules (`None`: to the
-/// end). Returns the schedules run.
-fn goweave_run(t: u64, ops: u64, n: Option<u64>) -> u64 {
+/// Run goweave's depth-first search of `t`x`ops` (`strategy`: `DfsPlain` or `Dfs`) for at
+/// most `n` schedules (`None`: to the end). Returns the schedules run.
+fn goweave_run(t: u64, ops: u64, strategy: goweave::StrategyKind, n: Option<u64>) -> u64 {
     let mut c = goweave::Checker::new()
-        // The plain search (every interleaving): what this anchor has always timed.
-        .strategy(goweave::StrategyKind::DfsPlain)
+        .strategy(strategy)
         .max_steps(1_000_000);
     if let Some(n) = n {
         c = c.iterations(n);
@@ -159,7 +162,8 @@ fn main() {
             continue;
         }
         let mut lm = |n: u64| loom_run(t, ops, Some(n));
-        let mut gw = |n: u64| goweave_run(t, ops, Some(n));
+        // The plain search (every interleaving): what this anchor has always timed.
+        let mut gw = |n: u64| goweave_run(t, ops, goweave::StrategyKind::DfsPlain, Some(n));
         let (ln, gn) = (calibrate(&mut lm), calibrate(&mut gw));
         let (mut l, mut g, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..SAMPLES {
@@ -191,11 +195,26 @@ fn main() {
             "anchor=loom bench={name} schedules={n} secs={:.4}",
             start.elapsed().as_secs_f64()
         );
-        let start = Instant::now();
-        let n = goweave_run(t, ops, None);
-        println!(
-            "anchor=goweave bench={name} strategy=dfs schedules={n} secs={:.4}",
-            start.elapsed().as_secs_f64()
-        );
+        for (strategy, bench, label) in [
+            (
+                goweave::StrategyKind::Dfs {
+                    max_preemptions: None,
+                },
+                name.clone(),
+                "dpor",
+            ),
+            (
+                goweave::StrategyKind::DfsPlain,
+                format!("{name}_plain"),
+                "dfs-plain",
+            ),
+        ] {
+            let start = Instant::now();
+            let n = goweave_run(t, ops, strategy, None);
+            println!(
+                "anchor=goweave bench={bench} strategy={label} schedules={n} secs={:.4}",
+                start.elapsed().as_secs_f64()
+            );
+        }
     }
 }
