@@ -257,6 +257,29 @@
 //!   goroutine that would block could park where an observer sees it: there the run's races
 //!   still insert wakeup sequences below (which may run it parked first); and where two
 //!   awake ones would meet (a send and a receive on one channel), one parks at once.
+//! - **Below a closed decision.** A closed decision's candidates go on with free choices,
+//!   which never park a goroutine while another can run. The single search reaches such a
+//!   park (one that an observer later in the run sees) by a wakeup sequence inserted at a
+//!   decision that the split closes, and a closed decision gets none. Below it, the
+//!   reversal that parks the goroutine first may begin with a step of a goroutine that the
+//!   closed decision explored first (a step that ran in between, independent of the
+//!   race), and that goroutine, asleep there, was taken to cover the reversal: its branch
+//!   holds the runs with its step first, not the ones the park leads to. So below the
+//!   frontier a reversal whose sequence parks a goroutine on a hand-off (a channel
+//!   operation, `select!`, semaphore, `Once`, `WaitGroup::wait`) is not taken as covered
+//!   by a goroutine asleep because a closed decision explored it (`Dpor::closed_sleepers`),
+//!   and that goroutine's steps are taken out of the sequence, with what comes after them
+//!   within it (`Exec::without`); where the race's own step comes after one of them, the
+//!   sequence cannot do without it, and the sleeper covers it as before. Not below a
+//!   decision where the schedule was sleep-set blocked: a goroutine asleep may have run
+//!   since, and the reversal would explore a trace again. Why this and not the other two
+//!   ways: stopping the frontier before the decisions where the single search may insert
+//!   such a sequence means stopping it before every decision that starts a goroutine (what
+//!   a goroutine does after its start is not known where the start is chosen), which is the
+//!   top of most programs; inserting the sequences above the frontier needs the race, and
+//!   only the part that owns the subtree where the race shows up runs it (parts share
+//!   nothing). This rule applies where each part explores alone, and the single search
+//!   has no closed decisions: it is unchanged.
 //!
 //! The split's own differential (`tests/dpor_differential.rs`, the second test): on the
 //! generated programs the parts of 2, 3 and 4 reach exactly the single search's outcomes
@@ -468,6 +491,9 @@ struct GNode {
     /// Above the frontier: the product of the candidate counts of the closed decisions before
     /// this one (the size of the frontier, as estimated from this path).
     product: u64,
+    /// A split search: the schedule was sleep-set blocked here or at an earlier decision (a
+    /// goroutine asleep may have run since; see [`Dpor::closed_sleepers`]).
+    blocked: bool,
 }
 
 /// The strategy's per-schedule state just before a goroutine decision. A later schedule
@@ -1602,9 +1628,45 @@ impl Dpor {
         self.above = node.above.then_some(node.product);
     }
 
+    /// A split search: the goroutines asleep at decision `n` (below the frontier) because a
+    /// closed decision above it explored them first, if `v` parks a goroutine on a hand-off
+    /// (empty otherwise, and always in a single search). A closed decision's candidates run
+    /// free choices below them, which never park a goroutine that something else could
+    /// step ahead of; the single search reaches such a park by a wakeup sequence inserted
+    /// at that decision, which a closed one never gets. Below it, the reversal that parks
+    /// the goroutine first may begin with a step of a goroutine the closed decision put to
+    /// sleep (it ran in between, independent of the race), and that sleeper's branch holds
+    /// the runs with its step first, not those the park leads to.
+    fn closed_sleepers(&self, n: usize, v: &[usize]) -> Vec<u64> {
+        let Node::G(node) = &self.nodes[n] else {
+            return Vec::new();
+        };
+        if self.split.is_none()
+            || node.blocked
+            || node.sleep.is_empty()
+            || !v.iter().any(|&t| {
+                let t = &self.exec.t[t];
+                t.parked && t.hand_off
+            })
+        {
+            return Vec::new();
+        }
+        // Each sleeper's entry dates from the latest decision before `n` that explored it.
+        node.sleep
+            .iter()
+            .map(|(q, _)| *q)
+            .filter(|q| {
+                self.nodes[..n].iter().rev().find_map(|k| match k {
+                    Node::G(k) if k.done.contains(q) => Some(k.closed),
+                    _ => None,
+                }) == Some(true)
+            })
+            .collect()
+    }
+
     /// Insert the wakeup sequence `v` (transitions of this schedule) at decision `n`, unless
     /// a goroutine asleep or done there covers it.
-    fn offer(&mut self, n: usize, v: Vec<usize>) {
+    fn offer(&mut self, n: usize, mut v: Vec<usize>) {
         if self.prune.is_some_and(|p| n >= p) {
             return; // Not this search's subtree (see `prune`).
         }
@@ -1614,11 +1676,28 @@ impl Dpor {
         if node.above {
             return; // Every part explores every candidate there already.
         }
+        // A split search: goroutines asleep here because a closed decision above explored
+        // them first do not cover a sequence that parks a goroutine on a hand-off (see
+        // "Parallel search" in the module docs); their steps are taken out of it instead
+        // (where the step the sequence is for comes after one of them, they cover it as
+        // before: the sequence cannot do without them).
+        let mut closed_sleepers = self.closed_sleepers(n, &v);
+        let theirs = |v: &[usize], q: &[u64]| v.iter().any(|&t| q.contains(&self.exec.t[t].g));
+        if theirs(&v, &closed_sleepers) {
+            match self.exec.without(&v, |g| closed_sleepers.contains(&g)) {
+                Some(w) => v = w,
+                None => closed_sleepers.clear(),
+            }
+        }
+        let Node::G(node) = &self.nodes[n] else {
+            return;
+        };
         // A goroutine asleep here that could start `v` already covers it.
         let exec = &self.exec;
         let covered = node
             .sleep
             .iter()
+            .filter(|(q, _)| !closed_sleepers.contains(q))
             .map(|(q, next)| (*q, next.as_slice()))
             .chain(node.done.iter().map(|q| {
                 let k = node
@@ -2136,6 +2215,7 @@ impl Strategy for Dpor {
                     n.done.push(q);
                 }
             }
+            n.blocked = self.marked.0;
             n.stable = self.max_obj;
             n.stable_g = self.gs.len() as u64;
             n.chosen = chosen;
