@@ -1727,10 +1727,10 @@ impl Dpor {
             return; // Every part explores every candidate there already.
         }
         // A split search: goroutines asleep here because a closed decision above explored
-        // them first do not cover a sequence that parks a goroutine on a hand-off (see
-        // "Parallel search" in the module docs); their steps are taken out of it instead
-        // (where the step the sequence is for comes after one of them, they cover it as
-        // before: the sequence cannot do without them).
+        // them first do not cover a sequence that parks a goroutine on a hand-off for an
+        // observer (see "Parallel search" in the module docs); their steps are taken out of
+        // it instead (where the step the sequence is for comes after one of them, they cover
+        // it as before: the sequence cannot do without them).
         let mut closed_sleepers = self.closed_sleepers(n, &v);
         let theirs = |v: &[usize], q: &[u64]| v.iter().any(|&t| q.contains(&self.exec.t[t].g));
         if !closed_sleepers.is_empty() && theirs(&v, &closed_sleepers) {
