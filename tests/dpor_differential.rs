@@ -473,12 +473,22 @@ fn dpor_reaches_what_plain_dfs_reaches() {
     );
 }
 
-/// The outcomes the parts of an `n`-way split reach together (wasted runs included: they
-/// are real schedules too), their schedules in all, and the kinds of failure they find, each
-/// part run to its end past its failures.
-fn explore_split(p: &Prog, n: u64) -> (BTreeSet<String>, u64, BTreeSet<FailureKind>) {
+/// What the parts of an `n`-way split reach together, each part run to its end past its
+/// failures.
+struct SplitReached {
+    /// The outcomes (wasted runs included: they are real schedules too).
+    outcomes: BTreeSet<String>,
+    /// The schedules the parts count, in all.
+    schedules: u64,
+    /// The runs the parts waste, in all.
+    wasted: u64,
+    /// The kinds of failure found.
+    kinds: BTreeSet<FailureKind>,
+}
+
+fn explore_split(p: &Prog, n: u64) -> SplitReached {
     let out = Arc::new(StdMutex::new(BTreeSet::new()));
-    let (mut schedules, mut kinds) = (0, BTreeSet::new());
+    let (mut schedules, mut wasted, mut kinds) = (0, 0, BTreeSet::new());
     for i in 0..n {
         let all = Checker::new()
             .custom_strategy(goweave::explore::Dpor::split(i, n))
@@ -487,10 +497,16 @@ fn explore_split(p: &Prog, n: u64) -> (BTreeSet<String>, u64, BTreeSet<FailureKi
             .run_to_end(body(p, out.clone()));
         assert!(all.stats.exhausted);
         schedules += all.stats.schedules;
+        wasted += all.stats.wasted;
         kinds.extend(all.kinds());
     }
     let outcomes = out.lock().unwrap().clone();
-    (outcomes, schedules, kinds)
+    SplitReached {
+        outcomes,
+        schedules,
+        wasted,
+        kinds,
+    }
 }
 
 /// On the same generated programs, the parts of a split search (2, 3 or 4 of them) reach
@@ -501,6 +517,9 @@ fn explore_split(p: &Prog, n: u64) -> (BTreeSet<String>, u64, BTreeSet<FailureKi
 fn the_parts_of_a_split_reach_what_the_single_search_reaches() {
     let mut r = Rng::new(generator_seed());
     let (mut compared, mut failing, mut fewer, mut more) = (0, 0, 0, 0);
+    // Schedules of the single search and of the parts in all, and the parts' wasted runs,
+    // over the programs compared.
+    let (mut single_total, mut split_total, mut wasted_total) = (0u64, 0u64, 0u64);
     let mut mismatches = Vec::new();
     // More programs (to look further than the suite does): DPOR_SPLIT_PROGRAMS=<n>.
     let programs = std::env::var("DPOR_SPLIT_PROGRAMS")
@@ -527,7 +546,12 @@ fn the_parts_of_a_split_reach_what_the_single_search_reaches() {
             continue;
         };
         let n = 2 + i % 3;
-        let (outcomes, nsplit, kinds) = explore_split(&p, n);
+        let SplitReached {
+            outcomes,
+            schedules: nsplit,
+            wasted,
+            kinds,
+        } = explore_split(&p, n);
         let mut why = Vec::new();
         if single.outcomes != outcomes {
             why.push(format!(
@@ -551,10 +575,16 @@ fn the_parts_of_a_split_reach_what_the_single_search_reaches() {
         }
         failing += u64::from(!single.kinds.is_empty());
         compared += 1;
+        single_total += single.schedules;
+        split_total += nsplit;
+        wasted_total += wasted;
     }
     eprintln!(
         "split: compared {compared} programs ({failing} failing; the parts ran fewer schedules on {fewer}, more on {more}); {} mismatches",
         mismatches.len()
+    );
+    eprintln!(
+        "split: schedules: single {single_total}, the parts {split_total} (and {wasted_total} wasted runs)"
     );
     assert!(
         mismatches.is_empty(),

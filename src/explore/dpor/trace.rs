@@ -704,6 +704,24 @@ impl Exec {
         (0..p).all(|q| !self.direct(w[q], w[p])).then_some(p)
     }
 
+    /// The sequence `w` without the transitions of the goroutines `drop` names and those
+    /// after them within `w` (the closure of the direct edges, as in [`Exec::initial`]):
+    /// what is left still runs on its own in that order. `None` if `w`'s last transition
+    /// would go too (it is the one the sequence is for), or nothing would.
+    pub fn without(&self, w: &[usize], drop: impl Fn(u64) -> bool) -> Option<Vec<usize>> {
+        let mut gone: Vec<usize> = Vec::new();
+        let mut kept = Vec::with_capacity(w.len());
+        for &t in w {
+            if drop(self.t[t].g) || gone.iter().any(|&r| self.direct(r, t)) {
+                gone.push(t);
+            } else {
+                kept.push(t);
+            }
+        }
+        let last = *w.last()?;
+        (!gone.is_empty() && !gone.contains(&last)).then_some(kept)
+    }
+
     /// True if transition `a`, earlier than `b`, is ordered before it by one edge.
     fn direct(&self, a: usize, b: usize) -> bool {
         let (x, y) = (&self.t[a], &self.t[b]);
