@@ -67,13 +67,17 @@ fn pingpong(n: u64) -> (Duration, String) {
     let mut left = per;
     let start = Instant::now();
     let h = go(move || {
+        // How long after `go` the partner first ran: on main's worker, main's time to its
+        // first park; the spawn slot's protection has to cover it (`slot.rs`).
+        let started = start.elapsed();
         let t = std::thread::current().id();
         for v in &pi {
             po.send(v);
         }
         po.close();
-        t
+        (t, started)
     });
+    let spawned = start.elapsed();
     let mut first = Duration::ZERO;
     for i in 0..n {
         ping.send(i);
@@ -92,8 +96,17 @@ fn pingpong(n: u64) -> (Duration, String) {
     let d = start.elapsed();
     ping.close();
     pong.recv();
-    let partner = h.join();
-    (d, placement(partner, first) + &report(chunks))
+    let (partner, started) = h.join();
+    (
+        d,
+        placement(partner, first)
+            + &format!(
+                " go_ns={} partner_start_ns={}",
+                spawned.as_nanos(),
+                started.as_nanos()
+            )
+            + &report(chunks),
+    )
 }
 
 /// A 2-case `select!` receiving n unbuffered sends (the other case never ready); per message.

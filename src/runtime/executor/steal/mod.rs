@@ -353,7 +353,7 @@ impl Shared {
     fn enqueue_on(&self, w: &WorkerCtx, new: New) {
         self.live[w.index()].fetch_add(1, Ordering::Relaxed);
         // The newest goroutine waits in the spawn slot, where thieves leave it alone for
-        // a few microseconds: a spawner that blocks soon runs its child itself, and the
+        // 100 us (`slot.rs`): a spawner that blocks soon runs its child itself, and the
         // two then communicate on one worker (`slot.rs`). The one it displaces goes to
         // the deque, stealable at once.
         //

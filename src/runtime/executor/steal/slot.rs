@@ -1,5 +1,5 @@
-//! The spawn slot: a worker's newest unstarted goroutine, which thieves leave alone for a few
-//! microseconds (Go's `runnext` for `newproc`, tokio's LIFO slot).
+//! The spawn slot: a worker's newest unstarted goroutine, which thieves leave alone for
+//! [`PROTECT`] (Go's `runnext` for `newproc`, tokio's LIFO slot).
 //!
 //! A started goroutine never changes worker, so where a goroutine first runs decides the cost
 //! of every later hand-off with its spawner. A spawner that blocks soon after `go` (a ping-pong
@@ -33,15 +33,20 @@ use std::time::Duration;
 
 use crate::runtime::gocell::New;
 
-/// How long a freshly spawned goroutine is left to its spawner before a thief may take it.
+/// How long a freshly spawned goroutine is left to its spawner before a thief may take it:
+/// as long as [`DEQUE_PATIENCE`], so that a thief leaves every new goroutine alone for the
+/// same time.
 ///
-/// It covers a cold spawner: in a fresh process, from `go` to the spawner's first park (its
-/// first send on a new channel, on a new stack) sometimes took more than 4 µs, and a thief
-/// took the ping-pong partner for good in 3 of about 530 fresh processes of
-/// `oneshot pingpong_unbuffered_1m` (round trips 9x slower); with 50 µs, in none of 470, and
-/// `fib20_fanout_speedup` stayed at 1.92-2.05 (a fan-out's earlier children are in the deque,
-/// not here).
-pub(crate) const PROTECT: Duration = Duration::from_micros(50);
+/// It covers a cold spawner. In a fresh process, from `go` to the spawner's first park (its
+/// first send on a new channel, on code and stacks touched for the first time) took 25-80
+/// us (`oneshot pingpong_unbuffered_1m`: the partner first ran 44-127 us after `go` began,
+/// median 69, and `go` itself took 21-60 us before the goroutine reached the slot; 100
+/// processes). With 4 us a thief took the ping-pong partner for good in 3 of about 530
+/// fresh processes (round trips 9x slower); with 50 us in 1 of about 930, and the `select2`
+/// sender in 1 of about 320, both in one run where `go` to the first hand-off took 260-310
+/// us; a started goroutine never moves. A fan-out is not slowed: its earlier children are in
+/// the deque, and only the newest waits here.
+pub(crate) const PROTECT: Duration = DEQUE_PATIENCE;
 
 /// [`PROTECT`] in a recorded run (see the module doc).
 pub(crate) const PROTECT_RECORDED: Duration = Duration::from_micros(4);
