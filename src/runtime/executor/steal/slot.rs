@@ -23,9 +23,10 @@
 //!   it owns that. Only the owning worker puts; the owner and thieves take.
 //! - The age of a goroutine in the slot is measured by the thieves, not the owner, so that
 //!   `go` reads no clock: a thief notes when it first saw a given pointer there
-//!   ([`Sighting`]) and takes it once the same pointer has been there the protection. (A record
-//!   recycled to the same address in between only makes a theft early, never unsound: the
-//!   exchange hands over whatever reference the slot holds at that moment.)
+//!   ([`Sighting`]) and takes it once the same pointer has been there for the protection time
+//!   ([`PROTECT`], or [`PROTECT_RECORDED`]). (A record recycled to the same address in
+//!   between only makes a theft early, never unsound: the exchange hands over whatever
+//!   reference the slot holds at that moment.)
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicPtr, Ordering};
