@@ -30,9 +30,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Size classes: class `c` holds values of up to `MIN_BYTES + 16 * c` bytes, in blocks of
-/// [`stride`]`(c)`: the same 16-byte steps as glibc's chunks. `MIN_BYTES` is the smallest cell
-/// (a closure and a result of no bytes).
-const MIN_BYTES: usize = 88;
+/// [`stride`]`(c)`: the same 16-byte steps as glibc's chunks. `MIN_BYTES` holds the cell of a
+/// closure and a result of up to 8 bytes each (a 72-byte header and its slot).
+const MIN_BYTES: usize = 80;
 /// Classes kept; a larger cell is allocated and freed as it comes.
 const CLASSES: usize = 12;
 /// Blocks a freeing thread collects per class before moving them, as a batch, to the global
@@ -97,7 +97,7 @@ pub(crate) const fn class_of(layout: Layout) -> Option<usize> {
 
 /// Bytes between two blocks of class `c` in a slab: the class's largest value, rounded up to
 /// the alignment.
-const fn stride(c: usize) -> usize {
+pub(crate) const fn stride(c: usize) -> usize {
     (MIN_BYTES + 16 * c).next_multiple_of(ALIGN)
 }
 
@@ -262,10 +262,10 @@ mod tests {
     #[test]
     fn classes_round_up_to_whole_heap_chunks() {
         let l = |size, align| Layout::from_size_align(size, align).unwrap();
+        assert_eq!(class_of(l(72, 8)), Some(0));
         assert_eq!(class_of(l(80, 8)), Some(0));
-        assert_eq!(class_of(l(88, 8)), Some(0));
-        assert_eq!(class_of(l(89, 8)), Some(1));
-        assert_eq!(class_of(l(104, 16)), Some(1));
+        assert_eq!(class_of(l(81, 8)), Some(1));
+        assert_eq!(class_of(l(96, 16)), Some(1));
         let largest = MIN_BYTES + 16 * (CLASSES - 1);
         assert_eq!(class_of(l(largest, 8)), Some(CLASSES - 1));
         assert_eq!(class_of(l(largest + 1, 8)), None, "too large: not pooled");
