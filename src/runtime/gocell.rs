@@ -531,6 +531,25 @@ impl Handle {
         self.0.header().id
     }
 
+    /// The handle as a pointer to its cell (8-byte aligned), its reference kept: give it back
+    /// to [`from_raw`](Self::from_raw) once.
+    pub(crate) fn into_raw(self) -> *mut () {
+        let this = ManuallyDrop::new(self);
+        this.0 .0.as_ptr().cast()
+    }
+
+    /// The handle that [`into_raw`](Self::into_raw) gave as `p`.
+    ///
+    /// # Safety
+    /// `p` came from `into_raw`, and each such pointer is made back into a handle once (or
+    /// into a view that is never dropped, `ManuallyDrop`).
+    pub(crate) unsafe fn from_raw(p: *mut ()) -> Handle {
+        // SAFETY: `into_raw` gave a cell's non-null address (the caller's contract).
+        Handle(ManuallyDrop::new(Ref(unsafe {
+            NonNull::new_unchecked(p.cast())
+        })))
+    }
+
     /// Join without the lock once the run side has let go of the cell: `Err(self)` while it
     /// holds it still. Otherwise the handle is the cell's only owner (see the module
     /// invariants), reads the end state alone, and frees the cell: `Ok(Ok(v))` is the result,

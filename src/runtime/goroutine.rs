@@ -336,7 +336,7 @@ impl G {
     }
 
     /// A record with nothing in it, to be filled by `new`.
-    fn blank() -> G {
+    pub(crate) fn blank() -> G {
         let nowhere = Location::caller();
         G {
             stack_size: 0,

@@ -12,6 +12,7 @@ pub(crate) use crate::verdict::event;
 pub(crate) mod executor;
 pub(crate) mod gocell;
 pub(crate) mod goroutine;
+mod handle_word;
 pub(crate) mod hb;
 pub(crate) mod hbgraph;
 pub(crate) mod join;
