@@ -31,8 +31,8 @@ use std::sync::Mutex;
 
 /// Size classes: class `c` holds values of up to `MIN_BYTES + 16 * c` bytes, in blocks of
 /// [`stride`]`(c)`: the same 16-byte steps as glibc's chunks. `MIN_BYTES` holds the cell of a
-/// closure and a result of up to 8 bytes each (a 72-byte header and its slot).
-const MIN_BYTES: usize = 80;
+/// closure and a result of up to 8 bytes each (a 56-byte header and its slot).
+const MIN_BYTES: usize = 64;
 /// Classes kept; a larger cell is allocated and freed as it comes.
 const CLASSES: usize = 12;
 /// Blocks a freeing thread collects per class before moving them, as a batch, to the global
@@ -186,10 +186,11 @@ impl Drop for Cache {
     }
 }
 
-/// A new slab, faulted in: 16-byte aligned, never freed.
+/// A new slab, faulted in: aligned to a cache line (so a block of the smallest class, the
+/// cell of a small closure, is exactly one line), never freed.
 #[cold]
 fn new_slab() -> *mut u8 {
-    let layout = Layout::from_size_align(SLAB_BYTES, ALIGN).expect("a valid layout");
+    let layout = Layout::from_size_align(SLAB_BYTES, 64).expect("a valid layout");
     // SAFETY: the layout has a non-zero size.
     let p = unsafe { std::alloc::alloc(layout) };
     if p.is_null() {
@@ -262,10 +263,10 @@ mod tests {
     #[test]
     fn classes_round_up_to_whole_heap_chunks() {
         let l = |size, align| Layout::from_size_align(size, align).unwrap();
-        assert_eq!(class_of(l(72, 8)), Some(0));
-        assert_eq!(class_of(l(80, 8)), Some(0));
-        assert_eq!(class_of(l(81, 8)), Some(1));
-        assert_eq!(class_of(l(96, 16)), Some(1));
+        assert_eq!(class_of(l(56, 8)), Some(0));
+        assert_eq!(class_of(l(64, 8)), Some(0));
+        assert_eq!(class_of(l(65, 8)), Some(1));
+        assert_eq!(class_of(l(80, 16)), Some(1));
         let largest = MIN_BYTES + 16 * (CLASSES - 1);
         assert_eq!(class_of(l(largest, 8)), Some(CLASSES - 1));
         assert_eq!(class_of(l(largest + 1, 8)), None, "too large: not pooled");

@@ -11,7 +11,7 @@
 //!
 //! Two references own a cell: the run side (a [`New`] in a run queue, then a [`Start`] in the
 //! record's payload) and the [`JoinHandle`](super::join::JoinHandle) (if any). The last one to
-//! let go frees it: a cell of up to 256 bytes back to `cellpool` (a detached goroutine's cell is
+//! let go frees it: a cell of up to 240 bytes back to `cellpool` (a detached goroutine's cell is
 //! freed by the worker that starts it, nearly always not the spawner), a larger one to the heap.
 //!
 //! Invariants:
@@ -22,7 +22,7 @@
 //! - `state` moves `Running` → `Done` | `Empty` | `Abandoned` once, as `JoinState` does in
 //!   `join.rs`, and a joiner registers itself under the same lock, so no completion misses it.
 //! - While the run side holds its reference, the handle exists iff `refs == 2` (no flag of
-//!   its own: the cell of a small closure stays within 80 bytes). The handle gives its reference up under
+//!   its own: the cell of a small closure stays within 64 bytes). The handle gives its reference up under
 //!   the `join` lock, so a finishing goroutine that reads `refs` under that lock either sees
 //!   the handle, and leaves the result to it, or sees it gone, and drops the result itself.
 //! - A name given at spawn waits in `NAMES` (under the cell's address, with `vtable.named`
@@ -45,20 +45,26 @@ use std::sync::{Arc, Mutex};
 use super::cellpool;
 use super::goroutine::{GRef, Payload, G};
 use super::hb::{self, Key};
-use super::waiter::Waiter;
+use super::waiter::ThinWaiter;
 use crate::util::spin::{SpinGuard, SpinLock};
 
 /// The join state of a cell; see the module invariants.
 pub(crate) enum CellState {
     /// Not finished. `waiter`: the joiner, if one waits.
-    Running { waiter: Option<Waiter> },
+    Running { waiter: Option<ThinWaiter> },
     /// Finished; the result is in the slot.
     Done,
     /// Finished and the result was taken or dropped (or never wanted).
     Empty,
     /// The goroutine panicked, or was torn down before returning.
-    Abandoned(&'static str),
+    Abandoned(&'static &'static str),
 }
+
+/// Why a goroutine ended without a result, for its joiner's panic (a thin reference keeps
+/// [`CellState`] two words long).
+pub(crate) static NEVER_STARTED: &str = "it was torn down (main returned) before it started";
+/// See [`NEVER_STARTED`].
+pub(crate) static NO_RETURN: &str = "it panicked or was torn down (main returned) before returning";
 
 /// What is known of a cell without knowing its closure's and result's types.
 struct VTable {
@@ -81,9 +87,10 @@ struct VTable {
 
 /// Names given at spawn, by the address of their cell, until the run side takes them when it
 /// makes the goroutine's record (or drops the goroutine unrun). Names are rare, and a field
-/// for them cost every cell 8 bytes: a cell of a `fn() -> u64` took 88 bytes, a 96-byte
-/// block, where it takes 80 now. A spawner that keeps a million handles writes 16 MB less
-/// fresh memory.
+/// for them cost every cell 8 bytes. With the count of owners folded into the spawn site's
+/// word and a joiner two words long ([`ThinWaiter`]), a cell of a `fn() -> u64` takes one
+/// 64-byte block, where it took 88 bytes in a 96-byte one: a spawner that keeps a million
+/// handles writes 32 MB less fresh memory.
 static NAMES: Mutex<BTreeMap<usize, Box<str>>> = Mutex::new(BTreeMap::new());
 
 fn names() -> std::sync::MutexGuard<'static, BTreeMap<usize, Box<str>>> {
@@ -92,8 +99,11 @@ fn names() -> std::sync::MutexGuard<'static, BTreeMap<usize, Box<str>>> {
 
 /// The untyped start of every cell.
 pub(crate) struct Header {
-    /// Owners alive (see the module invariants).
-    refs: AtomicUsize,
+    /// Two fields in one word ([`Header::refs`], [`Header::site`]): the owners alive (see the
+    /// module invariants, at most 2) in the low bits, and where `go` was called (a `&'static
+    /// Location`, 8-byte aligned, its provenance exposed) in the others. A word of its own for
+    /// a count that fits in two bits cost every cell 8 bytes.
+    site_refs: AtomicUsize,
     /// The result hand-over. A spin lock: its critical sections are a few stores (the
     /// joiner's park releases it on the scheduler's stack, as a channel's lock), and its
     /// unlock is a plain store where std's mutex pays a locked swap, twice per goroutine.
@@ -103,8 +113,37 @@ pub(crate) struct Header {
     id: u64,
     /// Id of the goroutine that spawned it.
     parent: u64,
+}
+
+/// The bits of `Header::site_refs` that count owners.
+const REFS: usize = 0b11;
+
+// A `Location` pointer leaves `REFS` clear.
+const _: () = assert!(std::mem::align_of::<Location<'static>>() > REFS);
+
+impl Header {
+    /// The owners alive.
+    #[inline]
+    fn refs(&self, order: Ordering) -> usize {
+        self.site_refs.load(order) & REFS
+    }
+
+    /// Give up one owner's reference (`Release`); true if it was the last one.
+    #[inline]
+    fn release_ref(&self) -> bool {
+        self.site_refs.fetch_sub(1, Ordering::Release) & REFS == 1
+    }
+
     /// Where `go` was called.
-    site: &'static Location<'static>,
+    #[inline]
+    fn site(&self) -> &'static Location<'static> {
+        let p = std::ptr::with_exposed_provenance::<Location<'static>>(
+            self.site_refs.load(Ordering::Relaxed) & !REFS,
+        );
+        // SAFETY: the bits above `REFS` are a `&'static Location` whose provenance `new`
+        // exposed; the count below them never borrows from them (it stays within 0..=2).
+        unsafe { &*p }
+    }
 }
 
 /// The closure, then the result (`repr(C)`: both at offset 0, where the handle reads a `T`).
@@ -143,7 +182,7 @@ impl Ref {
 
 impl Drop for Ref {
     fn drop(&mut self) {
-        if self.header().refs.fetch_sub(1, Ordering::Release) != 1 {
+        if !self.header().release_ref() {
             return;
         }
         std::sync::atomic::fence(Ordering::Acquire);
@@ -240,17 +279,14 @@ where
             fn drop(&mut self) {
                 // SAFETY: the run side's reference keeps the cell alive during `run`.
                 let header = unsafe { self.0.as_ref() };
-                abandon(
-                    header,
-                    "it panicked or was torn down (main returned) before returning",
-                );
+                abandon(header, &NO_RETURN);
             }
         }
         // SAFETY: the caller's contract.
         let f = unsafe { Self::take_closure(h) };
         // Only the run side's reference left: the handle is gone, and cannot come back. (A
         // load, not the lock: this runs for every goroutine.)
-        let detached = r.header().refs.load(Ordering::Acquire) == 1;
+        let detached = r.header().refs(Ordering::Acquire) == 1;
         if detached {
             // No handle (a `go` whose handle was dropped at once, Go's plain `go`): nobody looks
             // at the cell again, so it goes now, and a goroutine that parks for long holds
@@ -273,7 +309,7 @@ where
         let (waiter, unwanted) = {
             let mut st = header.join.lock();
             // Under the lock: see the module invariants.
-            let handle = header.refs.load(Ordering::Acquire) == 2;
+            let handle = header.refs(Ordering::Acquire) == 2;
             match std::mem::replace(&mut *st, CellState::Empty) {
                 CellState::Running { waiter } if handle => {
                     // SAFETY: the closure was taken out, so the slot is empty; the lock is
@@ -297,7 +333,7 @@ where
 }
 
 /// The goroutine ended without a result: wake the joiner, who will panic with `why`.
-fn abandon(h: &Header, why: &'static str) {
+fn abandon(h: &Header, why: &'static &'static str) {
     let waiter = {
         let mut st = h.join.lock();
         match std::mem::replace(&mut *st, CellState::Abandoned(why)) {
@@ -346,7 +382,9 @@ where
     unsafe {
         p.as_ptr().write(Cell::<F, T> {
             header: Header {
-                refs: AtomicUsize::new(2),
+                site_refs: AtomicUsize::new(
+                    (site as *const Location<'static>).expose_provenance() | 2,
+                ),
                 join: SpinLock::new(CellState::Running { waiter: None }),
                 vtable: if name.is_some() {
                     &Cell::<F, T>::VTABLE_NAMED
@@ -355,7 +393,6 @@ where
                 },
                 id,
                 parent,
-                site,
             },
             slot: UnsafeCell::new(Slot {
                 f: ManuallyDrop::new(f),
@@ -386,7 +423,7 @@ impl Start {
 
     /// Where `go` was called.
     pub(crate) fn site(&self) -> &'static Location<'static> {
-        self.0.header().site
+        self.0.header().site()
     }
 
     /// The closure's type path.
@@ -427,10 +464,7 @@ impl Drop for Start {
         unsafe { (self.0.header().vtable.drop_closure)(h) };
         // A name not taken yet (see `run`).
         drop(self.take_name());
-        abandon(
-            self.0.header(),
-            "it was torn down (main returned) before it started",
-        );
+        abandon(self.0.header(), &NEVER_STARTED);
     }
 }
 
@@ -565,7 +599,7 @@ impl Handle {
     pub(crate) unsafe fn take_if_alone<T>(self) -> Result<Result<T, Option<&'static str>>, Handle> {
         // The run side drops its reference (a `Release` decrement) after its last touch of the
         // cell, so with the handle alive a count of one means it is gone for good.
-        if self.0.header().refs.load(Ordering::Acquire) != 1 {
+        if self.0.header().refs(Ordering::Acquire) != 1 {
             return Err(self);
         }
         let h = ManuallyDrop::new(self).0 .0;
@@ -580,7 +614,7 @@ impl Handle {
             // SAFETY: `Done` means the slot holds the result, a `T` (the caller's contract);
             // the union puts both of its fields at its start.
             CellState::Done => Ok(unsafe { (header.vtable.slot)(h).cast::<T>().read() }),
-            CellState::Abandoned(why) => Err(Some(why)),
+            CellState::Abandoned(why) => Err(Some(*why)),
             CellState::Empty => Err(None),
             CellState::Running { .. } => {
                 unreachable!("a run side lets go of its cell only after it ended it")
@@ -599,7 +633,7 @@ impl Handle {
         // lock any more: an ordinary release.
         let this = ManuallyDrop::new(self);
         let header = this.0.header();
-        if header.refs.fetch_sub(1, Ordering::Release) == 1 {
+        if header.release_ref() {
             std::sync::atomic::fence(Ordering::Acquire);
             // SAFETY: the last owner; the slot is empty (the state is `Empty`).
             unsafe { (header.vtable.dealloc)(this.0 .0) };
@@ -642,7 +676,7 @@ impl Drop for Handle {
         }
         // Under the lock (module invariants): from here on a finishing goroutine drops its
         // result itself.
-        let last = header.refs.fetch_sub(1, Ordering::Release) == 1;
+        let last = header.release_ref();
         drop(st);
         if last {
             std::sync::atomic::fence(Ordering::Acquire);
@@ -764,7 +798,7 @@ mod tests {
         assert_eq!(n.load(Ordering::SeqCst), 1, "the unrun closure");
         assert!(matches!(
             *h.lock(),
-            CellState::Abandoned("it was torn down (main returned) before it started")
+            CellState::Abandoned(&"it was torn down (main returned) before it started")
         ));
         drop(h);
         assert_eq!(n.load(Ordering::SeqCst), 1);
@@ -796,7 +830,7 @@ mod tests {
         assert!(r.is_err());
         assert!(matches!(
             *h.lock(),
-            CellState::Abandoned("it panicked or was torn down (main returned) before returning")
+            CellState::Abandoned(&"it panicked or was torn down (main returned) before returning")
         ));
     }
 
@@ -896,10 +930,10 @@ mod tests {
     #[test]
     fn a_cell_is_small() {
         // The point of the cell: a `go` of a small closure costs a fraction of a record.
-        // One 80-byte block of `cellpool` (the name, rare, waits in `NAMES` instead).
+        // One 64-byte block of `cellpool`, a cache line where the block is aligned to one.
         let size = std::mem::size_of::<Cell<fn() -> u64, u64>>();
-        assert!(size <= 80, "a cell of a fn() -> u64 takes {size} bytes");
+        assert!(size <= 64, "a cell of a fn() -> u64 takes {size} bytes");
         let class = Cell::<fn() -> u64, u64>::CLASS.expect("pooled");
-        assert_eq!(cellpool::stride(class), 80);
+        assert_eq!(cellpool::stride(class), 64);
     }
 }

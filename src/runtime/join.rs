@@ -28,7 +28,7 @@ use super::gocell::{self, CellState};
 use super::goroutine::{self, Body, GRef, InlineEntry, Payload, WaitReason, G};
 use super::handle_word::{Inner, Word};
 use super::hb::{self, Key};
-use super::waiter::Waiter;
+use super::waiter::{ThinWaiter, Waiter};
 
 /// A goroutine's result hand-over; see the module invariants.
 pub(crate) enum JoinState {
@@ -329,13 +329,13 @@ fn join_cell<T>(c: gocell::Handle, id: u64, site: &'static Location<'static>) ->
                 joined_after_await(site)
             }
             CellState::Abandoned(why) => {
-                let why = *why;
+                let why = **why;
                 drop(st);
                 joined_abandoned(id, why)
             }
             CellState::Running { waiter, .. } => {
                 let (w, sleeper) = Waiter::current();
-                *waiter = Some(w);
+                *waiter = Some(w.into());
                 sleeper.sleep(WaitReason::Join, site, st);
             }
         }
@@ -363,12 +363,12 @@ fn poll_cell<T>(
             panic!("goweave: JoinHandle of goroutine {id} polled after it returned its value")
         }
         CellState::Abandoned(why) => {
-            let why = *why;
+            let why = **why;
             drop(st);
             joined_abandoned(id, why)
         }
         CellState::Running { waiter, .. } => {
-            *waiter = Some(Waiter::Task(cx.waker().clone()));
+            *waiter = Some(ThinWaiter::Task(Box::new(cx.waker().clone())));
             drop(st);
             crate::task::awaiting(WaitReason::Join, site);
             std::task::Poll::Pending

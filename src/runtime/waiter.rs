@@ -23,6 +23,41 @@ pub(crate) enum Waiter {
 }
 
 /// How a thread waiter learns it was woken (`thread::park` may return spuriously).
+/// A [`Waiter`] in two words, for a goroutine's join cell (`gocell.rs`), where every byte is
+/// paid a million times over by a spawner that keeps its handles: a task's waker (two words
+/// itself) is boxed, an allocation that only an await of a goroutine's handle pays.
+pub(crate) enum ThinWaiter {
+    /// A parked goroutine.
+    Goroutine(GRef),
+    /// A thread blocked in `std::thread::park`.
+    Thread(Arc<ThreadSignal>),
+    /// An awaiting future's waker.
+    Task(Box<std::task::Waker>),
+}
+
+impl From<Waiter> for ThinWaiter {
+    #[inline]
+    fn from(w: Waiter) -> ThinWaiter {
+        match w {
+            Waiter::Goroutine(g) => ThinWaiter::Goroutine(g),
+            Waiter::Thread(s) => ThinWaiter::Thread(s),
+            Waiter::Task(k) => ThinWaiter::Task(Box::new(k)),
+        }
+    }
+}
+
+impl ThinWaiter {
+    /// Wake the sleeper (see [`Waiter::wake`]).
+    #[inline]
+    pub(crate) fn wake(self) {
+        match self {
+            ThinWaiter::Goroutine(g) => Waiter::Goroutine(g).wake(),
+            ThinWaiter::Thread(s) => Waiter::Thread(s).wake(),
+            ThinWaiter::Task(k) => k.wake(),
+        }
+    }
+}
+
 pub(crate) struct ThreadSignal {
     thread: std::thread::Thread,
     /// Set (then the thread unparked) by the waker.
