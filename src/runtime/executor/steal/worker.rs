@@ -6,19 +6,9 @@
 //! 2. the spawn slot: the newest goroutine spawned here, which thieves leave alone for 100 us
 //!    (4 in a recorded run; `slot.rs`, Go's `runnext` after `go`);
 //! 3. `ready`: started goroutines homed here and runnable (never stolen);
-//! 4. the local deque of unstarted goroutines;
-//! 5. `inbox`: started goroutines woken from other threads, moved into `ready`;
-//! 6. the global injector, then stealing (other workers' deques, then their spawn slots once
-//!    they have aged).
-//!
-//! The inbox comes after the local deque, as tokio checks the wake-ups of other threads (its
-//! injection queue) after its local queue: a goroutine woken from another worker waits while
-//! this worker has goroutines of its own to start, for at most 60 decisions (see below). A
-//! joiner that waits for goroutines which another worker runs (a loop that joins a million
-//! handles in order, `spawn_join_1m`) then resumes once per batch of its worker's own starts,
-//! not after every one: taking the inbox first woke it 45k-188k times per run, each wake a
-//! cross-worker hand-off paid by the worker that runs the goroutines, against 600-2,800 now
-//! (`GOWEAVE_SCHEDSTATS=1`).
+//! 4. `inbox`: started goroutines woken from other threads, moved into `ready`;
+//! 5. the local deque of unstarted goroutines, then the global injector, then stealing (other
+//!    workers' deques, then their spawn slots once they have aged).
 //!
 //! Timers (`timers.rs`): the worker's own due timers fire before every decision; an idle,
 //! searching worker also fires other workers' due timers.
@@ -306,11 +296,6 @@ impl WorkerCtx {
         if let Some(g) = self.ready.borrow_mut().pop_front() {
             return Some(g);
         }
-        if self.active() {
-            if let Some(g) = self.local.pop() {
-                return Some(self.start(Source::OwnDeque, g));
-            }
-        }
         self.drain_inbox();
         if let Some(g) = self.ready.borrow_mut().pop_front() {
             return Some(g);
@@ -320,7 +305,10 @@ impl WorkerCtx {
             // deque (spawned before the limit dropped) is for thieves.
             return None;
         }
-        let (src, g) = self.steal_new()?;
+        let (src, g) = match self.local.pop() {
+            Some(g) => (Source::OwnDeque, g),
+            None => self.steal_new()?,
+        };
         Some(self.start(src, g))
     }
 
