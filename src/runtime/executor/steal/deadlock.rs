@@ -152,7 +152,8 @@ impl Shared {
     }
 
     /// True if no queue holds a goroutine. Every worker is asleep, so their private queues
-    /// (`run_next`, `ready`) are empty: a worker only sleeps once it found them empty.
+    /// (`run_next`, `ready`, `joiners`) are empty: a worker only sleeps once it found them
+    /// empty.
     fn queues_empty(&self) -> bool {
         self.injector.is_empty()
             && self

@@ -7,8 +7,19 @@
 //!    (4 in a recorded run; `slot.rs`, Go's `runnext` after `go`);
 //! 3. `ready`: started goroutines homed here and runnable (never stolen);
 //! 4. `inbox`: started goroutines woken from other threads, moved into `ready`;
-//! 5. the local deque of unstarted goroutines, then the global injector, then stealing (other
-//!    workers' deques, then their spawn slots once they have aged).
+//! 5. the local deque of unstarted goroutines;
+//! 6. `joiners`: goroutines that another worker woke from a `join` (moved there from the
+//!    inbox instead of `ready`);
+//! 7. the global injector, then stealing (other workers' deques, then their spawn slots once
+//!    they have aged).
+//!
+//! A joiner woken from another worker waits for this worker's new goroutines (at most 60
+//! decisions, see below). A goroutine that joins many handles in order, whose goroutines
+//! the other worker mostly runs (`spawn_join_1m`), would otherwise resume as each of them
+//! finishes, find the next one unfinished and park again: 45k-188k cross-worker wake-ups per
+//! run, each paid by the worker that runs the goroutines. Only joiners wait: putting every
+//! wake-up from another worker after the new goroutines (tokio's order) doubled the time of a
+//! contended mutex, whose woken waiter is the one that can make progress.
 //!
 //! Timers (`timers.rs`): the worker's own due timers fire before every decision; an idle,
 //! searching worker also fires other workers' due timers.
@@ -27,7 +38,7 @@ use crossbeam_deque::{Injector, Steal, Worker as Deque};
 use crate::runtime::context::{self, CurrentGuard, ExecPtr};
 use crate::runtime::coroutine::{self, Exit, Request, Step};
 use crate::runtime::gocell::{New, Unstarted};
-use crate::runtime::goroutine::{self, GRef, Status};
+use crate::runtime::goroutine::{self, GRef, Status, WaitReason};
 use crate::runtime::stack;
 
 use super::registry::Registry;
@@ -57,6 +68,9 @@ pub(crate) struct WorkerCtx {
     local: Deque<New>,
     /// Started, runnable goroutines homed here.
     ready: RefCell<VecDeque<GRef>>,
+    /// Runnable goroutines homed here that another worker woke from a `join`: taken after
+    /// the local deque (see the module docs).
+    joiners: RefCell<VecDeque<GRef>>,
     /// The goroutine to run next.
     run_next: RefCell<Option<GRef>>,
     tick: Cell<u32>,
@@ -201,7 +215,12 @@ impl WorkerCtx {
         }
         let mut ready = self.ready.borrow_mut();
         while let Some(g) = steal_one(&me.inbox) {
-            ready.push_back(g);
+            // Parked, so its wait reason is still the park's (it is cleared as it resumes).
+            if g.wait_reason() == WaitReason::Join {
+                self.joiners.borrow_mut().push_back(g);
+            } else {
+                ready.push_back(g);
+            }
         }
     }
 
@@ -272,6 +291,9 @@ impl WorkerCtx {
                     return Some(self.start(Source::Injector, g));
                 }
             }
+            if let Some(g) = self.joiners.borrow_mut().pop_front() {
+                return Some(g);
+            }
         }
         if t.is_multiple_of(LOCAL_EVERY) && self.active() {
             // Start our own new goroutines before thieves may take them (`DEQUE_PATIENCE`).
@@ -303,17 +325,23 @@ impl WorkerCtx {
         if !self.active() {
             // Above GOMAXPROCS: only the goroutines homed here. What is left in the local
             // deque (spawned before the limit dropped) is for thieves.
-            return None;
+            return self.joiners.borrow_mut().pop_front();
         }
-        let (src, g) = match self.local.pop() {
-            Some(g) => (Source::OwnDeque, g),
-            None => self.steal_new()?,
-        };
+        if let Some(g) = self.local.pop() {
+            return Some(self.start(Source::OwnDeque, g));
+        }
+        if let Some(g) = self.joiners.borrow_mut().pop_front() {
+            return Some(g);
+        }
+        let (src, g) = self.steal_new()?;
         Some(self.start(src, g))
     }
 
     fn has_work(&self) -> bool {
         let me = &self.shared.remotes[self.index];
+        if !self.joiners.borrow().is_empty() {
+            return true;
+        }
         if !self.active() {
             return !me.inbox.is_empty();
         }
@@ -517,6 +545,7 @@ impl WorkerCtx {
         self.ready.borrow_mut().clear();
         self.drain_inbox();
         self.ready.borrow_mut().clear();
+        self.joiners.borrow_mut().clear();
         let homed = self.shared.registry.snapshot().into_iter().filter(|g| {
             g.home.load(Ordering::Acquire) as usize == self.index && g.status() != Status::Dead
         });
@@ -556,6 +585,7 @@ pub(crate) fn run(index: usize, shared: Arc<Shared>, local: Deque<New>) {
         index,
         local,
         ready: RefCell::new(VecDeque::new()),
+        joiners: RefCell::new(VecDeque::new()),
         run_next: RefCell::new(None),
         tick: Cell::new(0),
         spawned: Cell::new(0),
