@@ -26,9 +26,8 @@
 //!   the `join` lock, so a finishing goroutine that reads `refs` under that lock either sees
 //!   the handle, and leaves the result to it, or sees it gone, and drops the result itself.
 //! - A name given at spawn waits in `NAMES` (under the cell's address, with `vtable.named`
-//!   set) until the run side takes it: when the record is made, or else when the closure
-//!   runs or is dropped unrun. The run side's reference keeps the address from being reused
-//!   meanwhile.
+//!   set) until the run side takes it into the record, or else until the cell is freed: no
+//!   other cell has the address meanwhile.
 //! - The run side drops its reference only after its last touch of the cell (the state is
 //!   `Done` or `Abandoned` by then if the handle is alive). So a handle that reads `refs == 1`
 //!   (acquire) is the only owner for good, and may read the state without the lock
@@ -246,6 +245,13 @@ where
     const CLASS: Option<usize> = cellpool::class_of(std::alloc::Layout::new::<Self>());
 
     unsafe fn dealloc(h: NonNull<Header>) {
+        // SAFETY: the cell is alive until it is freed below.
+        if unsafe { h.as_ref() }.vtable.named {
+            // A name no record took goes with its cell, before another cell can be given
+            // this address (dropped after the table's lock).
+            let name = names().remove(&h.as_ptr().addr());
+            drop(name);
+        }
         let cell = h.cast::<Cell<F, T>>();
         match Self::CLASS {
             Some(c) => {
@@ -441,10 +447,7 @@ impl Start {
     }
 
     /// Run the closure and complete the cell (on the goroutine's own stack).
-    pub(crate) fn run(mut self) {
-        // A name nobody took (the record takes it first, `Shared::materialize`) must not stay
-        // in the table under an address that another cell may get once this one is freed.
-        drop(self.take_name());
+    pub(crate) fn run(self) {
         let this = ManuallyDrop::new(self);
         // SAFETY: the slot still holds the closure (a `Start` is consumed by `run` or by its
         // drop, never both), and `this` is the run side. Its reference is read out of the
@@ -462,8 +465,6 @@ impl Drop for Start {
         // SAFETY: a `Start` still holds its closure until `run` consumes it, and it is the run
         // side.
         unsafe { (self.0.header().vtable.drop_closure)(h) };
-        // A name not taken yet (see `run`).
-        drop(self.take_name());
         abandon(self.0.header(), &NEVER_STARTED);
     }
 }
@@ -507,18 +508,57 @@ pub(crate) enum Unstarted {
     Go(Start),
 }
 
+/// The low bit of a word that points at a cell rather than a record.
 const CELL_TAG: usize = 1;
+
+/// A goroutine record or one owning reference to a cell, as one word: the record's
+/// `Arc::into_raw`, or the cell's header with [`CELL_TAG`] set (both are aligned to at least
+/// 8). A [`New`] holds the run side's word, a `JoinHandle` the join side's ([`Joinable`]).
+enum Tagged {
+    Record(GRef),
+    Cell(Ref),
+}
+
+impl Tagged {
+    /// The word, owning what `self` owned.
+    fn into_raw(self) -> *mut () {
+        match self {
+            Tagged::Record(g) => Arc::into_raw(g).cast_mut().cast(),
+            Tagged::Cell(r) => {
+                let r = ManuallyDrop::new(r);
+                // The tag keeps the pointer's provenance (`map_addr`), so Miri can follow it
+                // back.
+                r.0.as_ptr().cast::<()>().map_addr(|a| a | CELL_TAG)
+            }
+        }
+    }
+
+    /// # Safety
+    /// `p` came from [`into_raw`](Self::into_raw), and what it owns is rebuilt once (or into
+    /// a value that is never dropped, `ManuallyDrop`).
+    unsafe fn from_raw(p: *mut ()) -> Tagged {
+        if p.addr() & CELL_TAG != 0 {
+            let h = p.map_addr(|a| a & !CELL_TAG).cast::<Header>();
+            // SAFETY: a tagged word holds a cell reference's non-null header (`into_raw`);
+            // the caller's contract makes this its one owner.
+            Tagged::Cell(Ref(unsafe { NonNull::new_unchecked(h) }))
+        } else {
+            // SAFETY: an untagged word is an `Arc::into_raw` (`into_raw`), rebuilt once.
+            Tagged::Record(unsafe { Arc::from_raw(p.cast::<G>().cast_const()) })
+        }
+    }
+}
 
 impl New {
     /// An unstarted goroutine record.
     pub(crate) fn record(g: GRef) -> New {
-        New(Arc::into_raw(g).cast_mut().cast())
+        New(Tagged::Record(g).into_raw())
     }
 
     fn go(s: Start) -> New {
         let s = ManuallyDrop::new(s);
-        // The tag keeps the pointer's provenance (`map_addr`), so Miri can follow it back.
-        New(s.0 .0.as_ptr().cast::<()>().map_addr(|a| a | CELL_TAG))
+        // SAFETY: `s` is never used or dropped again, so its reference is moved out once.
+        New(Tagged::Cell(unsafe { std::ptr::read(&s.0) }).into_raw())
     }
 
     /// The raw pointer, owning what the `New` owned (for the spawn slot).
@@ -537,14 +577,11 @@ impl New {
     /// Take it apart.
     pub(crate) fn open(self) -> Unstarted {
         let p = ManuallyDrop::new(self).0;
-        if p.addr() & CELL_TAG != 0 {
-            let h = p.map_addr(|a| a & !CELL_TAG).cast::<Header>();
-            // SAFETY: a tagged pointer comes from `go`, which leaked one `Start`'s reference
-            // to this non-null header; it is rebuilt once (`self` is consumed).
-            Unstarted::Go(Start(Ref(unsafe { NonNull::new_unchecked(h) })))
-        } else {
-            // SAFETY: an untagged pointer comes from `Arc::into_raw` in `record`, rebuilt once.
-            Unstarted::Record(unsafe { Arc::from_raw(p.cast::<G>().cast_const()) })
+        // SAFETY: a `New`'s word comes from `Tagged::into_raw` (`record`, `go`); `self` is
+        // consumed, so it is rebuilt once.
+        match unsafe { Tagged::from_raw(p) } {
+            Tagged::Record(g) => Unstarted::Record(g),
+            Tagged::Cell(r) => Unstarted::Go(Start(r)),
         }
     }
 }
@@ -552,6 +589,41 @@ impl New {
 impl Drop for New {
     fn drop(&mut self) {
         drop(New(self.0).open());
+    }
+}
+
+/// What a `JoinHandle` holds: the goroutine's record, or (a `go` on a worker of the
+/// work-stealing runtime) only its cell's join side, so that the record is recycled as the
+/// goroutine exits. In one word, tagged as a [`New`] is (`handle_word.rs`).
+pub(crate) enum Joinable {
+    Record(GRef),
+    Cell(Handle),
+}
+
+impl Joinable {
+    /// The word, owning what `self` owned: give it back to [`from_raw`](Self::from_raw).
+    pub(crate) fn into_raw(self) -> *mut () {
+        match self {
+            Joinable::Record(g) => Tagged::Record(g),
+            Joinable::Cell(h) => {
+                let h = ManuallyDrop::new(h);
+                // SAFETY: `h` is never used or dropped again, so its reference is moved out
+                // once.
+                Tagged::Cell(ManuallyDrop::into_inner(unsafe { std::ptr::read(&h.0) }))
+            }
+        }
+        .into_raw()
+    }
+
+    /// # Safety
+    /// As for `Tagged::from_raw`: `p` came from [`into_raw`](Self::into_raw), and what it owns
+    /// is rebuilt once (or into a view that is never dropped).
+    pub(crate) unsafe fn from_raw(p: *mut ()) -> Joinable {
+        // SAFETY: the caller's contract.
+        match unsafe { Tagged::from_raw(p) } {
+            Tagged::Record(g) => Joinable::Record(g),
+            Tagged::Cell(r) => Joinable::Cell(Handle(ManuallyDrop::new(r))),
+        }
     }
 }
 
@@ -563,25 +635,6 @@ impl Handle {
     /// The goroutine's id.
     pub(crate) fn id(&self) -> u64 {
         self.0.header().id
-    }
-
-    /// The handle as a pointer to its cell (8-byte aligned), its reference kept: give it back
-    /// to [`from_raw`](Self::from_raw) once.
-    pub(crate) fn into_raw(self) -> *mut () {
-        let this = ManuallyDrop::new(self);
-        this.0 .0.as_ptr().cast()
-    }
-
-    /// The handle that [`into_raw`](Self::into_raw) gave as `p`.
-    ///
-    /// # Safety
-    /// `p` came from `into_raw`, and each such pointer is made back into a handle once (or
-    /// into a view that is never dropped, `ManuallyDrop`).
-    pub(crate) unsafe fn from_raw(p: *mut ()) -> Handle {
-        // SAFETY: `into_raw` gave a cell's non-null address (the caller's contract).
-        Handle(ManuallyDrop::new(Ref(unsafe {
-            NonNull::new_unchecked(p.cast())
-        })))
     }
 
     /// Join without the lock once the run side has let go of the cell: `Err(self)` while it
@@ -750,14 +803,18 @@ mod tests {
     #[test]
     fn a_named_goroutine_dropped_unrun_leaves_no_name_behind() {
         let (n, h) = cell_named(Some("never ran"));
-        assert!(name_waits(&h));
+        let at = h.0 .0.as_ptr().addr();
         drop(start(n));
         assert!(
-            !name_waits(&h),
-            "the unrun goroutine's name was dropped with it"
+            name_waits(&h),
+            "the handle keeps the cell, and the name with it"
         );
         assert!(matches!(*h.lock(), CellState::Abandoned(_)));
         drop(h);
+        assert!(
+            !names().contains_key(&at),
+            "the unrun goroutine's name went with its cell"
+        );
     }
 
     fn start(n: New) -> Start {

@@ -24,9 +24,9 @@ use std::panic::Location;
 use super::context::{self, Exec};
 use super::event::{Event, ObjId, Op};
 use super::executor;
-use super::gocell::{self, CellState};
+use super::gocell::{self, CellState, Joinable};
 use super::goroutine::{self, Body, GRef, InlineEntry, Payload, WaitReason, G};
-use super::handle_word::{Inner, Word};
+use super::handle_word::Word;
 use super::hb::{self, Key};
 use super::waiter::{ThinWaiter, Waiter};
 
@@ -156,16 +156,16 @@ impl<T> JoinHandle<T> {
         // Read through the pointer, not kept in the handle: a million handles in a `Vec` take
         // 8 MB instead of 16.
         match &*self.inner.get() {
-            Inner::Record(g) => g.id,
-            Inner::Cell(c) => c.id(),
+            Joinable::Record(g) => g.id,
+            Joinable::Cell(c) => c.id(),
         }
     }
 
     /// True once the goroutine has finished.
     pub fn is_finished(&self) -> bool {
         match &*self.inner.get() {
-            Inner::Record(g) => !matches!(*lock(g), JoinState::Running { .. }),
-            Inner::Cell(c) => c.is_finished(),
+            Joinable::Record(g) => !matches!(*lock(g), JoinState::Running { .. }),
+            Joinable::Cell(c) => c.is_finished(),
         }
     }
 
@@ -179,11 +179,11 @@ impl<T> JoinHandle<T> {
         let id = self.id();
         executor::sched_point(Event::new(Op::Join, ObjId(id), site));
         let view = self.inner.get();
-        let Inner::Record(g) = &*view else {
+        let Joinable::Record(g) = &*view else {
             let this = ManuallyDrop::new(self);
             // SAFETY: `this` is never used or dropped again, so its word is moved out of it
             // once.
-            let Inner::Cell(c) = (unsafe { std::ptr::read(&this.inner) }).into_inner() else {
+            let Joinable::Cell(c) = (unsafe { std::ptr::read(&this.inner) }).into_inner() else {
                 unreachable!("a cell's word")
             };
             return join_cell(c, id, site);
@@ -203,8 +203,8 @@ impl<T> JoinHandle<T> {
                     // SAFETY: `this` is never used or dropped again, so its word is moved out
                     // of it once.
                     let word = unsafe { std::ptr::read(&this.inner) };
-                    if let Inner::Record(h) = word.into_inner() {
-                        goroutine::recycle(ManuallyDrop::into_inner(h));
+                    if let Joinable::Record(h) = word.into_inner() {
+                        goroutine::recycle(h);
                     }
                     return v;
                 }
@@ -244,8 +244,8 @@ impl<T> std::future::Future for JoinHandle<T> {
         executor::sched_point(Event::new(Op::Join, ObjId(id), site));
         let view = this.inner.get();
         let g = match &*view {
-            Inner::Record(g) => g,
-            Inner::Cell(c) => return poll_cell(c, id, site, cx),
+            Joinable::Record(g) => g,
+            Joinable::Cell(c) => return poll_cell(c, id, site, cx),
         };
         let mut st = lock(g);
         match &mut *st {
@@ -381,7 +381,7 @@ impl<T> Drop for JoinHandle<T> {
         // SAFETY: the handle is being dropped: its word is not used again after this read.
         let word = unsafe { std::ptr::read(&self.inner) };
         // A cell's handle lets go of it on its own drop.
-        let Inner::Record(g) = word.into_inner() else {
+        let Joinable::Record(g) = word.into_inner() else {
             return;
         };
         {
@@ -397,7 +397,7 @@ impl<T> Drop for JoinHandle<T> {
                 JoinState::Empty | JoinState::Abandoned(_) => {}
             }
         }
-        goroutine::recycle(ManuallyDrop::into_inner(g));
+        goroutine::recycle(g);
     }
 }
 
@@ -467,7 +467,7 @@ where
             let (id, handle) = w.shared().spawn_cell(w, name, site, f);
             executor::sched_point(Event::new(Op::Spawn, ObjId(id), site));
             return JoinHandle {
-                inner: Word::new(Inner::Cell(handle)),
+                inner: Word::new(Joinable::Cell(handle)),
                 _value: PhantomData,
             };
         }
@@ -492,7 +492,7 @@ impl<T> JoinHandle<T> {
     /// The handle of goroutine or task `g`, just spawned with a handle.
     pub(crate) fn new(g: GRef) -> JoinHandle<T> {
         JoinHandle {
-            inner: Word::new(Inner::Record(ManuallyDrop::new(g))),
+            inner: Word::new(Joinable::Record(g)),
             _value: PhantomData,
         }
     }
